@@ -1,0 +1,217 @@
+"""The ``molehunt`` command line: parse, call the API, print one clear line on errors.
+
+Exit codes: 0 success; 1 a molehunt error (one line, traceback only with ``--debug``);
+2 usage error; 3 ``--strict`` and rows were quarantined.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from molehunt.config import workspace_from_env
+from molehunt.errors import MolehuntError
+from molehunt.store.workspace import Workspace
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="molehunt: find the insiders who leak your core technology.")
+ingest_app = typer.Typer(no_args_is_help=True, help="Read log files into the event store.")
+app.add_typer(ingest_app, name="ingest")
+
+console = Console(stderr=True)
+out = Console()
+
+EXIT_ERROR = 1
+EXIT_QUARANTINED = 3
+
+
+class _State:
+    workspace: Path = Path("workspace")
+    debug: bool = False
+
+
+state = _State()
+
+
+@app.callback()
+def main_options(
+    workspace: Annotated[Path | None, typer.Option(
+        "--workspace", "-w", help="Workspace folder (default ./workspace or $MOLEHUNT_WORKSPACE)."
+    )] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Global options."""
+    state.workspace = workspace_from_env(workspace)
+    state.debug = debug
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, float | None], None]]:
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.percentage:>3.0f}%"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def report(description: str, fraction: float | None) -> None:
+            if description not in tasks:
+                tasks[description] = bar.add_task(description, total=100 if fraction is not None
+                                                  else None)
+            if fraction is not None:
+                bar.update(tasks[description], completed=min(100.0, fraction * 100), total=100)
+
+        yield report
+
+
+def _run(action: Callable[[], int]) -> None:
+    try:
+        code = action()
+    except MolehuntError as error:
+        if state.debug:
+            raise
+        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]; the next run completes or undoes what was begun")
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+def _print_summary(summary: Any, strict: bool) -> int:
+    from molehunt.sources.ingest import format_reasons, summary_table_rows
+
+    table = Table(title="ingest summary", title_justify="left")
+    for heading in ("file", "layout", "status", "read", "stored", "duplicates", "quarantined"):
+        justify = "right" if heading in {"read", "stored", "duplicates", "quarantined"} else "left"
+        table.add_column(heading, justify=justify)  # type: ignore[arg-type]
+    for row in summary_table_rows(summary):
+        table.add_row(*[f"{v:,}" if isinstance(v, int) else v for v in row])
+    out.print(table)
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    for result in summary.files:
+        if result.rows_quarantined:
+            console.print(
+                f"[yellow]warning:[/yellow] {result.path}: {result.rows_quarantined:,} rows"
+                f" quarantined ({format_reasons(result.quarantined_by_reason)});"
+                " see `molehunt status`",
+                highlight=False,
+            )
+    if summary.rows_quarantined and strict:
+        console.print("[red]strict:[/red] rows were quarantined")
+        return EXIT_QUARANTINED
+    return 0
+
+
+@ingest_app.command("cert")
+def ingest_cert(
+    folder: Annotated[Path, typer.Argument(help="Folder of CERT-layout CSV files (r4.x-r6.x).")],
+    strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")] = False,
+    skip_unknown: Annotated[bool, typer.Option(
+        help="Skip CSV files of unknown layout instead of failing.")] = False,
+) -> None:
+    """Ingest a CERT Insider Threat Test Dataset folder (layout detected per file header)."""
+    from molehunt.sources.ingest import Ingestor
+
+    def action() -> int:
+        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            summary = Ingestor(workspace, progress).ingest_cert(folder, skip_unknown)
+        return _print_summary(summary, strict)
+
+    _run(action)
+
+
+@ingest_app.command("jsonl")
+def ingest_jsonl(
+    files: Annotated[list[Path], typer.Argument(help="JSONL files, one object per line.")],
+    table: Annotated[str, typer.Option(
+        help="Table the lines belong to: events, hr_events or directory.")] = "events",
+    source: Annotated[str, typer.Option(
+        help="events.source for lines that do not name one.")] = "jsonl",
+    strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")] = False,
+) -> None:
+    """Ingest JSONL files in molehunt's canonical schema."""
+    from molehunt.sources.ingest import Ingestor
+
+    def action() -> int:
+        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            summary = Ingestor(workspace, progress).ingest_jsonl(files, table, source)
+        return _print_summary(summary, strict)
+
+    _run(action)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    backend: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+) -> None:
+    """Show what the store holds: events per source and month, people, quarantine."""
+    from molehunt.store.status import store_status
+
+    def action() -> int:
+        report = store_status(Workspace(state.workspace), backend)
+        if as_json:
+            out.print_json(json.dumps(report))
+            return 0
+        _print_status(report)
+        return 0
+
+    _run(action)
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    out.print(f"[bold]workspace[/bold] {report['workspace']}")
+    out.print(
+        f"events {report['events_total']:,} from {report['first_day']} to {report['last_day']};"
+        f" users with events {report['users']:,}; people in directory"
+        f" {report['directory_users']:,}, of whom {report['departures']:,} left",
+        highlight=False,
+    )
+    months = sorted({m for per in report["events_by_source_month"].values() for m in per})
+    table = Table(title="events per source and month", title_justify="left")
+    table.add_column("source")
+    for month in months:
+        table.add_column(month, justify="right")
+    table.add_column("total", justify="right")
+    for source, total in report["events_by_source"].items():
+        per = report["events_by_source_month"].get(source, {})
+        table.add_row(source, *[f"{per.get(m, 0):,}" for m in months], f"{total:,}")
+    out.print(table)
+    if report["quarantined_total"]:
+        quarantine = Table(title=f"quarantine: {report['quarantined_total']:,} rows",
+                           title_justify="left")
+        quarantine.add_column("file")
+        quarantine.add_column("reason")
+        quarantine.add_column("rows", justify="right")
+        for file, reasons in report["quarantined_by_file"].items():
+            for reason, n in reasons.items():
+                quarantine.add_row(file, reason, f"{n:,}")
+        out.print(quarantine)
+    else:
+        out.print("quarantine: empty")
+
+
+def main() -> None:
+    """Entry point of the ``molehunt`` console script."""
+    try:
+        app()
+    except typer.Exit:
+        raise
+    except SystemExit:
+        raise
+    except Exception as error:  # an unexpected bug: still one line unless --debug
+        if state.debug or "--debug" in sys.argv:
+            raise
+        console.print(f"[red]internal error:[/red] {type(error).__name__}: {error}"
+                      " (rerun with --debug for details)", highlight=False)
+        sys.exit(EXIT_ERROR)

@@ -1,0 +1,1 @@
+"""The synthetic organisation and its data generators."""

@@ -1,0 +1,60 @@
+"""Find the line numbers of rows that the SQL checks rejected.
+
+DuckDB's CSV reader reports line numbers only for the rows *it* rejects. Rows that parse but
+fail a layout check (an empty user id, an unknown activity) are found again here by one
+streaming pass over the file that compares each candidate line's fields with the row's key.
+The pass runs only when such rows exist and only parses lines whose first field matches.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from molehunt.sources.base import KEY_SEPARATOR
+
+
+@dataclass
+class BadRow:
+    """A row that parsed but failed a check; ``line`` and ``raw`` are filled in by locating."""
+
+    key: str
+    reason: str
+    detail: str
+    line: int | None = None
+    raw: str | None = None
+
+
+def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
+           has_header: bool) -> None:
+    """Fill in ``line`` and ``raw`` of ``rows`` by scanning ``path`` once.
+
+    ``typed_positions`` are field indexes parsed as non-text types; their key parts are empty.
+    """
+    pending: dict[str, list[BadRow]] = defaultdict(list)
+    for row in rows:
+        pending[row.key.split(KEY_SEPARATOR, 1)[0]].append(row)
+    remaining = len(rows)
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number == 1 and has_header:
+                continue
+            first = line.split(b",", 1)[0].strip().strip(b'"')
+            candidates = pending.get(first.decode("utf-8", "replace"))
+            if not candidates:
+                continue
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            fields = next(csv.reader([text]), [])
+            key = KEY_SEPARATOR.join(
+                "" if i in typed_positions else f for i, f in enumerate(fields)
+            )
+            for row in candidates:
+                if row.line is None and row.key == key:
+                    row.line, row.raw = number, text
+                    remaining -= 1
+                    break
+            if remaining == 0:
+                return

@@ -1,0 +1,242 @@
+"""The source interface: a file layout that maps rows of one format onto a store table.
+
+A layout is a class with a name, the table it fills and a SQL ``SELECT`` that turns the raw
+columns of a file into that table's columns. Subclasses register themselves, so adding a
+source is adding one module (plus its test): :func:`load_sources` imports every module of this
+package and the registry fills up.
+
+Each layout also says which rows are malformed in ways the CSV reader cannot see (an empty user
+id, an unknown activity): the ``checks`` of a layout are SQL conditions with a reason, and rows
+that meet one are quarantined with their line number instead of stored.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from abc import ABC
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from molehunt.errors import SourceError
+from molehunt.schema import EVENT_COLUMNS
+
+#: The CERT timestamp layout, ``MM/DD/YYYY HH:MM:SS``.
+CERT_TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
+
+#: Separates raw fields in the key used to find a quarantined row's line again.
+KEY_SEPARATOR = "\x1f"
+
+_REGISTRY: dict[str, type[FileLayout]] = {}
+
+
+@dataclass(frozen=True)
+class Check:
+    """A condition on a mapped row that sends it to the quarantine instead of the store."""
+
+    condition: str  # SQL over the raw columns; true means "malformed"
+    reason: str  # short, stable text used for counting
+    detail: str = "''"  # SQL expression that explains this row
+
+
+@dataclass(frozen=True)
+class SqlContext:
+    """What a layout's SQL may refer to besides the raw columns.
+
+    The connection has a table ``domain_categories(domain, category)`` and the macros
+    ``mh_is_company(domain)`` and ``mh_category(domain)``; this object carries plain values.
+    """
+
+    company_domains: tuple[str, ...]
+    #: First day of the month an LDAP snapshot describes (``YYYY-MM-DD``), from its file name.
+    snapshot: str | None = None
+
+
+class FileLayout(ABC):
+    """One file format that molehunt can read (e.g. CERT r6 ``email.csv``)."""
+
+    #: Unique name, e.g. ``cert.email.r6``.
+    name: ClassVar[str]
+    #: Family the layout belongs to; ``molehunt ingest cert DIR`` reads the ``cert`` family.
+    family: ClassVar[str] = "cert"
+    #: Table the rows go to: ``events``, ``ldap``, ``psychometric`` or ``decoys``.
+    target: ClassVar[str]
+    #: Value of ``events.source`` for event layouts.
+    source: ClassVar[str] = ""
+    #: Header names in file order and the type the CSV reader parses each as.
+    columns: ClassVar[Mapping[str, str]]
+    #: Order in which ``ingest cert`` reads files: smaller first (directory before events).
+    order: ClassVar[int] = 50
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+                raise SourceError(f"two layouts are named {cls.name!r}")
+            _REGISTRY[cls.name] = cls
+
+    @classmethod
+    def matches_header(cls, fields: Sequence[str]) -> bool:
+        """Whether a header line (already split and lower-cased) is this layout's."""
+        return tuple(fields) == tuple(cls.columns)
+
+    @classmethod
+    def matches_row(cls, fields: Sequence[str]) -> bool:
+        """Whether a first line that is *data* (a file without header) has this layout."""
+        return False
+
+    def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
+        """SQL expression for every column of the target table."""
+        raise NotImplementedError
+
+    def checks(self, ctx: SqlContext) -> Sequence[Check]:
+        """Conditions that quarantine a row."""
+        return ()
+
+    def relation(self, raw: str, ctx: SqlContext) -> str:
+        """SQL relation the mapping reads: the raw rows, optionally with helper columns."""
+        return raw
+
+    def key_expression(self) -> str:
+        """SQL that rebuilds a row's text fields, to find its line again in the file.
+
+        Fields parsed as other types are left empty: their text cannot be rebuilt exactly.
+        """
+        parts = [
+            f"coalesce({quote_identifier(column)}, '')" if sql_type == "VARCHAR" else "''"
+            for column, sql_type in self.columns.items()
+        ]
+        return f"concat_ws(chr(31), {', '.join(parts)})"
+
+    @classmethod
+    def typed_positions(cls) -> set[int]:
+        """Indexes of the columns the CSV reader parses as something other than text."""
+        return {i for i, t in enumerate(cls.columns.values()) if t != "VARCHAR"}
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a SQL identifier.
+
+    >>> quote_identifier('to')
+    '"to"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal.
+
+    >>> sql_string("O'Brien")
+    "'O''Brien'"
+    """
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_list(values: Sequence[str]) -> str:
+    """A SQL list literal of strings (typed even when empty).
+
+    >>> sql_list(["a", "b"])
+    "['a', 'b']::VARCHAR[]"
+    """
+    return "[" + ", ".join(sql_string(v) for v in values) + "]::VARCHAR[]"
+
+
+def load_sources() -> dict[str, type[FileLayout]]:
+    """Import every source module so that all layouts are registered; return the registry."""
+    import molehunt.sources as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    return dict(_REGISTRY)
+
+
+def layouts_of_family(family: str) -> list[type[FileLayout]]:
+    """All registered layouts of one family."""
+    return [layout for layout in load_sources().values() if layout.family == family]
+
+
+_CERT_ID = re.compile(r"^\{[^{}]*\}$")
+_CERT_DATE = re.compile(r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}$")
+
+
+def looks_like_cert_event(fields: Sequence[str]) -> bool:
+    """Whether a line is a CERT event row (``{id},MM/DD/YYYY HH:MM:SS,…``) rather than a header.
+
+    >>> looks_like_cert_event(["{A1}", "01/02/2010 06:55:16", "ACM2278", "PC-1", "Logon"])
+    True
+    """
+    return len(fields) >= 5 and bool(_CERT_ID.match(fields[0])) and bool(
+        _CERT_DATE.match(fields[1])
+    )
+
+
+def event_select(layout: FileLayout, ctx: SqlContext, relation: str) -> str:
+    """The SELECT that maps ``relation`` (raw rows) to event columns.
+
+    Rows failing a check keep their raw key in ``content`` and their reason in ``attrs`` and get
+    ``day`` NULL, so a day-partitioned write sets them apart in one pass over the file.
+    """
+    mapping = layout.mapping(ctx)
+    missing = set(EVENT_COLUMNS) - set(mapping)
+    if missing:
+        raise SourceError(f"layout {layout.name} does not map {sorted(missing)}")
+    checks = list(layout.checks(ctx))
+    reason = (
+        "CASE " + " ".join(f"WHEN {c.condition} THEN {sql_string(c.reason)}" for c in checks)
+        + " END"
+        if checks
+        else "NULL::VARCHAR"
+    )
+    detail = (
+        "CASE " + " ".join(f"WHEN {c.condition} THEN {c.detail}" for c in checks) + " END"
+        if checks
+        else "NULL::VARCHAR"
+    )
+    mapped = ",\n  ".join(
+        f"CAST({mapping[column]} AS {sql_type}) AS {quote_identifier(column)}"
+        for column, sql_type in EVENT_COLUMNS.items()
+    )
+    ordered = []
+    for column in EVENT_COLUMNS:
+        if column == "day":
+            ordered.append("CASE WHEN _reason IS NULL THEN day END AS day")
+        elif column == "action":
+            ordered.append("CASE WHEN _reason IS NULL THEN action ELSE '_quarantined' END"
+                           " AS action")
+        elif column == "content":
+            ordered.append("CASE WHEN _reason IS NULL THEN content ELSE _key END AS content")
+        elif column == "attrs":
+            ordered.append("CASE WHEN _reason IS NULL THEN attrs ELSE json_object('reason',"
+                           " _reason, 'detail', _detail) END AS attrs")
+        else:
+            ordered.append(quote_identifier(column))
+    return (
+        f"SELECT {', '.join(ordered)} FROM (\n SELECT\n  {mapped},\n  {reason} AS _reason,\n"
+        f"  {detail} AS _detail,\n  {layout.key_expression()} AS _key\n"
+        f" FROM {layout.relation(relation, ctx)}\n)"
+    )
+
+
+def table_select(layout: FileLayout, ctx: SqlContext, relation: str) -> str:
+    """The SELECT for a small, non-event table: target columns plus ``_reason``/``_detail``."""
+    mapping = layout.mapping(ctx)
+    checks = list(layout.checks(ctx))
+    reason = (
+        "CASE " + " ".join(f"WHEN {c.condition} THEN {sql_string(c.reason)}" for c in checks)
+        + " END"
+        if checks
+        else "NULL::VARCHAR"
+    )
+    detail = (
+        "CASE " + " ".join(f"WHEN {c.condition} THEN {c.detail}" for c in checks) + " END"
+        if checks
+        else "NULL::VARCHAR"
+    )
+    columns = ", ".join(f"{expr} AS {quote_identifier(name)}" for name, expr in mapping.items())
+    return (
+        f"SELECT {columns}, {reason} AS _reason, {detail} AS _detail, "
+        f"{layout.key_expression()} AS _key FROM {layout.relation(relation, ctx)}"
+    )

@@ -1,0 +1,700 @@
+"""Ingestion: read files of a known layout into the store, quarantining what cannot be stored.
+
+Every file goes through the same steps, each streaming so that a file of tens of GB never sits
+in Python memory:
+
+1. Recognise its layout from the first line (header names, or the shape of a first data row).
+2. Hash it; a file whose content was already ingested is skipped.
+3. One DuckDB pass reads it (explicit column types, rejects recorded with line numbers) and
+   writes day-partitioned Parquet into the batch's staging folder; rows failing a layout check
+   land in a separate partition.
+4. Event ids already in the store, or repeated within the file, are removed (reported as
+   duplicates).
+5. Rejected and failing rows go to the quarantine with file, line, reason and raw text.
+6. The batch is committed (see :mod:`molehunt.store.workspace`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import shutil
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from molehunt.domains import DomainCategories, load_domain_categories
+from molehunt.errors import SourceError, StoreError
+from molehunt.schema import EVENT_COLUMNS, QUARANTINE_COLUMNS
+from molehunt.sources._locate import BadRow, locate
+from molehunt.sources.jsonl import JSONL_TABLES, stage_jsonl
+from molehunt.sources.base import (
+    CERT_TIMESTAMP_FORMAT,
+    FileLayout,
+    SqlContext,
+    event_select,
+    layouts_of_family,
+    quote_identifier,
+    sql_list,
+    sql_string,
+    table_select,
+)
+from molehunt.store.directory import infer_company_domains, rebuild_directory
+from molehunt.store.workspace import Batch, FileRecord, Workspace, _fault_point
+
+#: Callback for long work: a description and the fraction done (None when unknown).
+ProgressFn = Callable[[str, float | None], None]
+
+_BAD_PARTITION = "day=__HIVE_DEFAULT_PARTITION__"
+_MAX_LINE_BYTES = 64 * 1024 * 1024
+_HASH_CHUNK = 8 * 1024 * 1024
+_SNAPSHOT_NAME = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _no_progress(description: str, fraction: float | None) -> None:
+    return None
+
+
+@dataclass
+class FileResult:
+    """What happened to one input file."""
+
+    path: str
+    layout: str
+    status: str  # "ingested" | "skipped"
+    rows_read: int = 0
+    rows_stored: int = 0
+    rows_duplicate: int = 0
+    quarantined_by_reason: Counter[str] = field(default_factory=Counter)
+    note: str = ""
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Rows of this file that went to the quarantine."""
+        return sum(self.quarantined_by_reason.values())
+
+
+@dataclass
+class IngestSummary:
+    """What one ``ingest`` call did, file by file."""
+
+    files: list[FileResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Quarantined rows over all files."""
+        return sum(f.rows_quarantined for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form of the summary."""
+        return {
+            "files": [
+                {
+                    "path": f.path,
+                    "layout": f.layout,
+                    "status": f.status,
+                    "rows_read": f.rows_read,
+                    "rows_stored": f.rows_stored,
+                    "rows_duplicate": f.rows_duplicate,
+                    "rows_quarantined": f.rows_quarantined,
+                    "quarantined_by_reason": dict(f.quarantined_by_reason),
+                    "note": f.note,
+                }
+                for f in self.files
+            ],
+            "rows_quarantined": self.rows_quarantined,
+            "notes": self.notes,
+        }
+
+
+# -- recognising files ----------------------------------------------------------------------
+def read_first_line(path: Path) -> str:
+    """The first line of a file, decoded, without its line break."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(_MAX_LINE_BYTES)
+    except FileNotFoundError:
+        raise SourceError("no such file", where=str(path)) from None
+    except IsADirectoryError:
+        raise SourceError("is a folder, not a file", where=str(path)) from None
+    except OSError as error:
+        raise SourceError(f"cannot read: {error.strerror}", where=str(path)) from None
+    try:
+        return first.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise SourceError("first line is not UTF-8 text", where=f"{path}:1") from None
+
+
+def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]:
+    """The layout of a file and whether it has a header line.
+
+    Several layouts can share a header (CERT's logon.csv and r4 device.csv both read
+    ``id,date,user,pc,activity``); the first data rows then decide. Raises
+    :class:`SourceError` for an empty file or one no layout of ``family`` matches.
+    """
+    first = read_first_line(path)
+    if not first.strip():
+        raise SourceError("empty file or blank first line; no layout to recognise",
+                          where=str(path))
+    header = [f.strip().lower() for f in next(csv.reader([first]), [])]
+    layouts = layouts_of_family(family)
+    by_header = [layout for layout in layouts if layout.matches_header(header)]
+    if len(by_header) == 1:
+        return by_header[0], True
+    sample = _sample_rows(path, skip_first=bool(by_header))
+    if by_header:
+        scores = [(sum(map(layout.matches_row, sample)), layout) for layout in by_header]
+        scores.sort(key=lambda item: -item[0])
+        if scores[0][0] > 0 and scores[0][0] > scores[1][0]:
+            return scores[0][1], True
+        names = ", ".join(layout.name for layout in by_header)
+        raise SourceError(f"header fits several layouts ({names}) and the first rows do not"
+                          " tell them apart", where=str(path))
+    for layout in layouts:
+        if sample and layout.matches_row(sample[0]):
+            return layout, False
+    shown = first if len(first) <= 120 else first[:117] + "..."
+    raise SourceError(f"unknown layout; first line is {shown!r}", where=str(path))
+
+
+def _sample_rows(path: Path, skip_first: bool, limit: int = 200) -> list[list[str]]:
+    """The first data rows of a file, split into fields (undecodable bytes replaced)."""
+    rows: list[list[str]] = []
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle):
+            if number == 0 and skip_first:
+                continue
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            rows.append(next(csv.reader([text]), []))
+            if len(rows) >= limit:
+                break
+    return rows
+
+
+def file_digest(path: Path, progress: ProgressFn = _no_progress) -> tuple[int, str]:
+    """Size and SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    try:
+        size = path.stat().st_size
+        done = 0
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+                done += len(chunk)
+                progress(f"hashing {path.name}", done / size if size else 1.0)
+    except OSError as error:
+        raise SourceError(f"cannot read: {error.strerror}", where=str(path)) from None
+    return size, digest.hexdigest()
+
+
+def _last_line_if_unterminated(path: Path) -> str | None:
+    """The file's last line when the file does not end with a line break."""
+    size = path.stat().st_size
+    if size == 0:
+        return None
+    with open(path, "rb") as handle:
+        handle.seek(max(0, size - _MAX_LINE_BYTES))
+        tail = handle.read()
+    if tail.endswith(b"\n"):
+        return None
+    return tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace").rstrip("\r")
+
+
+# -- the DuckDB session of one batch --------------------------------------------------------
+class _Session:
+    """A DuckDB connection set up with the macros and tables layouts may use."""
+
+    def __init__(self, workspace: Workspace, staging: Path, ctx: SqlContext,
+                 categories: DomainCategories) -> None:
+        settings = workspace.settings()
+        self.con = duckdb.connect(config={"allow_unsigned_extensions": False})
+        temp = staging / "tmp"
+        temp.mkdir(exist_ok=True)
+        self.con.execute(f"SET memory_limit={sql_string(settings.memory_limit)}")
+        self.con.execute(f"SET threads={int(settings.threads)}")
+        self.con.execute(f"SET temp_directory={sql_string(str(temp))}")
+        self.con.execute("SET preserve_insertion_order=false")
+        self.con.execute("SET enable_progress_bar=true")
+        self.con.execute("SET enable_progress_bar_print=false")
+        rows = sorted(categories.by_domain.items())
+        self.con.execute("CREATE TABLE domain_categories (domain VARCHAR PRIMARY KEY,"
+                         " category VARCHAR NOT NULL)")
+        if rows:
+            self.con.executemany("INSERT INTO domain_categories VALUES (?, ?)", rows)
+        company = sql_list(list(ctx.company_domains))
+        webmail = sql_list(categories.domains("webmail"))
+        self.con.execute(
+            "CREATE MACRO mh_host(url) AS regexp_replace(regexp_extract(lower(trim(url)),"
+            " '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/:?#]+)', 1), '^www\\.', '')"
+        )
+        self.con.execute("CREATE MACRO mh_email_domain(a) AS"
+                         " lower(trim(split_part(trim(a), '@', 2)))")
+        self.con.execute(
+            "CREATE MACRO mh_suffixes(d) AS [d, regexp_extract(d, '[^.]+\\.[^.]+\\.[^.]+$'),"
+            " regexp_extract(d, '[^.]+\\.[^.]+$')]"
+        )
+        self.con.execute(f"CREATE MACRO mh_is_company(d) AS d = '' OR"
+                         f" list_has_any(mh_suffixes(d), {company})")
+        self.con.execute(f"CREATE MACRO mh_is_webmail(d) AS"
+                         f" list_has_any(mh_suffixes(d), {webmail})")
+
+    def run(self, sql: str, label: str, progress: ProgressFn) -> None:
+        """Execute ``sql``, reporting DuckDB's own progress while it runs."""
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self.con.execute(sql)
+            except BaseException as error:  # re-raised in the calling thread
+                failure.append(error)
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.25)
+            try:
+                fraction = self.con.query_progress()
+            except duckdb.Error:
+                fraction = -1
+            progress(label, fraction / 100 if fraction >= 0 else None)
+        if failure:
+            raise failure[0]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+
+def _read_csv_sql(path: Path, layout: type[FileLayout], has_header: bool) -> str:
+    columns = ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in layout.columns.items())
+    return (
+        f"read_csv({sql_string(str(path))}, header={'true' if has_header else 'false'},"
+        f" auto_detect=false, columns={{{columns}}}, delim=',', quote='\"', escape='\"',"
+        f" timestampformat={sql_string(CERT_TIMESTAMP_FORMAT)}, strict_mode=true,"
+        f" max_line_size={_MAX_LINE_BYTES}, store_rejects=true,"
+        " rejects_table='csv_rejects', rejects_scan='csv_scans', null_padding=false)"
+    )
+
+
+_REJECT_REASONS = {
+    "MISSING COLUMNS": "wrong field count",
+    "TOO MANY COLUMNS": "wrong field count",
+    "INVALID ENCODING": "invalid UTF-8",
+    "INVALID UNICODE": "invalid UTF-8",
+    "UNQUOTED VALUE": "malformed quoting",
+    "LINE SIZE OVER MAXIMUM": "line too long",
+}
+
+
+def _rejected_rows(con: duckdb.DuckDBPyConnection, last_line: str | None) -> list[BadRow]:
+    """Rows DuckDB's CSV reader rejected, one per line, with our reason names."""
+    rows = con.execute(
+        "SELECT line, list(error_type ORDER BY column_idx), list(column_name ORDER BY"
+        " column_idx), any_value(csv_line), string_agg(error_message, '; ')"
+        " FROM csv_rejects GROUP BY line ORDER BY line"
+    ).fetchall()
+    result: list[BadRow] = []
+    for line, types, columns, raw, message in rows:
+        error_type = str(types[0])
+        if error_type == "CAST":
+            reason = f"unparseable {columns[0]}"
+        else:
+            reason = _REJECT_REASONS.get(error_type, error_type.lower())
+        if last_line is not None and raw is not None and raw == last_line:
+            reason = f"truncated last line ({reason})"
+        result.append(BadRow(key="", reason=reason, detail=str(message), line=int(line),
+                             raw=raw))
+    return result
+
+
+def _write_quarantine(path: Path, batch_id: str, file: str, layout: str,
+                      rows: Sequence[BadRow]) -> None:
+    table = pa.table(
+        {
+            "batch_id": pa.array([batch_id] * len(rows), pa.string()),
+            "file": pa.array([file] * len(rows), pa.string()),
+            "line": pa.array([r.line for r in rows], pa.int64()),
+            "layout": pa.array([layout] * len(rows), pa.string()),
+            "reason": pa.array([r.reason for r in rows], pa.string()),
+            "detail": pa.array([r.detail for r in rows], pa.string()),
+            "raw": pa.array([r.raw for r in rows], pa.string()),
+        }
+    )
+    assert table.column_names == list(QUARANTINE_COLUMNS)
+    pq.write_table(table, path, compression="zstd")
+
+
+def _parquet_list(paths: Iterable[Path]) -> str:
+    return "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
+
+
+# -- the ingestor ---------------------------------------------------------------------------
+class Ingestor:
+    """Ingests files into one workspace; hold the workspace lock while using it."""
+
+    def __init__(self, workspace: Workspace, progress: ProgressFn = _no_progress) -> None:
+        self.workspace = workspace
+        self.progress = progress
+        settings = workspace.settings()
+        self.categories = load_domain_categories(settings.domain_category_files,
+                                                 settings.competitors)
+
+    # company domains decide internal vs external mail
+    def company_domains(self) -> tuple[str, ...]:
+        """Configured company domains, else those inferred earlier, else from the directory."""
+        configured = self.workspace.settings().company_domains
+        if configured:
+            return configured
+        stored = self.workspace.get_meta("company_domains")
+        if stored:
+            return tuple(stored.split(","))
+        inferred = infer_company_domains(self.workspace)
+        if inferred:
+            self.workspace.set_meta("company_domains", ",".join(inferred))
+        return inferred
+
+    def ingest_cert(self, folder: Path, skip_unknown: bool = False) -> IngestSummary:
+        """Ingest every CSV file under ``folder`` whose layout is a CERT layout."""
+        if not folder.exists():
+            raise SourceError("no such folder", where=str(folder))
+        if not folder.is_dir():
+            raise SourceError("not a folder; use `ingest jsonl` for single files",
+                              where=str(folder))
+        summary = IngestSummary()
+        plan: list[tuple[type[FileLayout], bool, Path]] = []
+        for path in sorted(folder.rglob("*.csv")):
+            try:
+                layout, has_header = recognise(path, "cert")
+            except SourceError as error:
+                if skip_unknown and "unknown layout" in error.message:
+                    summary.notes.append(f"skipped {path}: {error.message}")
+                    continue
+                raise
+            plan.append((layout, has_header, path))
+        if not plan:
+            raise SourceError("no CERT-layout CSV files found", where=str(folder))
+        plan.sort(key=lambda item: (item[0].order, item[2].stat().st_size, str(item[2])))
+        directory_changed = False
+        for layout, has_header, path in plan:
+            if layout.target == "events" and not self.workspace.settings().company_domains:
+                if directory_changed:
+                    rebuild_directory(self.workspace)
+                    directory_changed = False
+                if not self.company_domains():
+                    summary.notes.append(
+                        "company domains unknown (no directory, no company_domains setting):"
+                        " every e-mail counts as external"
+                    )
+            result = self.ingest_csv(path, layout, has_header)
+            summary.files.append(result)
+            directory_changed |= layout.target == "ldap" and result.status == "ingested"
+        if directory_changed or not self.workspace.directory_file.exists():
+            rebuild_directory(self.workspace)
+        return summary
+
+    def ingest_csv(self, path: Path, layout_cls: type[FileLayout],
+                   has_header: bool) -> FileResult:
+        """Ingest one CSV file of a known layout."""
+        layout = layout_cls()
+        size, sha = file_digest(path, self.progress)
+        snapshot = None
+        layout_key = layout.name
+        if layout.target == "ldap":
+            match = _SNAPSHOT_NAME.match(path.stem)
+            if not match:
+                raise SourceError("LDAP snapshot files must be named YYYY-MM.csv",
+                                  where=str(path))
+            snapshot = f"{match.group(1)}-{match.group(2)}-01"
+            # identical snapshots of different months are different facts
+            layout_key = f"{layout.name}@{snapshot[:7]}"
+        done = self.workspace.find_ingested(sha, size, layout_key)
+        if done is not None:
+            return FileResult(str(path), layout_key, "skipped",
+                              note=f"already ingested as batch {done.batch_id}")
+        ctx = SqlContext(company_domains=self.company_domains(), snapshot=snapshot)
+        batch_id = uuid.uuid4().hex[:16]
+        staging = self.workspace.new_staging(batch_id)
+        session = _Session(self.workspace, staging, ctx, self.categories)
+        try:
+            raw = _read_csv_sql(path, layout_cls, has_header)
+            if layout.target == "events":
+                result = self._stage_events(session, layout, ctx, raw, staging, batch_id,
+                                            path.name)
+            else:
+                result = self._stage_table(session, layout, ctx, raw, staging)
+            last_line = _last_line_if_unterminated(path)
+            bad_rows = _rejected_rows(session.con, last_line)
+        finally:
+            session.close()
+        if result.checked:
+            self.progress(f"locating {len(result.checked)} bad rows in {path.name}", None)
+            locate(path, result.checked, layout_cls.typed_positions(), has_header)
+            for row in result.checked:
+                if last_line is not None and row.raw == last_line:
+                    row.reason = f"truncated last line ({row.reason})"
+            bad_rows.extend(result.checked)
+        bad_rows.sort(key=lambda r: (r.line is None, r.line or 0))
+        if bad_rows:
+            _write_quarantine(staging / "quarantine.parquet", batch_id, str(path),
+                              layout.name, bad_rows)
+        shutil.rmtree(staging / "tmp", ignore_errors=True)
+        by_reason = Counter(r.reason for r in bad_rows)
+        record = FileRecord(
+            batch_id=batch_id, path=str(path.resolve()), size=size, sha256=sha,
+            layout=layout_key, target=layout.target,
+            rows_read=result.stored + result.duplicates + len(bad_rows),
+            rows_stored=result.stored, rows_quarantined=len(bad_rows),
+            rows_duplicate=result.duplicates, min_day=result.min_day, max_day=result.max_day,
+            state="committing",
+        )
+        _fault_point("before_commit")
+        self.workspace.commit(Batch(batch_id, staging, record))
+        return FileResult(str(path), layout_key, "ingested", record.rows_read, result.stored,
+                          result.duplicates, by_reason)
+
+    def ingest_jsonl(self, paths: Sequence[Path], table: str = "events",
+                     source: str = "jsonl") -> IngestSummary:
+        """Ingest JSONL files of one canonical table (``events``, ``hr_events``, ``directory``)."""
+        if table not in JSONL_TABLES:
+            raise SourceError(f"unknown table {table!r}; expected one of {', '.join(JSONL_TABLES)}")
+        for path in paths:
+            read_first_line(path)  # one clear error for a missing or unreadable file
+        summary = IngestSummary()
+        for path in paths:
+            summary.files.append(self._ingest_jsonl_file(path, table, source))
+        if table == "directory" and any(f.status == "ingested" for f in summary.files):
+            rebuild_directory(self.workspace)
+        return summary
+
+    def _ingest_jsonl_file(self, path: Path, table: str, source: str) -> FileResult:
+        layout = f"jsonl.{table}"
+        size, sha = file_digest(path, self.progress)
+        done = self.workspace.find_ingested(sha, size, layout)
+        if done is not None:
+            return FileResult(str(path), layout, "skipped",
+                              note=f"already ingested as batch {done.batch_id}")
+        batch_id = uuid.uuid4().hex[:16]
+        staging = self.workspace.new_staging(batch_id)
+        chunks_dir = staging / "chunks"
+        chunks_dir.mkdir()
+        staged = stage_jsonl(path, table, source, chunks_dir,
+                             lambda f: self.progress(f"reading {path.name}", f))
+        result = _Staged(stored=staged.rows)
+        if staged.chunks:
+            chunks = f"read_parquet({_parquet_list(staged.chunks)})"
+            ctx = SqlContext(company_domains=())
+            session = _Session(self.workspace, staging, ctx, self.categories)
+            try:
+                if table == "events":
+                    target = staging / "events"
+                    columns = ", ".join(quote_identifier(c) for c in EVENT_COLUMNS)
+                    session.run(
+                        f"COPY (SELECT {columns} FROM {chunks}) TO {sql_string(str(target))}"
+                        f" (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd,"
+                        f" FILENAME_PATTERN '{batch_id}_{{i}}')",
+                        f"writing {path.name}", self.progress,
+                    )
+                    result = _publish_events(session.con, self.workspace, target, batch_id,
+                                             self.progress, path.name)
+                else:
+                    name = "hr_events" if table == "hr_events" else "directory_rows"
+                    session.con.execute(
+                        f"COPY (SELECT * FROM {chunks}) TO"
+                        f" {sql_string(str(staging / (name + '.parquet')))}"
+                        " (FORMAT parquet, COMPRESSION zstd)"
+                    )
+            finally:
+                session.close()
+        shutil.rmtree(chunks_dir, ignore_errors=True)
+        shutil.rmtree(staging / "tmp", ignore_errors=True)
+        if staged.bad:
+            _write_quarantine(staging / "quarantine.parquet", batch_id, str(path), layout,
+                              staged.bad)
+        record = FileRecord(
+            batch_id=batch_id, path=str(path.resolve()), size=size, sha256=sha, layout=layout,
+            target=table, rows_read=result.stored + result.duplicates + len(staged.bad),
+            rows_stored=result.stored, rows_quarantined=len(staged.bad),
+            rows_duplicate=result.duplicates, min_day=result.min_day, max_day=result.max_day,
+            state="committing",
+        )
+        self.workspace.commit(Batch(batch_id, staging, record))
+        return FileResult(str(path), layout, "ingested", record.rows_read, result.stored,
+                          result.duplicates, Counter(r.reason for r in staged.bad))
+
+    def _stage_events(self, session: _Session, layout: FileLayout, ctx: SqlContext,
+                      raw: str, staging: Path, batch_id: str, label: str) -> _Staged:
+        target = staging / "events"
+        select = event_select(layout, ctx, raw)
+        session.run(
+            f"COPY ({select}) TO {sql_string(str(target))} (FORMAT parquet, PARTITION_BY (day),"
+            f" COMPRESSION zstd, FILENAME_PATTERN '{batch_id}_{{i}}')",
+            f"reading {label}",
+            self.progress,
+        )
+        _fault_point("after_stage")
+        checked: list[BadRow] = []
+        bad_dir = target / _BAD_PARTITION
+        if bad_dir.exists():
+            bad = session.con.execute(
+                f"SELECT content, json_extract_string(attrs, '$.reason'),"
+                f" json_extract_string(attrs, '$.detail')"
+                f" FROM read_parquet({sql_string(str(bad_dir / '*.parquet'))})"
+            ).fetchall()
+            checked = [BadRow(key=k or "", reason=r or "invalid row", detail=d or "")
+                       for k, r, d in bad]
+            shutil.rmtree(bad_dir)
+        staged = _publish_events(session.con, self.workspace, target, batch_id, self.progress,
+                                 label)
+        staged.checked = checked
+        return staged
+
+    def _stage_table(self, session: _Session, layout: FileLayout, ctx: SqlContext, raw: str,
+                     staging: Path) -> _Staged:
+        everything = staging / "all.parquet"
+        session.run(
+            f"COPY ({table_select(layout, ctx, raw)}) TO {sql_string(str(everything))}"
+            " (FORMAT parquet)",
+            f"reading {layout.name}",
+            self.progress,
+        )
+        source = f"read_parquet({sql_string(str(everything))})"
+        good = staging / f"{layout.target}.parquet"
+        session.con.execute(
+            f"COPY (SELECT * EXCLUDE (_reason, _detail, _key) FROM {source}"
+            f" WHERE _reason IS NULL) TO {sql_string(str(good))} (FORMAT parquet,"
+            " COMPRESSION zstd)"
+        )
+        stored = session.con.execute(f"SELECT count(*) FROM {source} WHERE _reason IS NULL"
+                                     ).fetchone()
+        bad = session.con.execute(
+            f"SELECT _key, _reason, coalesce(_detail, '') FROM {source}"
+            " WHERE _reason IS NOT NULL"
+        ).fetchall()
+        everything.unlink()
+        return _Staged(stored=int(stored[0]) if stored else 0,
+                       checked=[BadRow(key=k, reason=r, detail=d) for k, r, d in bad])
+
+
+@dataclass
+class _Staged:
+    stored: int
+    duplicates: int = 0
+    min_day: str | None = None
+    max_day: str | None = None
+    checked: list[BadRow] = field(default_factory=list)
+
+
+def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target: Path,
+                    batch_id: str, progress: ProgressFn, label: str) -> _Staged:
+    """Remove staged events whose ids are repeated or already stored; count what is left.
+
+    ``target`` holds the batch's day partitions. Only store partitions of the same days are
+    read, so a daily append never scans the whole history.
+    """
+    if not target.exists() or not any(target.iterdir()):
+        return _Staged(stored=0)
+    staged_glob = sql_string(str(target / "*" / "*.parquet"))
+    staged = f"read_parquet({staged_glob}, hive_partitioning=true, hive_types={{'day': DATE}})"
+    days = {d.name.removeprefix("day=") for d in target.iterdir()}
+    existing_files = workspace.event_files(days)
+    progress(f"checking {label} for duplicate event ids", None)
+    duplicate_sql = f"SELECT event_id FROM {staged} GROUP BY event_id HAVING count(*) > 1"
+    if existing_files:
+        existing = f"read_parquet({_parquet_list(existing_files)})"
+        duplicate_sql += (
+            f" UNION SELECT event_id FROM {staged} WHERE event_id IN"
+            f" (SELECT event_id FROM {existing})"
+        )
+    con.execute(f"CREATE TEMP TABLE duplicate_ids AS {duplicate_sql}")
+    duplicates = 0
+    dup_count = con.execute("SELECT count(*) FROM duplicate_ids").fetchone()
+    if dup_count and dup_count[0]:
+        affected = [
+            str(r[0]) for r in con.execute(
+                f"SELECT DISTINCT CAST(day AS VARCHAR) FROM {staged}"
+                " WHERE event_id IN (SELECT event_id FROM duplicate_ids)"
+            ).fetchall()
+        ]
+        before = con.execute(
+            f"SELECT count(*) FROM {staged} WHERE CAST(day AS VARCHAR) IN"
+            f" ({', '.join(sql_string(d) for d in affected)})"
+        ).fetchone()
+        affected_files = [p for d in affected for p in (target / f"day={d}").glob("*.parquet")]
+        rewritten = target.parent / "events_dedup"
+        keep_first = (
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY day, ts, hash(content),"
+            " hash(attrs)) = 1"
+        )
+        not_stored = ""
+        if existing_files:
+            not_stored = (
+                f"WHERE event_id NOT IN (SELECT event_id FROM read_parquet("
+                f"{_parquet_list(existing_files)}))"
+            )
+        columns = ", ".join(quote_identifier(c) for c in EVENT_COLUMNS)
+        con.execute(
+            f"COPY (SELECT {columns} FROM read_parquet({_parquet_list(affected_files)},"
+            f" hive_partitioning=true, hive_types={{'day': DATE}}) {not_stored} {keep_first})"
+            f" TO {sql_string(str(rewritten))} (FORMAT parquet, PARTITION_BY (day),"
+            f" COMPRESSION zstd, FILENAME_PATTERN '{batch_id}_d{{i}}')"
+        )
+        for day in affected:
+            shutil.rmtree(target / f"day={day}")
+        if rewritten.exists():
+            for day_dir in rewritten.iterdir():
+                day_dir.rename(target / day_dir.name)
+            shutil.rmtree(rewritten)
+        after = con.execute(
+            f"SELECT count(*) FROM read_parquet({_parquet_list(_day_files(target, affected))})"
+        ).fetchone() if _day_files(target, affected) else (0,)
+        duplicates = int(before[0] if before else 0) - int(after[0] if after else 0)
+    stats = con.execute(
+        f"SELECT count(*), CAST(min(day) AS VARCHAR), CAST(max(day) AS VARCHAR) FROM {staged}"
+    ).fetchone() if any(target.iterdir()) else (0, None, None)
+    assert stats is not None
+    return _Staged(stored=int(stats[0]), duplicates=duplicates, min_day=stats[1],
+                   max_day=stats[2])
+
+
+def _day_files(target: Path, days: Iterable[str]) -> list[Path]:
+    return [p for d in days for p in (target / f"day={d}").glob("*.parquet")]
+
+
+def summary_table_rows(summary: IngestSummary) -> list[tuple[str, str, str, int, int, int, int]]:
+    """Rows (file, layout, status, read, stored, duplicates, quarantined) for display."""
+    return [
+        (Path(f.path).name, f.layout, f.status, f.rows_read, f.rows_stored, f.rows_duplicate,
+         f.rows_quarantined)
+        for f in summary.files
+    ]
+
+
+def format_reasons(counter: Counter[str]) -> str:
+    """``reason: n`` pairs, most common first.
+
+    >>> format_reasons(Counter({"empty user id": 2, "invalid UTF-8": 5}))
+    'invalid UTF-8: 5, empty user id: 2'
+    """
+    buffer = io.StringIO()
+    buffer.write(", ".join(f"{reason}: {n}" for reason, n in counter.most_common()))
+    return buffer.getvalue()
+
+
+def ensure_writable(workspace: Workspace) -> None:
+    """Fail early with one clear line when the workspace cannot be written."""
+    try:
+        workspace.create()
+    except OSError as error:
+        raise StoreError(f"cannot write workspace: {error.strerror}",
+                         where=str(workspace.root)) from None

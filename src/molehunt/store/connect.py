@@ -1,0 +1,164 @@
+"""The Ibis connection factory: the store's tables on DuckDB (default) or Apache Spark.
+
+Everything between the store and the findings is an Ibis expression over these tables, so the
+same code runs embedded on a laptop and on a Spark cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from molehunt.errors import ConfigError, StoreError
+from molehunt.schema import DIRECTORY_COLUMNS, EVENT_COLUMNS, HR_EVENT_COLUMNS, QUARANTINE_COLUMNS
+from molehunt.store.workspace import Workspace
+
+BACKENDS = ("duckdb", "spark")
+
+_ARROW = {
+    "VARCHAR": pa.string(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DATE": pa.date32(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "TINYINT": pa.int8(),
+}
+
+
+@dataclass
+class Store:
+    """Lazy Ibis tables of one workspace on one backend."""
+
+    backend: str
+    con: Any
+    events: ibis.Table
+    directory: ibis.Table
+    hr_events: ibis.Table
+    quarantine: ibis.Table
+
+    def close(self) -> None:
+        """Release the backend connection (the Spark session stays for reuse)."""
+        if self.backend == "duckdb":
+            self.con.disconnect()
+
+
+def _empty(columns: dict[str, str]) -> pa.Table:
+    return pa.table({c: pa.array([], _ARROW[t]) for c, t in columns.items()})
+
+
+def _ordered(table: ibis.Table, columns: dict[str, str]) -> ibis.Table:
+    return table.select(*[table[c].cast(_ibis_type(t)).name(c) for c, t in columns.items()])
+
+
+def _ibis_type(sql_type: str) -> str:
+    return {
+        "VARCHAR": "string",
+        "TIMESTAMP": "timestamp",
+        "DATE": "date",
+        "BIGINT": "int64",
+        "INTEGER": "int32",
+        "TINYINT": "int8",
+    }[sql_type]
+
+
+def spark_session() -> Any:
+    """A local Spark session set up for molehunt (UTC, quiet); reused when one exists."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("the spark backend needs `pip install molehunt[spark]`") from None
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    master = os.environ.get("MOLEHUNT_SPARK_MASTER", "local[2]")
+    return (
+        SparkSession.builder.master(master)
+        .appName("molehunt")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+
+
+def connect(workspace: Workspace, backend: str = "duckdb") -> Store:
+    """Open the store's tables with Ibis on ``backend`` (``duckdb`` or ``spark``)."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if not workspace.exists():
+        raise StoreError("no workspace here; run `molehunt ingest` first",
+                         where=str(workspace.root))
+    event_files = workspace.event_files()
+    if backend == "duckdb":
+        return _connect_duckdb(workspace, bool(event_files))
+    return _connect_spark(workspace, bool(event_files))
+
+
+def _connect_duckdb(workspace: Workspace, has_events: bool) -> Store:
+    con = ibis.duckdb.connect()
+
+    def table(name: str, files: list[str], columns: dict[str, str], hive: bool = False
+              ) -> ibis.Table:
+        if not files:
+            empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items())
+            con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {empty} WHERE false")
+            return _ordered(con.table(name), columns)
+        listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        options = ", hive_partitioning=true, hive_types={'day': DATE}" if hive else ""
+        con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM"
+                    f" read_parquet({listing}, union_by_name=true{options})")
+        return _ordered(con.table(name), columns)
+
+    events_glob = [str(workspace.events_dir / "*" / "*.parquet")] if has_events else []
+    return Store(
+        backend="duckdb",
+        con=con,
+        events=table("events", events_glob, dict(EVENT_COLUMNS), hive=True),
+        directory=table("directory", _existing(workspace.directory_file),
+                        dict(DIRECTORY_COLUMNS)),
+        hr_events=table("hr_events", [str(p) for p in workspace.table_files("hr_events")],
+                        dict(HR_EVENT_COLUMNS)),
+        quarantine=table("quarantine", [str(p) for p in workspace.table_files("quarantine")],
+                         dict(QUARANTINE_COLUMNS)),
+    )
+
+
+def _connect_spark(workspace: Workspace, has_events: bool) -> Store:
+    session = spark_session()
+    con = ibis.pyspark.connect(session)
+
+    def table(name: str, files: list[str], columns: dict[str, str]) -> ibis.Table:
+        if not files:
+            frame = session.createDataFrame(_empty(columns).to_pandas(),
+                                            schema=_spark_ddl(columns))
+        else:
+            frame = session.read.option("mergeSchema", "true").parquet(*files)
+        frame.createOrReplaceTempView(name)
+        return _ordered(con.table(name), columns)
+
+    events = [str(workspace.events_dir)] if has_events else []
+    return Store(
+        backend="spark",
+        con=con,
+        events=table("events", events, dict(EVENT_COLUMNS)),
+        directory=table("directory", _existing(workspace.directory_file),
+                        dict(DIRECTORY_COLUMNS)),
+        hr_events=table("hr_events", [str(p) for p in workspace.table_files("hr_events")],
+                        dict(HR_EVENT_COLUMNS)),
+        quarantine=table("quarantine", [str(p) for p in workspace.table_files("quarantine")],
+                         dict(QUARANTINE_COLUMNS)),
+    )
+
+
+def _spark_ddl(columns: dict[str, str]) -> str:
+    spark_types = {"VARCHAR": "string", "TIMESTAMP": "timestamp_ntz", "DATE": "date",
+                   "BIGINT": "bigint", "INTEGER": "int", "TINYINT": "tinyint"}
+    return ", ".join(f"`{c}` {spark_types[t]}" for c, t in columns.items())
+
+
+def _existing(path: os.PathLike[str]) -> list[str]:
+    return [os.fspath(path)] if os.path.exists(path) else []

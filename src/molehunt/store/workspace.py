@@ -1,0 +1,344 @@
+"""Workspace layout, the ingest manifest and the crash-safe commit of a batch.
+
+Layout of a workspace::
+
+    molehunt.toml               settings (optional)
+    manifest.sqlite             ingested files and their batches
+    events/day=YYYY-MM-DD/<batch>_<n>.parquet
+    quarantine/<batch>.parquet  rows that could not be stored, with file, line and reason
+    ldap/<batch>.parquet        monthly directory snapshots as read
+    directory_rows/<batch>.parquet  directory rows given directly (JSONL)
+    hr_events/<batch>.parquet
+    psychometric/<batch>.parquet    stored, never used unless enabled
+    decoys/<batch>.parquet
+    directory.parquet           the directory history derived from the two above
+    staging/<batch>/            a batch being written; invisible to readers
+
+A batch becomes visible in three steps: its files are complete under ``staging/``; the
+manifest records it as ``committing``; its files are renamed into place and the manifest marks
+it ``committed``. A crash before the second step leaves only staging debris, which the next run
+removes; a crash after it is rolled forward by the next run. Renames are atomic within one
+file system, so readers never see half a file and a file is never stored twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from molehunt.config import Settings
+from molehunt.errors import StoreError
+
+MANIFEST_VERSION = 1
+
+#: Tables stored as one Parquet file per batch (name → folder).
+BATCH_TABLES: tuple[str, ...] = (
+    "quarantine",
+    "ldap",
+    "directory_rows",
+    "hr_events",
+    "psychometric",
+    "decoys",
+)
+
+_MANIFEST_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    layout TEXT NOT NULL,
+    target TEXT NOT NULL,
+    rows_read INTEGER NOT NULL,
+    rows_stored INTEGER NOT NULL,
+    rows_quarantined INTEGER NOT NULL,
+    rows_duplicate INTEGER NOT NULL,
+    min_day TEXT,
+    max_day TEXT,
+    state TEXT NOT NULL CHECK (state IN ('committing', 'committed')),
+    started_at REAL NOT NULL,
+    committed_at REAL
+);
+CREATE INDEX IF NOT EXISTS batches_by_content ON batches (sha256, size);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What the manifest knows about one ingested file."""
+
+    batch_id: str
+    path: str
+    size: int
+    sha256: str
+    layout: str
+    target: str
+    rows_read: int
+    rows_stored: int
+    rows_quarantined: int
+    rows_duplicate: int
+    min_day: str | None
+    max_day: str | None
+    state: str
+
+
+@dataclass
+class Batch:
+    """One file's worth of staged output, on its way into the store."""
+
+    batch_id: str
+    staging: Path
+    record: FileRecord
+
+
+class Workspace:
+    """A molehunt workspace on disk (see the module docstring for its layout)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._lock_file: IO[str] | None = None
+
+    # -- paths ---------------------------------------------------------------------------
+    @property
+    def events_dir(self) -> Path:
+        """Folder of the day-partitioned events table."""
+        return self.root / "events"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Folder of batches being written."""
+        return self.root / "staging"
+
+    @property
+    def directory_file(self) -> Path:
+        """The derived directory history."""
+        return self.root / "directory.parquet"
+
+    @property
+    def manifest_path(self) -> Path:
+        """The SQLite manifest of ingested files."""
+        return self.root / "manifest.sqlite"
+
+    def table_dir(self, table: str) -> Path:
+        """Folder of a per-batch table such as ``quarantine`` or ``hr_events``."""
+        if table not in BATCH_TABLES:
+            raise StoreError(f"unknown table {table!r}")
+        return self.root / table
+
+    def settings(self) -> Settings:
+        """The workspace's settings."""
+        return Settings.load(self.root)
+
+    def event_files(self, days: set[str] | None = None) -> list[Path]:
+        """Committed event files, optionally only those of some days (``YYYY-MM-DD``)."""
+        if not self.events_dir.exists():
+            return []
+        files: list[Path] = []
+        for day_dir in sorted(self.events_dir.iterdir()):
+            day = day_dir.name.removeprefix("day=")
+            if days is None or day in days:
+                files.extend(sorted(day_dir.glob("*.parquet")))
+        return files
+
+    def table_files(self, table: str) -> list[Path]:
+        """Committed files of a per-batch table."""
+        folder = self.table_dir(table)
+        return sorted(folder.glob("*.parquet")) if folder.exists() else []
+
+    # -- opening and locking -------------------------------------------------------------
+    def create(self) -> None:
+        """Create the workspace folders and manifest if they do not exist yet."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.events_dir.mkdir(exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create workspace: {error.strerror}", where=str(self.root))
+        try:
+            db = sqlite3.connect(self.manifest_path, timeout=60)
+            try:
+                db.executescript(_MANIFEST_SCHEMA)
+                db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('version', ?)", (str(MANIFEST_VERSION),)
+                )
+                db.commit()
+            finally:
+                db.close()
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open manifest: {error}", where=str(self.manifest_path))
+
+    def exists(self) -> bool:
+        """Whether a workspace has been created here."""
+        return self.manifest_path.exists()
+
+    @contextlib.contextmanager
+    def manifest(self) -> Iterator[sqlite3.Connection]:
+        """A transaction on the manifest: committed on success, rolled back on error."""
+        try:
+            db = sqlite3.connect(self.manifest_path, timeout=60, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open manifest: {error}", where=str(self.manifest_path))
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[Workspace]:
+        """Hold the workspace's writer lock, recovering any interrupted ingest first."""
+        self.create()
+        handle = open(self.root / ".lock", "w")  # noqa: SIM115 - held for the whole block
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StoreError("another molehunt process is writing this workspace",
+                             where=str(self.root)) from None
+        self._lock_file = handle
+        try:
+            self.recover()
+            yield self
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+            self._lock_file = None
+
+    # -- manifest queries ----------------------------------------------------------------
+    def find_ingested(self, sha256: str, size: int, layout: str) -> FileRecord | None:
+        """The committed batch that already holds a file with this content, if any."""
+        with self.manifest() as db:
+            row = db.execute(
+                "SELECT * FROM batches WHERE sha256=? AND size=? AND layout=?"
+                " AND state='committed'",
+                (sha256, size, layout),
+            ).fetchone()
+        return _record(row) if row else None
+
+    def records(self) -> list[FileRecord]:
+        """Every batch in the manifest, oldest first."""
+        if not self.exists():
+            return []
+        with self.manifest() as db:
+            rows = db.execute("SELECT * FROM batches ORDER BY started_at").fetchall()
+        return [_record(r) for r in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        """A value stored in the manifest's key-value table."""
+        if not self.exists():
+            return None
+        with self.manifest() as db:
+            row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value in the manifest's key-value table."""
+        with self.manifest() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- commit protocol -----------------------------------------------------------------
+    def new_staging(self, batch_id: str) -> Path:
+        """An empty staging folder for a batch."""
+        folder = self.staging_dir / batch_id
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        return folder
+
+    def commit(self, batch: Batch) -> None:
+        """Make a fully staged batch visible, atomically with respect to crashes."""
+        record = batch.record
+        with self.manifest() as db:
+            db.execute(
+                "INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'committing',?,NULL)",
+                (
+                    record.batch_id, record.path, record.size, record.sha256, record.layout,
+                    record.target, record.rows_read, record.rows_stored, record.rows_quarantined,
+                    record.rows_duplicate, record.min_day, record.max_day, time.time(),
+                ),
+            )
+        _fault_point("after_manifest")
+        self._roll_forward(batch.batch_id)
+
+    def _roll_forward(self, batch_id: str) -> None:
+        staging = self.staging_dir / batch_id
+        if staging.exists():
+            events = staging / "events"
+            if events.exists():
+                for day_dir in sorted(events.iterdir()):
+                    target = self.events_dir / day_dir.name
+                    target.mkdir(parents=True, exist_ok=True)
+                    for part in sorted(day_dir.iterdir()):
+                        os.replace(part, target / part.name)
+                        _fault_point("mid_move")
+            for table in BATCH_TABLES:
+                staged = staging / f"{table}.parquet"
+                if staged.exists():
+                    folder = self.table_dir(table)
+                    folder.mkdir(exist_ok=True)
+                    os.replace(staged, folder / f"{batch_id}.parquet")
+            _fsync_dir(self.events_dir)
+        with self.manifest() as db:
+            db.execute(
+                "UPDATE batches SET state='committed', committed_at=? WHERE batch_id=?",
+                (time.time(), batch_id),
+            )
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def recover(self) -> list[str]:
+        """Finish or undo whatever an interrupted run left; return what was done."""
+        actions: list[str] = []
+        with self.manifest() as db:
+            states = dict(db.execute("SELECT batch_id, state FROM batches").fetchall())
+        for batch_id, state in states.items():
+            if state == "committing":
+                self._roll_forward(batch_id)
+                actions.append(f"completed interrupted commit of batch {batch_id}")
+        if self.staging_dir.exists():
+            for folder in self.staging_dir.iterdir():
+                if folder.name not in states:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    actions.append(f"removed unfinished staging of batch {folder.name}")
+        # Files whose batch the manifest does not know can only come from outside tampering
+        # or a bug; they are moved aside rather than read as events.
+        for path in self.event_files():
+            if path.name.split("_", 1)[0] not in states:
+                aside = self.root / "orphans" / path.parent.name
+                aside.mkdir(parents=True, exist_ok=True)
+                os.replace(path, aside / path.name)
+                actions.append(f"moved unknown file {path} to orphans/")
+        return actions
+
+
+def _record(row: tuple[Any, ...]) -> FileRecord:
+    return FileRecord(*row[:13])
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fault_point(name: str) -> None:
+    """Let the crash tests kill the process at a named point of the commit protocol."""
+    if os.environ.get("MOLEHUNT_FAULT_POINT") == name:
+        os.kill(os.getpid(), 9)
