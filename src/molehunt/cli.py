@@ -215,3 +215,7 @@ def main() -> None:
         console.print(f"[red]internal error:[/red] {type(error).__name__}: {error}"
                       " (rerun with --debug for details)", highlight=False)
         sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

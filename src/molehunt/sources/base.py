@@ -69,6 +69,9 @@ class FileLayout(ABC):
     columns: ClassVar[Mapping[str, str]]
     #: Order in which ``ingest cert`` reads files: smaller first (directory before events).
     order: ClassVar[int] = 50
+    #: The file name the layout usually has (``logon`` for ``logon.csv``); used only to break
+    #: a tie between layouts with the same header when no data row tells them apart.
+    usual_stem: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -86,6 +89,11 @@ class FileLayout(ABC):
     def matches_row(cls, fields: Sequence[str]) -> bool:
         """Whether a first line that is *data* (a file without header) has this layout."""
         return False
+
+    @classmethod
+    def resembles_row(cls, fields: Sequence[str]) -> bool:
+        """A looser test used to choose between layouts that share a header."""
+        return cls.matches_row(fields)
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
         """SQL expression for every column of the target table."""

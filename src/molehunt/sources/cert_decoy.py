@@ -18,6 +18,7 @@ class CertDecoy(FileLayout):
     target = "decoys"
     columns: Mapping[str, str] = {"decoy_filename": "VARCHAR", "pc": "VARCHAR"}
     order = 3
+    usual_stem = "decoy_file"
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
         """File name and the PC it was planted on."""

@@ -26,6 +26,7 @@ class CertDeviceR4(FileLayout):
     source = "cert.device"
     columns: Mapping[str, str] = {**COMMON_COLUMNS, "activity": "VARCHAR"}
     order = 20
+    usual_stem = "device"
 
     @classmethod
     def matches_row(cls, fields: Sequence[str]) -> bool:
@@ -35,6 +36,11 @@ class CertDeviceR4(FileLayout):
             and looks_like_cert_event(fields)
             and fields[4].strip().lower() in {"connect", "disconnect"}
         )
+
+    @classmethod
+    def resembles_row(cls, fields: Sequence[str]) -> bool:
+        """Any five-field row whose activity is Connect/Disconnect."""
+        return len(fields) == 5 and fields[4].strip().lower() in {"connect", "disconnect"}
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
         """Connect/Disconnect on the ``removable_media`` channel."""
@@ -70,6 +76,11 @@ class CertDeviceR6(CertDeviceR4):
             and looks_like_cert_event(fields)
             and fields[5].strip().lower() in {"connect", "disconnect"}
         )
+
+    @classmethod
+    def resembles_row(cls, fields: Sequence[str]) -> bool:
+        """Any six-field row whose activity is Connect/Disconnect."""
+        return len(fields) == 6 and fields[5].strip().lower() in {"connect", "disconnect"}
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
         """As r4, with the file tree kept in ``attrs``."""

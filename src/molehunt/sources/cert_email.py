@@ -47,6 +47,7 @@ class CertEmailR4(FileLayout):
         "content": "VARCHAR",
     }
     order = 40
+    usual_stem = "email"
     #: SQL telling whether a row is a viewed (received) mail.
     is_view = "false"
 

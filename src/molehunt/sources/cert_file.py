@@ -35,6 +35,7 @@ class CertFileR4(FileLayout):
     source = "cert.file"
     columns: Mapping[str, str] = {**COMMON_COLUMNS, "filename": "VARCHAR", "content": "VARCHAR"}
     order = 30
+    usual_stem = "file"
 
     @classmethod
     def matches_row(cls, fields: Sequence[str]) -> bool:

@@ -30,6 +30,7 @@ class CertHttpR4(FileLayout):
     source = "cert.http"
     columns: Mapping[str, str] = {**COMMON_COLUMNS, "url": "VARCHAR", "content": "VARCHAR"}
     order = 60
+    usual_stem = "http"
 
     @classmethod
     def matches_row(cls, fields: Sequence[str]) -> bool:

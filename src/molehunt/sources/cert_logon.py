@@ -20,6 +20,7 @@ class CertLogon(FileLayout):
     source = "cert.logon"
     columns: Mapping[str, str] = {**COMMON_COLUMNS, "activity": "VARCHAR"}
     order = 10
+    usual_stem = "logon"
 
     @classmethod
     def matches_row(cls, fields: Sequence[str]) -> bool:
@@ -29,6 +30,11 @@ class CertLogon(FileLayout):
             and looks_like_cert_event(fields)
             and fields[4].strip().lower() in {"logon", "logoff"}
         )
+
+    @classmethod
+    def resembles_row(cls, fields: Sequence[str]) -> bool:
+        """Any five-field row whose activity is Logon/Logoff."""
+        return len(fields) == 5 and fields[4].strip().lower() in {"logon", "logoff"}
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
         """Logon → ``logon``, Logoff → ``logoff``, on the ``local`` channel."""

@@ -26,6 +26,7 @@ class CertPsychometric(FileLayout):
         "n": "INTEGER",
     }
     order = 2
+    usual_stem = "psychometric"
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
         """Scores as they are."""

@@ -119,17 +119,22 @@ class IngestSummary:
 
 
 # -- recognising files ----------------------------------------------------------------------
-def read_first_line(path: Path) -> str:
-    """The first line of a file, decoded, without its line break."""
+def check_readable(path: Path) -> bytes:
+    """The first line of a file as bytes; one clear error when it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            first = handle.readline(_MAX_LINE_BYTES)
+            return handle.readline(_MAX_LINE_BYTES)
     except FileNotFoundError:
         raise SourceError("no such file", where=str(path)) from None
     except IsADirectoryError:
         raise SourceError("is a folder, not a file", where=str(path)) from None
     except OSError as error:
         raise SourceError(f"cannot read: {error.strerror}", where=str(path)) from None
+
+
+def read_first_line(path: Path) -> str:
+    """The first line of a file, decoded, without its line break."""
+    first = check_readable(path)
     try:
         return first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError:
@@ -154,10 +159,13 @@ def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]
         return by_header[0], True
     sample = _sample_rows(path, skip_first=bool(by_header))
     if by_header:
-        scores = [(sum(map(layout.matches_row, sample)), layout) for layout in by_header]
+        scores = [(sum(map(layout.resembles_row, sample)), layout) for layout in by_header]
         scores.sort(key=lambda item: -item[0])
-        if scores[0][0] > 0 and scores[0][0] > scores[1][0]:
+        if scores[0][0] > scores[1][0]:
             return scores[0][1], True
+        by_name = [layout for layout in by_header if layout.usual_stem == path.stem.lower()]
+        if len(by_name) == 1:
+            return by_name[0], True
         names = ", ".join(layout.name for layout in by_header)
         raise SourceError(f"header fits several layouts ({names}) and the first rows do not"
                           " tell them apart", where=str(path))
@@ -231,12 +239,14 @@ class _Session:
         self.con.execute("CREATE TABLE domain_categories (domain VARCHAR PRIMARY KEY,"
                          " category VARCHAR NOT NULL)")
         if rows:
-            self.con.executemany("INSERT INTO domain_categories VALUES (?, ?)", rows)
+            values = ", ".join(f"({sql_string(d)}, {sql_string(c)})" for d, c in rows)
+            self.con.execute(f"INSERT INTO domain_categories VALUES {values}")
         company = sql_list(list(ctx.company_domains))
         webmail = sql_list(categories.domains("webmail"))
         self.con.execute(
             "CREATE MACRO mh_host(url) AS regexp_replace(regexp_extract(lower(trim(url)),"
-            " '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/:?#]+)', 1), '^www\\.', '')"
+            " '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\\s]*@)?([^\\s/:?#@.]+(?:\\.[^\\s/:?#@.]+)+)"
+            "(?:[:/?#]|$)', 1), '^www\\.', '')"
         )
         self.con.execute("CREATE MACRO mh_email_domain(a) AS"
                          " lower(trim(split_part(trim(a), '@', 2)))")
@@ -384,7 +394,9 @@ class Ingestor:
             plan.append((layout, has_header, path))
         if not plan:
             raise SourceError("no CERT-layout CSV files found", where=str(folder))
-        plan.sort(key=lambda item: (item[0].order, item[2].stat().st_size, str(item[2])))
+        # small event files first: the duplicate check then reads the fewest stored ids
+        plan.sort(key=lambda item: (item[0].order, item[2].stat().st_size
+                                    if item[0].target == "events" else 0, str(item[2])))
         directory_changed = False
         for layout, has_header, path in plan:
             if layout.target == "events" and not self.workspace.settings().company_domains:
@@ -469,7 +481,7 @@ class Ingestor:
         if table not in JSONL_TABLES:
             raise SourceError(f"unknown table {table!r}; expected one of {', '.join(JSONL_TABLES)}")
         for path in paths:
-            read_first_line(path)  # one clear error for a missing or unreadable file
+            check_readable(path)
         summary = IngestSummary()
         for path in paths:
             summary.files.append(self._ingest_jsonl_file(path, table, source))

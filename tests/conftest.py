@@ -1,0 +1,71 @@
+"""Shared helpers for the test suite."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from molehunt.sources.ingest import IngestSummary, Ingestor
+from molehunt.store.workspace import Workspace
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    """An empty workspace in a temporary folder."""
+    return Workspace(tmp_path / "workspace")
+
+
+def ingest_cert(workspace: Workspace, folder: Path) -> IngestSummary:
+    """Ingest a CERT folder with the writer lock held."""
+    with workspace.locked():
+        return Ingestor(workspace).ingest_cert(folder)
+
+
+def ingest_jsonl(workspace: Workspace, files: list[Path], table: str = "events",
+                 source: str = "jsonl") -> IngestSummary:
+    """Ingest JSONL files with the writer lock held."""
+    with workspace.locked():
+        return Ingestor(workspace).ingest_jsonl(files, table, source)
+
+
+def query(sql: str) -> list[dict[str, Any]]:
+    """Rows of a DuckDB query as dictionaries."""
+    con = duckdb.connect()
+    try:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        con.close()
+
+
+def events(workspace: Workspace) -> list[dict[str, Any]]:
+    """All stored events, ordered by event id."""
+    if not workspace.event_files():
+        return []
+    return query(
+        f"SELECT * FROM read_parquet('{workspace.events_dir}/*/*.parquet',"
+        " hive_partitioning=true, hive_types={'day': DATE}) ORDER BY event_id, source"
+    )
+
+
+def quarantine(workspace: Workspace) -> list[dict[str, Any]]:
+    """All quarantined rows, ordered by file and line."""
+    files = workspace.table_files("quarantine")
+    if not files:
+        return []
+    listing = ", ".join(f"'{p}'" for p in files)
+    return query(f"SELECT * FROM read_parquet([{listing}]) ORDER BY file, line")
+
+
+def copy_fixture(name: str, target: Path) -> Path:
+    """A private copy of a fixture folder (tests may modify it)."""
+    destination = target / name
+    shutil.copytree(FIXTURES / name, destination)
+    return destination

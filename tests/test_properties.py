@@ -1,0 +1,87 @@
+"""Property tests of the parsers: they never crash, and every input line becomes either a
+stored row, a duplicate, or a quarantined row with its line number."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ingest_cert, ingest_jsonl, quarantine
+from molehunt.store.workspace import Workspace
+
+_SETTINGS = settings(max_examples=25, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow])
+
+_field = st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+                                        blacklist_characters="\r\n,\""), max_size=12)
+_date = st.one_of(
+    st.datetimes().map(lambda d: d.strftime("%m/%d/%Y %H:%M:%S")),
+    _field,
+)
+_logon_row = st.tuples(
+    st.text(alphabet="ABC0123456789", min_size=0, max_size=6).map(lambda s: "{" + s + "}"),
+    _date, _field, _field, st.sampled_from(["Logon", "Logoff", "Login", ""]),
+).map(lambda t: ",".join(t).encode())
+_garbage = st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b
+                                         and b'"' not in b)
+_line = st.one_of(_logon_row, _logon_row, _garbage,
+                  _logon_row.map(lambda b: b + b",extra"),
+                  _logon_row.map(lambda b: b.rsplit(b",", 1)[0]))
+
+
+def _accounted(workspace: Workspace, data_lines: int, physical_lines: int) -> None:
+    record = next(r for r in workspace.records() if r.target == "events")
+    assert record.rows_stored + record.rows_duplicate + record.rows_quarantined == data_lines
+    lines = [r["line"] for r in quarantine(workspace)]
+    assert None not in lines
+    assert len(lines) == len(set(lines)) == record.rows_quarantined
+    assert all(1 <= n <= physical_lines + 1 for n in lines)
+
+
+@_SETTINGS
+@given(st.lists(_line, min_size=1, max_size=30), st.booleans())
+def test_cert_logon_parser_accounts_for_every_line(lines: list[bytes], final_newline: bool
+                                                   ) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "cert"
+        folder.mkdir()
+        body = b"id,date,user,pc,activity\n" + b"\n".join(lines) + (b"\n" if final_newline
+                                                                   else b"")
+        (folder / "logon.csv").write_bytes(body)
+        workspace = Workspace(Path(tmp) / "ws")
+        ingest_cert(workspace, folder)
+        # an empty line of a CSV file holds no row; the reader skips it
+        _accounted(workspace, sum(1 for line in lines if line), len(lines))
+
+
+_json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)
+_event = st.fixed_dictionaries(
+    {"user_id": st.one_of(st.text(max_size=6), st.integers()),
+     "ts": st.one_of(st.datetimes().map(lambda d: d.isoformat()), st.text(max_size=10)),
+     "action": st.sampled_from(["print", "badge", "Not Snake", ""])},
+    optional={"channel": st.sampled_from(["printer", "web", "nowhere"]),
+              "bytes": st.one_of(st.integers(), st.text(max_size=3)),
+              "attrs": _json_value, "extra": _json_value},
+)
+_jsonl_line = st.one_of(_event.map(lambda e: json.dumps(e).encode()),
+                        st.binary(max_size=30).filter(lambda b: b"\n" not in b))
+
+
+@_SETTINGS
+@given(st.lists(_jsonl_line, min_size=1, max_size=30))
+def test_jsonl_parser_accounts_for_every_line(lines: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        workspace = Workspace(Path(tmp) / "ws")
+        ingest_jsonl(workspace, [path])
+        _accounted(workspace, len(lines), len(lines))

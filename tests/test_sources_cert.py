@@ -1,0 +1,136 @@
+"""Golden tests for the CERT layouts (r4.x and r6.x), including every malformed-row kind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FIXTURES, copy_fixture, events, ingest_cert, quarantine
+from molehunt.errors import SourceError
+from molehunt.sources.ingest import recognise
+from molehunt.store.workspace import Workspace
+
+EXPECTED = FIXTURES / "expected"
+
+
+def _jsonable(rows: list[dict[str, Any]], drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, dt.date | dt.datetime):
+            return value.isoformat()
+        return value
+
+    return [{k: convert(v) for k, v in row.items() if k not in drop} for row in rows]
+
+
+def _golden(name: str, actual: Any) -> None:
+    """Compare with the golden file; MOLEHUNT_UPDATE_GOLDEN=1 rewrites it (review the diff!)."""
+    path = EXPECTED / f"{name}.json"
+    if os.environ.get("MOLEHUNT_UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(actual, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+    assert actual == json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("release", ["cert_r4", "cert_r6"])
+def test_cert_folder_matches_golden_output(release: str, workspace: Workspace,
+                                           tmp_path: Path) -> None:
+    folder = copy_fixture(release, tmp_path)
+    ingest_cert(workspace, folder)
+    _golden(f"{release}_events", _jsonable(events(workspace)))
+    rows = _jsonable(quarantine(workspace), drop=("batch_id",))
+    for row in rows:
+        row["file"] = Path(row["file"]).relative_to(folder).as_posix()
+    _golden(f"{release}_quarantine", rows)
+
+
+def test_every_malformed_kind_is_quarantined_with_its_line(workspace: Workspace,
+                                                           tmp_path: Path) -> None:
+    ingest_cert(workspace, copy_fixture("cert_r4", tmp_path))
+    logon = {(r["line"], r["reason"]) for r in quarantine(workspace)
+             if r["file"].endswith("logon.csv")}
+    assert logon == {
+        (5, "unparseable date"),
+        (6, "empty user id"),
+        (7, "wrong field count"),
+        (8, "invalid UTF-8"),
+        (9, "wrong field count"),
+        (11, "unknown activity"),
+        (12, "truncated last line (unknown activity)"),
+    }
+    stored = {e["event_id"] for e in events(workspace) if e["source"] == "cert.logon"}
+    assert stored == {"{L1}", "{L2}", "{L3}", "{L9}"}  # the rest of the file is ingested
+
+
+def test_channels_follow_recipients_and_domains(workspace: Workspace, tmp_path: Path) -> None:
+    ingest_cert(workspace, copy_fixture("cert_r4", tmp_path))
+    by_id = {e["event_id"]: e for e in events(workspace)}
+    assert by_id["{E1}"]["channel"] == "email_internal"
+    assert (by_id["{E2}"]["channel"], by_id["{E2}"]["domain"]) == ("email_external",
+                                                                   "customer.example")
+    assert (by_id["{E3}"]["channel"], by_id["{E3}"]["domain"]) == ("webmail", "gmail.com")
+    assert by_id["{E6}"]["channel"] == "email_internal"  # a subdomain of the company
+    assert by_id["{E5}"]["content"] == "quoted, with a comma"
+    assert by_id["{H1}"]["channel"] == "cloud_storage"
+    assert by_id["{H5}"]["channel"] == "webmail"
+    assert by_id["{H6}"]["channel"] == "cloud_storage"
+    assert by_id["{H3}"]["domain"] == "wikileaks.org"
+    assert by_id["{F2}"]["channel"] == "removable_media"
+
+
+def test_r6_activity_and_removable_media_flags(workspace: Workspace, tmp_path: Path) -> None:
+    ingest_cert(workspace, copy_fixture("cert_r6", tmp_path))
+    by_id = {e["event_id"]: e for e in events(workspace)}
+    assert (by_id["{F1}"]["action"], by_id["{F1}"]["channel"]) == ("file_open", "local")
+    assert (by_id["{F2}"]["action"], by_id["{F2}"]["channel"]) == ("file_copy", "removable_media")
+    assert json.loads(by_id["{F3}"]["attrs"])["from_removable_media"] is True
+    assert by_id["{E2}"]["action"] == "email_view"
+    assert by_id["{E2}"]["channel"] == "email_external"  # the sender of a viewed mail counts
+    assert by_id["{E1}"]["n_attachments"] == 2
+    assert (by_id["{H2}"]["action"], by_id["{H2}"]["channel"]) == ("web_upload", "cloud_storage")
+    assert by_id["{H3}"]["action"] == "web_download"
+    assert json.loads(by_id["{D1}"]["attrs"])["file_tree"][-1] == "R:\\tools\\kl.exe"
+
+
+def test_directory_history_from_snapshots(workspace: Workspace, tmp_path: Path) -> None:
+    from conftest import query
+
+    ingest_cert(workspace, copy_fixture("cert_r4", tmp_path))
+    rows = query(f"SELECT user_id, team, supervisor_id, CAST(valid_from AS VARCHAR) AS f,"
+                 f" CAST(valid_to AS VARCHAR) AS t FROM '{workspace.directory_file}'"
+                 " ORDER BY user_id, valid_from")
+    assert [(r["user_id"], r["team"], r["supervisor_id"], r["f"], r["t"]) for r in rows] == [
+        ("AGR0002", "2 - Support", "CEL0561", "2010-01-01", None),
+        ("BJS0003", "1 - Field", "CEL0561", "2010-01-01", "2010-02-01"),  # left in January
+        ("CEL0561", None, None, "2010-01-01", None),
+        ("DKF0004", "3 - Cells", "AGR0002", "2010-01-01", "2010-02-01"),
+        ("DKF0004", "4 - Modules", "AGR0002", "2010-02-01", None),  # moved team
+    ]
+
+
+def test_layout_is_recognised_from_content_not_names(tmp_path: Path) -> None:
+    renamed = tmp_path / "whatever.csv"
+    renamed.write_bytes((FIXTURES / "cert_r4" / "logon.csv").read_bytes())
+    assert recognise(renamed)[0].name == "cert.logon"
+    renamed.write_bytes((FIXTURES / "cert_r4" / "device.csv").read_bytes())
+    assert recognise(renamed)[0].name == "cert.device.r4"
+    renamed.write_bytes((FIXTURES / "cert_r4" / "http.csv").read_bytes())
+    assert recognise(renamed) [0].name == "cert.http.r4"
+    assert recognise(renamed)[1] is False  # no header line
+
+
+def test_unknown_layout_and_missing_file_are_clear_errors(tmp_path: Path) -> None:
+    unknown = tmp_path / "x.csv"
+    unknown.write_text("alpha,beta\n1,2\n")
+    with pytest.raises(SourceError, match="unknown layout"):
+        recognise(unknown)
+    with pytest.raises(SourceError, match="no such file"):
+        recognise(tmp_path / "missing.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(SourceError, match="empty file"):
+        recognise(empty)
