@@ -181,50 +181,44 @@ def looks_like_cert_event(fields: Sequence[str]) -> bool:
     )
 
 
+def _case(checks: Sequence[Check], attribute: str) -> str:
+    if not checks:
+        return "NULL::VARCHAR"
+    if attribute == "reason":
+        branches = [f"WHEN {c.condition} THEN {sql_string(c.reason)}" for c in checks]
+    else:
+        branches = [f"WHEN {c.condition} THEN {c.detail}" for c in checks]
+    return "CASE " + " ".join(branches) + " END"
+
+
 def event_select(layout: FileLayout, ctx: SqlContext, relation: str) -> str:
     """The SELECT that maps ``relation`` (raw rows) to event columns.
 
     Rows failing a check keep their raw key in ``content`` and their reason in ``attrs`` and get
-    ``day`` NULL, so a day-partitioned write sets them apart in one pass over the file.
+    ``day`` NULL, so a day-partitioned write sets them apart in one pass over the file. The key
+    and the detail are only computed for those rows.
     """
     mapping = layout.mapping(ctx)
     missing = set(EVENT_COLUMNS) - set(mapping)
     if missing:
         raise SourceError(f"layout {layout.name} does not map {sorted(missing)}")
     checks = list(layout.checks(ctx))
-    reason = (
-        "CASE " + " ".join(f"WHEN {c.condition} THEN {sql_string(c.reason)}" for c in checks)
-        + " END"
-        if checks
-        else "NULL::VARCHAR"
-    )
-    detail = (
-        "CASE " + " ".join(f"WHEN {c.condition} THEN {c.detail}" for c in checks) + " END"
-        if checks
-        else "NULL::VARCHAR"
-    )
-    mapped = ",\n  ".join(
-        f"CAST({mapping[column]} AS {sql_type}) AS {quote_identifier(column)}"
-        for column, sql_type in EVENT_COLUMNS.items()
-    )
-    ordered = []
-    for column in EVENT_COLUMNS:
+    columns = []
+    for column, sql_type in EVENT_COLUMNS.items():
+        value = f"CAST({mapping[column]} AS {sql_type})"
         if column == "day":
-            ordered.append("CASE WHEN _reason IS NULL THEN day END AS day")
+            value = f"CASE WHEN _reason IS NULL THEN {value} END"
         elif column == "action":
-            ordered.append("CASE WHEN _reason IS NULL THEN action ELSE '_quarantined' END"
-                           " AS action")
+            value = f"CASE WHEN _reason IS NULL THEN {value} ELSE '_quarantined' END"
         elif column == "content":
-            ordered.append("CASE WHEN _reason IS NULL THEN content ELSE _key END AS content")
+            value = f"CASE WHEN _reason IS NULL THEN {value} ELSE {layout.key_expression()} END"
         elif column == "attrs":
-            ordered.append("CASE WHEN _reason IS NULL THEN attrs ELSE json_object('reason',"
-                           " _reason, 'detail', _detail) END AS attrs")
-        else:
-            ordered.append(quote_identifier(column))
+            value = (f"CASE WHEN _reason IS NULL THEN {value} ELSE json_object('reason', _reason,"
+                     f" 'detail', {_case(checks, 'detail')}) END")
+        columns.append(f"{value} AS {quote_identifier(column)}")
     return (
-        f"SELECT {', '.join(ordered)} FROM (\n SELECT\n  {mapped},\n  {reason} AS _reason,\n"
-        f"  {detail} AS _detail,\n  {layout.key_expression()} AS _key\n"
-        f" FROM {layout.relation(relation, ctx)}\n)"
+        f"SELECT {', '.join(columns)} FROM (SELECT *, {_case(checks, 'reason')} AS _reason"
+        f" FROM {layout.relation(relation, ctx)})"
     )
 
 
@@ -232,19 +226,9 @@ def table_select(layout: FileLayout, ctx: SqlContext, relation: str) -> str:
     """The SELECT for a small, non-event table: target columns plus ``_reason``/``_detail``."""
     mapping = layout.mapping(ctx)
     checks = list(layout.checks(ctx))
-    reason = (
-        "CASE " + " ".join(f"WHEN {c.condition} THEN {sql_string(c.reason)}" for c in checks)
-        + " END"
-        if checks
-        else "NULL::VARCHAR"
-    )
-    detail = (
-        "CASE " + " ".join(f"WHEN {c.condition} THEN {c.detail}" for c in checks) + " END"
-        if checks
-        else "NULL::VARCHAR"
-    )
     columns = ", ".join(f"{expr} AS {quote_identifier(name)}" for name, expr in mapping.items())
     return (
-        f"SELECT {columns}, {reason} AS _reason, {detail} AS _detail, "
-        f"{layout.key_expression()} AS _key FROM {layout.relation(relation, ctx)}"
+        f"SELECT {columns}, {_case(checks, 'reason')} AS _reason,"
+        f" {_case(checks, 'detail')} AS _detail, {layout.key_expression()} AS _key"
+        f" FROM {layout.relation(relation, ctx)}"
     )

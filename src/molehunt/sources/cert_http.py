@@ -41,12 +41,11 @@ class CertHttpR4(FileLayout):
         """Add the host and its category (most specific of host and its two parents)."""
         return (
             "(SELECT r.*, coalesce(c1.category, c2.category, c3.category) AS _category"
-            f" FROM (SELECT *, mh_host(url) AS _host FROM {raw}) r"
+            " FROM (SELECT *, mh_clean_host(_host_part) AS _host FROM"
+            f" (SELECT *, mh_host_part(url) AS _host_part FROM {raw})) r"
             " LEFT JOIN domain_categories c1 ON c1.domain = r._host"
-            " LEFT JOIN domain_categories c2"
-            "  ON c2.domain = regexp_extract(r._host, '[^.]+\\.[^.]+\\.[^.]+$')"
-            " LEFT JOIN domain_categories c3"
-            "  ON c3.domain = regexp_extract(r._host, '[^.]+\\.[^.]+$'))"
+            " LEFT JOIN domain_categories c2 ON c2.domain = mh_parent(r._host, 3)"
+            " LEFT JOIN domain_categories c3 ON c3.domain = mh_parent(r._host, 2))"
         )
 
     def action(self) -> str:

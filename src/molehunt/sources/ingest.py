@@ -56,7 +56,12 @@ from molehunt.store.workspace import Batch, FileRecord, Workspace, _fault_point
 ProgressFn = Callable[[str, float | None], None]
 
 _BAD_PARTITION = "day=__HIVE_DEFAULT_PARTITION__"
-_MAX_LINE_BYTES = 64 * 1024 * 1024
+#: Options of every day-partitioned write. String dictionaries rarely pay off for free text
+#: and cost time on every page.
+_PARTITIONED_PARQUET = (
+    "FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd, STRING_DICTIONARY_PAGE_SIZE_LIMIT 1"
+)
+_MAX_LINE_BYTES = 4 * 1024 * 1024
 _HASH_CHUNK = 8 * 1024 * 1024
 _SNAPSHOT_NAME = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -190,7 +195,7 @@ def _sample_rows(path: Path, skip_first: bool, limit: int = 200) -> list[list[st
     return rows
 
 
-def file_digest(path: Path, progress: ProgressFn = _no_progress) -> tuple[int, str]:
+def file_digest(path: Path, progress: ProgressFn | None = None) -> tuple[int, str]:
     """Size and SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()
     try:
@@ -200,10 +205,44 @@ def file_digest(path: Path, progress: ProgressFn = _no_progress) -> tuple[int, s
             while chunk := handle.read(_HASH_CHUNK):
                 digest.update(chunk)
                 done += len(chunk)
-                progress(f"hashing {path.name}", done / size if size else 1.0)
+                if progress is not None:
+                    progress(f"hashing {path.name}", done / size if size else 1.0)
     except OSError as error:
         raise SourceError(f"cannot read: {error.strerror}", where=str(path)) from None
     return size, digest.hexdigest()
+
+
+class _Digest:
+    """SHA-256 of a file, computed in the calling thread or in a background thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread: threading.Thread | None = None
+        self._value: str | None = None
+        self._error: SourceError | None = None
+
+    def run(self) -> None:
+        """Hash now, in this thread."""
+        try:
+            self._value = file_digest(self.path)[1]
+        except SourceError as error:
+            self._error = error
+
+    def start(self) -> None:
+        """Hash in a background thread."""
+        self._thread = threading.Thread(target=self.run, daemon=True)
+        self._thread.start()
+
+    def result(self) -> str:
+        """The hex digest (waits for the background thread)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._value is None:
+            self.run()
+        assert self._value is not None
+        return self._value
 
 
 def _last_line_if_unterminated(path: Path) -> str | None:
@@ -233,8 +272,14 @@ class _Session:
         self.con.execute(f"SET threads={int(settings.threads)}")
         self.con.execute(f"SET temp_directory={sql_string(str(temp))}")
         self.con.execute("SET preserve_insertion_order=false")
+        # A day holds far fewer rows than DuckDB's default flush threshold, so without this
+        # every day's rows would wait in memory until the end of the file.
+        self.con.execute("SET partitioned_write_flush_threshold=8192")
         self.con.execute("SET enable_progress_bar=true")
         self.con.execute("SET enable_progress_bar_print=false")
+        # Joins here are always a big file against a small lookup table; the CSV reader's row
+        # estimate is tiny, so the optimiser would build its hash table on the file.
+        self.con.execute("SET disabled_optimizers='join_order,build_side_probe_side'")
         rows = sorted(categories.by_domain.items())
         self.con.execute("CREATE TABLE domain_categories (domain VARCHAR PRIMARY KEY,"
                          " category VARCHAR NOT NULL)")
@@ -243,17 +288,24 @@ class _Session:
             self.con.execute(f"INSERT INTO domain_categories VALUES {values}")
         company = sql_list(list(ctx.company_domains))
         webmail = sql_list(categories.domains("webmail"))
+        # string functions rather than regular expressions: this runs on every web event
         self.con.execute(
-            "CREATE MACRO mh_host(url) AS regexp_replace(regexp_extract(lower(trim(url)),"
-            " '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\\s]*@)?([^\\s/:?#@.]+(?:\\.[^\\s/:?#@.]+)+)"
-            "(?:[:/?#]|$)', 1), '^www\\.', '')"
+            "CREATE MACRO mh_host_part(url) AS lower(trim(split_part(split_part(split_part("
+            "split_part(split_part(CASE WHEN contains(url, '://') THEN split_part(url, '://', 2)"
+            " ELSE url END, '/', 1), '?', 1), '#', 1), '@', -1), ':', 1)))"
         )
+        self.con.execute(
+            "CREATE MACRO mh_clean_host(part) AS CASE WHEN contains(part, '.') AND NOT"
+            " contains(part, ' ') AND NOT contains(part, chr(9)) THEN CASE WHEN"
+            " starts_with(part, 'www.') THEN part[5:] ELSE part END ELSE '' END"
+        )
+        self.con.execute("CREATE MACRO mh_parent(d, labels) AS CASE WHEN labels = 3 THEN"
+                         " split_part(d, '.', -3) || '.' || split_part(d, '.', -2) || '.' ||"
+                         " split_part(d, '.', -1) ELSE split_part(d, '.', -2) || '.' ||"
+                         " split_part(d, '.', -1) END")
         self.con.execute("CREATE MACRO mh_email_domain(a) AS"
                          " lower(trim(split_part(trim(a), '@', 2)))")
-        self.con.execute(
-            "CREATE MACRO mh_suffixes(d) AS [d, regexp_extract(d, '[^.]+\\.[^.]+\\.[^.]+$'),"
-            " regexp_extract(d, '[^.]+\\.[^.]+$')]"
-        )
+        self.con.execute("CREATE MACRO mh_suffixes(d) AS [d, mh_parent(d, 3), mh_parent(d, 2)]")
         self.con.execute(f"CREATE MACRO mh_is_company(d) AS d = '' OR"
                          f" list_has_any(mh_suffixes(d), {company})")
         self.con.execute(f"CREATE MACRO mh_is_webmail(d) AS"
@@ -419,7 +471,6 @@ class Ingestor:
                    has_header: bool) -> FileResult:
         """Ingest one CSV file of a known layout."""
         layout = layout_cls()
-        size, sha = file_digest(path, self.progress)
         snapshot = None
         layout_key = layout.name
         if layout.target == "ldap":
@@ -430,10 +481,20 @@ class Ingestor:
             snapshot = f"{match.group(1)}-{match.group(2)}-01"
             # identical snapshots of different months are different facts
             layout_key = f"{layout.name}@{snapshot[:7]}"
-        done = self.workspace.find_ingested(sha, size, layout_key)
-        if done is not None:
-            return FileResult(str(path), layout_key, "skipped",
-                              note=f"already ingested as batch {done.batch_id}")
+        try:
+            size = path.stat().st_size
+        except OSError as error:
+            raise SourceError(f"cannot read: {error.strerror}", where=str(path)) from None
+        digest = _Digest(path)
+        if self.workspace.seen_before(str(path.resolve()), size, layout_key):
+            # probably a re-run: hash first, so that a file already stored costs one read
+            digest.run()
+            done = self.workspace.find_ingested(digest.result(), size, layout_key)
+            if done is not None:
+                return FileResult(str(path), layout_key, "skipped",
+                                  note=f"already ingested as batch {done.batch_id}")
+        else:
+            digest.start()  # in parallel with reading: hashing releases the GIL
         ctx = SqlContext(company_domains=self.company_domains(), snapshot=snapshot)
         batch_id = uuid.uuid4().hex[:16]
         staging = self.workspace.new_staging(batch_id)
@@ -449,6 +510,12 @@ class Ingestor:
             bad_rows = _rejected_rows(session.con, last_line)
         finally:
             session.close()
+        sha = digest.result()
+        done = self.workspace.find_ingested(sha, size, layout_key)
+        if done is not None:  # the same content under another name
+            shutil.rmtree(staging, ignore_errors=True)
+            return FileResult(str(path), layout_key, "skipped",
+                              note=f"same content as batch {done.batch_id}")
         if result.checked:
             self.progress(f"locating {len(result.checked)} bad rows in {path.name}", None)
             locate(path, result.checked, layout_cls.typed_positions(), has_header)
@@ -513,8 +580,7 @@ class Ingestor:
                     columns = ", ".join(quote_identifier(c) for c in EVENT_COLUMNS)
                     session.run(
                         f"COPY (SELECT {columns} FROM {chunks}) TO {sql_string(str(target))}"
-                        f" (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd,"
-                        f" FILENAME_PATTERN '{batch_id}_{{i}}')",
+                        f" ({_PARTITIONED_PARQUET}, FILENAME_PATTERN '{batch_id}_{{i}}')",
                         f"writing {path.name}", self.progress,
                     )
                     result = _publish_events(session.con, self.workspace, target, batch_id,
@@ -549,8 +615,8 @@ class Ingestor:
         target = staging / "events"
         select = event_select(layout, ctx, raw)
         session.run(
-            f"COPY ({select}) TO {sql_string(str(target))} (FORMAT parquet, PARTITION_BY (day),"
-            f" COMPRESSION zstd, FILENAME_PATTERN '{batch_id}_{{i}}')",
+            f"COPY ({select}) TO {sql_string(str(target))} ({_PARTITIONED_PARQUET},"
+            f" FILENAME_PATTERN '{batch_id}_{{i}}')",
             f"reading {label}",
             self.progress,
         )
@@ -658,8 +724,8 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
         con.execute(
             f"COPY (SELECT {columns} FROM read_parquet({_parquet_list(affected_files)},"
             f" hive_partitioning=true, hive_types={{'day': DATE}}) {not_stored} {keep_first})"
-            f" TO {sql_string(str(rewritten))} (FORMAT parquet, PARTITION_BY (day),"
-            f" COMPRESSION zstd, FILENAME_PATTERN '{batch_id}_d{{i}}')"
+            f" TO {sql_string(str(rewritten))} ({_PARTITIONED_PARQUET},"
+            f" FILENAME_PATTERN '{batch_id}_d{{i}}')"
         )
         for day in affected:
             shutil.rmtree(target / f"day={day}")

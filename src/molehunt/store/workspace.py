@@ -230,6 +230,16 @@ class Workspace:
             ).fetchone()
         return _record(row) if row else None
 
+    def seen_before(self, path: str, size: int, layout: str) -> bool:
+        """Whether a committed batch came from a file at this path with this size."""
+        with self.manifest() as db:
+            row = db.execute(
+                "SELECT 1 FROM batches WHERE path=? AND size=? AND layout=?"
+                " AND state='committed' LIMIT 1",
+                (path, size, layout),
+            ).fetchone()
+        return row is not None
+
     def records(self) -> list[FileRecord]:
         """Every batch in the manifest, oldest first."""
         if not self.exists():

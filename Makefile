@@ -1,0 +1,43 @@
+# The whole set-up on a fresh machine is two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := workspace/demo
+DEMO_DATA := workspace/demo-cert-r4.2
+
+.PHONY: demo test lint typecheck unit clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
+	@command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq default-jre-headless)
+	touch $@
+
+## demo: simulate a small CERT-layout organisation, ingest it, show the store
+demo: $(VENV)/.installed
+	@test -f $(DEMO_DATA)/.complete || ($(BIN)/python -m molehunt.simulate.quick --out $(DEMO_DATA) \
+		--users 200 --days 120 --seed 7 && touch $(DEMO_DATA)/.complete)
+	$(BIN)/molehunt --workspace $(DEMO) ingest cert $(DEMO_DATA)
+	$(BIN)/molehunt --workspace $(DEMO) status
+
+## test: install what the tests need, lint, type-check and run the whole suite
+test: $(VENV)/.installed-test lint typecheck unit
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) workspace

@@ -1,0 +1,79 @@
+"""Conformance of every registered source layout (runs over the registry, so a new layout
+module is checked without editing this file)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from molehunt.schema import EVENT_COLUMNS
+from molehunt.sources.base import FileLayout, SqlContext, event_select, load_sources, table_select
+from molehunt.sources.ingest import _Session, recognise
+from molehunt.store.workspace import Workspace
+from molehunt.domains import load_domain_categories
+
+LAYOUTS = sorted(load_sources().values(), key=lambda layout: layout.name)
+
+
+def test_registry_found_every_cert_file_kind() -> None:
+    names = {layout.name for layout in LAYOUTS}
+    assert {"cert.logon", "cert.device.r4", "cert.device.r6", "cert.file.r4", "cert.file.r6",
+            "cert.email.r4", "cert.email.r6", "cert.http.r4", "cert.http.r6", "cert.ldap.r4",
+            "cert.ldap.r5", "cert.psychometric", "cert.decoy"} <= names
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
+def test_layout_contract(layout: type[FileLayout], tmp_path: Path) -> None:
+    assert inspect.getdoc(layout), "every layout documents its format"
+    assert layout.target in {"events", "ldap", "psychometric", "decoys"}
+    assert layout.columns and all(t in {"VARCHAR", "TIMESTAMP", "BIGINT", "INTEGER"}
+                                  for t in layout.columns.values())
+    assert layout.matches_header(list(layout.columns))
+    if layout.target == "events":
+        assert layout.source.startswith("cert.")
+        assert set(layout().mapping(SqlContext(("corp.example",)))) == set(EVENT_COLUMNS)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
+def test_layout_sql_runs_on_a_header_only_file(layout: type[FileLayout], tmp_path: Path) -> None:
+    path = tmp_path / f"{layout.usual_stem or 'x'}.csv"
+    path.write_text(",".join(layout.columns) + "\n")
+    assert recognise(path)[0] in {layout, *[other for other in LAYOUTS
+                                            if list(other.columns) == list(layout.columns)]}
+    ctx = SqlContext(company_domains=("corp.example",), snapshot="2010-01-01")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    session = _Session(Workspace(tmp_path / "ws"), staging, ctx, load_domain_categories())
+    try:
+        columns = ", ".join(f"'{c}': '{t}'" for c, t in layout.columns.items())
+        raw = f"read_csv('{path}', header=true, auto_detect=false, columns={{{columns}}})"
+        select = (event_select if layout.target == "events" else table_select)(
+            layout(), ctx, raw)
+        assert session.con.execute(f"SELECT count(*) FROM ({select})").fetchone() == (0,)
+    finally:
+        session.close()
+
+
+def test_no_two_layouts_claim_the_same_first_row() -> None:
+    rows = {
+        "logon": ["{A}", "01/02/2010 06:55:16", "U1", "PC-1", "Logon"],
+        "device": ["{A}", "01/02/2010 06:55:16", "U1", "PC-1", "Connect"],
+        "http": ["{A}", "01/02/2010 06:55:16", "U1", "PC-1", "http://a.example/x", "words"],
+        "file": ["{A}", "01/02/2010 06:55:16", "U1", "PC-1", "C:\\a.doc", "words"],
+    }
+    for name, row in rows.items():
+        claimants = [layout.name for layout in LAYOUTS if layout.matches_row(row)]
+        assert len(claimants) == 1, (name, claimants)
+
+
+def test_duckdb_is_the_reader(tmp_path: Path) -> None:
+    # guards the assumption that line numbers of rejected rows are physical lines
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n3\n")
+    con = duckdb.connect()
+    con.execute(f"SELECT * FROM read_csv('{path}', header=true, auto_detect=false,"
+                " columns={'a': 'VARCHAR', 'b': 'VARCHAR'}, store_rejects=true)").fetchall()
+    assert con.execute("SELECT line FROM reject_errors").fetchall() == [(3,)]
