@@ -22,15 +22,39 @@ _date = st.one_of(
     st.datetimes().map(lambda d: d.strftime("%m/%d/%Y %H:%M:%S")),
     _field,
 )
-_logon_row = st.tuples(
-    st.text(alphabet="ABC0123456789", min_size=0, max_size=6).map(lambda s: "{" + s + "}"),
-    _date, _field, _field, st.sampled_from(["Logon", "Logoff", "Login", ""]),
-).map(lambda t: ",".join(t).encode())
 _garbage = st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b
                                          and b'"' not in b)
-_line = st.one_of(_logon_row, _logon_row, _garbage,
-                  _logon_row.map(lambda b: b + b",extra"),
-                  _logon_row.map(lambda b: b.rsplit(b",", 1)[0]))
+
+#: Plausible and implausible values per CERT column; anything else gets a random field.
+_VALUES: dict[str, st.SearchStrategy[str]] = {
+    "id": st.text(alphabet="ABC0123456789-", max_size=8).map(lambda s: "{" + s + "}"),
+    "date": _date,
+    "activity": st.sampled_from(["Logon", "Logoff", "Connect", "Disconnect", "Send", "View",
+                                 "WWW Visit", "WWW Upload", "File Copy", "File Open", "Login",
+                                 ""]),
+    "url": st.sampled_from(["http://www.dropbox.com/x", "https://a.example/b?c", "not a url",
+                            "", "http://"]),
+    "to": st.sampled_from(["a@dtaa.com", "b@gmail.com;c@x.example", "", "nobody"]),
+    "size": st.one_of(st.integers(-5, 10**6).map(str), _field),
+    "to_removable_media": st.sampled_from(["True", "False", "Maybe", ""]),
+}
+
+
+def _rows_of(layout: str, columns: list[str]) -> st.SearchStrategy[bytes]:
+    row = st.tuples(*[_VALUES.get(c, _field) for c in columns]).map(
+        lambda fields: ",".join(fields).encode())
+    return st.one_of(row, row, _garbage, row.map(lambda b: b + b",extra"),
+                     row.map(lambda b: b.rsplit(b",", 1)[0]))
+
+
+_LAYOUTS = {
+    "logon": ["id", "date", "user", "pc", "activity"],
+    "email": ["id", "date", "user", "pc", "to", "cc", "bcc", "from", "activity", "size",
+              "attachments", "content"],
+    "http": ["id", "date", "user", "pc", "url", "activity", "content"],
+    "file": ["id", "date", "user", "pc", "filename", "activity", "to_removable_media",
+             "from_removable_media", "content"],
+}
 
 
 def _accounted(workspace: Workspace, data_lines: int, physical_lines: int) -> None:
@@ -42,20 +66,30 @@ def _accounted(workspace: Workspace, data_lines: int, physical_lines: int) -> No
     assert all(1 <= n <= physical_lines + 1 for n in lines)
 
 
-@_SETTINGS
-@given(st.lists(_line, min_size=1, max_size=30), st.booleans())
-def test_cert_logon_parser_accounts_for_every_line(lines: list[bytes], final_newline: bool
-                                                   ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "cert"
-        folder.mkdir()
-        body = b"id,date,user,pc,activity\n" + b"\n".join(lines) + (b"\n" if final_newline
-                                                                   else b"")
-        (folder / "logon.csv").write_bytes(body)
-        workspace = Workspace(Path(tmp) / "ws")
-        ingest_cert(workspace, folder)
-        # an empty line of a CSV file holds no row; the reader skips it
-        _accounted(workspace, sum(1 for line in lines if line), len(lines))
+def _cert_property(name: str) -> object:
+    columns = _LAYOUTS[name]
+
+    @_SETTINGS
+    @given(st.lists(_rows_of(name, columns), min_size=1, max_size=25), st.booleans())
+    def check(lines: list[bytes], final_newline: bool) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "cert"
+            folder.mkdir()
+            body = (",".join(columns).encode() + b"\n" + b"\n".join(lines)
+                    + (b"\n" if final_newline else b""))
+            (folder / f"{name}.csv").write_bytes(body)
+            workspace = Workspace(Path(tmp) / "ws")
+            ingest_cert(workspace, folder)
+            # an empty line of a CSV file holds no row; the reader skips it
+            _accounted(workspace, sum(1 for line in lines if line), len(lines))
+
+    return check
+
+
+test_cert_logon_parser_accounts_for_every_line = _cert_property("logon")
+test_cert_email_r6_parser_accounts_for_every_line = _cert_property("email")
+test_cert_http_r6_parser_accounts_for_every_line = _cert_property("http")
+test_cert_file_r6_parser_accounts_for_every_line = _cert_property("file")
 
 
 _json_value = st.recursive(

@@ -124,3 +124,28 @@ def test_fixture_folder_is_untouched_by_ingest(workspace: Workspace) -> None:
     before = {p: p.stat().st_mtime_ns for p in (FIXTURES / "cert_r6").rglob("*")}
     ingest_cert(workspace, FIXTURES / "cert_r6")
     assert before == {p: p.stat().st_mtime_ns for p in (FIXTURES / "cert_r6").rglob("*")}
+
+
+def test_rows_out_of_time_order_land_in_their_days(workspace: Workspace, tmp_path: Path) -> None:
+    import random
+
+    folder = tmp_path / "shuffled"
+    folder.mkdir()
+    rows = [f"{{S{i}}},01/{1 + i % 28:02d}/2010 {i % 24:02d}:00:00,U{i % 7},PC-{i % 5},"
+            f"{'Logon' if i % 2 else 'Logoff'}" for i in range(3000)]
+    random.Random(5).shuffle(rows)
+    (folder / "logon.csv").write_text("id,date,user,pc,activity\n" + "\n".join(rows) + "\n")
+    ingest_cert(workspace, folder)
+    stored = events(workspace)
+    assert len(stored) == 3000
+    assert all(e["day"] == e["ts"].date() for e in stored)
+    assert len({p.parent.name for p in workspace.event_files()}) == 28
+
+
+def test_identical_snapshots_of_different_months_are_both_kept(workspace: Workspace,
+                                                               tmp_path: Path) -> None:
+    folder = copy_fixture("cert_r4", tmp_path)
+    march = (folder / "LDAP" / "2010-03.csv").read_bytes()
+    (folder / "LDAP" / "2010-04.csv").write_bytes(march)
+    ingest_cert(workspace, folder)
+    assert len(workspace.table_files("ldap")) == 4
