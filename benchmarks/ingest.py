@@ -31,7 +31,8 @@ con = duckdb.connect()
 con.execute(f"SET threads={int(sys.argv[3])}")
 for src in sys.argv[1].split(","):
     name = src.rsplit("/", 1)[-1].removesuffix(".csv")
-    con.execute(f"COPY (SELECT * FROM read_csv('{src}', timestampformat='%m/%d/%Y %H:%M:%S')) TO '{sys.argv[2]}/{name}.parquet'"
+    con.execute(f"COPY (SELECT * FROM read_csv('{src}', timestampformat='%m/%d/%Y %H:%M:%S'))"
+                f" TO '{sys.argv[2]}/{name}.parquet'"
                 " (FORMAT parquet)")
 """
 

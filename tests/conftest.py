@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from molehunt.sources.ingest import IngestSummary, Ingestor
+from molehunt.sources.ingest import Ingestor, IngestSummary
 from molehunt.store.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"

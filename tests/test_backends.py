@@ -34,7 +34,7 @@ def test_duckdb_store_has_schema_order_and_types(filled: Workspace) -> None:
     try:
         assert store.events.columns[:4] == ("event_id", "ts", "day", "user_id")
         assert str(store.events.schema()["day"]) == "date"
-        assert store.events.count().execute() == 24
+        assert store.events.count().execute() == 19
         assert store.hr_events.count().execute() == 1
     finally:
         store.close()

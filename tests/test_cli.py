@@ -29,7 +29,7 @@ def test_ingest_then_status_json(tmp_path: Path) -> None:
     status = _molehunt("status", "--json", workspace=workspace)
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
-    assert report["events_total"] == 24
+    assert report["events_total"] == 19
     assert report["events_by_source"] == {"cert.device": 3, "cert.email": 5, "cert.file": 2,
                                           "cert.http": 5, "cert.logon": 4}
     assert report["users"] == 4

@@ -9,11 +9,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from molehunt.domains import load_domain_categories
 from molehunt.schema import EVENT_COLUMNS
 from molehunt.sources.base import FileLayout, SqlContext, event_select, load_sources, table_select
 from molehunt.sources.ingest import _Session, recognise
 from molehunt.store.workspace import Workspace
-from molehunt.domains import load_domain_categories
 
 LAYOUTS = sorted(load_sources().values(), key=lambda layout: layout.name)
 

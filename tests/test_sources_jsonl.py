@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import events, ingest_jsonl, query, quarantine
+from conftest import events, ingest_jsonl, quarantine, query
 from molehunt.store.workspace import Workspace
 
 

@@ -102,6 +102,7 @@ def load_domain_categories(
         try:
             text = Path(path).read_text("utf-8")
         except OSError as error:
-            raise ConfigError(f"cannot read domain categories: {error.strerror}", where=str(path))
+            raise ConfigError(f"cannot read domain categories: {error.strerror}",
+                              where=str(path)) from None
         categories = categories.extended(_parse(text, str(path)))
     return categories.extended({domain: "competitor" for domain in competitors})

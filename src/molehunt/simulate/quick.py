@@ -22,13 +22,13 @@ import duckdb
 #: Rows per user and day in CERT r4.2 (rows / (1,000 users x 516 days)).
 R42_RATES = {"logon": 1.66, "device": 0.79, "file": 0.86, "email": 5.10, "http": 55.1}
 
-_WORDS = (
+_WORDS = (  # noqa: SIM905 - reads better as prose
     "project design battery cell process specification supplier quality test report schedule "
-    "meeting budget customer market analysis forecast revenue prototype firmware release "
-    "patent review manufacturing yield defect calibration sensor module interface protocol "
-    "roadmap strategy pricing contract partner audit compliance security network server "
-    "database backup deployment cluster pipeline training model evaluation benchmark draft "
-    "final version update summary minutes action item owner deadline risk mitigation plan"
+    "meeting budget customer market analysis forecast revenue prototype firmware release patent "
+    "review manufacturing yield defect calibration sensor module interface protocol roadmap "
+    "strategy pricing contract partner audit compliance security network server database backup "
+    "deployment cluster pipeline training model evaluation benchmark draft final version update "
+    "summary minutes action item owner deadline risk mitigation plan "
 ).split()
 
 _DOMAINS = [
@@ -118,8 +118,8 @@ def generate_cert(
         return max(1, int(R42_RATES[kind] * users * days * scale))
 
     write("logon", count("logon"),
-          f"{common(count('logon'), 'logon')}, CASE WHEN {rnd(4, 2)} = 0 THEN 'Logon' ELSE 'Logoff' END"
-          " AS activity")
+          f"{common(count('logon'), 'logon')}, CASE WHEN {rnd(4, 2)} = 0 THEN 'Logon'"
+          " ELSE 'Logoff' END AS activity")
     device_activity = f"CASE WHEN {rnd(5, 2)} = 0 THEN 'Connect' ELSE 'Disconnect' END"
     if r6:
         write("device", count("device"),
@@ -128,7 +128,7 @@ def generate_cert(
     else:
         write("device", count("device"), f"{common(count('device'), 'device')}, {device_activity}"
               " AS activity")
-    filename = f"'R:\\' || substr(md5(CAST(i AS VARCHAR)), 1, 8) || '.doc'"
+    filename = "'R:\\' || substr(md5(CAST(i AS VARCHAR)), 1, 8) || '.doc'"
     file_content = f"'D0-CF-11-E0-A1-B1-1A-E1 ' || {text(10, 200, 1800)}"
     if r6:
         write("file", count("file"),
@@ -170,8 +170,8 @@ def generate_cert(
     http_content = text(31, 150, 900)
     if r6:
         write("http", count("http"),
-              f"{common(count('http'), 'http')}, {url} AS url, (['WWW Visit', 'WWW Visit', 'WWW Visit',"
-              f" 'WWW Download', 'WWW Upload'])[1 + {rnd(32, 5)}] AS activity,"
+              f"{common(count('http'), 'http')}, {url} AS url, (['WWW Visit', 'WWW Visit',"
+              f" 'WWW Visit', 'WWW Download', 'WWW Upload'])[1 + {rnd(32, 5)}] AS activity,"
               f" {http_content} AS content", header=not headerless_http)
     else:
         write("http", count("http"), f"{common(count('http'), 'http')}, {url} AS url,"

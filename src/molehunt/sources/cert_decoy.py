@@ -7,6 +7,7 @@ as its own table.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from molehunt.sources.base import Check, FileLayout, SqlContext
 
@@ -16,7 +17,7 @@ class CertDecoy(FileLayout):
 
     name = "cert.decoy"
     target = "decoys"
-    columns: Mapping[str, str] = {"decoy_filename": "VARCHAR", "pc": "VARCHAR"}
+    columns: ClassVar[Mapping[str, str]] = {"decoy_filename": "VARCHAR", "pc": "VARCHAR"}
     order = 3
     usual_stem = "decoy_file"
 

@@ -7,6 +7,7 @@ device) before ``activity``. Activity is ``Connect`` or ``Disconnect``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from molehunt.sources._cert import COMMON_COLUMNS, activity_check, common_checks, common_mapping
 from molehunt.sources.base import Check, FileLayout, SqlContext, looks_like_cert_event
@@ -24,7 +25,7 @@ class CertDeviceR4(FileLayout):
     name = "cert.device.r4"
     target = "events"
     source = "cert.device"
-    columns: Mapping[str, str] = {**COMMON_COLUMNS, "activity": "VARCHAR"}
+    columns: ClassVar[Mapping[str, str]] = {**COMMON_COLUMNS, "activity": "VARCHAR"}
     order = 20
     usual_stem = "device"
 
@@ -66,7 +67,11 @@ class CertDeviceR6(CertDeviceR4):
     """CERT device.csv with the device's file tree (r6.x)."""
 
     name = "cert.device.r6"
-    columns: Mapping[str, str] = {**COMMON_COLUMNS, "file_tree": "VARCHAR", "activity": "VARCHAR"}
+    columns: ClassVar[Mapping[str, str]] = {
+        **COMMON_COLUMNS,
+        "file_tree": "VARCHAR",
+        "activity": "VARCHAR",
+    }
 
     @classmethod
     def matches_row(cls, fields: Sequence[str]) -> bool:

@@ -13,6 +13,7 @@ counterpart domain (webmail first, then external, then internal).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from molehunt.sources._cert import COMMON_COLUMNS, activity_check, common_checks, common_mapping
 from molehunt.sources.base import Check, FileLayout, SqlContext, looks_like_cert_event
@@ -36,7 +37,7 @@ class CertEmailR4(FileLayout):
     name = "cert.email.r4"
     target = "events"
     source = "cert.email"
-    columns: Mapping[str, str] = {
+    columns: ClassVar[Mapping[str, str]] = {
         **COMMON_COLUMNS,
         "to": "VARCHAR",
         "cc": "VARCHAR",
@@ -101,7 +102,7 @@ class CertEmailR6(CertEmailR4):
     """CERT email.csv of r6.x (Send/View, attachment lists)."""
 
     name = "cert.email.r6"
-    columns: Mapping[str, str] = {
+    columns: ClassVar[Mapping[str, str]] = {
         **COMMON_COLUMNS,
         "to": "VARCHAR",
         "cc": "VARCHAR",

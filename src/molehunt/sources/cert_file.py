@@ -13,6 +13,7 @@ the direction is kept in ``attrs``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from molehunt.sources._cert import (
     COMMON_COLUMNS,
@@ -33,7 +34,11 @@ class CertFileR4(FileLayout):
     name = "cert.file.r4"
     target = "events"
     source = "cert.file"
-    columns: Mapping[str, str] = {**COMMON_COLUMNS, "filename": "VARCHAR", "content": "VARCHAR"}
+    columns: ClassVar[Mapping[str, str]] = {
+        **COMMON_COLUMNS,
+        "filename": "VARCHAR",
+        "content": "VARCHAR",
+    }
     order = 30
     usual_stem = "file"
 
@@ -74,7 +79,7 @@ class CertFileR6(CertFileR4):
     """CERT file.csv of r6.x (open, write, copy, delete with removable-media flags)."""
 
     name = "cert.file.r6"
-    columns: Mapping[str, str] = {
+    columns: ClassVar[Mapping[str, str]] = {
         **COMMON_COLUMNS,
         "filename": "VARCHAR",
         "activity": "VARCHAR",

@@ -11,6 +11,7 @@ when the host is in that category of the domain list, else ``web``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from molehunt.sources._cert import COMMON_COLUMNS, activity_check, common_checks, common_mapping
 from molehunt.sources.base import Check, FileLayout, SqlContext, looks_like_cert_event
@@ -28,7 +29,11 @@ class CertHttpR4(FileLayout):
     name = "cert.http.r4"
     target = "events"
     source = "cert.http"
-    columns: Mapping[str, str] = {**COMMON_COLUMNS, "url": "VARCHAR", "content": "VARCHAR"}
+    columns: ClassVar[Mapping[str, str]] = {
+        **COMMON_COLUMNS,
+        "url": "VARCHAR",
+        "content": "VARCHAR",
+    }
     order = 60
     usual_stem = "http"
 
@@ -81,7 +86,7 @@ class CertHttpR6(CertHttpR4):
     """CERT http.csv of r6.x (visits, uploads and downloads)."""
 
     name = "cert.http.r6"
-    columns: Mapping[str, str] = {
+    columns: ClassVar[Mapping[str, str]] = {
         **COMMON_COLUMNS,
         "url": "VARCHAR",
         "activity": "VARCHAR",

@@ -9,6 +9,7 @@ describes comes from its file name (``2010-05.csv``), the only place CERT record
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from molehunt.sources.base import Check, FileLayout, SqlContext, sql_string
 
@@ -32,7 +33,7 @@ class CertLdapR4(FileLayout):
 
     name = "cert.ldap.r4"
     target = "ldap"
-    columns: Mapping[str, str] = {**_COMMON, **_UNITS}
+    columns: ClassVar[Mapping[str, str]] = {**_COMMON, **_UNITS}
     order = 1
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
@@ -56,4 +57,4 @@ class CertLdapR5(CertLdapR4):
     """A CERT LDAP snapshot with projects (r5.x, r6.x)."""
 
     name = "cert.ldap.r5"
-    columns: Mapping[str, str] = {**_COMMON, "projects": "VARCHAR", **_UNITS}
+    columns: ClassVar[Mapping[str, str]] = {**_COMMON, "projects": "VARCHAR", **_UNITS}

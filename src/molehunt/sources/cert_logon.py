@@ -7,6 +7,7 @@ the person's own is an important signal later; the store keeps the raw host.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from molehunt.sources._cert import COMMON_COLUMNS, activity_check, common_checks, common_mapping
 from molehunt.sources.base import Check, FileLayout, SqlContext, looks_like_cert_event
@@ -18,7 +19,7 @@ class CertLogon(FileLayout):
     name = "cert.logon"
     target = "events"
     source = "cert.logon"
-    columns: Mapping[str, str] = {**COMMON_COLUMNS, "activity": "VARCHAR"}
+    columns: ClassVar[Mapping[str, str]] = {**COMMON_COLUMNS, "activity": "VARCHAR"}
     order = 10
     usual_stem = "logon"
 

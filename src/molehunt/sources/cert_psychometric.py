@@ -7,6 +7,7 @@ feature or detector unless ``psychometric_enabled = true`` is set (privacy by de
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from molehunt.sources.base import Check, FileLayout, SqlContext
 
@@ -16,7 +17,7 @@ class CertPsychometric(FileLayout):
 
     name = "cert.psychometric"
     target = "psychometric"
-    columns: Mapping[str, str] = {
+    columns: ClassVar[Mapping[str, str]] = {
         "employee_name": "VARCHAR",
         "user_id": "VARCHAR",
         "o": "INTEGER",

@@ -37,7 +37,6 @@ from molehunt.domains import DomainCategories, load_domain_categories
 from molehunt.errors import SourceError, StoreError
 from molehunt.schema import EVENT_COLUMNS, QUARANTINE_COLUMNS
 from molehunt.sources._locate import BadRow, locate
-from molehunt.sources.jsonl import JSONL_TABLES, stage_jsonl
 from molehunt.sources.base import (
     CERT_TIMESTAMP_FORMAT,
     FileLayout,
@@ -49,6 +48,7 @@ from molehunt.sources.base import (
     sql_string,
     table_select,
 )
+from molehunt.sources.jsonl import JSONL_TABLES, stage_jsonl
 from molehunt.store.directory import infer_company_domains, rebuild_directory
 from molehunt.store.workspace import Batch, FileRecord, Workspace, _fault_point
 

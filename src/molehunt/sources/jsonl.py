@@ -227,7 +227,7 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
     """(line number, raw bytes, is last and unterminated) for each line of the file."""
     with open(path, "rb") as handle:
         number = 0
-        for number, line in enumerate(handle, start=1):  # noqa: B007 - used after the loop
+        for number, line in enumerate(handle, start=1):
             yield number, line, not line.endswith(b"\n")
 
 

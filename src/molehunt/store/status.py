@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
-
 from molehunt.store.connect import connect
 from molehunt.store.workspace import Workspace
 

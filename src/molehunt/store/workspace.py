@@ -161,7 +161,8 @@ class Workspace:
             self.root.mkdir(parents=True, exist_ok=True)
             self.events_dir.mkdir(exist_ok=True)
         except OSError as error:
-            raise StoreError(f"cannot create workspace: {error.strerror}", where=str(self.root))
+            raise StoreError(f"cannot create workspace: {error.strerror}",
+                             where=str(self.root)) from None
         try:
             db = sqlite3.connect(self.manifest_path, timeout=60)
             try:
@@ -173,7 +174,8 @@ class Workspace:
             finally:
                 db.close()
         except sqlite3.Error as error:
-            raise StoreError(f"cannot open manifest: {error}", where=str(self.manifest_path))
+            raise StoreError(f"cannot open manifest: {error}",
+                             where=str(self.manifest_path)) from None
 
     def exists(self) -> bool:
         """Whether a workspace has been created here."""
@@ -185,7 +187,8 @@ class Workspace:
         try:
             db = sqlite3.connect(self.manifest_path, timeout=60, isolation_level=None)
         except sqlite3.Error as error:
-            raise StoreError(f"cannot open manifest: {error}", where=str(self.manifest_path))
+            raise StoreError(f"cannot open manifest: {error}",
+                             where=str(self.manifest_path)) from None
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
