@@ -83,3 +83,15 @@ def test_workspace_from_environment(tmp_path: Path) -> None:
                              str(FIXTURES / "cert_r6")], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "env-ws" / "manifest.sqlite").exists()
+
+
+def test_engine_failure_is_one_line_and_stores_nothing(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "molehunt.toml").write_text('memory_limit = "1MB"\nthreads = 1\n')
+    result = _molehunt("ingest", "cert", str(copy_fixture("cert_r6", tmp_path)),
+                       workspace=workspace)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "nothing of this file was stored" in result.stderr
+    assert not list((workspace / "events").rglob("*.parquet"))

@@ -323,13 +323,18 @@ class _Session:
 
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
-        while worker.is_alive():
-            worker.join(0.25)
-            try:
-                fraction = self.con.query_progress()
-            except duckdb.Error:
-                fraction = -1
-            progress(label, fraction / 100 if fraction >= 0 else None)
+        try:
+            while worker.is_alive():
+                worker.join(0.25)
+                try:
+                    fraction = self.con.query_progress()
+                except duckdb.Error:
+                    fraction = -1
+                progress(label, fraction / 100 if fraction >= 0 else None)
+        except KeyboardInterrupt:
+            self.con.interrupt()
+            worker.join()
+            raise
         if failure:
             raise failure[0]
 
@@ -395,6 +400,11 @@ def _write_quarantine(path: Path, batch_id: str, file: str, layout: str,
     )
     assert table.column_names == list(QUARANTINE_COLUMNS)
     pq.write_table(table, path, compression="zstd")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def _parquet_list(paths: Iterable[Path]) -> str:
@@ -498,8 +508,9 @@ class Ingestor:
         ctx = SqlContext(company_domains=self.company_domains(), snapshot=snapshot)
         batch_id = uuid.uuid4().hex[:16]
         staging = self.workspace.new_staging(batch_id)
-        session = _Session(self.workspace, staging, ctx, self.categories)
+        session: _Session | None = None
         try:
+            session = _Session(self.workspace, staging, ctx, self.categories)
             raw = _read_csv_sql(path, layout_cls, has_header)
             if layout.target == "events":
                 result = self._stage_events(session, layout, ctx, raw, staging, batch_id,
@@ -508,8 +519,13 @@ class Ingestor:
                 result = self._stage_table(session, layout, ctx, raw, staging)
             last_line = _last_line_if_unterminated(path)
             bad_rows = _rejected_rows(session.con, last_line)
+        except duckdb.Error as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise SourceError(f"reading failed ({type(error).__name__}: {_first_line(error)});"
+                              " nothing of this file was stored", where=str(path)) from error
         finally:
-            session.close()
+            if session is not None:
+                session.close()
         sha = digest.result()
         done = self.workspace.find_ingested(sha, size, layout_key)
         if done is not None:  # the same content under another name
@@ -573,8 +589,9 @@ class Ingestor:
         if staged.chunks:
             chunks = f"read_parquet({_parquet_list(staged.chunks)})"
             ctx = SqlContext(company_domains=())
-            session = _Session(self.workspace, staging, ctx, self.categories)
+            session: _Session | None = None
             try:
+                session = _Session(self.workspace, staging, ctx, self.categories)
                 if table == "events":
                     target = staging / "events"
                     columns = ", ".join(quote_identifier(c) for c in EVENT_COLUMNS)
@@ -592,8 +609,14 @@ class Ingestor:
                         f" {sql_string(str(staging / (name + '.parquet')))}"
                         " (FORMAT parquet, COMPRESSION zstd)"
                     )
+            except duckdb.Error as error:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise SourceError(f"writing failed ({type(error).__name__}:"
+                                  f" {_first_line(error)}); nothing of this file was stored",
+                                  where=str(path)) from error
             finally:
-                session.close()
+                if session is not None:
+                    session.close()
         shutil.rmtree(chunks_dir, ignore_errors=True)
         shutil.rmtree(staging / "tmp", ignore_errors=True)
         if staged.bad:
