@@ -90,11 +90,15 @@ def _print_summary(summary: Any, strict: bool) -> int:
     from molehunt.sources.ingest import format_reasons, summary_table_rows
 
     table = Table(title="ingest summary", title_justify="left")
-    for heading in ("file", "layout", "status", "read", "stored", "duplicates", "quarantined"):
-        justify = "right" if heading in {"read", "stored", "duplicates", "quarantined"} else "left"
-        table.add_column(heading, justify=justify)  # type: ignore[arg-type]
-    for row in summary_table_rows(summary):
-        table.add_row(*[f"{v:,}" if isinstance(v, int) else v for v in row])
+    rows = [[f"{v:,}" if isinstance(v, int) else v for v in row]
+            for row in summary_table_rows(summary)]
+    for heading in ("file", "layout", "status"):
+        table.add_column(heading, overflow="fold")
+    for index, heading in enumerate(("read", "stored", "duplicates", "quarantined"), start=3):
+        width = max([len(row[index]) for row in rows] + [len(heading)])
+        table.add_column(heading, justify="right", no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
     out.print(table)
     for note in summary.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
