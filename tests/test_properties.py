@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conftest import ingest_cert, ingest_jsonl, quarantine
 from molehunt.store.workspace import Workspace
 
-_SETTINGS = settings(max_examples=25, deadline=None,
+_SETTINGS = settings(max_examples=30, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])
 
 _field = st.text(alphabet=st.characters(blacklist_categories=("Cs",),
@@ -37,6 +37,8 @@ _VALUES: dict[str, st.SearchStrategy[str]] = {
     "to": st.sampled_from(["a@dtaa.com", "b@gmail.com;c@x.example", "", "nobody"]),
     "size": st.one_of(st.integers(-5, 10**6).map(str), _field),
     "to_removable_media": st.sampled_from(["True", "False", "Maybe", ""]),
+    "user_id": st.sampled_from(["ACM2278", "", " ", "x"]),
+    "O": st.one_of(st.integers(0, 60).map(str), _field),
 }
 
 
@@ -54,11 +56,14 @@ _LAYOUTS = {
     "http": ["id", "date", "user", "pc", "url", "activity", "content"],
     "file": ["id", "date", "user", "pc", "filename", "activity", "to_removable_media",
              "from_removable_media", "content"],
+    "LDAP/2010-07": ["employee_name", "user_id", "email", "role", "projects", "business_unit",
+                     "functional_unit", "department", "team", "supervisor"],
+    "psychometric": ["employee_name", "user_id", "O", "C", "E", "A", "N"],
 }
 
 
 def _accounted(workspace: Workspace, data_lines: int, physical_lines: int) -> None:
-    record = next(r for r in workspace.records() if r.target == "events")
+    record = workspace.records()[0]
     assert record.rows_stored + record.rows_duplicate + record.rows_quarantined == data_lines
     lines = [r["line"] for r in quarantine(workspace)]
     assert None not in lines
@@ -77,6 +82,7 @@ def _cert_property(name: str) -> object:
             folder.mkdir()
             body = (",".join(columns).encode() + b"\n" + b"\n".join(lines)
                     + (b"\n" if final_newline else b""))
+            (folder / f"{name}.csv").parent.mkdir(exist_ok=True)
             (folder / f"{name}.csv").write_bytes(body)
             workspace = Workspace(Path(tmp) / "ws")
             ingest_cert(workspace, folder)
@@ -90,6 +96,8 @@ test_cert_logon_parser_accounts_for_every_line = _cert_property("logon")
 test_cert_email_r6_parser_accounts_for_every_line = _cert_property("email")
 test_cert_http_r6_parser_accounts_for_every_line = _cert_property("http")
 test_cert_file_r6_parser_accounts_for_every_line = _cert_property("file")
+test_cert_ldap_parser_accounts_for_every_line = _cert_property("LDAP/2010-07")
+test_cert_psychometric_parser_accounts_for_every_line = _cert_property("psychometric")
 
 
 _json_value = st.recursive(

@@ -44,7 +44,7 @@ def test_cert_folder_matches_golden_output(release: str, workspace: Workspace,
     _golden(f"{release}_events", _jsonable(events(workspace)))
     rows = _jsonable(quarantine(workspace), drop=("batch_id",))
     for row in rows:
-        row["file"] = Path(row["file"]).relative_to(folder).as_posix()
+        row["file"] = Path(row["file"]).relative_to(folder.resolve()).as_posix()
     _golden(f"{release}_quarantine", rows)
 
 

@@ -42,7 +42,9 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
         for number, line in enumerate(handle, start=1):
             if number == 1 and has_header:
                 continue
-            first = line.split(b",", 1)[0].strip().strip(b'"')
+            first = line.split(b",", 1)[0].rstrip(b"\r\n")
+            if first.startswith(b'"'):
+                first = first.strip(b'"').replace(b'""', b'"')
             candidates = pending.get(first.decode("utf-8", "replace"))
             if not candidates:
                 continue
@@ -58,3 +60,6 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
                     break
             if remaining == 0:
                 return
+    for row in rows:  # not found again (e.g. a quoted field spanning lines): keep the fields
+        if row.raw is None:
+            row.raw = row.key.replace(KEY_SEPARATOR, ",")

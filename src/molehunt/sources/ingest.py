@@ -541,7 +541,7 @@ class Ingestor:
             bad_rows.extend(result.checked)
         bad_rows.sort(key=lambda r: (r.line is None, r.line or 0))
         if bad_rows:
-            _write_quarantine(staging / "quarantine.parquet", batch_id, str(path),
+            _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()),
                               layout.name, bad_rows)
         shutil.rmtree(staging / "tmp", ignore_errors=True)
         by_reason = Counter(r.reason for r in bad_rows)
@@ -620,7 +620,7 @@ class Ingestor:
         shutil.rmtree(chunks_dir, ignore_errors=True)
         shutil.rmtree(staging / "tmp", ignore_errors=True)
         if staged.bad:
-            _write_quarantine(staging / "quarantine.parquet", batch_id, str(path), layout,
+            _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()), layout,
                               staged.bad)
         record = FileRecord(
             batch_id=batch_id, path=str(path.resolve()), size=size, sha256=sha, layout=layout,
