@@ -134,3 +134,17 @@ def test_unknown_layout_and_missing_file_are_clear_errors(tmp_path: Path) -> Non
     empty.write_text("")
     with pytest.raises(SourceError, match="empty file"):
         recognise(empty)
+
+
+def test_windows_line_ends_give_the_same_store(tmp_path: Path) -> None:
+    unix = copy_fixture("cert_r4", tmp_path / "lf")
+    windows = copy_fixture("cert_r4", tmp_path / "crlf")
+    for path in windows.rglob("*.csv"):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    stores = []
+    for folder in (unix, windows):
+        workspace = Workspace(folder.parent / "ws")
+        ingest_cert(workspace, folder)
+        stores.append((events(workspace), [(Path(r["file"]).name, r["line"], r["reason"],
+                                            r["raw"]) for r in quarantine(workspace)]))
+    assert stores[0] == stores[1]

@@ -48,7 +48,7 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
             candidates = pending.get(first.decode("utf-8", "replace"))
             if not candidates:
                 continue
-            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            text = line.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
             fields = next(csv.reader([text]), [])
             key = KEY_SEPARATOR.join(
                 "" if i in typed_positions else f for i, f in enumerate(fields)

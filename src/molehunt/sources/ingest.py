@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import pyarrow as pa
@@ -245,17 +245,32 @@ class _Digest:
         return self._value
 
 
-def _last_line_if_unterminated(path: Path) -> str | None:
+@dataclass(frozen=True)
+class _Tail:
+    """The last line of a file that does not end with a line break."""
+
+    offset: int
+    text: str
+
+
+def _unterminated_tail(path: Path) -> _Tail | None:
     """The file's last line when the file does not end with a line break."""
     size = path.stat().st_size
     if size == 0:
         return None
+    start = max(0, size - _MAX_LINE_BYTES)
     with open(path, "rb") as handle:
-        handle.seek(max(0, size - _MAX_LINE_BYTES))
+        handle.seek(start)
         tail = handle.read()
     if tail.endswith(b"\n"):
         return None
-    return tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace").rstrip("\r")
+    cut = tail.rfind(b"\n") + 1
+    return _Tail(start + cut, _raw_text(tail[cut:]))
+
+
+def _raw_text(line: bytes) -> str:
+    """A raw line as text; bytes that are not UTF-8 stay visible as ``\\xNN`` escapes."""
+    return line.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
 
 
 # -- the DuckDB session of one batch --------------------------------------------------------
@@ -364,25 +379,51 @@ _REJECT_REASONS = {
 }
 
 
-def _rejected_rows(con: duckdb.DuckDBPyConnection, last_line: str | None) -> list[BadRow]:
-    """Rows DuckDB's CSV reader rejected, one per line, with our reason names."""
+def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path, tail: _Tail | None
+                   ) -> list[BadRow]:
+    """Rows DuckDB's CSV reader rejected, one per line, with our reason names.
+
+    The raw text is read again from the file at the line's byte offset, so that it is exactly
+    what the file holds (the reader's copy has invalid bytes replaced).
+    """
     rows = con.execute(
-        "SELECT line, list(error_type ORDER BY column_idx), list(column_name ORDER BY"
-        " column_idx), any_value(csv_line), string_agg(error_message, '; ')"
-        " FROM csv_rejects GROUP BY line ORDER BY line"
+        "SELECT line, min(line_byte_position), list(error_type ORDER BY column_idx),"
+        " list(column_name ORDER BY column_idx), any_value(csv_line),"
+        " string_agg(error_message, '; ') FROM csv_rejects GROUP BY line ORDER BY line"
     ).fetchall()
     result: list[BadRow] = []
-    for line, types, columns, raw, message in rows:
-        error_type = str(types[0])
-        if error_type == "CAST":
-            reason = f"unparseable {columns[0]}"
-        else:
-            reason = _REJECT_REASONS.get(error_type, error_type.lower())
-        if last_line is not None and raw is not None and raw == last_line:
-            reason = f"truncated last line ({reason})"
-        result.append(BadRow(key="", reason=reason, detail=str(message), line=int(line),
-                             raw=raw))
+    with open(path, "rb") as handle:
+        for line, offset, types, columns, copy, message in rows:
+            error_type = str(types[0])
+            if error_type == "CAST":
+                reason = f"unparseable {columns[0]}"
+            else:
+                reason = _REJECT_REASONS.get(error_type, error_type.lower())
+            raw = str(copy).strip("\r\n") if copy is not None else None
+            if offset is not None:
+                offset = _line_start(handle, int(offset))
+                handle.seek(offset)
+                raw = _raw_text(handle.readline(_MAX_LINE_BYTES))
+            if tail is not None and offset is not None and offset >= tail.offset:
+                reason = f"truncated last line ({reason})"
+            result.append(BadRow(key="", reason=reason, detail=str(message), line=int(line),
+                                 raw=raw))
     return result
+
+
+def _line_start(handle: BinaryIO, reported: int) -> int:
+    """The start of the line holding byte ``reported``.
+
+    DuckDB's reported line offset can be one byte past the line's start (seen with LF line
+    ends), so the start is taken as the byte after the last line break before it.
+    """
+    window = min(reported, 64 * 1024)
+    handle.seek(reported - window)
+    before = handle.read(window)
+    cut = before.rfind(b"\n")
+    if cut < 0:
+        return 0 if window == reported else reported
+    return reported - window + cut + 1
 
 
 def _write_quarantine(path: Path, batch_id: str, file: str, layout: str,
@@ -517,8 +558,8 @@ class Ingestor:
                                             path.name)
             else:
                 result = self._stage_table(session, layout, ctx, raw, staging)
-            last_line = _last_line_if_unterminated(path)
-            bad_rows = _rejected_rows(session.con, last_line)
+            tail = _unterminated_tail(path)
+            bad_rows = _rejected_rows(session.con, path, tail)
         except duckdb.Error as error:
             shutil.rmtree(staging, ignore_errors=True)
             raise SourceError(f"reading failed ({type(error).__name__}: {_first_line(error)});"
@@ -536,7 +577,7 @@ class Ingestor:
             self.progress(f"locating {len(result.checked)} bad rows in {path.name}", None)
             locate(path, result.checked, layout_cls.typed_positions(), has_header)
             for row in result.checked:
-                if last_line is not None and row.raw == last_line:
+                if tail is not None and row.raw == tail.text:
                     row.reason = f"truncated last line ({row.reason})"
             bad_rows.extend(result.checked)
         bad_rows.sort(key=lambda r: (r.line is None, r.line or 0))
