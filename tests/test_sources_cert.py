@@ -148,3 +148,21 @@ def test_windows_line_ends_give_the_same_store(tmp_path: Path) -> None:
         stores.append((events(workspace), [(Path(r["file"]).name, r["line"], r["reason"],
                                             r["raw"]) for r in quarantine(workspace)]))
     assert stores[0] == stores[1]
+
+
+def test_gzip_compressed_files_give_the_same_store(tmp_path: Path) -> None:
+    import gzip
+
+    plain = copy_fixture("cert_r4", tmp_path / "plain")
+    packed = copy_fixture("cert_r4", tmp_path / "packed")
+    for path in list(packed.rglob("*.csv")):
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    stores = []
+    for folder in (plain, packed):
+        workspace = Workspace(folder.parent / "ws")
+        ingest_cert(workspace, folder)
+        stores.append((events(workspace), [(Path(r["file"]).name.removesuffix(".gz"),
+                                            r["line"], r["reason"], r["raw"])
+                                           for r in quarantine(workspace)]))
+    assert stores[0] == stores[1]

@@ -90,3 +90,14 @@ def test_hr_events_and_directory_rows(workspace: Workspace, tmp_path: Path) -> N
                  f" FROM '{workspace.directory_file}' ORDER BY user_id")
     assert rows == [{"user_id": "u1", "valid_to": "2024-03-01"},
                     {"user_id": "u2", "valid_to": None}]
+
+
+def test_gzip_compressed_jsonl(workspace: Workspace, tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "badge.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"ts": "2024-03-01T08:00:00", "user_id": "u1",'
+                                   b' "action": "badge"}\n{broken\n'))
+    summary = ingest_jsonl(workspace, [path])
+    assert (summary.files[0].rows_stored, summary.files[0].rows_quarantined) == (1, 1)
+    assert quarantine(workspace)[0]["line"] == 2

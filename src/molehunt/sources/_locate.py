@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from molehunt.sources._files import open_binary
 from molehunt.sources.base import KEY_SEPARATOR
 
 
@@ -38,7 +39,7 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
     for row in rows:
         pending[row.key.split(KEY_SEPARATOR, 1)[0]].append(row)
     remaining = len(rows)
-    with open(path, "rb") as handle:
+    with open_binary(path) as handle:
         for number, line in enumerate(handle, start=1):
             if number == 1 and has_header:
                 continue

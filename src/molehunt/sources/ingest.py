@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from molehunt.domains import DomainCategories, load_domain_categories
 from molehunt.errors import SourceError, StoreError
 from molehunt.schema import EVENT_COLUMNS, QUARANTINE_COLUMNS
+from molehunt.sources._files import base_name, is_gzip, open_binary
 from molehunt.sources._locate import BadRow, locate
 from molehunt.sources.base import (
     CERT_TIMESTAMP_FORMAT,
@@ -127,14 +128,15 @@ class IngestSummary:
 def check_readable(path: Path) -> bytes:
     """The first line of a file as bytes; one clear error when it cannot be read."""
     try:
-        with open(path, "rb") as handle:
+        with open_binary(path) as handle:
             return handle.readline(_MAX_LINE_BYTES)
     except FileNotFoundError:
         raise SourceError("no such file", where=str(path)) from None
     except IsADirectoryError:
         raise SourceError("is a folder, not a file", where=str(path)) from None
-    except OSError as error:
-        raise SourceError(f"cannot read: {error.strerror}", where=str(path)) from None
+    except (OSError, EOFError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise SourceError(f"cannot read: {reason}", where=str(path)) from None
 
 
 def read_first_line(path: Path) -> str:
@@ -168,7 +170,7 @@ def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]
         scores.sort(key=lambda item: -item[0])
         if scores[0][0] > scores[1][0]:
             return scores[0][1], True
-        by_name = [layout for layout in by_header if layout.usual_stem == path.stem.lower()]
+        by_name = [layout for layout in by_header if layout.usual_stem == base_name(path).lower()]
         if len(by_name) == 1:
             return by_name[0], True
         names = ", ".join(layout.name for layout in by_header)
@@ -184,7 +186,7 @@ def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]
 def _sample_rows(path: Path, skip_first: bool, limit: int = 200) -> list[list[str]]:
     """The first data rows of a file, split into fields (undecodable bytes replaced)."""
     rows: list[list[str]] = []
-    with open(path, "rb") as handle:
+    with open_binary(path) as handle:
         for number, line in enumerate(handle):
             if number == 0 and skip_first:
                 continue
@@ -245,27 +247,34 @@ class _Digest:
         return self._value
 
 
-@dataclass(frozen=True)
-class _Tail:
-    """The last line of a file that does not end with a line break."""
-
-    offset: int
-    text: str
-
-
-def _unterminated_tail(path: Path) -> _Tail | None:
+def _unterminated_tail(path: Path) -> str | None:
     """The file's last line when the file does not end with a line break."""
+    if is_gzip(path):
+        last = b""
+        with open_binary(path) as handle:
+            for line in handle:
+                last = line
+        return None if not last or last.endswith(b"\n") else _raw_text(last)
     size = path.stat().st_size
     if size == 0:
         return None
-    start = max(0, size - _MAX_LINE_BYTES)
     with open(path, "rb") as handle:
-        handle.seek(start)
+        handle.seek(max(0, size - _MAX_LINE_BYTES))
         tail = handle.read()
     if tail.endswith(b"\n"):
         return None
-    cut = tail.rfind(b"\n") + 1
-    return _Tail(start + cut, _raw_text(tail[cut:]))
+    return _raw_text(tail[tail.rfind(b"\n") + 1:])
+
+
+def _mark_truncated_last_line(path: Path, rows: list[BadRow]) -> None:
+    """Say so when a bad row is the last line of a file that lacks its final line break."""
+    tail = _unterminated_tail(path)
+    if tail is None:
+        return
+    last_line = max(row.line or 0 for row in rows)
+    for row in rows:
+        if row.line == last_line and row.raw == tail:
+            row.reason = f"truncated last line ({row.reason})"
 
 
 def _raw_text(line: bytes) -> str:
@@ -379,8 +388,7 @@ _REJECT_REASONS = {
 }
 
 
-def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path, tail: _Tail | None
-                   ) -> list[BadRow]:
+def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path) -> list[BadRow]:
     """Rows DuckDB's CSV reader rejected, one per line, with our reason names.
 
     The raw text is read again from the file at the line's byte offset, so that it is exactly
@@ -392,7 +400,8 @@ def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path, tail: _Tail | Non
         " string_agg(error_message, '; ') FROM csv_rejects GROUP BY line ORDER BY line"
     ).fetchall()
     result: list[BadRow] = []
-    with open(path, "rb") as handle:
+    compressed = is_gzip(path)
+    with open_binary(path) as handle:
         for line, offset, types, columns, copy, message in rows:
             error_type = str(types[0])
             if error_type == "CAST":
@@ -400,15 +409,27 @@ def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path, tail: _Tail | Non
             else:
                 reason = _REJECT_REASONS.get(error_type, error_type.lower())
             raw = str(copy).strip("\r\n") if copy is not None else None
-            if offset is not None:
+            if offset is not None and not compressed:
                 offset = _line_start(handle, int(offset))
                 handle.seek(offset)
                 raw = _raw_text(handle.readline(_MAX_LINE_BYTES))
-            if tail is not None and offset is not None and offset >= tail.offset:
-                reason = f"truncated last line ({reason})"
             result.append(BadRow(key="", reason=reason, detail=str(message), line=int(line),
                                  raw=raw))
+    if compressed and result:
+        _reread_lines(path, result)
     return result
+
+
+def _reread_lines(path: Path, rows: list[BadRow]) -> None:
+    """Replace the reader's copy of rejected lines by the file's own bytes, by line number."""
+    wanted = {row.line: row for row in rows if row.line is not None}
+    last = max(wanted)
+    with open_binary(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if number in wanted:
+                wanted[number].raw = _raw_text(line)
+            if number >= last:
+                break
 
 
 def _line_start(handle: BinaryIO, reported: int) -> int:
@@ -486,7 +507,8 @@ class Ingestor:
                               where=str(folder))
         summary = IngestSummary()
         plan: list[tuple[type[FileLayout], bool, Path]] = []
-        for path in sorted(folder.rglob("*.csv")):
+        candidates = {*folder.rglob("*.csv"), *folder.rglob("*.csv.gz")}
+        for path in sorted(candidates):
             try:
                 layout, has_header = recognise(path, "cert")
             except SourceError as error:
@@ -525,7 +547,7 @@ class Ingestor:
         snapshot = None
         layout_key = layout.name
         if layout.target == "ldap":
-            match = _SNAPSHOT_NAME.match(path.stem)
+            match = _SNAPSHOT_NAME.match(base_name(path))
             if not match:
                 raise SourceError("LDAP snapshot files must be named YYYY-MM.csv",
                                   where=str(path))
@@ -558,8 +580,7 @@ class Ingestor:
                                             path.name)
             else:
                 result = self._stage_table(session, layout, ctx, raw, staging)
-            tail = _unterminated_tail(path)
-            bad_rows = _rejected_rows(session.con, path, tail)
+            bad_rows = _rejected_rows(session.con, path)
         except duckdb.Error as error:
             shutil.rmtree(staging, ignore_errors=True)
             raise SourceError(f"reading failed ({type(error).__name__}: {_first_line(error)});"
@@ -576,10 +597,9 @@ class Ingestor:
         if result.checked:
             self.progress(f"locating {len(result.checked)} bad rows in {path.name}", None)
             locate(path, result.checked, layout_cls.typed_positions(), has_header)
-            for row in result.checked:
-                if tail is not None and row.raw == tail.text:
-                    row.reason = f"truncated last line ({row.reason})"
             bad_rows.extend(result.checked)
+        if bad_rows:
+            _mark_truncated_last_line(path, bad_rows)
         bad_rows.sort(key=lambda r: (r.line is None, r.line or 0))
         if bad_rows:
             _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()),

@@ -29,6 +29,7 @@ from molehunt.schema import (
     HR_EVENT_COLUMNS,
     HR_EVENT_KINDS,
 )
+from molehunt.sources._files import open_binary
 from molehunt.sources._locate import BadRow
 
 #: Tables a JSONL file can fill.
@@ -225,7 +226,7 @@ class JsonlStaged:
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
     """(line number, raw bytes, is last and unterminated) for each line of the file."""
-    with open(path, "rb") as handle:
+    with open_binary(path) as handle:
         number = 0
         for number, line in enumerate(handle, start=1):
             yield number, line, not line.endswith(b"\n")
