@@ -166,3 +166,33 @@ def test_gzip_compressed_files_give_the_same_store(tmp_path: Path) -> None:
                                             r["line"], r["reason"], r["raw"])
                                            for r in quarantine(workspace)]))
     assert stores[0] == stores[1]
+
+
+def test_an_unclosed_quote_loses_no_line(workspace: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "quote"
+    folder.mkdir()
+    rows = ["id,date,user,pc,activity", "{A},01/04/2010 07:00:00,U1,PC-1,Logon",
+            '{B},01/04/2010 07:10:00,U1,PC-1,"Logon']
+    rows += [f"{{C{i}}},01/04/2010 08:00:00,U1,PC-1,Logoff" for i in range(50)]
+    (folder / "logon.csv").write_text("\n".join(rows) + "\n")
+    ingest_cert(workspace, folder)
+    stored = [e["event_id"] for e in events(workspace)]
+    held = quarantine(workspace)
+    assert len(stored) + len(held) == 52  # every data line is a row or quarantined
+    assert [r["line"] for r in held] == list(range(3, 3 + len(held)))
+    assert held[0]["reason"] == "malformed quoting"
+    assert all(r["reason"] == "malformed quoting (continued)" for r in held[1:])
+    assert held[-1]["raw"] == "{C49},01/04/2010 08:00:00,U1,PC-1,Logoff"
+
+
+def test_line_numbers_count_lines_not_records(workspace: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "multiline"
+    folder.mkdir()
+    (folder / "email.csv").write_text(
+        "id,date,user,pc,to,cc,bcc,from,size,attachments,content\n"
+        '{E1},01/04/2010 07:00:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,0,"two\nlines"\n'
+        "{E2},13/45/2010 07:00:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,0,bad date\n"
+    )
+    ingest_cert(workspace, folder)
+    assert events(workspace)[0]["content"] == "two\nlines"
+    assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [(4, "unparseable date")]

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -388,63 +388,66 @@ _REJECT_REASONS = {
 }
 
 
-def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path) -> list[BadRow]:
-    """Rows DuckDB's CSV reader rejected, one per line, with our reason names.
+@dataclass
+class _Rejected:
+    """One record DuckDB's CSV reader rejected."""
 
-    The raw text is read again from the file at the line's byte offset, so that it is exactly
-    what the file holds (the reader's copy has invalid bytes replaced).
+    offset: int
+    physical_lines: int
+    reason: str
+    detail: str
+
+
+def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path) -> list[BadRow]:
+    """Rows DuckDB's CSV reader rejected, one quarantine row per physical line.
+
+    Line numbers and raw text are taken from the file itself, found by the record's byte
+    offset: the reader counts records, not lines, and replaces bytes that are not UTF-8. A
+    record spanning several lines (an unclosed quote swallows the lines after it) gives one
+    quarantine row for each of its lines, so that no line goes unaccounted for.
     """
-    rows = con.execute(
-        "SELECT line, min(line_byte_position), list(error_type ORDER BY column_idx),"
+    records = []
+    for offset, types, columns, copy, message in con.execute(
+        "SELECT min(line_byte_position), list(error_type ORDER BY column_idx),"
         " list(column_name ORDER BY column_idx), any_value(csv_line),"
         " string_agg(error_message, '; ') FROM csv_rejects GROUP BY line ORDER BY line"
-    ).fetchall()
+    ).fetchall():
+        error_type = str(types[0])
+        if error_type == "CAST":
+            reason = f"unparseable {columns[0]}"
+        else:
+            reason = _REJECT_REASONS.get(error_type, error_type.lower())
+        lines = str(copy or "").strip("\r\n").count("\n") + 1
+        records.append(_Rejected(int(offset or 0), lines, reason, str(message)))
+    if not records:
+        return []
     result: list[BadRow] = []
-    compressed = is_gzip(path)
-    with open_binary(path) as handle:
-        for line, offset, types, columns, copy, message in rows:
-            error_type = str(types[0])
-            if error_type == "CAST":
-                reason = f"unparseable {columns[0]}"
-            else:
-                reason = _REJECT_REASONS.get(error_type, error_type.lower())
-            raw = str(copy).strip("\r\n") if copy is not None else None
-            if offset is not None and not compressed:
-                offset = _line_start(handle, int(offset))
-                handle.seek(offset)
-                raw = _raw_text(handle.readline(_MAX_LINE_BYTES))
-            result.append(BadRow(key="", reason=reason, detail=str(message), line=int(line),
-                                 raw=raw))
-    if compressed and result:
-        _reread_lines(path, result)
-    return result
-
-
-def _reread_lines(path: Path, rows: list[BadRow]) -> None:
-    """Replace the reader's copy of rejected lines by the file's own bytes, by line number."""
-    wanted = {row.line: row for row in rows if row.line is not None}
-    last = max(wanted)
+    pending = iter(sorted(records, key=lambda r: r.offset))
+    current = next(pending, None)
+    first_line = 0
+    taking: _Rejected | None = None
+    position = 0
     with open_binary(path) as handle:
         for number, line in enumerate(handle, start=1):
-            if number in wanted:
-                wanted[number].raw = _raw_text(line)
-            if number >= last:
+            end = position + len(line)
+            if taking is not None and number - first_line < taking.physical_lines:
+                result.append(BadRow(key="", reason=f"{taking.reason} (continued)",
+                                     detail=f"part of the record that starts on line"
+                                     f" {first_line}: {taking.detail}",
+                                     line=number, raw=_raw_text(line)))
+            else:
+                taking = None
+            # the reported offset can be one byte past the line's start, never past its end
+            while current is not None and current.offset < end:
+                if taking is None:
+                    taking, first_line = current, number
+                    result.append(BadRow(key="", reason=current.reason, detail=current.detail,
+                                         line=number, raw=_raw_text(line)))
+                current = next(pending, None)
+            position = end
+            if current is None and taking is None:
                 break
-
-
-def _line_start(handle: BinaryIO, reported: int) -> int:
-    """The start of the line holding byte ``reported``.
-
-    DuckDB's reported line offset can be one byte past the line's start (seen with LF line
-    ends), so the start is taken as the byte after the last line break before it.
-    """
-    window = min(reported, 64 * 1024)
-    handle.seek(reported - window)
-    before = handle.read(window)
-    cut = before.rfind(b"\n")
-    if cut < 0:
-        return 0 if window == reported else reported
-    return reported - window + cut + 1
+    return result
 
 
 def _write_quarantine(path: Path, batch_id: str, file: str, layout: str,
