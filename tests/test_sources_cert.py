@@ -196,3 +196,18 @@ def test_line_numbers_count_lines_not_records(workspace: Workspace, tmp_path: Pa
     ingest_cert(workspace, folder)
     assert events(workspace)[0]["content"] == "two\nlines"
     assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [(4, "unparseable date")]
+
+
+def test_an_absurd_attachment_count_is_quarantined_not_fatal(workspace: Workspace,
+                                                             tmp_path: Path) -> None:
+    folder = tmp_path / "att"
+    folder.mkdir()
+    (folder / "email.csv").write_text(
+        "id,date,user,pc,to,cc,bcc,from,size,attachments,content\n"
+        "{E1},01/04/2010 07:00:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,99999999999,x\n"
+        "{E2},01/04/2010 07:00:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,1,y\n"
+    )
+    ingest_cert(workspace, folder)
+    assert [e["event_id"] for e in events(workspace)] == ["{E2}"]
+    assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [
+        (2, "unparseable attachments")]

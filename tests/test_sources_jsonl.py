@@ -101,3 +101,18 @@ def test_gzip_compressed_jsonl(workspace: Workspace, tmp_path: Path) -> None:
     summary = ingest_jsonl(workspace, [path])
     assert (summary.files[0].rows_stored, summary.files[0].rows_quarantined) == (1, 1)
     assert quarantine(workspace)[0]["line"] == 2
+
+
+def test_out_of_range_values_are_quarantined(workspace: Workspace, tmp_path: Path) -> None:
+    base = {"ts": "2024-03-01T08:00:00", "user_id": "u1", "action": "print"}
+    path = tmp_path / "edge.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in [
+        {**base, "n_attachments": 3_000_000_000},
+        {**base, "bytes": 2**64},
+        {**base, "ts": "0001-01-01T00:00:00+01:00"},
+        base,
+    ]) + "\n")
+    summary = ingest_jsonl(workspace, [path])
+    assert summary.files[0].rows_stored == 1
+    assert [r["reason"] for r in quarantine(workspace)] == [
+        "invalid n_attachments", "invalid bytes", "unparseable ts"]

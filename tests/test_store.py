@@ -149,3 +149,18 @@ def test_identical_snapshots_of_different_months_are_both_kept(workspace: Worksp
     (folder / "LDAP" / "2010-04.csv").write_bytes(march)
     ingest_cert(workspace, folder)
     assert len(workspace.table_files("ldap")) == 4
+
+
+def test_an_id_seen_on_another_day_is_not_stored_again(workspace: Workspace,
+                                                       tmp_path: Path) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    first.mkdir()
+    second.mkdir()
+    header = "id,date,user,pc,activity\n"
+    (first / "logon.csv").write_text(header + "{A1},01/02/2010 07:00:00,U1,PC-1,Logon\n")
+    (second / "logon.csv").write_text(header + "{A1},01/03/2010 07:00:00,U1,PC-1,Logon\n"
+                                      "{A2},01/03/2010 08:00:00,U1,PC-1,Logon\n")
+    ingest_cert(workspace, first)
+    summary = ingest_cert(workspace, second)
+    assert (summary.files[0].rows_stored, summary.files[0].rows_duplicate) == (1, 1)
+    assert _event_ids(workspace) == ["{A1}", "{A2}"]

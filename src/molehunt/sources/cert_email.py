@@ -26,7 +26,8 @@ _ADDRESSES = "list_filter(list_transform(string_split({col}, ';'), lambda a: tri
     " lambda a: a <> '')"
 _ATTACHMENT_COUNT = (
     "CASE WHEN coalesce(trim(attachments), '') = '' THEN 0"
-    " WHEN regexp_full_match(trim(attachments), '[0-9]+') THEN CAST(trim(attachments) AS INTEGER)"
+    " WHEN regexp_full_match(trim(attachments), '[0-9]+') THEN"
+    " TRY_CAST(trim(attachments) AS INTEGER)"
     " ELSE len(list_filter(string_split(attachments, ';'), lambda a: trim(a) <> '')) END"
 )
 
@@ -95,6 +96,8 @@ class CertEmailR4(FileLayout):
             *common_checks(),
             Check("len(_recipients) = 0", "no recipients"),
             Check("size < 0", "negative size", "'size ' || size"),
+            Check(f"({_ATTACHMENT_COUNT}) IS NULL", "unparseable attachments",
+                  "'attachments \"' || attachments || '\"'"),
         ]
 
 

@@ -764,15 +764,16 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
                     batch_id: str, progress: ProgressFn, label: str) -> _Staged:
     """Remove staged events whose ids are repeated or already stored; count what is left.
 
-    ``target`` holds the batch's day partitions. Only store partitions of the same days are
-    read, so a daily append never scans the whole history.
+    ``target`` holds the batch's day partitions. Ids are checked against the whole store (the
+    same event can come back with another timestamp); only the id column is read, and the
+    optimiser may build its hash table on whichever side is smaller.
     """
     if not target.exists() or not any(target.iterdir()):
         return _Staged(stored=0)
+    con.execute("RESET disabled_optimizers")
     staged_glob = sql_string(str(target / "*" / "*.parquet"))
     staged = f"read_parquet({staged_glob}, hive_partitioning=true, hive_types={{'day': DATE}})"
-    days = {d.name.removeprefix("day=") for d in target.iterdir()}
-    existing_files = workspace.event_files(days)
+    existing_files = workspace.event_files()
     progress(f"checking {label} for duplicate event ids", None)
     duplicate_sql = f"SELECT event_id FROM {staged} GROUP BY event_id HAVING count(*) > 1"
     if existing_files:

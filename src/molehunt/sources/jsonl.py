@@ -73,7 +73,10 @@ def parse_timestamp(value: object, field: str = "ts") -> datetime:
     except ValueError:
         raise RowError(f"unparseable {field}", f"{field} {value!r} is not ISO 8601") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            raise RowError(f"unparseable {field}", f"{field} {value!r} is out of range") from None
     return parsed
 
 
@@ -164,8 +167,8 @@ def event_row(record: dict[str, Any], raw: bytes, default_source: str) -> dict[s
         "object": _text(record, "object"),
         "target": _text(record, "target"),
         "domain": domain.strip().lower() if domain else None,
-        "bytes": _integer(record, "bytes", 0),
-        "n_attachments": _integer(record, "n_attachments", 0),
+        "bytes": _integer(record, "bytes", 0, 2**63 - 1),
+        "n_attachments": _integer(record, "n_attachments", 0, 2**31 - 1),
         "content": _text(record, "content"),
         "doc_id": _text(record, "doc_id"),
         "sensitivity": _integer(record, "sensitivity", 0, 4),
