@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from molehunt.sources.ingest import Ingestor, IngestSummary
+from molehunt.sql import sql_path, sql_paths
 from molehunt.store.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -50,7 +51,7 @@ def events(workspace: Workspace) -> list[dict[str, Any]]:
     if not workspace.event_files():
         return []
     return query(
-        f"SELECT * FROM read_parquet('{workspace.events_dir}/*/*.parquet',"
+        f"SELECT * FROM read_parquet({sql_path(workspace.events_dir, '/*/*.parquet')},"
         " hive_partitioning=true, hive_types={'day': DATE}) ORDER BY event_id, source"
     )
 
@@ -60,8 +61,7 @@ def quarantine(workspace: Workspace) -> list[dict[str, Any]]:
     files = workspace.table_files("quarantine")
     if not files:
         return []
-    listing = ", ".join(f"'{p}'" for p in files)
-    return query(f"SELECT * FROM read_parquet([{listing}]) ORDER BY file, line")
+    return query(f"SELECT * FROM read_parquet({sql_paths(files)}) ORDER BY file, line")
 
 
 def copy_fixture(name: str, target: Path) -> Path:

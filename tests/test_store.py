@@ -164,3 +164,18 @@ def test_an_id_seen_on_another_day_is_not_stored_again(workspace: Workspace,
     summary = ingest_cert(workspace, second)
     assert (summary.files[0].rows_stored, summary.files[0].rows_duplicate) == (1, 1)
     assert _event_ids(workspace) == ["{A1}", "{A2}"]
+
+
+def test_paths_with_pattern_characters_are_read_literally(tmp_path: Path) -> None:
+    folder = tmp_path / "in [2010]"
+    folder.mkdir()
+    header = "id,date,user,pc,activity\n"
+    (folder / "logon?.csv").write_text(header + "{A},01/02/2010 07:00:00,U1,PC-1,Logon\n")
+    (folder / "logon1.csv").write_text(header + "{B},01/02/2010 08:00:00,U1,PC-1,Logon\n")
+    workspace = Workspace(tmp_path / "ws [it's*]")
+    summary = ingest_cert(workspace, folder)
+    assert [(f.rows_read, f.rows_duplicate) for f in summary.files] == [(1, 0), (1, 0)]
+    assert _event_ids(workspace) == ["{A}", "{B}"]
+    from molehunt.store.status import store_status
+
+    assert store_status(workspace)["events_total"] == 2

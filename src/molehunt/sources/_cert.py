@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from molehunt.sources.base import Check, sql_string
+from molehunt.sources.base import Check
+from molehunt.sql import sql_string
 
 #: Columns every CERT event file starts with.
 COMMON_COLUMNS: Mapping[str, str] = {

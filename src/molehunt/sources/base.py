@@ -22,6 +22,7 @@ from typing import ClassVar
 
 from molehunt.errors import SourceError
 from molehunt.schema import EVENT_COLUMNS
+from molehunt.sql import quote_identifier, sql_string
 
 #: The CERT timestamp layout, ``MM/DD/YYYY HH:MM:SS``.
 CERT_TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
@@ -124,31 +125,9 @@ class FileLayout(ABC):
         return {i for i, t in enumerate(cls.columns.values()) if t != "VARCHAR"}
 
 
-def quote_identifier(name: str) -> str:
-    """Quote a SQL identifier.
-
-    >>> quote_identifier('to')
-    '"to"'
-    """
-    return '"' + name.replace('"', '""') + '"'
 
 
-def sql_string(value: str) -> str:
-    """A SQL string literal.
 
-    >>> sql_string("O'Brien")
-    "'O''Brien'"
-    """
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_list(values: Sequence[str]) -> str:
-    """A SQL list literal of strings (typed even when empty).
-
-    >>> sql_list(["a", "b"])
-    "['a', 'b']::VARCHAR[]"
-    """
-    return "[" + ", ".join(sql_string(v) for v in values) + "]::VARCHAR[]"
 
 
 def load_sources() -> dict[str, type[FileLayout]]:

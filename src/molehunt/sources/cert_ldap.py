@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from molehunt.sources.base import Check, FileLayout, SqlContext, sql_string
+from molehunt.sources.base import Check, FileLayout, SqlContext
+from molehunt.sql import sql_string
 
 _COMMON = {
     "employee_name": "VARCHAR",

@@ -44,12 +44,10 @@ from molehunt.sources.base import (
     SqlContext,
     event_select,
     layouts_of_family,
-    quote_identifier,
-    sql_list,
-    sql_string,
     table_select,
 )
 from molehunt.sources.jsonl import JSONL_TABLES, stage_jsonl
+from molehunt.sql import quote_identifier, sql_list, sql_path, sql_paths, sql_string
 from molehunt.store.directory import infer_company_domains, rebuild_directory
 from molehunt.store.workspace import Batch, FileRecord, Workspace, _fault_point
 
@@ -370,7 +368,8 @@ class _Session:
 def _read_csv_sql(path: Path, layout: type[FileLayout], has_header: bool) -> str:
     columns = ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in layout.columns.items())
     return (
-        f"read_csv({sql_string(str(path))}, header={'true' if has_header else 'false'},"
+        f"read_csv({sql_path(path)}, header={'true' if has_header else 'false'},"
+        f" compression={'gzip' if is_gzip(path) else 'none'},"
         f" auto_detect=false, columns={{{columns}}}, delim=',', quote='\"', escape='\"',"
         f" timestampformat={sql_string(CERT_TIMESTAMP_FORMAT)}, strict_mode=true,"
         f" max_line_size={_MAX_LINE_BYTES}, store_rejects=true,"
@@ -470,10 +469,6 @@ def _write_quarantine(path: Path, batch_id: str, file: str, layout: str,
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else ""
-
-
-def _parquet_list(paths: Iterable[Path]) -> str:
-    return "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
 
 
 # -- the ingestor ---------------------------------------------------------------------------
@@ -651,7 +646,7 @@ class Ingestor:
                              lambda f: self.progress(f"reading {path.name}", f))
         result = _Staged(stored=staged.rows)
         if staged.chunks:
-            chunks = f"read_parquet({_parquet_list(staged.chunks)})"
+            chunks = f"read_parquet({sql_paths(staged.chunks)})"
             ctx = SqlContext(company_domains=())
             session: _Session | None = None
             try:
@@ -714,7 +709,7 @@ class Ingestor:
             bad = session.con.execute(
                 f"SELECT content, json_extract_string(attrs, '$.reason'),"
                 f" json_extract_string(attrs, '$.detail')"
-                f" FROM read_parquet({sql_string(str(bad_dir / '*.parquet'))})"
+                f" FROM read_parquet({sql_path(bad_dir, '/*.parquet')})"
             ).fetchall()
             checked = [BadRow(key=k or "", reason=r or "invalid row", detail=d or "")
                        for k, r, d in bad]
@@ -733,7 +728,7 @@ class Ingestor:
             f"reading {layout.name}",
             self.progress,
         )
-        source = f"read_parquet({sql_string(str(everything))})"
+        source = f"read_parquet({sql_path(everything)})"
         good = staging / f"{layout.target}.parquet"
         session.con.execute(
             f"COPY (SELECT * EXCLUDE (_reason, _detail, _key) FROM {source}"
@@ -771,13 +766,13 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
     if not target.exists() or not any(target.iterdir()):
         return _Staged(stored=0)
     con.execute("RESET disabled_optimizers")
-    staged_glob = sql_string(str(target / "*" / "*.parquet"))
+    staged_glob = sql_path(target, "/*/*.parquet")
     staged = f"read_parquet({staged_glob}, hive_partitioning=true, hive_types={{'day': DATE}})"
     existing_files = workspace.event_files()
     progress(f"checking {label} for duplicate event ids", None)
     duplicate_sql = f"SELECT event_id FROM {staged} GROUP BY event_id HAVING count(*) > 1"
     if existing_files:
-        existing = f"read_parquet({_parquet_list(existing_files)})"
+        existing = f"read_parquet({sql_paths(existing_files)})"
         duplicate_sql += (
             f" UNION SELECT event_id FROM {staged} WHERE event_id IN"
             f" (SELECT event_id FROM {existing})"
@@ -806,11 +801,11 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
         if existing_files:
             not_stored = (
                 f"WHERE event_id NOT IN (SELECT event_id FROM read_parquet("
-                f"{_parquet_list(existing_files)}))"
+                f"{sql_paths(existing_files)}))"
             )
         columns = ", ".join(quote_identifier(c) for c in EVENT_COLUMNS)
         con.execute(
-            f"COPY (SELECT {columns} FROM read_parquet({_parquet_list(affected_files)},"
+            f"COPY (SELECT {columns} FROM read_parquet({sql_paths(affected_files)},"
             f" hive_partitioning=true, hive_types={{'day': DATE}}) {not_stored} {keep_first})"
             f" TO {sql_string(str(rewritten))} ({_PARTITIONED_PARQUET},"
             f" FILENAME_PATTERN '{batch_id}_d{{i}}')"
@@ -822,7 +817,7 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
                 day_dir.rename(target / day_dir.name)
             shutil.rmtree(rewritten)
         after = con.execute(
-            f"SELECT count(*) FROM read_parquet({_parquet_list(_day_files(target, affected))})"
+            f"SELECT count(*) FROM read_parquet({sql_paths(_day_files(target, affected))})"
         ).fetchone() if _day_files(target, affected) else (0,)
         duplicates = int(before[0] if before else 0) - int(after[0] if after else 0)
     stats = con.execute(

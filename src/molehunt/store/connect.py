@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from molehunt.errors import ConfigError, StoreError
 from molehunt.schema import DIRECTORY_COLUMNS, EVENT_COLUMNS, HR_EVENT_COLUMNS, QUARANTINE_COLUMNS
+from molehunt.sql import sql_path
 from molehunt.store.workspace import Workspace
 
 BACKENDS = ("duckdb", "spark")
@@ -107,22 +108,23 @@ def _connect_duckdb(workspace: Workspace, has_events: bool) -> Store:
             empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items())
             con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {empty} WHERE false")
             return _ordered(con.table(name), columns)
-        listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        listing = "[" + ", ".join(files) + "]"
         options = ", hive_partitioning=true, hive_types={'day': DATE}" if hive else ""
         con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM"
                     f" read_parquet({listing}, union_by_name=true{options})")
         return _ordered(con.table(name), columns)
 
-    events_glob = [str(workspace.events_dir / "*" / "*.parquet")] if has_events else []
+    events_glob = [sql_path(workspace.events_dir, "/*/*.parquet")] if has_events else []
     return Store(
         backend="duckdb",
         con=con,
         events=table("events", events_glob, dict(EVENT_COLUMNS), hive=True),
-        directory=table("directory", _existing(workspace.directory_file),
+        directory=table("directory", [sql_path(p) for p in _existing(workspace.directory_file)],
                         dict(DIRECTORY_COLUMNS)),
-        hr_events=table("hr_events", [str(p) for p in workspace.table_files("hr_events")],
+        hr_events=table("hr_events", [sql_path(p) for p in workspace.table_files("hr_events")],
                         dict(HR_EVENT_COLUMNS)),
-        quarantine=table("quarantine", [str(p) for p in workspace.table_files("quarantine")],
+        quarantine=table("quarantine",
+                         [sql_path(p) for p in workspace.table_files("quarantine")],
                          dict(QUARANTINE_COLUMNS)),
     )
 

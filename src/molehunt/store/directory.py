@@ -13,11 +13,12 @@ import os
 import duckdb
 
 from molehunt.schema import DIRECTORY_COLUMNS
+from molehunt.sql import sql_path, sql_paths, sql_string
 from molehunt.store.workspace import Workspace
 
 
 def _files_sql(paths: list[str]) -> str:
-    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    return sql_paths(paths)
 
 
 _HISTORY_SQL = """
@@ -79,9 +80,10 @@ def rebuild_directory(workspace: Workspace) -> int:
     try:
         con.execute(
             f"COPY ({' UNION ALL '.join(parts)} ORDER BY user_id, valid_from)"
-            f" TO '{temporary}' (FORMAT parquet, COMPRESSION zstd)"
+            f" TO {sql_string(str(temporary))} (FORMAT parquet, COMPRESSION zstd)"
         )
-        count = con.execute(f"SELECT count(*) FROM read_parquet('{temporary}')").fetchone()
+        count = con.execute(f"SELECT count(*) FROM read_parquet({sql_path(temporary)})"
+                            ).fetchone()
     finally:
         con.close()
     os.replace(temporary, workspace.directory_file)
