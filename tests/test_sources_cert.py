@@ -211,3 +211,9 @@ def test_an_absurd_attachment_count_is_quarantined_not_fatal(workspace: Workspac
     assert [e["event_id"] for e in events(workspace)] == ["{E2}"]
     assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [
         (2, "unparseable attachments")]
+
+
+def test_byte_order_marks_are_not_data(tmp_path: Path) -> None:
+    headerless = tmp_path / "http.csv"
+    headerless.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "cert_r4" / "http.csv").read_bytes())
+    assert recognise(headerless)[0].name == "cert.http.r4"

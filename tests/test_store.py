@@ -179,3 +179,36 @@ def test_paths_with_pattern_characters_are_read_literally(tmp_path: Path) -> Non
     from molehunt.store.status import store_status
 
     assert store_status(workspace)["events_total"] == 2
+
+
+def test_readers_do_not_see_a_batch_half_moved_into_place(generated: Path,
+                                                          tmp_path: Path) -> None:
+    from molehunt.store.connect import connect
+
+    workspace = tmp_path / "ws"
+    killed = _run_ingest(workspace, generated, "mid_move")
+    assert killed.returncode == -signal.SIGKILL
+    store = Workspace(workspace)
+    committing = [r for r in store.records() if r.state == "committing"]
+    assert len(committing) == 1
+    assert any(p.name.startswith(committing[0].batch_id) for p in
+               (workspace / "events").rglob("*.parquet"))  # some files already moved
+    tables = connect(store)
+    try:
+        visible = tables.events.count().execute()
+    finally:
+        tables.close()
+    committed = sum(r.rows_stored for r in store.records() if r.state == "committed"
+                    and r.target == "events")
+    assert visible == committed
+
+
+def test_a_stale_directory_is_rebuilt_by_the_next_writer(workspace: Workspace,
+                                                         tmp_path: Path) -> None:
+    ingest_cert(workspace, copy_fixture("cert_r4", tmp_path))
+    workspace.directory_file.unlink()  # as if killed before the rebuild
+    with workspace.locked():
+        from molehunt.sources.ingest import Ingestor
+
+        Ingestor(workspace)
+    assert workspace.directory_file.exists()

@@ -216,8 +216,10 @@ def main() -> None:
     except Exception as error:  # an unexpected bug: still one line unless --debug
         if state.debug or "--debug" in sys.argv:
             raise
-        console.print(f"[red]internal error:[/red] {type(error).__name__}: {error}"
-                      " (rerun with --debug for details)", highlight=False)
+        text = str(error).strip()
+        first_line = text.splitlines()[0] if text else ""
+        console.print(f"[red]internal error:[/red] {type(error).__name__}: {first_line}"
+                      " (rerun with --debug for details)", highlight=False, soft_wrap=True)
         sys.exit(EXIT_ERROR)
 
 

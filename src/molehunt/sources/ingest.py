@@ -48,7 +48,11 @@ from molehunt.sources.base import (
 )
 from molehunt.sources.jsonl import JSONL_TABLES, stage_jsonl
 from molehunt.sql import quote_identifier, sql_list, sql_path, sql_paths, sql_string
-from molehunt.store.directory import infer_company_domains, rebuild_directory
+from molehunt.store.directory import (
+    directory_is_stale,
+    infer_company_domains,
+    rebuild_directory,
+)
 from molehunt.store.workspace import Batch, FileRecord, Workspace, _fault_point
 
 #: Callback for long work: a description and the fraction done (None when unknown).
@@ -188,7 +192,7 @@ def _sample_rows(path: Path, skip_first: bool, limit: int = 200) -> list[list[st
         for number, line in enumerate(handle):
             if number == 0 and skip_first:
                 continue
-            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            text = line.decode("utf-8-sig" if number == 0 else "utf-8", "replace").rstrip("\r\n")
             rows.append(next(csv.reader([text]), []))
             if len(rows) >= limit:
                 break
@@ -481,6 +485,8 @@ class Ingestor:
         settings = workspace.settings()
         self.categories = load_domain_categories(settings.domain_category_files,
                                                  settings.competitors)
+        if directory_is_stale(workspace):
+            rebuild_directory(workspace)
 
     # company domains decide internal vs external mail
     def company_domains(self) -> tuple[str, ...]:

@@ -232,6 +232,8 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
     with open_binary(path) as handle:
         number = 0
         for number, line in enumerate(handle, start=1):
+            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]  # a UTF-8 byte-order mark is not part of the first object
             yield number, line, not line.endswith(b"\n")
 
 
@@ -275,7 +277,7 @@ def stage_jsonl(path: Path, table: str, default_source: str, staging: Path,
         except RowError as error:
             reason = f"truncated last line ({error.reason})" if unterminated else error.reason
             bad.append(BadRow(key="", reason=reason, detail=str(error), line=number,
-                              raw=raw.decode("utf-8", "replace").rstrip("\r\n")))
+                              raw=raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")))
         if len(buffer) >= _CHUNK_ROWS:
             flush()
             progress(done / size)

@@ -93,13 +93,12 @@ def connect(workspace: Workspace, backend: str = "duckdb") -> Store:
     if not workspace.exists():
         raise StoreError("no workspace here; run `molehunt ingest` first",
                          where=str(workspace.root))
-    event_files = workspace.event_files()
     if backend == "duckdb":
-        return _connect_duckdb(workspace, bool(event_files))
-    return _connect_spark(workspace, bool(event_files))
+        return _connect_duckdb(workspace)
+    return _connect_spark(workspace)
 
 
-def _connect_duckdb(workspace: Workspace, has_events: bool) -> Store:
+def _connect_duckdb(workspace: Workspace) -> Store:
     con = ibis.duckdb.connect()
 
     def table(name: str, files: list[str], columns: dict[str, str], hive: bool = False
@@ -114,11 +113,11 @@ def _connect_duckdb(workspace: Workspace, has_events: bool) -> Store:
                     f" read_parquet({listing}, union_by_name=true{options})")
         return _ordered(con.table(name), columns)
 
-    events_glob = [sql_path(workspace.events_dir, "/*/*.parquet")] if has_events else []
+    event_files = [sql_path(p) for p in workspace.event_files()]
     return Store(
         backend="duckdb",
         con=con,
-        events=table("events", events_glob, dict(EVENT_COLUMNS), hive=True),
+        events=table("events", event_files, dict(EVENT_COLUMNS), hive=True),
         directory=table("directory", [sql_path(p) for p in _existing(workspace.directory_file)],
                         dict(DIRECTORY_COLUMNS)),
         hr_events=table("hr_events", [sql_path(p) for p in workspace.table_files("hr_events")],
@@ -129,24 +128,28 @@ def _connect_duckdb(workspace: Workspace, has_events: bool) -> Store:
     )
 
 
-def _connect_spark(workspace: Workspace, has_events: bool) -> Store:
+def _connect_spark(workspace: Workspace) -> Store:
     session = spark_session()
     con = ibis.pyspark.connect(session)
 
-    def table(name: str, files: list[str], columns: dict[str, str]) -> ibis.Table:
+    def table(name: str, files: list[str], columns: dict[str, str], base: str | None = None
+              ) -> ibis.Table:
         if not files:
             frame = session.createDataFrame(_empty(columns).to_pandas(),
                                             schema=_spark_ddl(columns))
         else:
-            frame = session.read.option("mergeSchema", "true").parquet(*files)
+            reader = session.read.option("mergeSchema", "true")
+            if base is not None:  # keeps the day=… folders as the partition column
+                reader = reader.option("basePath", base)
+            frame = reader.parquet(*files)
         frame.createOrReplaceTempView(name)
         return _ordered(con.table(name), columns)
 
-    events = [str(workspace.events_dir)] if has_events else []
+    events = [str(p) for p in workspace.event_files()]
     return Store(
         backend="spark",
         con=con,
-        events=table("events", events, dict(EVENT_COLUMNS)),
+        events=table("events", events, dict(EVENT_COLUMNS), base=str(workspace.events_dir)),
         directory=table("directory", _existing(workspace.directory_file),
                         dict(DIRECTORY_COLUMNS)),
         hr_events=table("hr_events", [str(p) for p in workspace.table_files("hr_events")],

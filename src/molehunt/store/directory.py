@@ -90,6 +90,21 @@ def rebuild_directory(workspace: Workspace) -> int:
     return int(count[0]) if count else 0
 
 
+def directory_is_stale(workspace: Workspace) -> bool:
+    """Whether ``directory.parquet`` is missing or older than a snapshot or supplied row file.
+
+    An ingest killed between committing a snapshot and rebuilding the directory leaves it so;
+    the next writer rebuilds it.
+    """
+    sources = workspace.table_files("ldap") + workspace.table_files("directory_rows")
+    if not sources:
+        return False
+    if not workspace.directory_file.exists():
+        return True
+    built = workspace.directory_file.stat().st_mtime_ns
+    return any(path.stat().st_mtime_ns > built for path in sources)
+
+
 def infer_company_domains(workspace: Workspace) -> tuple[str, ...]:
     """The e-mail domains of the organisation's own people, from the directory.
 

@@ -138,21 +138,33 @@ class Workspace:
         """The workspace's settings."""
         return Settings.load(self.root)
 
-    def event_files(self, days: set[str] | None = None) -> list[Path]:
-        """Committed event files, optionally only those of some days (``YYYY-MM-DD``)."""
+    def event_files(self) -> list[Path]:
+        """Event files of committed batches (a batch being moved into place is not visible)."""
         if not self.events_dir.exists():
             return []
-        files: list[Path] = []
-        for day_dir in sorted(self.events_dir.iterdir()):
-            day = day_dir.name.removeprefix("day=")
-            if days is None or day in days:
-                files.extend(sorted(day_dir.glob("*.parquet")))
-        return files
+        committed = self.committed_batches()
+        return [
+            part
+            for day_dir in sorted(self.events_dir.iterdir())
+            for part in sorted(day_dir.glob("*.parquet"))
+            if part.name.split("_", 1)[0] in committed
+        ]
 
     def table_files(self, table: str) -> list[Path]:
-        """Committed files of a per-batch table."""
+        """Files of a per-batch table that belong to committed batches."""
         folder = self.table_dir(table)
-        return sorted(folder.glob("*.parquet")) if folder.exists() else []
+        if not folder.exists():
+            return []
+        committed = self.committed_batches()
+        return [p for p in sorted(folder.glob("*.parquet")) if p.stem in committed]
+
+    def committed_batches(self) -> set[str]:
+        """Ids of the batches whose files are all in place."""
+        if not self.exists():
+            return set()
+        with self.manifest() as db:
+            rows = db.execute("SELECT batch_id FROM batches WHERE state='committed'").fetchall()
+        return {str(r[0]) for r in rows}
 
     # -- opening and locking -------------------------------------------------------------
     def create(self) -> None:
@@ -276,6 +288,7 @@ class Workspace:
     def commit(self, batch: Batch) -> None:
         """Make a fully staged batch visible, atomically with respect to crashes."""
         record = batch.record
+        _fsync_tree(batch.staging)  # durable before the manifest says it is complete
         with self.manifest() as db:
             db.execute(
                 "INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'committing',?,NULL)",
@@ -324,12 +337,13 @@ class Workspace:
                 actions.append(f"completed interrupted commit of batch {batch_id}")
         if self.staging_dir.exists():
             for folder in self.staging_dir.iterdir():
-                if folder.name not in states:
+                if states.get(folder.name) != "committing":
                     shutil.rmtree(folder, ignore_errors=True)
                     actions.append(f"removed unfinished staging of batch {folder.name}")
         # Files whose batch the manifest does not know can only come from outside tampering
         # or a bug; they are moved aside rather than read as events.
-        for path in self.event_files():
+        day_dirs = sorted(self.events_dir.iterdir()) if self.events_dir.exists() else []
+        for path in [part for day_dir in day_dirs for part in sorted(day_dir.glob("*.parquet"))]:
             if path.name.split("_", 1)[0] not in states:
                 aside = self.root / "orphans" / path.parent.name
                 aside.mkdir(parents=True, exist_ok=True)
@@ -349,6 +363,17 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), reverse=True):
+        _fsync_dir(path) if path.is_dir() else _fsync_file(path)
+    _fsync_dir(folder)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def _fault_point(name: str) -> None:
