@@ -373,7 +373,7 @@ def _read_csv_sql(path: Path, layout: type[FileLayout], has_header: bool) -> str
     columns = ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in layout.columns.items())
     return (
         f"read_csv({sql_path(path)}, header={'true' if has_header else 'false'},"
-        f" compression={'gzip' if is_gzip(path) else 'none'},"
+        f" compression={sql_string('gzip' if is_gzip(path) else 'none')},"
         f" auto_detect=false, columns={{{columns}}}, delim=',', quote='\"', escape='\"',"
         f" timestampformat={sql_string(CERT_TIMESTAMP_FORMAT)}, strict_mode=true,"
         f" max_line_size={_MAX_LINE_BYTES}, store_rejects=true,"
@@ -430,6 +430,7 @@ def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path) -> list[BadRow]:
     first_line = 0
     taking: _Rejected | None = None
     position = 0
+    terminator = -2
     with open_binary(path) as handle:
         for number, line in enumerate(handle, start=1):
             end = position + len(line)
@@ -440,14 +441,17 @@ def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path) -> list[BadRow]:
                                      line=number, raw=_raw_text(line)))
             else:
                 taking = None
-            # the reported offset can be one byte past the line's start, never past its end
-            while current is not None and current.offset < end:
+            # DuckDB reports two bytes past the start of the previous line's terminator: the
+            # line's start after "\r\n", one byte into the line after "\n"
+            while current is not None and (current.offset < end
+                                           or current.offset == terminator + 2):
                 if taking is None:
                     taking, first_line = current, number
                     result.append(BadRow(key="", reason=current.reason, detail=current.detail,
                                          line=number, raw=_raw_text(line)))
                 current = next(pending, None)
             position = end
+            terminator = end - (2 if line.endswith(b"\r\n") else 1)
             if current is None and taking is None:
                 break
     return result
