@@ -217,3 +217,14 @@ def test_byte_order_marks_are_not_data(tmp_path: Path) -> None:
     headerless = tmp_path / "http.csv"
     headerless.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "cert_r4" / "http.csv").read_bytes())
     assert recognise(headerless)[0].name == "cert.http.r4"
+
+
+def test_a_bad_row_is_not_matched_to_an_identical_good_line(workspace: Workspace,
+                                                            tmp_path: Path) -> None:
+    folder = tmp_path / "twins"
+    folder.mkdir()
+    (folder / "logon.csv").write_text("id,date,user,pc,activity\n"
+                                      "{A},01/04/2010 07:00:00,U1,PC-1,Logon\n"
+                                      "{A},,U1,PC-1,Logon\n")
+    ingest_cert(workspace, folder)
+    assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [(3, "missing date")]

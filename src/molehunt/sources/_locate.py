@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from molehunt.sources._files import open_binary
-from molehunt.sources.base import KEY_SEPARATOR
+from molehunt.sources.base import KEY_SEPARATOR, TYPED_PRESENT
 
 
 @dataclass
@@ -33,7 +33,8 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
            has_header: bool) -> None:
     """Fill in ``line`` and ``raw`` of ``rows`` by scanning ``path`` once.
 
-    ``typed_positions`` are field indexes parsed as non-text types; their key parts are empty.
+    ``typed_positions`` are field indexes parsed as non-text types; their key parts only say
+    whether the field is empty.
     """
     pending: dict[str, list[BadRow]] = defaultdict(list)
     for row in rows:
@@ -52,7 +53,8 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
             text = line.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
             fields = next(csv.reader([text]), [])
             key = KEY_SEPARATOR.join(
-                "" if i in typed_positions else f for i, f in enumerate(fields)
+                (TYPED_PRESENT if f else "") if i in typed_positions else f
+                for i, f in enumerate(fields)
             )
             for row in candidates:
                 if row.line is None and row.key == key:
@@ -63,4 +65,4 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
                 return
     for row in rows:  # not found again (e.g. a quoted field spanning lines): keep the fields
         if row.raw is None:
-            row.raw = row.key.replace(KEY_SEPARATOR, ",")
+            row.raw = row.key.replace(TYPED_PRESENT, "?").replace(KEY_SEPARATOR, ",")

@@ -29,6 +29,8 @@ CERT_TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
 
 #: Separates raw fields in the key used to find a quarantined row's line again.
 KEY_SEPARATOR = "\x1f"
+#: Stands for any non-empty value of a typed (non-text) field in that key.
+TYPED_PRESENT = "\x02"
 
 _REGISTRY: dict[str, type[FileLayout]] = {}
 
@@ -111,10 +113,13 @@ class FileLayout(ABC):
     def key_expression(self) -> str:
         """SQL that rebuilds a row's text fields, to find its line again in the file.
 
-        Fields parsed as other types are left empty: their text cannot be rebuilt exactly.
+        Fields parsed as other types cannot be rebuilt exactly; they only say whether they were
+        empty (see :data:`TYPED_PRESENT`), so that a row missing its date is not matched with an
+        otherwise identical line that has one.
         """
         parts = [
-            f"coalesce({quote_identifier(column)}, '')" if sql_type == "VARCHAR" else "''"
+            f"coalesce({quote_identifier(column)}, '')" if sql_type == "VARCHAR"
+            else f"CASE WHEN {quote_identifier(column)} IS NULL THEN '' ELSE chr(2) END"
             for column, sql_type in self.columns.items()
         ]
         return f"concat_ws(chr(31), {', '.join(parts)})"
