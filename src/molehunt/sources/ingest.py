@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import re
 import shutil
 import threading
@@ -34,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molehunt.domains import DomainCategories, load_domain_categories
-from molehunt.errors import SourceError, StoreError
+from molehunt.errors import SourceError
 from molehunt.schema import EVENT_COLUMNS, QUARANTINE_COLUMNS
 from molehunt.sources._files import base_name, is_gzip, open_binary
 from molehunt.sources._locate import BadRow, locate
@@ -857,15 +856,4 @@ def format_reasons(counter: Counter[str]) -> str:
     >>> format_reasons(Counter({"empty user id": 2, "invalid UTF-8": 5}))
     'invalid UTF-8: 5, empty user id: 2'
     """
-    buffer = io.StringIO()
-    buffer.write(", ".join(f"{reason}: {n}" for reason, n in counter.most_common()))
-    return buffer.getvalue()
-
-
-def ensure_writable(workspace: Workspace) -> None:
-    """Fail early with one clear line when the workspace cannot be written."""
-    try:
-        workspace.create()
-    except OSError as error:
-        raise StoreError(f"cannot write workspace: {error.strerror}",
-                         where=str(workspace.root)) from None
+    return ", ".join(f"{reason}: {n}" for reason, n in counter.most_common())
