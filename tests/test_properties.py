@@ -114,16 +114,41 @@ _event = st.fixed_dictionaries(
               "bytes": st.one_of(st.integers(), st.text(max_size=3)),
               "attrs": _json_value, "extra": _json_value},
 )
-_jsonl_line = st.one_of(_event.map(lambda e: json.dumps(e).encode()),
-                        st.binary(max_size=30).filter(lambda b: b"\n" not in b))
 
 
-@_SETTINGS
-@given(st.lists(_jsonl_line, min_size=1, max_size=30))
-def test_jsonl_parser_accounts_for_every_line(lines: list[bytes]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "events.jsonl"
-        path.write_bytes(b"\n".join(lines) + b"\n")
-        workspace = Workspace(Path(tmp) / "ws")
-        ingest_jsonl(workspace, [path])
-        _accounted(workspace, len(lines), len(lines))
+_hr_event = st.fixed_dictionaries(
+    {"user_id": st.one_of(st.text(max_size=6), st.none()),
+     "ts": st.one_of(st.datetimes().map(lambda d: d.isoformat()), st.text(max_size=10)),
+     "kind": st.sampled_from(["travel", "layoff", "promotion", ""])},
+    optional={"attrs": _json_value},
+)
+_person = st.fixed_dictionaries(
+    {"user_id": st.one_of(st.text(max_size=6), st.integers()),
+     "valid_from": st.one_of(st.dates().map(str), st.text(max_size=10))},
+    optional={"valid_to": st.one_of(st.dates().map(str), st.none()),
+              "role": st.one_of(st.text(max_size=6), st.integers()),
+              "email": st.text(max_size=10)},
+)
+_TABLE_LINES = {"events": _event, "hr_events": _hr_event, "directory": _person}
+
+
+def _jsonl_property(table: str) -> object:
+    line = st.one_of(_TABLE_LINES[table].map(lambda e: json.dumps(e).encode()),
+                     st.binary(max_size=30).filter(lambda b: b"\n" not in b))
+
+    @_SETTINGS
+    @given(st.lists(line, min_size=1, max_size=30))
+    def check(lines: list[bytes]) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{table}.jsonl"
+            path.write_bytes(b"\n".join(lines) + b"\n")
+            workspace = Workspace(Path(tmp) / "ws")
+            ingest_jsonl(workspace, [path], table=table)
+            _accounted(workspace, len(lines), len(lines))
+
+    return check
+
+
+test_jsonl_events_parser_accounts_for_every_line = _jsonl_property("events")
+test_jsonl_hr_events_parser_accounts_for_every_line = _jsonl_property("hr_events")
+test_jsonl_directory_parser_accounts_for_every_line = _jsonl_property("directory")
