@@ -16,7 +16,7 @@ from molehunt.store.workspace import Workspace
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     root = tmp_path_factory.mktemp("backends")
-    workspace = Workspace(root / "ws")
+    workspace = Workspace(root / "ws [it's]*")  # both engines must read paths literally
     ingest_cert(workspace, FIXTURES / "cert_r4")
     hr = root / "hr.jsonl"
     hr.write_text('{"user_id": "DKF0004", "ts": "2010-02-01T00:00:00", "kind": "travel"}\n')

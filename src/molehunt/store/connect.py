@@ -7,6 +7,7 @@ same code runs embedded on a laptop and on a Spark cluster.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,18 +146,27 @@ def _connect_spark(workspace: Workspace) -> Store:
         frame.createOrReplaceTempView(name)
         return _ordered(con.table(name), columns)
 
-    events = [str(p) for p in workspace.event_files()]
+    events = [_hadoop_literal(p) for p in workspace.event_files()]
     return Store(
         backend="spark",
         con=con,
-        events=table("events", events, dict(EVENT_COLUMNS), base=str(workspace.events_dir)),
-        directory=table("directory", _existing(workspace.directory_file),
+        events=table("events", events, dict(EVENT_COLUMNS),
+                     base=str(workspace.events_dir)),
+        directory=table("directory", [_hadoop_literal(p) for p in
+                                      _existing(workspace.directory_file)],
                         dict(DIRECTORY_COLUMNS)),
-        hr_events=table("hr_events", [str(p) for p in workspace.table_files("hr_events")],
+        hr_events=table("hr_events", [_hadoop_literal(p) for p in
+                                      workspace.table_files("hr_events")],
                         dict(HR_EVENT_COLUMNS)),
-        quarantine=table("quarantine", [str(p) for p in workspace.table_files("quarantine")],
+        quarantine=table("quarantine", [_hadoop_literal(p) for p in
+                                        workspace.table_files("quarantine")],
                          dict(QUARANTINE_COLUMNS)),
     )
+
+
+def _hadoop_literal(path: object) -> str:
+    """A path that Spark (Hadoop's glob syntax) reads as exactly that path."""
+    return re.sub(r"([\\{}\[\]*?])", r"\\\1", str(path))
 
 
 def _spark_ddl(columns: dict[str, str]) -> str:
