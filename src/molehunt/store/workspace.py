@@ -162,7 +162,7 @@ class Workspace:
         """Ids of the batches whose files are all in place."""
         if not self.exists():
             return set()
-        with self.manifest() as db:
+        with self.manifest(write=False) as db:
             rows = db.execute("SELECT batch_id FROM batches WHERE state='committed'").fetchall()
         return {str(r[0]) for r in rows}
 
@@ -194,17 +194,22 @@ class Workspace:
         return self.manifest_path.exists()
 
     @contextlib.contextmanager
-    def manifest(self) -> Iterator[sqlite3.Connection]:
-        """A transaction on the manifest: committed on success, rolled back on error."""
+    def manifest(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """A transaction on the manifest: committed on success, rolled back on error.
+
+        Reading transactions take no write lock, so that readers (``status``, an auditor on a
+        read-only copy) never wait for or block a writer.
+        """
         try:
             db = sqlite3.connect(self.manifest_path, timeout=60, isolation_level=None)
         except sqlite3.Error as error:
             raise StoreError(f"cannot open manifest: {error}",
                              where=str(self.manifest_path)) from None
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("BEGIN IMMEDIATE")
+            if write:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield db
             db.execute("COMMIT")
         except BaseException:
@@ -237,7 +242,7 @@ class Workspace:
     # -- manifest queries ----------------------------------------------------------------
     def find_ingested(self, sha256: str, size: int, layout: str) -> FileRecord | None:
         """The committed batch that already holds a file with this content, if any."""
-        with self.manifest() as db:
+        with self.manifest(write=False) as db:
             row = db.execute(
                 "SELECT * FROM batches WHERE sha256=? AND size=? AND layout=?"
                 " AND state='committed'",
@@ -247,7 +252,7 @@ class Workspace:
 
     def seen_before(self, path: str, size: int, layout: str) -> bool:
         """Whether a committed batch came from a file at this path with this size."""
-        with self.manifest() as db:
+        with self.manifest(write=False) as db:
             row = db.execute(
                 "SELECT 1 FROM batches WHERE path=? AND size=? AND layout=?"
                 " AND state='committed' LIMIT 1",
@@ -259,7 +264,7 @@ class Workspace:
         """Every batch in the manifest, oldest first."""
         if not self.exists():
             return []
-        with self.manifest() as db:
+        with self.manifest(write=False) as db:
             rows = db.execute("SELECT * FROM batches ORDER BY started_at").fetchall()
         return [_record(r) for r in rows]
 
@@ -267,7 +272,7 @@ class Workspace:
         """A value stored in the manifest's key-value table."""
         if not self.exists():
             return None
-        with self.manifest() as db:
+        with self.manifest(write=False) as db:
             row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return str(row[0]) if row else None
 
