@@ -242,23 +242,22 @@ class Workspace:
     # -- manifest queries ----------------------------------------------------------------
     def find_ingested(self, sha256: str, size: int, layout: str) -> FileRecord | None:
         """The committed batch that already holds a file with this content, if any."""
-        with self.manifest(write=False) as db:
-            row = db.execute(
-                "SELECT * FROM batches WHERE sha256=? AND size=? AND layout=?"
-                " AND state='committed'",
-                (sha256, size, layout),
-            ).fetchone()
-        return _record(row) if row else None
+        return self._committed_file("sha256", sha256, size, layout)
 
     def seen_before(self, path: str, size: int, layout: str) -> bool:
         """Whether a committed batch came from a file at this path with this size."""
+        return self._committed_file("path", path, size, layout) is not None
+
+    def _committed_file(self, column: str, value: str, size: int, layout: str
+                        ) -> FileRecord | None:
+        assert column in {"sha256", "path"}
         with self.manifest(write=False) as db:
             row = db.execute(
-                "SELECT 1 FROM batches WHERE path=? AND size=? AND layout=?"
+                f"SELECT * FROM batches WHERE {column}=? AND size=? AND layout=?"
                 " AND state='committed' LIMIT 1",
-                (path, size, layout),
+                (value, size, layout),
             ).fetchone()
-        return row is not None
+        return _record(row) if row else None
 
     def records(self) -> list[FileRecord]:
         """Every batch in the manifest, oldest first."""
