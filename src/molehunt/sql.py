@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 
 def quote_identifier(name: str) -> str:
@@ -48,3 +48,13 @@ def sql_list(values: Sequence[str]) -> str:
     "['a', 'b']::VARCHAR[]"
     """
     return "[" + ", ".join(sql_string(v) for v in values) + "]::VARCHAR[]"
+
+
+def empty_select(columns: Mapping[str, str]) -> str:
+    """A SELECT of no rows with the given columns and SQL types.
+
+    >>> empty_select({"user_id": "VARCHAR"})
+    'SELECT CAST(NULL AS VARCHAR) AS "user_id" WHERE false'
+    """
+    typed = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(c)}" for c, t in columns.items())
+    return f"SELECT {typed} WHERE false"

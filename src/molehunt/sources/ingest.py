@@ -302,9 +302,6 @@ class _Session:
         self.con.execute("SET partitioned_write_flush_threshold=8192")
         self.con.execute("SET enable_progress_bar=true")
         self.con.execute("SET enable_progress_bar_print=false")
-        # Joins here are always a big file against a small lookup table; the CSV reader's row
-        # estimate is tiny, so the optimiser would build its hash table on the file.
-        self.con.execute("SET disabled_optimizers='join_order,build_side_probe_side'")
         rows = sorted(categories.by_domain.items())
         self.con.execute("CREATE TABLE domain_categories (domain VARCHAR PRIMARY KEY,"
                          " category VARCHAR NOT NULL)")
@@ -335,6 +332,19 @@ class _Session:
                          f" list_has_any(mh_suffixes(d), {company})")
         self.con.execute(f"CREATE MACRO mh_is_webmail(d) AS"
                          f" list_has_any(mh_suffixes(d), {webmail})")
+
+    def read_file(self, sql: str, label: str, progress: ProgressFn) -> None:
+        """Run a statement that reads an input file through the layout's SQL.
+
+        Its joins are always the big file against a small lookup table, and the CSV reader's
+        row estimate is tiny, so the optimiser would build its hash table on the file; for
+        this statement only, joins keep the order they are written in.
+        """
+        self.con.execute("SET disabled_optimizers='join_order,build_side_probe_side'")
+        try:
+            self.run(sql, label, progress)
+        finally:
+            self.con.execute("RESET disabled_optimizers")
 
     def run(self, sql: str, label: str, progress: ProgressFn) -> None:
         """Execute ``sql``, reporting DuckDB's own progress while it runs."""
@@ -705,7 +715,7 @@ class Ingestor:
                       raw: str, staging: Path, batch_id: str, label: str) -> _Staged:
         target = staging / "events"
         select = event_select(layout, ctx, raw)
-        session.run(
+        session.read_file(
             f"COPY ({select}) TO {sql_string(str(target))} ({_PARTITIONED_PARQUET},"
             f" FILENAME_PATTERN '{batch_id}_{{i}}')",
             f"reading {label}",
@@ -731,7 +741,7 @@ class Ingestor:
     def _stage_table(self, session: _Session, layout: FileLayout, ctx: SqlContext, raw: str,
                      staging: Path) -> _Staged:
         everything = staging / "all.parquet"
-        session.run(
+        session.read_file(
             f"COPY ({table_select(layout, ctx, raw)}) TO {sql_string(str(everything))}"
             " (FORMAT parquet)",
             f"reading {layout.name}",
@@ -774,7 +784,6 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
     """
     if not target.exists() or not any(target.iterdir()):
         return _Staged(stored=0)
-    con.execute("RESET disabled_optimizers")
     staged_glob = sql_path(target, "/*/*.parquet")
     staged = f"read_parquet({staged_glob}, hive_partitioning=true, hive_types={{'day': DATE}})"
     existing_files = workspace.event_files()
@@ -825,9 +834,10 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
             for day_dir in rewritten.iterdir():
                 day_dir.rename(target / day_dir.name)
             shutil.rmtree(rewritten)
+        kept_files = _day_files(target, affected)
         after = con.execute(
-            f"SELECT count(*) FROM read_parquet({sql_paths(_day_files(target, affected))})"
-        ).fetchone() if _day_files(target, affected) else (0,)
+            f"SELECT count(*) FROM read_parquet({sql_paths(kept_files)})"
+        ).fetchone() if kept_files else (0,)
         duplicates = int(before[0] if before else 0) - int(after[0] if after else 0)
     stats = con.execute(
         f"SELECT count(*), CAST(min(day) AS VARCHAR), CAST(max(day) AS VARCHAR) FROM {staged}"

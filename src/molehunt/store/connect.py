@@ -12,23 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis
-import pyarrow as pa
 
 from molehunt.errors import ConfigError, StoreError
 from molehunt.schema import DIRECTORY_COLUMNS, EVENT_COLUMNS, HR_EVENT_COLUMNS, QUARANTINE_COLUMNS
-from molehunt.sql import sql_path
+from molehunt.sql import empty_select, sql_path
 from molehunt.store.workspace import Workspace
 
 BACKENDS = ("duckdb", "spark")
 
-_ARROW = {
-    "VARCHAR": pa.string(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "DATE": pa.date32(),
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-    "TINYINT": pa.int8(),
-}
 
 
 @dataclass
@@ -46,10 +37,6 @@ class Store:
         """Release the backend connection (the Spark session stays for reuse)."""
         if self.backend == "duckdb":
             self.con.disconnect()
-
-
-def _empty(columns: dict[str, str]) -> pa.Table:
-    return pa.table({c: pa.array([], _ARROW[t]) for c, t in columns.items()})
 
 
 def _ordered(table: ibis.Table, columns: dict[str, str]) -> ibis.Table:
@@ -105,8 +92,7 @@ def _connect_duckdb(workspace: Workspace) -> Store:
     def table(name: str, files: list[str], columns: dict[str, str], hive: bool = False
               ) -> ibis.Table:
         if not files:
-            empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items())
-            con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {empty} WHERE false")
+            con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {empty_select(columns)}")
             return _ordered(con.table(name), columns)
         listing = "[" + ", ".join(files) + "]"
         options = ", hive_partitioning=true, hive_types={'day': DATE}" if hive else ""
@@ -136,8 +122,7 @@ def _connect_spark(workspace: Workspace) -> Store:
     def table(name: str, files: list[str], columns: dict[str, str], base: str | None = None
               ) -> ibis.Table:
         if not files:
-            frame = session.createDataFrame(_empty(columns).to_pandas(),
-                                            schema=_spark_ddl(columns))
+            frame = session.createDataFrame([], schema=_spark_ddl(columns))
         else:
             reader = session.read.option("mergeSchema", "true")
             if base is not None:  # keeps the day=… folders as the partition column

@@ -13,13 +13,8 @@ import os
 import duckdb
 
 from molehunt.schema import DIRECTORY_COLUMNS
-from molehunt.sql import sql_path, sql_paths, sql_string
+from molehunt.sql import empty_select, sql_path, sql_paths, sql_string
 from molehunt.store.workspace import Workspace
-
-
-def _files_sql(paths: list[str]) -> str:
-    return sql_paths(paths)
-
 
 _HISTORY_SQL = """
 WITH s AS (
@@ -68,13 +63,12 @@ def rebuild_directory(workspace: Workspace) -> int:
                         for t in [DIRECTORY_COLUMNS[c]])
     parts = []
     if ldap:
-        parts.append(f"SELECT {columns} FROM ({_HISTORY_SQL.format(files=_files_sql(ldap))})")
+        parts.append(f"SELECT {columns} FROM ({_HISTORY_SQL.format(files=sql_paths(ldap))})")
     if supplied:
-        parts.append(f"SELECT {columns} FROM read_parquet({_files_sql(supplied)},"
+        parts.append(f"SELECT {columns} FROM read_parquet({sql_paths(supplied)},"
                      " union_by_name=true)")
     if not parts:
-        empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in DIRECTORY_COLUMNS.items())
-        parts.append(f"SELECT {empty} WHERE false")
+        parts.append(empty_select(DIRECTORY_COLUMNS))
     temporary = workspace.directory_file.with_suffix(".parquet.tmp")
     con = duckdb.connect()
     try:
@@ -112,7 +106,7 @@ def infer_company_domains(workspace: Workspace) -> tuple[str, ...]:
     """
     ldap = [str(p) for p in workspace.table_files("ldap")]
     supplied = [str(p) for p in workspace.table_files("directory_rows")]
-    sources = [f"SELECT user_id, email FROM read_parquet({_files_sql(files)},"
+    sources = [f"SELECT user_id, email FROM read_parquet({sql_paths(files)},"
                " union_by_name=true)" for files in (ldap, supplied) if files]
     if not sources:
         return ()
