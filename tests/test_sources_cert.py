@@ -228,3 +228,14 @@ def test_a_bad_row_is_not_matched_to_an_identical_good_line(workspace: Workspace
                                       "{A},,U1,PC-1,Logon\n")
     ingest_cert(workspace, folder)
     assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [(3, "missing date")]
+
+
+def test_control_characters_in_fields_do_not_hide_a_bad_row(workspace: Workspace,
+                                                            tmp_path: Path) -> None:
+    folder = tmp_path / "ctl"  # found by the property test: \x1f once separated key fields
+    folder.mkdir()
+    (folder / "psychometric.csv").write_bytes(b"employee_name,user_id,O,C,E,A,N\n"
+                                              b"\x1f,,1,2,3,4,5\nA,U1,1,2,3,4,5\n")
+    ingest_cert(workspace, folder)
+    assert [(r["line"], r["reason"], r["raw"]) for r in quarantine(workspace)] == [
+        (2, "empty user id", "\x1f,,1,2,3,4,5")]

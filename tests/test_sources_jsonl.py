@@ -116,3 +116,12 @@ def test_out_of_range_values_are_quarantined(workspace: Workspace, tmp_path: Pat
     assert summary.files[0].rows_stored == 1
     assert [r["reason"] for r in quarantine(workspace)] == [
         "invalid n_attachments", "invalid bytes", "unparseable ts"]
+
+
+def test_a_text_file_that_starts_like_gzip_is_read_as_text(workspace: Workspace,
+                                                           tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"  # found by the property test: not every 1f 8b is gzip
+    path.write_bytes(b'\x1f\x8b\n{"ts": "2024-03-01T08:00:00", "user_id": "u1", "action": "x"}\n')
+    summary = ingest_jsonl(workspace, [path])
+    assert (summary.files[0].rows_stored, summary.files[0].rows_quarantined) == (1, 1)
+    assert quarantine(workspace)[0]["line"] == 1

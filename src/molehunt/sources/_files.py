@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -10,9 +11,19 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def is_gzip(path: Path) -> bool:
-    """Whether a file is gzip-compressed (by its first two bytes)."""
+    """Whether a file is gzip-compressed: it starts like gzip *and* its start decompresses.
+
+    The magic bytes alone are not enough: a text file can begin with them.
+    """
     with open(path, "rb") as handle:
-        return handle.read(2) == _GZIP_MAGIC
+        if handle.read(2) != _GZIP_MAGIC:
+            return False
+    try:
+        with gzip.open(path, "rb") as packed:
+            packed.read(1)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return True
 
 
 def open_binary(path: Path) -> BinaryIO:

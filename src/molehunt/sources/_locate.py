@@ -9,20 +9,21 @@ The pass runs only when such rows exist and only parses lines whose first field 
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from molehunt.sources._files import open_binary
-from molehunt.sources.base import KEY_SEPARATOR, TYPED_PRESENT
+from molehunt.sources.base import TYPED_PRESENT
 
 
 @dataclass
 class BadRow:
     """A row that parsed but failed a check; ``line`` and ``raw`` are filled in by locating."""
 
-    key: str
+    key: str  # the row's fields as a JSON list (see FileLayout.key_expression)
     reason: str
     detail: str
     line: int | None = None
@@ -36,9 +37,10 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
     ``typed_positions`` are field indexes parsed as non-text types; their key parts only say
     whether the field is empty.
     """
-    pending: dict[str, list[BadRow]] = defaultdict(list)
+    pending: dict[str, list[tuple[list[str], BadRow]]] = defaultdict(list)
     for row in rows:
-        pending[row.key.split(KEY_SEPARATOR, 1)[0]].append(row)
+        fields = _key_fields(row.key)
+        pending[fields[0] if fields else ""].append((fields, row))
     remaining = len(rows)
     with open_binary(path) as handle:
         for number, line in enumerate(handle, start=1):
@@ -52,12 +54,10 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
                 continue
             text = line.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
             fields = next(csv.reader([text]), [])
-            key = KEY_SEPARATOR.join(
-                (TYPED_PRESENT if f else "") if i in typed_positions else f
-                for i, f in enumerate(fields)
-            )
-            for row in candidates:
-                if row.line is None and row.key == key:
+            key = [(TYPED_PRESENT if f else "") if i in typed_positions else f
+                   for i, f in enumerate(fields)]
+            for wanted, row in candidates:
+                if row.line is None and wanted == key:
                     row.line, row.raw = number, text
                     remaining -= 1
                     break
@@ -65,4 +65,12 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
                 return
     for row in rows:  # not found again (e.g. a quoted field spanning lines): keep the fields
         if row.raw is None:
-            row.raw = row.key.replace(TYPED_PRESENT, "?").replace(KEY_SEPARATOR, ",")
+            row.raw = ",".join(_key_fields(row.key)).replace(TYPED_PRESENT, "?")
+
+
+def _key_fields(key: str) -> list[str]:
+    try:
+        fields = json.loads(key)
+    except ValueError:
+        return []
+    return [str(f) for f in fields] if isinstance(fields, list) else []

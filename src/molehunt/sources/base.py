@@ -27,9 +27,8 @@ from molehunt.sql import quote_identifier, sql_string
 #: The CERT timestamp layout, ``MM/DD/YYYY HH:MM:SS``.
 CERT_TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
 
-#: Separates raw fields in the key used to find a quarantined row's line again.
-KEY_SEPARATOR = "\x1f"
-#: Stands for any non-empty value of a typed (non-text) field in that key.
+#: Stands for any non-empty value of a typed (non-text) field in the key used to find a
+#: quarantined row's line again (see :meth:`FileLayout.key_expression`).
 TYPED_PRESENT = "\x02"
 
 _REGISTRY: dict[str, type[FileLayout]] = {}
@@ -111,7 +110,9 @@ class FileLayout(ABC):
         return raw
 
     def key_expression(self) -> str:
-        """SQL that rebuilds a row's text fields, to find its line again in the file.
+        """SQL that rebuilds a row's fields as a JSON list, to find its line again in the file.
+
+        JSON, not a separator character: a field may hold any character.
 
         Fields parsed as other types cannot be rebuilt exactly; they only say whether they were
         empty (see :data:`TYPED_PRESENT`), so that a row missing its date is not matched with an
@@ -122,7 +123,7 @@ class FileLayout(ABC):
             else f"CASE WHEN {quote_identifier(column)} IS NULL THEN '' ELSE chr(2) END"
             for column, sql_type in self.columns.items()
         ]
-        return f"concat_ws(chr(31), {', '.join(parts)})"
+        return f"CAST(to_json([{', '.join(parts)}]) AS VARCHAR)"
 
     @classmethod
     def typed_positions(cls) -> set[int]:
