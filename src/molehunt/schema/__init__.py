@@ -6,6 +6,7 @@ ad-hoc column lists.
 """
 
 from molehunt.schema.directory import DIRECTORY_COLUMNS, LDAP_SNAPSHOT_COLUMNS
+from molehunt.schema.documents import DOCUMENT_COLUMNS
 from molehunt.schema.events import ACTIONS, CHANNELS, EVENT_COLUMNS, SENSITIVITY_LEVELS
 from molehunt.schema.hr_events import HR_EVENT_COLUMNS, HR_EVENT_KINDS
 from molehunt.schema.quarantine import QUARANTINE_COLUMNS
@@ -14,6 +15,7 @@ __all__ = [
     "ACTIONS",
     "CHANNELS",
     "DIRECTORY_COLUMNS",
+    "DOCUMENT_COLUMNS",
     "EVENT_COLUMNS",
     "HR_EVENT_COLUMNS",
     "HR_EVENT_KINDS",
