@@ -1,0 +1,388 @@
+"""Writing a simulated organisation: CERT-layout CSVs, JSONL for the rest, and the answers.
+
+Each event goes to the CERT file of the chosen layout when that layout can say it exactly, and
+to ``events.jsonl`` (event schema, ``source`` ``sim.*``) when it cannot — e.g. r4.2 has no file
+opens, no mail views and no uploads — so nothing is lost whichever layout is chosen. Rows are
+written day by day in time order; files are streamed, never held in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from operator import itemgetter
+from collections.abc import Iterable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from molehunt.simulate.buffer import (
+    DEVICE_LABEL,
+    DEVICE_TREE,
+    EMAIL_ACTIVITY,
+    EMAIL_ATTACHMENTS,
+    EMAIL_BCC,
+    EMAIL_CC,
+    EMAIL_CONTENT,
+    EMAIL_DOCS,
+    EMAIL_FROM,
+    EMAIL_LABEL,
+    EMAIL_SIZE,
+    EMAIL_TO,
+    FILE_ACTIVITY,
+    FILE_CONTENT,
+    FILE_DOC,
+    FILE_FROM_MEDIA,
+    FILE_LABEL,
+    FILE_PATH,
+    FILE_TO_MEDIA,
+    HTTP_ACTIVITY,
+    HTTP_CONTENT,
+    HTTP_DOMAIN,
+    HTTP_LABEL,
+    HTTP_URL,
+    LOGON_ACTIVITY,
+    LOGON_LABEL,
+    OTHER_LABEL,
+    OTHER_RECORD,
+    PC,
+    SEC,
+    USER,
+    DayBuffer,
+    Label,
+)
+from molehunt.simulate.documents import Document
+from molehunt.simulate.organisation import Organisation, ldap_rows
+
+LAYOUTS = ("r4.2", "r6.2")
+
+_HEADERS_R4 = {
+    "logon": ["id", "date", "user", "pc", "activity"],
+    "device": ["id", "date", "user", "pc", "activity"],
+    "file": ["id", "date", "user", "pc", "filename", "content"],
+    "email": ["id", "date", "user", "pc", "to", "cc", "bcc", "from", "size", "attachments",
+              "content"],
+    "http": ["id", "date", "user", "pc", "url", "content"],
+}
+_HEADERS_R6 = {
+    "logon": ["id", "date", "user", "pc", "activity"],
+    "device": ["id", "date", "user", "pc", "file_tree", "activity"],
+    "file": ["id", "date", "user", "pc", "filename", "activity", "to_removable_media",
+             "from_removable_media", "content"],
+    "email": ["id", "date", "user", "pc", "to", "cc", "bcc", "from", "activity", "size",
+              "attachments", "content"],
+    "http": ["id", "date", "user", "pc", "url", "activity", "content"],
+}
+_LDAP_R4 = ["employee_name", "user_id", "email", "role", "business_unit", "functional_unit",
+            "department", "team", "supervisor"]
+_LDAP_R6 = ["employee_name", "user_id", "email", "role", "projects", "business_unit",
+            "functional_unit", "department", "team", "supervisor"]
+_ID_TAGS = {"logon": "L", "device": "D", "file": "F", "email": "E", "http": "H", "other": "X"}
+_CLOCK = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
+
+
+def event_id(kind: str, number: int, salt: int) -> str:
+    """A CERT-looking id, unique per kind and number.
+
+    >>> event_id("logon", 1, 7)
+    '{L007-0000000001}'
+    """
+    return f"{{{_ID_TAGS[kind]}{salt % 1000:03d}-{number:010X}}}"
+
+
+class Writer:
+    """Streams one simulated organisation into ``folder`` in the given layout."""
+
+    def __init__(self, folder: Path, layout: str, org: Organisation, seed: int) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
+        self.folder = folder
+        self.layout = layout
+        self.r6 = layout == "r6.2"
+        self.org = org
+        self.salt = seed % 1000
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "answers").mkdir(exist_ok=True)
+        self._handles: list[IO[Any]] = []
+        headers = _HEADERS_R6 if self.r6 else _HEADERS_R4
+        self._csv = {kind: self._open_csv(folder / f"{kind}.csv", header)
+                     for kind, header in headers.items()}
+        self._raw = {kind: self._handles[number] for number, kind in enumerate(headers)}
+        self._events = self._open(folder / "events.jsonl", "wb")
+        self._hr = self._open(folder / "hr_events.jsonl", "wb")
+        self._labels = self._open_csv(folder / "answers" / "labels.csv",
+                                      ["event_id", "scenario", "user", "role", "instance",
+                                       "file"])
+        self._counters = dict.fromkeys(_ID_TAGS, 0)
+        self._iso = ""
+        self.rows: dict[str, int] = {}
+        #: (scenario instance, user) → first and last time of a labelled event (ISO)
+        self.spans: dict[tuple[str, str], list[str]] = {}
+
+    def _open(self, path: Path, mode: str) -> IO[Any]:
+        handle = path.open(mode) if "b" in mode else path.open(mode, newline="",
+                                                               encoding="utf-8")
+        self._handles.append(handle)
+        return handle
+
+    def _open_csv(self, path: Path, header: list[str]) -> Any:
+        writer = csv.writer(self._open(path, "w"), lineterminator="\n")
+        writer.writerow(header)
+        return writer
+
+    def _next_id(self, kind: str) -> str:
+        self._counters[kind] += 1
+        return event_id(kind, self._counters[kind], self.salt)
+
+    def _label(self, identifier: str, label: Label | None, file: str, sec: int) -> None:
+        if label is None:
+            return
+        self._labels.writerow((identifier, label.scenario, label.insider, label.role,
+                               label.instance, file))
+        when = self._iso + _CLOCK[sec]
+        span = self.spans.setdefault((label.instance, label.insider), [when, when])
+        span[0], span[1] = min(span[0], when), max(span[1], when)
+
+    def _count(self, file: str, n: int = 1) -> None:
+        self.rows[file] = self.rows.get(file, 0) + n
+
+    def write_day(self, buffer: DayBuffer) -> None:
+        """Write one day's events, each file in time order."""
+        day = self.org.day_date(buffer.day)
+        prefix = day.strftime("%m/%d/%Y ")
+        iso = self._iso = day.isoformat() + "T"
+        self._write_logon(buffer, prefix)
+        self._write_device(buffer, prefix)
+        self._write_file(buffer, prefix, iso)
+        self._write_email(buffer, prefix, iso)
+        self._write_http(buffer, prefix, iso)
+        others = sorted(buffer.other, key=lambda r: (r[SEC], r[USER]))
+        for row in others:
+            self._jsonl_event(row[SEC], iso, row[OTHER_RECORD], row[OTHER_LABEL])
+        for record in sorted(buffer.hr, key=lambda r: (r["ts"], r["user_id"], r["kind"])):
+            self._hr.write(orjson.dumps(record) + b"\n")
+            self._count("hr_events.jsonl")
+
+    def _jsonl_event(self, sec: int, iso: str, record: dict[str, Any],
+                     label: Label | None) -> None:
+        identifier = self._next_id("other")
+        record = {"event_id": identifier, "ts": iso + _CLOCK[sec], **record}
+        self._events.write(orjson.dumps(record) + b"\n")
+        self._count("events.jsonl")
+        self._label(identifier, label, "events.jsonl", sec)
+
+    def _write_logon(self, buffer: DayBuffer, prefix: str) -> None:
+        writer = self._csv["logon"]
+        buffer.logon.sort(key=itemgetter(SEC, USER))
+        for row in buffer.logon:
+            identifier = self._next_id("logon")
+            writer.writerow((identifier, prefix + _CLOCK[row[SEC]], row[USER], row[PC],
+                             row[LOGON_ACTIVITY]))
+            self._label(identifier, row[LOGON_LABEL], "logon.csv", row[SEC])
+        self._count("logon.csv", len(buffer.logon))
+
+    def _write_device(self, buffer: DayBuffer, prefix: str) -> None:
+        writer = self._csv["device"]
+        buffer.device.sort(key=itemgetter(SEC, USER))
+        for row in buffer.device:
+            identifier = self._next_id("device")
+            stamp = prefix + _CLOCK[row[SEC]]
+            if self.r6:
+                writer.writerow((identifier, stamp, row[USER], row[PC], row[DEVICE_TREE] or "",
+                                 row[3]))
+            else:
+                writer.writerow((identifier, stamp, row[USER], row[PC], row[3]))
+            self._label(identifier, row[DEVICE_LABEL], "device.csv", row[SEC])
+        self._count("device.csv", len(buffer.device))
+
+    def _write_file(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
+        writer = self._csv["file"]
+        buffer.file.sort(key=itemgetter(SEC, USER))
+        for row in buffer.file:
+            to_media, from_media = row[FILE_TO_MEDIA], row[FILE_FROM_MEDIA]
+            if self.r6:
+                identifier = self._next_id("file")
+                writer.writerow((identifier, prefix + _CLOCK[row[SEC]], row[USER], row[PC],
+                                 row[FILE_PATH], row[FILE_ACTIVITY], str(to_media),
+                                 str(from_media), row[FILE_CONTENT]))
+            elif row[FILE_ACTIVITY] == "File Copy" and to_media:
+                identifier = self._next_id("file")
+                writer.writerow((identifier, prefix + _CLOCK[row[SEC]], row[USER], row[PC],
+                                 row[FILE_PATH], row[FILE_CONTENT]))
+            else:
+                document: Document | None = row[FILE_DOC]
+                record = {
+                    "user_id": row[USER], "host": row[PC], "source": "sim.file",
+                    "action": row[FILE_ACTIVITY].lower().replace(" ", "_"),
+                    "channel": "removable_media" if to_media or from_media else "local",
+                    "object": row[FILE_PATH], "content": row[FILE_CONTENT],
+                    "doc_id": document.doc_id if document else None,
+                    "sensitivity": document.sensitivity if document else None,
+                    "attrs": {"to_removable_media": to_media,
+                              "from_removable_media": from_media},
+                }
+                self._jsonl_event(row[SEC], iso, record, row[FILE_LABEL])
+                continue
+            self._count("file.csv")
+            self._label(identifier, row[FILE_LABEL], "file.csv", row[SEC])
+
+    def _write_email(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
+        writer = self._csv["email"]
+        buffer.email.sort(key=itemgetter(SEC, USER))
+        for row in buffer.email:
+            stamp = prefix + _CLOCK[row[SEC]]
+            to, cc, bcc = (";".join(row[i]) for i in (EMAIL_TO, EMAIL_CC, EMAIL_BCC))
+            attachments = row[EMAIL_ATTACHMENTS]
+            if self.r6:
+                identifier = self._next_id("email")
+                listed = ";".join(f"{path}({size})" for path, size in attachments)
+                writer.writerow((identifier, stamp, row[USER], row[PC], to, cc, bcc,
+                                 row[EMAIL_FROM], row[EMAIL_ACTIVITY], row[EMAIL_SIZE], listed,
+                                 row[EMAIL_CONTENT]))
+            elif row[EMAIL_ACTIVITY] == "Send":
+                identifier = self._next_id("email")
+                writer.writerow((identifier, stamp, row[USER], row[PC], to, cc, bcc,
+                                 row[EMAIL_FROM], row[EMAIL_SIZE], len(attachments),
+                                 row[EMAIL_CONTENT]))
+            else:  # r4.2 has no received mail
+                docs: list[Document] = row[EMAIL_DOCS]
+                sender = row[EMAIL_FROM]
+                record = {
+                    "user_id": row[USER], "host": row[PC], "source": "sim.email",
+                    "action": "email_view", "channel": _mail_channel(sender, self.org.domain),
+                    "object": sender, "target": to, "domain": sender.rpartition("@")[2],
+                    "bytes": row[EMAIL_SIZE], "n_attachments": len(attachments),
+                    "content": row[EMAIL_CONTENT],
+                    "doc_id": docs[0].doc_id if docs else None,
+                    "sensitivity": max(d.sensitivity for d in docs) if docs else None,
+                    "attrs": {"attachments": [path for path, _ in attachments]},
+                }
+                self._jsonl_event(row[SEC], iso, record, row[EMAIL_LABEL])
+                continue
+            self._count("email.csv")
+            self._label(identifier, row[EMAIL_LABEL], "email.csv", row[SEC])
+
+    def _write_http(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
+        writer = self._csv["http"]
+        buffer.http.sort(key=itemgetter(SEC, USER))
+        written = 0
+        head = "{" + _ID_TAGS["http"] + f"{self.salt:03d}-"
+        lines: list[str] = []
+        for row in buffer.http:
+            activity = row[HTTP_ACTIVITY]
+            if self.r6 or activity == "WWW Visit":
+                self._counters["http"] += 1
+                identifier = f"{head}{self._counters['http']:010X}}}"
+                fields = (identifier, prefix + _CLOCK[row[SEC]], row[USER], row[PC],
+                          row[HTTP_URL], activity, row[HTTP_CONTENT]) if self.r6 else (
+                    identifier, prefix + _CLOCK[row[SEC]], row[USER], row[PC], row[HTTP_URL],
+                    row[HTTP_CONTENT])
+                line = ",".join(fields)
+                if line.count(",") != len(fields) - 1 or '"' in line or "\n" in line:
+                    self._raw["http"].write("".join(f"{x}\n" for x in lines))
+                    lines.clear()
+                    writer.writerow(fields)  # a field that needs quoting
+                else:
+                    lines.append(line)
+            else:
+                record = {
+                    "user_id": row[USER], "host": row[PC], "source": "sim.http",
+                    "action": "web_upload" if activity == "WWW Upload" else "web_download",
+                    "channel": "cloud_storage" if row[HTTP_DOMAIN][1] == "cloud_storage"
+                    else "webmail" if row[HTTP_DOMAIN][1] == "webmail" else "web",
+                    "object": row[HTTP_URL], "domain": row[HTTP_DOMAIN][0],
+                    "content": row[HTTP_CONTENT],
+                }
+                self._jsonl_event(row[SEC], iso, record, row[HTTP_LABEL])
+                continue
+            written += 1
+            if row[HTTP_LABEL] is not None:
+                self._label(identifier, row[HTTP_LABEL], "http.csv", row[SEC])
+        if lines:
+            self._raw["http"].write("\n".join(lines) + "\n")
+        self._count("http.csv", written)
+
+    def close(self) -> None:
+        """Flush and close every file."""
+        for handle in self._handles:
+            handle.close()
+        self._handles.clear()
+
+
+def _mail_channel(address: str, company_domain: str) -> str:
+    from molehunt.simulate.background import WEBMAIL_DOMAINS
+
+    domain = address.rpartition("@")[2].lower()
+    if domain in WEBMAIL_DOMAINS:
+        return "webmail"
+    return "email_internal" if domain == company_domain else "email_external"
+
+
+def write_ldap(folder: Path, org: Organisation, layout: str) -> int:
+    """Monthly LDAP snapshots of the period (copies of the input files with ``--directory``)."""
+    target = folder / "LDAP"
+    target.mkdir(parents=True, exist_ok=True)
+    if org.ldap_files:
+        for path in org.ldap_files:
+            (target / path.name).write_bytes(path.read_bytes())
+        return len(org.ldap_files)
+    header = _LDAP_R6 if layout == "r6.2" else _LDAP_R4
+    month = date(org.start.year, org.start.month, 1)
+    end = org.start + timedelta(days=org.days - 1)
+    written = 0
+    while month <= end:
+        with (target / month.strftime("%Y-%m.csv")).open("w", newline="",
+                                                         encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(header)
+            for person in ldap_rows(org, month):
+                boss = org.people[person.supervisor].name if person.supervisor is not None \
+                    else ""
+                row = [person.name, person.user_id, person.email, person.role]
+                if layout == "r6.2":
+                    row.append(";".join(person.projects))
+                row += [person.business_unit, person.functional_unit, person.department,
+                        person.team, boss]
+                writer.writerow(row)
+        written += 1
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return written
+
+
+def write_documents(folder: Path, org: Organisation, documents: Iterable[Document]) -> int:
+    """``documents.jsonl``: the corpus with labels, markings and text."""
+    count = 0
+    with (folder / "documents.jsonl").open("wb") as handle:
+        for document in documents:
+            created = org.day_date(document.created).isoformat()
+            handle.write(orjson.dumps({
+                "doc_id": document.doc_id, "path": document.path, "title": document.title,
+                "project": document.project, "owner_id": org.people[document.owner].user_id,
+                "team": document.team, "department": document.department,
+                "business_unit": document.business_unit, "sensitivity": document.sensitivity,
+                "marking": document.marking, "language": document.language,
+                "created": created, "text": document.text,
+            }) + b"\n")
+            count += 1
+    return count
+
+
+def write_psychometric(folder: Path, org: Organisation, seed: int) -> None:
+    """CERT's ``psychometric.csv`` (Big Five scores, unrelated to any scenario)."""
+    import random
+
+    rng = random.Random(f"psychometric/{seed}")
+    with (folder / "psychometric.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["employee_name", "user_id", "O", "C", "E", "A", "N"])
+        for person in org.people:
+            writer.writerow([person.name, person.user_id,
+                             *(min(50, max(10, round(rng.gauss(30, 8)))) for _ in range(5))])
+
+
+def write_json(path: Path, value: Any) -> None:
+    """A small JSON file, stable key order, for people and tools to read."""
+    path.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                    encoding="utf-8")

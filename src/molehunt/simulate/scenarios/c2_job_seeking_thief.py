@@ -1,0 +1,84 @@
+"""C2 job-seeking thief: job sites and a competitor, then far more removable media, then gone."""
+
+from __future__ import annotations
+
+import random
+
+from molehunt.simulate.background import World, email_row, file_row
+from molehunt.simulate.buffer import DayBuffer
+from molehunt.simulate.scenarios.base import (
+    Instance,
+    Scenario,
+    documents_by_sensitivity,
+    employed_through,
+    pick_domain,
+)
+from molehunt.simulate.vocabulary import COMPETITOR_DOMAINS
+
+
+class JobSeekingThief(Scenario):
+    """Browses job sites and writes to a competitor, then copies far more to removable media
+    than before (``volume`` times their own habit), resigns and leaves."""
+
+    code = "C2"
+    title = "job-seeking thief"
+    defaults = {"duration": 56.0, "volume": 6.0, "job_visits": 8.0}
+
+    def plan(self, world: World, rng: random.Random, params: dict[str, float],
+             taken: set[int], name: str) -> Instance | None:
+        """A removable-media user who is not in IT; resigns two weeks before leaving."""
+        days = world.org.days
+        duration = int(params["duration"])
+        low, high = max(60, days // 5), days - duration - 5
+        if high < low:
+            return None
+        start = rng.randrange(low, high + 1)
+        end = start + duration - 1
+        people = [p for p in world.org.people if p.index not in taken
+                  and p.habits.media_days > 0 and p.profile not in {"it_admin", "security"}
+                  and employed_through(p, start - 60, end + 3)]
+        if not people:
+            return None
+        insider = rng.choice(people)
+        insider.leave_day = end + 1 + rng.randrange(0, 3)
+        insider.departure = "resign"
+        return Instance(self.code, name, insider, start, end, params)
+
+    def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:
+        """Job search in the first two thirds, the theft in the last third."""
+        if not instance.start <= day <= instance.end:
+            return
+        person = instance.insider
+        session = self.session(buffer, person)
+        if session is None:
+            return
+        rng = self.rng(world, instance, day)
+        label = instance.label(person)
+        third = instance.start + (instance.end - instance.start) * 2 // 3
+        if day < third:
+            for _ in range(rng.randrange(1, 2 * int(instance.params["job_visits"]) + 1)):
+                self.web(buffer, person, self.during(session, rng),
+                         pick_domain("job_board", rng), "job_board", "WWW Visit",
+                         "jobs career resume apply position salary interview", label, rng)
+            if rng.random() < 0.12:
+                competitor = rng.choice(COMPETITOR_DOMAINS)
+                buffer.email.append(email_row(
+                    self.during(session, rng), person, [f"careers@{competitor}"],
+                    "application for the open position resume attached experience", [], rng,
+                    label=label))
+            return
+        if rng.random() > 0.7:
+            return
+        connect = self.during(session, rng)
+        buffer.device.append([connect, person.user_id, person.pc, "Connect", "R:\\", label])
+        pool = documents_by_sensitivity(world, person, 1, 4, day)
+        copies = max(2, round(person.habits.media_files * instance.params["volume"]
+                              * rng.uniform(0.6, 1.4)))
+        for _ in range(copies):
+            document = rng.choice(pool)
+            buffer.file.append(file_row(min(86000, connect + rng.randrange(60, 3000)), person,
+                                        person.pc, document,
+                                        "R:\\" + document.path.rsplit("\\", 1)[1], "File Copy",
+                                        rng, to_media=True, label=label))
+        buffer.device.append([min(86399, connect + 3300), person.user_id, person.pc,
+                              "Disconnect", None, label])
