@@ -173,6 +173,71 @@ def status(
     _run(action)
 
 
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the organisation to.")],
+    users: Annotated[int, typer.Option(help="People over the whole period.")] = 1000,
+    days: Annotated[int, typer.Option(help="Days to simulate.")] = 500,
+    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2010-01-04",
+    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
+    layout: Annotated[str, typer.Option(help="CERT layout: r4.2 or r6.2.")] = "r6.2",
+    directory: Annotated[Path | None, typer.Option(
+        help="Folder of CERT monthly LDAP files (YYYY-MM.csv) to take the people from.")] = None,
+    scenarios: Annotated[str, typer.Option(
+        help="Comma-separated scenario codes (C1-C5, S1-S4), 'all' or 'none'.")] = "all",
+    insiders_per_scenario: Annotated[int, typer.Option(
+        help="Insiders (scenario instances) per scenario.")] = 1,
+    intensity: Annotated[list[str] | None, typer.Option(
+        help="Scenario parameter, e.g. C2.volume=4 or S2.accomplices=5 (repeatable).")] = None,
+) -> None:
+    """Simulate an organisation with labelled insiders, in CERT layout plus JSONL."""
+    from datetime import date
+
+    from molehunt.errors import ConfigError
+    from molehunt.simulate import ALL_SCENARIOS, SimulationConfig
+    from molehunt.simulate import simulate as run_simulation
+
+    def action() -> int:
+        try:
+            first = date.fromisoformat(start)
+        except ValueError:
+            raise ConfigError(f"--start {start!r} is not a YYYY-MM-DD date") from None
+        codes = {"all": ALL_SCENARIOS, "none": ()}.get(scenarios.strip().lower())
+        if codes is None:
+            codes = tuple(c.strip().upper() for c in scenarios.split(",") if c.strip())
+        config = SimulationConfig(
+            out=out_dir, users=users, days=days, start=first, seed=seed, layout=layout,
+            directory=directory, scenarios=codes, insiders_per_scenario=insiders_per_scenario,
+            intensity=_parse_intensity(intensity or []))
+        with _progress() as progress:
+            result = run_simulation(config, progress)
+        out.print(f"wrote {result.events:,} events of {len(result.organisation.people):,} people"
+                  f" over {days} days to {out_dir} ({layout});"
+                  f" {len(result.instances)} scenario instances; truth in {out_dir / 'answers'}",
+                  highlight=False)
+        for note in result.notes:
+            console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        return 0
+
+    _run(action)
+
+
+def _parse_intensity(values: list[str]) -> dict[str, dict[str, float]]:
+    from molehunt.errors import ConfigError
+
+    parsed: dict[str, dict[str, float]] = {}
+    for value in values:
+        key, _, number = value.partition("=")
+        code, _, name = key.partition(".")
+        try:
+            parsed.setdefault(code.strip().upper(), {})[name.strip()] = float(number)
+        except ValueError:
+            raise ConfigError(f"--intensity {value!r}: expected CODE.parameter=number") from None
+        if not name.strip():
+            raise ConfigError(f"--intensity {value!r}: expected CODE.parameter=number")
+    return parsed
+
+
 def _print_status(report: dict[str, Any]) -> None:
     out.print(f"[bold]workspace[/bold] {report['workspace']}")
     out.print(

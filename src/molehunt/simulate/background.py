@@ -13,8 +13,9 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from collections.abc import Sequence
 from itertools import accumulate
-from typing import Any
+from typing import Any, TypeVar
 
 from molehunt.domains import load_domain_categories
 from molehunt.simulate.buffer import DayBuffer, Label, Session
@@ -29,6 +30,7 @@ from molehunt.simulate.vocabulary import (
 )
 
 _CATEGORIES = load_domain_categories()
+T = TypeVar("T")
 WEBMAIL_DOMAINS = frozenset(("gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com",
                              "icloud.com", "protonmail.com", "163.com", "qq.com"))
 _WEEKDAY = (1.05, 1.02, 1.0, 0.98, 0.88, 1.0, 1.0)
@@ -103,13 +105,13 @@ class World:
             words = WEB_WORDS[category].split()
             text_rng = random.Random(f"web/{category}/{self.seed}")
             pool = self.web_content[category] = [
-                " ".join(text_rng.choice(words) for _ in range(text_rng.randrange(6, 18)))
+                " ".join(choice(text_rng, words) for _ in range(text_rng.randrange(6, 18)))
                 for _ in range(64)]
         return pool
 
     def web_text(self, category: str, rng: random.Random) -> str:
         """Keywords of a page of the category."""
-        return rng.choice(self.web_pool(category))
+        return choice(rng, self.web_pool(category))
 
     def urls(self, domain: str, category: str) -> list[str]:
         """The pages of a site that people visit, made once per site."""
@@ -131,7 +133,7 @@ class World:
             pool = self.topic_content[key] = [
                 " ".join(sentence(text_rng, words, language)
                          for _ in range(text_rng.randrange(1, 4))) for _ in range(96)]
-        return rng.choice(pool)
+        return choice(rng, pool)
 
 
 def _person_state(world: World, person: Person) -> PersonState:
@@ -151,10 +153,10 @@ def _person_state(world: World, person: Person) -> PersonState:
         weights += [share * z / total for z in zipf]
     partners = rng.sample(PARTNER_DOMAINS, 6 if person.profile == "sales" else 3)
     if person.profile in {"sales", "executive"}:
-        partners.append(rng.choice(ANALYST_DOMAINS))
-    contacts = [f"{rng.choice('abcdefghjklmnprstw')}{rng.choice(('smith', 'lee', 'chen', 'kim'))}"
+        partners.append(choice(rng, ANALYST_DOMAINS))
+    contacts = [f"{choice(rng, 'abcdefghjklmnprstw')}{choice(rng, ('smith', 'lee', 'chen', 'kim'))}"
                 f"{rng.randrange(1, 99)}@{domain}" for domain in partners for _ in range(2)]
-    friends = [f"friend{rng.randrange(100, 999)}@{rng.choice(sorted(WEBMAIL_DOMAINS))}"
+    friends = [f"friend{rng.randrange(100, 999)}@{choice(rng, sorted(WEBMAIL_DOMAINS))}"
                for _ in range(3)] + [person.personal_email]
     own_projects = set(person.projects)
     readable: list[Document] = []
@@ -179,6 +181,15 @@ def _person_state(world: World, person: Person) -> PersonState:
 def person_rng(seed: int, day: int, person: Person, purpose: str = "day") -> random.Random:
     """The random stream of one person on one day for one purpose."""
     return random.Random(f"{purpose}/{seed}/{day}/{person.user_id}")
+
+
+def choice(rng: random.Random, items: Sequence[T]) -> T:
+    """One item, drawn with exactly one ``random()`` whatever the length.
+
+    ``random.Random.choice`` draws a varying number of bits depending on the length, so a
+    colleague who joins or leaves would shift everybody's later draws.
+    """
+    return items[int(rng.random() * len(items))]
 
 
 def poisson(rng: random.Random, mean: float) -> int:
@@ -262,7 +273,7 @@ def simulate_person_day(world: World, person: Person, day: int, buffer: DayBuffe
     for begin, end in session.spans():
         buffer.logon.append([begin, user, own_pc, "Logon", None])
         for _ in range(poisson(rng, 0.5)):  # unlocking the screen after a break
-            buffer.logon.append([rng.randrange(begin, max(begin + 1, end)), user, own_pc,
+            buffer.logon.append([begin + int(rng.random() * (end - begin)), user, own_pc,
                                  "Logon", None])
         buffer.logon.append([end, user, own_pc, "Logoff", None])
     _other_machines(world, person, rng, session, level, buffer)
@@ -289,7 +300,7 @@ def _other_machines(world: World, person: Person, rng: random.Random, session: S
     pool = world.org.people if person.profile in {"it_admin", "security"} else [
         world.org.people[i] for i in world.org.departments.get(person.department, [])]
     for _ in range(count):
-        target = rng.choice(pool)
+        target = choice(rng, pool)
         at = _time_in(session, rng)
         buffer.logon.append([at, person.user_id, target.pc, "Logon", None])
         buffer.logon.append([min(86399, at + rng.randrange(120, 2400)), person.user_id,
@@ -299,8 +310,8 @@ def _other_machines(world: World, person: Person, rng: random.Random, session: S
 def url_for(domain: str, category: str, rng: random.Random, upload: bool = False) -> str:
     """A URL on the domain whose path words fit the category."""
     words = WEB_WORDS[category].split()
-    verb = "upload" if upload else rng.choice(words)
-    return f"http://{domain}/{verb}/{rng.choice(words)}{rng.randrange(1, 99)}.html"
+    verb = "upload" if upload else choice(rng, words)
+    return f"http://{domain}/{verb}/{choice(rng, words)}{rng.randrange(1, 99)}.html"
 
 
 def _web(world: World, person: Person, state: PersonState, rng: random.Random,
@@ -333,10 +344,10 @@ def _web(world: World, person: Person, state: PersonState, rng: random.Random,
         clouds = [d for d in state.web_domains if d[1] == "cloud_storage"] or [
             (domains_of("cloud_storage")[0], "cloud_storage")]
         for _ in range(uploads):
-            document = rng.choice(state.own)
+            document = choice(rng, state.own)
             if document.sensitivity >= 3:
                 continue  # people do not put secrets on their own cloud folders
-            domain, category = rng.choice(clouds)
+            domain, category = choice(rng, clouds)
             buffer.http.append([_time_in(session, rng), user, pc,
                                 url_for(domain, category, rng, upload=True), "WWW Upload",
                                 excerpt(document, rng, 300), None, (domain, category)])
@@ -376,7 +387,7 @@ def _mail(world: World, person: Person, state: PersonState, rng: random.Random,
         for _ in range(k):
             pool = team if team and rng.random() < 0.65 else department
             if pool:
-                chosen.append(org.people[rng.choice(pool)].email)
+                chosen.append(org.people[choice(rng, pool)].email)
         if person.supervisor is not None and rng.random() < 0.1:
             chosen.append(org.people[person.supervisor].email)
         return sorted(set(chosen)) or [org.people[rng.randrange(len(org.people))].email]
@@ -384,30 +395,30 @@ def _mail(world: World, person: Person, state: PersonState, rng: random.Random,
     def attachments(chance: float, max_sensitivity: int) -> list[Document]:
         if not state.own or rng.random() >= chance:
             return []
-        document = rng.choice(state.own)
+        document = choice(rng, state.own)
         return [document] if document.sensitivity <= max_sensitivity else []
 
     for _ in range(poisson(rng, habits.email_internal * level)):
-        row = email_row(_time_in(session, rng), person, colleagues(rng.choice((1, 1, 2, 3))),
+        row = email_row(_time_in(session, rng), person, colleagues(choice(rng, (1, 1, 2, 3))),
                         world.message_text(topic, language, rng),
                         attachments(habits.attach, 4), rng,
                         cc=colleagues(1) if rng.random() < 0.25 else None)
         buffer.email.append(row)
         rows.append(row)
     for _ in range(poisson(rng, habits.email_external * level)):
-        row = email_row(_time_in(session, rng), person, [rng.choice(state.partners)],
+        row = email_row(_time_in(session, rng), person, [choice(rng, state.partners)],
                         world.message_text("market" if person.profile == "sales" else topic,
                                            "en", rng),
                         attachments(habits.attach * 0.5, 1), rng)
         buffer.email.append(row)
         rows.append(row)
     for _ in range(poisson(rng, habits.webmail * level)):
-        row = email_row(_time_in(session, rng), person, [rng.choice(state.friends)],
+        row = email_row(_time_in(session, rng), person, [choice(rng, state.friends)],
                         world.web_text("social", rng), attachments(0.05, 1), rng)
         buffer.email.append(row)
         rows.append(row)
     for _ in range(poisson(rng, habits.email_external * 0.6 * level)):
-        sender = rng.choice(state.partners)
+        sender = choice(rng, state.partners)
         buffer.email.append(email_row(_time_in(session, rng), person, [person.email],
                                       world.message_text("market", "en", rng), [], rng,
                                       activity="View", sender=sender))
@@ -441,7 +452,7 @@ def _files(world: World, person: Person, state: PersonState, rng: random.Random,
             rows.append(row)
     if state.own:
         for _ in range(poisson(rng, habits.writes * level)):
-            document = rng.choice(state.own)
+            document = choice(rng, state.own)
             if document.created > created_by:
                 continue
             row = file_row(_time_in(session, rng), person, pc, document, document.path,
@@ -451,18 +462,18 @@ def _files(world: World, person: Person, state: PersonState, rng: random.Random,
     if habits.media_days and not session.travelling and rng.random() < habits.media_days:
         connect = _time_in(session, rng)
         disconnect = min(86399, connect + rng.randrange(300, 5400))
-        tree = "R:\\;R:\\" + rng.choice(("backup", "docs", "tools", "install", "data"))
+        tree = "R:\\;R:\\" + choice(rng, ("backup", "docs", "tools", "install", "data"))
         buffer.device.append([connect, person.user_id, pc, "Connect", tree, None])
         buffer.device.append([disconnect, person.user_id, pc, "Disconnect", None, None])
         for _ in range(poisson(rng, habits.media_files)):
             at = rng.randrange(connect, disconnect + 1)
             if person.profile in {"it_admin", "security"} and rng.random() < 0.6:
-                name = rng.choice(("setup", "driver", "patch", "image", "firmware", "tool"))
+                name = choice(rng, ("setup", "driver", "patch", "image", "firmware", "tool"))
                 path = f"R:\\install\\{name}_{rng.randrange(1, 400)}.exe"
                 row = file_row(at, person, pc, None, path, "File Copy", rng,
                                to_media=rng.random() < 0.5, from_media=True)
             elif state.own:
-                document = rng.choice(state.own)
+                document = choice(rng, state.own)
                 if document.sensitivity >= 3 or document.created > created_by:
                     continue
                 row = file_row(at, person, pc, document, "R:\\" + document.path.rsplit(

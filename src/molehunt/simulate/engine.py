@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from molehunt.errors import ConfigError
 from molehunt.simulate.background import (
     World,
     domains_of,
@@ -31,6 +32,7 @@ from molehunt.simulate.organisation import (
     organisation_from_ldap,
 )
 from molehunt.simulate.output import (
+    LAYOUTS,
     Writer,
     write_documents,
     write_json,
@@ -85,10 +87,17 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
     """Simulate an organisation and write it to ``config.out``."""
     unknown = sorted(set(config.scenarios) - set(load_scenarios()))
     if unknown:
-        raise ValueError(f"unknown scenario {', '.join(unknown)}; known:"
+        raise ConfigError(f"unknown scenario {', '.join(unknown)}; known:"
                          f" {', '.join(load_scenarios())}")
     if config.days < 30:
-        raise ValueError("simulate at least 30 days")
+        raise ConfigError("simulate at least 30 days")
+    if config.layout not in LAYOUTS:
+        raise ConfigError(f"unknown layout {config.layout!r}; expected one of"
+                          f" {', '.join(LAYOUTS)}")
+    if config.directory is None and config.users < 40:
+        raise ConfigError("simulate at least 40 people")
+    if config.insiders_per_scenario < 0:
+        raise ConfigError("--insiders-per-scenario must be 0 or more")
     if config.directory is not None:
         org = organisation_from_ldap(config.directory, config.days, config.start, config.seed)
     else:
@@ -193,7 +202,7 @@ def _plan_scenarios(world: World, config: SimulationConfig, notes: list[str]) ->
         params = {**scenario.defaults, **config.intensity.get(code, {})}
         bad = sorted(set(params) - set(scenario.defaults))
         if bad:
-            raise ValueError(f"scenario {code} has no parameter {', '.join(bad)}; it has"
+            raise ConfigError(f"scenario {code} has no parameter {', '.join(bad)}; it has"
                              f" {', '.join(scenario.defaults)}")
         for number in range(1, config.insiders_per_scenario + 1):
             rng = random.Random(f"scenario-plan/{config.seed}/{code}/{number}")
@@ -367,9 +376,9 @@ def _write_answers(out: Path, config: SimulationConfig, world: World,
         table = csv.writer(handle, lineterminator="\n")
         table.writerow(["dataset", "scenario", "details", "user", "start", "end"])
         for instance in instances:
-            people = [instance.insider.user_id] + [org.people[i].user_id
-                                                   for i in sorted(instance.members)
-                                                   if i != instance.insider.index]
+            people = [instance.insider.user_id] + [
+                org.people[i].user_id for i, role in sorted(instance.members.items())
+                if i != instance.insider.index and role != "masquerade"]
             for user in people:
                 span = writer.spans.get((instance.name, user))
                 if span is None:

@@ -317,8 +317,8 @@ def build_organisation(users: int, days: int, start: date, seed: int,
     >>> len(org.people), len({p.user_id for p in org.people})
     (120, 120)
     """
-    if users < 20:
-        raise ValueError("an organisation needs at least 20 people")
+    if users < 40:
+        raise ValueError("an organisation needs at least 40 people")
     rng = random.Random(f"organisation/{seed}")
     taken_ids: set[str] = set()
     taken_names: set[str] = set()
@@ -343,7 +343,10 @@ def build_organisation(users: int, days: int, start: date, seed: int,
 
     president = add("President", "Executive", "Executive Office", "Executive Office", None, ())
     team_size = 9
-    for (unit, departments, roles), share in zip(_STRUCTURE, _UNIT_SHARE, strict=True):
+    for (unit, all_departments, roles), share in zip(_STRUCTURE, _UNIT_SHARE, strict=True):
+        # a small company has fewer departments, not departments of one person
+        departments = all_departments[:max(1, round(len(all_departments) * min(1.0,
+                                                                                users / 300)))]
         unit_people = max(len(departments) * 4, round(users * share))
         director = add("Director", unit, departments[0], f"{unit} Office", president, ())
         per_department = max(4, unit_people // len(departments))

@@ -63,9 +63,18 @@ class PaidConsultant(Scenario):
                   and employed_through(p, start - 40, end)]
         if not people:
             return None
-        insider = rng.choice(people)
-        trip = start - rng.randrange(7, 21)
-        world.travel.setdefault(insider.index, set()).update(range(trip, trip + 4))
+        # the approach happens on a trip the person makes anyway, if they make one in time
+        trips = {p.index: sorted(d for d in world.travel.get(p.index, ())
+                                 if low - 30 <= d <= high - 7) for p in people}
+        travellers = [p for p in people if trips[p.index]]
+        insider = rng.choice(travellers or people)
+        if travellers:
+            trip = rng.choice(trips[insider.index])
+            start = trip + rng.randrange(5, 15)
+            end = min(days - 1, start + int(params["duration"]) - 1)
+        else:
+            trip = start - rng.randrange(7, 21)
+            world.travel.setdefault(insider.index, set()).update(range(trip, trip + 4))
         instance = Instance(self.code, name, insider, start, end, params)
         instance.details = f"approached on a trip on day {trip}"
         instance.state["trip"] = trip
@@ -77,10 +86,6 @@ class PaidConsultant(Scenario):
     def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:
         """Replace a few of today's own messages, reads and visits; add nothing."""
         person = instance.insider
-        if day == instance.state["trip"]:
-            buffer.hr.append({"user_id": person.user_id, "kind": "travel",
-                              "ts": world.org.day_date(day).isoformat() + "T07:00:00",
-                              "attrs": {"destination": "industry conference", "days": 4}})
         if not instance.start <= day <= instance.end:
             return
         rng = self.rng(world, instance, day)

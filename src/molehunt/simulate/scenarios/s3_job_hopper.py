@@ -78,7 +78,8 @@ class JobHopper(Scenario):
             for number, document in enumerate(foreign):
                 if number % 3 == 2:
                     buffer.email.append(email_row(
-                        at + 600 + number, person, [person.email], document.text[:900],
+                        at + 600 + number, person, [person.email],
+                        " ".join(document.text[:900].split()),
                         [document], rng, activity="View", sender=person.personal_email,
                         label=label))
                 else:
