@@ -379,3 +379,51 @@ def test_start_date_is_respected(tmp_path: Path) -> None:
     first = _sql(f"SELECT min(strptime(date, '%m/%d/%Y %H:%M:%S')) FROM"
                  f" {_csv(result.folder, 'logon.csv')}")[0][0]
     assert first.date() >= date(2015, 3, 2)
+
+
+# --- the organisation of a directory --------------------------------------------------------
+
+LDAP_FIXTURE = Path(__file__).parent / "fixtures" / "ldap_org"
+
+
+def _ldap_people() -> dict[str, dict[str, Any]]:
+    people: dict[str, dict[str, Any]] = {}
+    for path in sorted(LDAP_FIXTURE.glob("*.csv")):
+        month = int(path.stem[-2:])
+        for row in _sql(f"SELECT user_id, employee_name, role, supervisor FROM"
+                        f" {_csv(LDAP_FIXTURE, path.name)}"):
+            entry = people.setdefault(row[0], {"name": row[1], "role": row[2],
+                                               "supervisor": row[3], "months": []})
+            entry["months"].append(month)
+    return people
+
+
+@pytest.mark.parametrize("scenarios", [(), ("C1", "C2", "C3", "C4", "C5", "S1", "S2", "S3",
+                                            "S4")])
+def test_directory_gives_the_people_roles_supervisors_and_departures(
+        tmp_path: Path, scenarios: tuple[str, ...]) -> None:
+    result = simulate(SimulationConfig(out=tmp_path / "org", directory=LDAP_FIXTURE, days=118,
+                                       start=date(2011, 1, 3), seed=SEED, scenarios=scenarios))
+    expected = _ldap_people()
+    org = result.organisation
+    assert {p.user_id for p in org.people} == set(expected)
+    for person in org.people:
+        truth = expected[person.user_id]
+        assert person.name == truth["name"]
+        assert person.role == truth["role"]
+        boss = org.people[person.supervisor].name if person.supervisor is not None else None
+        assert boss == truth["supervisor"]
+        first_month = org.day_date(max(person.hire_day, 0)).month
+        assert first_month == truth["months"][0] or person.hire_day <= 0
+        if truth["months"][-1] == 4:
+            assert person.leave_day is None
+        else:
+            assert person.leave_day is not None
+            assert org.day_date(person.leave_day - 1).month == truth["months"][-1]
+    for path in LDAP_FIXTURE.glob("*.csv"):
+        assert (result.folder / "LDAP" / path.name).read_bytes() == path.read_bytes()
+    active = dict(_sql(f"SELECT user, list(DISTINCT month({_day()})) FROM"
+                       f" {_csv(result.folder, 'logon.csv')} GROUP BY user"))
+    for user, truth in expected.items():
+        if user in active:  # nobody works outside the months the directory has them
+            assert set(active[user]) <= set(truth["months"]), user

@@ -86,6 +86,8 @@ class World:
     meetings: dict[int, list[dict[str, Any]]]  # day → meetings
     #: (day, department, indices of the people laid off) of each layoff wave
     layoffs: list[tuple[int, str, set[int]]] = field(default_factory=list)
+    #: hires and departures come from a directory: scenarios must not move them
+    fixed_tenure: bool = False
     states: dict[int, PersonState] = field(default_factory=dict)
     web_content: dict[str, list[str]] = field(default_factory=dict)
     topic_content: dict[str, list[str]] = field(default_factory=dict)

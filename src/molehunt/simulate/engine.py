@@ -103,7 +103,8 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
     else:
         org = build_organisation(config.users, config.days, config.start, config.seed)
     documents = build_corpus(org, config.seed)
-    world = World(org, documents, config.seed, holidays(config.start, config.days), {}, {}, {})
+    world = World(org, documents, config.seed, holidays(config.start, config.days), {}, {}, {},
+                  fixed_tenure=config.directory is not None)
     plan_rng = random.Random(f"plan/{config.seed}")
     _plan_layoffs(world, plan_rng)
     _plan_travel_and_bursts(world, plan_rng)
@@ -139,8 +140,15 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
 
 
 def _plan_layoffs(world: World, rng: random.Random) -> None:
-    """One wave in a department in the middle of a long enough period."""
+    """One wave in a department in the middle of a long enough period.
+
+    With a directory, the wave is those who leave in the busiest month of departures of one
+    department (at least three people), since the directory decides who leaves when.
+    """
     org = world.org
+    if world.fixed_tenure:
+        _layoffs_from_directory(world)
+        return
     if org.days < 120:
         return
     day = int(org.days * rng.uniform(0.3, 0.5))
@@ -159,6 +167,23 @@ def _plan_layoffs(world: World, rng: random.Random) -> None:
         person.leave_day = day + rng.randrange(1, 15)
         person.departure = "laid_off"
     world.layoffs.append((day, department, {p.index for p in laid_off}))
+
+
+def _layoffs_from_directory(world: World) -> None:
+    groups: dict[tuple[str, int], list[int]] = {}
+    for person in world.org.people:
+        if person.leave_day is not None and person.leave_day > 30:
+            groups.setdefault((person.department, person.leave_day // 30), []).append(
+                person.index)
+    if not groups:
+        return
+    (department, _), people = max(groups.items(), key=lambda item: (len(item[1]), item[0]))
+    if len(people) < 3:
+        return
+    day = min(world.org.people[i].leave_day or 0 for i in people) - 1
+    for index in people:
+        world.org.people[index].departure = "laid_off"
+    world.layoffs.append((day, department, set(people)))
 
 
 def _plan_travel_and_bursts(world: World, rng: random.Random) -> None:

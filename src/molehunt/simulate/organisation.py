@@ -402,6 +402,7 @@ def _joiners_and_leavers(org: Organisation, rng: random.Random) -> None:
     joiners = round(len(org.people) * 0.12 * years)
     for person in ordinary[:leavers]:
         person.leave_day = rng.randrange(20, max(21, org.days - 5))
+        person.departure = "terminated" if rng.random() < 0.15 else "resign"
     for person in ordinary[leavers:leavers + joiners]:
         person.hire_day = rng.randrange(10, max(11, org.days - 20))
 
@@ -450,8 +451,8 @@ def organisation_from_ldap(folder: Path, days: int, start: date, seed: int) -> O
         first, last = present[user][0], present[user][-1]
         hire = -rng.randrange(30, 3000) if first == 0 else _day_in_month(
             months[first], start, rng)
-        leave = None if last == len(months) - 1 else _day_in_month(months[last], start, rng,
-                                                                    not_before=hire + 1)
+        leave = None if last == len(months) - 1 else _day_in_month(
+            months[last], start, rng, not_before=max(hire + 1, 1))
         role = row.get("role") or "Employee"
         profile = profile_for_role(role)
         team = row.get("team") or row.get("department") or "Unassigned"

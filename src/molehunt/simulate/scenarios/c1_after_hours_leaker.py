@@ -28,18 +28,30 @@ class AfterHoursLeaker(Scenario):
         """Someone who has never used removable media; they leave after the episode."""
         days = world.org.days
         duration = int(params["duration"])
-        low, high = max(45, days // 5), days - duration - int(params["leave_after"]) - 3
+        after = int(params["leave_after"])
+        if world.fixed_tenure:  # the directory says who leaves when: pick such a person
+            people = [p for p in world.org.people if p.index not in taken
+                      and p.habits.media_days == 0 and p.profile not in {"it_admin", "security"}
+                      and p.leave_day is not None
+                      and p.leave_day - after - duration >= max(p.hire_day, 0) + 45]
+            if not people:
+                return None
+            insider = rng.choice(people)
+            end = (insider.leave_day or 0) - 1 - after
+            start = end - duration + 1
+            return Instance(self.code, name, insider, start, end, params)
+        low, high = max(45, days // 5), days - duration - after - 3
         if high < low:
             return None
         start = rng.randrange(low, high + 1)
         end = start + duration - 1
         people = [p for p in world.org.people if p.index not in taken
                   and p.habits.media_days == 0 and p.profile not in {"it_admin", "security"}
-                  and employed_through(p, start - 45, end + int(params["leave_after"]))]
+                  and employed_through(p, start - 45, end + after)]
         if not people:
             return None
         insider = rng.choice(people)
-        insider.leave_day = end + 1 + int(params["leave_after"])
+        insider.leave_day = end + 1 + after
         return Instance(self.code, name, insider, start, end, params)
 
     def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:

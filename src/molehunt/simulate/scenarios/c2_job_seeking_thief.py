@@ -29,6 +29,16 @@ class JobSeekingThief(Scenario):
         """A removable-media user who is not in IT; resigns two weeks before leaving."""
         days = world.org.days
         duration = int(params["duration"])
+        if world.fixed_tenure:  # the directory says who leaves when: pick such a person
+            people = [p for p in world.org.people if p.index not in taken
+                      and p.habits.media_days > 0 and p.profile not in {"it_admin", "security"}
+                      and p.leave_day is not None
+                      and p.leave_day - 2 - duration >= max(p.hire_day, 0) + 60]
+            if not people:
+                return None
+            insider = rng.choice(people)
+            end = (insider.leave_day or 0) - 2
+            return Instance(self.code, name, insider, end - duration + 1, end, params)
         low, high = max(60, days // 5), days - duration - 5
         if high < low:
             return None

@@ -22,21 +22,33 @@ class DisgruntledAdmin(Scenario):
              taken: set[int], name: str) -> Instance | None:
         """An IT administrator whose supervisor works for the whole episode."""
         days = world.org.days
-        low, high = max(60, days // 5), days - 5
-        if high < low:
-            return None
-        start = rng.randrange(low, high + 1)
-        while world.org.day_date(start).weekday() >= 4:  # a working day followed by another
-            start -= 1
-        people = [p for p in world.org.people if p.index not in taken
-                  and p.profile == "it_admin" and p.supervisor is not None
-                  and employed_through(p, start - 60, start + 2)
-                  and employed_through(world.org.people[p.supervisor], start, start + 2)
-                  and p.supervisor not in taken]
-        if not people:
-            return None
-        insider = rng.choice(people)
-        insider.leave_day = start + 2
+        if world.fixed_tenure:  # an administrator the directory says leaves
+            people = [p for p in world.org.people if p.index not in taken
+                      and p.profile == "it_admin" and p.supervisor is not None
+                      and p.supervisor not in taken and p.leave_day is not None
+                      and p.leave_day - 2 >= max(p.hire_day, 0) + 60
+                      and employed_through(world.org.people[p.supervisor], p.leave_day - 2,
+                                           p.leave_day)]
+            if not people:
+                return None
+            insider = rng.choice(people)
+            start = (insider.leave_day or 0) - 2
+        else:
+            low, high = max(60, days // 5), days - 5
+            if high < low:
+                return None
+            start = rng.randrange(low, high + 1)
+            while world.org.day_date(start).weekday() >= 4:  # a working day, then another
+                start -= 1
+            people = [p for p in world.org.people if p.index not in taken
+                      and p.profile == "it_admin" and p.supervisor is not None
+                      and employed_through(p, start - 60, start + 2)
+                      and employed_through(world.org.people[p.supervisor], start, start + 2)
+                      and p.supervisor not in taken]
+            if not people:
+                return None
+            insider = rng.choice(people)
+            insider.leave_day = start + 2
         insider.departure = "terminated"
         instance = Instance(self.code, name, insider, start, start + 1, params)
         instance.members[insider.supervisor or 0] = "masquerade"

@@ -25,18 +25,28 @@ class JobHopper(Scenario):
              taken: set[int], name: str) -> Instance | None:
         """A new joiner (an existing person's hiring is moved into the period)."""
         days = world.org.days
-        hire = rng.randrange(max(10, days // 10), max(11, days // 4) + 1)
-        leave = min(days - 2, hire + int(params["tenure"]))
-        if leave - hire < 40:
-            return None
         managers = {p.supervisor for p in world.org.people}
-        people = [p for p in world.org.people if p.index not in taken
-                  and p.index not in managers and p.profile in {"engineer", "sales", "staff"}
-                  and p.leave_day is None]
-        if not people:
-            return None
-        insider = rng.choice(people)
-        insider.hire_day, insider.leave_day, insider.departure = hire, leave, "resign"
+        if world.fixed_tenure:  # a joiner of the directory who also leaves in the period
+            people = [p for p in world.org.people if p.index not in taken
+                      and p.index not in managers and p.hire_day > 0
+                      and p.leave_day is not None and p.leave_day - p.hire_day >= 40]
+            if not people:
+                return None
+            insider = rng.choice(people)
+            hire, leave = insider.hire_day, insider.leave_day or 0
+        else:
+            hire = rng.randrange(max(10, days // 10), max(11, days // 4) + 1)
+            leave = min(days - 2, hire + int(params["tenure"]))
+            if leave - hire < 40:
+                return None
+            people = [p for p in world.org.people if p.index not in taken
+                      and p.index not in managers
+                      and p.profile in {"engineer", "sales", "staff"} and p.leave_day is None]
+            if not people:
+                return None
+            insider = rng.choice(people)
+            insider.hire_day, insider.leave_day = hire, leave
+        insider.departure = "resign"
         instance = Instance(self.code, name, insider, hire, leave - 1, params)
         company, company_zh = rng.choice(FOREIGN_COMPANIES)
         foreign = []
