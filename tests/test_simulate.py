@@ -336,7 +336,7 @@ def test_s3_arrives_with_foreign_secrets_and_leaves_with_a_haul(
         organisation: SimulationResult) -> None:
     instance = _instances(organisation)["S3"]
     person = instance.insider
-    assert 0 < person.hire_day and person.leave_day is not None
+    assert person.hire_day > 0 and person.leave_day is not None
     assert person.leave_day < organisation.organisation.days
     company = instance.state["company"]
     arrival = _sql(f"SELECT min(strptime(date, '%m/%d/%Y %H:%M:%S')) FROM"

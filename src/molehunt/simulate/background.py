@@ -11,9 +11,9 @@ from __future__ import annotations
 import bisect
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any, TypeVar
 

@@ -86,10 +86,9 @@ def build_corpus(org: Organisation, seed: int, per_member: float = 3.0) -> list[
     documents: list[Document] = []
     members: dict[str, list[int]] = {}
     for person in org.people:
-        for project in person.projects:
-            members.setdefault(project, []).append(person.index)
-    for name in sorted(org.projects):
-        project = org.projects[name]
+        for project_name in person.projects:
+            members.setdefault(project_name, []).append(person.index)
+    for name, project in sorted(org.projects.items()):
         owners = members.get(name) or [p.index for p in org.people
                                        if p.department == project.department][:1]
         if not owners:

@@ -159,9 +159,9 @@ def _plan_layoffs(world: World, rng: random.Random) -> None:
     if not departments:
         return
     department = rng.choice(departments)
-    candidates = [org.people[i] for i in org.departments[department]
-                  if i not in managers and org.people[i].employed(day)
-                  and (org.people[i].leave_day is None or org.people[i].leave_day > day + 20)]
+    candidates = [p for p in (org.people[i] for i in org.departments[department])
+                  if p.index not in managers and p.employed(day)
+                  and (p.leave_day is None or p.leave_day > day + 20)]
     laid_off = rng.sample(candidates, max(1, len(candidates) // 4))
     for person in laid_off:
         person.leave_day = day + rng.randrange(1, 15)
@@ -318,8 +318,8 @@ def _plan_meetings(world: World, rng: random.Random) -> None:
     for unit, leaders in sorted(units.items()):
         series.append((f"{unit} leadership (closed)", leaders, 7, rng.randrange(0, 5), True,
                        org.people[leaders[0]].department, ""))
-    for number, (title, attendees, every, offset, closed, department, project) in enumerate(
-            series):
+    for number, (title, attendees, every, offset, closed, department, project_name) in (
+            enumerate(series)):
         start = (9 + number % 8) * 3600
         for day in range(offset, org.days, every):
             if org.day_date(day).weekday() >= 5 or day in world.holidays:
@@ -331,7 +331,7 @@ def _plan_meetings(world: World, rng: random.Random) -> None:
                 "record": {"host": f"ROOM-{number % 40:02d}", "source": "sim.meeting",
                            "action": "meeting", "channel": "meeting", "object": meeting_id,
                            "attrs": {"title": title, "closed_door": closed,
-                                     "department": department, "project": project or None,
+                                     "department": department, "project": project_name or None,
                                      "attendees": len(attendees), "minutes": 60}}})
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
-from operator import itemgetter
 from collections.abc import Iterable
 from datetime import date, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 

@@ -5,6 +5,7 @@ projects' documents share little vocabulary and content fingerprints mean someth
 follow what companies print on documents, in both languages (see :data:`MARKINGS`).
 """
 
+# ruff: noqa: SIM905 - word lists read better as prose than as list literals
 from __future__ import annotations
 
 from types import MappingProxyType

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from molehunt.simulate.background import World, domains_of, person_rng, url_for
+from molehunt.simulate.background import World, domains_of, url_for
 from molehunt.simulate.buffer import DayBuffer, Label, Session
 from molehunt.simulate.documents import Document
 from molehunt.simulate.organisation import Person

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import ClassVar
 
 from molehunt.simulate.background import World, excerpt, file_row
 from molehunt.simulate.buffer import DayBuffer
@@ -21,7 +23,8 @@ class AfterHoursLeaker(Scenario):
 
     code = "C1"
     title = "after-hours leaker"
-    defaults = {"duration": 21.0, "volume": 1.0, "nights": 0.5, "leave_after": 10.0}
+    defaults: ClassVar[Mapping[str, float]] = {
+        "duration": 21.0, "volume": 1.0, "nights": 0.5, "leave_after": 10.0}
 
     def plan(self, world: World, rng: random.Random, params: dict[str, float],
              taken: set[int], name: str) -> Instance | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import ClassVar
 
 from molehunt.simulate.background import World, email_row, file_row
 from molehunt.simulate.buffer import DayBuffer
@@ -22,7 +24,7 @@ class JobSeekingThief(Scenario):
 
     code = "C2"
     title = "job-seeking thief"
-    defaults = {"duration": 56.0, "volume": 6.0, "job_visits": 8.0}
+    defaults: ClassVar[Mapping[str, float]] = {"duration": 56.0, "volume": 6.0, "job_visits": 8.0}
 
     def plan(self, world: World, rng: random.Random, params: dict[str, float],
              taken: set[int], name: str) -> Instance | None:

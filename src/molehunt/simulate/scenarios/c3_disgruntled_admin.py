@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import ClassVar
 
 from molehunt.simulate.background import World, email_row, file_row
 from molehunt.simulate.buffer import DayBuffer
@@ -16,7 +18,7 @@ class DisgruntledAdmin(Scenario):
 
     code = "C3"
     title = "disgruntled administrator"
-    defaults = {"recipients": 60.0, "grievance_days": 20.0}
+    defaults: ClassVar[Mapping[str, float]] = {"recipients": 60.0, "grievance_days": 20.0}
 
     def plan(self, world: World, rng: random.Random, params: dict[str, float],
              taken: set[int], name: str) -> Instance | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import ClassVar
 
 from molehunt.simulate.background import World, email_row, file_row
 from molehunt.simulate.buffer import DayBuffer
@@ -15,7 +17,7 @@ class Snooper(Scenario):
 
     code = "C4"
     title = "snooper"
-    defaults = {"duration": 90.0, "volume": 1.0, "victims": 4.0}
+    defaults: ClassVar[Mapping[str, float]] = {"duration": 90.0, "volume": 1.0, "victims": 4.0}
 
     def plan(self, world: World, rng: random.Random, params: dict[str, float],
              taken: set[int], name: str) -> Instance | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import ClassVar
 
 from molehunt.simulate.background import World, excerpt
 from molehunt.simulate.buffer import DayBuffer
@@ -20,7 +22,7 @@ class LayoffSurvivor(Scenario):
 
     code = "C5"
     title = "layoff survivor"
-    defaults = {"duration": 35.0, "volume": 1.0, "delay": 7.0}
+    defaults: ClassVar[Mapping[str, float]] = {"duration": 35.0, "volume": 1.0, "delay": 7.0}
 
     def plan(self, world: World, rng: random.Random, params: dict[str, float],
              taken: set[int], name: str) -> Instance | None:

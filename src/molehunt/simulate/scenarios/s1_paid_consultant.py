@@ -11,6 +11,8 @@ sensitivity give it away.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import ClassVar
 
 from molehunt.simulate.background import World, domains_of, excerpt, url_for
 from molehunt.simulate.buffer import (
@@ -46,7 +48,7 @@ class PaidConsultant(Scenario):
 
     code = "S1"
     title = "paid consultant (low and slow)"
-    defaults = {"duration": 730.0, "contacts": 0.25, "reads": 0.3}
+    defaults: ClassVar[Mapping[str, float]] = {"duration": 730.0, "contacts": 0.25, "reads": 0.3}
 
     def plan(self, world: World, rng: random.Random, params: dict[str, float],
              taken: set[int], name: str) -> Instance | None:
@@ -79,7 +81,9 @@ class PaidConsultant(Scenario):
         instance.details = f"approached on a trip on day {trip}"
         instance.state["trip"] = trip
         experts = domains_of("expert_network")
-        instance.state["contacts"] = [f"{rng.choice(('j', 'm', 'k', 'l'))}.{rng.choice(('wong', 'reed', 'patel'))}@{rng.choice(experts)}" for _ in range(3)]
+        instance.state["contacts"] = [
+            f"{rng.choice('jmkl')}.{rng.choice(('wong', 'reed', 'patel'))}@{rng.choice(experts)}"
+            for _ in range(3)]
         instance.state["sites"] = rng.sample(experts, 2)
         return instance
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import ClassVar
 
 from molehunt.simulate.background import World, email_row
 from molehunt.simulate.buffer import DayBuffer
@@ -19,7 +21,7 @@ class RecruiterHub(Scenario):
 
     code = "S2"
     title = "recruiter hub"
-    defaults = {"duration": 300.0, "accomplices": 3.0, "volume": 1.0}
+    defaults: ClassVar[Mapping[str, float]] = {"duration": 300.0, "accomplices": 3.0, "volume": 1.0}
 
     def plan(self, world: World, rng: random.Random, params: dict[str, float],
              taken: set[int], name: str) -> Instance | None:

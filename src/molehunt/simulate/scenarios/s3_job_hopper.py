@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import ClassVar
 
 from molehunt.simulate.background import World, email_row, file_row
 from molehunt.simulate.buffer import DayBuffer
@@ -18,8 +20,8 @@ class JobHopper(Scenario):
 
     code = "S3"
     title = "job hopper"
-    defaults = {"tenure": 450.0, "foreign_documents": 6.0, "reach": 3.0, "haul": 80.0,
-                "meetings": 0.5}
+    defaults: ClassVar[Mapping[str, float]] = {
+        "tenure": 450.0, "foreign_documents": 6.0, "reach": 3.0, "haul": 80.0, "meetings": 0.5}
 
     def plan(self, world: World, rng: random.Random, params: dict[str, float],
              taken: set[int], name: str) -> Instance | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import ClassVar
 
 from molehunt.simulate.background import World, email_row, excerpt
 from molehunt.simulate.buffer import DayBuffer
@@ -21,7 +23,7 @@ class UndeclaredOutsideWork(Scenario):
 
     code = "S4"
     title = "undeclared outside work"
-    defaults = {"duration": 365.0, "volume": 1.0}
+    defaults: ClassVar[Mapping[str, float]] = {"duration": 365.0, "volume": 1.0}
 
     def plan(self, world: World, rng: random.Random, params: dict[str, float],
              taken: set[int], name: str) -> Instance | None:
