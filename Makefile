@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO := workspace/demo
-DEMO_DATA := workspace/demo-cert-r4.2
+DEMO_DATA := workspace/demo-org
 
 .PHONY: demo test lint typecheck unit clean
 
@@ -20,10 +20,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq default-jre-headless)
 	touch $@
 
-## demo: simulate a small CERT-layout organisation, ingest it, show the store
+## demo: simulate an organisation with labelled insiders, ingest it, show the store
 demo: $(VENV)/.installed
-	@test -f $(DEMO_DATA)/.complete || ($(BIN)/python -m molehunt.simulate.quick --out $(DEMO_DATA) \
-		--users 200 --days 120 --seed 7 && touch $(DEMO_DATA)/.complete)
+	@test -f $(DEMO_DATA)/.complete || ($(BIN)/molehunt simulate --out $(DEMO_DATA) \
+		--users 300 --days 180 --seed 7 && touch $(DEMO_DATA)/.complete)
 	$(BIN)/molehunt --workspace $(DEMO) ingest cert $(DEMO_DATA)
 	$(BIN)/molehunt --workspace $(DEMO) status
 

@@ -95,3 +95,29 @@ def test_engine_failure_is_one_line_and_stores_nothing(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     assert "nothing of this file was stored" in result.stderr
     assert not list((workspace / "events").rglob("*.parquet"))
+
+
+def test_simulate_command_and_its_errors(tmp_path: Path) -> None:
+    out = tmp_path / "org"
+    done = _molehunt("simulate", "--out", str(out), "--users", "40", "--days", "40",
+                     "--seed", "5", "--scenarios", "C4,S1", "--intensity", "C4.volume=2",
+                     "--layout", "r4.2")
+    assert done.returncode == 0, done.stderr
+    assert "events of 40 people over 40 days" in done.stdout
+    header = (out / "http.csv").read_text().split("\n", 1)[0]
+    assert header == "id,date,user,pc,url,content"  # r4.2 columns
+    scenarios = json.loads((out / "answers" / "scenarios.json").read_text())
+    assert {i["scenario"] for i in scenarios["instances"]} | {
+        n.split("-")[0] for n in scenarios["notes"]} == {"C4", "S1"}
+    for args, message in (
+        (["--scenarios", "C9"], "unknown scenario C9"),
+        (["--intensity", "C4.volume"], "expected CODE.parameter=number"),
+        (["--layout", "r5.2"], "unknown layout"),
+        (["--start", "yesterday"], "is not a YYYY-MM-DD date"),
+        (["--directory", str(tmp_path / "nowhere")], "no monthly LDAP files"),
+    ):
+        failed = _molehunt("simulate", "--out", str(tmp_path / "bad"), "--users", "40",
+                           "--days", "40", *args)
+        assert failed.returncode == 1, (args, failed.stderr)
+        assert message in failed.stderr
+        assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
