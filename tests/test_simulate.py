@@ -427,3 +427,21 @@ def test_directory_gives_the_people_roles_supervisors_and_departures(
     for user, truth in expected.items():
         if user in active:  # nobody works outside the months the directory has them
             assert set(active[user]) <= set(truth["months"]), user
+
+
+def test_s1_never_leaves_the_insiders_normal_daily_range(
+        organisation: SimulationResult, counterfactual: SimulationResult) -> None:
+    """Counts match the counterfactual run exactly; bytes sent per day as well."""
+    instance = _instances(organisation)["S1"]
+    user = instance.insider.user_id
+
+    def daily_bytes(folder: Path) -> dict[Any, tuple[int, int]]:
+        return {day: (n, size) for day, n, size in _sql(
+            f"SELECT {_day()} AS day, count(*), sum(CAST(size AS BIGINT)) FROM"
+            f" {_csv(folder, 'email.csv')} WHERE user = '{user}' AND activity = 'Send'"
+            " GROUP BY day")}
+
+    assert daily_bytes(organisation.folder) == daily_bytes(counterfactual.folder)
+    labelled = _sql(f"SELECT count(*) FROM {_csv(organisation.folder / 'answers', 'labels.csv')}"
+                    " WHERE scenario = 'S1'")[0][0]
+    assert labelled > 0
