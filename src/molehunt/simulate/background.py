@@ -33,6 +33,8 @@ _CATEGORIES = load_domain_categories()
 T = TypeVar("T")
 WEBMAIL_DOMAINS = frozenset(("gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com",
                              "icloud.com", "protonmail.com", "163.com", "qq.com"))
+_PAGES_PER_SITE = 40  # distinct pages people visit on one site
+_TEXTS_PER_CATEGORY = 64  # distinct keyword lines of pages of one category
 _WEEKDAY = (1.05, 1.02, 1.0, 0.98, 0.88, 1.0, 1.0)
 _MONTH = (0.95, 1.0, 1.02, 1.0, 1.0, 0.97, 0.9, 0.82, 1.02, 1.05, 1.03, 0.85)
 
@@ -71,6 +73,8 @@ class PersonState:
     readable: list[Document]  # documents the person reads in the normal course of work
     read_weights: list[float]
     own: list[Document]  # documents of the person's own projects
+    #: (domain, category, its pages, its page texts) in the order of ``web_domains``
+    web_sites: list[tuple[str, str, list[str], list[str]]] | None = None
 
 
 @dataclass
@@ -108,7 +112,7 @@ class World:
             text_rng = random.Random(f"web/{category}/{self.seed}")
             pool = self.web_content[category] = [
                 " ".join(choice(text_rng, words) for _ in range(text_rng.randrange(6, 18)))
-                for _ in range(64)]
+                for _ in range(_TEXTS_PER_CATEGORY)]
         return pool
 
     def web_text(self, category: str, rng: random.Random) -> str:
@@ -121,7 +125,7 @@ class World:
         if pages is None:
             rng = random.Random(f"site/{domain}/{self.seed}")
             pages = self.site_pages[domain] = [url_for(domain, category, rng)
-                                               for _ in range(40)]
+                                               for _ in range(_PAGES_PER_SITE)]
         return pages
 
     def message_text(self, topic: str, language: str, rng: random.Random) -> str:
@@ -323,24 +327,23 @@ def _web(world: World, person: Person, state: PersonState, rng: random.Random,
     user, pc = person.user_id, person.pc
     count = poisson(rng, person.habits.http * level)
     if count:
-        spans = session.spans()
-        low, high = spans[0]
-        width = high - low
-        evening = spans[1] if len(spans) > 1 else None
+        if state.web_sites is None:
+            state.web_sites = [(domain, category, world.urls(domain, category),
+                                world.web_pool(category))
+                               for domain, category in state.web_domains]
+        low, width = session.start, session.end - session.start
+        evening = session.evening
         random_ = rng.random
         append = buffer.http.append
-        for domain, category in rng.choices(state.web_domains, cum_weights=state.web_weights,
-                                            k=count):
+        for domain, category, urls, pages in rng.choices(
+                state.web_sites, cum_weights=state.web_weights, k=count):
             if evening is not None and random_() < 0.25:
                 at = evening[0] + int(random_() * (evening[1] - evening[0]))
             else:
                 at = low + int(random_() * width)
-            urls = world.urls(domain, category)
-            pages = world.web_content[category] if category in world.web_content else \
-                world.web_pool(category)
-            append([at, user, pc, urls[int(random_() * len(urls))],
+            append([at, user, pc, urls[int(random_() * _PAGES_PER_SITE)],
                     "WWW Download" if random_() < 0.03 else "WWW Visit",
-                    pages[int(random_() * len(pages))], None, (domain, category)])
+                    pages[int(random_() * _TEXTS_PER_CATEGORY)], None, (domain, category)])
     uploads = poisson(rng, person.habits.cloud_uploads * level)
     if uploads and state.own:
         clouds = [d for d in state.web_domains if d[1] == "cloud_storage"] or [
