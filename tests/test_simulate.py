@@ -445,3 +445,30 @@ def test_s1_never_leaves_the_insiders_normal_daily_range(
     labelled = _sql(f"SELECT count(*) FROM {_csv(organisation.folder / 'answers', 'labels.csv')}"
                     " WHERE scenario = 'S1'")[0][0]
     assert labelled > 0
+
+
+@pytest.mark.parametrize("layout", ["r4.2", "r6.2"])
+def test_ingest_cert_reads_a_whole_simulated_organisation(tmp_path: Path, layout: str) -> None:
+    from conftest import ingest_cert
+
+    from molehunt.store.status import store_status
+    from molehunt.store.workspace import Workspace
+
+    result = _run(tmp_path / "org", users=60, days=75, layout=layout)
+    workspace = Workspace(tmp_path / "ws")
+    summary = ingest_cert(workspace, result.folder)
+    assert summary.rows_quarantined == 0
+    assert not any("answers" in f.path for f in summary.files), "the truth is never ingested"
+    report = store_status(workspace)
+    assert report["events_total"] == result.events
+    assert report["quarantined_total"] == 0
+    assert report["directory_users"] == len(result.organisation.people)
+    assert report["departures"] == sum(p.leave_day is not None and p.leave_day < 75
+                                       for p in result.organisation.people)
+    assert report["documents"] == len(_sql(
+        f"SELECT 1 FROM read_json('{result.folder / 'documents.jsonl'}')"))
+    stored = workspace.events_dir
+    missing = _sql(
+        f"SELECT count(*) FROM {_csv(result.folder / 'answers', 'labels.csv')} l ANTI JOIN"
+        f" read_parquet('{stored}/*/*.parquet') e ON e.event_id = l.event_id")
+    assert missing == [(0,)], "every labelled event is in the store under its id"
