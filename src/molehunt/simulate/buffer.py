@@ -26,6 +26,7 @@ class Session:
 
     start: int
     end: int
+    #: a second stretch of work: an evening session, or a night one (an incident, a call)
     evening: tuple[int, int] | None = None
     travelling: bool = False
 
