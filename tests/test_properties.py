@@ -129,7 +129,16 @@ _person = st.fixed_dictionaries(
               "role": st.one_of(st.text(max_size=6), st.integers()),
               "email": st.text(max_size=10)},
 )
-_TABLE_LINES = {"events": _event, "hr_events": _hr_event, "directory": _person}
+_document = st.fixed_dictionaries(
+    {"doc_id": st.one_of(st.sampled_from(["D1", "D2", ""]), st.integers(), st.none()),
+     "path": st.one_of(st.text(max_size=8), st.none())},
+    optional={"sensitivity": st.one_of(st.integers(-2, 6), st.booleans(), st.text(max_size=2)),
+              "created": st.one_of(st.dates().map(str), st.text(max_size=10), st.integers()),
+              "text": _json_value, "title": _json_value, "attrs": _json_value,
+              "extra": _json_value},
+)
+_TABLE_LINES = {"events": _event, "hr_events": _hr_event, "directory": _person,
+                "documents": _document}
 
 
 def _jsonl_property(table: str) -> object:
@@ -152,3 +161,4 @@ def _jsonl_property(table: str) -> object:
 test_jsonl_events_parser_accounts_for_every_line = _jsonl_property("events")
 test_jsonl_hr_events_parser_accounts_for_every_line = _jsonl_property("hr_events")
 test_jsonl_directory_parser_accounts_for_every_line = _jsonl_property("directory")
+test_jsonl_documents_parser_accounts_for_every_line = _jsonl_property("documents")

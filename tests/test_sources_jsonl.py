@@ -1,4 +1,4 @@
-"""JSONL in the canonical schemas: events, HR events and directory rows."""
+"""JSONL in the canonical schemas: events, HR events, directory rows and documents."""
 
 from __future__ import annotations
 
@@ -125,3 +125,85 @@ def test_a_text_file_that_starts_like_gzip_is_read_as_text(workspace: Workspace,
     summary = ingest_jsonl(workspace, [path])
     assert (summary.files[0].rows_stored, summary.files[0].rows_quarantined) == (1, 1)
     assert quarantine(workspace)[0]["line"] == 1
+
+
+def _documents(workspace: Workspace) -> list[dict[str, object]]:
+    from molehunt.store.connect import connect
+
+    store = connect(workspace)
+    try:
+        rows: list[dict[str, object]] = store.documents.order_by("doc_id").to_pyarrow().to_pylist()
+    finally:
+        store.close()
+    return rows
+
+
+def test_documents_are_stored_and_bad_lines_quarantined(workspace: Workspace,
+                                                        tmp_path: Path) -> None:
+    full = {"doc_id": "D1", "path": "/projects/atlas/design.docx", "title": "Atlas design",
+            "project": "atlas", "owner_id": "u1", "team": "T1", "department": "R&D",
+            "business_unit": "BU1", "sensitivity": 4, "marking": "商业秘密", "language": "zh",
+            "created": "2010-01-04", "text": "核心 design\nline two", "reviewers": ["u2"]}
+    minimal = {"doc_id": "D2", "path": "/shared/menu.txt"}
+    path = _write(tmp_path / "documents.jsonl", [
+        json.dumps(full, ensure_ascii=False).encode(),
+        json.dumps(minimal).encode(),
+        json.dumps({"path": "/x"}).encode(),  # 3
+        json.dumps({"doc_id": "D3", "path": " "}).encode(),  # 4
+        json.dumps({**minimal, "doc_id": "D4", "sensitivity": 5}).encode(),  # 5
+        json.dumps({**minimal, "doc_id": "D5", "sensitivity": True}).encode(),  # 6
+        json.dumps({**minimal, "doc_id": "D6", "created": "last week"}).encode(),  # 7
+        json.dumps({**minimal, "doc_id": "D7", "created": 20100104}).encode(),  # 8
+        json.dumps({**minimal, "doc_id": "D8", "text": ["a", "b"]}).encode(),  # 9
+        json.dumps({**minimal, "doc_id": 9}).encode(),  # 10
+        json.dumps({**minimal, "doc_id": "D10", "attrs": [1]}).encode(),  # 11
+        b"{not json",  # 12
+        b'{"doc_id": "D12", "path": "/y", "te',  # 13, truncated
+    ])
+    summary = ingest_jsonl(workspace, [path], table="documents")
+    assert (summary.files[0].layout, summary.files[0].rows_stored) == ("jsonl.documents", 2)
+    stored = {d["doc_id"]: d for d in _documents(workspace)}
+    assert set(stored) == {"D1", "D2"}
+    d1 = stored["D1"]
+    assert (d1["sensitivity"], str(d1["created"]), d1["marking"]) == (4, "2010-01-04", "商业秘密")
+    assert d1["text"] == "核心 design\nline two"
+    assert json.loads(str(d1["attrs"])) == {"reviewers": ["u2"]}
+    assert all(stored["D2"][c] is None for c in ("title", "sensitivity", "created", "text",
+                                                 "attrs"))
+    assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [
+        (3, "empty doc id"),
+        (4, "empty path"),
+        (5, "invalid sensitivity"),
+        (6, "invalid sensitivity"),
+        (7, "unparseable created"),
+        (8, "invalid created"),
+        (9, "invalid text"),
+        (10, "invalid doc_id"),
+        (11, "invalid attrs"),
+        (12, "invalid JSON"),
+        (13, "truncated last line (invalid JSON)"),
+    ]
+
+
+def test_a_later_document_replaces_an_earlier_one(workspace: Workspace, tmp_path: Path) -> None:
+    first = tmp_path / "documents_v1.jsonl"
+    first.write_text("\n".join(json.dumps(d) for d in [
+        {"doc_id": "D1", "path": "/a", "title": "v1", "sensitivity": 2},
+        {"doc_id": "D2", "path": "/b", "title": "v1"},
+    ]) + "\n")
+    second = tmp_path / "documents_v2.jsonl"
+    second.write_text("\n".join(json.dumps(d) for d in [
+        {"doc_id": "D1", "path": "/a", "title": "v2", "sensitivity": 4},
+        {"doc_id": "D3", "path": "/c", "title": "draft"},
+        {"doc_id": "D3", "path": "/c", "title": "final"},  # a later line of the same file wins
+    ]) + "\n")
+    ingest_jsonl(workspace, [first], table="documents")
+    summary = ingest_jsonl(workspace, [second], table="documents")
+    assert (summary.files[0].rows_stored, summary.files[0].rows_duplicate) == (2, 1)
+    expected = [("D1", "v2", 4), ("D2", "v1", None), ("D3", "final", None)]
+    assert [(d["doc_id"], d["title"], d["sensitivity"]) for d in _documents(workspace)] == expected
+    # the same content again is a no-op: the second export stays the latest
+    again = ingest_jsonl(workspace, [first], table="documents")
+    assert again.files[0].status == "skipped"
+    assert [(d["doc_id"], d["title"], d["sensitivity"]) for d in _documents(workspace)] == expected
+    assert len(workspace.table_files("documents")) == 2  # earlier batches are kept on disk

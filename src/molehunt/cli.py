@@ -118,12 +118,16 @@ def _print_summary(summary: Any, strict: bool) -> int:
 
 @ingest_app.command("cert")
 def ingest_cert(
-    folder: Annotated[Path, typer.Argument(help="Folder of CERT-layout CSV files (r4.x-r6.x).")],
+    folder: Annotated[Path, typer.Argument(
+        help="Folder of CERT-layout CSV files (r4.x-r6.x) and canonical JSONL files.")],
     strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")] = False,
     skip_unknown: Annotated[bool, typer.Option(
-        help="Skip CSV files of unknown layout instead of failing.")] = False,
+        help="Skip CSV and JSONL files of unknown layout instead of failing.")] = False,
 ) -> None:
-    """Ingest a CERT Insider Threat Test Dataset folder (layout detected per file header)."""
+    """Ingest a CERT Insider Threat Test Dataset or simulated organisation folder.
+
+    CSV layouts are known by their header, JSONL files by their name; answers/ is never read.
+    """
     from molehunt.sources.ingest import Ingestor
 
     def action() -> int:
@@ -138,7 +142,8 @@ def ingest_cert(
 def ingest_jsonl(
     files: Annotated[list[Path], typer.Argument(help="JSONL files, one object per line.")],
     table: Annotated[str, typer.Option(
-        help="Table the lines belong to: events, hr_events or directory.")] = "events",
+        help="Table the lines belong to: events, hr_events, directory or documents.")
+    ] = "events",
     source: Annotated[str, typer.Option(
         help="events.source for lines that do not name one.")] = "jsonl",
     strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")] = False,
@@ -243,7 +248,8 @@ def _print_status(report: dict[str, Any]) -> None:
     out.print(
         f"events {report['events_total']:,} from {report['first_day']} to {report['last_day']};"
         f" users with events {report['users']:,}; people in directory"
-        f" {report['directory_users']:,}, of whom {report['departures']:,} left",
+        f" {report['directory_users']:,}, of whom {report['departures']:,} left;"
+        f" documents {report['documents']:,}",
         highlight=False,
     )
     months = sorted({m for per in report["events_by_source_month"].values() for m in per})

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from molehunt.domains import DomainCategories, load_domain_categories
 from molehunt.errors import SourceError
-from molehunt.schema import EVENT_COLUMNS, QUARANTINE_COLUMNS
+from molehunt.schema import DOCUMENT_COLUMNS, EVENT_COLUMNS, QUARANTINE_COLUMNS
 from molehunt.sources._files import base_name, is_gzip, open_binary
 from molehunt.sources._locate import BadRow, locate
 from molehunt.sources.base import (
@@ -68,7 +68,31 @@ _HASH_CHUNK = 8 * 1024 * 1024
 _SNAPSHOT_NAME = re.compile(r"^(\d{4})-(\d{2})$")
 
 
+#: JSONL tables ``ingest cert`` reads (known by the start of the file name), each with its
+#: place in the reading order of :attr:`FileLayout.order`: directory rows with the LDAP
+#: snapshots, HR events and documents next, events among the CERT event files.
+#: ``hr_events`` comes before ``events`` so that a name is matched by the longer prefix.
+_JSONL_ORDER = {"hr_events": 4, "events": 50, "documents": 5, "directory": 1}
+
+
 def _no_progress(description: str, fraction: float | None) -> None:
+    return None
+
+
+def jsonl_table_of(path: Path) -> str | None:
+    """The canonical table a JSONL file of ``ingest cert`` fills, known by its name.
+
+    The name (without ``.jsonl`` / ``.gz``) is the table's, or starts with it and ``_`` or
+    ``-``; anything else is None.
+
+    >>> [jsonl_table_of(Path(n)) for n in ("hr_events.jsonl", "events_2010.jsonl.gz",
+    ...                                     "documents-a.jsonl", "directory.jsonl", "x.jsonl")]
+    ['hr_events', 'events', 'documents', 'directory', None]
+    """
+    name = base_name(path).lower()
+    for table in _JSONL_ORDER:
+        if name == table or name.startswith((table + "_", table + "-")):
+            return table
     return None
 
 
@@ -516,16 +540,39 @@ class Ingestor:
         return inferred
 
     def ingest_cert(self, folder: Path, skip_unknown: bool = False) -> IngestSummary:
-        """Ingest every CSV file under ``folder`` whose layout is a CERT layout."""
+        """Ingest a folder: every CERT-layout CSV file and every canonical JSONL file under it.
+
+        JSONL files are routed by name (see :func:`jsonl_table_of`); folders named ``answers``
+        (ground truth) are never read. Directory files come first, then HR events and
+        documents, then event files, smallest first.
+        """
         if not folder.exists():
             raise SourceError("no such folder", where=str(folder))
         if not folder.is_dir():
             raise SourceError("not a folder; use `ingest jsonl` for single files",
                               where=str(folder))
         summary = IngestSummary()
-        plan: list[tuple[type[FileLayout], bool, Path]] = []
-        candidates = {*folder.rglob("*.csv"), *folder.rglob("*.csv.gz")}
+        plan: list[_Planned] = []
+        candidates = {path for pattern in ("*.csv", "*.csv.gz", "*.jsonl", "*.jsonl.gz")
+                      for path in folder.rglob(pattern)}
+        answers: set[Path] = set()
         for path in sorted(candidates):
+            truth = _answers_folder(folder, path)
+            if truth is not None:
+                answers.add(truth)
+                continue
+            if path.name.endswith((".jsonl", ".jsonl.gz")):
+                table = jsonl_table_of(path)
+                if table is None:
+                    message = ("unknown layout: a JSONL file's name must be events, hr_events,"
+                               " documents or directory, optionally followed by _ or - and more")
+                    if skip_unknown:
+                        summary.notes.append(f"skipped {path}: {message}")
+                        continue
+                    raise SourceError(message, where=str(path))
+                check_readable(path)
+                plan.append(_Planned(path, table, _JSONL_ORDER[table]))
+                continue
             try:
                 layout, has_header = recognise(path, "cert")
             except SourceError as error:
@@ -533,15 +580,23 @@ class Ingestor:
                     summary.notes.append(f"skipped {path}: {error.message}")
                     continue
                 raise
-            plan.append((layout, has_header, path))
+            plan.append(_Planned(path, layout.target, layout.order, layout, has_header))
+        for truth in sorted(answers):
+            summary.notes.append(f"skipped {truth}: ground truth is never ingested")
         if not plan:
-            raise SourceError("no CERT-layout CSV files found", where=str(folder))
+            raise SourceError("no CERT-layout CSV files found (nor canonical JSONL files)",
+                              where=str(folder))
         # small event files first: the duplicate check then reads the fewest stored ids
-        plan.sort(key=lambda item: (item[0].order, item[2].stat().st_size
-                                    if item[0].target == "events" else 0, str(item[2])))
+        plan.sort(key=lambda item: (item.order, item.path.stat().st_size
+                                    if item.target == "events" else 0, str(item.path)))
         directory_changed = False
-        for layout, has_header, path in plan:
-            if layout.target == "events" and not self.workspace.settings().company_domains:
+        for item in plan:
+            if item.layout is None:
+                result = self._ingest_jsonl_file(item.path, item.target, "jsonl")
+                summary.files.append(result)
+                directory_changed |= item.target == "directory" and result.status == "ingested"
+                continue
+            if item.target == "events" and not self.workspace.settings().company_domains:
                 if directory_changed:
                     rebuild_directory(self.workspace)
                     directory_changed = False
@@ -550,9 +605,9 @@ class Ingestor:
                         "company domains unknown (no directory, no company_domains setting):"
                         " every e-mail counts as external"
                     )
-            result = self.ingest_csv(path, layout, has_header)
+            result = self.ingest_csv(item.path, item.layout, item.has_header)
             summary.files.append(result)
-            directory_changed |= layout.target == "ldap" and result.status == "ingested"
+            directory_changed |= item.target == "ldap" and result.status == "ingested"
         if directory_changed or not self.workspace.directory_file.exists():
             rebuild_directory(self.workspace)
         return summary
@@ -638,7 +693,7 @@ class Ingestor:
 
     def ingest_jsonl(self, paths: Sequence[Path], table: str = "events",
                      source: str = "jsonl") -> IngestSummary:
-        """Ingest JSONL files of one canonical table (``events``, ``hr_events``, ``directory``)."""
+        """Ingest JSONL files of one canonical table (one of :data:`JSONL_TABLES`)."""
         if table not in JSONL_TABLES:
             raise SourceError(f"unknown table {table!r}; expected one of {', '.join(JSONL_TABLES)}")
         for path in paths:
@@ -680,6 +735,9 @@ class Ingestor:
                     )
                     result = _publish_events(session.con, self.workspace, target, batch_id,
                                              self.progress, path.name)
+                elif table == "documents":
+                    result = _stage_documents(session.con, staged.chunks,
+                                              staging / "documents.parquet")
                 else:
                     name = "hr_events" if table == "hr_events" else "directory_rows"
                     session.con.execute(
@@ -765,6 +823,30 @@ class Ingestor:
                        checked=[BadRow(key=k, reason=r, detail=d) for k, r, d in bad])
 
 
+def _answers_folder(folder: Path, path: Path) -> Path | None:
+    """The folder named ``answers`` (ground truth, never ingested) that ``path`` is in, if any.
+
+    >>> _answers_folder(Path("/d"), Path("/d/answers/r4.2/insiders.csv"))
+    PosixPath('/d/answers')
+    """
+    parents = path.relative_to(folder).parts[:-1]
+    for index, part in enumerate(parents):
+        if part.lower() == "answers":
+            return folder.joinpath(*parents[:index + 1])
+    return None
+
+
+@dataclass
+class _Planned:
+    """A file ``ingest cert`` will read: a CSV of a CERT layout, or JSONL of ``target``."""
+
+    path: Path
+    target: str
+    order: int
+    layout: type[FileLayout] | None = None
+    has_header: bool = False
+
+
 @dataclass
 class _Staged:
     stored: int
@@ -845,6 +927,27 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
     assert stats is not None
     return _Staged(stored=int(stats[0]), duplicates=duplicates, min_day=stats[1],
                    max_day=stats[2])
+
+
+def _stage_documents(con: duckdb.DuckDBPyConnection, chunks: Sequence[Path],
+                     target: Path) -> _Staged:
+    """Write a file's documents, one row per ``doc_id``: a later line replaces an earlier one.
+
+    The lines replaced are counted as duplicates. Across batches the store keeps the latest
+    batch's row (see :mod:`molehunt.store.connect`).
+    """
+    columns = ", ".join(quote_identifier(c) for c in DOCUMENT_COLUMNS)
+    # chunk files are named in line order, and rows keep their order within a chunk
+    con.execute(
+        f"COPY (SELECT {columns} FROM read_parquet({sql_paths(chunks)}, filename=true,"
+        " file_row_number=true) QUALIFY row_number() OVER (PARTITION BY doc_id"
+        " ORDER BY filename DESC, file_row_number DESC) = 1)"
+        f" TO {sql_string(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+    )
+    read = con.execute(f"SELECT count(*) FROM read_parquet({sql_paths(chunks)})").fetchone()
+    kept = con.execute(f"SELECT count(*) FROM read_parquet({sql_path(target)})").fetchone()
+    stored = int(kept[0]) if kept else 0
+    return _Staged(stored=stored, duplicates=(int(read[0]) if read else 0) - stored)
 
 
 def _day_files(target: Path, days: Iterable[str]) -> list[Path]:

@@ -3,7 +3,8 @@
 One JSON object per line. For ``events`` the keys are the event schema's columns
 (DESIGN.md §4); ``user_id``, ``ts`` and ``action`` are required, ``day`` is derived from ``ts``,
 ``event_id`` defaults to a hash of the source and the raw line, and keys outside the schema are
-kept in ``attrs``. ``hr_events`` and ``directory`` lines carry those tables' columns.
+kept in ``attrs``. ``hr_events``, ``directory`` and ``documents`` lines carry those tables'
+columns (a ``documents`` line needs ``doc_id`` and ``path``; other keys go to ``attrs``).
 
 Timestamps are ISO 8601; those with an offset are converted to naive UTC.
 """
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 from molehunt.schema import (
     CHANNELS,
     DIRECTORY_COLUMNS,
+    DOCUMENT_COLUMNS,
     EVENT_COLUMNS,
     HR_EVENT_COLUMNS,
     HR_EVENT_KINDS,
@@ -33,7 +35,7 @@ from molehunt.sources._files import open_binary
 from molehunt.sources._locate import BadRow
 
 #: Tables a JSONL file can fill.
-JSONL_TABLES = ("events", "hr_events", "directory")
+JSONL_TABLES = ("events", "hr_events", "directory", "documents")
 
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*$")
 _CHUNK_ROWS = 50_000
@@ -206,15 +208,39 @@ def directory_row(record: dict[str, Any], raw: bytes, default_source: str) -> di
     return row
 
 
+def document_row(record: dict[str, Any], raw: bytes, default_source: str) -> dict[str, Any]:
+    """Validate one decoded JSON object as a document; return its stored columns.
+
+    >>> row = document_row({"doc_id": "D1", "path": "/p/a.docx", "sensitivity": 3,
+    ...                     "created": "2010-01-04", "text": "plan", "reviewer": "u2"}, b"", "")
+    >>> row["sensitivity"], row["created"], row["attrs"]
+    (3, datetime.date(2010, 1, 4), '{"reviewer":"u2"}')
+    """
+    row: dict[str, Any] = {
+        c: _text(record, c, required=c in ("doc_id", "path"))
+        for c, t in DOCUMENT_COLUMNS.items() if t == "VARCHAR" and c not in ("text", "attrs")
+    }
+    text = record.get("text")
+    if text is not None and not isinstance(text, str):
+        raise RowError("invalid text", f"text must be a string, got {type(text).__name__}")
+    row["text"] = text
+    row["sensitivity"] = _integer(record, "sensitivity", 0, 4)
+    row["created"] = _parse_date(record.get("created"), "created")
+    row["attrs"] = _attrs(record, set(DOCUMENT_COLUMNS))
+    return {c: row[c] for c in DOCUMENT_COLUMNS}
+
+
 ROW_PARSERS: dict[str, Callable[[dict[str, Any], bytes, str], dict[str, Any]]] = {
     "events": event_row,
     "hr_events": hr_event_row,
     "directory": directory_row,
+    "documents": document_row,
 }
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
     "events": dict(EVENT_COLUMNS),
     "hr_events": dict(HR_EVENT_COLUMNS),
     "directory": dict(DIRECTORY_COLUMNS),
+    "documents": dict(DOCUMENT_COLUMNS),
 }
 
 

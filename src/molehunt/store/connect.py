@@ -2,6 +2,10 @@
 
 Everything between the store and the findings is an Ibis expression over these tables, so the
 same code runs embedded on a laptop and on a Spark cluster.
+
+``documents`` holds one row per ``doc_id``: when several batches hold a document, the row of the
+batch committed last wins (a re-exported corpus replaces the earlier export's rows; the
+earlier files stay on disk, untouched).
 """
 
 from __future__ import annotations
@@ -14,12 +18,19 @@ from typing import Any
 import ibis
 
 from molehunt.errors import ConfigError, StoreError
-from molehunt.schema import DIRECTORY_COLUMNS, EVENT_COLUMNS, HR_EVENT_COLUMNS, QUARANTINE_COLUMNS
+from molehunt.schema import (
+    DIRECTORY_COLUMNS,
+    DOCUMENT_COLUMNS,
+    EVENT_COLUMNS,
+    HR_EVENT_COLUMNS,
+    QUARANTINE_COLUMNS,
+)
 from molehunt.sql import empty_select, sql_path
 from molehunt.store.workspace import Workspace
 
 BACKENDS = ("duckdb", "spark")
-
+#: Column added while reading ``documents``: the commit rank of the row's batch.
+_RANK = "_batch_rank"
 
 
 @dataclass
@@ -31,6 +42,7 @@ class Store:
     events: ibis.Table
     directory: ibis.Table
     hr_events: ibis.Table
+    documents: ibis.Table
     quarantine: ibis.Table
 
     def close(self) -> None:
@@ -41,6 +53,13 @@ class Store:
 
 def _ordered(table: ibis.Table, columns: dict[str, str]) -> ibis.Table:
     return table.select(*[table[c].cast(_ibis_type(t)).name(c) for c, t in columns.items()])
+
+
+def _latest_documents(table: ibis.Table) -> ibis.Table:
+    """One row per ``doc_id``: the one of the batch with the highest commit rank."""
+    newest_first = ibis.window(group_by=table.doc_id, order_by=ibis.desc(table[_RANK]))
+    return _ordered(table.filter(ibis.row_number().over(newest_first) == 0),
+                    dict(DOCUMENT_COLUMNS))
 
 
 def _ibis_type(sql_type: str) -> str:
@@ -100,6 +119,17 @@ def _connect_duckdb(workspace: Workspace) -> Store:
                     f" read_parquet({listing}, union_by_name=true{options})")
         return _ordered(con.table(name), columns)
 
+    def documents() -> ibis.Table:
+        files = workspace.table_files_by_commit("documents")
+        if not files:
+            return table("documents", [], dict(DOCUMENT_COLUMNS))
+        ranked = " UNION ALL BY NAME ".join(
+            f"SELECT *, {rank} AS {_RANK} FROM read_parquet({sql_path(path)})"
+            for rank, path in enumerate(files)
+        )
+        con.raw_sql(f"CREATE OR REPLACE TEMP VIEW documents_batches AS {ranked}")
+        return _latest_documents(con.table("documents_batches"))
+
     event_files = [sql_path(p) for p in workspace.event_files()]
     return Store(
         backend="duckdb",
@@ -109,6 +139,7 @@ def _connect_duckdb(workspace: Workspace) -> Store:
                         dict(DIRECTORY_COLUMNS)),
         hr_events=table("hr_events", [sql_path(p) for p in workspace.table_files("hr_events")],
                         dict(HR_EVENT_COLUMNS)),
+        documents=documents(),
         quarantine=table("quarantine",
                          [sql_path(p) for p in workspace.table_files("quarantine")],
                          dict(QUARANTINE_COLUMNS)),
@@ -131,6 +162,21 @@ def _connect_spark(workspace: Workspace) -> Store:
         frame.createOrReplaceTempView(name)
         return _ordered(con.table(name), columns)
 
+    def documents() -> ibis.Table:
+        files = workspace.table_files_by_commit("documents")
+        if not files:
+            return table("documents", [], dict(DOCUMENT_COLUMNS))
+        from pyspark.sql import functions
+
+        frames = [session.read.parquet(_hadoop_literal(path)).withColumn(_RANK,
+                                                                         functions.lit(rank))
+                  for rank, path in enumerate(files)]
+        ranked = frames[0]
+        for frame in frames[1:]:
+            ranked = ranked.unionByName(frame, allowMissingColumns=True)
+        ranked.createOrReplaceTempView("documents_batches")
+        return _latest_documents(con.table("documents_batches"))
+
     events = [_hadoop_literal(p) for p in workspace.event_files()]
     return Store(
         backend="spark",
@@ -143,6 +189,7 @@ def _connect_spark(workspace: Workspace) -> Store:
         hr_events=table("hr_events", [_hadoop_literal(p) for p in
                                       workspace.table_files("hr_events")],
                         dict(HR_EVENT_COLUMNS)),
+        documents=documents(),
         quarantine=table("quarantine", [_hadoop_literal(p) for p in
                                         workspace.table_files("quarantine")],
                          dict(QUARANTINE_COLUMNS)),

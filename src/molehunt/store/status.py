@@ -1,4 +1,5 @@
-"""What is in the store: events per source and month, people, departures, quarantine."""
+"""What is in the store: events per source and month, people, departures, documents,
+quarantine."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ def store_status(workspace: Workspace, backend: str = "duckdb") -> dict[str, Any
     """The store's contents as one JSON-ready object.
 
     Keys: ``events_total``, ``events_by_source``, ``events_by_source_month``, ``users``,
-    ``directory_users``, ``departures``, ``first_day``, ``last_day``, ``quarantined_total``,
-    ``quarantined_by_reason``, ``quarantined_by_file``, ``files``.
+    ``directory_users``, ``departures``, ``documents`` (one per ``doc_id``), ``first_day``,
+    ``last_day``, ``quarantined_total``, ``quarantined_by_reason``, ``quarantined_by_file``,
+    ``files``.
     """
     store = connect(workspace, backend)
     try:
@@ -39,6 +41,7 @@ def store_status(workspace: Workspace, backend: str = "duckdb") -> dict[str, Any
             n=latest.count(),
             departed=(latest.open_rows == 0).cast("int32").sum(),
         ).to_pyarrow().to_pylist()[0]
+        documents = int(store.documents.count().execute())
         quarantine = store.quarantine
         by_reason = (
             quarantine.group_by("reason").aggregate(n=quarantine.count()).order_by("reason")
@@ -68,6 +71,7 @@ def store_status(workspace: Workspace, backend: str = "duckdb") -> dict[str, Any
         "last_day": str(totals["last"]) if totals["last"] else None,
         "directory_users": int(people["n"] or 0),
         "departures": int(people["departed"] or 0),
+        "documents": documents,
         "quarantined_total": sum(reasons.values()),
         "quarantined_by_reason": reasons,
         "quarantined_by_file": quarantined_by_file,

@@ -9,6 +9,7 @@ Layout of a workspace::
     ldap/<batch>.parquet        monthly directory snapshots as read
     directory_rows/<batch>.parquet  directory rows given directly (JSONL)
     hr_events/<batch>.parquet
+    documents/<batch>.parquet   documents with labels and text (the latest batch wins per doc_id)
     psychometric/<batch>.parquet    stored, never used unless enabled
     decoys/<batch>.parquet
     directory.parquet           the directory history derived from the two above
@@ -45,6 +46,7 @@ BATCH_TABLES: tuple[str, ...] = (
     "ldap",
     "directory_rows",
     "hr_events",
+    "documents",
     "psychometric",
     "decoys",
 )
@@ -157,6 +159,17 @@ class Workspace:
             return []
         committed = self.committed_batches()
         return [p for p in sorted(folder.glob("*.parquet")) if p.stem in committed]
+
+    def table_files_by_commit(self, table: str) -> list[Path]:
+        """Files of a per-batch table that belong to committed batches, oldest commit first."""
+        folder = self.table_dir(table)
+        if not folder.exists() or not self.exists():
+            return []
+        with self.manifest(write=False) as db:
+            rows = db.execute("SELECT batch_id FROM batches WHERE state='committed'"
+                              " ORDER BY committed_at, started_at, batch_id").fetchall()
+        files = [folder / f"{r[0]}.parquet" for r in rows]
+        return [p for p in files if p.exists()]
 
     def committed_batches(self) -> set[str]:
         """Ids of the batches whose files are all in place."""
