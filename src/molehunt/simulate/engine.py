@@ -26,6 +26,7 @@ from molehunt.simulate.background import (
 from molehunt.simulate.buffer import DayBuffer
 from molehunt.simulate.documents import build_corpus
 from molehunt.simulate.organisation import (
+    PROFILES,
     WEB_CATEGORIES,
     Organisation,
     build_organisation,
@@ -103,8 +104,8 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
     else:
         org = build_organisation(config.users, config.days, config.start, config.seed)
     documents = build_corpus(org, config.seed)
-    world = World(org, documents, config.seed, holidays(config.start, config.days), {}, {}, {},
-                  fixed_tenure=config.directory is not None)
+    world = World(org, documents, config.seed, holidays(config.start, config.days), bursts={},
+                  travel={}, meetings={}, fixed_tenure=config.directory is not None)
     plan_rng = random.Random(f"plan/{config.seed}")
     _plan_layoffs(world, plan_rng)
     _plan_travel_and_bursts(world, plan_rng)
@@ -120,6 +121,8 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
     write_documents(out, org, documents)
     write_psychometric(out, org, config.seed)
     writer = Writer(out, config.layout, org, config.seed)
+    registry = load_scenarios()
+    acting = [(registry[instance.code](), instance) for instance in instances]
     try:
         for day in range(config.days):
             buffer = DayBuffer(day)
@@ -129,8 +132,8 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
                     simulate_person_day(world, person, day, buffer)
             _meetings_of_day(world, day, buffer)
             _consultant_contacts(world, day, buffer)
-            for instance in instances:
-                load_scenarios()[instance.code]().act(instance, world, day, buffer)
+            for scenario, instance in acting:
+                scenario.act(instance, world, day, buffer)
             writer.write_day(buffer)
             progress("simulating", (day + 1) / config.days)
     finally:
@@ -188,8 +191,6 @@ def _layoffs_from_directory(world: World) -> None:
 
 def _plan_travel_and_bursts(world: World, rng: random.Random) -> None:
     org = world.org
-    from molehunt.simulate.organisation import PROFILES
-
     for person in org.people:
         trips = rng.random() * PROFILES[person.profile].travel * org.days / 365
         days: set[int] = set()

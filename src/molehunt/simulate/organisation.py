@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from molehunt.errors import SourceError
-from molehunt.simulate.vocabulary import FIRST_NAMES, LAST_NAMES, PARTNER_DOMAINS, TOPICS
+from molehunt.simulate.vocabulary import FIRST_NAMES, LAST_NAMES, TOPICS
 
 #: Web categories a visit can fall in (``general`` = the uncategorised rest of the web).
 WEB_CATEGORIES = ("general", "news", "social", "webmail", "cloud_storage", "job_board",
@@ -517,8 +517,3 @@ def ldap_rows(org: Organisation, month: date) -> Sequence[Person]:
     last = first + length - 1
     return [p for p in org.people
             if p.hire_day <= last and (p.leave_day is None or p.leave_day > first)]
-
-
-def partner_domains(rng: random.Random, count: int) -> list[str]:
-    """A person's own set of customer and partner domains."""
-    return rng.sample(PARTNER_DOMAINS, min(count, len(PARTNER_DOMAINS)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from collections.abc import Iterable
 from datetime import date, timedelta
 from operator import itemgetter
@@ -18,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from molehunt.simulate.background import WEBMAIL_DOMAINS
 from molehunt.simulate.buffer import (
     DEVICE_LABEL,
     DEVICE_TREE,
@@ -312,8 +314,6 @@ class Writer:
 
 
 def _mail_channel(address: str, company_domain: str) -> str:
-    from molehunt.simulate.background import WEBMAIL_DOMAINS
-
     domain = address.rpartition("@")[2].lower()
     if domain in WEBMAIL_DOMAINS:
         return "webmail"
@@ -371,8 +371,6 @@ def write_documents(folder: Path, org: Organisation, documents: Iterable[Documen
 
 def write_psychometric(folder: Path, org: Organisation, seed: int) -> None:
     """CERT's ``psychometric.csv`` (Big Five scores, unrelated to any scenario)."""
-    import random
-
     rng = random.Random(f"psychometric/{seed}")
     with (folder / "psychometric.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
