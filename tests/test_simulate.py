@@ -475,3 +475,29 @@ def test_ingest_cert_reads_a_whole_simulated_organisation(tmp_path: Path, layout
         f"SELECT count(*) FROM {_csv(result.folder / 'answers', 'labels.csv')} l ANTI JOIN"
         f" read_parquet('{stored}/*/*.parquet') e ON e.event_id = l.event_id")
     assert missing == [(0,)], "every labelled event is in the store under its id"
+
+
+def test_output_folder_is_new_or_an_earlier_simulation(tmp_path: Path) -> None:
+    longer = _run(tmp_path / "org", users=40, days=70, scenarios=())
+    assert len(list((longer.folder / "LDAP").glob("*.csv"))) == 3
+    shorter = _run(tmp_path / "org", users=40, days=35, scenarios=())
+    assert len(list((shorter.folder / "LDAP").glob("*.csv"))) == 2, "no stale month is left"
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="not empty"):
+        _run(tmp_path / "mine", users=40, days=35)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_a_broken_directory_file_is_one_clear_error(tmp_path: Path) -> None:
+    from molehunt.errors import SourceError
+
+    (tmp_path / "ldap").mkdir()
+    (tmp_path / "ldap" / "2011-01.csv").write_text("employee_name,user_id\nAnn Lee,AL1\n")
+    with pytest.raises(SourceError, match="not a CERT LDAP file"):
+        simulate(SimulationConfig(out=tmp_path / "org", directory=tmp_path / "ldap", days=40))
+    (tmp_path / "ldap" / "2011-01.csv").write_text(
+        "employee_name,user_id,email,role,supervisor\nAnn Lee,,a@x.com,Engineer,\n")
+    with pytest.raises(SourceError, match="empty user_id") as caught:
+        simulate(SimulationConfig(out=tmp_path / "org", directory=tmp_path / "ldap", days=40))
+    assert "2011-01.csv:2" in str(caught.value)

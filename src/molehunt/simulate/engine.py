@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import random
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -116,7 +117,7 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
     _plan_meetings(world, plan_rng)
     _mark_lookalikes(world, instances)
     out = config.out
-    out.mkdir(parents=True, exist_ok=True)
+    _prepare_output(out)
     write_ldap(out, org, config.layout)
     write_documents(out, org, documents)
     write_psychometric(out, org, config.seed)
@@ -140,6 +141,23 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
         writer.close()
     _write_answers(out, config, world, instances, writer, notes)
     return SimulationResult(out, org, instances, dict(writer.rows), notes)
+
+
+def _prepare_output(out: Path) -> None:
+    """An empty folder, or one holding an earlier simulation (whose files are removed first:
+    stale monthly LDAP files of a longer run would otherwise be ingested with the new ones)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError("not a folder", where=str(out))
+    if out.exists() and any(out.iterdir()):
+        if not (out / "company.json").is_file():
+            raise ConfigError("the output folder is not empty and holds no earlier simulation;"
+                              " choose an empty or new folder", where=str(out))
+        for path in out.iterdir():
+            if path.is_dir() and path.name in {"LDAP", "answers"}:
+                shutil.rmtree(path)
+            elif path.is_file() and path.name.endswith((".csv", ".jsonl", ".json")):
+                path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
 
 
 def _plan_layoffs(world: World, rng: random.Random) -> None:
