@@ -340,15 +340,15 @@ def _web(world: World, person: Person, state: PersonState, rng: random.Random,
         evening = session.evening
         random_ = rng.random
         append = buffer.http.append
-        for domain, category, urls, pages in rng.choices(
-                state.web_sites, cum_weights=state.web_weights, k=count):
+        for site in rng.choices(state.web_sites, cum_weights=state.web_weights, k=count):
             if evening is not None and random_() < 0.25:
                 at = evening[0] + int(random_() * (evening[1] - evening[0]))
             else:
                 at = low + int(random_() * width)
-            append([at, user, pc, urls[int(random_() * _PAGES_PER_SITE)],
+            # the site tuple starts with (domain, category): it serves as the row's domain
+            append([at, user, pc, site[2][int(random_() * _PAGES_PER_SITE)],
                     "WWW Download" if random_() < 0.03 else "WWW Visit",
-                    pages[int(random_() * _TEXTS_PER_CATEGORY)], None, (domain, category)])
+                    site[3][int(random_() * _TEXTS_PER_CATEGORY)], None, site])
     uploads = poisson(rng, person.habits.cloud_uploads * level)
     if uploads and state.own:
         clouds = [d for d in state.web_domains if d[1] == "cloud_storage"] or [
