@@ -501,3 +501,30 @@ def test_a_broken_directory_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="empty user_id") as caught:
         simulate(SimulationConfig(out=tmp_path / "org", directory=tmp_path / "ldap", days=40))
     assert "2011-01.csv:2" in str(caught.value)
+
+
+@pytest.mark.parametrize("layout", ["r4.2", "r6.2"])
+def test_fields_that_need_quoting_are_quoted(tmp_path: Path, layout: str) -> None:
+    import csv
+
+    from molehunt.simulate.buffer import DayBuffer
+    from molehunt.simulate.organisation import build_organisation
+    from molehunt.simulate.output import Writer
+
+    org = build_organisation(40, 35, date(2010, 1, 4), seed=SEED)
+    writer = Writer(tmp_path, layout, org, SEED)
+    buffer = DayBuffer(0)
+    tricky = 'a, b "quoted"\nnext line'
+    buffer.http += [[3600, "U1", "PC-1", "http://x.com/a", "WWW Visit", "plain", None,
+                     ("x.com", "general")],
+                    [3601, "U1", "PC-1", "http://x.com/b,c", "WWW Visit", tricky, None,
+                     ("x.com", "general")],
+                    [3602, "U1", "PC-1", "http://x.com/d", "WWW Visit", "after", None,
+                     ("x.com", "general")]]
+    writer.write_day(buffer)
+    writer.close()
+    with (tmp_path / "http.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["content"] for r in rows] == ["plain", tricky, "after"]
+    assert [r["url"] for r in rows] == ["http://x.com/a", "http://x.com/b,c", "http://x.com/d"]
+    assert len({r["id"] for r in rows}) == 3

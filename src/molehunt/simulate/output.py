@@ -40,11 +40,7 @@ from molehunt.simulate.buffer import (
     FILE_LABEL,
     FILE_PATH,
     FILE_TO_MEDIA,
-    HTTP_ACTIVITY,
-    HTTP_CONTENT,
     HTTP_DOMAIN,
-    HTTP_LABEL,
-    HTTP_URL,
     LOGON_ACTIVITY,
     LOGON_LABEL,
     OTHER_LABEL,
@@ -267,44 +263,44 @@ class Writer:
             self._label(identifier, row[EMAIL_LABEL], "email.csv", row[SEC])
 
     def _write_http(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
-        writer = self._csv["http"]
+        # the bulk of all rows: one f-string per row, CSV quoting only where a field needs it
         buffer.http.sort(key=itemgetter(SEC, USER))
-        written = 0
         head = "{" + _ID_TAGS["http"] + f"{self.salt:03d}-"
+        number = self._counters["http"]
+        handle, r6, clock = self._raw["http"], self.r6, _CLOCK
+        separators = 6 if r6 else 5
         lines: list[str] = []
         for row in buffer.http:
-            activity = row[HTTP_ACTIVITY]
-            if self.r6 or activity == "WWW Visit":
-                self._counters["http"] += 1
-                identifier = f"{head}{self._counters['http']:010X}}}"
-                fields = (identifier, prefix + _CLOCK[row[SEC]], row[USER], row[PC],
-                          row[HTTP_URL], activity, row[HTTP_CONTENT]) if self.r6 else (
-                    identifier, prefix + _CLOCK[row[SEC]], row[USER], row[PC], row[HTTP_URL],
-                    row[HTTP_CONTENT])
-                line = ",".join(fields)
-                if line.count(",") != len(fields) - 1 or '"' in line or "\n" in line:
-                    self._raw["http"].write("".join(f"{x}\n" for x in lines))
-                    lines.clear()
-                    writer.writerow(fields)  # a field that needs quoting
-                else:
-                    lines.append(line)
-            else:
+            sec, user, pc, url, activity, content, label = row[:HTTP_DOMAIN]
+            if not r6 and activity != "WWW Visit":
+                category = row[HTTP_DOMAIN][1]
                 record = {
-                    "user_id": row[USER], "host": row[PC], "source": "sim.http",
+                    "user_id": user, "host": pc, "source": "sim.http",
                     "action": "web_upload" if activity == "WWW Upload" else "web_download",
-                    "channel": "cloud_storage" if row[HTTP_DOMAIN][1] == "cloud_storage"
-                    else "webmail" if row[HTTP_DOMAIN][1] == "webmail" else "web",
-                    "object": row[HTTP_URL], "domain": row[HTTP_DOMAIN][0],
-                    "content": row[HTTP_CONTENT],
+                    "channel": category if category in {"cloud_storage", "webmail"} else "web",
+                    "object": url, "domain": row[HTTP_DOMAIN][0], "content": content,
                 }
-                self._jsonl_event(row[SEC], iso, record, row[HTTP_LABEL])
+                self._jsonl_event(sec, iso, record, label)
                 continue
-            written += 1
-            if row[HTTP_LABEL] is not None:
-                self._label(identifier, row[HTTP_LABEL], "http.csv", row[SEC])
+            number += 1
+            identifier = f"{head}{number:010X}}}"
+            if r6:
+                line = f"{identifier},{prefix}{clock[sec]},{user},{pc},{url},{activity},{content}"
+            else:
+                line = f"{identifier},{prefix}{clock[sec]},{user},{pc},{url},{content}"
+            if line.count(",") != separators or '"' in line or "\n" in line:
+                handle.write("".join(f"{x}\n" for x in lines))
+                lines.clear()
+                self._csv["http"].writerow([identifier, prefix + clock[sec], user, pc, url]
+                                           + ([activity, content] if r6 else [content]))
+            else:
+                lines.append(line)
+            if label is not None:
+                self._label(identifier, label, "http.csv", sec)
         if lines:
-            self._raw["http"].write("\n".join(lines) + "\n")
-        self._count("http.csv", written)
+            handle.write("\n".join(lines) + "\n")
+        self._count("http.csv", number - self._counters["http"])
+        self._counters["http"] = number
 
     def close(self) -> None:
         """Flush and close every file."""
