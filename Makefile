@@ -24,6 +24,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	@test -f $(DEMO_DATA)/.complete || ($(BIN)/molehunt simulate --out $(DEMO_DATA) \
 		--users 300 --days 180 --seed 7 && touch $(DEMO_DATA)/.complete)
+	@test -f $(DEMO)/molehunt.toml || (mkdir -p $(DEMO) && $(BIN)/python -c \
+		"import json; c = json.load(open('$(DEMO_DATA)/company.json'));\
+		print('competitors = ' + json.dumps(c['competitors']))" > $(DEMO)/molehunt.toml)
 	$(BIN)/molehunt --workspace $(DEMO) ingest cert $(DEMO_DATA)
 	$(BIN)/molehunt --workspace $(DEMO) status
 
