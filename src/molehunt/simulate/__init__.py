@@ -1,7 +1,10 @@
 """The synthetic organisation: realistic benign behaviour and labelled insider scenarios.
 
->>> from molehunt.simulate import SimulationConfig, simulate  # doctest: +SKIP
->>> simulate(SimulationConfig(out=Path("org"), users=300, days=180, seed=1))  # doctest: +SKIP
+Usage (see docs/simulator.md)::
+
+    from molehunt.simulate import SimulationConfig, simulate
+    result = simulate(SimulationConfig(out=Path("org"), users=300, days=180, seed=1))
+    result.instances  # who the insiders are, and when
 """
 
 from molehunt.simulate.engine import (
