@@ -222,7 +222,8 @@ def test_benign_lookalikes_are_present_in_numbers(organisation: SimulationResult
 #: Streams a scenario may change in its insider's days (besides adding or altering content).
 _ALLOWED = {
     "C1": ("logon Logon", "logon Logoff", "device", "file File CopyTrueFalse", "http WWW Upload"),
-    "C2": ("http WWW Visit", "email Send external", "device", "file File CopyTrueFalse"),
+    # C2 resigns: honest leavers' job search and handover mail come with it
+    "C2": ("http WWW Visit", "email Send", "device", "file File CopyTrueFalse"),
     "C3": ("http WWW Download", "device", "file File Copy", "logon", "email Send internal"),
     "C4": ("logon", "file File Open", "email Send webmail"),
     "C5": ("http WWW Upload",),

@@ -291,6 +291,8 @@ def simulate_person_day(world: World, person: Person, day: int, buffer: DayBuffe
     _web(world, person, state, rng, session, level, buffer)
     _mail(world, person, state, rng, session, level, buffer)
     _files(world, person, state, rng, session, level, buffer, own_pc)
+    if person.notice_day is not None and person.leave_day is not None:
+        _leaving(world, person, state, session, buffer, own_pc)
     for _ in range(poisson(rng, habits.print_jobs * level)):
         document = _pick(rng, state.readable, state.read_weights) if state.readable else None
         buffer.other.append([_time_in(session, rng), user, {
@@ -301,6 +303,45 @@ def simulate_person_day(world: World, person: Person, day: int, buffer: DayBuffe
             "doc_id": document.doc_id if document else None,
             "sensitivity": document.sensitivity if document else None,
             "attrs": {"pages": rng.randrange(1, 40)}}, None])
+
+
+def _leaving(world: World, person: Person, state: PersonState, session: Session,
+             buffer: DayBuffer, pc: str) -> None:
+    """What honest people do before they go: most look for a job in the weeks before their
+    notice; after it they hand documents over and take their own files home."""
+    day, notice, leave = buffer.day, person.notice_day or 0, person.leave_day or 0
+    rng = person_rng(world.seed, day, person, "leaving")
+    searches = person.searches_before_leaving and random.Random(
+        f"searches/{world.seed}/{person.user_id}").random() < 0.7
+    if searches and notice - 45 <= day < leave:
+        boards = domains_of("job_board")
+        for _ in range(poisson(rng, 2.5)):
+            domain = choice(rng, boards)
+            buffer.http.append([_time_in(session, rng), person.user_id, person.pc,
+                                url_for(domain, "job_board", rng), "WWW Visit",
+                                world.web_text("job_board", rng), None, (domain, "job_board")])
+    if not notice <= day < leave or not state.own:
+        return
+    if rng.random() < 0.3:
+        team = [world.org.people[i] for i in world.org.teams.get(person.team, [])
+                if i != person.index and world.org.people[i].employed(day)]
+        if team:
+            documents = [choice(rng, state.own) for _ in range(1 + int(rng.random() * 2))]
+            row = email_row(_time_in(session, rng), person, [choice(rng, team).email],
+                            "handover of my documents", documents, rng)
+            buffer.email.append(row)
+            buffer.email_by_person.setdefault(person.index, []).append(row)
+    if person.habits.media_days and rng.random() < 0.2:
+        connect = _time_in(session, rng)
+        buffer.device.append([connect, person.user_id, pc, "Connect", "R:\\", None])
+        for _ in range(1 + int(rng.random() * 3)):
+            document = choice(rng, state.own)
+            if document.sensitivity <= 1 and document.created <= day:
+                buffer.file.append(file_row(min(86399, connect + 60), person, pc, document,
+                                            "R:\\" + document.path.rsplit("\\", 1)[1],
+                                            "File Copy", rng, to_media=True))
+        buffer.device.append([min(86399, connect + 600), person.user_id, pc, "Disconnect",
+                              None, None])
 
 
 def _other_machines(world: World, person: Person, rng: random.Random, session: Session,

@@ -293,8 +293,9 @@ def _plan_hr(world: World, rng: random.Random) -> dict[int, list[dict[str, Any]]
                 add(person.leave_day - 1, person.user_id, "termination", "17:00:00",
                     leave_date=leave)
             elif person.departure == "resign":
-                add(person.leave_day - rng.randrange(10, 31), person.user_id,
-                    "resignation_notice", "10:00:00", leave_date=leave)
+                person.notice_day = person.leave_day - rng.randrange(10, 31)
+                add(person.notice_day, person.user_id, "resignation_notice", "10:00:00",
+                    leave_date=leave)
         elif rng.random() < 0.03 * org.days / 365:
             add(rng.randrange(0, org.days), person.user_id, "performance_concern", "16:00:00")
         for trip_start in sorted(d for d in world.travel.get(person.index, set())

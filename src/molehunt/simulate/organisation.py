@@ -145,6 +145,10 @@ class Person:
     lookalikes: list[str] = field(default_factory=list)
     #: how a leaver goes: "resign" (with notice), "terminated", "laid_off" or "silent"
     departure: str = "resign"
+    #: day index of the resignation notice, for those who resign
+    notice_day: int | None = None
+    #: whether an honest job search precedes the notice (a scenario may do its own instead)
+    searches_before_leaving: bool = True
 
     def employed(self, day: int) -> bool:
         """Whether the person works for the company on day index ``day``."""

@@ -40,6 +40,7 @@ class AfterHoursLeaker(Scenario):
             if not people:
                 return None
             insider = rng.choice(people)
+            insider.departure = "silent"
             end = (insider.leave_day or 0) - 1 - after
             start = end - duration + 1
             return Instance(self.code, name, insider, start, end, params)
@@ -50,11 +51,11 @@ class AfterHoursLeaker(Scenario):
         end = start + duration - 1
         people = [p for p in world.org.people if p.index not in taken
                   and p.habits.media_days == 0 and p.profile not in {"it_admin", "security"}
-                  and employed_through(p, start - 45, end + after)]
+                  and p.leave_day is None and employed_through(p, start - 45, end + after)]
         if not people:
             return None
         insider = rng.choice(people)
-        insider.leave_day = end + 1 + after
+        insider.leave_day, insider.departure = end + 1 + after, "silent"
         return Instance(self.code, name, insider, start, end, params)
 
     def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:

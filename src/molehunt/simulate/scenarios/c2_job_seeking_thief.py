@@ -39,6 +39,7 @@ class JobSeekingThief(Scenario):
             if not people:
                 return None
             insider = rng.choice(people)
+            insider.searches_before_leaving = False
             end = (insider.leave_day or 0) - 2
             return Instance(self.code, name, insider, end - duration + 1, end, params)
         low, high = max(60, days // 5), days - duration - 5
@@ -48,12 +49,13 @@ class JobSeekingThief(Scenario):
         end = start + duration - 1
         people = [p for p in world.org.people if p.index not in taken
                   and p.habits.media_days > 0 and p.profile not in {"it_admin", "security"}
-                  and employed_through(p, start - 60, end + 3)]
+                  and p.leave_day is None and employed_through(p, start - 60, end + 3)]
         if not people:
             return None
         insider = rng.choice(people)
         insider.leave_day = end + 1 + rng.randrange(0, 3)
-        insider.departure = "resign"
+        # the scenario's own job search replaces an honest leaver's
+        insider.departure, insider.searches_before_leaving = "resign", False
         return Instance(self.code, name, insider, start, end, params)
 
     def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:

@@ -44,7 +44,7 @@ class DisgruntledAdmin(Scenario):
                 start -= 1
             people = [p for p in world.org.people if p.index not in taken
                       and p.profile == "it_admin" and p.supervisor is not None
-                      and employed_through(p, start - 60, start + 2)
+                      and p.leave_day is None and employed_through(p, start - 60, start + 2)
                       and employed_through(world.org.people[p.supervisor], start, start + 2)
                       and p.supervisor not in taken]
             if not people:
