@@ -529,3 +529,17 @@ def test_fields_that_need_quoting_are_quoted(tmp_path: Path, layout: str) -> Non
     assert [r["content"] for r in rows] == ["plain", tricky, "after"]
     assert [r["url"] for r in rows] == ["http://x.com/a", "http://x.com/b,c", "http://x.com/d"]
     assert len({r["id"] for r in rows}) == 3
+
+
+def test_declared_consultants_talk_to_the_intermediary_they_declared(
+        organisation: SimulationResult) -> None:
+    folder = organisation.folder
+    declared = dict(_sql(f"SELECT user_id, attrs.intermediary FROM"
+                         f" read_json('{folder / 'hr_events.jsonl'}')"
+                         " WHERE kind = 'outside_engagement_declared'"))
+    assert declared
+    contacted = _sql(f"SELECT user, \"to\" FROM {_csv(folder, 'email.csv')} WHERE"
+                     " \"to\" LIKE 'experts@%'")
+    assert contacted
+    for user, address in contacted:
+        assert address == f"experts@{declared[user]}"

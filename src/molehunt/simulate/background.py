@@ -293,6 +293,8 @@ def simulate_person_day(world: World, person: Person, day: int, buffer: DayBuffe
     _files(world, person, state, rng, session, level, buffer, own_pc)
     if person.notice_day is not None and person.leave_day is not None:
         _leaving(world, person, state, session, buffer, own_pc)
+    if "declared_consultant" in person.lookalikes:
+        _consulting(world, person, session, buffer)
     for _ in range(poisson(rng, habits.print_jobs * level)):
         document = _pick(rng, state.readable, state.read_weights) if state.readable else None
         buffer.other.append([_time_in(session, rng), user, {
@@ -303,6 +305,24 @@ def simulate_person_day(world: World, person: Person, day: int, buffer: DayBuffe
             "doc_id": document.doc_id if document else None,
             "sensitivity": document.sensitivity if document else None,
             "attrs": {"pages": rng.randrange(1, 40)}}, None])
+
+
+def declared_intermediary(seed: int, person: Person) -> str:
+    """The expert network a declared consultant works through (as declared to HR)."""
+    return choice(random.Random(f"consultant/{seed}/{person.user_id}"),
+                  domains_of("expert_network"))
+
+
+def _consulting(world: World, person: Person, session: Session, buffer: DayBuffer) -> None:
+    """A declared consultant talks to their intermediary now and then about public matters."""
+    rng = person_rng(world.seed, buffer.day, person, "consulting")
+    if rng.random() >= 0.1:
+        return
+    row = email_row(_time_in(session, rng), person,
+                    [f"experts@{declared_intermediary(world.seed, person)}"],
+                    world.web_text("expert_network", rng), [], rng)
+    buffer.email.append(row)
+    buffer.email_by_person.setdefault(person.index, []).append(row)
 
 
 def _leaving(world: World, person: Person, state: PersonState, session: Session,

@@ -19,8 +19,7 @@ from typing import Any
 from molehunt.errors import ConfigError
 from molehunt.simulate.background import (
     World,
-    domains_of,
-    email_row,
+    declared_intermediary,
     holidays,
     simulate_person_day,
 )
@@ -132,7 +131,6 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
                 if person.employed(day):
                     simulate_person_day(world, person, day, buffer)
             _meetings_of_day(world, day, buffer)
-            _consultant_contacts(world, day, buffer)
             for scenario, instance in acting:
                 scenario.act(instance, world, day, buffer)
             writer.write_day(buffer)
@@ -308,7 +306,7 @@ def _plan_hr(world: World, rng: random.Random) -> dict[int, list[dict[str, Any]]
                                         "trade fair", "plant visit")))
         if "declared_consultant" in person.lookalikes:
             add(max(0, person.hire_day), person.user_id, "outside_engagement_declared",
-                "12:00:00", intermediary=rng.choice(domains_of("expert_network")),
+                "12:00:00", intermediary=declared_intermediary(world.seed, person),
                 approved=True)
     return hr
 
@@ -363,22 +361,6 @@ def _meetings_of_day(world: World, day: int, buffer: DayBuffer) -> None:
                 person = world.org.people[index]
                 buffer.other.append([meeting["start"], person.user_id,
                                      {**meeting["record"], "user_id": person.user_id}, None])
-
-
-def _consultant_contacts(world: World, day: int, buffer: DayBuffer) -> None:
-    """Declared consultants talk to their intermediary now and then about public matters."""
-    for person in world.org.people:
-        if "declared_consultant" not in person.lookalikes:
-            continue
-        session = buffer.sessions.get(person.index)
-        rng = random.Random(f"consultant/{world.seed}/{day}/{person.user_id}")
-        if session is None or rng.random() >= 0.1:
-            continue
-        network = random.Random(f"consultant/{world.seed}/{person.user_id}").choice(
-            domains_of("expert_network"))
-        buffer.email.append(email_row(rng.randrange(session.start, session.end), person,
-                                      [f"experts@{network}"],
-                                      world.web_text("expert_network", rng), [], rng))
 
 
 def _mark_lookalikes(world: World, instances: list[Instance]) -> None:
