@@ -87,6 +87,10 @@ def test_same_seed_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:
     other = _digest(_run(tmp_path / "c", users=40, days=45, seed=SEED + 1).folder)
     assert first == second
     assert first["http.csv"] != other["http.csv"]
+    # two different simulations never share an event id (the store keeps one event per id)
+    ids = [{row[0] for row in _sql(f"SELECT id FROM {_csv(tmp_path / name, 'logon.csv')}")}
+           for name in ("a", "c")]
+    assert not ids[0] & ids[1]
 
 
 # --- the organisation -----------------------------------------------------------------------
@@ -513,7 +517,7 @@ def test_fields_that_need_quoting_are_quoted(tmp_path: Path, layout: str) -> Non
     from molehunt.simulate.output import Writer
 
     org = build_organisation(40, 35, date(2010, 1, 4), seed=SEED)
-    writer = Writer(tmp_path, layout, org, SEED)
+    writer = Writer(tmp_path, layout, org, "T101")
     buffer = DayBuffer(0)
     tricky = 'a, b "quoted"\nnext line'
     buffer.http += [[3600, "U1", "PC-1", "http://x.com/a", "WWW Visit", "plain", None,

@@ -35,6 +35,7 @@ from molehunt.simulate.organisation import (
 from molehunt.simulate.output import (
     LAYOUTS,
     Writer,
+    run_tag,
     write_documents,
     write_json,
     write_ldap,
@@ -120,7 +121,11 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
     write_ldap(out, org, config.layout)
     write_documents(out, org, documents)
     write_psychometric(out, org, config.seed)
-    writer = Writer(out, config.layout, org, config.seed)
+    writer = Writer(out, config.layout, org, run_tag(
+        config.users if config.directory is None else str(config.directory), config.days,
+        config.start, config.seed, config.layout, sorted(config.scenarios),
+        config.insiders_per_scenario, sorted((k, sorted(v.items()))
+                                             for k, v in config.intensity.items())))
     registry = load_scenarios()
     acting = [(registry[instance.code](), instance) for instance in instances]
     try:

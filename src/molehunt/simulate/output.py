@@ -9,6 +9,7 @@ written day by day in time order; files are streamed, never held in memory.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 from collections.abc import Iterable
@@ -81,26 +82,36 @@ _ID_TAGS = {"logon": "L", "device": "D", "file": "F", "email": "E", "http": "H",
 _CLOCK = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
 
 
-def event_id(kind: str, number: int, salt: int) -> str:
-    """A CERT-looking id, unique per kind and number.
+def event_id(kind: str, number: int, run: str) -> str:
+    """A CERT-looking id, unique per kind, number and simulation run.
 
-    >>> event_id("logon", 1, 7)
-    '{L007-0000000001}'
+    >>> event_id("logon", 1, "7F3A")
+    '{L7F3A-0000000001}'
     """
-    return f"{{{_ID_TAGS[kind]}{salt % 1000:03d}-{number:010X}}}"
+    return f"{{{_ID_TAGS[kind]}{run}-{number:010X}}}"
+
+
+def run_tag(*settings: object) -> str:
+    """Four hex digits naming a simulation's settings, so that the ids of two different
+    simulations differ (the store keeps one event per id).
+
+    >>> run_tag(1000, 500, 7) == run_tag(1000, 500, 7) != run_tag(1000, 500, 8)
+    True
+    """
+    return hashlib.sha256(repr(settings).encode()).hexdigest()[:4].upper()
 
 
 class Writer:
     """Streams one simulated organisation into ``folder`` in the given layout."""
 
-    def __init__(self, folder: Path, layout: str, org: Organisation, seed: int) -> None:
+    def __init__(self, folder: Path, layout: str, org: Organisation, run: str) -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
         self.folder = folder
         self.layout = layout
         self.r6 = layout == "r6.2"
         self.org = org
-        self.salt = seed % 1000
+        self.run = run
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "answers").mkdir(exist_ok=True)
         self._handles: list[IO[Any]] = []
@@ -132,7 +143,7 @@ class Writer:
 
     def _next_id(self, kind: str) -> str:
         self._counters[kind] += 1
-        return event_id(kind, self._counters[kind], self.salt)
+        return event_id(kind, self._counters[kind], self.run)
 
     def _label(self, identifier: str, label: Label | None, file: str, sec: int) -> None:
         if label is None:
@@ -265,7 +276,7 @@ class Writer:
     def _write_http(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
         # the bulk of all rows: one f-string per row, CSV quoting only where a field needs it
         buffer.http.sort(key=itemgetter(SEC, USER))
-        head = "{" + _ID_TAGS["http"] + f"{self.salt:03d}-"
+        head = "{" + _ID_TAGS["http"] + self.run + "-"
         number = self._counters["http"]
         handle, r6, clock = self._raw["http"], self.r6, _CLOCK
         separators = 6 if r6 else 5
