@@ -9,6 +9,7 @@ the weekday, the season, a slow personal drift, team deadlines, travel and chanc
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import random
 from collections.abc import Sequence
@@ -25,25 +26,33 @@ from molehunt.simulate.vocabulary import (
     ANALYST_DOMAINS,
     GENERAL_DOMAINS,
     PARTNER_DOMAINS,
+    PERSONAL_MAIL_DOMAINS,
     TOPICS,
     WEB_WORDS,
 )
 
 _CATEGORIES = load_domain_categories()
 T = TypeVar("T")
-WEBMAIL_DOMAINS = frozenset(("gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com",
-                             "icloud.com", "protonmail.com", "163.com", "qq.com"))
 _PAGES_PER_SITE = 40  # distinct pages people visit on one site
 _TEXTS_PER_CATEGORY = 64  # distinct keyword lines of pages of one category
 _WEEKDAY = (1.05, 1.02, 1.0, 0.98, 0.88, 1.0, 1.0)
 _MONTH = (0.95, 1.0, 1.02, 1.0, 1.0, 0.97, 0.9, 0.82, 1.02, 1.05, 1.03, 0.85)
 
 
-def domains_of(category: str) -> list[str]:
+@functools.cache
+def domains_of(category: str) -> tuple[str, ...]:
     """Domains of a web category (``general`` is the uncategorised rest of the web)."""
     if category == "general":
-        return list(GENERAL_DOMAINS)
-    return [d for d in _CATEGORIES.domains(category) if "." in d]
+        return tuple(GENERAL_DOMAINS)
+    return tuple(d for d in _CATEGORIES.domains(category) if "." in d)
+
+
+def mail_channel(address: str, company_domain: str) -> str:
+    """The channel of mail to or from ``address``, decided as the e-mail sources decide it."""
+    domain = address.rpartition("@")[2].lower()
+    if _CATEGORIES.category(domain) == "webmail":
+        return "webmail"
+    return "email_internal" if domain == company_domain else "email_external"
 
 
 def holidays(start: date, days: int) -> set[int]:
@@ -162,7 +171,7 @@ def _person_state(world: World, person: Person) -> PersonState:
         partners.append(choice(rng, ANALYST_DOMAINS))
     contacts = [f"{choice(rng, 'abcdefghjklmnprstw')}{choice(rng, ('smith', 'lee', 'chen', 'kim'))}"
                 f"{rng.randrange(1, 99)}@{domain}" for domain in partners for _ in range(2)]
-    friends = [f"friend{rng.randrange(100, 999)}@{choice(rng, sorted(WEBMAIL_DOMAINS))}"
+    friends = [f"friend{rng.randrange(100, 999)}@{choice(rng, sorted(PERSONAL_MAIL_DOMAINS))}"
                for _ in range(3)] + [person.personal_email]
     own_projects = set(person.projects)
     readable: list[Document] = []

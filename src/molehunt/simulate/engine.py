@@ -403,6 +403,7 @@ def _mark_lookalikes(world: World, instances: list[Instance]) -> None:
 def _write_answers(out: Path, config: SimulationConfig, world: World,
                    instances: list[Instance], writer: Writer, notes: list[str]) -> None:
     org = world.org
+    index_of = org.people_by_id()
     dataset = f"sim-{config.layout}"
     with (out / "answers" / "insiders.csv").open("w", newline="", encoding="utf-8") as handle:
         table = csv.writer(handle, lineterminator="\n")
@@ -417,7 +418,7 @@ def _write_answers(out: Path, config: SimulationConfig, world: World,
                     notes.append(f"{instance.name}: {user} did nothing in the period (absent on"
                                  " every planned day); left out of insiders.csv")
                     continue
-                role = instance.members.get(org.people_by_id()[user], "insider")
+                role = instance.members.get(index_of[user], "insider")
                 table.writerow([dataset, instance.code, f"{instance.name}:{role}", user,
                                 _cert_time(span[0]), _cert_time(span[1])])
     with (out / "answers" / "lookalikes.csv").open("w", newline="", encoding="utf-8") as handle:

@@ -12,14 +12,19 @@ import calendar
 import csv
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
 from molehunt.errors import SourceError
-from molehunt.simulate.vocabulary import FIRST_NAMES, LAST_NAMES, TOPICS
+from molehunt.simulate.vocabulary import (
+    FIRST_NAMES,
+    LAST_NAMES,
+    PERSONAL_MAIL_DOMAINS,
+    TOPICS,
+)
 
 #: Web categories a visit can fall in (``general`` = the uncategorised rest of the web).
 WEB_CATEGORIES = ("general", "news", "social", "webmail", "cloud_storage", "job_board",
@@ -200,9 +205,6 @@ class Organisation:
         return self.start + timedelta(days=day)
 
 
-_WEBMAIL = ("gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com", "icloud.com",
-            "protonmail.com", "163.com", "qq.com")
-
 #: (functional unit, departments, roles with weights) of an invented company.
 _STRUCTURE: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, float], ...]], ...] = (
     ("Research and Development", ("Cell Chemistry", "Power Electronics", "Embedded Systems",
@@ -279,21 +281,22 @@ def _vacation_days(rng: random.Random, days: int) -> set[int]:
     return {d for d in vacation if 0 <= d < days}
 
 
+def _unused(taken: set[str], draw: Callable[[], str]) -> str:
+    """Draw until the value is not taken yet; take it."""
+    while (candidate := draw()) in taken:
+        pass
+    taken.add(candidate)
+    return candidate
+
+
 def _user_id(name: str, taken: set[str], rng: random.Random) -> str:
     letters = "".join(part[0] for part in name.split()[:3]).upper().ljust(3, "X")
-    while True:
-        candidate = f"{letters}{rng.randrange(1000, 10000)}"
-        if candidate not in taken:
-            taken.add(candidate)
-            return candidate
+    return _unused(taken, lambda: f"{letters}{rng.randrange(1000, 10000)}")
 
 
 def _name(rng: random.Random, taken: set[str]) -> str:
-    while True:
-        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-        if name not in taken:
-            taken.add(name)
-            return name
+    return _unused(taken, lambda: f"{rng.choice(FIRST_NAMES)} {rng.choice(FIRST_NAMES)}"
+                                  f" {rng.choice(LAST_NAMES)}")
 
 
 def _email(name: str, domain: str) -> str:
@@ -302,15 +305,12 @@ def _email(name: str, domain: str) -> str:
 
 def _personal_email(name: str, rng: random.Random) -> str:
     first, *_, last = name.split()
-    return f"{first.lower()}.{last.lower()}{rng.randrange(10, 99)}@{rng.choice(_WEBMAIL)}"
+    number = rng.randrange(10, 99)
+    return f"{first.lower()}.{last.lower()}{number}@{rng.choice(PERSONAL_MAIL_DOMAINS)}"
 
 
 def _pc(rng: random.Random, taken: set[str]) -> str:
-    while True:
-        candidate = f"PC-{rng.randrange(1000, 10000)}"
-        if candidate not in taken:
-            taken.add(candidate)
-            return candidate
+    return _unused(taken, lambda: f"PC-{rng.randrange(1000, 10000)}")
 
 
 def build_organisation(users: int, days: int, start: date, seed: int,

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import orjson
 
-from molehunt.simulate.background import WEBMAIL_DOMAINS
+from molehunt.simulate.background import mail_channel
 from molehunt.simulate.buffer import (
     DEVICE_LABEL,
     DEVICE_TREE,
@@ -260,7 +260,7 @@ class Writer:
                 sender = row[EMAIL_FROM]
                 record = {
                     "user_id": row[USER], "host": row[PC], "source": "sim.email",
-                    "action": "email_view", "channel": _mail_channel(sender, self.org.domain),
+                    "action": "email_view", "channel": mail_channel(sender, self.org.domain),
                     "object": sender, "target": to, "domain": sender.rpartition("@")[2],
                     "bytes": row[EMAIL_SIZE], "n_attachments": len(attachments),
                     "content": row[EMAIL_CONTENT],
@@ -318,13 +318,6 @@ class Writer:
         for handle in self._handles:
             handle.close()
         self._handles.clear()
-
-
-def _mail_channel(address: str, company_domain: str) -> str:
-    domain = address.rpartition("@")[2].lower()
-    if domain in WEBMAIL_DOMAINS:
-        return "webmail"
-    return "email_internal" if domain == company_domain else "email_external"
 
 
 def write_ldap(folder: Path, org: Organisation, layout: str) -> int:

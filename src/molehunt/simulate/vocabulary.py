@@ -194,6 +194,10 @@ PARTNER_DOMAINS = (
     "orbital-plastics.com keystone-metals.com"
 ).split()
 
+#: Free mail services people have personal addresses at (all ``webmail`` in the shipped list).
+PERSONAL_MAIL_DOMAINS = ("gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com",
+                         "icloud.com", "protonmail.com", "163.com", "qq.com")
+
 #: Industry analysts market staff may talk to (a benign look-alike of intermediaries).
 ANALYST_DOMAINS = ("gartner.com", "idc.com", "forrester.com", "bnef.com", "woodmac.com")
 

@@ -82,6 +82,16 @@ class Scenario(ABC):
         """The person's working hours today, if they work."""
         return buffer.sessions.get(person.index)
 
+    @classmethod
+    def working_day(cls, instance: Instance, world: World, day: int,
+                    buffer: DayBuffer) -> tuple[Session, random.Random, Label] | None:
+        """The insider's session, the day's random stream and the label, on a day of the
+        instance's period the insider works; ``None`` on any other day."""
+        session = buffer.sessions.get(instance.insider.index)
+        if not instance.start <= day <= instance.end or session is None:
+            return None
+        return session, cls.rng(world, instance, day), instance.label(instance.insider)
+
     @staticmethod
     def during(session: Session, rng: random.Random) -> int:
         """A second inside the day's main session."""

@@ -60,14 +60,11 @@ class JobSeekingThief(Scenario):
 
     def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:
         """Job search in the first two thirds, the theft in the last third."""
-        if not instance.start <= day <= instance.end:
+        today = self.working_day(instance, world, day, buffer)
+        if today is None:
             return
+        session, rng, label = today
         person = instance.insider
-        session = self.session(buffer, person)
-        if session is None:
-            return
-        rng = self.rng(world, instance, day)
-        label = instance.label(person)
         third = instance.start + (instance.end - instance.start) * 2 // 3
         if day < third:
             for _ in range(rng.randrange(1, 2 * int(instance.params["job_visits"]) + 1)):

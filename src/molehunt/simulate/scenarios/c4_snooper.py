@@ -47,17 +47,14 @@ class Snooper(Scenario):
 
     def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:
         """More likely each week: a colleague's machine, their files, a mail home."""
-        if not instance.start <= day <= instance.end:
+        today = self.working_day(instance, world, day, buffer)
+        if today is None:
             return
+        session, rng, label = today
         person = instance.insider
-        session = self.session(buffer, person)
-        if session is None:
-            return
-        rng = self.rng(world, instance, day)
         progress = (day - instance.start + 1) / (instance.end - instance.start + 1)
         if rng.random() >= min(0.95, (0.1 + 0.7 * progress) * instance.params["volume"]):
             return
-        label = instance.label(person)
         victim = rng.choice(instance.state["victims"])
         at = self.during(session, rng)
         buffer.logon.append([at, person.user_id, victim.pc, "Logon", label])

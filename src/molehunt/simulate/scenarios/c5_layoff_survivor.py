@@ -44,14 +44,11 @@ class LayoffSurvivor(Scenario):
 
     def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:
         """On about half of the working days, a few uploads of the group's documents."""
-        if not instance.start <= day <= instance.end:
+        today = self.working_day(instance, world, day, buffer)
+        if today is None or today[1].random() > 0.5:
             return
+        session, rng, label = today
         person = instance.insider
-        session = self.session(buffer, person)
-        rng = self.rng(world, instance, day)
-        if session is None or rng.random() > 0.5:
-            return
-        label = instance.label(person)
         site = instance.state.setdefault("site", pick_domain("cloud_storage", rng))
         pool = documents_by_sensitivity(world, person, 1, 4, day)
         for _ in range(max(1, round(rng.randrange(1, 5) * instance.params["volume"]))):

@@ -73,14 +73,11 @@ class JobHopper(Scenario):
 
     def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:
         """Arrival with foreign documents, wide reading, closed doors, the last haul."""
+        today = self.working_day(instance, world, day, buffer)
+        if today is None:
+            return
+        session, rng, label = today
         person = instance.insider
-        if not instance.start <= day <= instance.end:
-            return
-        session = self.session(buffer, person)
-        if session is None:
-            return
-        rng = self.rng(world, instance, day)
-        label = instance.label(person)
         foreign: list[Document] = instance.state["foreign"]
         if foreign and not instance.state.get("arrived"):
             instance.state["arrived"] = day

@@ -48,14 +48,11 @@ class UndeclaredOutsideWork(Scenario):
 
     def act(self, instance: Instance, world: World, day: int, buffer: DayBuffer) -> None:
         """A profile on day one; then contacts whose rate and sensitivity rise together."""
-        if not instance.start <= day <= instance.end:
+        today = self.working_day(instance, world, day, buffer)
+        if today is None:
             return
+        session, rng, label = today
         person = instance.insider
-        session = self.session(buffer, person)
-        if session is None:
-            return
-        rng = self.rng(world, instance, day)
-        label = instance.label(person)
         network = instance.state["network"]
         if not instance.state.get("profile"):
             instance.state["profile"] = day
