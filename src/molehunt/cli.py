@@ -178,6 +178,59 @@ def status(
     _run(action)
 
 
+features_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
+                            help="Compute behavioural features (per person and day).")
+app.add_typer(features_app, name="features")
+
+
+@features_app.callback()
+def features(
+    context: typer.Context,
+    backend: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    rebuild: Annotated[bool, typer.Option(
+        help="Recompute every day instead of only the days not yet computed.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Compute the feature tables for the days not yet computed (a daily run costs one day)."""
+    if context.invoked_subcommand is not None:
+        return
+    from molehunt.features.build import build_features
+
+    def action() -> int:
+        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            summary = build_features(workspace, backend, rebuild=rebuild,
+                                     progress=lambda _step, done: progress("features", done))
+        if as_json:
+            out.print_json(json.dumps(summary.to_json()))
+        elif summary.start is None:
+            console.print("features are up to date")
+        else:
+            console.print(f"features computed for {summary.days} days ({summary.start} to "
+                          f"{summary.end}), {summary.user_days:,} person-days, "
+                          f"{summary.seconds:.1f} s on {summary.backend}")
+        return 0
+
+    _run(action)
+
+
+@features_app.command("list")
+def features_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every feature with its unit, window and meaning."""
+    from molehunt.features.catalogue import UNITS, catalogue
+
+    rows = [{"name": f.name, "family": f.family, "unit": f.unit, "window": f.window,
+             "definition": f.definition} for f in catalogue()]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("feature", "family", "unit", "meaning")
+    for f in catalogue():
+        table.add_row(f.name, f.family, UNITS[f.unit], f.definition)
+    out.print(table)
+
+
 @app.command()
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the organisation to.")],

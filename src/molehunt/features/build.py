@@ -1,0 +1,571 @@
+"""Computing the feature tables into the workspace, incrementally.
+
+Layout under ``<workspace>/features/``::
+
+    state.json                     what has been computed: ingest batches included, catalogue
+    user_day/day=YYYY-MM-DD/       one row per person and active day: every catalogue column,
+                                   the person's role and department that day, the deviations
+    user_week/week=YYYY-MM-DD/     the same per ISO week (Monday), combined per feature rule
+    sessions/day=YYYY-MM-DD/       one row per logon session
+    outbound/day=YYYY-MM-DD/       what left the company: person, day, channel, sensitivity,
+                                   document, events, bytes (the ledger's detail)
+    ledger.parquet                 per person, channel and sensitivity: everything that ever
+                                   left, with first and last day (no 30- or 90-day cut-off)
+    first_seen.parquet             per person: when each computer, recipient, domain was
+                                   first seen (the novelty state)
+
+A run finds the ingest batches not yet included, computes from the earliest day they touch
+to the last day in the store, and replaces only those days' partitions. Every value uses only
+what was known on its day, so a daily run gives the same tables as a full rebuild.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+
+from molehunt.domains import load_domain_categories
+from molehunt.errors import ConfigError, StoreError
+from molehunt.features import baselines
+from molehunt.features.catalogue import Feature, catalogue, families
+from molehunt.features.enrich import (
+    FeatureSettings,
+    as_enriched,
+    category_table,
+    heavy_events,
+    light_groups,
+)
+from molehunt.features.families.hosts import host_days as host_days_of
+from molehunt.features.io import parquet_files, read, write
+from molehunt.store.connect import Store, connect
+from molehunt.store.directory import infer_company_domains
+from molehunt.store.workspace import Workspace
+
+STATE_VERSION = 1
+#: Calendar days of stored history read to fill the longest baseline window.
+HISTORY_DAYS = 400
+#: Cumulative (whole-history) columns: name → the daily column they add up.
+CUMULATIVE: dict[str, str] = {
+    "events_out_all": "events_out_1d",
+    "bytes_out_all": "bytes_out_1d",
+    "events_out_sensitive_all": "events_out_sensitive_1d",
+    "events_out_crown_jewel_all": "events_out_crown_jewel_1d",
+}
+#: Context columns of ``user_day`` (from the directory as of the day).
+CONTEXT = ("role", "department", "business_unit", "team")
+Progress = Callable[[str, float | None], None]
+
+
+@dataclass
+class FeatureInputs:
+    """What family ``derive`` functions receive: lazy tables for the days being computed.
+
+    ``enriched`` holds the events that keep a row of their own (see
+    :func:`~molehunt.features.enrich.heavy_events`); ``host_days`` one row per person, day
+    and computer.
+    """
+
+    enriched: ibis.Table
+    host_days: ibis.Table
+    user_days: ibis.Table
+    context: ibis.Table
+    first_seen: ibis.Table
+    hr_events: ibis.Table
+    directory: ibis.Table
+    start: dt.date
+    end: dt.date
+
+
+@dataclass
+class BuildSummary:
+    """What one ``molehunt features`` run did."""
+
+    start: dt.date | None
+    end: dt.date | None
+    days: int
+    user_days: int
+    seconds: float
+    full: bool
+    backend: str
+    tables: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {"start": self.start.isoformat() if self.start else None,
+                "end": self.end.isoformat() if self.end else None, "days": self.days,
+                "user_days": self.user_days, "seconds": round(self.seconds, 2),
+                "full": self.full, "backend": self.backend, "tables": self.tables}
+
+
+class FeatureStore:
+    """The feature tables of one workspace (see the module docstring for the layout)."""
+
+    TABLES = ("user_day", "user_week", "sessions", "outbound")
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.root = workspace.root / "features"
+
+    @property
+    def state_path(self) -> Path:
+        """The JSON file recording what has been computed."""
+        return self.root / "state.json"
+
+    def state(self) -> dict[str, Any]:
+        """The recorded state (empty when nothing has been computed)."""
+        if not self.state_path.exists():
+            return {}
+        try:
+            loaded: dict[str, Any] = json.loads(self.state_path.read_text("utf-8"))
+        except (OSError, ValueError) as error:
+            raise StoreError(f"unreadable feature state: {error}", where=str(self.state_path)
+                             ) from None
+        return loaded
+
+    def table(self, store: Store, name: str) -> ibis.Table | None:
+        """A stored feature table on ``store``'s backend (``None`` before the first run)."""
+        if name in ("ledger", "first_seen"):
+            return read(store, self.root / f"{name}.parquet")
+        partition = "week" if name == "user_week" else "day"
+        return read(store, self.root / name, partition=partition)
+
+
+def catalogue_signature() -> str:
+    """A hash of the catalogue's columns: a different catalogue forces a full rebuild."""
+    names = [f"{f.name}:{f.unit}:{f.baseline}:{f.peers}" for f in catalogue()]
+    text = "|".join([*names, *baselines.SELF_WINDOWS, str(STATE_VERSION)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def feature_settings(workspace: Workspace) -> FeatureSettings:
+    """The feature settings of a workspace (company domains inferred when not set)."""
+    settings = workspace.settings()
+    companies = settings.company_domains or infer_company_domains(workspace)
+    categories = load_domain_categories(settings.domain_category_files, settings.competitors)
+    return FeatureSettings(company_domains=tuple(companies), categories=categories)
+
+
+# -- what needs computing -----------------------------------------------------------------
+@dataclass(frozen=True)
+class _Batch:
+    batch_id: str
+    target: str
+    layout: str
+    min_day: str | None
+    max_day: str | None
+
+
+def _batches(workspace: Workspace) -> list[_Batch]:
+    with contextlib.closing(sqlite3.connect(f"file:{workspace.manifest_path}?mode=ro",
+                                            uri=True)) as db:
+        rows = db.execute("SELECT batch_id, target, layout, min_day, max_day FROM batches"
+                          " WHERE state = 'committed'").fetchall()
+    return [_Batch(str(b), str(t), str(layout), lo, hi) for b, t, layout, lo, hi in rows]
+
+
+def _earliest_day(workspace: Workspace, table: str, batch: _Batch, column: str
+                  ) -> dt.date | None:
+    """The earliest date in one batch file of a per-batch table (``None`` if unknown)."""
+    path = workspace.table_dir(table) / f"{batch.batch_id}.parquet"
+    if not path.exists():
+        return None
+    with contextlib.closing(duckdb.connect()) as con:
+        row = con.execute(f"SELECT min(CAST({column} AS DATE)) FROM read_parquet(?)",
+                          [os.fspath(path)]).fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+def _dirty_from(workspace: Workspace, included: set[str],
+                first_event_day: dt.date) -> dt.date | None:
+    """The earliest day whose features the batches not yet included may change."""
+    earliest: dt.date | None = None
+
+    def touch(day: dt.date | None) -> None:
+        nonlocal earliest
+        day = first_event_day if day is None else max(day, first_event_day)
+        earliest = day if earliest is None else min(earliest, day)
+
+    for batch in _batches(workspace):
+        if batch.batch_id in included:
+            continue
+        if batch.target == "events":
+            touch(dt.date.fromisoformat(batch.min_day) if batch.min_day else None)
+        elif batch.target == "ldap":
+            month = batch.layout.rpartition("@")[2]
+            touch(dt.date.fromisoformat(month + "-01") if len(month) == 7 else None)
+        elif batch.target == "hr_events":
+            touch(_earliest_day(workspace, "hr_events", batch, "ts"))
+        elif batch.target == "documents":
+            touch(_earliest_day(workspace, "documents", batch, "created"))
+        elif batch.target == "directory_rows":
+            touch(_earliest_day(workspace, "directory_rows", batch, "valid_from"))
+    return earliest
+
+
+# -- the computation ---------------------------------------------------------------------
+def first_seen_candidates(events: ibis.Table, host_days: ibis.Table) -> ibis.Table:
+    """``user_id, kind, value, first_day`` for everything first seen in ``events``."""
+    e = events
+    web = e.action.isin(("web_visit", "web_upload", "web_download"))
+    domains = e.filter(e.domain.notnull(), web | (e.action == "email_send"))
+    parts = [
+        host_days.select(host_days.user_id, kind=ibis.literal("host"), value=host_days.host,
+                         day=host_days.day),
+        host_days.select(host_days.user_id, kind=ibis.literal("presence"),
+                         value=ibis.literal(""), day=host_days.day),
+        domains.select(domains.user_id,
+                       kind=ibis.cases((web, "web_domain"), else_="mail_domain"),
+                       value=domains.domain, day=domains.day),
+        e.filter(e.action == "device_connect").select(
+            e.user_id, kind=ibis.literal("device"), value=ibis.literal(""), day=e.day),
+    ]
+    sent = e.filter(e.action == "email_send", e.target.notnull())
+    recipients = sent.select(sent.user_id, sent.day,
+                             value=sent.target.lower().split(";")).unnest("value")
+    parts.append(recipients.filter(recipients.value.strip() != "").select(
+        recipients.user_id, kind=ibis.literal("recipient"), value=recipients.value.strip(),
+        day=recipients.day))
+    union = ibis.union(*parts)
+    return union.group_by(union.user_id, union.kind, union.value).aggregate(
+        first_day=union.day.min())
+
+
+def user_context(user_days: ibis.Table, directory: ibis.Table) -> ibis.Table:
+    """Each person-day with the directory's role and units on that day.
+
+    The row valid on the day; before a person's first row, their first row; after their
+    last, their last.
+    """
+    d = directory.select(d_user=directory.user_id, valid_from=directory.valid_from,
+                         valid_to=directory.valid_to, **{c: directory[c] for c in CONTEXT})
+    joined = user_days.left_join(d, user_days.user_id == d.d_user)
+    valid = (joined.valid_from <= joined.day) & (
+        joined.valid_to.isnull() | (joined.valid_to > joined.day))
+    before = joined.valid_from > joined.day
+    distance = joined.day.delta(joined.valid_from, unit="day").abs()
+    rank = ibis.cases((valid, 0), (before, 2), else_=1)
+    best = ibis.window(group_by=[joined.user_id, joined.day],
+                       order_by=[rank, distance, joined.valid_from])
+    chosen = joined.filter(ibis.row_number().over(best) == 0)
+    return chosen.select(chosen.user_id, chosen.day, *[chosen[c] for c in CONTEXT])
+
+
+def _integer(feature: Feature) -> bool:
+    return feature.unit in ("events", "bytes", "documents", "hosts", "values", "pages",
+                            "flag")
+
+
+def event_aggregates(rows: ibis.Table) -> ibis.Table:
+    """The families' event aggregates, one row per person and active day."""
+    aggregates: dict[str, Any] = {}
+    for family in families():
+        if family.aggregates is not None:
+            aggregates.update(family.aggregates(rows))
+    return rows.group_by(rows.user_id, rows.day).aggregate(**aggregates)
+
+
+def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ibis.Table,
+               first_seen: ibis.Table, start: dt.date, end: dt.date) -> ibis.Table:
+    """Every catalogue column plus the day's context, one row per person and active day."""
+    keys = base.select(base.user_id, base.day)
+    context = user_context(keys, store.directory)
+    inputs = FeatureInputs(enriched=detail, host_days=host_days, user_days=keys,
+                           context=context,
+                           first_seen=first_seen, hr_events=store.hr_events,
+                           directory=store.directory, start=start, end=end)
+    table = base.left_join(context, [base.user_id == context.user_id,
+                                     base.day == context.day]).select(
+        base, *[context[c] for c in CONTEXT])
+    for family in families():
+        if family.derive is None:
+            continue
+        derived = family.derive(inputs)
+        names = [f.name for f in family.features]
+        derived = derived.select(derived.user_id.name("x_user"), derived.day.name("x_day"),
+                                 *[derived[n] for n in names])
+        joined = table.left_join(derived, [table.user_id == derived.x_user,
+                                           table.day == derived.x_day])
+        table = joined.select(*[joined[c] for c in table.columns], *[
+            (joined[f.name].fill_null(0) if _integer(f) else joined[f.name]).name(f.name)
+            for f in family.features])
+    ordered = [f.name for f in catalogue()]
+    casts = {f.name: ("int64" if _integer(f) else "float64") for f in catalogue()}
+    return table.select(table.user_id, table.day, *[table[c] for c in CONTEXT],
+                        *[table[n].cast(casts[n]).name(n) for n in ordered])
+
+
+def _with_deviations(store: Store, new: ibis.Table, history: ibis.Table | None,
+                     start: dt.date) -> ibis.Table:
+    tracked = [f for f in catalogue() if f.baseline]
+    compared = [f for f in catalogue() if f.baseline or f.peers]
+    needed = ["user_id", "day", *[f.name for f in tracked]]
+    rows = new.select(*needed)
+    if history is not None:
+        rows = history.select(*needed).union(rows)
+    own = baselines.self_deviations(rows, tracked)
+    own = own.filter(own.day >= start)
+    table = new
+    for part in [own, *(baselines.peer_deviations(new, compared, g)
+                        for g in ("role", "department"))]:
+        part = part.rename(x_user="user_id", x_day="day")
+        joined = table.left_join(part, [table.user_id == part.x_user,
+                                        table.day == part.x_day])
+        table = joined.select(*[joined[c] for c in table.columns],
+                              *[joined[c] for c in part.columns
+                                if c not in ("x_user", "x_day")])
+    running = ibis.window(group_by=table.user_id, order_by=table.day,
+                          preceding=None, following=0)
+    sums = {name: table[daily].sum().over(running) for name, daily in CUMULATIVE.items()}
+    if history is not None:
+        last = ibis.window(group_by=history.user_id, order_by=ibis.desc(history.day))
+        before = history.filter(ibis.row_number().over(last) == 0).select(
+            b_user=history.user_id, **{name: history[name] for name in CUMULATIVE})
+        with_sums = table.mutate(**{f"{n}__run": s for n, s in sums.items()})
+        joined = with_sums.left_join(before, with_sums.user_id == before.b_user)
+        return joined.select(
+            *[joined[c] for c in table.columns],
+            **{n: (joined[f"{n}__run"] + joined[n].fill_null(0)).cast("int64")
+               for n in CUMULATIVE})
+    return table.mutate(**{n: s.cast("int64") for n, s in sums.items()})
+
+
+def outbound_detail(enriched: ibis.Table) -> ibis.Table:
+    """What left the company, per person, day, channel, sensitivity and document."""
+    out = enriched.filter(enriched.outbound)
+    return out.group_by(out.user_id, out.day, channel=out.out_channel,
+                        sensitivity=out.sensitivity, doc_id=out.doc_id).aggregate(
+        events=out.count(), bytes=out.bytes.sum().fill_null(0).cast("int64"),
+        first_ts=out.ts.min(), last_ts=out.ts.max())
+
+
+def sessions(events: ibis.Table, settings: FeatureSettings) -> ibis.Table:
+    """Logon sessions: each logon with the next logoff of the same person on that computer.
+
+    A logon followed by another logon (no logoff in between) is a session with no known end.
+    """
+    marks = events.filter(events.action.isin(("logon", "logoff")), events.host.notnull())
+    following = ibis.window(group_by=[marks.user_id, marks.host],
+                            order_by=[marks.ts, marks.action.desc(), marks.event_id])
+    marks = marks.mutate(next_action=marks.action.lead().over(following),
+                         next_ts=marks.ts.lead().over(following))
+    logons = marks.filter(marks.action == "logon")
+    ended = logons.next_action == "logoff"
+    end = ibis.cases((ended, logons.next_ts), else_=ibis.null("timestamp"))
+    hour = logons.ts.hour().cast("float64") + logons.ts.minute().cast("float64") / 60.0
+    return logons.select(
+        logons.user_id, logons.day, logons.host, session_id=logons.event_id,
+        started=logons.ts, ended=end,
+        minutes=((end.hour().cast("float64") * 60.0 + end.minute().cast("float64"))
+                 - (logons.ts.hour().cast("float64") * 60.0
+                    + logons.ts.minute().cast("float64"))
+                 + end.date().delta(logons.ts.date(), unit="day").cast("float64") * 1440.0),
+        off_hours=(hour < settings.workday_start_hour) | (hour >= settings.workday_end_hour)
+        | (logons.day.day_of_week.index() >= 5),
+    )
+
+
+def weekly(user_day: ibis.Table) -> ibis.Table:
+    """``user_week``: each person's ISO weeks (from Monday), each feature by its weekly rule."""
+    # engines return the truncated week as a timestamp; the partition value must be a date
+    u = user_day.mutate(week=user_day.day.truncate("W").cast("string").substr(0, 10))
+    rules = {"sum": lambda c: c.sum(), "max": lambda c: c.max(), "min": lambda c: c.min(),
+             "mean": lambda c: c.mean(), "last": lambda c: c.argmax(u.day)}
+    columns = {f.name.removesuffix("_1d") + "_1w": rules[f.weekly](u[f.name])
+               for f in catalogue() if f.window == "1d"}
+    return u.group_by(u.user_id, u.week).aggregate(active_days_1w=u.count(), **columns)
+
+
+def ledger(outbound: ibis.Table) -> ibis.Table:
+    """Per person, channel and sensitivity: everything that left, over the whole history."""
+    o = outbound
+    return o.group_by(o.user_id, o.channel, o.sensitivity).aggregate(
+        first_day=o.day.min(), last_day=o.day.max(), active_days=o.day.nunique(),
+        events=o.events.sum(), bytes=o.bytes.sum(), documents=o.doc_id.nunique())
+
+
+# -- the run ----------------------------------------------------------------------------
+@contextlib.contextmanager
+def _staging(root: Path) -> Iterator[Path]:
+    staging = root / "staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace_partitions(staged: Path, target: Path, key: str, since: dt.date) -> None:
+    """Remove ``target``'s partitions from ``since`` on and move the staged ones in."""
+    target.mkdir(parents=True, exist_ok=True)
+    for folder in target.glob(f"{key}=*"):
+        if dt.date.fromisoformat(folder.name.split("=", 1)[1]) >= since:
+            shutil.rmtree(folder)
+    if staged.exists():
+        for folder in staged.glob(f"{key}=*"):
+            os.replace(folder, target / folder.name)
+
+
+def build_features(workspace: Workspace, backend: str = "duckdb", *, rebuild: bool = False,
+                   progress: Progress | None = None) -> BuildSummary:
+    """Compute the features of the days not yet computed (all days with ``rebuild``)."""
+    started = time.perf_counter()
+    report = progress or (lambda _step, _fraction: None)
+    features = FeatureStore(workspace)
+    store = connect(workspace, backend)
+    try:
+        if store.backend == "duckdb":
+            settings = workspace.settings()
+            store.con.raw_sql(f"SET threads = {settings.threads}")
+        return _build(workspace, store, features, rebuild, report, started)
+    finally:
+        store.close()
+
+
+def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: bool,
+           report: Progress, started: float) -> BuildSummary:
+    state = {} if rebuild else features.state()
+    if state and (state.get("version") != STATE_VERSION
+                  or state.get("catalogue") != catalogue_signature()):
+        state = {}
+    days = store.con.to_pyarrow(store.events.aggregate(
+        first=store.events.day.min(), last=store.events.day.max())).to_pylist()[0]
+    first_day, last_day = days["first"], days["last"]
+    if first_day is None:
+        raise StoreError("no events in the workspace; run `molehunt ingest` first",
+                         where=str(workspace.root))
+    included = set(state.get("batches", []))
+    full = not state
+    start = first_day if full else _dirty_from(workspace, included, first_day)
+    batches = [b.batch_id for b in _batches(workspace)]
+    if start is None:
+        return BuildSummary(None, None, 0, 0, time.perf_counter() - started, False,
+                            store.backend)
+    end = last_day
+    fsettings = feature_settings(workspace)
+    with _staging(features.root) as staging:
+        report("computers and first-seen history", 0.05)
+        events = store.events.filter(store.events.day.between(start, end))
+        host_days = _materialised(store, host_days_of(events), staging / "host_days.parquet")
+        seen = _materialised(store, first_seen_candidates(events, host_days),
+                             staging / "seen.parquet")
+        values = seen.filter(seen.kind.isin(("web_domain", "mail_domain"))).select(
+            seen.value).distinct()
+        categories = category_table(store.con.to_pyarrow(values).column(0).to_pylist(),
+                                    fsettings)
+        known = features.table(store, "first_seen")
+        candidates = seen
+        if known is not None and not full:
+            known = known.filter(known.first_day < start)
+            fresh = candidates.anti_join(known, ["user_id", "kind", "value"])
+            candidates = known.select(*candidates.columns).union(fresh)
+        first_seen = _materialised(store, candidates, staging / "first_seen.parquet")
+
+        report("enriching events", 0.2)
+        detail = _materialised(store, heavy_events(events, store.documents, categories,
+                                                   fsettings), staging / "detail.parquet")
+        detail = as_enriched(detail)  # Spark reads its own Parquet back with wider types
+        rows = light_groups(events, categories, fsettings).union(detail)
+
+        report("daily features", 0.35)
+        base = _materialised(store, event_aggregates(rows), staging / "aggregates.parquet")
+        new = daily_base(store, base, detail, host_days, first_seen, start, end)
+        write(store, new, staging / "base.parquet")
+        new = read(store, staging / "base.parquet")
+        assert new is not None
+
+        report("baselines and deviations", 0.6)
+        history = None
+        if not full:
+            stored = features.table(store, "user_day")
+            if stored is not None:
+                reach = start - dt.timedelta(days=HISTORY_DAYS)
+                history = stored.filter(stored.day >= reach, stored.day < start)
+        user_day = _with_deviations(store, new, history, start)
+        write(store, user_day, staging / "user_day", partition="day")
+
+        report("outbound ledger and sessions", 0.8)
+        write(store, outbound_detail(detail), staging / "outbound", partition="day")
+        session_events = store.events.filter(
+            store.events.day.between(start - dt.timedelta(days=1), end))
+        write(store, sessions(session_events, fsettings), staging / "sessions",
+              partition="day")
+
+        report("storing", 0.9)
+        _replace_partitions(staging / "user_day", features.root / "user_day", "day", start)
+        _replace_partitions(staging / "outbound", features.root / "outbound", "day", start)
+        _replace_partitions(staging / "sessions", features.root / "sessions", "day",
+                            start - dt.timedelta(days=1))
+        _replace_file(staging / "first_seen.parquet", features.root / "first_seen.parquet")
+
+        week_start = start - dt.timedelta(days=start.weekday())
+        stored_days = features.table(store, "user_day")
+        assert stored_days is not None
+        write(store, weekly(stored_days.filter(stored_days.day >= week_start)),
+              staging / "user_week", partition="week")
+        _replace_partitions(staging / "user_week", features.root / "user_week", "week",
+                            week_start)
+        outbound = features.table(store, "outbound")
+        if outbound is not None:
+            write(store, ledger(outbound), staging / "ledger.parquet")
+            _replace_file(staging / "ledger.parquet", features.root / "ledger.parquet")
+        recent = stored_days.filter(stored_days.day >= start)
+        rows = int(store.con.to_pyarrow(recent.aggregate(n=recent.count())).to_pylist()[0]["n"])
+    _write_state(features, batches)
+    report("done", 1.0)
+    return BuildSummary(start, end, (end - start).days + 1, rows,
+                        time.perf_counter() - started, full, store.backend)
+
+
+def _materialised(store: Store, expr: ibis.Table, path: Path) -> ibis.Table:
+    """Write ``expr`` to ``path`` and read it back: later steps reuse it without recomputing."""
+    write(store, expr, path)
+    table = read(store, path)
+    if table is None:  # an empty result still has a file; Spark may write none
+        return expr
+    return table
+
+
+def _replace_file(staged: Path, target: Path) -> None:
+    """Move a staged file or Spark folder over ``target``."""
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    os.replace(staged, target)
+
+
+def _write_state(features: FeatureStore, batches: list[str]) -> None:
+    state = {"version": STATE_VERSION, "catalogue": catalogue_signature(),
+             "batches": sorted(batches),
+             "computed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    temporary = features.state_path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state, indent=1), "utf-8")
+    os.replace(temporary, features.state_path)
+
+
+def parquet_rows(folder: Path) -> int:
+    """Rows stored under a folder of Parquet files (for status reports)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in parquet_files(folder))
+
+
+def check_backend(backend: str) -> None:
+    """Refuse an unknown backend with a clear message."""
+    if backend not in ("duckdb", "spark"):
+        raise ConfigError(f"unknown backend {backend!r}; expected duckdb or spark")
+

@@ -1,0 +1,95 @@
+"""HR context: where the person stands on the day — notice given, trip just made, layoffs.
+
+Every value uses only what HR knew *on that day*: a resignation filed in March does not reach
+back into February. So features never change once computed, a daily run equals a full
+rebuild, and detectors cannot learn from hindsight. (What happened *before* a notice is for
+the sequence detectors and investigations to look back on.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+
+from molehunt.features.catalogue import Family, Feature
+from molehunt.features.enrich import attr_number, attr_text
+
+
+def _derive(inputs: Any) -> Any:
+    keys = inputs.context
+    hr = inputs.hr_events
+    hr = hr.select(h_user=hr.user_id, kind=hr.kind, at=hr.ts.date().epoch_days(),
+                   trip_days=attr_number(hr.attrs, "days"),
+                   leaves=attr_text(hr.attrs, "leave_date").cast("date").epoch_days(),
+                   group=ibis.coalesce(attr_text(hr.attrs, "group"),
+                                       attr_text(hr.attrs, "department")))
+    today = keys.day.epoch_days()
+    rows = keys.mutate(today=today).left_join(
+        hr, [keys.user_id == hr.h_user, hr.at <= today])
+    day = rows.today
+    trip_end = rows.at + rows.trip_days.fill_null(1) - 1
+    departure = ibis.cases((rows.kind == "resignation_notice", rows.leaves),
+                           (rows.kind == "termination", rows.at), else_=ibis.null("int64"))
+    own = rows.group_by(rows.user_id, rows.day).aggregate(
+        days_since_hire_1d=day.max() - rows.at.max(where=rows.kind == "hire"),
+        days_since_notice_1d=day.max() - rows.at.max(where=rows.kind == "resignation_notice"),
+        departure=departure.max(where=departure >= day),
+        today=day.max(),
+        days_since_travel_1d=day.max() - ibis.least(trip_end, day).max(
+            where=rows.kind == "travel"),
+        days_since_performance_concern_1d=day.max() - rows.at.max(
+            where=rows.kind == "performance_concern"),
+        outside_engagement_declared_1d=rows.count(
+            where=rows.kind == "outside_engagement_declared"),
+    )
+    layoffs = hr.filter(hr.kind == "layoff", hr.group.notnull()).group_by(
+        l_group=hr.group, l_at=hr.at).aggregate()
+    groups = keys.mutate(today=today).join(
+        layoffs, [keys.department == layoffs.l_group, layoffs.l_at <= today])
+    groups = groups.group_by(g_user=groups.user_id, g_day=groups.day).aggregate(
+        days_since_layoff_in_group_1d=groups.today.max() - groups.l_at.max())
+    joined = own.left_join(groups, [own.user_id == groups.g_user, own.day == groups.g_day])
+    return joined.select(
+        own.user_id, own.day,
+        days_since_hire_1d=joined.days_since_hire_1d.cast("int64"),
+        days_since_notice_1d=joined.days_since_notice_1d.cast("int64"),
+        days_to_departure_1d=(joined.departure - joined.today).cast("int64"),
+        days_since_layoff_in_group_1d=joined.days_since_layoff_in_group_1d.cast("int64"),
+        days_since_travel_1d=joined.days_since_travel_1d.cast("int64"),
+        days_since_performance_concern_1d=joined.days_since_performance_concern_1d.cast(
+            "int64"),
+        outside_engagement_declared_1d=ibis.cases(
+            (joined.outside_engagement_declared_1d > 0, 1), else_=0).cast("int64"),
+    )
+
+
+FAMILY = Family(
+    name="hr",
+    title="HR context",
+    order=100,
+    features=(
+        Feature("days_since_hire_1d", "hr", "days",
+                "Days since the person's hire (HR hire event); null when HR has none.",
+                weekly="last"),
+        Feature("days_since_notice_1d", "hr", "days",
+                "Days since the person gave notice of resignation; null before any notice.",
+                weekly="last"),
+        Feature("days_to_departure_1d", "hr", "days",
+                "Days left until the known leaving date (from a notice or a termination); "
+                "null while no departure is known.", weekly="min"),
+        Feature("days_since_layoff_in_group_1d", "hr", "days",
+                "Days since the last layoff in the person's department; null if none.",
+                weekly="last"),
+        Feature("days_since_travel_1d", "hr", "days",
+                "Days since the person's last business trip ended (0 while travelling); "
+                "null if they never travelled.", weekly="min"),
+        Feature("days_since_performance_concern_1d", "hr", "days",
+                "Days since HR last recorded a performance concern; null if never.",
+                weekly="last"),
+        Feature("outside_engagement_declared_1d", "hr", "flag",
+                "1 once the person has declared an outside engagement (consulting, board "
+                "seat, expert-network profile).", weekly="max"),
+    ),
+    derive=_derive,
+)

@@ -1,0 +1,57 @@
+"""Sensitivity: how sensitive what the person reads, and what leaves, is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from molehunt.features.catalogue import Family, Feature
+from molehunt.features.enrich import count
+
+
+def _aggregates(e: Any) -> dict[str, Any]:
+    read = e.action.isin(("file_open", "file_write", "print")) & e.sensitivity.notnull()
+    out = e.outbound & e.sensitivity.notnull()
+    level = e.sensitivity.cast("float64")
+    return {
+        "documents_read_1d": e.doc_id.nunique(where=read),
+        "documents_read_secret_1d": e.doc_id.nunique(where=read & (e.sensitivity >= 3)),
+        "sensitivity_read_max_1d": level.max(where=read),
+        "sensitivity_read_mean_1d": level.mean(where=read),
+        "sensitivity_out_max_1d": level.max(where=out),
+        "sensitivity_out_mean_1d": level.mean(where=out),
+        "events_out_sensitive_1d": count(e, where=out & (e.sensitivity >= 2)),
+        "events_out_crown_jewel_1d": count(e, where=out & (e.sensitivity >= 4)),
+    }
+
+
+FAMILY = Family(
+    name="sensitivity",
+    title="Sensitivity of what is read and of what leaves",
+    order=80,
+    notes="An event's sensitivity is, in order: the label the source gives, the label of the "
+          "document it touches (by id or path), a confidentiality marking at the head or "
+          "foot of its content (CONFIDENTIAL, 机密, …). Content matching against the "
+          "protected corpus adds more once it runs.",
+    features=(
+        Feature("documents_read_1d", "sensitivity", "documents",
+                "Distinct labelled documents opened, written or printed.", baseline=True),
+        Feature("documents_read_secret_1d", "sensitivity", "documents",
+                "Distinct documents of sensitivity 3 (secret) or 4 (crown jewel) opened, "
+                "written or printed."),
+        Feature("sensitivity_read_max_1d", "sensitivity", "level",
+                "Highest sensitivity among what was read; null when nothing labelled was "
+                "read.", weekly="max"),
+        Feature("sensitivity_read_mean_1d", "sensitivity", "level",
+                "Mean sensitivity of labelled reads.", weekly="mean"),
+        Feature("sensitivity_out_max_1d", "sensitivity", "level",
+                "Highest sensitivity among what left the company; null when nothing "
+                "labelled left.", weekly="max", baseline=True),
+        Feature("sensitivity_out_mean_1d", "sensitivity", "level",
+                "Mean sensitivity of labelled outbound events.", weekly="mean"),
+        Feature("events_out_sensitive_1d", "sensitivity", "events",
+                "Outbound events carrying sensitivity 2 (confidential) or higher."),
+        Feature("events_out_crown_jewel_1d", "sensitivity", "events",
+                "Outbound events carrying sensitivity 4 (crown jewel)."),
+    ),
+    aggregates=_aggregates,
+)

@@ -1,0 +1,86 @@
+"""Reading and writing feature tables on either backend.
+
+DuckDB writes one Parquet file per partition with ``COPY … PARTITION_BY``; Spark writes a
+folder of part files. Both are read back the same way: every ``*.parquet`` under the table's
+folder, with ``day=…`` (or ``week=…``) folders as a column.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from molehunt.store.connect import Store
+
+_names = itertools.count()
+
+
+def parquet_files(folder: Path) -> list[Path]:
+    """Every Parquet file under ``folder`` (recursively), sorted; a file is itself."""
+    if folder.is_file():
+        return [folder]
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.rglob("*.parquet") if p.is_file())
+
+
+def write(store: Store, expr: ibis.Table, path: Path, partition: str | None = None) -> None:
+    """Execute ``expr`` and write it to ``path`` (a file, or a folder of partitions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if store.backend == "duckdb":
+        options: dict[str, Any] = {}
+        if partition is not None:
+            options = {"partition_by": (partition,), "overwrite_or_ignore": True}
+            path.mkdir(parents=True, exist_ok=True)
+        store.con.to_parquet(_exact_integers(expr), os.fspath(path), **options)
+        return
+    spark_options: dict[str, Any] = {"mode": "overwrite"}
+    if partition is not None:
+        spark_options["partitionBy"] = partition
+    store.con.to_parquet(expr, os.fspath(path), **spark_options)
+
+
+def _exact_integers(expr: ibis.Table) -> ibis.Table:
+    """Integer columns stored as BIGINT.
+
+    DuckDB sums BIGINTs into HUGEINTs, which Ibis still calls int64 (so a cast to int64 is
+    dropped) and which Parquet stores as doubles; a round trip through float64 forces the
+    cast (exact below 2**53).
+    """
+    schema = expr.schema()
+    return expr.select(*[
+        expr[c].cast("float64").cast("int64").name(c) if schema[c].is_int64()
+        else expr[c] for c in expr.columns])
+
+
+def read(store: Store, folder: Path, partition: str | None = None,
+         files: list[Path] | None = None) -> ibis.Table | None:
+    """The table stored under ``folder`` (``None`` when it holds no data files)."""
+    chosen = parquet_files(folder) if files is None else files
+    if not chosen:
+        return None
+    name = f"mh_features_{next(_names)}"
+    if store.backend == "duckdb":
+        listing = "[" + ", ".join("'" + os.fspath(p).replace("'", "''") + "'"
+                                  for p in chosen) + "]"
+        hive = ", hive_partitioning=true" if partition else ", hive_partitioning=false"
+        store.con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM"
+                          f" read_parquet({listing}, union_by_name=true{hive})")
+    else:
+        reader = store.con._session.read
+        if partition:
+            reader = reader.option("basePath", os.fspath(folder))
+        reader.parquet(*[_hadoop_literal(p) for p in chosen]).createOrReplaceTempView(name)
+    table = store.con.table(name)
+    if partition and partition in table.columns:
+        table = table.mutate(**{partition: table[partition].cast("date")})
+    return table
+
+
+def _hadoop_literal(path: Path) -> str:
+    return re.sub(r"([\\{}\[\]*?])", r"\\\1", os.fspath(path))
