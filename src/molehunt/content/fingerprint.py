@@ -33,9 +33,9 @@ import numpy.typing as npt
 #: Tokens per shingle starting on a word (English, numbers, identifiers).
 WORD_SHINGLE = 7
 #: Tokens per shingle starting on a CJK character.
-CJK_SHINGLE = 10
+CJK_SHINGLE = 12
 #: Winnowing window, in shingles.
-WINDOW = 12
+WINDOW = 16
 
 _CHAR_BASE = np.uint64(0x100000001B3)
 _TOKEN_BASE = np.uint64(0x9E3779B97F4A7C15)
