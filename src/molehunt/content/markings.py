@@ -77,7 +77,8 @@ CANONICAL_MARKINGS: MappingProxyType[int, tuple[str, str]] = MappingProxyType({
     CROWN_JEWEL: ("TOP SECRET - CORE TECHNOLOGY", "绝密 核心技术"),
 })
 
-_SOURCE_EXTENSIONS = frozenset(
+#: File extensions of program source code.
+SOURCE_EXTENSIONS = frozenset(
     ".c .cc .cpp .cxx .h .hpp .cs .go .java .kt .js .jsx .ts .tsx .py .rb .rs .scala .sh .sql "
     ".swift .m .mm .php .pl .lua .r .v .sv .vhd .vhdl .tcl .asm .s .cmake .proto".split())
 _CODE_LINE = re.compile(
@@ -169,7 +170,7 @@ def looks_like_source_code(text: str, filename: str | None = None) -> bool:
     """
     if filename is not None:
         suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-        if suffix in _SOURCE_EXTENSIONS:
+        if suffix in SOURCE_EXTENSIONS:
             return True
     lines = [line for line in text[:50_000].splitlines() if line.strip()]
     if len(lines) < 2:
