@@ -277,7 +277,7 @@ def protect_list_command(
         documents = protect_list(Workspace(state.workspace))
         if as_json:
             for document in documents:
-                out.print_json(json.dumps(asdict(document), ensure_ascii=False))
+                typer.echo(json.dumps(asdict(document), ensure_ascii=False))
             return 0
         table = Table(title=f"protected documents: {len(documents):,}", title_justify="left")
         for heading in ("doc_id", "sensitivity", "marking", "project", "language", "kind",

@@ -36,8 +36,13 @@ from molehunt.schema import SENSITIVITY_LEVELS
 from molehunt.sql import sql_list, sql_paths, sql_string
 from molehunt.store.workspace import Batch, FileRecord, Workspace
 
-#: Actions whose content leaves the person's hands (the channel tells where it went).
-OUTBOUND_ACTIONS = ("email_send", "web_upload", "file_copy", "file_write", "print")
+#: Actions whose content leaves the person's hands (the channel tells where it went); copies
+#: and writes count only onto removable media (see :func:`match_events`).
+OUTBOUND_ACTIONS = ("email_send", "web_upload", "print")
+_TO_MEDIA = ("(action IN ('file_copy', 'file_write') AND channel = 'removable_media'"
+             " AND coalesce(json_extract_string(attrs, '$.from_removable_media'), '') <> 'true')")
+_FROM_MEDIA = ("(action IN ('file_copy', 'file_write', 'file_open')"
+               " AND coalesce(json_extract_string(attrs, '$.from_removable_media'), '') = 'true')")
 #: Actions whose content comes in from outside.
 INBOUND_ACTIONS = ("email_view", "web_download")
 
@@ -219,8 +224,8 @@ def match_texts(index: ContainmentIndex, items: Iterable[tuple[str, str]],
 
 
 def _event_rows(workspace: Workspace, first: date, last: date, actions: Sequence[str],
-                from_media: bool) -> Iterator[tuple[str, date, str, str, str, str]]:
-    """Events with content in the day range and one of ``actions`` (or copied from media)."""
+                media: str) -> Iterator[tuple[str, date, str, str, str, str]]:
+    """Events with content in the day range with one of ``actions`` or meeting ``media``."""
     import duckdb
 
     files = workspace.event_files()
@@ -228,17 +233,14 @@ def _event_rows(workspace: Workspace, first: date, last: date, actions: Sequence
         return
     con = duckdb.connect()
     try:
-        media = (" OR (action IN ('file_copy', 'file_write', 'file_open')"
-                 " AND coalesce(json_extract_string(attrs, '$.from_removable_media'), '')"
-                 " = 'true')") if from_media else ""
         sql = (f"SELECT event_id, day, user_id, action, channel, content FROM read_parquet("
                f"{sql_paths(files)}, hive_partitioning=true, union_by_name=true)"
                f" WHERE day BETWEEN {sql_string(first.isoformat())}::DATE"
                f" AND {sql_string(last.isoformat())}::DATE"
                f" AND content IS NOT NULL AND length(content) > 0"
-               f" AND (action IN {sql_list(list(actions))}{media})"
+               f" AND (action IN {sql_list(list(actions))} OR {media})"
                f" ORDER BY day, event_id")
-        reader = con.execute(sql).to_arrow_reader(5000)
+        reader = con.sql(sql).to_arrow_reader(5000)
         for batch in reader or ():
             columns = batch.to_pydict()
             yield from zip(columns["event_id"], columns["day"], columns["user_id"],
@@ -278,6 +280,8 @@ def match_events(workspace: Workspace, first: date, last: date,
                  progress: ProgressFn = _no_progress) -> ScanResult:
     """Match every outbound event with content of ``first``..``last`` (days, inclusive).
 
+    Outbound: e-mail sent (internal too, so that forwarding inside the company is seen),
+    uploads, printing, and copies or writes onto removable media.
     Writes the ``content_matches`` table as one committed batch; a later run over the same
     days supersedes it (see :func:`read_batch_table`). Call inside ``Workspace.locked()``.
     """
@@ -286,7 +290,7 @@ def match_events(workspace: Workspace, first: date, last: date,
     columns: dict[str, list[object]] = {name: [] for name in CONTENT_MATCH_SCHEMA.names[:-1]}
     scanned = 0
     for event_id, day, user_id, action, channel, text in _event_rows(
-            workspace, first, last, OUTBOUND_ACTIONS, from_media=False):
+            workspace, first, last, OUTBOUND_ACTIONS, _TO_MEDIA):
         scanned += 1
         if scanned % 1000 == 0:
             progress("matching outbound events", None)
@@ -315,7 +319,7 @@ def scan_foreign_markings(workspace: Workspace, first: date, last: date,
     columns: dict[str, list[object]] = {name: [] for name in FOREIGN_MARKING_SCHEMA.names[:-1]}
     scanned = 0
     for event_id, day, user_id, action, channel, text in _event_rows(
-            workspace, first, last, INBOUND_ACTIONS, from_media=True):
+            workspace, first, last, INBOUND_ACTIONS, _FROM_MEDIA):
         scanned += 1
         if scanned % 1000 == 0:
             progress("looking for foreign markings", None)
@@ -354,7 +358,7 @@ def read_batch_table(workspace: Workspace, table: str) -> pa.Table:
         f" {sql_string(r.max_day or '')}::DATE, {rank})" for rank, r in runs)
     con = duckdb.connect()
     try:
-        return con.execute(
+        return con.sql(
             f"WITH runs(batch_id, first_day, last_day, rank) AS (VALUES {values})"
             f" SELECT t.* FROM read_parquet({sql_paths(files[r.batch_id] for _, r in runs)}) t"
             " JOIN runs USING (batch_id)"
