@@ -131,3 +131,19 @@ def test_match_events_and_foreign_markings_tables(tmp_path: Path) -> None:
         match_events(workspace, date(2024, 3, 1), date(2024, 3, 31))
     rows = read_batch_table(workspace, "content_matches").to_pylist()
     assert sorted(r["event_id"] for r in rows) == ["e1", "e4"]
+
+
+def test_protect_import_from_the_documents_table(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    docs = [{"doc_id": f"D{i}", "path": f"\\\\fs\\d{i}.docx", "title": f"Spec {i}",
+             "project": "cells", "sensitivity": level, "marking": "x", "language": "en",
+             "created": "2024-01-01", "text": _spec(20 + i, level)}
+            for i, level in enumerate((1, 3, 4))]
+    lines = tmp_path / "documents.jsonl"
+    lines.write_text("\n".join(json.dumps(d) for d in docs), encoding="utf-8")
+    ingest_jsonl(workspace, [lines], table="documents")
+    result = runner.invoke(app, ["-w", str(workspace.root), "protect", "import"])
+    assert result.exit_code == 0 and "protected 2 documents" in result.output
+    assert sorted(d.doc_id for d in open_index(workspace).documents()) == ["D1", "D2"]
+    again = runner.invoke(app, ["-w", str(workspace.root), "protect", "import"])
+    assert "2 unchanged" in again.output

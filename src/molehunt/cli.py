@@ -264,6 +264,24 @@ def protect_add_command(
     _run(action)
 
 
+@protect_app.command("import")
+def protect_import_command(
+    min_sensitivity: Annotated[int, typer.Option(
+        help="Protect documents of at least this sensitivity (0-4).")] = 2,
+) -> None:
+    """Protect the documents of the workspace's documents table (e.g. a simulated corpus)."""
+    from molehunt.content.protect import protect_from_store
+
+    def action() -> int:
+        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            result = protect_from_store(workspace, min_sensitivity, progress)
+        out.print(f"protected {len(result.added):,} documents ({len(result.replaced):,}"
+                  f" replaced, {len(result.unchanged):,} unchanged)", highlight=False)
+        return 0
+
+    _run(action)
+
+
 @protect_app.command("list")
 def protect_list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,

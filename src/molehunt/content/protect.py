@@ -179,6 +179,49 @@ def protect_add(workspace: Workspace, paths: Sequence[Path], label: str | None =
     return result
 
 
+def protect_from_store(workspace: Workspace, min_sensitivity: int = 2,
+                       progress: ProgressFn = _no_progress) -> AddResult:
+    """Protect the documents of the workspace's ``documents`` table (e.g. a simulator's corpus).
+
+    Documents keep their ``doc_id`` and ``sensitivity`` (so matches join to file events);
+    those with a text and a sensitivity of at least ``min_sensitivity`` are added, documents
+    already protected with the same text are left alone.
+    """
+    from molehunt.store.connect import connect
+
+    store = connect(workspace)
+    try:
+        table = store.documents
+        rows = table.filter((table.sensitivity >= min_sensitivity) & table.text.notnull()
+                            ).to_pyarrow().to_pylist()
+    finally:
+        store.close()
+    index = ContainmentIndex(content_root(workspace)).load()
+    known = {d.doc_id: d.sha256 for d in index.documents()}
+    result = AddResult()
+    entries = []
+    for number, row in enumerate(rows):
+        if number % 500 == 0:
+            progress("fingerprinting documents", number / max(1, len(rows)))
+        text = str(row["text"])
+        digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+        doc_id = str(row["doc_id"])
+        if known.get(doc_id) == digest:
+            result.unchanged.append(doc_id)
+            continue
+        if doc_id in known:
+            result.replaced.append(doc_id)
+        entries.append((ProtectedDocument(
+            doc_id=doc_id, sensitivity=int(row["sensitivity"]), path=row["path"],
+            title=row["title"], project=row["project"], marking=row["marking"],
+            language=row["language"], kind="store", chars=len(text), sha256=digest),
+            fingerprints(text)))
+    progress("fingerprinting documents", 1.0)
+    if entries:
+        result.added = index.add(entries)
+    return result
+
+
 def protect_remove(workspace: Workspace, ids_or_paths: Sequence[str]) -> list[str]:
     """Remove documents by id or by path; return the ids removed."""
     index = ContainmentIndex(content_root(workspace)).load()
