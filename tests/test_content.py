@@ -165,3 +165,14 @@ def test_own_and_unowned_markings_are_not_foreign() -> None:
     found = find_foreign_markings("keep it CONFIDENTIAL (Northwind Energy)",
                                   known_foreign=("Northwind Energy",))
     assert found[0].owner == "Northwind Energy" and found[0].known_company
+
+
+def test_reading_creates_nothing_and_leftovers_are_cleaned(tmp_path: Path) -> None:
+    index = ContainmentIndex(tmp_path / "content").load()
+    assert index.match_text(_doc(1)) == [] and index.documents() == []
+    assert not (tmp_path / "content").exists()
+    index.add([_entry("D1", _doc(1))])
+    stray = index.segments_dir / "00000000000000000001-deadbeef.hashes.npy.tmp"
+    stray.write_bytes(b"half a segment")  # what a crash during a write leaves
+    assert index.cleanup() == [stray]
+    assert index.match_text(_doc(1))[0].doc_id == "D1"

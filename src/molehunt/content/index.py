@@ -178,6 +178,9 @@ class ContainmentIndex:
 
     def load(self) -> ContainmentIndex:
         """Read the catalog and map the segments (cheap: the arrays are memory-mapped)."""
+        if not self.catalog_path.exists():  # reading must not create a corpus
+            self._catalog, self._segments = _Catalog(), []
+            return self
         with self._db() as db:
             names = [r[0] for r in db.execute("SELECT name FROM segments ORDER BY created, name")]
             rows = db.execute(
@@ -208,6 +211,8 @@ class ContainmentIndex:
     def documents(self, include_removed: bool = False) -> list[ProtectedDocument]:
         """The protected documents, in the order they were added."""
         wanted = [f.name for f in fields(ProtectedDocument)]
+        if not self.catalog_path.exists():
+            return []
         with self._db() as db:
             rows = db.execute(
                 f"SELECT {', '.join(wanted)} FROM documents"
@@ -330,7 +335,9 @@ class ContainmentIndex:
     def cleanup(self) -> list[Path]:
         """Delete segment files that no committed segment names (an interrupted run's)."""
         names = set(self._committed_segments())
-        removed = []
+        removed: list[Path] = []
+        if not self.segments_dir.exists():
+            return removed
         for path in sorted(self.segments_dir.glob("*")):
             if path.name.split(".", 1)[0] not in names:
                 path.unlink(missing_ok=True)
@@ -338,6 +345,8 @@ class ContainmentIndex:
         return removed
 
     def _committed_segments(self) -> list[str]:
+        if not self.catalog_path.exists():
+            return []
         with self._db() as db:
             return [r[0] for r in db.execute("SELECT name FROM segments ORDER BY created, name")]
 

@@ -140,7 +140,9 @@ def protect_add(workspace: Workspace, paths: Sequence[Path], label: str | None =
     settings = workspace.settings()
     rules = classification_rules(settings)
     forced = parse_sensitivity(label) if label is not None else None
-    index = ContainmentIndex(content_root(workspace)).load()
+    index = ContainmentIndex(content_root(workspace))
+    index.cleanup()  # left-overs of an interrupted add (the caller holds the writer lock)
+    index.load()
     known = {d.doc_id: d for d in index.documents()}
     result = AddResult()
     entries = []
@@ -196,7 +198,9 @@ def protect_from_store(workspace: Workspace, min_sensitivity: int = 2,
                             ).to_pyarrow().to_pylist()
     finally:
         store.close()
-    index = ContainmentIndex(content_root(workspace)).load()
+    index = ContainmentIndex(content_root(workspace))
+    index.cleanup()
+    index.load()
     known = {d.doc_id: d.sha256 for d in index.documents()}
     result = AddResult()
     entries = []
