@@ -280,6 +280,173 @@ def simulate(
     _run(action)
 
 
+# -- protect: the protected corpus (crown jewels) ---------------------------------------------
+protect_app = typer.Typer(no_args_is_help=True,
+                          help="The protected corpus: register crown jewels, match texts.")
+app.add_typer(protect_app, name="protect")
+
+
+@protect_app.command("add")
+def protect_add_command(
+    paths: Annotated[list[Path], typer.Argument(
+        help="Files (text, Markdown, source, PDF, DOCX) or folders to protect.")],
+    label: Annotated[str | None, typer.Option(
+        help="Sensitivity that overrides the markings: 0-4, a level name or a marking.")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Project the documents belong to.")
+                       ] = None,
+) -> None:
+    """Register documents in the protected corpus (classified by markings and rules)."""
+    from molehunt.content.protect import protect_add
+
+    def action() -> int:
+        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            result = protect_add(workspace, paths, label, project, progress)
+        for document in result.added:
+            verb = "replaced" if document.doc_id in result.replaced else "added"
+            out.print(f"{verb} {document.doc_id} sensitivity {document.sensitivity}"
+                      f" ({document.marking or 'no marking'}; {document.language},"
+                      f" {document.kind}, {document.fingerprints} fingerprints) {document.path}",
+                      highlight=False, soft_wrap=True)
+        for path in result.unchanged:
+            out.print(f"unchanged {path}", highlight=False, soft_wrap=True)
+        for error in result.errors:
+            console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        return EXIT_ERROR if result.errors else 0
+
+    _run(action)
+
+
+@protect_app.command("import")
+def protect_import_command(
+    min_sensitivity: Annotated[int, typer.Option(
+        help="Protect documents of at least this sensitivity (0-4).")] = 2,
+) -> None:
+    """Protect the documents of the workspace's documents table (e.g. a simulated corpus)."""
+    from molehunt.content.protect import protect_from_store
+
+    def action() -> int:
+        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            result = protect_from_store(workspace, min_sensitivity, progress)
+        out.print(f"protected {len(result.added):,} documents ({len(result.replaced):,}"
+                  f" replaced, {len(result.unchanged):,} unchanged)", highlight=False)
+        return 0
+
+    _run(action)
+
+
+@protect_app.command("list")
+def protect_list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List the protected documents."""
+    from dataclasses import asdict
+
+    from molehunt.content.protect import protect_list
+
+    def action() -> int:
+        documents = protect_list(Workspace(state.workspace))
+        if as_json:
+            for document in documents:
+                typer.echo(json.dumps(asdict(document), ensure_ascii=False))
+            return 0
+        table = Table(title=f"protected documents: {len(documents):,}", title_justify="left")
+        for heading in ("doc_id", "sensitivity", "marking", "project", "language", "kind",
+                        "chars", "path"):
+            table.add_column(heading, overflow="fold")
+        for d in documents:
+            table.add_row(d.doc_id, str(d.sensitivity), d.marking or "", d.project or "",
+                          d.language or "", d.kind or "", f"{d.chars:,}", d.path or "")
+        out.print(table)
+        return 0
+
+    _run(action)
+
+
+@protect_app.command("remove")
+def protect_remove_command(
+    items: Annotated[list[str], typer.Argument(help="Document ids or paths to remove.")],
+) -> None:
+    """Remove documents from the protected corpus."""
+    from molehunt.content.protect import protect_remove
+
+    def action() -> int:
+        with Workspace(state.workspace).locked() as workspace:
+            removed = protect_remove(workspace, items)
+        for doc_id in removed:
+            out.print(f"removed {doc_id}", highlight=False)
+        missing = len(items) - len(removed)
+        if missing:
+            console.print(f"[red]error:[/red] {missing} of {len(items)} not in the protected"
+                          " corpus", highlight=False)
+            return EXIT_ERROR
+        return 0
+
+    _run(action)
+
+
+@protect_app.command("match")
+def protect_match_command(
+    file: Annotated[str, typer.Argument(help="A file to check, or - for standard input.")],
+) -> None:
+    """Show which protected documents a text contains, and what fraction of each."""
+    from molehunt.content.extract import extract_text
+    from molehunt.content.foreign import find_foreign_markings
+    from molehunt.content.index import MatchParams
+    from molehunt.content.protect import open_index
+
+    def action() -> int:
+        workspace = Workspace(state.workspace)
+        text = sys.stdin.read() if file == "-" else extract_text(Path(file)).text
+        settings = workspace.settings()
+        index = open_index(workspace)
+        by_id = {d.doc_id: d for d in index.documents()}
+        matches = index.match_text(text, MatchParams(min_hits=settings.content_min_hits))
+        table = Table(title=f"{len(matches)} protected documents found", title_justify="left")
+        for heading in ("doc_id", "matched", "sensitivity", "title", "path"):
+            table.add_column(heading, overflow="fold")
+        for m in matches:
+            d = by_id.get(m.doc_id)
+            table.add_row(m.doc_id, f"{m.matched_fraction:.1%}", str(m.sensitivity),
+                          d.title or "" if d else "", d.path or "" if d else "")
+        out.print(table)
+        for found in find_foreign_markings(text, settings.company_names,
+                                           settings.foreign_companies):
+            out.print(f"foreign marking: {found.owner} {found.marking}"
+                      f" (sensitivity {found.sensitivity})", highlight=False)
+        return 0
+
+    _run(action)
+
+
+@protect_app.command("scan")
+def protect_scan_command(
+    first: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    last: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
+) -> None:
+    """Match outbound events and find foreign markings in inbound events over a day range."""
+    from datetime import date
+
+    from molehunt.content.protect import match_events, scan_foreign_markings
+    from molehunt.errors import ConfigError
+
+    def action() -> int:
+        try:
+            days = date.fromisoformat(first), date.fromisoformat(last)
+        except ValueError:
+            raise ConfigError("--from and --to must be YYYY-MM-DD dates") from None
+        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            for result in (match_events(workspace, *days, progress),
+                           scan_foreign_markings(workspace, *days, progress)):
+                out.print(f"{result.table}: {result.rows:,} rows from"
+                          f" {result.events_scanned:,} events (batch {result.batch_id})",
+                          highlight=False)
+        return 0
+
+    _run(action)
+# -- end of protect ---------------------------------------------------------------------------
+
+
 def _parse_intensity(values: list[str]) -> dict[str, dict[str, float]]:
     from molehunt.errors import ConfigError
 

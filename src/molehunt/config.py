@@ -11,11 +11,24 @@ override the workspace location (``MOLEHUNT_WORKSPACE``).
     psychometric_enabled = false            # psychometric data is stored but never used unless true
     memory_limit = "2GB"                    # DuckDB memory limit for ingestion
     threads = 2
+
+    # protected content (see molehunt.content)
+    company_names = ["DTAA", "Acme Power"]  # the company's own names: its markings are not foreign
+    foreign_companies = ["Northwind Energy"] # other companies whose markings are always foreign
+    content_default_sensitivity = 1         # of a protected document with no marking or rule
+    content_source_code_sensitivity = 2     # source code is at least this sensitive
+    content_min_hits = 2                    # fingerprints of a document a text must contain
+    [content_codenames]                     # project code name → sensitivity (0-4)
+    ATLAS = 4
+    "凤凰" = 3
+    [content_patterns]                      # regular expression → sensitivity (0-4)
+    '(?i)\\bcell recipe\\b' = 3
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +61,13 @@ class Settings:
     psychometric_enabled: bool = False
     memory_limit: str = "2GB"
     threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)))
+    company_names: tuple[str, ...] = ()
+    foreign_companies: tuple[str, ...] = ()
+    content_codenames: tuple[tuple[str, int], ...] = ()
+    content_patterns: tuple[tuple[str, int], ...] = ()
+    content_default_sensitivity: int = 1
+    content_source_code_sensitivity: int = 2
+    content_min_hits: int = 2
 
     @classmethod
     def load(cls, workspace: Path) -> Settings:
@@ -73,6 +93,35 @@ class Settings:
         threads = raw.get("threads", cls().threads)
         if not isinstance(threads, int) or threads < 1:
             raise ConfigError("threads must be a positive integer", where=str(path))
+
+        def level(key: str, default: int) -> int:
+            value = raw.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 4:
+                raise ConfigError(f"{key} must be a sensitivity from 0 to 4", where=str(path))
+            return value
+
+        def levels(key: str, patterns: bool) -> tuple[tuple[str, int], ...]:
+            table = raw.get(key, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{key} must be a table of name = sensitivity",
+                                  where=str(path))
+            pairs = []
+            for name, value in table.items():
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 4:
+                    raise ConfigError(f"{key}.{name}: sensitivity must be 0 to 4",
+                                      where=str(path))
+                if patterns:
+                    try:
+                        re.compile(name)
+                    except re.error as error:
+                        raise ConfigError(f"{key}: bad regular expression {name!r}: {error}",
+                                          where=str(path)) from None
+                pairs.append((str(name), value))
+            return tuple(pairs)
+
+        min_hits = raw.get("content_min_hits", 2)
+        if not isinstance(min_hits, int) or min_hits < 1:
+            raise ConfigError("content_min_hits must be a positive integer", where=str(path))
         return cls(
             company_domains=tuple(d.lower() for d in strings("company_domains")),
             competitors=tuple(d.lower() for d in strings("competitors")),
@@ -82,4 +131,11 @@ class Settings:
             psychometric_enabled=bool(raw.get("psychometric_enabled", False)),
             memory_limit=str(raw.get("memory_limit", "2GB")),
             threads=threads,
+            company_names=strings("company_names"),
+            foreign_companies=strings("foreign_companies"),
+            content_codenames=levels("content_codenames", patterns=False),
+            content_patterns=levels("content_patterns", patterns=True),
+            content_default_sensitivity=level("content_default_sensitivity", 1),
+            content_source_code_sensitivity=level("content_source_code_sensitivity", 2),
+            content_min_hits=min_hits,
         )

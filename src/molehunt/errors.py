@@ -42,3 +42,7 @@ class StoreError(MolehuntError):
 
 class DetectorError(MolehuntError):
     """A detector was configured wrongly or lacks the tables it requires."""
+
+
+class ContentError(MolehuntError):
+    """A document cannot be read or classified, or the protected corpus is unusable."""

@@ -12,6 +12,10 @@ Layout of a workspace::
     documents/<batch>.parquet   documents with labels and text (the latest batch wins per doc_id)
     psychometric/<batch>.parquet    stored, never used unless enabled
     decoys/<batch>.parquet
+    content_matches/<batch>.parquet   outbound events × protected documents they contain
+    foreign_markings/<batch>.parquet  inbound events bearing another company's marking
+    content/                    the protected corpus and its fingerprint index
+                                (see molehunt.content.index)
     directory.parquet           the directory history derived from the two above
     staging/<batch>/            a batch being written; invisible to readers
 
@@ -49,6 +53,8 @@ BATCH_TABLES: tuple[str, ...] = (
     "documents",
     "psychometric",
     "decoys",
+    "content_matches",
+    "foreign_markings",
 )
 
 _MANIFEST_SCHEMA = """
