@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from molehunt.content.fingerprint import U64, shingles
 from molehunt.errors import ContentError
+from molehunt.sqlite import transaction
 
 #: Merge small segments once there are more than this many.
 MAX_SEGMENTS = 8
@@ -164,17 +165,11 @@ class ContainmentIndex:
                                where=str(self.root)) from None
         try:
             db.executescript(_CATALOG)
-            if write:
-                db.execute("PRAGMA journal_mode=WAL")
-            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield db
-            db.execute("COMMIT")
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
-        finally:
             db.close()
+            raise
+        with transaction(db, write) as active:
+            yield active
 
     def load(self) -> ContainmentIndex:
         """Read the catalog and map the segments (cheap: the arrays are memory-mapped)."""

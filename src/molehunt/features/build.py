@@ -27,10 +27,9 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ import duckdb
 import ibis
 
 from molehunt.domains import load_domain_categories
-from molehunt.errors import ConfigError, StoreError
+from molehunt.errors import StoreError
 from molehunt.features import baselines
 from molehunt.features.catalogue import Feature, catalogue, families
 from molehunt.features.enrich import (
@@ -49,7 +48,7 @@ from molehunt.features.enrich import (
     light_groups,
 )
 from molehunt.features.families.hosts import host_days as host_days_of
-from molehunt.features.io import parquet_files, read, write
+from molehunt.features.io import read, write
 from molehunt.store.connect import Store, connect
 from molehunt.store.directory import infer_company_domains
 from molehunt.store.workspace import Workspace
@@ -100,14 +99,13 @@ class BuildSummary:
     seconds: float
     full: bool
     backend: str
-    tables: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
         return {"start": self.start.isoformat() if self.start else None,
                 "end": self.end.isoformat() if self.end else None, "days": self.days,
                 "user_days": self.user_days, "seconds": round(self.seconds, 2),
-                "full": self.full, "backend": self.backend, "tables": self.tables}
+                "full": self.full, "backend": self.backend}
 
 
 class FeatureStore:
@@ -169,8 +167,7 @@ class _Batch:
 
 
 def _batches(workspace: Workspace) -> list[_Batch]:
-    with contextlib.closing(sqlite3.connect(f"file:{workspace.manifest_path}?mode=ro",
-                                            uri=True)) as db:
+    with workspace.manifest(write=False) as db:
         rows = db.execute("SELECT batch_id, target, layout, min_day, max_day FROM batches"
                           " WHERE state = 'committed'").fetchall()
     return [_Batch(str(b), str(t), str(layout), lo, hi) for b, t, layout, lo, hi in rows]
@@ -555,17 +552,3 @@ def _write_state(features: FeatureStore, batches: list[str]) -> None:
     temporary = features.state_path.with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=1), "utf-8")
     os.replace(temporary, features.state_path)
-
-
-def parquet_rows(folder: Path) -> int:
-    """Rows stored under a folder of Parquet files (for status reports)."""
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in parquet_files(folder))
-
-
-def check_backend(backend: str) -> None:
-    """Refuse an unknown backend with a clear message."""
-    if backend not in ("duckdb", "spark"):
-        raise ConfigError(f"unknown backend {backend!r}; expected duckdb or spark")
-

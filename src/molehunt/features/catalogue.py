@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -95,7 +95,6 @@ class Family:
     derive: Callable[[Any], Any] | None = None
     order: int = 100
     notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @cache

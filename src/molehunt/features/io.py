@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import ibis
 
-from molehunt.store.connect import Store
+from molehunt.store.connect import Store, hadoop_literal
 
 _names = itertools.count()
 
@@ -75,12 +74,8 @@ def read(store: Store, folder: Path, partition: str | None = None,
         reader = store.con._session.read
         if partition:
             reader = reader.option("basePath", os.fspath(folder))
-        reader.parquet(*[_hadoop_literal(p) for p in chosen]).createOrReplaceTempView(name)
+        reader.parquet(*[hadoop_literal(p) for p in chosen]).createOrReplaceTempView(name)
     table = store.con.table(name)
     if partition and partition in table.columns:
         table = table.mutate(**{partition: table[partition].cast("date")})
     return table
-
-
-def _hadoop_literal(path: Path) -> str:
-    return re.sub(r"([\\{}\[\]*?])", r"\\\1", os.fspath(path))

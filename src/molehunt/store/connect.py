@@ -168,7 +168,7 @@ def _connect_spark(workspace: Workspace) -> Store:
             return table("documents", [], dict(DOCUMENT_COLUMNS))
         from pyspark.sql import functions
 
-        frames = [session.read.parquet(_hadoop_literal(path)).withColumn(_RANK,
+        frames = [session.read.parquet(hadoop_literal(path)).withColumn(_RANK,
                                                                          functions.lit(rank))
                   for rank, path in enumerate(files)]
         ranked = frames[0]
@@ -177,26 +177,26 @@ def _connect_spark(workspace: Workspace) -> Store:
         ranked.createOrReplaceTempView("documents_batches")
         return _latest_documents(con.table("documents_batches"))
 
-    events = [_hadoop_literal(p) for p in workspace.event_files()]
+    events = [hadoop_literal(p) for p in workspace.event_files()]
     return Store(
         backend="spark",
         con=con,
         events=table("events", events, dict(EVENT_COLUMNS),
                      base=str(workspace.events_dir)),
-        directory=table("directory", [_hadoop_literal(p) for p in
+        directory=table("directory", [hadoop_literal(p) for p in
                                       _existing(workspace.directory_file)],
                         dict(DIRECTORY_COLUMNS)),
-        hr_events=table("hr_events", [_hadoop_literal(p) for p in
+        hr_events=table("hr_events", [hadoop_literal(p) for p in
                                       workspace.table_files("hr_events")],
                         dict(HR_EVENT_COLUMNS)),
         documents=documents(),
-        quarantine=table("quarantine", [_hadoop_literal(p) for p in
+        quarantine=table("quarantine", [hadoop_literal(p) for p in
                                         workspace.table_files("quarantine")],
                          dict(QUARANTINE_COLUMNS)),
     )
 
 
-def _hadoop_literal(path: object) -> str:
+def hadoop_literal(path: object) -> str:
     """A path that Spark (Hadoop's glob syntax) reads as exactly that path."""
     return re.sub(r"([\\{}\[\]*?])", r"\\\1", str(path))
 

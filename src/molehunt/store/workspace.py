@@ -41,6 +41,7 @@ from typing import IO, Any
 
 from molehunt.config import Settings
 from molehunt.errors import StoreError
+from molehunt.sqlite import transaction
 
 MANIFEST_VERSION = 1
 
@@ -224,19 +225,8 @@ class Workspace:
         except sqlite3.Error as error:
             raise StoreError(f"cannot open manifest: {error}",
                              where=str(self.manifest_path)) from None
-        try:
-            if write:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
+        with transaction(db, write, durable=True) as active:
+            yield active
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[Workspace]:
