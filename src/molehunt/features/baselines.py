@@ -38,6 +38,8 @@ _LINEAR_UNITS = ("hour", "hours", "level", "days")
 #: Smallest scale: a factor of e^0.5 ≈ 1.65 on the log scale, half an hour, half a level.
 SCALE_FLOOR = 0.5
 _IQR_TO_SD = 1.349
+#: The quantiles a robust score needs.
+QUARTILES = (0.25, 0.5, 0.75)
 
 
 def _transformed(feature: Feature, value: Any) -> Any:
@@ -51,26 +53,75 @@ def _z(x: Any, q25: Any, q50: Any, q75: Any, n: Any) -> Any:
     return ibis.cases((n >= MIN_HISTORY, score), else_=ibis.null("float64"))
 
 
+def _scores(f: Feature, x: Any, stats: ibis.Table, suffix: str) -> dict[str, Any]:
+    """The deviation columns of one feature and window from its quantile list and count."""
+    q, n = stats[f"{f.measure}__{suffix}__q"], stats[f"{f.measure}__{suffix}__n"]
+    q25, q50, q75 = q[0], q[1], q[2]
+    columns = {f"{f.measure}_z_self_{suffix}": _z(x, q25, q50, q75, n)}
+    if suffix == "90d":
+        usual = q50 if f.unit in _LINEAR_UNITS else q50.exp() - 1.0
+        columns[f"{f.measure}_median_self_90d"] = ibis.cases(
+            (n >= MIN_HISTORY, usual.round(2)), else_=ibis.null("float64"))
+    return columns
+
+
+def _with_scores(stats: ibis.Table, features: Sequence[Feature]) -> ibis.Table:
+    columns: dict[str, Any] = {}
+    for f in features:
+        x = _transformed(f, stats[f.name])
+        for suffix in SELF_WINDOWS:
+            columns.update(_scores(f, x, stats, suffix))
+    return stats.select(stats.user_id, stats.day, **columns)
+
+
 def self_deviations(rows: ibis.Table, features: Sequence[Feature]) -> ibis.Table:
     """Per-person deviation columns for every row of ``rows`` (a user-day table).
 
     ``rows`` must hold each person's earlier days that the windows reach back to; the
-    windows are over rows, ordered by day, excluding the day itself.
+    windows are over rows, ordered by day, excluding the day itself. Suited to long ranges:
+    every row of ``rows`` gets its windows computed.
     """
-    columns: dict[str, Any] = {}
+    stats: dict[str, Any] = {}
     for f in features:
         x = _transformed(f, rows[f.name])
         for suffix, size in SELF_WINDOWS.items():
-            window = ibis.window(group_by=rows.user_id, order_by=rows.day,
-                                 rows=(-size, -1))
-            q25, q50, q75 = (x.quantile(q).over(window) for q in (0.25, 0.5, 0.75))
-            n = x.count().over(window)
-            columns[f"{f.measure}_z_self_{suffix}"] = _z(x, q25, q50, q75, n)
-            if suffix == "90d":
-                usual = q50 if f.unit in _LINEAR_UNITS else q50.exp() - 1.0
-                columns[f"{f.measure}_median_self_90d"] = ibis.cases(
-                    (n >= MIN_HISTORY, usual.round(2)), else_=ibis.null("float64"))
-    return rows.select(rows.user_id, rows.day, **columns)
+            window = ibis.window(group_by=rows.user_id, order_by=rows.day, rows=(-size, -1))
+            # one list quantile shares the engine's sorted window between the three quartiles
+            stats[f"{f.measure}__{suffix}__q"] = x.quantile(list(QUARTILES)).over(window)
+            stats[f"{f.measure}__{suffix}__n"] = x.count().over(window)
+    windowed = rows.select(rows.user_id, rows.day, *[rows[f.name] for f in features], **stats)
+    return _with_scores(windowed, features)
+
+
+def self_deviations_of(targets: ibis.Table, rows: ibis.Table, features: Sequence[Feature]
+                       ) -> ibis.Table:
+    """The same columns as :func:`self_deviations`, for the person-days of ``targets`` only.
+
+    ``rows`` holds the people's earlier days (and may hold the target days themselves); each
+    target is joined to its own previous days, so the cost grows with the number of targets
+    times the longest window, not with the length of the history. Suited to daily updates.
+    """
+    longest = max(SELF_WINDOWS.values())
+    t = targets.select(t_user=targets.user_id, t_day=targets.day,
+                       **{f"t__{f.name}": targets[f.name] for f in features})
+    h = rows.select(*[rows[f.name] for f in features], h_user=rows.user_id, h_day=rows.day)
+    pairs = t.join(h, [t.t_user == h.h_user, h.h_day < t.t_day])
+    recent = ibis.window(group_by=[pairs.t_user, pairs.t_day], order_by=ibis.desc(pairs.h_day))
+    pairs = pairs.mutate(back=ibis.row_number().over(recent))
+    pairs = pairs.filter(pairs.back < longest)
+    stats: dict[str, Any] = {}
+    for f in features:
+        x = _transformed(f, pairs[f.name])
+        for suffix, size in SELF_WINDOWS.items():
+            inside = pairs.back < size
+            stats[f"{f.measure}__{suffix}__q"] = x.quantile(list(QUARTILES), where=inside)
+            stats[f"{f.measure}__{suffix}__n"] = x.count(where=inside)
+    grouped = pairs.group_by(s_user=pairs.t_user, s_day=pairs.t_day).aggregate(**stats)
+    joined = t.left_join(grouped, [t.t_user == grouped.s_user, t.t_day == grouped.s_day])
+    windowed = joined.select(user_id=joined.t_user, day=joined.t_day,
+                             **{f.name: joined[f"t__{f.name}"] for f in features},
+                             **{name: joined[name] for name in stats})
+    return _with_scores(windowed, features)
 
 
 def peer_deviations(rows: ibis.Table, features: Sequence[Feature], group: str
@@ -79,17 +130,15 @@ def peer_deviations(rows: ibis.Table, features: Sequence[Feature], group: str
     stats: dict[str, Any] = {}
     for f in features:
         x = _transformed(f, rows[f.name])
-        stats[f"{f.name}__q25"] = x.quantile(0.25)
-        stats[f"{f.name}__q50"] = x.quantile(0.5)
-        stats[f"{f.name}__q75"] = x.quantile(0.75)
+        stats[f"{f.name}__q"] = x.quantile(list(QUARTILES))
         stats[f"{f.name}__n"] = x.count()
     keyed = rows.filter(rows[group].notnull())
     peers = keyed.group_by(p_group=keyed[group], p_day=keyed.day).aggregate(**stats)
     joined = rows.left_join(peers, [rows[group] == peers.p_group, rows.day == peers.p_day])
     columns = {
         f"{f.measure}_z_{group}_1d": _z(_transformed(f, joined[f.name]),
-                                        joined[f"{f.name}__q25"], joined[f"{f.name}__q50"],
-                                        joined[f"{f.name}__q75"], joined[f"{f.name}__n"])
+                                        joined[f"{f.name}__q"][0], joined[f"{f.name}__q"][1],
+                                        joined[f"{f.name}__q"][2], joined[f"{f.name}__n"])
         for f in features
     }
     return joined.select(joined.user_id, joined.day, **columns)

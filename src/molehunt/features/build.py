@@ -43,19 +43,24 @@ from molehunt.features.catalogue import Feature, catalogue, families
 from molehunt.features.enrich import (
     FeatureSettings,
     as_enriched,
+    categorised,
     category_table,
     heavy_events,
     light_groups,
+    web_domains_first_seen,
 )
 from molehunt.features.families.hosts import host_days as host_days_of
-from molehunt.features.io import read, write
+from molehunt.features.io import parquet_files, read, write
 from molehunt.store.connect import Store, connect
 from molehunt.store.directory import infer_company_domains
 from molehunt.store.workspace import Workspace
 
-STATE_VERSION = 1
-#: Calendar days of stored history read to fill the longest baseline window.
-HISTORY_DAYS = 400
+STATE_VERSION = 2
+#: Ranges up to this many days get their own-history baselines by joining each person-day to
+#: its earlier days; longer ranges compute the windows over the whole history in one pass.
+SHORT_RANGE_DAYS = 14
+#: Compact states a daily run extends instead of re-reading the history.
+_APPEND_STATES = ("baseline_state.parquet", "ledger_documents.parquet", "ledger.parquet")
 #: Cumulative (whole-history) columns: name → the daily column they add up.
 CUMULATIVE: dict[str, str] = {
     "events_out_all": "events_out_1d",
@@ -213,28 +218,33 @@ def _dirty_from(workspace: Workspace, included: set[str],
 
 
 # -- the computation ---------------------------------------------------------------------
-def first_seen_candidates(events: ibis.Table, host_days: ibis.Table) -> ibis.Table:
-    """``user_id, kind, value, first_day`` for everything first seen in ``events``."""
-    e = events
-    web = e.action.isin(("web_visit", "web_upload", "web_download"))
-    domains = e.filter(e.domain.notnull(), web | (e.action == "email_send"))
+def first_seen_candidates(web_domains: ibis.Table, enriched: ibis.Table,
+                          host_days: ibis.Table) -> ibis.Table:
+    """``user_id, kind, value, first_day`` for everything first seen in the computed days.
+
+    ``web_domains`` is :func:`~molehunt.features.enrich.web_domains_first_seen` of the days'
+    events, ``enriched`` their enriched rows and ``host_days`` the computers used.
+    """
+    e = enriched
+    mail = e.filter(e.action == "email_send", e.domain.notnull())
+    sent = e.filter(e.action == "email_send", e.recipients.notnull())
+    recipients = sent.select(sent.user_id, sent.day,
+                             value=sent.recipients.split(";")).unnest("value")
+    recipients = recipients.filter(recipients.value.strip() != "")
     parts = [
         host_days.select(host_days.user_id, kind=ibis.literal("host"), value=host_days.host,
                          day=host_days.day),
         host_days.select(host_days.user_id, kind=ibis.literal("presence"),
                          value=ibis.literal(""), day=host_days.day),
-        domains.select(domains.user_id,
-                       kind=ibis.cases((web, "web_domain"), else_="mail_domain"),
-                       value=domains.domain, day=domains.day),
+        web_domains.select(web_domains.user_id, kind=ibis.literal("web_domain"),
+                           value=web_domains.domain, day=web_domains.first_day),
+        mail.select(mail.user_id, kind=ibis.literal("mail_domain"), value=mail.domain,
+                    day=mail.day),
         e.filter(e.action == "device_connect").select(
             e.user_id, kind=ibis.literal("device"), value=ibis.literal(""), day=e.day),
+        recipients.select(recipients.user_id, kind=ibis.literal("recipient"),
+                          value=recipients.value.strip(), day=recipients.day),
     ]
-    sent = e.filter(e.action == "email_send", e.target.notnull())
-    recipients = sent.select(sent.user_id, sent.day,
-                             value=sent.target.lower().split(";")).unnest("value")
-    parts.append(recipients.filter(recipients.value.strip() != "").select(
-        recipients.user_id, kind=ibis.literal("recipient"), value=recipients.value.strip(),
-        day=recipients.day))
     union = ibis.union(*parts)
     return union.group_by(union.user_id, union.kind, union.value).aggregate(
         first_day=union.day.min())
@@ -304,16 +314,29 @@ def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ib
                         *[table[n].cast(casts[n]).name(n) for n in ordered])
 
 
-def _with_deviations(store: Store, new: ibis.Table, history: ibis.Table | None,
-                     start: dt.date) -> ibis.Table:
-    tracked = [f for f in catalogue() if f.baseline]
+def tracked_features() -> list[Feature]:
+    """Features compared with the person's own history."""
+    return [f for f in catalogue() if f.baseline]
+
+
+def _with_deviations(new: ibis.Table, history: ibis.Table | None, start: dt.date,
+                     end: dt.date) -> ibis.Table:
+    """``new`` with its deviation and whole-history columns.
+
+    ``history`` holds earlier person-days (at least the tracked features and the cumulative
+    columns, each person's last ``max(SELF_WINDOWS)`` active days suffice).
+    """
+    tracked = tracked_features()
     compared = [f for f in catalogue() if f.baseline or f.peers]
     needed = ["user_id", "day", *[f.name for f in tracked]]
     rows = new.select(*needed)
     if history is not None:
         rows = history.select(*needed).union(rows)
-    own = baselines.self_deviations(rows, tracked)
-    own = own.filter(own.day >= start)
+    if history is not None and (end - start).days < SHORT_RANGE_DAYS:
+        own = baselines.self_deviations_of(new.select(*needed), rows, tracked)
+    else:
+        own = baselines.self_deviations(rows, tracked)
+        own = own.filter(own.day >= start)
     table = new
     for part in [own, *(baselines.peer_deviations(new, compared, g)
                         for g in ("role", "department"))]:
@@ -337,6 +360,14 @@ def _with_deviations(store: Store, new: ibis.Table, history: ibis.Table | None,
             **{n: (joined[f"{n}__run"] + joined[n].fill_null(0)).cast("int64")
                for n in CUMULATIVE})
     return table.mutate(**{n: s.cast("int64") for n, s in sums.items()})
+
+
+def baseline_state(rows: ibis.Table) -> ibis.Table:
+    """What the next run's baselines need: each person's last active days, tracked columns."""
+    latest = ibis.window(group_by=rows.user_id, order_by=ibis.desc(rows.day))
+    kept = rows.mutate(back=ibis.row_number().over(latest))
+    kept = kept.filter(kept.back < max(baselines.SELF_WINDOWS.values()))
+    return kept.select("user_id", "day", *[f.name for f in tracked_features()], *CUMULATIVE)
 
 
 def outbound_detail(enriched: ibis.Table) -> ibis.Table:
@@ -385,12 +416,49 @@ def weekly(user_day: ibis.Table) -> ibis.Table:
     return u.group_by(u.user_id, u.week).aggregate(active_days_1w=u.count(), **columns)
 
 
-def ledger(outbound: ibis.Table) -> ibis.Table:
-    """Per person, channel and sensitivity: everything that left, over the whole history."""
+LEDGER_KEYS = ("user_id", "channel", "sensitivity")
+
+
+def ledger_documents(outbound: ibis.Table) -> ibis.Table:
+    """Per person, channel, sensitivity and document: what left, first and last day."""
     o = outbound
-    return o.group_by(o.user_id, o.channel, o.sensitivity).aggregate(
-        first_day=o.day.min(), last_day=o.day.max(), active_days=o.day.nunique(),
-        events=o.events.sum(), bytes=o.bytes.sum(), documents=o.doc_id.nunique())
+    return o.group_by(*LEDGER_KEYS, o.doc_id).aggregate(
+        first_day=o.day.min(), last_day=o.day.max(), events=o.events.sum(),
+        bytes=o.bytes.sum())
+
+
+def merged_documents(earlier: ibis.Table, later: ibis.Table) -> ibis.Table:
+    """Two :func:`ledger_documents` tables of consecutive periods combined into one."""
+    both = earlier.union(later.select(*earlier.columns))
+    return both.group_by(*LEDGER_KEYS, both.doc_id).aggregate(
+        first_day=both.first_day.min(), last_day=both.last_day.max(),
+        events=both.events.sum(), bytes=both.bytes.sum())
+
+
+def ledger(documents: ibis.Table, active_days: ibis.Table) -> ibis.Table:
+    """Per person, channel and sensitivity: everything that left, over the whole history.
+
+    ``documents`` is :func:`ledger_documents` of the whole history; ``active_days`` holds
+    ``user_id, channel, sensitivity, active_days`` (days on which anything left that way).
+    """
+    d = documents
+    totals = d.group_by(*LEDGER_KEYS).aggregate(
+        first_day=d.first_day.min(), last_day=d.last_day.max(), events=d.events.sum(),
+        bytes=d.bytes.sum(), documents=d.doc_id.count())
+    a = active_days.rename(a_user="user_id", a_channel="channel", a_sensitivity="sensitivity")
+    joined = totals.left_join(a, [totals.user_id == a.a_user, totals.channel == a.a_channel,
+                                  totals.sensitivity.identical_to(a.a_sensitivity)])
+    return joined.select(
+        *LEDGER_KEYS, "first_day", "last_day",
+        active_days=joined.active_days.fill_null(0).cast("int64"),
+        events=joined.events.cast("int64"), bytes=joined.bytes.cast("int64"),
+        documents=joined.documents.cast("int64"))
+
+
+def active_days(outbound: ibis.Table) -> ibis.Table:
+    """``user_id, channel, sensitivity, active_days`` of an outbound table."""
+    o = outbound
+    return o.group_by(*LEDGER_KEYS).aggregate(active_days=o.day.nunique())
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -432,16 +500,36 @@ def build_features(workspace: Workspace, backend: str = "duckdb", *, rebuild: bo
         store.close()
 
 
+def _event_days(workspace: Workspace, store: Store) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last day with events, from the ingest manifest (the store if unknown)."""
+    spans = [(b.min_day, b.max_day) for b in _batches(workspace) if b.target == "events"]
+    if spans and all(lo and hi for lo, hi in spans):
+        return (dt.date.fromisoformat(min(str(lo) for lo, _ in spans)),
+                dt.date.fromisoformat(max(str(hi) for _, hi in spans)))
+    days = store.con.to_pyarrow(store.events.aggregate(
+        first=store.events.day.min(), last=store.events.day.max())).to_pylist()[0]
+    return days["first"], days["last"]
+
+
+def _partition_files(folder: Path, key: str, start: dt.date | None = None,
+                     before: dt.date | None = None) -> list[Path]:
+    """The data files of ``folder``'s partitions from ``start`` and before ``before``."""
+    chosen: list[Path] = []
+    for partition in sorted(folder.glob(f"{key}=*")) if folder.exists() else []:
+        day = dt.date.fromisoformat(partition.name.split("=", 1)[1])
+        if (start is None or day >= start) and (before is None or day < before):
+            chosen.extend(parquet_files(partition))
+    return chosen
+
+
 def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: bool,
            report: Progress, started: float) -> BuildSummary:
     state = {} if rebuild else features.state()
     if state and (state.get("version") != STATE_VERSION
                   or state.get("catalogue") != catalogue_signature()):
         state = {}
-    days = store.con.to_pyarrow(store.events.aggregate(
-        first=store.events.day.min(), last=store.events.day.max())).to_pylist()[0]
-    first_day, last_day = days["first"], days["last"]
-    if first_day is None:
+    first_day, last_day = _event_days(workspace, store)
+    if first_day is None or last_day is None:
         raise StoreError("no events in the workspace; run `molehunt ingest` first",
                          where=str(workspace.root))
     included = set(state.get("batches", []))
@@ -452,17 +540,33 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         return BuildSummary(None, None, 0, 0, time.perf_counter() - started, False,
                             store.backend)
     end = last_day
+    # appending after the last computed day: the compact states are exactly what is needed
+    computed_until = state.get("last_day")
+    appending = (not full and computed_until is not None
+                 and start > dt.date.fromisoformat(computed_until)
+                 and all((features.root / name).exists() for name in _APPEND_STATES))
     fsettings = feature_settings(workspace)
     with _staging(features.root) as staging:
-        report("computers and first-seen history", 0.05)
-        events = store.events.filter(store.events.day.between(start, end))
-        host_days = _materialised(store, host_days_of(events), staging / "host_days.parquet")
-        seen = _materialised(store, first_seen_candidates(events, host_days),
-                             staging / "seen.parquet")
-        values = seen.filter(seen.kind.isin(("web_domain", "mail_domain"))).select(
-            seen.value).distinct()
-        categories = category_table(store.con.to_pyarrow(values).column(0).to_pylist(),
+        report("reading events", 0.05)
+        events = store.events_of(start, end)
+        web_domains = _materialised(store, web_domains_first_seen(events),
+                                    staging / "web_domains.parquet")
+        heavy = _materialised(store, heavy_events(events, store.documents, fsettings),
+                              staging / "heavy.parquet")
+        heavy = as_enriched(heavy)  # Spark reads its own Parquet back with wider types
+        domains = web_domains.select(value=web_domains.domain).union(
+            heavy.filter(heavy.domain.notnull()).select(value=heavy.domain)).distinct()
+        categories = category_table(store.con.to_pyarrow(domains).column(0).to_pylist(),
                                     fsettings)
+        detail = categorised(heavy, categories)
+        report("enriching web activity", 0.2)
+        light = _materialised(store, light_groups(events, categories, fsettings),
+                              staging / "light.parquet")
+        rows = as_enriched(light).union(detail)
+        host_days = _materialised(store, host_days_of(rows), staging / "host_days.parquet")
+
+        report("first-seen history", 0.3)
+        seen = first_seen_candidates(web_domains, detail, host_days)
         known = features.table(store, "first_seen")
         candidates = seen
         if known is not None and not full:
@@ -471,59 +575,78 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
             candidates = known.select(*candidates.columns).union(fresh)
         first_seen = _materialised(store, candidates, staging / "first_seen.parquet")
 
-        report("enriching events", 0.2)
-        detail = _materialised(store, heavy_events(events, store.documents, categories,
-                                                   fsettings), staging / "detail.parquet")
-        detail = as_enriched(detail)  # Spark reads its own Parquet back with wider types
-        rows = light_groups(events, categories, fsettings).union(detail)
-
         report("daily features", 0.35)
         base = _materialised(store, event_aggregates(rows), staging / "aggregates.parquet")
         new = daily_base(store, base, detail, host_days, first_seen, start, end)
-        write(store, new, staging / "base.parquet")
-        new = read(store, staging / "base.parquet")
-        assert new is not None
+        new = _materialised(store, new, staging / "base.parquet")
 
         report("baselines and deviations", 0.6)
         history = None
-        if not full:
-            stored = features.table(store, "user_day")
-            if stored is not None:
-                reach = start - dt.timedelta(days=HISTORY_DAYS)
-                history = stored.filter(stored.day >= reach, stored.day < start)
-        user_day = _with_deviations(store, new, history, start)
+        if appending:
+            history = read(store, features.root / "baseline_state.parquet")
+        elif not full:
+            history = read(store, features.root / "user_day", partition="day",
+                           files=_partition_files(features.root / "user_day", "day",
+                                                  before=start))
+        user_day = _materialised(store, _with_deviations(new, history, start, end),
+                                 staging / "user_day.parquet")
         write(store, user_day, staging / "user_day", partition="day")
+        state_rows = user_day.select("user_id", "day", *[f.name for f in tracked_features()],
+                                     *CUMULATIVE)
+        if history is not None:
+            state_rows = history.select(*state_rows.columns).union(state_rows)
+        write(store, baseline_state(state_rows), staging / "baseline_state.parquet")
 
         report("outbound ledger and sessions", 0.8)
-        write(store, outbound_detail(detail), staging / "outbound", partition="day")
-        session_events = store.events.filter(
-            store.events.day.between(start - dt.timedelta(days=1), end))
+        outbound_new = _materialised(store, outbound_detail(detail),
+                                     staging / "outbound.parquet")
+        write(store, outbound_new, staging / "outbound", partition="day")
+        session_events = store.events_of(start - dt.timedelta(days=1), end)
         write(store, sessions(session_events, fsettings), staging / "sessions",
               partition="day")
+        if appending:
+            earlier = read(store, features.root / "ledger_documents.parquet")
+            stored = read(store, features.root / "ledger.parquet")
+            assert earlier is not None and stored is not None
+            documents = merged_documents(earlier, ledger_documents(outbound_new))
+            days_then = stored.select(*LEDGER_KEYS, "active_days")
+            days_now = active_days(outbound_new)
+            both = days_then.union(days_now.select(*days_then.columns))
+            days = both.group_by(*LEDGER_KEYS).aggregate(active_days=both.active_days.sum())
+        else:
+            everything = read(store, features.root / "outbound", partition="day",
+                              files=_partition_files(features.root / "outbound", "day",
+                                                     before=start))
+            if everything is None:
+                everything = outbound_new
+            else:
+                everything = everything.select(*outbound_new.columns).union(outbound_new)
+            documents = ledger_documents(everything)
+            days = active_days(everything)
+        documents = _materialised(store, documents, staging / "ledger_documents.parquet")
+        write(store, ledger(documents, days), staging / "ledger.parquet")
 
         report("storing", 0.9)
         _replace_partitions(staging / "user_day", features.root / "user_day", "day", start)
         _replace_partitions(staging / "outbound", features.root / "outbound", "day", start)
         _replace_partitions(staging / "sessions", features.root / "sessions", "day",
                             start - dt.timedelta(days=1))
-        _replace_file(staging / "first_seen.parquet", features.root / "first_seen.parquet")
+        for name in ("first_seen.parquet", *_APPEND_STATES):
+            _replace_file(staging / name, features.root / name)
 
         week_start = start - dt.timedelta(days=start.weekday())
-        stored_days = features.table(store, "user_day")
-        assert stored_days is not None
-        write(store, weekly(stored_days.filter(stored_days.day >= week_start)),
-              staging / "user_week", partition="week")
+        week_days = read(store, features.root / "user_day", partition="day",
+                         files=_partition_files(features.root / "user_day", "day",
+                                                start=week_start))
+        assert week_days is not None
+        write(store, weekly(week_days), staging / "user_week", partition="week")
         _replace_partitions(staging / "user_week", features.root / "user_week", "week",
                             week_start)
-        outbound = features.table(store, "outbound")
-        if outbound is not None:
-            write(store, ledger(outbound), staging / "ledger.parquet")
-            _replace_file(staging / "ledger.parquet", features.root / "ledger.parquet")
-        recent = stored_days.filter(stored_days.day >= start)
-        rows = int(store.con.to_pyarrow(recent.aggregate(n=recent.count())).to_pylist()[0]["n"])
-    _write_state(features, batches)
+        rows_written = int(store.con.to_pyarrow(
+            user_day.aggregate(n=user_day.count())).to_pylist()[0]["n"])
+    _write_state(features, batches, end)
     report("done", 1.0)
-    return BuildSummary(start, end, (end - start).days + 1, rows,
+    return BuildSummary(start, end, (end - start).days + 1, rows_written,
                         time.perf_counter() - started, full, store.backend)
 
 
@@ -545,9 +668,9 @@ def _replace_file(staged: Path, target: Path) -> None:
     os.replace(staged, target)
 
 
-def _write_state(features: FeatureStore, batches: list[str]) -> None:
+def _write_state(features: FeatureStore, batches: list[str], last_day: dt.date) -> None:
     state = {"version": STATE_VERSION, "catalogue": catalogue_signature(),
-             "batches": sorted(batches),
+             "batches": sorted(batches), "last_day": last_day.isoformat(),
              "computed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     temporary = features.state_path.with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=1), "utf-8")

@@ -126,6 +126,8 @@ def attr_number(attrs: Any, key: str) -> Any:
     return text.cast("int64")
 
 
+#: Actions that reach a web site.
+WEB_ACTIONS = ("web_visit", "web_upload", "web_download")
 #: Actions aggregated before enrichment: they never carry documents or leave the company, and
 #: they are most of the events, so only their counts per category and hour class are kept.
 LIGHT_ACTIONS = ("web_visit", "web_download")
@@ -139,6 +141,7 @@ ENRICHED_COLUMNS: dict[str, str] = {
     "doc_department": "string", "to_media": "boolean", "from_media": "boolean",
     "outbound": "boolean", "out_channel": "string", "pages": "int64",
     "meeting_department": "string", "closed_door": "boolean", "ts": "timestamp(6)",
+    "host": "string", "domain": "string", "recipients": "string",
 }
 
 
@@ -163,10 +166,10 @@ def light_groups(events: ibis.Table, categories: ibis.Table,
     Each row stands for ``n`` events (see :func:`enrich`).
     """
     e = events.filter(events.action.isin(LIGHT_ACTIONS)).select(
-        "user_id", "day", "ts", "action", "channel", "domain", "bytes")
+        "user_id", "day", "ts", "host", "action", "channel", "domain", "bytes")
     e = _timing(e, settings)
     e = e.left_join(categories, e.domain == categories.cat_domain)
-    g = e.group_by(e.user_id, e.day, e.action, e.channel, e.category, e.after_hours,
+    g = e.group_by(e.user_id, e.day, e.host, e.action, e.channel, e.category, e.after_hours,
                    e.weekend).aggregate(n=e.count(), bytes=e.bytes.sum(),
                                         hour_min=e.hour.min(), hour_max=e.hour.max())
     nothing = ibis.null()
@@ -174,12 +177,22 @@ def light_groups(events: ibis.Table, categories: ibis.Table,
         n_attachments=0, off_hours=g.after_hours | g.weekend, doc_id=nothing,
         sensitivity=nothing, doc_department=nothing, to_media=False, from_media=False,
         outbound=False, out_channel=nothing, pages=nothing, meeting_department=nothing,
-        closed_door=False, ts=nothing))
+        closed_door=False, ts=nothing, domain=nothing, recipients=nothing))
 
 
-def heavy_events(events: ibis.Table, documents: ibis.Table, categories: ibis.Table,
-                 settings: FeatureSettings) -> ibis.Table:
-    """Every other event, one row each (``n`` = 1), with its document and sensitivity."""
+def web_domains_first_seen(events: ibis.Table) -> ibis.Table:
+    """``user_id, domain, first_day``: the first day each person reached each web site."""
+    web = events.filter(events.action.isin(WEB_ACTIONS), events.domain.notnull())
+    return web.group_by(web.user_id, web.domain).aggregate(first_day=web.day.min())
+
+
+def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSettings
+                 ) -> ibis.Table:
+    """Every other event, one row each (``n`` = 1), with its document and sensitivity.
+
+    The domain's category (and with it the channel of an upload) is added by
+    :func:`categorised`, once the domains seen are known.
+    """
     e = _timing(events.filter(~events.action.isin(LIGHT_ACTIONS)), settings)
     is_file = e.action.isin(_FILE_ACTIONS)
     document_key = ibis.cases((e.doc_id.notnull(), e.doc_id),
@@ -192,7 +205,6 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, categories: ibis.Tab
     )
     docs = document_lookup(documents)
     e = e.left_join(docs, e.document_key == docs.doc_key)
-    e = e.left_join(categories, e.domain == categories.cat_domain)
     labelled = ibis.coalesce(e.sensitivity, e.doc_sensitivity)
     outbound = (
         ((e.action == "email_send") & e.channel.isin(("email_external", "webmail")))
@@ -204,9 +216,7 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, categories: ibis.Tab
         (~outbound, ibis.null("string")),
         (e.action == "email_send", e.channel),
         (e.action == "print", "printer"),
-        (e.action == "web_upload",
-         ibis.cases((e.category.isin(_UPLOAD_CHANNELS), e.category),
-                    (e.channel.isin(_UPLOAD_CHANNELS), e.channel), else_="web")),
+        (e.action == "web_upload", _upload_channel(e.channel, ibis.null("string"))),
         else_="removable_media",
     )
     needs_marking = labelled.isnull() & e.content.notnull() & (
@@ -229,7 +239,24 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, categories: ibis.Tab
                                        attr_text(e.attrs, "department")),
                                       else_=ibis.null("string")),
         closed_door=(e.action == "meeting") & attr_flag(e.attrs, "closed_door"),
+        category=ibis.null("string"),
+        recipients=ibis.cases((e.action == "email_send", e.target.lower()),
+                              else_=ibis.null("string")),
     ))
+
+
+def _upload_channel(channel: Any, category: Any) -> Any:
+    return ibis.cases((category.isin(_UPLOAD_CHANNELS), category),
+                      (channel.isin(_UPLOAD_CHANNELS), channel), else_="web")
+
+
+def categorised(heavy: ibis.Table, categories: ibis.Table) -> ibis.Table:
+    """:func:`heavy_events` rows with their domain's category and their upload channel."""
+    h = heavy.drop("category")
+    e = h.left_join(categories, h.domain == categories.cat_domain)
+    return as_enriched(e.mutate(out_channel=ibis.cases(
+        ((e.action == "web_upload") & e.outbound, _upload_channel(e.channel, e.category)),
+        else_=e.out_channel)))
 
 
 def count(e: ibis.Table, where: Any = None) -> Any:

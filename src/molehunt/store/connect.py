@@ -10,9 +10,14 @@ earlier files stay on disk, untouched).
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import itertools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -31,19 +36,38 @@ from molehunt.store.workspace import Workspace
 BACKENDS = ("duckdb", "spark")
 #: Column added while reading ``documents``: the commit rank of the row's batch.
 _RANK = "_batch_rank"
+_view_names = itertools.count()
+
+
+def _files_between(files: list[Path], start: dt.date, end: dt.date) -> list[Path]:
+    """The event files whose ``day=`` partition lies between ``start`` and ``end``."""
+    low, high = f"day={start.isoformat()}", f"day={end.isoformat()}"
+    return [p for p in files if low <= p.parent.name <= high]
 
 
 @dataclass
 class Store:
-    """Lazy Ibis tables of one workspace on one backend."""
+    """Lazy Ibis tables of one workspace on one backend.
+
+    ``events`` (the whole history) is opened on first use: binding a view over every event
+    file reads every file's schema, which a job that reads a few days should not pay for.
+    """
 
     backend: str
     con: Any
-    events: ibis.Table
+    open_events: Callable[[], ibis.Table]
     directory: ibis.Table
     hr_events: ibis.Table
     documents: ibis.Table
     quarantine: ibis.Table
+    #: ``events_of(start, end)``: the events of those days, reading only their partitions
+    #: (a daily job then opens one day's files, not the whole history's).
+    events_of: Callable[[dt.date, dt.date], ibis.Table]
+
+    @functools.cached_property
+    def events(self) -> ibis.Table:
+        """Every stored event."""
+        return self.open_events()
 
     def close(self) -> None:
         """Release the backend connection (the Spark session stays for reuse)."""
@@ -130,11 +154,19 @@ def _connect_duckdb(workspace: Workspace) -> Store:
         con.raw_sql(f"CREATE OR REPLACE TEMP VIEW documents_batches AS {ranked}")
         return _latest_documents(con.table("documents_batches"))
 
-    event_files = [sql_path(p) for p in workspace.event_files()]
+    all_event_files = workspace.event_files()
+
+    def events_of(start: dt.date, end: dt.date) -> ibis.Table:
+        return table(f"events_{next(_view_names)}",
+                     [sql_path(p) for p in _files_between(all_event_files, start, end)],
+                     dict(EVENT_COLUMNS), hive=True)
+
     return Store(
         backend="duckdb",
         con=con,
-        events=table("events", event_files, dict(EVENT_COLUMNS), hive=True),
+        open_events=lambda: table("events", [sql_path(p) for p in all_event_files],
+                                  dict(EVENT_COLUMNS), hive=True),
+        events_of=events_of,
         directory=table("directory", [sql_path(p) for p in _existing(workspace.directory_file)],
                         dict(DIRECTORY_COLUMNS)),
         hr_events=table("hr_events", [sql_path(p) for p in workspace.table_files("hr_events")],
@@ -177,12 +209,19 @@ def _connect_spark(workspace: Workspace) -> Store:
         ranked.createOrReplaceTempView("documents_batches")
         return _latest_documents(con.table("documents_batches"))
 
-    events = [hadoop_literal(p) for p in workspace.event_files()]
+    all_event_files = workspace.event_files()
+
+    def events_of(start: dt.date, end: dt.date) -> ibis.Table:
+        return table(f"events_{next(_view_names)}",
+                     [hadoop_literal(p) for p in _files_between(all_event_files, start, end)],
+                     dict(EVENT_COLUMNS), base=str(workspace.events_dir))
+
     return Store(
         backend="spark",
         con=con,
-        events=table("events", events, dict(EVENT_COLUMNS),
-                     base=str(workspace.events_dir)),
+        open_events=lambda: table("events", [hadoop_literal(p) for p in all_event_files],
+                                  dict(EVENT_COLUMNS), base=str(workspace.events_dir)),
+        events_of=events_of,
         directory=table("directory", [hadoop_literal(p) for p in
                                       _existing(workspace.directory_file)],
                         dict(DIRECTORY_COLUMNS)),

@@ -19,11 +19,14 @@ SHARED_AFTER = 3
 NOT_ON_A_COMPUTER = ("meeting", "badge")
 
 
-def host_days(events: Any) -> Any:
-    """One row per person, day and computer used, with logons and events there."""
-    e = events.filter(events.host.notnull(), ~events.action.isin(NOT_ON_A_COMPUTER))
+def host_days(enriched: Any) -> Any:
+    """One row per person, day and computer used, with logons and events there.
+
+    ``enriched`` rows stand for ``n`` events each (see :mod:`molehunt.features.enrich`).
+    """
+    e = enriched.filter(enriched.host.notnull(), ~enriched.action.isin(NOT_ON_A_COMPUTER))
     return e.group_by(e.user_id, e.day, e.host).aggregate(
-        logons=e.count(where=e.action == "logon"), events=e.count())
+        logons=e.n.sum(where=e.action == "logon").fill_null(0), events=e.n.sum())
 
 
 def _derive(inputs: Any) -> Any:
