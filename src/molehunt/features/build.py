@@ -566,7 +566,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         host_days = _materialised(store, host_days_of(rows), staging / "host_days.parquet")
 
         report("first-seen history", 0.3)
-        seen = first_seen_candidates(web_domains, detail, host_days)
+        seen = first_seen_candidates(web_domains, heavy, host_days)
         known = features.table(store, "first_seen")
         candidates = seen
         if known is not None and not full:
@@ -588,9 +588,10 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
             history = read(store, features.root / "user_day", partition="day",
                            files=_partition_files(features.root / "user_day", "day",
                                                   before=start))
-        user_day = _materialised(store, _with_deviations(new, history, start, end),
-                                 staging / "user_day.parquet")
-        write(store, user_day, staging / "user_day", partition="day")
+        write(store, _with_deviations(new, history, start, end), staging / "user_day",
+              partition="day")
+        user_day = read(store, staging / "user_day", partition="day")
+        assert user_day is not None
         state_rows = user_day.select("user_id", "day", *[f.name for f in tracked_features()],
                                      *CUMULATIVE)
         if history is not None:
