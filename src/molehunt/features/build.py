@@ -588,10 +588,14 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
             history = read(store, features.root / "user_day", partition="day",
                            files=_partition_files(features.root / "user_day", "day",
                                                   before=start))
-        write(store, _with_deviations(new, history, start, end), staging / "user_day",
-              partition="day")
+        deviations = _with_deviations(new, history, start, end)
+        write(store, deviations, staging / "user_day", partition="day")
+        # read back (the windows are not computed twice); no partition when no one was active
         user_day = read(store, staging / "user_day", partition="day")
-        assert user_day is not None
+        if user_day is None:
+            user_day = deviations
+        rows_written = int(store.con.to_pyarrow(
+            user_day.aggregate(n=user_day.count())).to_pylist()[0]["n"])
         state_rows = user_day.select("user_id", "day", *[f.name for f in tracked_features()],
                                      *CUMULATIVE)
         if history is not None:
@@ -643,8 +647,6 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         write(store, weekly(week_days), staging / "user_week", partition="week")
         _replace_partitions(staging / "user_week", features.root / "user_week", "week",
                             week_start)
-        rows_written = int(store.con.to_pyarrow(
-            user_day.aggregate(n=user_day.count())).to_pylist()[0]["n"])
     _write_state(features, batches, end)
     report("done", 1.0)
     return BuildSummary(start, end, (end - start).days + 1, rows_written,
