@@ -177,3 +177,9 @@ def add_events(workspace: Workspace, folder: Path, rows: list[dict[str, Any]],
     """Ingest more events from a new file."""
     summary = ingest_jsonl(workspace, [_jsonl(folder / f"{name}.jsonl", rows)])
     assert summary.rows_quarantined == 0, summary
+
+
+def add_hr_events(workspace: Workspace, folder: Path, rows: list[dict[str, Any]],
+                  name: str) -> None:
+    """Ingest more HR events from a new file."""
+    ingest_jsonl(workspace, [_jsonl(folder / f"{name}.jsonl", rows)], table="hr_events")

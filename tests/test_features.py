@@ -16,6 +16,7 @@ from features_fixture import (
     FIRST_DAY,
     WEEKEND_DAY,
     add_events,
+    add_hr_events,
     all_events,
     make_workspace,
 )
@@ -234,3 +235,23 @@ def test_no_events_is_a_clear_error(tmp_path: Path) -> None:
         build_features(empty)
 
 
+
+
+def test_late_news_recomputes_from_its_day_and_equals_a_full_rebuild(tmp_path: Path) -> None:
+    late = [{"user_id": "bob", "ts": "2024-03-10T08:00:00", "kind": "travel", "days": 1},
+            {"user_id": "carol", "ts": "2030-01-01T08:00:00", "kind": "performance_concern"}]
+    updated = make_workspace(Workspace(tmp_path / "updated"), tmp_path / "in1")
+    build_features(updated)
+    add_hr_events(updated, tmp_path / "in1", late, "late")
+    summary = build_features(updated)
+    assert summary.start == dt.date(2024, 3, 10) and not summary.full
+    full = make_workspace(Workspace(tmp_path / "full"), tmp_path / "in2")
+    add_hr_events(full, tmp_path / "in2", late, "late")
+    build_features(full)
+    for table in ("user_day", "user_week", "sessions", "outbound", "ledger"):
+        assert _rows_of(updated, table) == _rows_of(full, table), table
+    # news dated after the last event waits for the days it concerns
+    add_hr_events(updated, tmp_path / "in1", [
+        {"user_id": "bob", "ts": "2031-01-01T08:00:00", "kind": "travel", "days": 1}], "later")
+    assert build_features(updated).start is None
+    assert build_features(updated).start is None

@@ -540,6 +540,10 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         return BuildSummary(None, None, 0, 0, time.perf_counter() - started, False,
                             store.backend)
     end = last_day
+    if start > end:  # e.g. HR news dated after the last event: it reaches later days' runs
+        _write_state(features, batches, dt.date.fromisoformat(state["last_day"]))
+        return BuildSummary(None, None, 0, 0, time.perf_counter() - started, False,
+                            store.backend)
     # appending after the last computed day: the compact states are exactly what is needed
     computed_until = state.get("last_day")
     appending = (not full and computed_until is not None
