@@ -227,15 +227,19 @@ def first_seen_candidates(web_domains: ibis.Table, enriched: ibis.Table,
     """
     e = enriched
     mail = e.filter(e.action == "email_send", e.domain.notnull())
+    mail = mail.group_by(mail.user_id, mail.domain).aggregate(day=mail.day.min())
+    # people write to the same lists again and again: split each distinct list once
     sent = e.filter(e.action == "email_send", e.recipients.notnull())
+    sent = sent.group_by(sent.user_id, sent.recipients).aggregate(day=sent.day.min())
     recipients = sent.select(sent.user_id, sent.day,
                              value=sent.recipients.split(";")).unnest("value")
     recipients = recipients.filter(recipients.value.strip() != "")
+    hosts = host_days.group_by(host_days.user_id, host_days.host).aggregate(
+        day=host_days.day.min())
     parts = [
-        host_days.select(host_days.user_id, kind=ibis.literal("host"), value=host_days.host,
-                         day=host_days.day),
-        host_days.select(host_days.user_id, kind=ibis.literal("presence"),
-                         value=ibis.literal(""), day=host_days.day),
+        hosts.select(hosts.user_id, kind=ibis.literal("host"), value=hosts.host, day=hosts.day),
+        hosts.group_by(hosts.user_id).aggregate(
+            kind=ibis.literal("presence"), value=ibis.literal(""), day=hosts.day.min()),
         web_domains.select(web_domains.user_id, kind=ibis.literal("web_domain"),
                            value=web_domains.domain, day=web_domains.first_day),
         mail.select(mail.user_id, kind=ibis.literal("mail_domain"), value=mail.domain,
@@ -500,15 +504,12 @@ def build_features(workspace: Workspace, backend: str = "duckdb", *, rebuild: bo
         store.close()
 
 
-def _event_days(workspace: Workspace, store: Store) -> tuple[dt.date | None, dt.date | None]:
-    """The first and last day with events, from the ingest manifest (the store if unknown)."""
-    spans = [(b.min_day, b.max_day) for b in _batches(workspace) if b.target == "events"]
-    if spans and all(lo and hi for lo, hi in spans):
-        return (dt.date.fromisoformat(min(str(lo) for lo, _ in spans)),
-                dt.date.fromisoformat(max(str(hi) for _, hi in spans)))
-    days = store.con.to_pyarrow(store.events.aggregate(
-        first=store.events.day.min(), last=store.events.day.max())).to_pylist()[0]
-    return days["first"], days["last"]
+def _event_days(workspace: Workspace) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last day with stored events (from the ``day=`` folders' names)."""
+    days = sorted({p.parent.name.split("=", 1)[1] for p in workspace.event_files()})
+    if not days:
+        return None, None
+    return dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])
 
 
 def _partition_files(folder: Path, key: str, start: dt.date | None = None,
@@ -528,7 +529,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
     if state and (state.get("version") != STATE_VERSION
                   or state.get("catalogue") != catalogue_signature()):
         state = {}
-    first_day, last_day = _event_days(workspace, store)
+    first_day, last_day = _event_days(workspace)
     if first_day is None or last_day is None:
         raise StoreError("no events in the workspace; run `molehunt ingest` first",
                          where=str(workspace.root))
