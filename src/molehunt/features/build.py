@@ -13,10 +13,14 @@ Layout under ``<workspace>/features/``::
                                    left, with first and last day (no 30- or 90-day cut-off)
     first_seen.parquet             per person: when each computer, recipient, domain was
                                    first seen (the novelty state)
+    ledger_documents.parquet       the ledger per document (what a daily run extends)
+    baseline_state.parquet         each person's last active days of the tracked columns and
+                                   whole-history sums (what a daily run's baselines read)
 
 A run finds the ingest batches not yet included, computes from the earliest day they touch
 to the last day in the store, and replaces only those days' partitions. Every value uses only
-what was known on its day, so a daily run gives the same tables as a full rebuild.
+what was known on its day, so a daily run gives the same tables as a full rebuild. A run that
+starts after the last computed day reads the compact states instead of the history.
 """
 
 from __future__ import annotations
