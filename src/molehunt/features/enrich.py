@@ -100,7 +100,9 @@ def marking_level(content: Any) -> Any:
     """The sensitivity a marking at the head or foot of ``content`` declares (null if none)."""
     head = content.substr(0, MARKING_REACH)
     foot = content.right(MARKING_REACH)
-    cases = []
+    # one pass of a single pattern rules out most texts; only those with a hit are graded
+    anywhere = "|".join(word for _, words in MARKINGS for word in words)  # plain words
+    cases = [(~(head.re_search(anywhere) | foot.re_search(anywhere)), ibis.null("int8"))]
     for level, words in MARKINGS:
         found = None
         for word in words:
@@ -198,9 +200,11 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSet
     document_key = ibis.cases((e.doc_id.notnull(), e.doc_id),
                               (is_file | (e.action == "print"), e.object),
                               else_=ibis.null("string"))
+    # a CASE reads ``attrs`` only for file events (the engines evaluate its branches lazily)
     e = e.mutate(
-        to_media=is_file & attr_flag(e.attrs, "to_removable_media"),
-        from_media=is_file & attr_flag(e.attrs, "from_removable_media"),
+        to_media=ibis.cases((is_file, attr_flag(e.attrs, "to_removable_media")), else_=False),
+        from_media=ibis.cases((is_file, attr_flag(e.attrs, "from_removable_media")),
+                              else_=False),
         document_key=document_key,
     )
     docs = document_lookup(documents)
