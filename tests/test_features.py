@@ -255,3 +255,51 @@ def test_late_news_recomputes_from_its_day_and_equals_a_full_rebuild(tmp_path: P
         {"user_id": "bob", "ts": "2031-01-01T08:00:00", "kind": "travel", "days": 1}], "later")
     assert build_features(updated).start is None
     assert build_features(updated).start is None
+
+
+def test_an_excerpt_of_a_protected_document_gets_its_sensitivity(tmp_path: Path) -> None:
+    from molehunt.content.protect import match_events, protect_add
+
+    vocabulary = ("anode", "slurry", "mixing", "ratio", "cathode", "binder", "calendering",
+                  "pressure", "electrolyte", "additive", "formation", "cycle", "ageing",
+                  "temperature", "separator", "coating", "thickness")
+    words = [f"{w}{i % 7}" for i, w in enumerate(vocabulary * 20)]
+    spec = tmp_path / "cell-recipe.txt"
+    spec.write_text(" ".join(words), "utf-8")
+    excerpt = " ".join(words[60:140])  # no marking, no label: only the content tells
+    day = (WEEKEND_DAY + dt.timedelta(days=2)).isoformat()
+    mail = {"ts": f"{day}T10:00:00", "user_id": "bob", "action": "email_send",
+            "channel": "webmail", "host": "pc-bob", "object": "bob@corp.com",
+            "target": "bob.home@gmail.com", "domain": "gmail.com", "bytes": 900,
+            "content": excerpt}
+
+    def prepared(name: str) -> Workspace:
+        workspace = make_workspace(Workspace(tmp_path / name), tmp_path / f"in-{name}")
+        with workspace.locked():
+            added = protect_add(workspace, [spec], label="secret")
+        assert not added.errors
+        return workspace
+
+    daily = prepared("daily")
+    build_features(daily)
+    add_events(daily, tmp_path / "in-daily", [mail], "mail")
+    with daily.locked():
+        match_events(daily, dt.date.fromisoformat(day), dt.date.fromisoformat(day))
+    assert build_features(daily).start == dt.date.fromisoformat(day)
+    store = connect(daily)
+    try:
+        outbound = FeatureStore(daily).table(store, "outbound")
+        assert outbound is not None
+        rows = store.con.to_pyarrow(outbound.filter(outbound.user_id == "bob",
+                                                    outbound.channel == "webmail")).to_pylist()
+    finally:
+        store.close()
+    assert [(r["sensitivity"], r["doc_id"] is not None) for r in rows] == [(3, True)]
+
+    full = prepared("full")
+    add_events(full, tmp_path / "in-full", [mail], "mail")
+    with full.locked():
+        match_events(full, dt.date.fromisoformat(day), dt.date.fromisoformat(day))
+    build_features(full)
+    for table in ("user_day", "outbound", "ledger"):
+        assert _rows_of(daily, table) == _rows_of(full, table), table

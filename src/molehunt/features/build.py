@@ -39,7 +39,9 @@ from typing import Any
 
 import duckdb
 import ibis
+import pyarrow.compute as pc
 
+from molehunt.content.protect import read_batch_table
 from molehunt.domains import load_domain_categories
 from molehunt.errors import StoreError
 from molehunt.features import baselines
@@ -218,6 +220,8 @@ def _dirty_from(workspace: Workspace, included: set[str],
             touch(_earliest_day(workspace, "documents", batch, "created"))
         elif batch.target == "directory_rows":
             touch(_earliest_day(workspace, "directory_rows", batch, "valid_from"))
+        elif batch.target == "content_matches":
+            touch(dt.date.fromisoformat(batch.min_day) if batch.min_day else None)
     return earliest
 
 
@@ -516,6 +520,18 @@ def _event_days(workspace: Workspace) -> tuple[dt.date | None, dt.date | None]:
     return dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])
 
 
+def _content_matches(workspace: Workspace, start: dt.date, end: dt.date) -> ibis.Table | None:
+    """The content module's matches of the days' events (``None`` when there are none)."""
+    if not any(b.target == "content_matches" for b in _batches(workspace)):
+        return None
+    table = read_batch_table(workspace, "content_matches")
+    table = table.filter((pc.field("day") >= start) & (pc.field("day") <= end))
+    if table.num_rows == 0:
+        return None
+    return ibis.memtable(table.select(["event_id", "doc_id", "matched_fraction",
+                                       "sensitivity"]))
+
+
 def _partition_files(folder: Path, key: str, start: dt.date | None = None,
                      before: dt.date | None = None) -> list[Path]:
     """The data files of ``folder``'s partitions from ``start`` and before ``before``."""
@@ -560,7 +576,8 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         events = store.events_of(start, end)
         web_domains = _materialised(store, web_domains_first_seen(events),
                                     staging / "web_domains.parquet")
-        heavy = _materialised(store, heavy_events(events, store.documents, fsettings),
+        matches = _content_matches(workspace, start, end)
+        heavy = _materialised(store, heavy_events(events, store.documents, fsettings, matches),
                               staging / "heavy.parquet")
         heavy = as_enriched(heavy)  # Spark reads its own Parquet back with wider types
         domains = web_domains.select(value=web_domains.domain).union(

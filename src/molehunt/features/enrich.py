@@ -188,12 +188,30 @@ def web_domains_first_seen(events: ibis.Table) -> ibis.Table:
     return web.group_by(web.user_id, web.domain).aggregate(first_day=web.day.min())
 
 
-def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSettings
-                 ) -> ibis.Table:
+def matched_content(matches: ibis.Table) -> ibis.Table:
+    """Per event, the most sensitive protected document its content matched.
+
+    ``matches`` is the content module's ``content_matches`` table (one row per event and
+    matched document); the result has ``m_event, matched_doc, matched_sensitivity``.
+    """
+    m = matches.filter(matches.event_id.notnull())
+    best = ibis.window(group_by=m.event_id, order_by=[
+        ibis.desc(m.sensitivity), ibis.desc(m.matched_fraction), m.doc_id])
+    top = m.filter(ibis.row_number().over(best) == 0)
+    return top.select(m_event=top.event_id, matched_doc=top.doc_id,
+                      matched_sensitivity=top.sensitivity.cast("int8"))
+
+
+def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSettings,
+                 matches: ibis.Table | None = None) -> ibis.Table:
     """Every other event, one row each (``n`` = 1), with its document and sensitivity.
 
-    The domain's category (and with it the channel of an upload) is added by
-    :func:`categorised`, once the domains seen are known.
+    Sensitivity comes from the event's own label or its document's; an excerpt of a
+    protected document found in its content (``matches``, see :func:`matched_content`)
+    raises it to that document's level and names the document; failing all of these, a
+    marking at the head or foot of the content counts. The domain's category (and with it
+    the channel of an upload) is added by :func:`categorised`, once the domains seen are
+    known.
     """
     e = _timing(events.filter(~events.action.isin(LIGHT_ACTIONS)), settings)
     is_file = e.action.isin(_FILE_ACTIONS)
@@ -209,7 +227,16 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSet
     )
     docs = document_lookup(documents)
     e = e.left_join(docs, e.document_key == docs.doc_key)
-    labelled = ibis.coalesce(e.sensitivity, e.doc_sensitivity)
+    if matches is None:
+        e = e.mutate(matched_doc=ibis.null("string"), matched_sensitivity=ibis.null("int8"))
+    else:
+        found = matched_content(matches)
+        e = e.left_join(found, e.event_id == found.m_event)
+    declared = ibis.coalesce(e.sensitivity, e.doc_sensitivity)
+    labelled = ibis.cases(
+        (e.matched_sensitivity.notnull()
+         & (declared.isnull() | (e.matched_sensitivity > declared)), e.matched_sensitivity),
+        else_=declared)
     outbound = (
         ((e.action == "email_send") & e.channel.isin(("email_external", "webmail")))
         | (e.action == "web_upload")
@@ -232,7 +259,7 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSet
         hour_min=e.hour,
         hour_max=e.hour,
         n_attachments=e.n_attachments.fill_null(0),
-        doc_id=ibis.coalesce(e.doc_id, e.doc_ref),
+        doc_id=ibis.coalesce(e.doc_id, e.doc_ref, e.matched_doc),
         sensitivity=sensitivity,
         off_hours=e.after_hours | e.weekend,
         outbound=outbound,
