@@ -201,7 +201,7 @@ def test_a_daily_run_equals_a_full_rebuild(tmp_path: Path) -> None:
     assert build_features(daily).start is None  # nothing new: nothing to do
     full = make_workspace(Workspace(tmp_path / "full"), tmp_path / "in2")
     build_features(full)
-    for table in ("user_day", "user_week", "sessions", "outbound", "ledger"):
+    for table in ("user_day", "user_week", "sessions", "outbound", "ledger", "ledger_documents"):
         assert _rows_of(daily, table) == _rows_of(full, table), table
 
 
@@ -222,7 +222,7 @@ def test_spark_computes_the_same_tables(built: Workspace, tmp_path: Path) -> Non
     shutil.copytree(built.root, copy.root)
     shutil.rmtree(copy.root / "features")
     build_features(copy, "spark")
-    for table in ("user_day", "user_week", "sessions", "outbound", "ledger"):
+    for table in ("user_day", "user_week", "sessions", "outbound", "ledger", "ledger_documents"):
         assert _rows_of(copy, table) == _rows_of(built, table), table
 
 
@@ -248,7 +248,7 @@ def test_late_news_recomputes_from_its_day_and_equals_a_full_rebuild(tmp_path: P
     full = make_workspace(Workspace(tmp_path / "full"), tmp_path / "in2")
     add_hr_events(full, tmp_path / "in2", late, "late")
     build_features(full)
-    for table in ("user_day", "user_week", "sessions", "outbound", "ledger"):
+    for table in ("user_day", "user_week", "sessions", "outbound", "ledger", "ledger_documents"):
         assert _rows_of(updated, table) == _rows_of(full, table), table
     # news dated after the last event waits for the days it concerns
     add_hr_events(updated, tmp_path / "in1", [
@@ -276,7 +276,7 @@ def test_an_excerpt_of_a_protected_document_gets_its_sensitivity(tmp_path: Path)
     def prepared(name: str) -> Workspace:
         workspace = make_workspace(Workspace(tmp_path / name), tmp_path / f"in-{name}")
         with workspace.locked():
-            added = protect_add(workspace, [spec], label="secret")
+            added = protect_add(workspace, [spec], label="secret", project="ATLAS")
         assert not added.errors
         return workspace
 
@@ -294,12 +294,22 @@ def test_an_excerpt_of_a_protected_document_gets_its_sensitivity(tmp_path: Path)
                                                     outbound.channel == "webmail")).to_pylist()
     finally:
         store.close()
-    assert [(r["sensitivity"], r["doc_id"] is not None) for r in rows] == [(3, True)]
+    assert [(r["sensitivity"], r["doc_id"] is not None, r["family"]) for r in rows] == [
+        (3, True, "ATLAS")]
+    store = connect(daily)
+    try:
+        families = FeatureStore(daily).table(store, "ledger_families")
+        assert families is not None
+        found = store.con.to_pyarrow(families).to_pylist()
+    finally:
+        store.close()
+    assert [(r["user_id"], r["family"], r["sensitivity_max"], r["documents"], r["events"])
+            for r in found] == [("bob", "ATLAS", 3, 1, 1)]
 
     full = prepared("full")
     add_events(full, tmp_path / "in-full", [mail], "mail")
     with full.locked():
         match_events(full, dt.date.fromisoformat(day), dt.date.fromisoformat(day))
     build_features(full)
-    for table in ("user_day", "outbound", "ledger"):
+    for table in ("user_day", "outbound", "ledger", "ledger_documents", "ledger_families"):
         assert _rows_of(daily, table) == _rows_of(full, table), table

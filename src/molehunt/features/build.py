@@ -14,6 +14,9 @@ Layout under ``<workspace>/features/``::
     first_seen.parquet             per person: when each computer, recipient, domain was
                                    first seen (the novelty state)
     ledger_documents.parquet       the ledger per document (what a daily run extends)
+    ledger_families.parquet        per person and content family (the documents' project):
+                                   first and last day, highest sensitivity, events, bytes,
+                                   documents and channels
     baseline_state.parquet         each person's last active days of the tracked columns and
                                    whole-history sums (what a daily run's baselines read)
 
@@ -39,9 +42,10 @@ from typing import Any
 
 import duckdb
 import ibis
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from molehunt.content.protect import read_batch_table
+from molehunt.content.protect import protect_list, read_batch_table
 from molehunt.domains import load_domain_categories
 from molehunt.errors import StoreError
 from molehunt.features import baselines
@@ -61,7 +65,7 @@ from molehunt.store.connect import Store, connect
 from molehunt.store.directory import infer_company_domains
 from molehunt.store.workspace import Workspace
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 #: Ranges up to this many days get their own-history baselines by joining each person-day to
 #: its earlier days; longer ranges compute the windows over the whole history in one pass.
 SHORT_RANGE_DAYS = 14
@@ -146,7 +150,7 @@ class FeatureStore:
 
     def table(self, store: Store, name: str) -> ibis.Table | None:
         """A stored feature table on ``store``'s backend (``None`` before the first run)."""
-        if name in ("ledger", "first_seen"):
+        if name in ("ledger", "ledger_families", "ledger_documents", "first_seen"):
             return read(store, self.root / f"{name}.parquet")
         partition = "week" if name == "user_week" else "day"
         return read(store, self.root / name, partition=partition)
@@ -386,7 +390,8 @@ def outbound_detail(enriched: ibis.Table) -> ibis.Table:
     """What left the company, per person, day, channel, sensitivity and document."""
     out = enriched.filter(enriched.outbound)
     return out.group_by(out.user_id, out.day, channel=out.out_channel,
-                        sensitivity=out.sensitivity, doc_id=out.doc_id).aggregate(
+                        sensitivity=out.sensitivity, doc_id=out.doc_id,
+                        family=out.family).aggregate(
         events=out.count(), bytes=out.bytes.sum().fill_null(0).cast("int64"),
         first_ts=out.ts.min(), last_ts=out.ts.max())
 
@@ -434,7 +439,7 @@ LEDGER_KEYS = ("user_id", "channel", "sensitivity")
 def ledger_documents(outbound: ibis.Table) -> ibis.Table:
     """Per person, channel, sensitivity and document: what left, first and last day."""
     o = outbound
-    return o.group_by(*LEDGER_KEYS, o.doc_id).aggregate(
+    return o.group_by(*LEDGER_KEYS, o.doc_id, o.family).aggregate(
         first_day=o.day.min(), last_day=o.day.max(), events=o.events.sum(),
         bytes=o.bytes.sum())
 
@@ -442,7 +447,7 @@ def ledger_documents(outbound: ibis.Table) -> ibis.Table:
 def merged_documents(earlier: ibis.Table, later: ibis.Table) -> ibis.Table:
     """Two :func:`ledger_documents` tables of consecutive periods combined into one."""
     both = earlier.union(later.select(*earlier.columns))
-    return both.group_by(*LEDGER_KEYS, both.doc_id).aggregate(
+    return both.group_by(*LEDGER_KEYS, both.doc_id, both.family).aggregate(
         first_day=both.first_day.min(), last_day=both.last_day.max(),
         events=both.events.sum(), bytes=both.bytes.sum())
 
@@ -465,6 +470,20 @@ def ledger(documents: ibis.Table, active_days: ibis.Table) -> ibis.Table:
         active_days=joined.active_days.fill_null(0).cast("int64"),
         events=joined.events.cast("int64"), bytes=joined.bytes.cast("int64"),
         documents=joined.documents.cast("int64"))
+
+
+def ledger_families(documents: ibis.Table) -> ibis.Table:
+    """Per person and content family: everything of that family that left, by any channel.
+
+    A family is the project of the protected or labelled documents; the slow leak of one
+    technology shows here as many small pieces of the same family over months.
+    """
+    d = documents.filter(documents.family.notnull())
+    return d.group_by(d.user_id, d.family).aggregate(
+        first_day=d.first_day.min(), last_day=d.last_day.max(),
+        sensitivity_max=d.sensitivity.max(), events=d.events.sum().cast("int64"),
+        bytes=d.bytes.sum().cast("int64"), documents=d.doc_id.nunique().cast("int64"),
+        channels=d.channel.nunique().cast("int64"))
 
 
 def active_days(outbound: ibis.Table) -> ibis.Table:
@@ -528,8 +547,11 @@ def _content_matches(workspace: Workspace, start: dt.date, end: dt.date) -> ibis
     table = table.filter((pc.field("day") >= start) & (pc.field("day") <= end))
     if table.num_rows == 0:
         return None
-    return ibis.memtable(table.select(["event_id", "doc_id", "matched_fraction",
-                                       "sensitivity"]))
+    projects = {d.doc_id: d.project for d in protect_list(workspace)}
+    rows = table.select(["event_id", "doc_id", "matched_fraction", "sensitivity"])
+    rows = rows.append_column("project", pa.array(
+        [projects.get(d) for d in rows.column("doc_id").to_pylist()], pa.string()))
+    return ibis.memtable(rows)
 
 
 def _partition_files(folder: Path, key: str, start: dt.date | None = None,
@@ -656,13 +678,14 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
             days = active_days(everything)
         documents = _materialised(store, documents, staging / "ledger_documents.parquet")
         write(store, ledger(documents, days), staging / "ledger.parquet")
+        write(store, ledger_families(documents), staging / "ledger_families.parquet")
 
         report("storing", 0.9)
         _replace_partitions(staging / "user_day", features.root / "user_day", "day", start)
         _replace_partitions(staging / "outbound", features.root / "outbound", "day", start)
         _replace_partitions(staging / "sessions", features.root / "sessions", "day",
                             start - dt.timedelta(days=1))
-        for name in ("first_seen.parquet", *_APPEND_STATES):
+        for name in ("first_seen.parquet", "ledger_families.parquet", *_APPEND_STATES):
             _replace_file(staging / name, features.root / name)
 
         week_start = start - dt.timedelta(days=start.weekday())

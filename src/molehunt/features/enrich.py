@@ -7,7 +7,8 @@ The enrichment adds, per event: the hour of day and whether it fell after hours 
 weekend; the category of its web or e-mail domain; the document it touched (by ``doc_id`` or by
 path) with that document's sensitivity and owning unit; a sensitivity read from a
 confidentiality marking at the head or foot of its content when nothing else labels it; and
-whether it *left the company* (``outbound``) and by which channel.
+whether it *left the company* (``outbound``) and by which channel; and its content family
+(the project of the document it touched or whose excerpt it carried).
 
 Everything is expressed so that DuckDB and Spark give identical results: JSON in ``attrs`` is
 read with regular expressions (Spark's JSON functions go through Python in Ibis), missing text
@@ -86,7 +87,7 @@ def category_table(domains: Iterable[str | None], settings: FeatureSettings) -> 
 def document_lookup(documents: ibis.Table) -> ibis.Table:
     """Documents keyed both by ``doc_id`` and by ``path``: one row per key."""
     columns = {"sensitivity": "doc_sensitivity", "department": "doc_department",
-               "business_unit": "doc_unit", "doc_id": "doc_ref"}
+               "business_unit": "doc_unit", "doc_id": "doc_ref", "project": "doc_project"}
     by_id = documents.select(doc_key=documents.doc_id,
                              **{new: documents[old] for old, new in columns.items()})
     by_path = documents.filter(documents.path.notnull()).select(
@@ -140,7 +141,8 @@ ENRICHED_COLUMNS: dict[str, str] = {
     "category": "string", "n": "int64", "bytes": "int64", "n_attachments": "int64",
     "hour_min": "float64", "hour_max": "float64", "after_hours": "boolean",
     "weekend": "boolean", "off_hours": "boolean", "doc_id": "string", "sensitivity": "int8",
-    "doc_department": "string", "to_media": "boolean", "from_media": "boolean",
+    "doc_department": "string", "family": "string", "to_media": "boolean",
+    "from_media": "boolean",
     "outbound": "boolean", "out_channel": "string", "pages": "int64",
     "meeting_department": "string", "closed_door": "boolean", "ts": "timestamp(6)",
     "host": "string", "domain": "string", "recipients": "string",
@@ -177,7 +179,8 @@ def light_groups(events: ibis.Table, categories: ibis.Table,
     nothing = ibis.null()
     return as_enriched(g.mutate(
         n_attachments=0, off_hours=g.after_hours | g.weekend, doc_id=nothing,
-        sensitivity=nothing, doc_department=nothing, to_media=False, from_media=False,
+        sensitivity=nothing, doc_department=nothing, family=nothing, to_media=False,
+        from_media=False,
         outbound=False, out_channel=nothing, pages=nothing, meeting_department=nothing,
         closed_door=False, ts=nothing, domain=nothing, recipients=nothing))
 
@@ -192,14 +195,16 @@ def matched_content(matches: ibis.Table) -> ibis.Table:
     """Per event, the most sensitive protected document its content matched.
 
     ``matches`` is the content module's ``content_matches`` table (one row per event and
-    matched document); the result has ``m_event, matched_doc, matched_sensitivity``.
+    matched document) with the document's ``project``; the result has ``m_event,
+    matched_doc, matched_sensitivity, matched_project``.
     """
     m = matches.filter(matches.event_id.notnull())
     best = ibis.window(group_by=m.event_id, order_by=[
         ibis.desc(m.sensitivity), ibis.desc(m.matched_fraction), m.doc_id])
     top = m.filter(ibis.row_number().over(best) == 0)
     return top.select(m_event=top.event_id, matched_doc=top.doc_id,
-                      matched_sensitivity=top.sensitivity.cast("int8"))
+                      matched_sensitivity=top.sensitivity.cast("int8"),
+                      matched_project=top.project)
 
 
 def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSettings,
@@ -228,7 +233,8 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSet
     docs = document_lookup(documents)
     e = e.left_join(docs, e.document_key == docs.doc_key)
     if matches is None:
-        e = e.mutate(matched_doc=ibis.null("string"), matched_sensitivity=ibis.null("int8"))
+        e = e.mutate(matched_doc=ibis.null("string"), matched_sensitivity=ibis.null("int8"),
+                     matched_project=ibis.null("string"))
     else:
         found = matched_content(matches)
         e = e.left_join(found, e.event_id == found.m_event)
@@ -260,6 +266,7 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSet
         hour_max=e.hour,
         n_attachments=e.n_attachments.fill_null(0),
         doc_id=ibis.coalesce(e.doc_id, e.doc_ref, e.matched_doc),
+        family=ibis.coalesce(e.doc_project, e.matched_project),
         sensitivity=sensitivity,
         off_hours=e.after_hours | e.weekend,
         outbound=outbound,
