@@ -67,7 +67,7 @@ class NotFoundError(MolehuntError):
     """A requested object does not exist (the web maps it to 404)."""
 
 
-class RateLimited(MolehuntError):
+class RateLimitError(MolehuntError):
     """Too many failed logins for this user name or address (the web maps it to 429)."""
 
 
@@ -182,7 +182,7 @@ def login(session: Session, username: str, password: str, client: str
     now = utcnow()
     keys = (f"user:{username.strip().lower()}", f"addr:{client}")
     if any(_recent_failures(session, key, now) >= MAX_FAILURES for key in keys):
-        raise RateLimited("too many failed logins; try again in 15 minutes")
+        raise RateLimitError("too many failed logins; try again in 15 minutes")
     account = session.scalar(sa.select(Account).where(Account.username == username.strip()))
     valid = False
     if account is not None and account.active:

@@ -82,7 +82,7 @@ def post_webhook(alerts: list[dict[str, Any]], url: str, timeout: float = 10) ->
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status)
     except (urllib.error.URLError, OSError) as error:
         raise MolehuntError(f"webhook {url}: {error}") from None
