@@ -69,9 +69,7 @@ def verify_bundle(path: Path | bytes) -> tuple[bool, str, list[str]]:
             name = str(entry.get("name"))
             if name not in names:
                 problems.append(f"{name}: listed but missing")
-                continue
-            digest = hashlib.sha256(archive.read(name)).hexdigest()
-            if digest != entry.get("sha256"):
+            elif hashlib.sha256(archive.read(name)).hexdigest() != entry.get("sha256"):
                 problems.append(f"{name}: content changed (sha256 mismatch)")
             chain = chain_step(chain, name, str(entry.get("sha256")))
             if chain != entry.get("chain"):
