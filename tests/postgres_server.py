@@ -42,7 +42,8 @@ def postgres_server() -> Iterator[str]:
         prefix = ["runuser", "-u", "postgres", "--"]
     env = {**os.environ, "LC_ALL": "C"}
     subprocess.run([*prefix, str(binaries / "initdb"), "-D", str(data), "-A", "trust",
-                    "-U", "molehunt", "--no-sync", "-E", "UTF8", "--locale=C"], check=True, capture_output=True, env=env)
+                    "-U", "molehunt", "--no-sync", "-E", "UTF8", "--locale=C"],
+                   check=True, capture_output=True, env=env)
     options = f"-k {sockets} -c listen_addresses='' -c fsync=off -c max_connections=200"
     subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-o", options,
                     "-l", str(folder / "log"), "-w", "start"], check=True,

@@ -89,6 +89,9 @@ class Alert(Base):
 
     __tablename__ = "alerts"
     alert_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    #: what the console shows and routes by: keyed hash of ``alert_id``, because the
+    #: detection core's ids may embed a user id
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[str] = mapped_column(String(128), index=True)
     opened_day: Mapped[dt.date] = mapped_column(Date)
     last_day: Mapped[dt.date] = mapped_column(Date)

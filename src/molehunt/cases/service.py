@@ -44,7 +44,7 @@ from molehunt.cases.models import (
     RevealRequest,
     utcnow,
 )
-from molehunt.cases.pseudonyms import Person, Pseudonyms, load_or_create_key
+from molehunt.cases.pseudonyms import Person, Pseudonyms, load_or_create_key, pseudonym
 from molehunt.cases.results import WorkspaceResults
 from molehunt.cases.store import CONSOLE_DIR, CaseStore
 
@@ -154,7 +154,7 @@ class Console:
 
     def _alert_json(self, alert: Alert, accounts: dict[int, str]) -> dict[str, Any]:
         return {
-            "alert_id": alert.alert_id, "person": self.pseudonyms.of(alert.user_id),
+            "alert_id": alert.public_id, "person": self.pseudonyms.of(alert.user_id),
             "opened_day": alert.opened_day.isoformat(), "last_day": alert.last_day.isoformat(),
             "peak_risk": round(alert.peak_risk, 1), "band": alert.band,
             "reasons": self._reasons(alert.reasons), "detectors": json.loads(alert.detectors),
@@ -164,7 +164,7 @@ class Console:
         }
 
     def _accounts(self, session: Session) -> dict[int, str]:
-        return dict(session.execute(sa.select(Account.id, Account.username)).tuples().all())
+        return {i: n for i, n in session.execute(sa.select(Account.id, Account.username))}
 
     # -- alerts import -------------------------------------------------------------------
     def import_alerts(self) -> dict[str, int]:
@@ -188,7 +188,9 @@ class Console:
                 }
                 alert = known.get(str(row["alert_id"]))
                 if alert is None:
-                    session.add(Alert(alert_id=str(row["alert_id"]), state="new", **fields))
+                    session.add(Alert(alert_id=str(row["alert_id"]), state="new",
+                                      public_id=self.public_alert_id(str(row["alert_id"])),
+                                      **fields))
                     added += 1
                 elif any(getattr(alert, k) != v for k, v in fields.items()):
                     for key, value in fields.items():
@@ -317,8 +319,12 @@ class Console:
             accounts = self._accounts(session)
             return {"total": total, "alerts": [self._alert_json(a, accounts) for a in rows]}
 
+    def public_alert_id(self, alert_id: str) -> str:
+        """The id the console shows for a detection-core alert id (keyed, like pseudonyms)."""
+        return "AL-" + pseudonym(self.pseudonyms.key, "alert:" + alert_id)[2:]
+
     def _get_alert(self, session: Session, alert_id: str) -> Alert:
-        alert = session.get(Alert, alert_id)
+        alert = session.scalar(sa.select(Alert).where(Alert.public_id == alert_id))
         if alert is None:
             raise NotFoundError(f"no alert {alert_id!r}")
         return alert
@@ -332,7 +338,8 @@ class Console:
             decisions = session.execute(
                 sa.select(AlertDecision, Account.username)
                 .join(Account, Account.id == AlertDecision.account_id)
-                .where(AlertDecision.alert_id == alert_id).order_by(AlertDecision.at)).all()
+                .where(AlertDecision.alert_id == alert.alert_id)
+                .order_by(AlertDecision.at)).all()
             self._audit(session, principal, "alert.view", alert_id)
             user_id, first, last = alert.user_id, alert.opened_day, alert.last_day
         findings = self.results.findings(user_id, first, last)
@@ -352,7 +359,7 @@ class Console:
         session.add(AlertDecision(alert_id=alert.alert_id, account_id=principal.account_id,
                                   action=action, reason=reason, detectors=alert.detectors))
         alert.updated_at = utcnow()
-        self._audit(session, principal, f"alert.{action}", alert.alert_id, reason)
+        self._audit(session, principal, f"alert.{action}", alert.public_id, reason)
 
     def assign(self, principal: Principal, alert_id: str, assignee: str | None) -> None:
         """Assign an alert to an analyst or investigator (``None``: to oneself)."""
@@ -392,7 +399,7 @@ class Console:
             self._decide(session, principal, alert, "dismiss", text)
             if allowlist_kind or allowlist_value:
                 self._add_allowlist(session, principal, allowlist_kind, allowlist_value,
-                                    f"dismissed {alert_id}: {text}")
+                                    f"dismissed {alert.public_id}: {text}")
         self.write_tuning_files()
 
     # -- cases ---------------------------------------------------------------------------
@@ -721,7 +728,7 @@ class Console:
             counts: dict[str, dict[str, int]] = {}
             for action, detectors in session.execute(
                     sa.select(AlertDecision.action, AlertDecision.detectors).where(
-                        AlertDecision.action.in_(("confirm", "dismiss")))).tuples():
+                        AlertDecision.action.in_(("confirm", "dismiss")))):
                 for detector in json.loads(detectors):
                     per = counts.setdefault(detector, {"confirm": 0, "dismiss": 0})
                     per[action] += 1

@@ -48,9 +48,13 @@ def _alembic_config(connection: sa.Connection) -> Config:
 class CaseStore:
     """The analyst store: an engine plus a session factory, schema at the newest revision."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, read_engine: sa.Engine | None = None) -> None:
         self.engine = engine
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.read_engine = read_engine or engine
+        #: sessions for reading only (on SQLite they take no write lock, so a read inside a
+        #: write transaction of the same thread cannot deadlock)
+        self.sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._writers = sessionmaker(engine, expire_on_commit=False)
         #: SQLite serialises writers anyway; one lock per process keeps the audit chain's
         #: "read the head, append after it" step from racing between threads.
         self.write_lock = threading.RLock()
@@ -78,7 +82,7 @@ class CaseStore:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed on success and rolled back on any error."""
-        with self.write_lock, self.sessions() as session:
+        with self.write_lock, self._writers() as session:
             try:
                 yield session
                 session.commit()
@@ -87,8 +91,16 @@ class CaseStore:
                 raise
 
     def close(self) -> None:
-        """Release the connection pool."""
+        """Release the connection pools."""
         self.engine.dispose()
+        self.read_engine.dispose()
+
+
+def _sqlite_connection(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
 
 
 def _sqlite_immediate(engine: sa.Engine) -> None:
@@ -136,7 +148,13 @@ def open_store(url: str, *, migrate: bool = True) -> CaseStore:
             _sqlite_immediate(engine)
         else:
             engine = sa.create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
-        store = CaseStore(engine)
+        reader = None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "",
+                                                                              ":memory:"):
+            reader = sa.create_engine(parsed, connect_args={"timeout": 30,
+                                                            "check_same_thread": False})
+            _sqlite_connection(reader)
+        store = CaseStore(engine, reader)
         if migrate:
             store.migrate()
     except sa.exc.OperationalError as error:

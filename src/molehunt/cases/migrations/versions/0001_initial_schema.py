@@ -129,6 +129,7 @@ def upgrade() -> None:
     )
     op.create_table('alerts',
     sa.Column('alert_id', sa.String(length=128), nullable=False),
+    sa.Column('public_id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=128), nullable=False),
     sa.Column('opened_day', sa.Date(), nullable=False),
     sa.Column('last_day', sa.Date(), nullable=False),
@@ -145,6 +146,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['assignee_id'], ['accounts.id'], ),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.UniqueConstraint('public_id'),
     sa.PrimaryKeyConstraint('alert_id')
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
