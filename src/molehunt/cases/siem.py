@@ -32,7 +32,7 @@ def cef_line(alert: dict[str, Any]) -> str:
 
     >>> cef_line({"alert_id": "a|1", "person": "P-X", "band": "high", "peak_risk": 81.5,
     ...           "opened_day": "2024-01-02", "last_day": "2024-01-05",
-    ...           "detectors": ["d=1"], "state": "new", "summary": "x"})[:66]
+    ...           "detectors": ["d=1"], "state": "new", "summary": "x"})[:64]
     'CEF:0|molehunt|molehunt|0.1.0|insider-alert|Insider risk high|8|'
     """
     extension = {
