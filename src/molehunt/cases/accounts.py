@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import secrets
 import string
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -84,6 +85,39 @@ class Principal:
     def can(self, permission: str) -> bool:
         """Whether this principal's role holds ``permission``."""
         return self.role in PERMISSIONS[permission]
+
+
+class PrincipalCache:
+    """Who a credential (session cookie or API token) belongs to, remembered for seconds.
+
+    Looking the credential up costs a database round trip on every request; under load that
+    was a measurable share of each answer. Only known credentials are remembered (an unknown
+    one is looked up every time, so guessing cannot fill the memory), keyed by the
+    credential's SHA-256. This process forgets everything when an account, session or token
+    changes (:meth:`clear`); a change made by another process (``molehunt accounts`` on the
+    command line) takes effect here within ``seconds``.
+    """
+
+    def __init__(self, seconds: float = 5.0, size: int = 10_000) -> None:
+        self.seconds, self.size = seconds, size
+        self._known: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, credential: str) -> Principal | None:
+        """The remembered principal of a credential, or ``None``."""
+        hit = self._known.get(_sha256(credential))
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, credential: str, principal: Principal) -> None:
+        """Remember a credential's principal for :attr:`seconds`."""
+        if len(self._known) >= self.size:
+            self._known = {}
+        self._known[_sha256(credential)] = (time.monotonic() + self.seconds, principal)
+
+    def clear(self) -> None:
+        """Forget everything (an account, session or token changed)."""
+        self._known = {}
 
 
 def can(role: str, permission: str) -> bool:

@@ -25,6 +25,8 @@ from pathlib import Path
 from molehunt.errors import ConfigError
 
 KEY_FILE = "pseudonym.key"
+#: how many redacted strings are remembered before the memory starts over
+REDACTION_CACHE = 200_000
 _PSEUDONYM = re.compile(r"^P-[A-Z2-7]{10}$")
 
 
@@ -99,6 +101,9 @@ class Pseudonyms:
         self._names: dict[str, str] = {}
         self._local_parts: dict[str, str] = {}
         self._ids: dict[str, str] = {}
+        #: redactions already made: log strings repeat (hosts, domains, file names) and the
+        #: regular expressions are the person page's main cost; emptied when people are added
+        self._redacted: dict[str, str] = {}
         for person in self.people.values():
             self._index(person)
 
@@ -117,10 +122,14 @@ class Pseudonyms:
 
     def add(self, people: Iterable[Person]) -> None:
         """Learn more people (the directory may lag the logs)."""
+        added = False
         for person in people:
             if person.user_id not in self._forward:
                 self.people[person.user_id] = person
                 self._index(person)
+                added = True
+        if added:
+            self._redacted = {}
 
     def of(self, user_id: str) -> str:
         """The pseudonym of a user id (computed even for people the directory lacks)."""
@@ -143,6 +152,9 @@ class Pseudonyms:
         """
         if not text:
             return text
+        known = self._redacted.get(text)
+        if known is not None:
+            return known
 
         def email(match: re.Match[str]) -> str:
             local, _, domain = match.group(0).partition("@")
@@ -174,4 +186,9 @@ class Pseudonyms:
 
         redacted = _EMAIL.sub(email, text)
         redacted = names_in(redacted)
-        return _TOKEN.sub(ids, redacted)
+        redacted = _TOKEN.sub(ids, redacted)
+        cache = self._redacted
+        if len(cache) >= REDACTION_CACHE:
+            cache = self._redacted = {}
+        cache[text] = redacted
+        return redacted

@@ -23,6 +23,7 @@ from molehunt.cases.accounts import (
     InputError,
     NotFoundError,
     Principal,
+    PrincipalCache,
     check_role,
     create_account,
     create_token,
@@ -52,6 +53,8 @@ BANDS = ("none", "low", "medium", "high", "critical")
 ALLOWLIST_KINDS = ("domain", "person", "device", "host", "recipient")
 MIN_REASON = 10
 TREND_DAYS = 30
+#: events per page of a person's activity timeline
+ACTIVITY_PAGE = 100
 
 
 def _iso(value: Any) -> Any:
@@ -85,6 +88,9 @@ class Console:
         self.workspace = Path(workspace)
         self.store = store
         self.results = WorkspaceResults(self.workspace)
+        self.audit_writer = audit.AuditWriter(store)
+        #: who each recently seen credential is (cleared whenever accounts or tokens change)
+        self.principals = PrincipalCache()
         self.pseudonyms = Pseudonyms(load_or_create_key(self.workspace / CONSOLE_DIR))
         self._load_people()
 
@@ -106,9 +112,18 @@ class Console:
 
     def record(self, principal: Principal, action: str, target: str = "",
                reason: str | None = None, **details: Any) -> None:
-        """Write one audit entry in its own transaction (for reads and logins)."""
-        with self.store.transaction() as session:
-            self._audit(session, principal, action, target, reason, **details)
+        """Write one audit entry on its own (reads, logins, exports); returns once committed.
+
+        Concurrent callers share one commit (:class:`~molehunt.cases.audit.AuditWriter`).
+        """
+        self.audit_writer.write(actor=principal.username, role=principal.role, action=action,
+                                target=target, reason=reason, details=details)
+
+    def close(self) -> None:
+        """Finish pending audit writes, stop background work, release the store."""
+        self.audit_writer.close()
+        self.results.close()
+        self.store.close()
 
     def person_of(self, alias: str) -> str:
         """The user id behind a pseudonym (404 when unknown)."""
@@ -212,7 +227,7 @@ class Console:
                                   "bands": {b: 0 for b in BANDS}, "top": [],
                                   "new_alerts": [], "load": []}
         if last is not None:
-            today = self.results.risk_on(last)
+            today = self.results.risk_on_last_day()
             for row in today:
                 result["bands"][row["band"]] = result["bands"].get(row["band"], 0) + 1
             top = today[:20]
@@ -239,12 +254,21 @@ class Console:
 
     # -- person --------------------------------------------------------------------------
     def person(self, principal: Principal, alias: str, channel: str | None = None,
-               first: str | None = None, last: str | None = None) -> dict[str, Any]:
-        """Everything about one pseudonymous person; the look is audited."""
+               first: str | None = None, last: str | None = None, page: int = 1,
+               page_size: int = ACTIVITY_PAGE) -> dict[str, Any]:
+        """Everything about one pseudonymous person; the look is audited.
+
+        The activity timeline is paged (``page`` from 1, ``page_size`` events, newest first);
+        ``activity.total`` says how many events the window holds.
+        """
         self.require(principal, "view")
         user_id = self.person_of(alias)
         if channel and channel not in self.results.channels():
             raise InputError(f"unknown channel {channel!r}")
+        if not 1 <= page <= 100_000:
+            raise InputError("page must be between 1 and 100,000")
+        if not 1 <= page_size <= 1000:
+            raise InputError("page_size must be between 1 and 1,000")
         risk = self.results.person_risk(user_id)
         end = _parse_day(last, "to") or (risk[-1]["day"] if risk else self.results.last_day()
                                           ) or dt.date.today()
@@ -258,9 +282,12 @@ class Console:
         findings = self.results.findings(user_id)
         evidence_ids = [e for f in findings[:20] for e in (f["evidence"] or [])][:500]
         days = [f["day"] for f in findings[:20]]
+        related = {str(u) for f in findings[:20] for u in (f["related_users"] or [])}
         evidence = self.results.events_by_id(
             evidence_ids, min(days) - dt.timedelta(days=90) if days else None,
-            max(days) if days else None)
+            max(days) if days else None, users={user_id} | related) if days else []
+        events, total = self.results.events(user_id, start, end, channel, page_size,
+                                            (page - 1) * page_size)
         neighbours: dict[str, int] = {}
         for finding in findings:
             for other in finding["related_users"] or []:
@@ -268,20 +295,22 @@ class Console:
                     alias_other = self.pseudonyms.of(str(other))
                     neighbours[alias_other] = neighbours.get(alias_other, 0) + 1
         person = self.pseudonyms.people.get(user_id)
-        with self.store.transaction() as session:
+        with self.store.sessions() as session:
             accounts = self._accounts(session)
             alerts = session.scalars(sa.select(Alert).where(Alert.user_id == user_id)
                                      .order_by(Alert.opened_day.desc())).all()
             alert_rows = [self._alert_json(a, accounts) for a in alerts]
-            self._audit(session, principal, "person.view", alias,
-                        window=[start.isoformat(), end.isoformat()], channel=channel)
+        # written (group-committed) before anything is returned: no look goes unrecorded
+        self.record(principal, "person.view", alias,
+                    window=[start.isoformat(), end.isoformat()], channel=channel, page=page)
         return {
             "person": alias, "ready": self.results.ready,
             "role": person.role if person else None,
             "department": person.department if person else None,
             "risk": [{"day": _iso(r["day"]), "risk": round(float(r["risk"]), 1),
                       "band": r["band"]} for r in risk],
-            "latest_reasons": self._reasons(risk[-1]["reasons"]) if risk else [],
+            "latest_reasons": self._reasons(self.results.reasons_on(user_id, risk[-1]["day"])
+                                            ) if risk else [],
             "findings": [{"day": _iso(f["day"]), "detector": f["detector"],
                           "detector_version": f["detector_version"],
                           "score": round(float(f["score"]), 3),
@@ -289,8 +318,9 @@ class Console:
                           "evidence": list(f["evidence"] or [])} for f in findings[:50]],
             "evidence": [self._event(e) for e in evidence],
             "activity": {"from": start.isoformat(), "to": end.isoformat(), "channel": channel,
-                         "events": [self._event(e) for e in self.results.events(
-                             user_id, start, end, channel)]},
+                         "page": page, "page_size": page_size, "total": total,
+                         "pages": max(1, -(-total // page_size)),
+                         "events": [self._event(e) for e in events]},
             "ledger": [self._redact(r) for r in self.results.ledger(user_id)],
             "documents_out": [self._redact(r) for r in self.results.documents_out(user_id)],
             "neighbours": [{"person": p, "findings": n} for p, n in
@@ -332,7 +362,7 @@ class Console:
     def alert(self, principal: Principal, alert_id: str) -> dict[str, Any]:
         """One alert with the findings and evidence of its days; the look is audited."""
         self.require(principal, "view")
-        with self.store.transaction() as session:
+        with self.store.sessions() as session:
             alert = self._get_alert(session, alert_id)
             shown = self._alert_json(alert, self._accounts(session))
             decisions = session.execute(
@@ -340,11 +370,13 @@ class Console:
                 .join(Account, Account.id == AlertDecision.account_id)
                 .where(AlertDecision.alert_id == alert.alert_id)
                 .order_by(AlertDecision.at)).all()
-            self._audit(session, principal, "alert.view", alert_id)
             user_id, first, last = alert.user_id, alert.opened_day, alert.last_day
+        self.record(principal, "alert.view", alert_id)
         findings = self.results.findings(user_id, first, last)
         ids = [e for f in findings for e in (f["evidence"] or [])][:500]
-        evidence = self.results.events_by_id(ids, first - dt.timedelta(days=90), last)
+        related = {str(u) for f in findings for u in (f["related_users"] or [])}
+        evidence = self.results.events_by_id(ids, first - dt.timedelta(days=90), last,
+                                             users={user_id} | related)
         shown["findings"] = [{"day": _iso(f["day"]), "detector": f["detector"],
                               "score": round(float(f["score"]), 3),
                               "reasons": self._reasons(f["reasons"]),
@@ -447,15 +479,15 @@ class Console:
     def case(self, principal: Principal, case_id: int) -> dict[str, Any]:
         """One case with its alerts, notes and evidence; the look is audited."""
         self.require(principal, "view")
-        with self.store.transaction() as session:
+        with self.store.sessions() as session:
             case = self._get_case(session, case_id)
+            subject = case.subject_user_id
             accounts = self._accounts(session)
             alerts = session.scalars(sa.select(Alert).where(Alert.case_id == case_id)).all()
             notes = session.scalars(sa.select(CaseNote).where(CaseNote.case_id == case_id)
                                     .order_by(CaseNote.id)).all()
             items = session.scalars(sa.select(CaseEvidence).where(
                 CaseEvidence.case_id == case_id).order_by(CaseEvidence.id)).all()
-            self._audit(session, principal, "case.view", f"case:{case_id}")
             shown = {"id": case.id, "title": self._redact(case.title), "status": case.status,
                      "person": self.pseudonyms.of(case.subject_user_id),
                      "created_by": accounts.get(case.created_by),
@@ -466,10 +498,11 @@ class Console:
                                for n in notes],
                      "evidence_refs": [(e.event_id, e.day, e.note, accounts.get(e.added_by))
                                        for e in items]}
+        self.record(principal, "case.view", f"case:{case_id}")
         refs = shown.pop("evidence_refs")
         events = {e["event_id"]: e for e in self.results.events_by_id(
             [r[0] for r in refs], min((r[1] for r in refs), default=None),
-            max((r[1] for r in refs), default=None))}
+            max((r[1] for r in refs), default=None), users=[subject])}
         shown["evidence"] = [{"event_id": r[0], "day": _iso(r[1]), "note": self._redact(r[2]),
                               "added_by": r[3],
                               "event": self._event(events[r[0]]) if r[0] in events else None}
@@ -496,7 +529,8 @@ class Console:
             raise InputError("evidence needs an event_id and its day")
         with self.store.transaction() as session:
             case = self._get_case(session, case_id)
-            found = self.results.events_by_id([event_id], when, when)
+            found = self.results.events_by_id([event_id], when, when,
+                                              users=[case.subject_user_id])
             if not found or found[0]["user_id"] != case.subject_user_id:
                 raise InputError(f"no event {event_id!r} of the case's person on {when}")
             session.add(CaseEvidence(case_id=case_id, event_id=event_id, day=when,
@@ -763,6 +797,7 @@ class Console:
                 account.active = active
             self._audit(session, principal, "account.update", username, role=role,
                         active=active)
+        self.principals.clear()
 
     def create_token(self, principal: Principal, name: str) -> str:
         """A new API token acting as the caller (shown once)."""

@@ -8,8 +8,10 @@ request, 429 too many logins; never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +22,7 @@ from fastapi.responses import Response as FastResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from molehunt import __version__
@@ -32,7 +35,7 @@ from molehunt.cases.accounts import (
     login,
     logout,
 )
-from molehunt.cases.service import ALLOWLIST_KINDS, BANDS, Console
+from molehunt.cases.service import ACTIVITY_PAGE, ALLOWLIST_KINDS, BANDS, Console
 from molehunt.cases.siem import cef_line
 from molehunt.cases.store import CaseStore, default_database_url, open_store
 from molehunt.errors import MolehuntError
@@ -61,7 +64,9 @@ class Need:
     async def __call__(self, request: Request) -> Principal:
         """Authenticate, check CSRF on state changes, check the permission."""
         console: Console = request.app.state.console
-        principal = authenticate(console, request)
+        # the look-up may touch the database: never on the event loop, which every request
+        # shares (it ran there before, and serialised all requests behind each other's I/O)
+        principal = await run_in_threadpool(authenticate, console, request)
         if principal is None:
             raise AccessError("sign in first", status=401)
         submitted = None
@@ -179,14 +184,28 @@ class LoginBody(BaseModel):
 
 # -- the application -----------------------------------------------------------------------
 def create_app(workspace: Path, database_url: str | None = None, *,
-               store: CaseStore | None = None, secure_cookies: bool = False) -> FastAPI:
-    """The console for ``workspace`` (store at ``database_url`` or the workspace default)."""
+               store: CaseStore | None = None, secure_cookies: bool = False,
+               index_activity: bool = True) -> FastAPI:
+    """The console for ``workspace`` (store at ``database_url`` or the workspace default).
+
+    With ``index_activity`` a background thread keeps the per-person copy of the events
+    (:class:`~molehunt.cases.results.ActivityIndex`) current while the console runs.
+    """
     store = store or open_store(database_url or default_database_url(Path(workspace)))
     console = Console(Path(workspace), store)
     console.import_alerts()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if index_activity:
+            console.results.start_indexing()
+        yield
+        await run_in_threadpool(console.close)
+
     app = FastAPI(title="molehunt console API", version=__version__,
                   description="Pseudonymous insider-risk leads, alerts, cases and audit.",
-                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+                  lifespan=lifespan)
     app.state.console = console
     app.state.secure_cookies = secure_cookies
     app.add_middleware(SecurityHeaders)
@@ -288,10 +307,16 @@ def _api(app: FastAPI, console: Console) -> None:
     def api_person(person: str, principal: View,
                    channel: Annotated[str | None, Query(max_length=32)] = None,
                    first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-                   last: Annotated[str | None, Query(alias="to", max_length=10)] = None
+                   last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+                   page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+                   page_size: Annotated[int, Query(ge=1, le=1000)] = ACTIVITY_PAGE
                    ) -> dict[str, Any]:
-        """One person (by pseudonym): risk timeline, findings, evidence, activity, ledger."""
-        return console.person(principal, person, channel, first, last)
+        """One person (by pseudonym): risk timeline, findings, evidence, activity, ledger.
+
+        The activity timeline is paged: ``page`` (from 1) of ``page_size`` events, newest
+        first; ``activity.total`` and ``activity.pages`` say how many there are.
+        """
+        return console.person(principal, person, channel, first, last, page, page_size)
 
     @app.post(f"{p}/people/{{person}}/reveal", tags=["privacy"])
     def api_reveal(person: str, body: ReasonBody,
@@ -508,6 +533,7 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
                       ) -> FastResponse:
         with console.store.transaction() as session:
             logout(session, request.cookies.get(SESSION_COOKIE, ""))
+        console.principals.clear()
         console.record(principal, "logout", principal.username)
         response = back("/login")
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -521,9 +547,11 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
     def person_page(request: Request, person: str, principal: View,
                     channel: Annotated[str | None, Query(max_length=32)] = None,
                     first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-                    last: Annotated[str | None, Query(alias="to", max_length=10)] = None
+                    last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+                    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1
                     ) -> HTMLResponse:
-        data = console.person(principal, person, channel or None, first or None, last or None)
+        data = console.person(principal, person, channel or None, first or None, last or None,
+                              number)
         return page(request, "person.html", principal, data=data,
                     channels=console.results.channels(), revealed=None)
 
