@@ -12,8 +12,9 @@ the test fixture's stand-in results (tests/console_fixture). The console is serv
 with a fresh SQLite store in a temporary folder; the activity index is brought up to date
 first (its build time is reported). ``--clients`` threads each make ``--requests`` calls,
 alternating ``/api/v1/overview`` and ``/api/v1/people/<pseudonym>`` over the 20 highest-risk
-people and 80 others drawn at random (seeded). Every person call is audited (a write), so this
-also measures the audit chain's group commit. Prints JSON.
+people and 80 others drawn at random (seeded); before that, one client looks once at each
+of 30 other people (first looks, nothing cached for them). Every person call is audited (a
+write), so this also measures the audit chain's group commit. Prints JSON.
 """
 
 from __future__ import annotations
@@ -88,6 +89,14 @@ def main() -> None:
         others = sorted(console.pseudonyms.of(r["user_id"]) for r in console.results.directory())
         people += random.Random(5).sample(sorted(set(others) - set(people)),
                                           min(80, len(set(others) - set(people))))
+        # first looks, one at a time, at people nobody has opened (nothing cached for them)
+        unseen = sorted(set(others) - set(people))[:30]
+        first_looks = []
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
+            for alias in unseen:
+                started = time.perf_counter()
+                http.get(f"/api/v1/people/{alias}").raise_for_status()
+                first_looks.append(time.perf_counter() - started)
         timings: dict[str, list[float]] = {"overview": [], "person": []}
         errors: list[int] = []
         lock = threading.Lock()
@@ -113,10 +122,10 @@ def main() -> None:
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - started
-        server.should_exit = True
         events = console.results.query(
             "SELECT count(*) AS n FROM read_parquet(?, hive_partitioning=true)",
             [str(root / "events" / "*" / "*.parquet")])[0]["n"]
+        server.should_exit = True
         print(json.dumps({
             "workspace": {"people": len(console.results.directory()),
                           "days": len(console.results.activity.days()), "events": events},
@@ -124,6 +133,7 @@ def main() -> None:
             "activity_index": {"days_written": indexed_days,
                                "seconds": round(index_seconds, 1)},
             "first_overview_ms": round(first_overview * 1000, 1),
+            "person_first_look_one_client_ms": _summary(first_looks),
             "clients": args.clients, "distinct_people": len(people),
             "requests": sum(len(v) for v in timings.values()), "errors": len(errors),
             "seconds": round(wall, 1),

@@ -311,6 +311,11 @@ class WorkspaceResults:
     def _arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         return self._cursor().sql(sql, params=params or None).to_arrow_table()
 
+    def versions(self) -> tuple[int, ...]:
+        """Identities of the read models in use: they change whenever one is rebuilt."""
+        return (id(self._risk.get()), id(self._findings.get()), id(self._ledger.get()),
+                id(self._outbound.get()), id(self._directory.get()))
+
     # -- the activity index --------------------------------------------------------------
     def start_indexing(self, every_seconds: float = 60.0) -> None:
         """Keep the activity index current in a background thread (newest days first)."""
@@ -334,7 +339,10 @@ class WorkspaceResults:
         self._index_stop.set()
         if self._index_thread is not None:
             self._index_thread.join(timeout=30)
-        self._con.close()
+        try:
+            self._con.close()
+        except duckdb.Error as error:  # a request still running at shutdown
+            log.warning("closing DuckDB: %s", error)
 
     # -- directory -----------------------------------------------------------------------
     def _build_directory(self) -> list[dict[str, Any]]:

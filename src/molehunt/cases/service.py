@@ -8,9 +8,12 @@ people appear only as pseudonyms and every log string has been redacted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,9 @@ BANDS = ("none", "low", "medium", "high", "critical")
 ALLOWLIST_KINDS = ("domain", "person", "device", "host", "recipient")
 MIN_REASON = 10
 TREND_DAYS = 30
+#: how long one computed overview or person view is shared (see Console._view)
+VIEW_SECONDS = 5.0
+VIEW_ENTRIES = 2000
 #: events per page of a person's activity timeline
 ACTIVITY_PAGE = 100
 
@@ -91,6 +97,10 @@ class Console:
         self.audit_writer = audit.AuditWriter(store)
         #: who each recently seen credential is (cleared whenever accounts or tokens change)
         self.principals = PrincipalCache()
+        self._views: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+        self._generation = 0
+        self._building: dict[tuple[Any, ...], threading.Lock] = {}
+        self._building_lock = threading.Lock()
         self.pseudonyms = Pseudonyms(load_or_create_key(self.workspace / CONSOLE_DIR))
         self._load_people()
 
@@ -99,6 +109,51 @@ class Console:
                                    r["department"]) for r in self.results.directory())
 
     # -- helpers -------------------------------------------------------------------------
+    def _view(self, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]
+              ) -> dict[str, Any]:
+        """A page's data, shared by everyone who asks within :data:`VIEW_SECONDS`.
+
+        Many analysts open the same overview and the same top people. The key holds the
+        read models in use (a rebuilt model is a new object) and :attr:`_generation`, which
+        every change of an alert bumps after its commit, so a triage decision shows at once;
+        results and changes made by another process show within ``VIEW_SECONDS``. The caller
+        still audits every look. The shared dictionaries are never modified.
+        """
+        full = (*key, self._generation, *self.results.versions())
+        hit = self._views.get(full)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        # one computation per key at a time: when fifty clients open the same new person at
+        # once, one reads the events and the others wait for its answer
+        with self._building_lock:
+            building = self._building.setdefault(full, threading.Lock())
+        with building:
+            hit = self._views.get(full)
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+            try:
+                value = build()
+            finally:
+                with self._building_lock:
+                    self._building.pop(full, None)
+            self._remember(full, value)
+        return value
+
+    def _remember(self, full: tuple[Any, ...], value: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if len(self._views) >= VIEW_ENTRIES:
+            self._views = {k: v for k, v in self._views.items() if v[0] > now}
+            if len(self._views) >= VIEW_ENTRIES:
+                self._views = {}
+        self._views[full] = (now + VIEW_SECONDS, value)
+
+    @contextlib.contextmanager
+    def _alerts_changing(self) -> Iterator[Session]:
+        """A write transaction that changes alerts: shared views are dropped after it commits."""
+        with self.store.transaction() as session:
+            yield session
+        self._generation += 1
+
     @staticmethod
     def require(principal: Principal, permission: str) -> None:
         """Refuse with 403 unless the principal's role holds ``permission``."""
@@ -190,7 +245,7 @@ class Console:
         """
         rows = self.results.alerts_table()
         added = updated = 0
-        with self.store.transaction() as session:
+        with self._alerts_changing() as session:
             known = {a.alert_id: a for a in session.scalars(sa.select(Alert)).all()}
             for row in rows:
                 fields = {
@@ -222,6 +277,9 @@ class Console:
     def overview(self, principal: Principal) -> dict[str, Any]:
         """Risk distribution, highest-risk people with trend, new alerts, alert load."""
         self.require(principal, "view")
+        return self._view(("overview",), self._overview)
+
+    def _overview(self) -> dict[str, Any]:
         last = self.results.last_day()
         result: dict[str, Any] = {"ready": self.results.ready, "day": _iso(last),
                                   "bands": {b: 0 for b in BANDS}, "top": [],
@@ -279,6 +337,17 @@ class Console:
             raise InputError("from must not be after to")
         if (end - start).days > 366:
             raise InputError("the activity window is at most 366 days")
+        shown = self._view(("person", user_id, channel, start, end, page, page_size),
+                           lambda: self._person(user_id, alias, risk, channel, start, end, page,
+                                                page_size))
+        # written (group-committed) before anything is returned: no look goes unrecorded
+        self.record(principal, "person.view", alias,
+                    window=[start.isoformat(), end.isoformat()], channel=channel, page=page)
+        return shown
+
+    def _person(self, user_id: str, alias: str, risk: list[dict[str, Any]],
+                channel: str | None, start: dt.date, end: dt.date, page: int, page_size: int
+                ) -> dict[str, Any]:
         findings = self.results.findings(user_id)
         evidence_ids = [e for f in findings[:20] for e in (f["evidence"] or [])][:500]
         days = [f["day"] for f in findings[:20]]
@@ -300,9 +369,6 @@ class Console:
             alerts = session.scalars(sa.select(Alert).where(Alert.user_id == user_id)
                                      .order_by(Alert.opened_day.desc())).all()
             alert_rows = [self._alert_json(a, accounts) for a in alerts]
-        # written (group-committed) before anything is returned: no look goes unrecorded
-        self.record(principal, "person.view", alias,
-                    window=[start.isoformat(), end.isoformat()], channel=channel, page=page)
         return {
             "person": alias, "ready": self.results.ready,
             "role": person.role if person else None,
@@ -396,7 +462,7 @@ class Console:
     def assign(self, principal: Principal, alert_id: str, assignee: str | None) -> None:
         """Assign an alert to an analyst or investigator (``None``: to oneself)."""
         self.require(principal, "triage")
-        with self.store.transaction() as session:
+        with self._alerts_changing() as session:
             alert = self._get_alert(session, alert_id)
             name = (assignee or principal.username).strip()
             account = session.scalar(sa.select(Account).where(Account.username == name))
@@ -410,7 +476,7 @@ class Console:
         """Confirm an alert as a real concern."""
         self.require(principal, "triage")
         text = _reason_text(reason)
-        with self.store.transaction() as session:
+        with self._alerts_changing() as session:
             alert = self._get_alert(session, alert_id)
             alert.state, alert.decision_reason = "confirmed", text
             self._decide(session, principal, alert, "confirm", text)
@@ -425,7 +491,7 @@ class Console:
         """
         self.require(principal, "triage")
         text = _reason_text(reason)
-        with self.store.transaction() as session:
+        with self._alerts_changing() as session:
             alert = self._get_alert(session, alert_id)
             alert.state, alert.decision_reason = "dismissed", text
             self._decide(session, principal, alert, "dismiss", text)
@@ -442,7 +508,7 @@ class Console:
         ids = [a for a in alert_ids if a]
         if not ids:
             raise InputError("a case is opened from at least one alert")
-        with self.store.transaction() as session:
+        with self._alerts_changing() as session:
             alerts = [self._get_alert(session, a) for a in ids]
             if len({a.user_id for a in alerts}) != 1:
                 raise InputError("the alerts of one case must be about one person")
