@@ -156,6 +156,46 @@ def test_audit_chain_across_two_store_objects(database_url: str) -> None:
     assert audit.verify(first).entries == 20 and audit.verify(first).ok
 
 
+def test_audit_writer_group_commits_a_correct_chain(database_url: str) -> None:
+    """Many threads writing views through the group commit, interleaved with entries written
+    inside changes: every caller's entry is committed when write() returns, and the chain
+    verifies with every entry present once."""
+    store = open_store(database_url)
+    writer = audit.AuditWriter(store)
+    seen_after_return: list[bool] = []
+
+    def view(thread: int) -> None:
+        for i in range(15):
+            writer.write(actor=f"a{thread}", role="analyst", action="person.view",
+                         target=f"P-{thread}-{i}", details={"i": i})
+            with store.sessions() as session:  # committed, so a fresh session sees it
+                seen_after_return.append(session.scalar(sa.select(sa.func.count()).where(
+                    AuditEntry.target == f"P-{thread}-{i}")) == 1)
+
+    def change() -> None:
+        for i in range(10):
+            with store.transaction() as session:
+                audit.record(session, actor="admin", role="admin", action="weight.set",
+                             target=f"w{i}")
+
+    threads = [threading.Thread(target=view, args=(t,)) for t in range(8)]
+    threads.append(threading.Thread(target=change))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.close()
+    assert all(seen_after_return) and len(seen_after_return) == 120
+    result = audit.verify(store)
+    assert result.ok and result.entries == 130, result
+    with store.sessions() as session:
+        targets = session.scalars(sa.select(AuditEntry.target)).all()
+    assert len(set(targets)) == 130
+    with pytest.raises(RuntimeError):
+        writer.write(actor="late", role="analyst", action="person.view")
+    store.close()
+
+
 def test_pseudonyms_are_keyed_stable_and_reversible_only_with_the_map(tmp_path: object
                                                                       ) -> None:
     from pathlib import Path

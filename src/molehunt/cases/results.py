@@ -150,14 +150,15 @@ class _Cursors(threading.local):
 
 
 class ActivityIndex:
-    """Each day's events sorted by person, in small row groups, under ``console/activity``.
+    """The events sorted by person, one file per week, in small row groups: ``console/activity``.
 
     The event store is partitioned by day only, so one person's 14 days meant reading every
-    event of 14 days. A copy sorted by ``user_id`` lets DuckDB skip row groups by their
-    min/max statistics. A day's copy is named by a hash of its source files (names, sizes,
-    times), so a day that ingestion changed is simply not used until it has been rebuilt; until
-    then (and for days never indexed) queries read the event store itself: slower, never stale.
-    Costs the disk space of a second copy of the events.
+    event of 14 days, in 14 or more files. Here each week (Monday to Sunday) is one file sorted
+    by ``user_id`` and time, so DuckDB skips the row groups of everyone else by their min/max
+    statistics, and a two-week window opens three files. A week's file is named by a hash of
+    its source files (names, sizes, times): a week that ingestion changed is not used until
+    it has been rebuilt, and until then (and for weeks never indexed) queries read the event
+    store itself: slower, never stale. Costs the disk space of a second copy of the events.
     """
 
     def __init__(self, events_dir: Path, index_dir: Path) -> None:
@@ -169,75 +170,92 @@ class ActivityIndex:
             return []
         return sorted(p.name[4:] for p in self.events_dir.iterdir() if p.name.startswith("day="))
 
-    def _sources(self, day: str) -> list[Path]:
-        folder = self.events_dir / f"day={day}"
-        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    @staticmethod
+    def week_of(day: dt.date) -> dt.date:
+        """The Monday of ``day``'s week (the index's unit).
+
+        >>> ActivityIndex.week_of(dt.date(2024, 1, 7))
+        datetime.date(2024, 1, 1)
+        """
+        return day - dt.timedelta(days=day.weekday())
+
+    def _sources(self, first: dt.date, last: dt.date) -> list[Path]:
+        found: list[Path] = []
+        day = first
+        while day <= last:
+            folder = self.events_dir / f"day={day.isoformat()}"
+            if folder.is_dir():
+                found += sorted(folder.glob("*.parquet"))
+            day += dt.timedelta(days=1)
+        return found
 
     @staticmethod
     def _tag(files: list[Path]) -> str:
         digest = hashlib.sha256()
         for path in files:
             stat = path.stat()
-            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+            digest.update(f"{path.parent.name}/{path.name}:{stat.st_size}:"
+                          f"{stat.st_mtime_ns};".encode())
         return digest.hexdigest()[:20]
 
-    def files(self, first: dt.date, last: dt.date) -> tuple[list[Path], int]:
-        """Files to read for the days in ``[first, last]`` and how many days lack an index."""
-        chosen: list[Path] = []
-        missing = 0
-        day = first
-        while day <= last:
-            sources = self._sources(day.isoformat())
-            if sources:
-                indexed = self.index_dir / f"day={day.isoformat()}" / (
-                    self._tag(sources) + ".parquet")
-                if indexed.is_file():
-                    chosen.append(indexed)
-                else:
-                    chosen += sources
-                    missing += 1
-            day += dt.timedelta(days=1)
-        return chosen, missing
+    def _target(self, week: dt.date, sources: list[Path]) -> Path:
+        return self.index_dir / f"week={week.isoformat()}" / (self._tag(sources) + ".parquet")
 
-    def build_day(self, con: duckdb.DuckDBPyConnection, day: str) -> bool:
-        """Write the sorted copy of one day unless it is current; True when one was written."""
-        sources = self._sources(day)
+    def files(self, first: dt.date, last: dt.date) -> tuple[list[Path], bool]:
+        """Files holding the days in ``[first, last]``, and whether they are index files.
+
+        Index files when every week of the range is indexed and current, else the event
+        store's own day files (one kind only, so one query can read them all).
+        """
+        indexed: list[Path] = []
+        week = self.week_of(first)
+        while week <= last:
+            sources = self._sources(week, week + dt.timedelta(days=6))
+            if sources:
+                target = self._target(week, sources)
+                if not target.is_file():
+                    return self._sources(first, last), False
+                indexed.append(target)
+            week += dt.timedelta(days=7)
+        return indexed, True
+
+    def build_week(self, con: duckdb.DuckDBPyConnection, week: dt.date) -> bool:
+        """Write one week's sorted copy unless it is current; True when one was written."""
+        sources = self._sources(week, week + dt.timedelta(days=6))
         if not sources:
             return False
-        folder = self.index_dir / f"day={day}"
-        target = folder / (self._tag(sources) + ".parquet")
+        target = self._target(week, sources)
         if target.is_file():
             return False
-        folder.mkdir(parents=True, exist_ok=True)
-        have = {d[0] for d in con.execute(
-            f"SELECT * FROM read_parquet({sql_paths(sources)}, union_by_name=true) LIMIT 0"
-        ).description or []}
-        columns = ", ".join(c if c in have else f"NULL AS {c}"
-                            for c in EVENT_COLUMNS if c != "day")
-        temporary = folder / f".{target.name}.tmp"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        raw = f"read_parquet({sql_paths(sources)}, hive_partitioning=true, union_by_name=true)"
+        have = {d[0] for d in con.execute(f"SELECT * FROM {raw} LIMIT 0").description or []}
+        columns = ", ".join(c if c in have else f"NULL AS {c}" for c in EVENT_COLUMNS)
+        temporary = target.parent / f".{target.name}.tmp"
         con.execute(
-            f"COPY (SELECT {columns} FROM read_parquet({sql_paths(sources)},"
-            f" union_by_name=true) ORDER BY user_id, ts) TO {sql_string(str(temporary))}"
+            f"COPY (SELECT {columns} FROM {raw} ORDER BY user_id, ts)"
+            f" TO {sql_string(str(temporary))}"
             f" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {INDEX_ROW_GROUP})")
         temporary.replace(target)
-        for old in folder.iterdir():
+        for old in target.parent.iterdir():
             if old != target:
                 old.unlink(missing_ok=True)
         return True
 
     def build(self, stop: threading.Event | None = None) -> int:
-        """Bring every day's copy up to date, newest day first; returns days written."""
+        """Bring every week's copy up to date, newest first; returns the weeks written."""
         con = duckdb.connect(config={"threads": 1})  # a background chore: one core at most
         written = 0
         try:
-            days = self.days()
-            for day in reversed(days):
+            weeks = sorted({self.week_of(dt.date.fromisoformat(d)) for d in self.days()})
+            for week in reversed(weeks):
                 if stop is not None and stop.is_set():
                     break
-                written += self.build_day(con, day)
-            if self.index_dir.is_dir():  # days no longer in the event store
+                written += self.build_week(con, week)
+            names = {f"week={w.isoformat()}" for w in weeks}
+            if self.index_dir.is_dir():  # weeks no longer in the event store
                 for folder in self.index_dir.iterdir():
-                    if folder.name.startswith("day=") and folder.name[4:] not in days:
+                    if folder.is_dir() and folder.name not in names:
                         shutil.rmtree(folder, ignore_errors=True)
         finally:
             con.close()
@@ -249,7 +267,11 @@ class WorkspaceResults:
 
     def __init__(self, root: Path, recheck_seconds: float = 1.0) -> None:
         self.root = Path(root)
-        self._con = duckdb.connect(config={"threads": 2})
+        # one DuckDB thread per query and a few queries at a time: under many concurrent
+        # requests, parallelism inside a query only adds contention, and dozens of queries
+        # at once on two cores each run slower than the same queries taken a few at a time
+        self._con = duckdb.connect(config={"threads": 1})
+        self._running = threading.BoundedSemaphore(max(2, 2 * (os.cpu_count() or 1)))
         self._con.execute("SET parquet_metadata_cache = true")
         self._cursors = _Cursors()
         self._cursor_lock = threading.Lock()
@@ -306,10 +328,12 @@ class WorkspaceResults:
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         """Rows of one DuckDB query as dictionaries."""
-        return _rows(self._cursor().execute(sql, params or []))
+        with self._running:
+            return _rows(self._cursor().execute(sql, params or []))
 
     def _arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        return self._cursor().sql(sql, params=params or None).to_arrow_table()
+        with self._running:
+            return self._cursor().sql(sql, params=params or None).to_arrow_table()
 
     def versions(self) -> tuple[int, ...]:
         """Identities of the read models in use: they change whenever one is rebuilt."""
@@ -433,13 +457,17 @@ class WorkspaceResults:
 
     # -- events --------------------------------------------------------------------------
     def _event_source(self, first: dt.date, last: dt.date) -> tuple[str, str] | None:
-        """``read_parquet`` of the days in range and the SELECT list of the event columns."""
-        files, missing = self.activity.files(first, last)
+        """The events of the days in range (a subquery) and the SELECT list of their columns."""
+        files, indexed = self.activity.files(first, last)
         if not files:
             return None
-        source = f"read_parquet({sql_paths(files)}, hive_partitioning=true, union_by_name=true)"
-        if not missing:  # index files always hold every column
-            return source, ", ".join(EVENT_COLUMNS)
+        days = f"day BETWEEN DATE {sql_string(first.isoformat())} AND DATE" \
+               f" {sql_string(last.isoformat())}"
+        if indexed:  # index files hold every column, ``day`` included
+            return (f"(SELECT * FROM read_parquet({sql_paths(files)}) WHERE {days})",
+                    ", ".join(EVENT_COLUMNS))
+        source = (f"(SELECT * FROM read_parquet({sql_paths(files)}, hive_partitioning=true,"
+                  f" union_by_name=true) WHERE {days})")
         # raw event files hold only the columns their sources had
         have = {d[0] for d in self._cursor().execute(
             f"SELECT * FROM {source} LIMIT 0").description or []}
@@ -451,7 +479,8 @@ class WorkspaceResults:
         files, _ = self.activity.files(first, last)
         # the key names the files read (an index file is named by its sources, raw event files
         # never change), so a page is never served from a day that has changed since
-        key = (user_id, channel, int(limit), int(offset), tuple(map(str, files)))
+        key = (user_id, channel, first, last, int(limit), int(offset),
+               tuple(map(str, files)))
         with self._pages_lock:
             hit = self._pages.get(key)
             if hit is not None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -50,6 +51,8 @@ from molehunt.web.security import (
 from molehunt.web.svg import bars_svg, sparkline_svg
 
 HERE = Path(__file__).parent
+#: worker threads for the sync endpoints (see create_app's lifespan)
+WORKER_THREADS = 200
 log = logging.getLogger("molehunt.web")
 
 
@@ -199,6 +202,10 @@ def create_app(workspace: Path, database_url: str | None = None, *,
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if index_activity:
             console.results.start_indexing()
+        # a worker thread per waiting request (anyio's default is 40): a cheap request, such
+        # as a cached overview, should not queue behind forty slow ones for a thread; the
+        # slow part (DuckDB) is limited separately, to a few queries at a time
+        to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         yield
         await run_in_threadpool(console.close)
 
