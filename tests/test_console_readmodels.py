@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from conftest import ingest_jsonl
 from console_fixture import ConsoleWorkspace, build
 from molehunt.cases.accounts import Principal, create_account, create_token
-from molehunt.cases.models import Account, AuditEntry
+from molehunt.cases.models import AuditEntry
 from molehunt.cases.results import WorkspaceResults
 from molehunt.store.workspace import Workspace
 from molehunt.web.app import create_app
