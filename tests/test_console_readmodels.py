@@ -196,3 +196,21 @@ def test_every_person_look_is_audited_even_when_shared(app: Any, made: ConsoleWo
     first = console.person(analyst, person)
     assert console.person(analyst, person) is first  # the second answer was shared
     assert looks() == before + 2
+
+
+def test_a_value_the_database_refuses_is_bad_input(database_url: str, tmp_path: Path) -> None:
+    """PostgreSQL stores no NUL character in text; that is the request's fault (400, one
+    line), not the server's. SQLite stores it."""
+    application = create_app(tmp_path / "ws", database_url, index_activity=False)
+    with application.state.console.store.transaction() as session:
+        token = create_token(session, create_account(session, "boss", PASSWORD, "admin"), "t")
+    client = TestClient(application, raise_server_exceptions=False,
+                        headers={"Authorization": f"Bearer {token}"})
+    response = client.post("/api/v1/settings/allowlist", json={
+        "kind": "domain", "value": "bad\x00.example", "reason": "a reason long enough"})
+    if database_url.startswith("postgresql"):
+        assert response.status_code == 400, response.text
+        assert "NUL" in response.json()["error"]
+    else:
+        assert response.status_code == 200, response.text
+    application.state.console.close()

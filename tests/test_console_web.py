@@ -420,9 +420,15 @@ def test_bad_input_gives_one_line_not_500(app_and_tokens: tuple[Any, dict[str, s
     app, tokens = app_and_tokens
     client = TestClient(app)
     analyst = {"Authorization": f"Bearer {tokens['analyst']}"}
+    person = TestClient(app).get("/api/v1/overview", headers=analyst).json()["top"][0]["person"]
     for url, status in (("/api/v1/alerts?state=bogus", 400), ("/api/v1/alerts?limit=0", 422),
                         ("/api/v1/people/P-AAAAAAAAAA", 404),
-                        ("/api/v1/cases/notanumber", 422)):
+                        ("/api/v1/cases/notanumber", 422),
+                        # found by fuzzing: row ids beyond 64 bits, days at the calendar's ends
+                        (f"/api/v1/cases/{10**20}", 422), (f"/api/v1/cases/{10**20}/bundle", 422),
+                        (f"/api/v1/people/{person}?from=9999-12-30&to=9999-12-31", 400),
+                        (f"/api/v1/people/{person}?to=0001-01-01", 400),
+                        ("/api/v1/exports/alerts.json?since=0001-01-01", 403)):
         response = client.get(url, headers=analyst)
         assert response.status_code == status, url
         assert list(response.json()) == ["error"] and "\n" not in response.json()["error"]

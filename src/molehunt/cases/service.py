@@ -55,6 +55,8 @@ from molehunt.cases.store import CONSOLE_DIR, CaseStore
 BANDS = ("none", "low", "medium", "high", "critical")
 ALLOWLIST_KINDS = ("domain", "person", "device", "host", "recipient")
 MIN_REASON = 10
+#: the days a request may name
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 TREND_DAYS = 30
 #: how long one computed overview or person view is shared (see Console._view)
 VIEW_SECONDS = 5.0
@@ -79,12 +81,23 @@ def _reason_text(text: str | None, label: str = "reason") -> str:
 
 
 def _parse_day(value: str | None, name: str) -> dt.date | None:
+    """A YYYY-MM-DD day from a request, within :data:`FIRST_DAY` .. :data:`LAST_DAY`.
+
+    Days at the ends of Python's calendar (0001-01-01, 9999-12-31) would overflow the day
+    arithmetic behind windows and weeks; no log is from there.
+
+    >>> _parse_day("2024-02-29", "day")
+    datetime.date(2024, 2, 29)
+    """
     if value in (None, ""):
         return None
     try:
-        return dt.date.fromisoformat(str(value))
+        day = dt.date.fromisoformat(str(value))
     except ValueError:
         raise InputError(f"{name} must be a YYYY-MM-DD date") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InputError(f"{name} must be a day between {FIRST_DAY} and {LAST_DAY}")
+    return day
 
 
 class Console:

@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from anyio import to_thread
 from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import Path as FastPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.responses import Response as FastResponse
@@ -93,6 +95,9 @@ View = Annotated[Principal, need("view")]
 Triage = Annotated[Principal, need("triage")]
 Admin = Annotated[Principal, need("settings_write")]
 Text = Annotated[str, Form(max_length=20000)]
+#: a row number in a path: the databases hold 64-bit integers, so anything larger is refused
+#: as malformed (422) before it reaches a query (which would fail with an overflow)
+RowId = Annotated[int, FastPath(ge=1, le=2**62)]
 OptionalText = Annotated[str | None, Form(max_length=20000)]
 
 
@@ -266,6 +271,13 @@ def _errors(app: FastAPI, templates: Jinja2Templates) -> None:
     async def http_error(request: Request, error: StarletteHTTPException) -> FastResponse:
         return respond(request, error.status_code, str(error.detail))
 
+    @app.exception_handler(sa.exc.DataError)
+    async def unstorable(request: Request, error: sa.exc.DataError) -> FastResponse:
+        # the database refused a value (PostgreSQL: a NUL character in a text); bad input
+        log.info("refused value on %s %s: %s", request.method, request.url.path, error.orig)
+        return respond(request, 400, "a value in the request cannot be stored"
+                                     " (control characters such as NUL are not allowed)")
+
     @app.exception_handler(Exception)
     async def crashed(request: Request, error: Exception) -> FastResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)
@@ -338,7 +350,7 @@ def _api(app: FastAPI, console: Console) -> None:
         return console.reveal_requests(principal)
 
     @app.post(f"{p}/reveal-requests/{{request_id}}", tags=["privacy"])
-    def api_decide_reveal(request_id: int, body: DecisionBody,
+    def api_decide_reveal(request_id: RowId, body: DecisionBody,
                           principal: Annotated[Principal, need("approve_reveal")]
                           ) -> dict[str, str]:
         """Approve or deny a reveal request."""
@@ -394,31 +406,31 @@ def _api(app: FastAPI, console: Console) -> None:
         return {"id": console.open_case(principal, body.alert_ids, body.title)}
 
     @app.get(f"{p}/cases/{{case_id}}", tags=["cases"])
-    def api_case(case_id: int, principal: View) -> dict[str, Any]:
+    def api_case(case_id: RowId, principal: View) -> dict[str, Any]:
         """One case with alerts, notes and evidence."""
         return console.case(principal, case_id)
 
     @app.post(f"{p}/cases/{{case_id}}/notes", tags=["cases"])
-    def api_note(case_id: int, body: NoteBody, principal: Triage) -> dict[str, str]:
+    def api_note(case_id: RowId, body: NoteBody, principal: Triage) -> dict[str, str]:
         """Write a note on a case."""
         console.add_note(principal, case_id, body.body)
         return {"status": "ok"}
 
     @app.post(f"{p}/cases/{{case_id}}/evidence", tags=["cases"])
-    def api_evidence(case_id: int, body: EvidenceBody, principal: Triage) -> dict[str, str]:
+    def api_evidence(case_id: RowId, body: EvidenceBody, principal: Triage) -> dict[str, str]:
         """Attach an event as evidence."""
         console.add_evidence(principal, case_id, body.event_id, body.day, body.note)
         return {"status": "ok"}
 
     @app.post(f"{p}/cases/{{case_id}}/status", tags=["cases"])
-    def api_case_status(case_id: int, body: StatusBody, principal: Triage) -> dict[str, str]:
+    def api_case_status(case_id: RowId, body: StatusBody, principal: Triage) -> dict[str, str]:
         """Change a case's status."""
         console.set_case_status(principal, case_id, body.status)
         return {"status": body.status}
 
     @app.get(f"{p}/cases/{{case_id}}/bundle", tags=["cases"],
              response_class=FastResponse, responses={200: {"content": {"application/zip": {}}}})
-    def api_bundle(case_id: int, principal: Annotated[Principal, need("export_evidence")]
+    def api_bundle(case_id: RowId, principal: Annotated[Principal, need("export_evidence")]
                    ) -> FastResponse:
         """The case's evidence bundle: a zip with a chained SHA-256 manifest."""
         data, head = console.export_bundle(principal, case_id)
@@ -609,17 +621,17 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
         return page(request, "cases.html", principal, cases=console.cases(principal))
 
     @app.get("/cases/{case_id}", include_in_schema=False)
-    def case_page(request: Request, case_id: int, principal: View) -> HTMLResponse:
+    def case_page(request: Request, case_id: RowId, principal: View) -> HTMLResponse:
         return page(request, "case.html", principal, case=console.case(principal, case_id),
                     today=dt.date.today().isoformat())
 
     @app.post("/cases/{case_id}/notes", include_in_schema=False)
-    def note_submit(case_id: int, body: Text, principal: Triage) -> FastResponse:
+    def note_submit(case_id: RowId, body: Text, principal: Triage) -> FastResponse:
         console.add_note(principal, case_id, body)
         return back(f"/cases/{case_id}")
 
     @app.post("/cases/{case_id}/evidence", include_in_schema=False)
-    def evidence_submit(case_id: int, principal: Triage,
+    def evidence_submit(case_id: RowId, principal: Triage,
                         event_id: Annotated[str, Form(max_length=256)],
                         day: Annotated[str, Form(max_length=10)],
                         note: OptionalText = None) -> FastResponse:
@@ -627,13 +639,13 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
         return back(f"/cases/{case_id}")
 
     @app.post("/cases/{case_id}/status", include_in_schema=False)
-    def status_submit(case_id: int, principal: Triage,
+    def status_submit(case_id: RowId, principal: Triage,
                       status: Annotated[str, Form(max_length=32)]) -> FastResponse:
         console.set_case_status(principal, case_id, status)
         return back(f"/cases/{case_id}")
 
     @app.get("/cases/{case_id}/bundle.zip", include_in_schema=False)
-    def bundle_download(case_id: int, principal: Annotated[Principal, need("export_evidence")]
+    def bundle_download(case_id: RowId, principal: Annotated[Principal, need("export_evidence")]
                         ) -> FastResponse:
         data, head = console.export_bundle(principal, case_id)
         return _zip(case_id, data, head)
@@ -661,7 +673,7 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
         return back("/settings")
 
     @app.post("/settings/allowlist/{entry_id}/delete", include_in_schema=False)
-    def allowlist_delete(entry_id: int, principal: Admin) -> FastResponse:
+    def allowlist_delete(entry_id: RowId, principal: Admin) -> FastResponse:
         console.remove_allowlist(principal, entry_id)
         return back("/settings")
 
@@ -705,7 +717,7 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
                     reveal_requests=requests, new_token=token)
 
     @app.post("/settings/reveals/{request_id}", include_in_schema=False)
-    def reveal_decision(request_id: int,
+    def reveal_decision(request_id: RowId,
                         principal: Annotated[Principal, need("approve_reveal")],
                         decision: Annotated[str, Form(max_length=8)]) -> FastResponse:
         console.decide_reveal(principal, request_id, decision == "approve")
