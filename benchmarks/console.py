@@ -138,6 +138,8 @@ def main() -> None:
             [str(root / "events" / "*" / "*.parquet")])[0]["n"]
         server.should_exit = True
         print(json.dumps({
+            "benchmark": "console",
+            "command": "python benchmarks/console.py " + " ".join(sys.argv[1:]),
             "workspace": {"people": len(console.results.directory()),
                           "days": len(console.results.activity.days()), "events": events},
             "machine": {"cores": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)},
