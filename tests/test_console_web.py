@@ -30,6 +30,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/login"): None,
     ("GET", "/api/v1/me"): EVERYONE,
     ("POST", "/api/v1/tokens"): EVERYONE,
+    ("GET", "/api/v1/tokens"): EVERYONE,
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): EVERYONE,
     ("GET", "/api/v1/overview"): VIEW,
     ("GET", "/api/v1/people/{person}"): VIEW,
     ("POST", "/api/v1/people/{person}/reveal"): {I},
@@ -82,6 +84,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/settings/accounts"): {A},
     ("POST", "/settings/accounts/{username}"): {A},
     ("POST", "/settings/tokens"): EVERYONE,
+    ("POST", "/settings/tokens/{token_id}/revoke"): EVERYONE,
     ("POST", "/settings/reveals/{request_id}"): {P},
 }
 
@@ -142,7 +145,8 @@ def test_route_role_matrix(app_and_tokens: tuple[Any, dict[str, str]]) -> None:
     app, tokens = app_and_tokens
     client = TestClient(app)
     fill = {"person": "P-AAAAAAAAAA", "request_id": "999999", "alert_id": "no-such-alert",
-            "case_id": "999999", "entry_id": "999999", "username": "nobody"}
+            "case_id": "999999", "entry_id": "999999", "username": "nobody",
+            "token_id": "999999"}
     checked = 0
     for (method, path), allowed in EXPECTED.items():
         url = path.format(**fill)
@@ -436,3 +440,45 @@ def test_bad_input_gives_one_line_not_500(app_and_tokens: tuple[Any, dict[str, s
     assert page.status_code == 404 and "no person" in page.text
     wrong = client.get("/api/v1/me", headers={"Authorization": "Bearer mh_forged"})
     assert wrong.status_code == 401
+
+
+def test_api_tokens_are_listed_and_revoked_at_once(app_and_tokens: tuple[Any, dict[str, str]]
+                                                   ) -> None:
+    app, tokens = app_and_tokens
+    client = TestClient(app)
+
+    def as_(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    fresh = client.post("/api/v1/tokens", json={"name": "script"},
+                        headers=as_(tokens["analyst"])).json()["token"]
+    assert client.get("/api/v1/me", headers=as_(fresh)).status_code == 200  # now remembered
+    mine = client.get("/api/v1/tokens", headers=as_(tokens["analyst"])).json()
+    assert {t["owner"] for t in mine} == {"analyst"}
+    script = next(t for t in mine if t["name"] == "script" and not t["revoked"])
+    # another analyst may neither see nor revoke it
+    other = client.post(f"/api/v1/tokens/{script['id']}/revoke",
+                        headers=as_(tokens["investigator"]))
+    assert other.status_code == 404
+    assert client.get("/api/v1/me", headers=as_(fresh)).status_code == 200
+    revoked = client.post(f"/api/v1/tokens/{script['id']}/revoke",
+                          headers=as_(tokens["analyst"]))
+    assert revoked.status_code == 200
+    assert client.get("/api/v1/me", headers=as_(fresh)).status_code == 401
+    # an admin sees everyone's and revokes from the settings page (with the CSRF token)
+    everyone = client.get("/api/v1/tokens", headers=as_(tokens["admin"])).json()
+    assert {"analyst", "investigator", "admin"} <= {t["owner"] for t in everyone}
+    second = client.post("/api/v1/tokens", json={"name": "second"},
+                         headers=as_(tokens["auditor"])).json()["token"]
+    target = next(t for t in client.get("/api/v1/tokens", headers=as_(second)).json()
+                  if t["name"] == "second")
+    browser, csrf = _signed_in(app, "admin")
+    page = browser.get("/settings")
+    assert f'/settings/tokens/{target["id"]}/revoke' in page.text
+    assert browser.post(f"/settings/tokens/{target['id']}/revoke",
+                        follow_redirects=False).status_code == 403  # no CSRF token
+    done = browser.post(f"/settings/tokens/{target['id']}/revoke",
+                        data={"csrf_token": csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    assert client.get("/api/v1/me", headers=as_(second)).status_code == 401
+    assert "revoked" in browser.get("/settings").text

@@ -39,6 +39,7 @@ from molehunt.cases.models import (
     Alert,
     AlertDecision,
     AllowlistEntry,
+    ApiToken,
     AuditEntry,
     Case,
     CaseEvidence,
@@ -888,6 +889,31 @@ class Console:
             token = create_token(session, account, name)
             self._audit(session, principal, "token.create", name)
         return token
+
+    def tokens(self, principal: Principal) -> list[dict[str, Any]]:
+        """API tokens: one's own; every account's for those who manage accounts."""
+        self.require(principal, "self")
+        query = sa.select(ApiToken, Account.username).join(
+            Account, Account.id == ApiToken.account_id).order_by(ApiToken.id)
+        if not principal.can("accounts"):
+            query = query.where(ApiToken.account_id == principal.account_id)
+        with self.store.sessions() as session:
+            return [{"id": t.id, "name": t.name, "owner": owner,
+                     "created_at": _iso(t.created_at), "revoked": t.revoked}
+                    for t, owner in session.execute(query).all()]
+
+    def revoke_token(self, principal: Principal, token_id: int) -> None:
+        """Revoke an API token (one's own, or any for those who manage accounts); at once."""
+        self.require(principal, "self")
+        with self.store.transaction() as session:
+            token = session.get(ApiToken, token_id)
+            if token is None or (token.account_id != principal.account_id
+                                 and not principal.can("accounts")):
+                raise NotFoundError(f"no API token {token_id}")  # others' ids stay unknown
+            if not token.revoked:
+                token.revoked = True
+                self._audit(session, principal, "token.revoke", token.name, token=token_id)
+        self.principals.clear()
 
     # -- SIEM ----------------------------------------------------------------------------
     def siem_alerts(self, principal: Principal, since: str | None = None) -> list[dict[str, Any]]:

@@ -317,6 +317,18 @@ def _api(app: FastAPI, console: Console) -> None:
         """Create an API token acting as the caller (shown once)."""
         return {"token": console.create_token(principal, body.name)}
 
+    @app.get(f"{p}/tokens", tags=["access"])
+    def api_tokens(principal: Annotated[Principal, need("self")]) -> list[dict[str, Any]]:
+        """API tokens: the caller's own (an admin's: everyone's)."""
+        return console.tokens(principal)
+
+    @app.post(f"{p}/tokens/{{token_id}}/revoke", tags=["access"])
+    def api_revoke_token(token_id: RowId, principal: Annotated[Principal, need("self")]
+                         ) -> dict[str, str]:
+        """Revoke an API token (one's own; an admin: any). Refused from the next request on."""
+        console.revoke_token(principal, token_id)
+        return {"status": "revoked"}
+
     @app.get(f"{p}/overview", tags=["leads"])
     def api_overview(principal: View) -> dict[str, Any]:
         """Risk distribution, highest-risk people with trend, new alerts, alert load."""
@@ -663,7 +675,7 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
         requests = console.reveal_requests(principal) if principal.can(
             "approve_reveal") else []
         return page(request, "settings.html", principal, data=console.settings(principal),
-                    reveal_requests=requests, new_token=None)
+                    reveal_requests=requests, new_token=None, tokens=console.tokens(principal))
 
     @app.post("/settings/allowlist", include_in_schema=False)
     def allowlist_submit(principal: Admin, kind: Annotated[str, Form(max_length=32)],
@@ -714,7 +726,13 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
             "approve_reveal") else []
         data = console.settings(principal) if principal.can("settings_read") else {}
         return page(request, "settings.html", principal, data=data,
-                    reveal_requests=requests, new_token=token)
+                    reveal_requests=requests, new_token=token, tokens=console.tokens(principal))
+
+    @app.post("/settings/tokens/{token_id}/revoke", include_in_schema=False)
+    def token_revoke(token_id: RowId, principal: Annotated[Principal, need("self")]
+                     ) -> FastResponse:
+        console.revoke_token(principal, token_id)
+        return back("/settings")
 
     @app.post("/settings/reveals/{request_id}", include_in_schema=False)
     def reveal_decision(request_id: RowId,
