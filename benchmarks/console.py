@@ -14,7 +14,9 @@ first (its build time is reported). ``--clients`` threads each make ``--requests
 alternating ``/api/v1/overview`` and ``/api/v1/people/<pseudonym>`` over the 20 highest-risk
 people and 80 others drawn at random (seeded); before that, one client looks once at each
 of 30 other people (first looks, nothing cached for them). The concurrent run is repeated
-``--rounds`` times (later rounds revisit the same people). Every person call is audited (a
+``--rounds`` times (later rounds revisit the same people), after a reference round in which
+the same clients call ``/api/v1/me`` (the HTTP stack alone); p95s are also given as ratios to
+the reference's p95. Every person call is audited (a
 write), so this also measures the audit chain's group commit. Prints JSON.
 """
 
@@ -107,8 +109,10 @@ def main() -> None:
         def client(index: int, timings: dict[str, list[float]]) -> None:
             with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
                 for i in range(args.requests):
-                    kind = "overview" if i % 2 == 0 else "person"
-                    url = ("/api/v1/overview" if kind == "overview" else
+                    kind = "me" if "me" in timings else (
+                        "overview" if i % 2 == 0 else "person")
+                    url = ("/api/v1/me" if kind == "me" else "/api/v1/overview"
+                           if kind == "overview" else
                            f"/api/v1/people/{people[(index * 7 + i) % len(people)]}")
                     started = time.perf_counter()
                     response = http.get(url)
@@ -119,8 +123,10 @@ def main() -> None:
                             errors.append(response.status_code)
 
         rounds = []
-        for _ in range(args.rounds):
-            timings: dict[str, list[float]] = {"overview": [], "person": []}
+        # the reference, measured in the same run: the same clients asking only who they are
+        # (authentication, routing, JSON: the cost of the HTTP stack itself)
+        for kinds in [("me",)] + [("overview", "person")] * args.rounds:
+            timings: dict[str, list[float]] = {kind: [] for kind in kinds}
             started = time.perf_counter()
             threads = [threading.Thread(target=client, args=(i, timings))
                        for i in range(args.clients)]
@@ -130,7 +136,8 @@ def main() -> None:
                 thread.join()
             wall = time.perf_counter() - started
             count = sum(len(v) for v in timings.values())
-            rounds.append({"requests": count, "seconds": round(wall, 1),
+            rounds.append({"round": "reference" if kinds == ("me",) else len(rounds),
+                           "requests": count, "seconds": round(wall, 1),
                            "requests_per_second": round(count / wall, 1),
                            **{f"{k}_ms": _summary(v) for k, v in timings.items()}})
         events = console.results.query(
@@ -149,6 +156,10 @@ def main() -> None:
             "person_first_look_one_client_ms": _summary(first_looks),
             "clients": args.clients, "requests_per_client": args.requests,
             "distinct_people": len(people), "errors": len(errors), "rounds": rounds,
+            "p95_over_reference": [
+                {"round": r["round"], **{k: round(r[f"{k}_ms"]["p95"] / rounds[0]["me_ms"]["p95"],
+                                                  1) for k in ("overview", "person")}}
+                for r in rounds[1:]],
         }, indent=2))
 
 
