@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO := workspace/demo
 DEMO_DATA := workspace/demo-org
 
-.PHONY: demo test lint typecheck unit clean
+.PHONY: demo test lint typecheck unit clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	@command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq default-jre-headless)
+	@# the console's tests: a real PostgreSQL server and Debian's Chromium for Playwright
+	@(ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && test -x /usr/lib/chromium/chromium) \
+		|| (apt-get update -qq && apt-get install -y -qq postgresql chromium chromium-driver)
 	touch $@
 
 ## demo: simulate an organisation with labelled insiders, ingest it, show the store
@@ -29,6 +32,10 @@ demo: $(VENV)/.installed
 		print('competitors = ' + json.dumps(c['competitors']))" > $(DEMO)/molehunt.toml)
 	$(BIN)/molehunt --workspace $(DEMO) ingest cert $(DEMO_DATA)
 	$(BIN)/molehunt --workspace $(DEMO) status
+	@# results come from the detection core; without them the console says what to run
+	@if $(BIN)/molehunt run --help >/dev/null 2>&1; then \
+		$(BIN)/molehunt --workspace $(DEMO) features && $(BIN)/molehunt --workspace $(DEMO) run; fi
+	$(BIN)/molehunt --workspace $(DEMO) serve --new-admin-password
 
 ## test: install what the tests need, lint, type-check and run the whole suite
 test: $(VENV)/.installed-test lint typecheck unit
@@ -44,3 +51,10 @@ unit: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) workspace
+
+## vendor: refresh the console's vendored JavaScript/CSS from the npm registry (build time only)
+vendor:
+	cd $$(mktemp -d) && npm pack uplot@1.6.32 >/dev/null && tar xzf uplot-1.6.32.tgz && \
+		cp package/dist/uPlot.iife.min.js $(CURDIR)/src/molehunt/web/static/vendor/uplot.min.js && \
+		cp package/dist/uPlot.min.css $(CURDIR)/src/molehunt/web/static/vendor/uplot.min.css && \
+		cp package/LICENSE $(CURDIR)/src/molehunt/web/static/vendor/uplot.LICENSE

@@ -69,3 +69,33 @@ def copy_fixture(name: str, target: Path) -> Path:
     destination = target / name
     shutil.copytree(FIXTURES / name, destination)
     return destination
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Any:
+    """A running throw-away PostgreSQL server's URL (skipped loudly when not installed)."""
+    from postgres_server import postgres_server, server_binaries
+
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL server binaries are not installed: run `make test`, which"
+                    " installs them (apt-get install postgresql)")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty analyst store on SQLite and on PostgreSQL (a fresh database each time)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'console.sqlite'}"
+    import uuid
+
+    import sqlalchemy as sa
+
+    server = request.getfixturevalue("postgres_url")
+    name = "t" + uuid.uuid4().hex[:12]
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    return str(server).replace("/postgres?", f"/{name}?")

@@ -447,6 +447,169 @@ def protect_scan_command(
 # -- end of protect ---------------------------------------------------------------------------
 
 
+# -- the analyst console ------------------------------------------------------------------
+audit_app = typer.Typer(no_args_is_help=True, help="Check the audit log and evidence bundles.")
+app.add_typer(audit_app, name="audit")
+accounts_app = typer.Typer(no_args_is_help=True, help="Console accounts.")
+app.add_typer(accounts_app, name="accounts")
+DatabaseOption = Annotated[str | None, typer.Option(
+    "--database-url", help="Analyst store (default: $MOLEHUNT_DATABASE_URL, else"
+    " <workspace>/console/console.sqlite).")]
+
+
+def _case_store(database_url: str | None) -> Any:
+    from molehunt.cases.store import default_database_url, open_store
+
+    return open_store(database_url or default_database_url(state.workspace))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    database_url: DatabaseOption = None,
+    new_admin_password: Annotated[bool, typer.Option(
+        "--new-admin-password", help="Give the 'admin' account a fresh random password and"
+        " print it.")] = False,
+    secure_cookies: Annotated[bool, typer.Option(
+        help="Mark cookies Secure (set when served over HTTPS, e.g. behind a proxy).")] = False,
+) -> None:
+    """Run the analyst console (web pages and the JSON API under /api/v1)."""
+
+    def action() -> int:
+        import uvicorn
+
+        from molehunt.cases.accounts import ensure_admin
+        from molehunt.web.app import create_app
+
+        store = _case_store(database_url)
+        with store.transaction() as session:
+            password = ensure_admin(session, reset=new_admin_password)
+        application = create_app(state.workspace, store=store, secure_cookies=secure_cookies)
+        url = f"http://{host}:{port}/"
+        out.print(f"molehunt console: {url}", highlight=False)
+        if password:
+            out.print(f"admin password: {password}  (user name: admin)", highlight=False)
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+        return 0
+
+    _run(action)
+
+
+@audit_app.command("verify")
+def audit_verify(database_url: DatabaseOption = None) -> None:
+    """Walk the audit log's hash chain; exit 1 naming the first bad entry."""
+    from molehunt.cases.audit import verify
+
+    def action() -> int:
+        result = verify(_case_store(database_url))
+        if result.ok:
+            out.print(f"audit log intact: {result.entries:,} entries, head {result.head}",
+                      highlight=False)
+            return 0
+        console.print(f"[red]audit log broken:[/red] {result.problem}", highlight=False)
+        return EXIT_ERROR
+
+    _run(action)
+
+
+@audit_app.command("verify-bundle")
+def audit_verify_bundle(
+    bundle: Annotated[Path, typer.Argument(help="An evidence bundle (zip).")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Check an evidence bundle's files against its chained manifest and the audit log."""
+    import json as json_module
+
+    import sqlalchemy as sa
+
+    from molehunt.cases.bundle import verify_bundle
+    from molehunt.cases.models import AuditEntry
+
+    def action() -> int:
+        ok, head, problems = verify_bundle(bundle)
+        for problem in problems:
+            console.print(f"[red]bundle:[/red] {problem}", highlight=False)
+        if not ok:
+            return EXIT_ERROR
+        store = _case_store(database_url)
+        with store.sessions() as session:
+            logged = any(json_module.loads(d).get("chain_head") == head for d in session.scalars(
+                sa.select(AuditEntry.details).where(AuditEntry.action == "case.export")))
+        if not logged:
+            console.print("[red]bundle:[/red] its chain head is not in the audit log",
+                          highlight=False)
+            return EXIT_ERROR
+        out.print(f"bundle intact and logged: chain head {head}", highlight=False)
+        return 0
+
+    _run(action)
+
+
+@accounts_app.command("create")
+def accounts_create(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help="admin, analyst, investigator, auditor or"
+                                      " privacy_officer.")] = "analyst",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create an account with a random password (printed once)."""
+    from molehunt.cases.accounts import create_account, generate_password
+    from molehunt.cases.audit import record
+
+    def action() -> int:
+        password = generate_password()
+        with _case_store(database_url).transaction() as session:
+            create_account(session, username, password, role)
+            record(session, actor="cli", role="admin", action="account.create",
+                   target=username, details={"role": role})
+        out.print(f"created {username} ({role}); password: {password}", highlight=False)
+        return 0
+
+    _run(action)
+
+
+@app.command("export-alerts")
+def export_alerts(
+    fmt: Annotated[str, typer.Option("--format", help="json or cef.")] = "json",
+    since: Annotated[str | None, typer.Option(help="Alerts active on or after (YYYY-MM-DD).")
+                     ] = None,
+    webhook: Annotated[str | None, typer.Option(help="POST the JSON to this URL.")] = None,
+    syslog: Annotated[str | None, typer.Option(help="Send CEF to HOST:PORT over syslog.")
+                      ] = None,
+    tcp: Annotated[bool, typer.Option(help="Syslog over TCP instead of UDP.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Export the console's alerts for a SIEM (pseudonymous): print, webhook or syslog CEF."""
+    from molehunt.cases.accounts import Principal
+    from molehunt.cases.service import Console
+    from molehunt.cases.siem import cef_line, post_webhook, send_syslog
+    from molehunt.errors import ConfigError
+
+    def action() -> int:
+        if fmt not in ("json", "cef"):
+            raise ConfigError("--format must be json or cef")
+        service = Console(state.workspace, _case_store(database_url))
+        service.import_alerts()
+        alerts = service.siem_alerts(Principal(0, "cli", "admin", via="cli"), since)
+        if webhook:
+            status_code = post_webhook(alerts, webhook)
+            out.print(f"posted {len(alerts)} alerts to {webhook}: HTTP {status_code}",
+                      highlight=False)
+        if syslog:
+            host, _, port_text = syslog.rpartition(":")
+            if not host or not port_text.isdigit():
+                raise ConfigError("--syslog must be HOST:PORT")
+            sent = send_syslog(alerts, host, int(port_text), "tcp" if tcp else "udp")
+            out.print(f"sent {sent} CEF records to {syslog}", highlight=False)
+        if not webhook and not syslog:
+            for alert in alerts:
+                typer.echo(cef_line(alert) if fmt == "cef" else json.dumps(alert, default=str))
+        return 0
+
+    _run(action)
+
+
 def _parse_intensity(values: list[str]) -> dict[str, dict[str, float]]:
     from molehunt.errors import ConfigError
 

@@ -1,0 +1,167 @@
+"""p95 latency of the console's overview and person endpoints under concurrent API clients.
+
+    # a workspace of 1,000 people over 120 days (simulate, ingest, features, stand-in results)
+    molehunt simulate --users 1000 --days 120 --seed 5 --out /work/data/console-org
+    molehunt --workspace /work/data/console-ws ingest cert /work/data/console-org
+    molehunt --workspace /work/data/console-ws features
+    python tests/console_fixture.py /work/data/console-ws
+    python benchmarks/console.py --workspace /work/data/console-ws --clients 50 --requests 20
+
+Without ``--workspace`` it builds a small simulated workspace (``--users``, ``--days``) with
+the test fixture's stand-in results (tests/console_fixture). The console is served by uvicorn
+with a fresh SQLite store in a temporary folder; the activity index is brought up to date
+first (its build time is reported). ``--clients`` threads each make ``--requests`` calls,
+alternating ``/api/v1/overview`` and ``/api/v1/people/<pseudonym>`` over the 20 highest-risk
+people and 80 others drawn at random (seeded); before that, one client looks once at each
+of 30 other people (first looks, nothing cached for them). The concurrent run is repeated
+``--rounds`` times (later rounds revisit the same people), after a reference round in which
+the same clients call ``/api/v1/me`` (the HTTP stack alone); p95s are also given as ratios to
+the reference's p95. Every person call is audited (a
+write), so this also measures the audit chain's group commit. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from molehunt.cases.accounts import create_account, create_token
+from molehunt.web.app import create_app
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"p50": _p(values, 0.5), "p95": _p(values, 0.95), "max": _p(values, 1.0),
+            "mean": round(statistics.mean(values) * 1000, 1)}
+
+
+def main() -> None:
+    """Run the benchmark and print its JSON."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workspace", type=Path, help="an existing workspace with results")
+    parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="repeat the concurrent run: the first looks at the 100 people for"
+                             " the first time, the next ones come back to them")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        if args.workspace is None:
+            from console_fixture import build
+            root = build(Path(folder), users=args.users, days=args.days).root
+        else:
+            root = args.workspace
+        app = create_app(root, f"sqlite:///{Path(folder) / 'console.sqlite'}")
+        console = app.state.console
+        started = time.perf_counter()
+        indexed_days = console.results.activity.build()
+        index_seconds = time.perf_counter() - started
+        with console.store.transaction() as session:
+            token = create_token(session, create_account(session, "bench", "benchmark password",
+                                                         "analyst"), "bench")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        threading.Thread(target=server.run, daemon=True).start()
+        while not server.started:
+            time.sleep(0.05)
+        base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+        started = time.perf_counter()
+        overview = httpx.get(f"{base}/api/v1/overview", headers=headers, timeout=120)
+        first_overview = time.perf_counter() - started  # builds the read models
+        people = [p["person"] for p in overview.json()["top"]]
+        others = sorted(console.pseudonyms.of(r["user_id"]) for r in console.results.directory())
+        people += random.Random(5).sample(sorted(set(others) - set(people)),
+                                          min(80, len(set(others) - set(people))))
+        # first looks, one at a time, at people nobody has opened (nothing cached for them)
+        unseen = sorted(set(others) - set(people))[:30]
+        first_looks = []
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
+            for alias in unseen:
+                started = time.perf_counter()
+                http.get(f"/api/v1/people/{alias}").raise_for_status()
+                first_looks.append(time.perf_counter() - started)
+        errors: list[int] = []
+        lock = threading.Lock()
+
+        def client(index: int, timings: dict[str, list[float]]) -> None:
+            with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
+                for i in range(args.requests):
+                    kind = "me" if "me" in timings else (
+                        "overview" if i % 2 == 0 else "person")
+                    url = ("/api/v1/me" if kind == "me" else "/api/v1/overview"
+                           if kind == "overview" else
+                           f"/api/v1/people/{people[(index * 7 + i) % len(people)]}")
+                    started = time.perf_counter()
+                    response = http.get(url)
+                    elapsed = time.perf_counter() - started
+                    with lock:
+                        timings[kind].append(elapsed)
+                        if response.status_code != 200:
+                            errors.append(response.status_code)
+
+        rounds = []
+        # the reference, measured in the same run: the same clients asking only who they are
+        # (authentication, routing, JSON: the cost of the HTTP stack itself)
+        for kinds in [("me",)] + [("overview", "person")] * args.rounds:
+            timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+            started = time.perf_counter()
+            threads = [threading.Thread(target=client, args=(i, timings))
+                       for i in range(args.clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - started
+            count = sum(len(v) for v in timings.values())
+            rounds.append({"round": "reference" if kinds == ("me",) else len(rounds),
+                           "requests": count, "seconds": round(wall, 1),
+                           "requests_per_second": round(count / wall, 1),
+                           **{f"{k}_ms": _summary(v) for k, v in timings.items()}})
+        events = console.results.query(
+            "SELECT count(*) AS n FROM read_parquet(?, hive_partitioning=true)",
+            [str(root / "events" / "*" / "*.parquet")])[0]["n"]
+        server.should_exit = True
+        print(json.dumps({
+            "benchmark": "console",
+            "command": "python benchmarks/console.py " + " ".join(sys.argv[1:]),
+            "workspace": {"people": len(console.results.directory()),
+                          "days": len(console.results.activity.days()), "events": events},
+            "machine": {"cores": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)},
+            "activity_index": {"weeks_written": indexed_days,
+                               "seconds": round(index_seconds, 1)},
+            "first_overview_ms": round(first_overview * 1000, 1),
+            "person_first_look_one_client_ms": _summary(first_looks),
+            "clients": args.clients, "requests_per_client": args.requests,
+            "distinct_people": len(people), "errors": len(errors), "rounds": rounds,
+            "p95_over_reference": [
+                {"round": r["round"], **{k: round(r[f"{k}_ms"]["p95"] / rounds[0]["me_ms"]["p95"],
+                                                  1) for k in ("overview", "person")}}
+                for r in rounds[1:]],
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,932 @@
+"""What the console does, independent of HTTP: every read and change, checked and audited.
+
+The web layer (:mod:`molehunt.web`) and the CLI call :class:`Console`; each method takes the
+:class:`~molehunt.cases.accounts.Principal` acting, checks its permission, writes the audit
+entry in the same transaction as the change, and returns JSON-ready dictionaries in which
+people appear only as pseudonyms and every log string has been redacted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from molehunt.cases import audit
+from molehunt.cases.accounts import (
+    AccessError,
+    InputError,
+    NotFoundError,
+    Principal,
+    PrincipalCache,
+    check_role,
+    create_account,
+    create_token,
+)
+from molehunt.cases.bundle import build_bundle
+from molehunt.cases.models import (
+    ALERT_STATES,
+    CASE_STATES,
+    Account,
+    Alert,
+    AlertDecision,
+    AllowlistEntry,
+    ApiToken,
+    AuditEntry,
+    Case,
+    CaseEvidence,
+    CaseNote,
+    ConsoleSetting,
+    DetectorWeight,
+    RevealRequest,
+    utcnow,
+)
+from molehunt.cases.pseudonyms import Person, Pseudonyms, load_or_create_key, pseudonym
+from molehunt.cases.results import WorkspaceResults
+from molehunt.cases.store import CONSOLE_DIR, CaseStore
+
+BANDS = ("none", "low", "medium", "high", "critical")
+ALLOWLIST_KINDS = ("domain", "person", "device", "host", "recipient")
+MIN_REASON = 10
+#: the days a request may name
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+TREND_DAYS = 30
+#: how long one computed overview or person view is shared (see Console._view)
+VIEW_SECONDS = 5.0
+VIEW_ENTRIES = 2000
+#: events per page of a person's activity timeline
+ACTIVITY_PAGE = 100
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def _reason_text(text: str | None, label: str = "reason") -> str:
+    cleaned = (text or "").strip()
+    if len(cleaned) < MIN_REASON:
+        raise InputError(f"a {label} of at least {MIN_REASON} characters is required")
+    if len(cleaned) > 4000:
+        raise InputError(f"the {label} is longer than 4,000 characters")
+    return cleaned
+
+
+def _parse_day(value: str | None, name: str) -> dt.date | None:
+    """A YYYY-MM-DD day from a request, within :data:`FIRST_DAY` .. :data:`LAST_DAY`.
+
+    Days at the ends of Python's calendar (0001-01-01, 9999-12-31) would overflow the day
+    arithmetic behind windows and weeks; no log is from there.
+
+    >>> _parse_day("2024-02-29", "day")
+    datetime.date(2024, 2, 29)
+    """
+    if value in (None, ""):
+        return None
+    try:
+        day = dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"{name} must be a YYYY-MM-DD date") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InputError(f"{name} must be a day between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+class Console:
+    """The console's operations over one workspace and one analyst store."""
+
+    def __init__(self, workspace: Path, store: CaseStore) -> None:
+        self.workspace = Path(workspace)
+        self.store = store
+        self.results = WorkspaceResults(self.workspace)
+        self.audit_writer = audit.AuditWriter(store)
+        #: who each recently seen credential is (cleared whenever accounts or tokens change)
+        self.principals = PrincipalCache()
+        self._views: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+        self._generation = 0
+        self._building: dict[tuple[Any, ...], threading.Lock] = {}
+        self._building_lock = threading.Lock()
+        self.pseudonyms = Pseudonyms(load_or_create_key(self.workspace / CONSOLE_DIR))
+        self._load_people()
+
+    def _load_people(self) -> None:
+        self.pseudonyms.add(Person(r["user_id"], r["name"], r["email"], r["role"],
+                                   r["department"]) for r in self.results.directory())
+
+    # -- helpers -------------------------------------------------------------------------
+    def _view(self, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]
+              ) -> dict[str, Any]:
+        """A page's data, shared by everyone who asks within :data:`VIEW_SECONDS`.
+
+        Many analysts open the same overview and the same top people. The key holds the
+        read models in use (a rebuilt model is a new object) and :attr:`_generation`, which
+        every change of an alert bumps after its commit, so a triage decision shows at once;
+        results and changes made by another process show within ``VIEW_SECONDS``. The caller
+        still audits every look. The shared dictionaries are never modified.
+        """
+        full = (*key, self._generation, *self.results.versions())
+        hit = self._views.get(full)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        # one computation per key at a time: when fifty clients open the same new person at
+        # once, one reads the events and the others wait for its answer
+        with self._building_lock:
+            building = self._building.setdefault(full, threading.Lock())
+        with building:
+            hit = self._views.get(full)
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+            try:
+                value = build()
+            finally:
+                with self._building_lock:
+                    self._building.pop(full, None)
+            self._remember(full, value)
+        return value
+
+    def _remember(self, full: tuple[Any, ...], value: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if len(self._views) >= VIEW_ENTRIES:
+            self._views = {k: v for k, v in self._views.items() if v[0] > now}
+            if len(self._views) >= VIEW_ENTRIES:
+                self._views = {}
+        self._views[full] = (now + VIEW_SECONDS, value)
+
+    @contextlib.contextmanager
+    def _alerts_changing(self) -> Iterator[Session]:
+        """A write transaction that changes alerts: shared views are dropped after it commits."""
+        with self.store.transaction() as session:
+            yield session
+        self._generation += 1
+
+    @staticmethod
+    def require(principal: Principal, permission: str) -> None:
+        """Refuse with 403 unless the principal's role holds ``permission``."""
+        if not principal.can(permission):
+            raise AccessError(f"the {principal.role} role may not do this ({permission})")
+
+    def _audit(self, session: Session, principal: Principal, action: str, target: str = "",
+               reason: str | None = None, **details: Any) -> None:
+        audit.record(session, actor=principal.username, role=principal.role, action=action,
+                     target=target, reason=reason, details=details)
+
+    def record(self, principal: Principal, action: str, target: str = "",
+               reason: str | None = None, **details: Any) -> None:
+        """Write one audit entry on its own (reads, logins, exports); returns once committed.
+
+        Concurrent callers share one commit (:class:`~molehunt.cases.audit.AuditWriter`).
+        """
+        self.audit_writer.write(actor=principal.username, role=principal.role, action=action,
+                                target=target, reason=reason, details=details)
+
+    def close(self) -> None:
+        """Finish pending audit writes, stop background work, release the store."""
+        self.audit_writer.close()
+        self.results.close()
+        self.store.close()
+
+    def person_of(self, alias: str) -> str:
+        """The user id behind a pseudonym (404 when unknown)."""
+        user_id = self.pseudonyms.user_id(alias)
+        if user_id is None:
+            self._load_people()
+            self._learn_alert_people()
+            user_id = self.pseudonyms.user_id(alias)
+        if user_id is None:
+            raise NotFoundError(f"no person {alias!r}")
+        return user_id
+
+    def _learn_alert_people(self) -> None:
+        with self.store.sessions() as session:
+            ids = session.scalars(sa.select(Alert.user_id).distinct()).all()
+        self.pseudonyms.add(Person(u) for u in ids)
+
+    def _redact(self, value: Any) -> Any:
+        """Pseudonymise a value from the logs or results, recursively."""
+        if isinstance(value, str):
+            return self.pseudonyms.redact(value)
+        if isinstance(value, dict):
+            return {k: self._redact(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._redact(v) for v in value]
+        return _iso(value)
+
+    def _event(self, row: dict[str, Any]) -> dict[str, Any]:
+        shown = {k: v for k, v in row.items() if k != "user_id"}
+        if shown.get("content") and len(str(shown["content"])) > 500:
+            shown["content"] = str(shown["content"])[:500] + "…"
+        redacted: dict[str, Any] = self._redact(shown)
+        redacted["person"] = self.pseudonyms.of(row["user_id"])
+        return redacted
+
+    def _reasons(self, value: Any) -> list[dict[str, Any]]:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return []
+        return [self._redact(dict(r)) for r in (value or []) if isinstance(r, dict)]
+
+    def _alert_json(self, alert: Alert, accounts: dict[int, str]) -> dict[str, Any]:
+        return {
+            "alert_id": alert.public_id, "person": self.pseudonyms.of(alert.user_id),
+            "opened_day": alert.opened_day.isoformat(), "last_day": alert.last_day.isoformat(),
+            "peak_risk": round(alert.peak_risk, 1), "band": alert.band,
+            "reasons": self._reasons(alert.reasons), "detectors": json.loads(alert.detectors),
+            "detection_status": alert.detection_status, "state": alert.state,
+            "assignee": accounts.get(alert.assignee_id) if alert.assignee_id else None,
+            "decision_reason": self._redact(alert.decision_reason), "case_id": alert.case_id,
+        }
+
+    def _accounts(self, session: Session) -> dict[int, str]:
+        return {i: n for i, n in session.execute(sa.select(Account.id, Account.username))}
+
+    # -- alerts import -------------------------------------------------------------------
+    def import_alerts(self) -> dict[str, int]:
+        """Import ``results/alerts.parquet`` idempotently by ``alert_id``.
+
+        New alerts are added in state ``new``; known ones get the detection core's newest
+        figures (last day, peak risk, band, reasons, detectors) and keep their workflow state.
+        """
+        rows = self.results.alerts_table()
+        added = updated = 0
+        with self._alerts_changing() as session:
+            known = {a.alert_id: a for a in session.scalars(sa.select(Alert)).all()}
+            for row in rows:
+                fields = {
+                    "user_id": str(row["user_id"]), "opened_day": row["opened_day"],
+                    "last_day": row["last_day"], "peak_risk": float(row["peak_risk"]),
+                    "band": str(row["band"]),
+                    "reasons": json.dumps(row.get("reasons") or [], default=str),
+                    "detectors": json.dumps(list(row.get("detectors") or [])),
+                    "detection_status": str(row.get("status") or "open"),
+                }
+                alert = known.get(str(row["alert_id"]))
+                if alert is None:
+                    session.add(Alert(alert_id=str(row["alert_id"]), state="new",
+                                      public_id=self.public_alert_id(str(row["alert_id"])),
+                                      **fields))
+                    added += 1
+                elif any(getattr(alert, k) != v for k, v in fields.items()):
+                    for key, value in fields.items():
+                        setattr(alert, key, value)
+                    alert.updated_at = utcnow()
+                    updated += 1
+            if added or updated:
+                audit.record(session, actor="system", role="system", action="alerts.import",
+                             details={"added": added, "updated": updated})
+        self.pseudonyms.add(Person(str(r["user_id"])) for r in rows)
+        return {"added": added, "updated": updated, "total": len(rows)}
+
+    # -- overview ------------------------------------------------------------------------
+    def overview(self, principal: Principal) -> dict[str, Any]:
+        """Risk distribution, highest-risk people with trend, new alerts, alert load."""
+        self.require(principal, "view")
+        return self._view(("overview",), self._overview)
+
+    def _overview(self) -> dict[str, Any]:
+        last = self.results.last_day()
+        result: dict[str, Any] = {"ready": self.results.ready, "day": _iso(last),
+                                  "bands": {b: 0 for b in BANDS}, "top": [],
+                                  "new_alerts": [], "load": []}
+        if last is not None:
+            today = self.results.risk_on_last_day()
+            for row in today:
+                result["bands"][row["band"]] = result["bands"].get(row["band"], 0) + 1
+            top = today[:20]
+            trends = self.results.risk_trends([r["user_id"] for r in top],
+                                              last - dt.timedelta(days=TREND_DAYS))
+            result["top"] = [{"person": self.pseudonyms.of(r["user_id"]),
+                              "risk": round(float(r["risk"]), 1), "band": r["band"],
+                              "trend": trends.get(r["user_id"], [])} for r in top]
+            load: dict[str, int] = {}
+            for row in self.results.band_counts(last - dt.timedelta(days=90)):
+                if row["band"] in ("high", "critical"):
+                    key = _iso(row["day"])
+                    load[key] = load.get(key, 0) + int(row["people"])
+            result["load"] = [{"day": d, "people": n} for d, n in sorted(load.items())]
+        with self.store.sessions() as session:
+            accounts = self._accounts(session)
+            alerts = session.scalars(sa.select(Alert).where(Alert.state == "new")
+                                     .order_by(Alert.peak_risk.desc()).limit(10)).all()
+            result["new_alerts"] = [self._alert_json(a, accounts) for a in alerts]
+            result["open_alerts"] = session.scalar(
+                sa.select(sa.func.count()).select_from(Alert)
+                .where(Alert.state.in_(("new", "assigned")))) or 0
+        return result
+
+    # -- person --------------------------------------------------------------------------
+    def person(self, principal: Principal, alias: str, channel: str | None = None,
+               first: str | None = None, last: str | None = None, page: int = 1,
+               page_size: int = ACTIVITY_PAGE) -> dict[str, Any]:
+        """Everything about one pseudonymous person; the look is audited.
+
+        The activity timeline is paged (``page`` from 1, ``page_size`` events, newest first);
+        ``activity.total`` says how many events the window holds.
+        """
+        self.require(principal, "view")
+        user_id = self.person_of(alias)
+        if channel and channel not in self.results.channels():
+            raise InputError(f"unknown channel {channel!r}")
+        if not 1 <= page <= 100_000:
+            raise InputError("page must be between 1 and 100,000")
+        if not 1 <= page_size <= 1000:
+            raise InputError("page_size must be between 1 and 1,000")
+        risk = self.results.person_risk(user_id)
+        end = _parse_day(last, "to") or (risk[-1]["day"] if risk else self.results.last_day()
+                                          ) or dt.date.today()
+        if isinstance(end, dt.datetime):
+            end = end.date()
+        start = _parse_day(first, "from") or end - dt.timedelta(days=14)
+        if start > end:
+            raise InputError("from must not be after to")
+        if (end - start).days > 366:
+            raise InputError("the activity window is at most 366 days")
+        shown = self._view(("person", user_id, channel, start, end, page, page_size),
+                           lambda: self._person(user_id, alias, risk, channel, start, end, page,
+                                                page_size))
+        # written (group-committed) before anything is returned: no look goes unrecorded
+        self.record(principal, "person.view", alias,
+                    window=[start.isoformat(), end.isoformat()], channel=channel, page=page)
+        return shown
+
+    def _person(self, user_id: str, alias: str, risk: list[dict[str, Any]],
+                channel: str | None, start: dt.date, end: dt.date, page: int, page_size: int
+                ) -> dict[str, Any]:
+        findings = self.results.findings(user_id)
+        evidence_ids = [e for f in findings[:20] for e in (f["evidence"] or [])][:500]
+        days = [f["day"] for f in findings[:20]]
+        related = {str(u) for f in findings[:20] for u in (f["related_users"] or [])}
+        evidence = self.results.events_by_id(
+            evidence_ids, min(days) - dt.timedelta(days=90) if days else None,
+            max(days) if days else None, users={user_id} | related) if days else []
+        events, total = self.results.events(user_id, start, end, channel, page_size,
+                                            (page - 1) * page_size)
+        neighbours: dict[str, int] = {}
+        for finding in findings:
+            for other in finding["related_users"] or []:
+                if other != user_id:
+                    alias_other = self.pseudonyms.of(str(other))
+                    neighbours[alias_other] = neighbours.get(alias_other, 0) + 1
+        person = self.pseudonyms.people.get(user_id)
+        with self.store.sessions() as session:
+            accounts = self._accounts(session)
+            alerts = session.scalars(sa.select(Alert).where(Alert.user_id == user_id)
+                                     .order_by(Alert.opened_day.desc())).all()
+            alert_rows = [self._alert_json(a, accounts) for a in alerts]
+        return {
+            "person": alias, "ready": self.results.ready,
+            "role": person.role if person else None,
+            "department": person.department if person else None,
+            "risk": [{"day": _iso(r["day"]), "risk": round(float(r["risk"]), 1),
+                      "band": r["band"]} for r in risk],
+            "latest_reasons": self._reasons(self.results.reasons_on(user_id, risk[-1]["day"])
+                                            ) if risk else [],
+            "findings": [{"day": _iso(f["day"]), "detector": f["detector"],
+                          "detector_version": f["detector_version"],
+                          "score": round(float(f["score"]), 3),
+                          "reasons": self._reasons(f["reasons"]),
+                          "evidence": list(f["evidence"] or [])} for f in findings[:50]],
+            "evidence": [self._event(e) for e in evidence],
+            "activity": {"from": start.isoformat(), "to": end.isoformat(), "channel": channel,
+                         "page": page, "page_size": page_size, "total": total,
+                         "pages": max(1, -(-total // page_size)),
+                         "events": [self._event(e) for e in events]},
+            "ledger": [self._redact(r) for r in self.results.ledger(user_id)],
+            "documents_out": [self._redact(r) for r in self.results.documents_out(user_id)],
+            "neighbours": [{"person": p, "findings": n} for p, n in
+                           sorted(neighbours.items(), key=lambda item: -item[1])],
+            "alerts": alert_rows,
+        }
+
+    # -- alert queue ---------------------------------------------------------------------
+    def alerts(self, principal: Principal, state: str | None = None, band: str | None = None,
+               limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """The alert queue, highest risk first."""
+        self.require(principal, "view")
+        if state and state not in ALERT_STATES:
+            raise InputError(f"state must be one of {', '.join(ALERT_STATES)}")
+        if band and band not in BANDS:
+            raise InputError(f"band must be one of {', '.join(BANDS)}")
+        query = sa.select(Alert)
+        if state:
+            query = query.where(Alert.state == state)
+        if band:
+            query = query.where(Alert.band == band)
+        with self.store.sessions() as session:
+            total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(query.order_by(Alert.peak_risk.desc(), Alert.alert_id)
+                                   .limit(limit).offset(offset)).all()
+            accounts = self._accounts(session)
+            return {"total": total, "alerts": [self._alert_json(a, accounts) for a in rows]}
+
+    def public_alert_id(self, alert_id: str) -> str:
+        """The id the console shows for a detection-core alert id (keyed, like pseudonyms)."""
+        return "AL-" + pseudonym(self.pseudonyms.key, "alert:" + alert_id)[2:]
+
+    def _get_alert(self, session: Session, alert_id: str) -> Alert:
+        alert = session.scalar(sa.select(Alert).where(Alert.public_id == alert_id))
+        if alert is None:
+            raise NotFoundError(f"no alert {alert_id!r}")
+        return alert
+
+    def alert(self, principal: Principal, alert_id: str) -> dict[str, Any]:
+        """One alert with the findings and evidence of its days; the look is audited."""
+        self.require(principal, "view")
+        with self.store.sessions() as session:
+            alert = self._get_alert(session, alert_id)
+            shown = self._alert_json(alert, self._accounts(session))
+            decisions = session.execute(
+                sa.select(AlertDecision, Account.username)
+                .join(Account, Account.id == AlertDecision.account_id)
+                .where(AlertDecision.alert_id == alert.alert_id)
+                .order_by(AlertDecision.at)).all()
+            user_id, first, last = alert.user_id, alert.opened_day, alert.last_day
+        self.record(principal, "alert.view", alert_id)
+        findings = self.results.findings(user_id, first, last)
+        ids = [e for f in findings for e in (f["evidence"] or [])][:500]
+        related = {str(u) for f in findings for u in (f["related_users"] or [])}
+        evidence = self.results.events_by_id(ids, first - dt.timedelta(days=90), last,
+                                             users={user_id} | related)
+        shown["findings"] = [{"day": _iso(f["day"]), "detector": f["detector"],
+                              "score": round(float(f["score"]), 3),
+                              "reasons": self._reasons(f["reasons"]),
+                              "evidence": list(f["evidence"] or [])} for f in findings]
+        shown["evidence"] = [self._event(e) for e in evidence]
+        shown["decisions"] = [{"action": d.action, "by": name, "at": _iso(d.at),
+                               "reason": d.reason} for d, name in decisions]
+        return shown
+
+    def _decide(self, session: Session, principal: Principal, alert: Alert, action: str,
+                reason: str | None) -> None:
+        session.add(AlertDecision(alert_id=alert.alert_id, account_id=principal.account_id,
+                                  action=action, reason=reason, detectors=alert.detectors))
+        alert.updated_at = utcnow()
+        self._audit(session, principal, f"alert.{action}", alert.public_id, reason)
+
+    def assign(self, principal: Principal, alert_id: str, assignee: str | None) -> None:
+        """Assign an alert to an analyst or investigator (``None``: to oneself)."""
+        self.require(principal, "triage")
+        with self._alerts_changing() as session:
+            alert = self._get_alert(session, alert_id)
+            name = (assignee or principal.username).strip()
+            account = session.scalar(sa.select(Account).where(Account.username == name))
+            if account is None or not account.active or account.role not in (
+                    "analyst", "investigator"):
+                raise InputError(f"{name!r} is not an active analyst or investigator")
+            alert.assignee_id, alert.state = account.id, "assigned"
+            self._decide(session, principal, alert, "assign", f"to {name}")
+
+    def confirm(self, principal: Principal, alert_id: str, reason: str | None) -> None:
+        """Confirm an alert as a real concern."""
+        self.require(principal, "triage")
+        text = _reason_text(reason)
+        with self._alerts_changing() as session:
+            alert = self._get_alert(session, alert_id)
+            alert.state, alert.decision_reason = "confirmed", text
+            self._decide(session, principal, alert, "confirm", text)
+
+    def dismiss(self, principal: Principal, alert_id: str, reason: str | None,
+                allowlist_kind: str | None = None, allowlist_value: str | None = None) -> None:
+        """Dismiss an alert with a reason; optionally allowlist what caused it.
+
+        Dismissals are the tuning feedback: ``console/feedback.json`` counts them per
+        detector, and allowlist entries go to ``console/allowlists.json``, both read by the
+        detection core on its next run.
+        """
+        self.require(principal, "triage")
+        text = _reason_text(reason)
+        with self._alerts_changing() as session:
+            alert = self._get_alert(session, alert_id)
+            alert.state, alert.decision_reason = "dismissed", text
+            self._decide(session, principal, alert, "dismiss", text)
+            if allowlist_kind or allowlist_value:
+                self._add_allowlist(session, principal, allowlist_kind, allowlist_value,
+                                    f"dismissed {alert.public_id}: {text}")
+        self.write_tuning_files()
+
+    # -- cases ---------------------------------------------------------------------------
+    def open_case(self, principal: Principal, alert_ids: Iterable[str], title: str | None
+                  ) -> int:
+        """Open a case from one or more alerts about the same person."""
+        self.require(principal, "triage")
+        ids = [a for a in alert_ids if a]
+        if not ids:
+            raise InputError("a case is opened from at least one alert")
+        with self._alerts_changing() as session:
+            alerts = [self._get_alert(session, a) for a in ids]
+            if len({a.user_id for a in alerts}) != 1:
+                raise InputError("the alerts of one case must be about one person")
+            label = (title or "").strip() or (
+                f"{self.pseudonyms.of(alerts[0].user_id)} from {alerts[0].opened_day}")
+            if len(label) > 200:
+                raise InputError("the title is longer than 200 characters")
+            case = Case(title=label, subject_user_id=alerts[0].user_id, status="open",
+                        created_by=principal.account_id)
+            session.add(case)
+            session.flush()
+            for alert in alerts:
+                alert.case_id = case.id
+            self._audit(session, principal, "case.open", f"case:{case.id}", alerts=ids)
+            return case.id
+
+    def _get_case(self, session: Session, case_id: int) -> Case:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFoundError(f"no case {case_id}")
+        return case
+
+    def cases(self, principal: Principal) -> list[dict[str, Any]]:
+        """Every case, newest first."""
+        self.require(principal, "view")
+        with self.store.sessions() as session:
+            accounts = self._accounts(session)
+            return [{"id": c.id, "title": self._redact(c.title), "status": c.status,
+                     "person": self.pseudonyms.of(c.subject_user_id),
+                     "created_by": accounts.get(c.created_by), "created_at": _iso(c.created_at),
+                     "updated_at": _iso(c.updated_at)}
+                    for c in session.scalars(sa.select(Case).order_by(Case.id.desc())).all()]
+
+    def case(self, principal: Principal, case_id: int) -> dict[str, Any]:
+        """One case with its alerts, notes and evidence; the look is audited."""
+        self.require(principal, "view")
+        with self.store.sessions() as session:
+            case = self._get_case(session, case_id)
+            subject = case.subject_user_id
+            accounts = self._accounts(session)
+            alerts = session.scalars(sa.select(Alert).where(Alert.case_id == case_id)).all()
+            notes = session.scalars(sa.select(CaseNote).where(CaseNote.case_id == case_id)
+                                    .order_by(CaseNote.id)).all()
+            items = session.scalars(sa.select(CaseEvidence).where(
+                CaseEvidence.case_id == case_id).order_by(CaseEvidence.id)).all()
+            shown = {"id": case.id, "title": self._redact(case.title), "status": case.status,
+                     "person": self.pseudonyms.of(case.subject_user_id),
+                     "created_by": accounts.get(case.created_by),
+                     "created_at": _iso(case.created_at),
+                     "alerts": [self._alert_json(a, accounts) for a in alerts],
+                     "notes": [{"id": n.id, "author": accounts.get(n.author_id),
+                                "at": _iso(n.created_at), "body": self._redact(n.body)}
+                               for n in notes],
+                     "evidence_refs": [(e.event_id, e.day, e.note, accounts.get(e.added_by))
+                                       for e in items]}
+        self.record(principal, "case.view", f"case:{case_id}")
+        refs = shown.pop("evidence_refs")
+        events = {e["event_id"]: e for e in self.results.events_by_id(
+            [r[0] for r in refs], min((r[1] for r in refs), default=None),
+            max((r[1] for r in refs), default=None), users=[subject])}
+        shown["evidence"] = [{"event_id": r[0], "day": _iso(r[1]), "note": self._redact(r[2]),
+                              "added_by": r[3],
+                              "event": self._event(events[r[0]]) if r[0] in events else None}
+                             for r in refs]
+        return shown
+
+    def add_note(self, principal: Principal, case_id: int, body: str | None) -> None:
+        """Write a note on a case."""
+        self.require(principal, "triage")
+        text = (body or "").strip()
+        if not text or len(text) > 20000:
+            raise InputError("a note has 1 to 20,000 characters")
+        with self.store.transaction() as session:
+            self._get_case(session, case_id)
+            session.add(CaseNote(case_id=case_id, author_id=principal.account_id, body=text))
+            self._audit(session, principal, "case.note", f"case:{case_id}")
+
+    def add_evidence(self, principal: Principal, case_id: int, event_id: str | None,
+                     day: str | None, note: str | None = None) -> None:
+        """Attach a logged event (by id and day) to a case as evidence."""
+        self.require(principal, "triage")
+        when = _parse_day(day, "day")
+        if not event_id or when is None:
+            raise InputError("evidence needs an event_id and its day")
+        with self.store.transaction() as session:
+            case = self._get_case(session, case_id)
+            found = self.results.events_by_id([event_id], when, when,
+                                              users=[case.subject_user_id])
+            if not found or found[0]["user_id"] != case.subject_user_id:
+                raise InputError(f"no event {event_id!r} of the case's person on {when}")
+            session.add(CaseEvidence(case_id=case_id, event_id=event_id, day=when,
+                                     note=(note or "").strip() or None,
+                                     added_by=principal.account_id))
+            self._audit(session, principal, "case.evidence", f"case:{case_id}",
+                        event_id=event_id)
+
+    def set_case_status(self, principal: Principal, case_id: int, status: str) -> None:
+        """Move a case along its workflow."""
+        self.require(principal, "triage")
+        if status not in CASE_STATES:
+            raise InputError(f"status must be one of {', '.join(CASE_STATES)}")
+        with self.store.transaction() as session:
+            case = self._get_case(session, case_id)
+            case.status, case.updated_at = status, utcnow()
+            self._audit(session, principal, "case.status", f"case:{case_id}", status=status)
+
+    def export_bundle(self, principal: Principal, case_id: int) -> tuple[bytes, str]:
+        """The case's evidence bundle (zip) and its chain head, recorded in the audit log."""
+        self.require(principal, "export_evidence")
+        shown = self.case(principal, case_id)
+        with self.store.sessions() as session:
+            user_id = self._get_case(session, case_id).subject_user_id
+            trail = session.scalars(sa.select(AuditEntry).where(
+                AuditEntry.target == f"case:{case_id}").order_by(AuditEntry.seq)).all()
+            trail_rows = [{"seq": a.seq, "at": a.at, "actor": a.actor, "action": a.action,
+                           "hash": a.hash} for a in trail]
+        findings = []
+        for alert in shown["alerts"]:
+            first, last = dt.date.fromisoformat(alert["opened_day"]), dt.date.fromisoformat(
+                alert["last_day"])
+            findings += [self._redact({k: v for k, v in f.items() if k != "related_users"})
+                         for f in self.results.findings(user_id, first, last)]
+
+        def lines(rows: list[Any]) -> bytes:
+            return "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n"
+                           for r in rows).encode("utf-8")
+
+        files = [
+            ("case.json", json.dumps({k: v for k, v in shown.items()
+                                      if k not in ("notes", "evidence")},
+                                     indent=2, default=str, ensure_ascii=False).encode()),
+            ("events.jsonl", lines([e["event"] | {"note": e["note"]} for e in shown["evidence"]
+                                    if e["event"]])),
+            ("findings.jsonl", lines(findings)),
+            ("notes.jsonl", lines(shown["notes"])),
+            ("audit.jsonl", lines(trail_rows)),
+        ]
+        meta = {"case_id": case_id, "person": shown["person"],
+                "created_at": utcnow().isoformat(), "created_by": principal.username}
+        data, head = build_bundle(files, meta)
+        self.record(principal, "case.export", f"case:{case_id}", chain_head=head,
+                    bytes=len(data))
+        return data, head
+
+    # -- reveal --------------------------------------------------------------------------
+    def reveal_needs_approval(self) -> bool:
+        """Whether a reveal needs a privacy officer's approval (a console setting)."""
+        with self.store.sessions() as session:
+            value = session.get(ConsoleSetting, "reveal_requires_approval")
+            return bool(value and json.loads(value.value))
+
+    def reveal(self, principal: Principal, alias: str, reason: str | None) -> dict[str, Any]:
+        """Who a pseudonym is, for an investigator with a stated reason (audited).
+
+        When approval is required, the first call files a request and the identity is given
+        only once a privacy officer (not the requester) has approved it.
+        """
+        self.require(principal, "reveal")
+        text = _reason_text(reason)
+        user_id = self.person_of(alias)
+        approval = self.reveal_needs_approval()
+        with self.store.transaction() as session:
+            if approval:
+                approved = session.scalar(sa.select(RevealRequest).where(
+                    RevealRequest.requester_id == principal.account_id,
+                    RevealRequest.user_id == user_id, RevealRequest.status == "approved"))
+                if approved is None:
+                    request = RevealRequest(requester_id=principal.account_id, user_id=user_id,
+                                            reason=text, status="pending")
+                    session.add(request)
+                    session.flush()
+                    self._audit(session, principal, "reveal.request", alias, text,
+                                request=request.id)
+                    return {"person": alias, "status": "pending", "request": request.id}
+                approved.status = "used"
+            self._audit(session, principal, "reveal", alias, text)
+        person = self.pseudonyms.people.get(user_id) or Person(user_id)
+        return {"person": alias, "status": "revealed", "user_id": user_id,
+                "name": person.name, "email": person.email, "role": person.role,
+                "department": person.department}
+
+    def reveal_requests(self, principal: Principal) -> list[dict[str, Any]]:
+        """Pending reveal requests (for privacy officers)."""
+        self.require(principal, "approve_reveal")
+        with self.store.sessions() as session:
+            accounts = self._accounts(session)
+            rows = session.scalars(sa.select(RevealRequest).where(
+                RevealRequest.status == "pending").order_by(RevealRequest.id)).all()
+            return [{"id": r.id, "person": self.pseudonyms.of(r.user_id),
+                     "requester": accounts.get(r.requester_id), "reason": r.reason,
+                     "at": _iso(r.created_at)} for r in rows]
+
+    def decide_reveal(self, principal: Principal, request_id: int, approve: bool) -> None:
+        """Approve or deny a pending reveal request (never one's own)."""
+        self.require(principal, "approve_reveal")
+        with self.store.transaction() as session:
+            request = session.get(RevealRequest, request_id)
+            if request is None or request.status != "pending":
+                raise NotFoundError(f"no pending reveal request {request_id}")
+            if request.requester_id == principal.account_id:
+                raise AccessError("a reveal request needs a second person's approval")
+            request.status = "approved" if approve else "denied"
+            request.approver_id, request.decided_at = principal.account_id, utcnow()
+            self._audit(session, principal, "reveal.approve" if approve else "reveal.deny",
+                        self.pseudonyms.of(request.user_id), request=request_id)
+
+    # -- audit ---------------------------------------------------------------------------
+    def audit_log(self, principal: Principal, limit: int = 200, before: int | None = None
+                  ) -> dict[str, Any]:
+        """Audit entries, newest first, and whether the chain verifies."""
+        self.require(principal, "audit")
+        query = sa.select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+        if before is not None:
+            query = query.where(AuditEntry.seq < before)
+        with self.store.sessions() as session:
+            rows = session.scalars(query).all()
+            entries = [{"seq": e.seq, "at": e.at, "actor": e.actor, "role": e.role,
+                        "action": e.action, "target": e.target, "reason": e.reason,
+                        "details": json.loads(e.details), "hash": e.hash} for e in rows]
+        return {"entries": entries, "verification": audit.verify(self.store).to_json()}
+
+    # -- settings ------------------------------------------------------------------------
+    def settings(self, principal: Principal) -> dict[str, Any]:
+        """Allowlists, detector weights, console settings (and accounts, for admins)."""
+        self.require(principal, "settings_read")
+        with self.store.sessions() as session:
+            accounts = self._accounts(session)
+            shown: dict[str, Any] = {
+                "allowlist": [{"id": e.id, "kind": e.kind, "value": self._redact(e.value),
+                               "reason": self._redact(e.reason),
+                               "by": accounts.get(e.created_by), "at": _iso(e.created_at)}
+                              for e in session.scalars(sa.select(AllowlistEntry)
+                                                       .order_by(AllowlistEntry.id)).all()],
+                "weights": {w.detector: w.weight for w in session.scalars(
+                    sa.select(DetectorWeight)).all()},
+                "reveal_requires_approval": self.reveal_needs_approval(),
+            }
+            if principal.can("accounts"):
+                shown["accounts"] = [{"username": a.username, "role": a.role,
+                                      "active": a.active}
+                                     for a in session.scalars(sa.select(Account)
+                                                              .order_by(Account.id)).all()]
+        return shown
+
+    def _add_allowlist(self, session: Session, principal: Principal, kind: str | None,
+                       value: str | None, reason: str) -> None:
+        if kind not in ALLOWLIST_KINDS:
+            raise InputError(f"allowlist kind must be one of {', '.join(ALLOWLIST_KINDS)}")
+        cleaned = (value or "").strip()
+        if not cleaned or len(cleaned) > 512:
+            raise InputError("an allowlist value has 1 to 512 characters")
+        if kind == "person" and cleaned.startswith("P-"):
+            cleaned = self.person_of(cleaned)
+        session.add(AllowlistEntry(kind=kind, value=cleaned, reason=reason,
+                                   created_by=principal.account_id))
+        self._audit(session, principal, "allowlist.add", f"{kind}", reason)
+
+    def add_allowlist(self, principal: Principal, kind: str | None, value: str | None,
+                      reason: str | None) -> None:
+        """Add an allowlist entry (admins; analysts do it by dismissing an alert)."""
+        self.require(principal, "settings_write")
+        text = _reason_text(reason)
+        with self.store.transaction() as session:
+            self._add_allowlist(session, principal, kind, value, text)
+        self.write_tuning_files()
+
+    def remove_allowlist(self, principal: Principal, entry_id: int) -> None:
+        """Remove an allowlist entry."""
+        self.require(principal, "settings_write")
+        with self.store.transaction() as session:
+            entry = session.get(AllowlistEntry, entry_id)
+            if entry is None:
+                raise NotFoundError(f"no allowlist entry {entry_id}")
+            session.delete(entry)
+            self._audit(session, principal, "allowlist.remove", f"{entry.kind}")
+        self.write_tuning_files()
+
+    def set_weight(self, principal: Principal, detector: str | None, weight: float) -> None:
+        """Set a detector's weight in the risk score (0 turns it off, at most 5)."""
+        self.require(principal, "settings_write")
+        name = (detector or "").strip()
+        if not name or len(name) > 128 or not all(c.isalnum() or c in "_-." for c in name):
+            raise InputError("detector must be a detector name")
+        if not 0 <= weight <= 5:
+            raise InputError("weight must be between 0 and 5")
+        with self.store.transaction() as session:
+            row = session.get(DetectorWeight, name)
+            if row is None:
+                session.add(DetectorWeight(detector=name, weight=weight,
+                                           updated_by=principal.account_id))
+            else:
+                row.weight, row.updated_by, row.updated_at = weight, principal.account_id, utcnow()
+            self._audit(session, principal, "weight.set", name, weight=weight)
+        self.write_tuning_files()
+
+    def set_reveal_approval(self, principal: Principal, required: bool) -> None:
+        """Require (or not) a privacy officer's approval for every reveal."""
+        self.require(principal, "settings_write")
+        with self.store.transaction() as session:
+            row = session.get(ConsoleSetting, "reveal_requires_approval")
+            if row is None:
+                session.add(ConsoleSetting(key="reveal_requires_approval",
+                                           value=json.dumps(required)))
+            else:
+                row.value = json.dumps(required)
+            self._audit(session, principal, "setting.reveal_approval", "", required=required)
+
+    def write_tuning_files(self) -> None:
+        """Write allowlists, weights and dismissal counts where the detection core reads them."""
+        folder = self.workspace / CONSOLE_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        with self.store.sessions() as session:
+            allow = [{"kind": e.kind, "value": e.value, "reason": e.reason}
+                     for e in session.scalars(sa.select(AllowlistEntry)).all()]
+            weights = {w.detector: w.weight for w in session.scalars(
+                sa.select(DetectorWeight)).all()}
+            counts: dict[str, dict[str, int]] = {}
+            for action, detectors in session.execute(
+                    sa.select(AlertDecision.action, AlertDecision.detectors).where(
+                        AlertDecision.action.in_(("confirm", "dismiss")))):
+                for detector in json.loads(detectors):
+                    per = counts.setdefault(detector, {"confirm": 0, "dismiss": 0})
+                    per[action] += 1
+        for name, value in (("allowlists.json", allow), ("detector_weights.json", weights),
+                            ("feedback.json", counts)):
+            temporary = folder / f".{name}.tmp"
+            temporary.write_text(json.dumps(value, indent=2, ensure_ascii=False), "utf-8")
+            temporary.replace(folder / name)
+
+    # -- accounts ------------------------------------------------------------------------
+    def create_account(self, principal: Principal, username: str, password: str, role: str
+                       ) -> None:
+        """Add an account (admins)."""
+        self.require(principal, "accounts")
+        with self.store.transaction() as session:
+            create_account(session, username, password, role)
+            self._audit(session, principal, "account.create", username, role=role)
+
+    def update_account(self, principal: Principal, username: str, role: str | None,
+                       active: bool | None) -> None:
+        """Change an account's role or deactivate it (admins; never one's own)."""
+        self.require(principal, "accounts")
+        with self.store.transaction() as session:
+            account = session.scalar(sa.select(Account).where(Account.username == username))
+            if account is None:
+                raise NotFoundError(f"no account {username!r}")
+            if account.id == principal.account_id:
+                raise InputError("you cannot change your own role or deactivate yourself")
+            if role is not None:
+                account.role = check_role(role)
+            if active is not None:
+                account.active = active
+            self._audit(session, principal, "account.update", username, role=role,
+                        active=active)
+        self.principals.clear()
+
+    def create_token(self, principal: Principal, name: str) -> str:
+        """A new API token acting as the caller (shown once)."""
+        self.require(principal, "self")
+        with self.store.transaction() as session:
+            account = session.get(Account, principal.account_id)
+            if account is None:
+                raise NotFoundError("account gone")
+            token = create_token(session, account, name)
+            self._audit(session, principal, "token.create", name)
+        return token
+
+    def tokens(self, principal: Principal) -> list[dict[str, Any]]:
+        """API tokens: one's own; every account's for those who manage accounts."""
+        self.require(principal, "self")
+        query = sa.select(ApiToken, Account.username).join(
+            Account, Account.id == ApiToken.account_id).order_by(ApiToken.id)
+        if not principal.can("accounts"):
+            query = query.where(ApiToken.account_id == principal.account_id)
+        with self.store.sessions() as session:
+            return [{"id": t.id, "name": t.name, "owner": owner,
+                     "created_at": _iso(t.created_at), "revoked": t.revoked}
+                    for t, owner in session.execute(query).all()]
+
+    def revoke_token(self, principal: Principal, token_id: int) -> None:
+        """Revoke an API token (one's own, or any for those who manage accounts); at once."""
+        self.require(principal, "self")
+        with self.store.transaction() as session:
+            token = session.get(ApiToken, token_id)
+            if token is None or (token.account_id != principal.account_id
+                                 and not principal.can("accounts")):
+                raise NotFoundError(f"no API token {token_id}")  # others' ids stay unknown
+            if not token.revoked:
+                token.revoked = True
+                self._audit(session, principal, "token.revoke", token.name, token=token_id)
+        self.principals.clear()
+
+    # -- SIEM ----------------------------------------------------------------------------
+    def siem_alerts(self, principal: Principal, since: str | None = None) -> list[dict[str, Any]]:
+        """Alerts for SIEM export (pseudonymous), optionally opened on or after ``since``."""
+        self.require(principal, "siem")
+        first = _parse_day(since, "since")
+        query = sa.select(Alert).order_by(Alert.opened_day, Alert.alert_id)
+        if first is not None:
+            query = query.where(Alert.last_day >= first)
+        with self.store.sessions() as session:
+            accounts = self._accounts(session)
+            rows = [self._alert_json(a, accounts) for a in session.scalars(query).all()]
+        for row in rows:
+            row["summary"] = "; ".join(str(r.get("text", "")) for r in row["reasons"][:3])
+        self.record(principal, "siem.export", "", count=len(rows))
+        return rows
