@@ -309,25 +309,42 @@ def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ib
                            context=context,
                            first_seen=first_seen, hr_events=store.hr_events,
                            directory=store.directory, start=start, end=end)
-    table = base.left_join(context, [base.user_id == context.user_id,
-                                     base.day == context.day]).select(
-        base, *[context[c] for c in CONTEXT])
+    parts = [context.select("user_id", "day", *CONTEXT)]
+    fills: dict[str, Any] = {}
     for family in families():
         if family.derive is None:
             continue
         derived = family.derive(inputs)
-        names = [f.name for f in family.features]
-        derived = derived.select(derived.user_id.name("x_user"), derived.day.name("x_day"),
-                                 *[derived[n] for n in names])
-        joined = table.left_join(derived, [table.user_id == derived.x_user,
-                                           table.day == derived.x_day])
-        table = joined.select(*[joined[c] for c in table.columns], *[
-            (joined[f.name].fill_null(0) if _integer(f) else joined[f.name]).name(f.name)
-            for f in family.features])
+        parts.append(derived.select("user_id", "day", *[f.name for f in family.features]))
+        fills.update({f.name: lambda column: column.fill_null(0)
+                      for f in family.features if _integer(f)})
+    table = _joined_by_person_day(base, parts, fills)
     ordered = [f.name for f in catalogue()]
     casts = {f.name: ("int64" if _integer(f) else "float64") for f in catalogue()}
     return table.select(table.user_id, table.day, *[table[c] for c in CONTEXT],
                         *[table[n].cast(casts[n]).name(n) for n in ordered])
+
+
+def _joined_by_person_day(table: ibis.Table, parts: list[ibis.Table],
+                          fills: dict[str, Any] | None = None) -> ibis.Table:
+    """``table`` with the other columns of each part, matched on ``user_id`` and ``day``.
+
+    One chain of joins and one final projection: building and compiling a projection of a
+    few hundred columns after every join costs Ibis more than the engine's work on a daily
+    run. ``fills`` replaces a column by an expression of it (e.g. nulls by 0).
+    """
+    chain: Any = table
+    picked: list[Any] = []
+    for number, part in enumerate(parts):
+        keys = {f"k{number}_user": "user_id", f"k{number}_day": "day"}
+        renamed = part.rename(**keys)
+        chain = chain.left_join(renamed, [table.user_id == renamed[f"k{number}_user"],
+                                          table.day == renamed[f"k{number}_day"]])
+        picked.extend(c for c in renamed.columns if c not in keys)
+    fills = fills or {}
+    return chain.select(*[chain[c] for c in table.columns],
+                        *[fills[c](chain[c]).name(c) if c in fills else chain[c]
+                          for c in picked])
 
 
 def tracked_features() -> list[Feature]:
@@ -353,15 +370,8 @@ def _with_deviations(new: ibis.Table, history: ibis.Table | None, start: dt.date
     else:
         own = baselines.self_deviations(rows, tracked)
         own = own.filter(own.day >= start)
-    table = new
-    for part in [own, *(baselines.peer_deviations(new, compared, g)
-                        for g in ("role", "department"))]:
-        part = part.rename(x_user="user_id", x_day="day")
-        joined = table.left_join(part, [table.user_id == part.x_user,
-                                        table.day == part.x_day])
-        table = joined.select(*[joined[c] for c in table.columns],
-                              *[joined[c] for c in part.columns
-                                if c not in ("x_user", "x_day")])
+    table = _joined_by_person_day(new, [own, *(baselines.peer_deviations(new, compared, g)
+                                               for g in ("role", "department"))])
     running = ibis.window(group_by=table.user_id, order_by=table.day,
                           preceding=None, following=0)
     sums = {name: table[daily].sum().over(running) for name, daily in CUMULATIVE.items()}
