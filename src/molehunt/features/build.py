@@ -443,6 +443,7 @@ def weekly(user_day: ibis.Table) -> ibis.Table:
     return u.group_by(u.user_id, u.week).aggregate(active_days_1w=u.count(), **columns)
 
 
+#: What a ledger row is about: a person, a channel out, a sensitivity.
 LEDGER_KEYS = ("user_id", "channel", "sensitivity")
 
 
