@@ -313,3 +313,25 @@ def test_an_excerpt_of_a_protected_document_gets_its_sensitivity(tmp_path: Path)
     build_features(full)
     for table in ("user_day", "outbound", "ledger", "ledger_documents", "ledger_families"):
         assert _rows_of(daily, table) == _rows_of(full, table), table
+
+
+def test_copies_on_the_removable_media_channel_count_without_flags(tmp_path: Path) -> None:
+    workspace = make_workspace(Workspace(tmp_path / "ws"), tmp_path / "in")
+    day = (WEEKEND_DAY + dt.timedelta(days=2)).isoformat()
+    # as CERT r4/r5 file.csv rows arrive: a copy on the removable-media channel, no flags
+    add_events(workspace, tmp_path / "in", [
+        {"ts": f"{day}T10:00:00", "user_id": "bob", "action": "file_copy",
+         "channel": "removable_media", "host": "pc-bob", "object": r"C:\x\a.docx"},
+        {"ts": f"{day}T10:01:00", "user_id": "bob", "action": "file_copy",
+         "channel": "removable_media", "host": "pc-bob", "object": r"E:\b.docx",
+         "from_removable_media": True, "to_removable_media": False}], "r4-copies")
+    build_features(workspace)
+    store = connect(workspace)
+    try:
+        days = FeatureStore(workspace).table(store, "user_day")
+        assert days is not None
+        that_day = days.filter(days.user_id == "bob", days.day == dt.date.fromisoformat(day))
+        row = store.con.to_pyarrow(that_day).to_pylist()[0]
+    finally:
+        store.close()
+    assert (row["files_to_removable_1d"], row["files_from_removable_1d"]) == (1, 1)

@@ -223,11 +223,17 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSet
     document_key = ibis.cases((e.doc_id.notnull(), e.doc_id),
                               (is_file | (e.action == "print"), e.object),
                               else_=ibis.null("string"))
-    # a CASE reads ``attrs`` only for file events (the engines evaluate its branches lazily)
+    # a CASE reads ``attrs`` only for file events (the engines evaluate its branches lazily).
+    # Logs without the flags (CERT r4/r5 file.csv: every row a copy to removable media) say
+    # it with the channel alone.
+    from_media = attr_flag(e.attrs, "from_removable_media")
     e = e.mutate(
-        to_media=ibis.cases((is_file, attr_flag(e.attrs, "to_removable_media")), else_=False),
-        from_media=ibis.cases((is_file, attr_flag(e.attrs, "from_removable_media")),
-                              else_=False),
+        to_media=ibis.cases(
+            (~is_file, False),
+            (e.attrs.fill_null("").re_search('"to_removable_media":'),
+             attr_flag(e.attrs, "to_removable_media")),
+            else_=(e.channel == "removable_media") & ~from_media),
+        from_media=ibis.cases((is_file, from_media), else_=False),
         document_key=document_key,
     )
     docs = document_lookup(documents)
