@@ -27,8 +27,10 @@ class AdminSabotage(Detector):
     media to the supervisor's machine, logs in as the supervisor the next evening and sends an
     alarming message to many people, and leaves.
 
-    Signals: downloads from hacking-tool sites (``downloads_hacking_tools_1d``); on the same
-    day removable media and a computer that belongs to someone else or is new to the person;
+    Signals: downloads from hacking-tool sites (``downloads_hacking_tools_1d``), weighed by
+    whether the person has downloaded such tools in the last ``history_rows`` active days; on
+    the same day removable media (less if habitual) and a computer that belongs to someone
+    else or is new to the person;
     a recent performance concern or a known departure; and, on any account, an off-hours
     e-mail to at least ``min_recipients`` people (the masquerade), from the events.
 
@@ -38,6 +40,7 @@ class AdminSabotage(Detector):
 
     name: ClassVar[str] = "admin_sabotage"
     kind: ClassVar[str] = "rule"
+    lookback_days: ClassVar[int] = 120
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "downloads_hacking_tools_1d", "device_connects_1d",
         "hosts_other_user_1d", "hosts_first_seen_1d", "days_since_performance_concern_1d",
@@ -47,6 +50,10 @@ class AdminSabotage(Detector):
     min_recipients: int = 25
     #: A performance concern this recent (days) is a grievance.
     grievance_days: int = 90
+    #: Active days looked back on for earlier tool downloads and removable media.
+    history_rows: int = 120
+    #: Multiplier for a routine tool download (not new to the person, no grievance).
+    routine_factor: float = 0.35
     #: Working hours (UTC); a mass mail outside them scores.
     workday_start: int = 7
     workday_end: int = 19
@@ -68,6 +75,10 @@ class AdminSabotage(Detector):
     def score(self, window: Window) -> ibis.Table:
         """Findings on tool-download days and on off-hours mass-mail days."""
         u = window.user_day
+        prior = ibis.window(group_by=u.user_id, order_by=u.day, rows=(-self.history_rows, -1))
+        u = u.mutate(
+            _prior_tools=(u.downloads_hacking_tools_1d > 0).cast("int32").sum().over(prior),
+            _prior_media=(u.device_connects_1d > 0).cast("int32").sum().over(prior))
         mass = self._mass_mail(window)
         t = u.left_join(mass, [u.user_id == mass.m_user, u.day == mass.m_day])
         t = t.mutate(_recipients=t.m_recipients.fill_null(0))
@@ -75,16 +86,23 @@ class AdminSabotage(Detector):
         t = t.filter(tool | (t._recipients > 0))
         grievance = (t.days_since_performance_concern_1d.notnull()
                      & (t.days_since_performance_concern_1d <= self.grievance_days))
-        tool_s = ibis.ifelse(tool, 0.3 + 0.1 * saturate(t.downloads_hacking_tools_1d, 2.0), 0.0)
-        media_s = ibis.ifelse(tool & (t.device_connects_1d > 0), 0.4, 0.0)
+        # someone who researches tools routinely (security staff) is not new to them
+        novel = t._prior_tools.fill_null(0) == 0
+        tool_s = ibis.ifelse(tool, ibis.ifelse(novel, 0.45, 0.1), 0.0)
+        habitual_media = t._prior_media.fill_null(0) >= 3
+        media_s = ibis.ifelse(tool & (t.device_connects_1d > 0),
+                              ibis.ifelse(habitual_media, 0.15, 0.35), 0.0)
         other_host = (t.hosts_other_user_1d > 0) | (t.hosts_first_seen_1d > 0)
-        host_s = ibis.ifelse(tool & other_host, 0.4, 0.0)
+        host_s = ibis.ifelse(tool & other_host, 0.3, 0.0)
         grievance_s = ibis.ifelse(tool & (grievance | t.days_to_departure_1d.notnull()), 0.45,
                                   0.0)
         mass_s = ibis.ifelse(t._recipients > 0,
                              0.45 + 0.3 * saturate(t._recipients - self.min_recipients, 30.0),
                              0.0)
-        score = noisy_or(tool_s, media_s, host_s, grievance_s, mass_s)
+        combined = noisy_or(tool_s, media_s, host_s, grievance_s, mass_s)
+        # a routine tool download with no grievance is the day job of security staff
+        score = ibis.ifelse(tool & ~novel & ~(grievance | t.days_to_departure_1d.notnull())
+                            & (t._recipients == 0), combined * self.routine_factor, combined)
         reasons = [
             reason("downloads_hacking_tools_1d", t.downloads_hacking_tools_1d, 0.0, tool_s,
                    number_text(t.downloads_hacking_tools_1d).concat(

@@ -28,8 +28,10 @@ class AfterHoursLeaker(Detector):
 
     Signals: off-hours logons when the person's after-hours activity is far above their own
     usual (``events_after_hours_z_self_90d``); removable media that is new to the person
-    (``device_first_use_1d``, or off-hours connections when their 90-day usual is none);
-    uploads to paste and leak sites. One signal alone scores low; two or three on one day score high.
+    (``device_first_use_1d``, or off-hours connections by someone with no use in the months
+    before the last ``episode_rows`` active days);
+    uploads to paste and leak sites. One signal alone scores low; two or three on one day
+    score high.
 
     False positives: late workers (their own baseline already includes late hours), IT staff
     with daily removable media (their usual is not zero), a one-off late deadline. A single
@@ -38,16 +40,21 @@ class AfterHoursLeaker(Detector):
 
     name: ClassVar[str] = "after_hours_leaker"
     kind: ClassVar[str] = "rule"
+    lookback_days: ClassVar[int] = 150
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "logons_off_hours_1d", "events_after_hours_z_self_90d",
         "device_first_use_1d", "device_connects_1d", "device_connects_median_self_90d",
-        "device_connects_off_hours_1d",
+        "device_connects_off_hours_1d", "days_observed_1d",
         "files_to_removable_1d", "uploads_paste_leak_1d"})
 
     #: A day's after-hours activity must be this many robust SDs above the person's usual.
     min_after_hours_z: float = 3.0
     #: Score when only one of the three signals is present (scaled by its strength).
     single_signal_factor: float = 0.35
+    #: Active days an episode may last: removable use within them does not make it old.
+    episode_rows: int = 20
+    #: Active days looked back on for older removable-media use.
+    history_rows: int = 150
     #: Working hours (UTC) for choosing which logons are evidence.
     workday_start: int = 7
     workday_end: int = 19
@@ -60,13 +67,17 @@ class AfterHoursLeaker(Detector):
     def score(self, window: Window) -> ibis.Table:
         """Findings on days with at least one of the signals."""
         u = window.user_day
+        # "new" = first ever, or off-hours use by someone with none in the months before the
+        # last few weeks (an episode lasts weeks; an occasional user has older use)
+        older = ibis.window(group_by=u.user_id, order_by=u.day,
+                            rows=(-self.history_rows, -self.episode_rows))
+        u = u.mutate(_older=(u.device_connects_1d > 0).cast("int32").sum().over(older))
+        media_new = (u.device_first_use_1d > 0) | (
+            (u.device_connects_off_hours_1d > 0) & (u._older.fill_null(0) == 0)
+            & (u.days_observed_1d >= 60))
+        leak = u.uploads_paste_leak_1d > 0
         z = u.events_after_hours_z_self_90d.fill_null(0.0)
         night = (u.logons_off_hours_1d > 0) & (z >= self.min_after_hours_z)
-        # an occasional daytime user also has a usual of 0: only off-hours use counts as new
-        media_new = (u.device_first_use_1d > 0) | (
-            (u.device_connects_off_hours_1d > 0)
-            & (u.device_connects_median_self_90d.fill_null(0) == 0))
-        leak = u.uploads_paste_leak_1d > 0
         t = u.mutate(
             _z=z, _night=night, _media=media_new, _leak=leak,
             _night_s=ibis.ifelse(night, 0.45 + 0.3 * saturate(z - self.min_after_hours_z, 4.0),

@@ -27,7 +27,8 @@ class DepartureExfiltration(Detector):
     their usual amount to removable media, resigns and leaves.
 
     Signals: files copied to removable media well above the person's own 90-day usual
-    (``files_to_removable_z_self_90d``) and in absolute numbers; context over the last
+    (``files_to_removable_z_self_90d``) and in absolute numbers; on days without a surge,
+    e-mail to a competitor during a job search (the first stage); context over the last
     ``context_days`` active days: job-board visits, mail to competitors, a known departure
     (``days_to_departure_1d``); sensitive files among the copies.
 
@@ -67,12 +68,17 @@ class DepartureExfiltration(Detector):
             _rival=u.emails_to_competitor_1d.sum().over(past),
             _z=u.files_to_removable_z_self_90d.fill_null(0.0))
         surge = (t._z >= self.min_surge_z) & (t.files_to_removable_1d >= self.min_files)
-        t = t.filter(surge)
-        surge_s = 0.35 + 0.25 * saturate(t._z - self.min_surge_z, 4.0)
+        # the first stage: writing to a competitor while searching for a job
+        contact = (t.emails_to_competitor_1d > 0) & (t._jobs > 0)
+        t = t.mutate(_surge=surge, _contact=contact).filter(surge | contact)
+        surge_s = ibis.ifelse(t._surge, 0.35 + 0.25 * saturate(t._z - self.min_surge_z, 4.0),
+                              0.0)
         jobs_s = ibis.ifelse(t._jobs > 0, 0.35 * saturate(t._jobs, 5.0) + 0.1, 0.0)
         rival_s = ibis.ifelse(t._rival > 0, 0.5, 0.0)
         leaving_s = ibis.ifelse(t.days_to_departure_1d.notnull(), 0.45, 0.0)
         sensitive_s = 0.4 * saturate(t.files_to_removable_sensitive_1d, 5.0)
+        rival_s = ibis.ifelse(t._contact & ~t._surge,
+                              0.5 + 0.2 * saturate(t.emails_to_competitor_1d, 2.0), rival_s)
         score = noisy_or(surge_s, jobs_s, rival_s, leaving_s, sensitive_s)
         reasons = [
             reason("files_to_removable_1d", t.files_to_removable_1d,

@@ -30,35 +30,39 @@ class Insider:
 Scores = Mapping[dt.date, Mapping[str, float]]
 
 
-def top_users(day_scores: Mapping[str, float], budget: int) -> set[str]:
-    """The ``budget`` highest-scoring users of a day (score > 0; ties by user id).
+def top_users(day_scores: Mapping[str, float], budget: int, floor: float = 0.0) -> set[str]:
+    """The ``budget`` highest-scoring users of a day (score above ``floor``; ties by id).
 
     >>> sorted(top_users({"a": 3.0, "b": 5.0, "c": 0.0, "d": 3.0}, 2))
     ['a', 'b']
+    >>> sorted(top_users({"a": 3.0, "b": 5.0}, 2, floor=4.0))
+    ['b']
     """
-    ranked = sorted(((s, u) for u, s in day_scores.items() if s > 0), key=lambda p: (-p[0], p[1]))
+    ranked = sorted(((s, u) for u, s in day_scores.items() if s > 0 and s >= floor),
+                    key=lambda p: (-p[0], p[1]))
     return {u for _, u in ranked[:budget]}
 
 
 def detection_day(insider: Insider, scores: Scores, population: Mapping[dt.date, int],
-                  fraction: float) -> dt.date | None:
+                  fraction: float, floor: float = 0.0) -> dt.date | None:
     """The first day the insider is in the daily top ``fraction`` of the population."""
     day = insider.first
     while day <= insider.last + dt.timedelta(days=GRACE_DAYS):
         budget = max(1, round(fraction * population.get(day, 0)))
-        if population.get(day) and insider.user_id in top_users(scores.get(day, {}), budget):
+        if population.get(day) and insider.user_id in top_users(scores.get(day, {}), budget,
+                                                                 floor):
             return day
         day += dt.timedelta(days=1)
     return None
 
 
 def recall_at_budget(insiders: Sequence[Insider], scores: Scores,
-                     population: Mapping[dt.date, int], fraction: float
+                     population: Mapping[dt.date, int], fraction: float, floor: float = 0.0
                      ) -> dict[str, object]:
     """Recall at a daily budget, with each insider's detection day and time to detect."""
     rows = []
     for insider in insiders:
-        day = detection_day(insider, scores, population, fraction)
+        day = detection_day(insider, scores, population, fraction, floor)
         rows.append({"user_id": insider.user_id, "scenario": insider.scenario,
                      "first": insider.first.isoformat(),
                      "detected": day.isoformat() if day else None,
@@ -139,12 +143,12 @@ def alert_load(alert_days: Sequence[tuple[str, dt.date]], benign: set[str], days
 
 
 def lookalike_days_in_top(lookalikes: Mapping[str, set[str]], scores: Scores,
-                          population: Mapping[dt.date, int], fraction: float
-                          ) -> dict[str, int]:
+                          population: Mapping[dt.date, int], fraction: float,
+                          floor: float = 0.0) -> dict[str, int]:
     """Per benign look-alike, the number of days they were in the daily top ``fraction``."""
     counts = dict.fromkeys(lookalikes, 0)
     for day, day_scores in scores.items():
         budget = max(1, round(fraction * population.get(day, 0)))
-        for user in top_users(day_scores, budget) & counts.keys():
+        for user in top_users(day_scores, budget, floor) & counts.keys():
             counts[user] += 1
     return counts

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from molehunt.evaluate.metrics import Insider, Scores, detection_day
+from molehunt.evaluate.run import lead_floor
 
 
 def _png(figure: Any) -> str:
@@ -38,8 +39,9 @@ def _recall_curve(plots: Mapping[str, Any]) -> str:
             members = [i for i in insiders if i.scenario.startswith(codes)]
             if not members:
                 continue
-            recall = [sum(1 for i in members if detection_day(i, scores, plots["population"], b))
-                      / len(members) for b in budgets]
+            floor = lead_floor("molehunt" if label == "molehunt" else "baseline")
+            recall = [sum(1 for i in members if detection_day(
+                i, scores, plots["population"], b, floor)) / len(members) for b in budgets]
             axis.plot([100 * b for b in budgets], recall, marker="o",
                       linestyle="-" if label == "molehunt" else "--", label=f"{label} {group}")
     axis.set_xlabel("daily budget (% of people read)")

@@ -29,7 +29,7 @@ from molehunt.evaluate.metrics import (
 )
 from molehunt.pipeline import read_results, results_dir
 from molehunt.scoring.alerts import open_alerts
-from molehunt.scoring.risk import band
+from molehunt.scoring.risk import BANDS, band
 from molehunt.store.connect import Store, connect
 from molehunt.store.workspace import Workspace
 
@@ -128,10 +128,17 @@ def isolation_forest_scores(user_day: Any, seed: int = 0, sample: int = 50000
     return dict(scores)
 
 
+def lead_floor(system: str) -> float:
+    """Lowest score that makes a person a lead: band "low" for molehunt, any for baselines."""
+    return float(dict(BANDS)["low"]) if system == "molehunt" else 0.0
+
+
 def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
             insiders: list[Insider], population: dict[dt.date, int], users: set[str],
             lookalikes: dict[str, set[str]], cr_k: int) -> dict[str, Any]:
     """Every metric for one scoring system."""
+    # molehunt's leads are people at band low or above; the baseline has no such notion
+    floor = lead_floor(name)
     peak: dict[str, float] = defaultdict(float)
     for day_scores in scores.values():
         for user, value in day_scores.items():
@@ -150,12 +157,12 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
         roc, pr = roc_pr_auc(peak, {i.user_id for i in members}, benign)
         out[group] = {
             "insiders": len(members),
-            "recall": {f"{b:.1%}": recall_at_budget(members, scores, population, b)
+            "recall": {f"{b:.1%}": recall_at_budget(members, scores, population, b, floor)
                        for b in BUDGETS},
             f"cr_{cr_k}": cumulative_recall(members, scores, cr_k),
             "roc_auc": roc, "pr_auc": pr}
     days = len(population)
-    top = lookalike_days_in_top(lookalikes, scores, population, 0.01)
+    top = lookalike_days_in_top(lookalikes, scores, population, 0.01, floor)
     return {"system": name, "groups": out, "alert_load": alert_load(alerts, benign, days),
             "alerts_benign": sum(1 for u, _ in alerts if u in benign),
             "lookalikes": {"count": len(lookalikes),

@@ -2,9 +2,10 @@
 
 Each day, a person's findings give a day score ``D`` (1 - Π(1 - weight × score) over
 detectors, each detector counted once, by its best finding). Evidence accumulates on a
-log scale with decay: ``E(d) = E(prev) × 2^(-gap / half_life) + D × -ln(1 - D)``, so one
-strong day is enough, weak days add up only when they repeat, and everything fades. Risk is
-``100 × (1 - exp(-E))``. Allowlists scale a finding down before it counts and say so in the
+log scale with decay: ``E(d) = min(E_MAX, E(prev) × 2^(-gap / half_life) + g(D))`` with
+``g(D) = -ln(1 - D) × σ((D - 0.5) / 0.1)``, so one strong day is enough, weak days count
+little and add up only when they repeat, and everything fades. Risk is
+``100 × (1 - exp(-E))``; the cap keeps a long episode from pinning risk at 100 for weeks. Allowlists scale a finding down before it counts and say so in the
 reasons. Small tables only: findings are few compared with events, so this runs in Python.
 """
 
@@ -24,10 +25,22 @@ BANDS: tuple[tuple[str, int], ...] = (
     ("critical", 85), ("high", 65), ("medium", 40), ("low", 15), ("none", 0))
 #: Risk rows stop this far below "low" once nothing new is found (the tail of the decay).
 TAIL_RISK = 5.0
+#: Cap on accumulated evidence (risk 97): a long episode fades within a few weeks.
+E_MAX = 3.5
 #: Features whose findings IT's expected removable-media use explains.
 REMOVABLE_FEATURES = ("device", "removable")
 #: Features whose findings a declared outside engagement explains.
 ENGAGEMENT_FEATURES = ("expert_network",)
+
+
+def gain(day_score: float) -> float:
+    """Evidence a day adds: weak days little, strong days about their log-odds.
+
+    >>> [round(gain(d), 2) for d in (0.2, 0.5, 0.7, 0.9)]
+    [0.01, 0.35, 1.06, 2.26]
+    """
+    score = min(max(day_score, 0.0), 0.999)
+    return -math.log(1.0 - score) / (1.0 + math.exp(-(score - 0.5) / 0.1))
 
 
 def band(risk: float) -> str:
@@ -46,7 +59,7 @@ def band(risk: float) -> str:
 class ScoringParams:
     """How findings add up; every value has a default that suits most deployments."""
 
-    half_life_days: float = 10.0
+    half_life_days: float = 7.0
     #: Detector name → multiplier (1 by default); the unsupervised baseline counts less
     #: because it explains less.
     detector_weights: Mapping[str, float] = field(default_factory=lambda: {
@@ -116,7 +129,7 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
     ...                   "text": "a happened"}], "evidence": ["e1"]}
     >>> rows = score_risk([f], ScoringParams(), last_day=dt.date(2024, 1, 3))
     >>> [(r["day"].day, r["risk"], r["band"]) for r in rows]
-    [(1, 87, 'critical'), (2, 86, 'critical'), (3, 84, 'high')]
+    [(1, 90, 'critical'), (2, 87, 'critical'), (3, 84, 'high')]
     """
     context = context or Context()
     by_user: dict[str, dict[dt.date, list[Mapping[str, Any]]]] = defaultdict(
@@ -137,7 +150,7 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
             todays = days.get(day)
             if todays:
                 day_score, reasons = _day(todays, params, context)
-                evidence += day_score * -math.log(max(1e-9, 1.0 - min(day_score, 0.999)))
+                evidence = min(E_MAX, evidence + gain(day_score))
                 carried = sorted(reasons + carried, key=lambda p: -p[0])[:params.top_reasons]
             risk = 100.0 * (1.0 - math.exp(-evidence))
             if risk < TAIL_RISK and not todays:
