@@ -222,7 +222,7 @@ def _score(workspace: Workspace, store: Store, results: Path, params: ScoringPar
            last_day: dt.date) -> tuple[int, int]:
     findings = read_results(results / "findings")
     rows = findings.to_pylist() if findings is not None else []
-    context = _context(store, rows, params)
+    context = _context(workspace, store, rows, params)
     risk = score_risk(rows, params, context, last_day=last_day)
     shutil.rmtree(results / "risk", ignore_errors=True)
     risk_table = pa.Table.from_pylist(risk, schema=RISK_ARROW)
@@ -233,7 +233,8 @@ def _score(workspace: Workspace, store: Store, results: Path, params: ScoringPar
     return len(risk), len(alerts)
 
 
-def _context(store: Store, findings: list[dict[str, Any]], params: ScoringParams) -> Context:
+def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
+             params: ScoringParams) -> Context:
     """Roles, declared engagements and evidence domains the allowlists look at."""
     directory = store.directory
     latest = directory.group_by(directory.user_id).aggregate(
@@ -255,4 +256,12 @@ def _context(store: Store, findings: list[dict[str, Any]], params: ScoringParams
             hits = e.join(wanted, e.event_id == wanted.w_id).select(e.event_id, e.domain)
             domains = {r["event_id"]: r["domain"] for r in hits.to_pyarrow().to_pylist()
                        if r["domain"]}
-    return Context(roles=roles, declared=declared, evidence_domains=domains)
+    from molehunt.features.build import FeatureStore
+
+    user_day = FeatureStore(workspace).table(store, "user_day")
+    first_seen = {}
+    if user_day is not None:
+        firsts = user_day.group_by(user_day.user_id).aggregate(first=user_day.day.min())
+        first_seen = {r["user_id"]: _as_date(r["first"]) for r in firsts.to_pyarrow().to_pylist()}
+    return Context(roles=roles, declared=declared, evidence_domains=domains,
+                   first_seen=first_seen)

@@ -31,7 +31,7 @@ class AdminSabotage(Detector):
     whether the person has downloaded such tools in the last ``history_rows`` active days; on
     the same day removable media (less if habitual) and a computer that belongs to someone
     else or is new to the person;
-    a recent performance concern or a known departure; and, on any account, an off-hours
+    a recent performance concern (a known departure counts less); and, on any account, an off-hours
     e-mail to at least ``min_recipients`` people (the masquerade), from the events.
 
     False positives: security staff who research tools (no removable media, no other machine,
@@ -52,6 +52,10 @@ class AdminSabotage(Detector):
     grievance_days: int = 90
     #: Active days looked back on for earlier tool downloads and removable media.
     history_rows: int = 120
+    #: A person with at most this many earlier tool-download days is not a routine user.
+    max_prior_tool_days: int = 2
+    #: Multiplier for a new tool download by someone without a grievance.
+    no_motive_factor: float = 0.6
     #: Multiplier for a routine tool download (not new to the person, no grievance).
     routine_factor: float = 0.35
     #: Working hours (UTC); a mass mail outside them scores.
@@ -87,22 +91,31 @@ class AdminSabotage(Detector):
         grievance = (t.days_since_performance_concern_1d.notnull()
                      & (t.days_since_performance_concern_1d <= self.grievance_days))
         # someone who researches tools routinely (security staff) is not new to them
-        novel = t._prior_tools.fill_null(0) == 0
-        tool_s = ibis.ifelse(tool, ibis.ifelse(novel, 0.45, 0.1), 0.0)
+        prior_tools = t._prior_tools.fill_null(0)
+        novel = prior_tools <= self.max_prior_tool_days
+        tool_s = ibis.ifelse(tool, ibis.ifelse(prior_tools == 0, 0.45,
+                                               ibis.ifelse(novel, 0.3, 0.1)), 0.0)
         habitual_media = t._prior_media.fill_null(0) >= 3
         media_s = ibis.ifelse(tool & (t.device_connects_1d > 0),
                               ibis.ifelse(habitual_media, 0.15, 0.35), 0.0)
         other_host = (t.hosts_other_user_1d > 0) | (t.hosts_first_seen_1d > 0)
         host_s = ibis.ifelse(tool & other_host, 0.3, 0.0)
-        grievance_s = ibis.ifelse(tool & (grievance | t.days_to_departure_1d.notnull()), 0.45,
-                                  0.0)
+        grievance_s = ibis.ifelse(tool & grievance, 0.45, 0.0)
+        # leaving is a weaker motive: most leavers are honest
+        leaving_s = ibis.ifelse(tool & t.days_to_departure_1d.notnull(), 0.2, 0.0)
         mass_s = ibis.ifelse(t._recipients > 0,
                              0.45 + 0.3 * saturate(t._recipients - self.min_recipients, 30.0),
                              0.0)
-        combined = noisy_or(tool_s, media_s, host_s, grievance_s, mass_s)
-        # a routine tool download with no grievance is the day job of security staff
-        score = ibis.ifelse(tool & ~novel & ~(grievance | t.days_to_departure_1d.notnull())
-                            & (t._recipients == 0), combined * self.routine_factor, combined)
+        aggrieved = grievance
+        # the heart of the scenario: a tool download by someone with a grievance
+        motive_s = ibis.ifelse(tool & aggrieved, 0.4, 0.0)
+        combined = noisy_or(tool_s, media_s, host_s, grievance_s, leaving_s, mass_s, motive_s)
+        # without a grievance a tool download is research (security staff's day job): less,
+        # and much less when the person does it routinely
+        score = ibis.ifelse(
+            tool & ~aggrieved & (t._recipients == 0),
+            combined * ibis.ifelse(novel, self.no_motive_factor, self.routine_factor),
+            combined)
         reasons = [
             reason("downloads_hacking_tools_1d", t.downloads_hacking_tools_1d, 0.0, tool_s,
                    number_text(t.downloads_hacking_tools_1d).concat(
@@ -112,8 +125,14 @@ class AdminSabotage(Detector):
             reason("hosts_other_user_1d", t.hosts_other_user_1d + t.hosts_first_seen_1d, 0.0,
                    host_s, ibis.literal("used another person's or a new computer the same day")),
             reason("days_since_performance_concern_1d", t.days_since_performance_concern_1d,
-                   None, grievance_s,
-                   ibis.literal("recent performance concern or known departure")),
+                   None, grievance_s, ibis.literal("performance concern ").concat(
+                       number_text(t.days_since_performance_concern_1d.fill_null(0)),
+                       " days ago")),
+            reason("days_to_departure_1d", t.days_to_departure_1d, None, leaving_s,
+                   ibis.literal("leaving in ").concat(
+                       number_text(t.days_to_departure_1d.fill_null(0)), " days")),
+            reason("downloads_hacking_tools_with_grievance", t.downloads_hacking_tools_1d, 0.0,
+                   motive_s, ibis.literal("a hacking-tool download by someone with a grievance")),
             reason("email_recipients_off_hours", t._recipients, None, mass_s,
                    ibis.literal("off-hours e-mail to ").concat(number_text(t._recipients),
                                                                " recipients")),

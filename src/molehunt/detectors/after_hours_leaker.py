@@ -50,7 +50,7 @@ class AfterHoursLeaker(Detector):
     #: A day's after-hours activity must be this many robust SDs above the person's usual.
     min_after_hours_z: float = 3.0
     #: Score when only one of the three signals is present (scaled by its strength).
-    single_signal_factor: float = 0.35
+    single_signal_factor: float = 0.2
     #: Active days an episode may last: removable use within them does not make it old.
     episode_rows: int = 20
     #: Active days looked back on for older removable-media use.

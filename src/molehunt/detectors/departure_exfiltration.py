@@ -50,6 +50,8 @@ class DepartureExfiltration(Detector):
     min_surge_z: float = 3.0
     #: ... and at least this many files.
     min_files: int = 5
+    #: Multiplier when neither competitor mail nor a departure is behind a surge.
+    no_context_factor: float = 0.6
     #: Active days of context looked back on (job search, competitor mail).
     context_days: int = 40
 
@@ -73,13 +75,17 @@ class DepartureExfiltration(Detector):
         t = t.mutate(_surge=surge, _contact=contact).filter(surge | contact)
         surge_s = ibis.ifelse(t._surge, 0.35 + 0.25 * saturate(t._z - self.min_surge_z, 4.0),
                               0.0)
-        jobs_s = ibis.ifelse(t._jobs > 0, 0.35 * saturate(t._jobs, 5.0) + 0.1, 0.0)
+        # many people browse job boards and stay: the search alone is weak context
+        jobs_s = ibis.ifelse(t._jobs > 0, 0.2 * saturate(t._jobs, 5.0) + 0.05, 0.0)
         rival_s = ibis.ifelse(t._rival > 0, 0.5, 0.0)
         leaving_s = ibis.ifelse(t.days_to_departure_1d.notnull(), 0.45, 0.0)
         sensitive_s = 0.4 * saturate(t.files_to_removable_sensitive_1d, 5.0)
         rival_s = ibis.ifelse(t._contact & ~t._surge,
                               0.5 + 0.2 * saturate(t.emails_to_competitor_1d, 2.0), rival_s)
-        score = noisy_or(surge_s, jobs_s, rival_s, leaving_s, sensitive_s)
+        combined = noisy_or(surge_s, jobs_s, rival_s, leaving_s, sensitive_s)
+        # a surge with only a job search behind it is also what stayers do before a project
+        context = (t._rival > 0) | t.days_to_departure_1d.notnull()
+        score = ibis.ifelse(context, combined, combined * self.no_context_factor)
         reasons = [
             reason("files_to_removable_1d", t.files_to_removable_1d,
                    t.files_to_removable_median_self_90d, surge_s,

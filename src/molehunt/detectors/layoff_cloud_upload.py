@@ -26,39 +26,46 @@ class LayoffCloudUpload(Detector):
     Scenario: after a layoff wave hits the person's group, they upload documents to cloud
     storage or file-sharing services.
 
-    Signals: ``uploads_cloud_storage_1d`` above the person's own usual
-    (``uploads_cloud_storage_z_self_90d``, or any upload when their usual is none), within
+    Signals: ``uploads_cloud_storage_1d`` by someone who had at most ``max_older_days``
+    upload days in the ``history_rows`` active days before the last ``episode_rows``, within
     ``window_days`` of a layoff in the department (``days_since_layoff_in_group_1d``);
-    sensitive outbound events the same day.
+    sensitive outbound events the same day. Without a layoff the score is halved.
 
-    False positives: habitual cloud-storage users (their usual is not zero and a normal day is
-    not a deviation); layoff survivors who upload nothing.
+    False positives: habitual and occasional cloud-storage users (they uploaded before);
+    layoff survivors who upload nothing.
     """
 
     name: ClassVar[str] = "layoff_cloud_upload"
     kind: ClassVar[str] = "rule"
+    lookback_days: ClassVar[int] = 150
     requires: ClassVar[frozenset[str]] = frozenset({
-        "user_day", "uploads_cloud_storage_1d", "uploads_cloud_storage_z_self_90d",
-        "uploads_cloud_storage_median_self_90d", "days_since_layoff_in_group_1d",
+        "user_day", "uploads_cloud_storage_1d", "days_since_layoff_in_group_1d",
         "events_out_sensitive_1d"})
 
     #: Days after a layoff during which uploads count.
     window_days: int = 120
-    #: Robust SDs above the person's usual for a day's uploads to be unusual.
-    min_z: float = 2.5
+    #: A person with more upload days than this before the episode uses cloud storage anyway.
+    max_older_days: int = 1
+    #: Active days an episode may last (uploads within them are not "before").
+    episode_rows: int = 25
+    #: Active days looked back on for earlier uploads.
+    history_rows: int = 150
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
         """Default and a shorter period after the layoff."""
-        return [{}, {"window_days": 30, "min_z": 4.0}]
+        return [{}, {"window_days": 30, "max_older_days": 0, "episode_rows": 10}]
 
     def score(self, window: Window) -> ibis.Table:
-        """Findings on unusual upload days after a layoff."""
+        """Findings on upload days of people who did not upload before (after a layoff)."""
         u = window.user_day
-        usual = u.uploads_cloud_storage_median_self_90d.fill_null(0)
-        z = u.uploads_cloud_storage_z_self_90d.fill_null(0.0)
-        unusual = (u.uploads_cloud_storage_1d > 0) & ((usual == 0) | (z >= self.min_z))
-        t = u.mutate(_z=z, _usual=usual).filter(unusual)
+        older = ibis.window(group_by=u.user_id, order_by=u.day,
+                            rows=(-self.history_rows, -self.episode_rows))
+        u = u.mutate(_older=(u.uploads_cloud_storage_1d > 0).cast("int32").sum().over(older)
+                     .fill_null(0))
+        # "usual" = upload days before the episode; an occasional user's median is also 0
+        t = u.mutate(_usual=u._older).filter(
+            (u.uploads_cloud_storage_1d > 0) & (u._older <= self.max_older_days))
         t = t.mutate(_after=ibis.ifelse(
             t.days_since_layoff_in_group_1d.notnull()
             & (t.days_since_layoff_in_group_1d <= self.window_days), 1, 0))
@@ -70,7 +77,8 @@ class LayoffCloudUpload(Detector):
         reasons = [
             reason("uploads_cloud_storage_1d", t.uploads_cloud_storage_1d, t._usual, upload_s,
                    number_text(t.uploads_cloud_storage_1d).concat(
-                       " uploads to cloud storage; usual ", number_text(t._usual))),
+                       " uploads to cloud storage; ", number_text(t._usual),
+                       " upload days in the months before")),
             reason("days_since_layoff_in_group_1d", t.days_since_layoff_in_group_1d, None,
                    layoff_s, ibis.literal("layoff in the department ").concat(
                        number_text(t.days_since_layoff_in_group_1d.fill_null(0)),

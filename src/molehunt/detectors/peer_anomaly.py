@@ -40,9 +40,10 @@ class PeerAnomaly(Detector):
 
     Signals: for each measure, ``min(z_self_90d, z_role_1d)`` clipped at 0 (a day must be
     unusual for the person *and* for the role, which removes both personal quirks and team
-    busy days); the top contributions add up. An isolation forest fitted on a sample of the
-    history of those deviations scores how easily the day is isolated; it is compiled into
-    the query, so it runs on any engine. Reasons are the per-measure contributions.
+    busy days); clear contributions (2 or more) add up, the largest at half weight, so a day
+    unusual in several ways scores more than one extreme measure. An isolation forest fitted
+    on a sample of the history of those deviations scores how easily the day is isolated; it
+    is compiled into the query, so it runs on any engine. Reasons are the per-measure contributions.
 
     False positives: a genuinely unusual but legitimate day (a trip, a deadline, a new
     project); they fade because one day's finding decays in the risk score.
@@ -55,10 +56,11 @@ class PeerAnomaly(Detector):
     measures: tuple[str, ...] = DEFAULT_MEASURES
     #: Contributions are capped here so one measure cannot dominate.
     cap: float = 8.0
-    #: Sum of the clear (>= 2) contributions that gives an ensemble score of 1 - 1/e.
+    #: Sum of the clear (>= 2) contributions (the largest at half) that gives an ensemble
+    #: score of 1 - 1/e.
     half_score: float = 12.0
     #: Findings below this score are not reported.
-    min_score: float = 0.35
+    min_score: float = 0.4
     trees: int = 25
     sample: int = 256
     seed: int = 7
@@ -144,11 +146,15 @@ class PeerAnomaly(Detector):
         contributions = self._contributions(u)
         t = u.mutate(**{f"_c_{m}": c for m, c in contributions.items()})
         values = [t[f"_c_{m}"] for m in self.measures]
-        # only clear deviations add up: many slightly busy measures are an ordinary day
+        # only clear deviations add up: many slightly busy measures are an ordinary day; the
+        # largest counts half, so breadth (several measures at once) is what scores, while
+        # one extreme measure is left to the rule detectors that explain it better
         total: Any = ibis.literal(0.0)
         for value in values:
             total = total + ibis.ifelse(value >= 2.0, value, 0.0)
-        ensemble = 1.0 - (-total / self.half_score).exp()
+        largest = ibis.greatest(*values) if len(values) > 1 else values[0]
+        breadth = total - 0.5 * ibis.ifelse(largest >= 2.0, largest, 0.0)
+        ensemble = 1.0 - (-breadth / self.half_score).exp()
         if self.forest_:
             depth = sum(self._path(tree, values) for tree in self.forest_) / len(self.forest_)
             isolation = (2.0 ** (-depth / _average_path(self.samples_)) - 0.5).clip(0.0, 0.5

@@ -37,7 +37,7 @@ class Sequence(Detector):
 
     Signals: for each configured sequence, the first day in the trailing window on which each
     step happened (a step is a feature column above zero, or present for ``days_*`` context
-    columns); a finding on the day the last step happens when those first days are in order.
+    columns); a finding on the first day of the last step when those first days are in order.
     Steps that are rare for the person weigh more: the score is the sequence's weight times
     the share of steps that were absent in the person's earlier window.
 
@@ -99,14 +99,16 @@ class Sequence(Detector):
             t = u.mutate(**{f"_f{i}": firsts[s] for i, s in enumerate(steps)},
                          **{f"_h{i}": habitual[s] for i, s in enumerate(steps)},
                          _last=happened(steps[-1]))
-            ordered = t._last
+            # the sequence completes once: on the first day of its last step in the window
+            last = len(steps) - 1
+            ordered = t._last & (t[f"_f{last}"] == t.day)
             for i in range(len(steps)):
                 ordered = ordered & t[f"_f{i}"].notnull()
                 if i:
                     ordered = ordered & (t[f"_f{i - 1}"] <= t[f"_f{i}"])
             t = t.filter(ordered)
             novel = sum(1 - t[f"_h{i}"] for i in range(len(steps))) / len(steps)
-            score = float(weight) * (0.4 + 0.6 * novel)
+            score = float(weight) * (0.2 + 0.8 * novel)
             reasons = [reason(f"sequence:{name}", len(steps), None, score,
                               ibis.literal(f"{name.replace('_', ' ')}: "
                                            + " → ".join(steps) + " in order within "

@@ -5,8 +5,9 @@ detectors, each detector counted once, by its best finding). Evidence accumulate
 log scale with decay: ``E(d) = min(E_MAX, E(prev) × 2^(-gap / half_life) + g(D))`` with
 ``g(D) = -ln(1 - D) × σ((D - 0.5) / 0.1)``, so one strong day is enough, weak days count
 little and add up only when they repeat, and everything fades. Risk is
-``100 × (1 - exp(-E))``; the cap keeps a long episode from pinning risk at 100 for weeks. Allowlists scale a finding down before it counts and say so in the
-reasons. Small tables only: findings are few compared with events, so this runs in Python.
+``100 × (1 - exp(-E))``; the cap keeps a long episode from pinning risk at 100 for weeks.
+Allowlists scale a finding down before it counts and say so in the reasons. Findings are
+few compared with events, so this runs in Python.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class ScoringParams:
     removable_media_roles: tuple[str, ...] = ()
     removable_media_users: tuple[str, ...] = ()
     top_reasons: int = 5
+    #: Findings in a person's first ``warmup_days`` count ``warmup_factor``: their baselines
+    #: are still empty, so everything looks new.
+    warmup_days: int = 30
+    warmup_factor: float = 0.5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScoringParams:
@@ -85,6 +90,8 @@ class Context:
     """What the allowlists need to know about people and evidence."""
 
     roles: Mapping[str, str] = field(default_factory=dict)
+    #: The first day each person is in the feature tables (for the warm-up discount).
+    first_seen: Mapping[str, dt.date] = field(default_factory=dict)
     declared: Mapping[str, dt.date] = field(default_factory=dict)
     evidence_domains: Mapping[str, str] = field(default_factory=dict)
 
@@ -100,6 +107,10 @@ def _allowlist(finding: Mapping[str, Any], params: ScoringParams, context: Conte
                    if any(m in (r["feature"] or "") for m in markers)) / total
 
     user = finding["user_id"]
+    first = context.first_seen.get(user)
+    if first is not None and (finding["day"] - first).days < params.warmup_days:
+        return params.warmup_factor, (f"little history: first seen {first}, baselines are"
+                                      " still being learned")
     if (user in params.removable_media_users
             or context.roles.get(user) in params.removable_media_roles) and share(
                 REMOVABLE_FEATURES) >= 0.5:
