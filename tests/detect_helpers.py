@@ -31,13 +31,25 @@ def insiders(org: Path) -> list[dict[str, Any]]:
     return rows
 
 
+_RUNS: dict[tuple[str, str], pd.DataFrame] = {}
+
+
 def run(detector: Detector, workspace: Workspace) -> pd.DataFrame:
-    """Fit and score ``detector`` over the whole organisation (DuckDB)."""
-    store, full = window(workspace)
-    try:
-        return detector.fit(full).score(full).to_pandas()
-    finally:
-        store.close()
+    """Fit and score ``detector`` over the whole organisation (DuckDB), once per session."""
+    key = (repr(detector), str(workspace.root))
+    if key not in _RUNS:
+        store, full = window(workspace)
+        try:
+            _RUNS[key] = detector.fit(full).score(full).to_pandas()
+        finally:
+            store.close()
+    return _RUNS[key].copy()
+
+
+def slice_of(full: Window, days: int, skip: int = 90) -> Window:
+    """``days`` days of ``full`` after the first ``skip`` (baselines are warm by then)."""
+    start = full.start + dt.timedelta(days=skip)
+    return full.cut(start, start + dt.timedelta(days=days - 1))
 
 
 def caught(found: pd.DataFrame, insider: dict[str, Any], top: int, grace: int = 7
@@ -45,6 +57,7 @@ def caught(found: pd.DataFrame, insider: dict[str, Any], top: int, grace: int = 
     """Whether ``insider`` is among the ``top`` people by score on a day of their episode."""
     if found.empty:
         return False
+    found = found.assign(day=pd.to_datetime(found.day).dt.date)
     episode = found[(found.day >= insider["start"])
                     & (found.day <= insider["end"] + dt.timedelta(days=grace))]
     for day, rows in episode.groupby("day"):
