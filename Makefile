@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq default-jre-headless)
 	touch $@
 
-## demo: simulate an organisation with labelled insiders, ingest it, show the store
+## demo: simulate an organisation with labelled insiders, ingest it, detect, evaluate
 demo: $(VENV)/.installed
 	@test -f $(DEMO_DATA)/.complete || ($(BIN)/molehunt simulate --out $(DEMO_DATA) \
 		--users 300 --days 180 --seed 7 && touch $(DEMO_DATA)/.complete)
@@ -29,6 +29,10 @@ demo: $(VENV)/.installed
 		print('competitors = ' + json.dumps(c['competitors']))" > $(DEMO)/molehunt.toml)
 	$(BIN)/molehunt --workspace $(DEMO) ingest cert $(DEMO_DATA)
 	$(BIN)/molehunt --workspace $(DEMO) status
+	$(BIN)/molehunt --workspace $(DEMO) run
+	$(BIN)/molehunt --workspace $(DEMO) evaluate --truth $(DEMO_DATA) \
+		--json $(DEMO)/evaluation.json --html $(DEMO)/evaluation.html
+	@echo "report: $(abspath $(DEMO))/evaluation.html"
 
 ## test: install what the tests need, lint, type-check and run the whole suite
 test: $(VENV)/.installed-test lint typecheck unit

@@ -167,7 +167,7 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
             for detector in detectors:
                 detector.check(full)
             for index, detector in enumerate(detectors):
-                report(f"detector {detector.name}", index / len(detectors))
+                report("detectors", index / len(detectors))
                 counts[detector.name] = _run_one(detector, full, start, results)
             report("detectors", 1.0)
         state = {"signature": signature, "scored_until": full.end.isoformat(),
