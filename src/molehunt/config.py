@@ -29,7 +29,7 @@ override the workspace location (``MOLEHUNT_WORKSPACE``).
     trusted_domains = ["analyst-firm.example"]   # outbound to these lowers a finding's score
     removable_media_roles = ["ITAdmin"]          # roles whose removable-media use is expected
     removable_media_users = ["u123"]             # people whose removable-media use is expected
-    risk_half_life_days = 7.0                    # how fast accumulated risk fades
+    risk_half_life_days = 4.0                    # how fast accumulated risk fades
     [detectors.after_hours_leaker]               # per-detector parameters; enabled = false
     min_after_hours_z = 4.0
 """
@@ -81,7 +81,7 @@ class Settings:
     trusted_domains: tuple[str, ...] = ()
     removable_media_roles: tuple[str, ...] = ()
     removable_media_users: tuple[str, ...] = ()
-    risk_half_life_days: float = 7.0
+    risk_half_life_days: float = 4.0
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
 
     @classmethod
@@ -138,7 +138,7 @@ class Settings:
         if not isinstance(detectors, dict) or not all(
                 isinstance(v, dict) for v in detectors.values()):
             raise ConfigError("detectors must be tables [detectors.<name>]", where=str(path))
-        half_life = raw.get("risk_half_life_days", 7.0)
+        half_life = raw.get("risk_half_life_days", 4.0)
         if not isinstance(half_life, int | float) or isinstance(half_life, bool) or half_life <= 0:
             raise ConfigError("risk_half_life_days must be a positive number", where=str(path))
         min_hits = raw.get("content_min_hits", 2)

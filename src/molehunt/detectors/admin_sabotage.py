@@ -108,7 +108,8 @@ class AdminSabotage(Detector):
                              0.0)
         aggrieved = grievance
         # the heart of the scenario: a tool download by someone with a grievance
-        motive_s = ibis.ifelse(tool & aggrieved, 0.4, 0.0)
+        carried = (t.device_connects_1d > 0) | other_host
+        motive_s = ibis.ifelse(tool & aggrieved & carried, 0.4, 0.0)
         combined = noisy_or(tool_s, media_s, host_s, grievance_s, leaving_s, mass_s, motive_s)
         # without a grievance a tool download is research (security staff's day job): less,
         # and much less when the person does it routinely
@@ -132,7 +133,8 @@ class AdminSabotage(Detector):
                    ibis.literal("leaving in ").concat(
                        number_text(t.days_to_departure_1d.fill_null(0)), " days")),
             reason("downloads_hacking_tools_with_grievance", t.downloads_hacking_tools_1d, 0.0,
-                   motive_s, ibis.literal("a hacking-tool download by someone with a grievance")),
+                   motive_s, ibis.literal("a hacking-tool download by someone with a grievance,"
+                                          " carried on removable media or to another machine")),
             reason("email_recipients_off_hours", t._recipients, None, mass_s,
                    ibis.literal("off-hours e-mail to ").concat(number_text(t._recipients),
                                                                " recipients")),

@@ -33,7 +33,8 @@ class AfterHoursLeaker(Detector):
     uploads to paste and leak sites. One signal alone scores low; two or three on one day
     score high.
 
-    False positives: late workers (their own baseline already includes late hours), IT staff
+    False positives: travellers (nights while travelling are not counted), late workers (their
+    own baseline already includes late hours), IT staff
     with daily removable media (their usual is not zero), a one-off late deadline. A single
     paste-site upload by a developer scores low unless the other signals join it.
     """
@@ -44,7 +45,7 @@ class AfterHoursLeaker(Detector):
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "logons_off_hours_1d", "events_after_hours_z_self_90d",
         "device_first_use_1d", "device_connects_1d", "device_connects_median_self_90d",
-        "device_connects_off_hours_1d", "days_observed_1d",
+        "device_connects_off_hours_1d", "days_observed_1d", "days_since_travel_1d",
         "files_to_removable_1d", "uploads_paste_leak_1d"})
 
     #: A day's after-hours activity must be this many robust SDs above the person's usual.
@@ -77,13 +78,16 @@ class AfterHoursLeaker(Detector):
             & (u.days_observed_1d >= 60))
         leak = u.uploads_paste_leak_1d > 0
         z = u.events_after_hours_z_self_90d.fill_null(0.0)
-        night = (u.logons_off_hours_1d > 0) & (z >= self.min_after_hours_z)
+        # on a business trip "after hours" is another time zone's working day
+        travelling = u.days_since_travel_1d.notnull() & (u.days_since_travel_1d <= 1)
+        night = (u.logons_off_hours_1d > 0) & (z >= self.min_after_hours_z) & ~travelling
         t = u.mutate(
             _z=z, _night=night, _media=media_new, _leak=leak,
             _night_s=ibis.ifelse(night, 0.45 + 0.3 * saturate(z - self.min_after_hours_z, 4.0),
                                  0.0),
+            # a device plugged in with nothing copied is weak; files copied make it strong
             _media_s=ibis.ifelse(media_new,
-                                 0.5 + 0.3 * saturate(u.files_to_removable_1d, 5.0), 0.0),
+                                 0.25 + 0.55 * saturate(u.files_to_removable_1d, 3.0), 0.0),
             _leak_s=ibis.ifelse(leak, 0.6 + 0.3 * saturate(u.uploads_paste_leak_1d, 2.0), 0.0))
         rows = t.filter(t._night | t._media | t._leak)
         signals = rows._night.cast("int8") + rows._media.cast("int8") + rows._leak.cast("int8")

@@ -43,7 +43,7 @@ class LayoffCloudUpload(Detector):
         "events_out_sensitive_1d"})
 
     #: Days after a layoff during which uploads count.
-    window_days: int = 120
+    window_days: int = 60
     #: A person with more upload days than this before the episode uses cloud storage anyway.
     max_older_days: int = 1
     #: Active days an episode may last (uploads within them are not "before").
@@ -69,8 +69,9 @@ class LayoffCloudUpload(Detector):
         t = t.mutate(_after=ibis.ifelse(
             t.days_since_layoff_in_group_1d.notnull()
             & (t.days_since_layoff_in_group_1d <= self.window_days), 1, 0))
-        upload_s = 0.2 + 0.2 * saturate(t.uploads_cloud_storage_1d, 3.0)
-        layoff_s = ibis.ifelse(t._after > 0, 0.55, 0.0)
+        # one upload may be a shared link; several in a day is moving documents out
+        upload_s = 0.3 + 0.4 * saturate(t.uploads_cloud_storage_1d - 1, 3.0)
+        layoff_s = ibis.ifelse(t._after > 0, 0.35, 0.0)
         sensitive_s = 0.3 * saturate(t.events_out_sensitive_1d, 3.0)
         score = ibis.ifelse(t._after > 0, noisy_or(upload_s, layoff_s, sensitive_s),
                             0.5 * noisy_or(upload_s, sensitive_s))

@@ -39,7 +39,8 @@ class Sequence(Detector):
     step happened (a step is a feature column above zero, or present for ``days_*`` context
     columns); a finding on the first day of the last step when those first days are in order.
     Steps that are rare for the person weigh more: the score is the sequence's weight times
-    the share of steps that were absent in the person's earlier window.
+    the share of steps that were absent in the person's earlier window (scaled down while
+    that window holds fewer than ``min_history`` active days).
 
     False positives: people whose ordinary routine contains every step (their steps were all
     present before the window, so the novelty share is low); honest leavers (they take
@@ -53,6 +54,8 @@ class Sequence(Detector):
 
     #: Active days within which all steps of a sequence must happen.
     within_days: int = 30
+    #: Active days of earlier history needed before a step can count as new for the person.
+    min_history: int = 60
     #: name → [weight, [step columns…]]; the defaults are :data:`DEFAULT_SEQUENCES`.
     sequences: dict[str, Any] = field(default_factory=lambda: {
         k: [w, list(s)] for k, (w, s) in DEFAULT_SEQUENCES.items()})
@@ -96,9 +99,11 @@ class Sequence(Detector):
                       for s in steps}
             habitual = {s: happened(s).cast("int32").max().over(before).fill_null(0)
                         for s in steps}
+            # rows in the earlier window: with little history "new" means little
+            known = u.day.count().over(before)
             t = u.mutate(**{f"_f{i}": firsts[s] for i, s in enumerate(steps)},
                          **{f"_h{i}": habitual[s] for i, s in enumerate(steps)},
-                         _last=happened(steps[-1]))
+                         _last=happened(steps[-1]), _known=known.fill_null(0))
             # the sequence completes once: on the first day of its last step in the window
             last = len(steps) - 1
             ordered = t._last & (t[f"_f{last}"] == t.day)
@@ -108,7 +113,8 @@ class Sequence(Detector):
                     ordered = ordered & (t[f"_f{i - 1}"] <= t[f"_f{i}"])
             t = t.filter(ordered)
             novel = sum(1 - t[f"_h{i}"] for i in range(len(steps))) / len(steps)
-            score = float(weight) * (0.2 + 0.8 * novel)
+            history = (t._known / self.min_history).clip(0.0, 1.0)
+            score = float(weight) * (0.2 + 0.8 * novel * history)
             reasons = [reason(f"sequence:{name}", len(steps), None, score,
                               ibis.literal(f"{name.replace('_', ' ')}: "
                                            + " → ".join(steps) + " in order within "

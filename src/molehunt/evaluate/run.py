@@ -1,8 +1,9 @@
 """``molehunt evaluate``: molehunt's risk against the ground truth, next to an Isolation Forest.
 
 The baseline is scikit-learn's Isolation Forest fitted on the same ``user_day`` feature table
-in the same run; its anomaly score (0-1) times 100 goes through the same bands and alert
-episodes as molehunt's risk, so every figure has a like-for-like reference.
+in the same run; its anomaly score (0-1) ranks people the same way molehunt's risk does. It
+has no bands, so its alerts (the same episode rule) open above the highest score threshold
+that alerts on as many C1-C5 insiders as molehunt does: alert loads compare at equal recall.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow as pa
 
 from molehunt.errors import ConfigError, StoreError
 from molehunt.evaluate.metrics import (
+    GRACE_DAYS,
     Insider,
     Scores,
     alert_load,
@@ -29,7 +31,7 @@ from molehunt.evaluate.metrics import (
 )
 from molehunt.pipeline import read_results, results_dir
 from molehunt.scoring.alerts import open_alerts
-from molehunt.scoring.risk import BANDS, band
+from molehunt.scoring.risk import BANDS
 from molehunt.store.connect import Store, connect
 from molehunt.store.workspace import Workspace
 
@@ -128,9 +130,14 @@ def isolation_forest_scores(user_day: Any, seed: int = 0, sample: int = 50000
     return dict(scores)
 
 
-def lead_floor(system: str) -> float:
-    """Lowest score that makes a person a lead: band "low" for molehunt, any for baselines."""
-    return float(dict(BANDS)["low"]) if system == "molehunt" else 0.0
+#: The band from which a person is a lead analysts read: "low" marks something seen, "medium"
+#: something worth reading.
+LEAD_BAND = "medium"
+
+
+def lead_floor(system: str, lead_band: str = LEAD_BAND) -> float:
+    """Lowest score that makes a person a lead: ``lead_band`` for molehunt, any for baselines."""
+    return float(dict(BANDS)[lead_band]) if system == "molehunt" else 0.0
 
 
 def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
@@ -163,12 +170,18 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
             "roc_auc": roc, "pr_auc": pr}
     days = len(population)
     top = lookalike_days_in_top(lookalikes, scores, population, 0.01, floor)
+    # the same count when every person at band low is read, for transparency
+    top_low = lookalike_days_in_top(lookalikes, scores, population, 0.01,
+                                    lead_floor(name, "low"))
     return {"system": name, "groups": out, "alert_load": alert_load(alerts, benign, days),
             "alerts_benign": sum(1 for u, _ in alerts if u in benign),
             "lookalikes": {"count": len(lookalikes),
                            "max_days_in_top_1pct": max(top.values(), default=0),
                            "over_2_days": sorted(u for u, n in top.items() if n > 2),
-                           "days_in_top_1pct": {u: n for u, n in sorted(top.items()) if n}}}
+                           "days_in_top_1pct": {u: n for u, n in sorted(top.items()) if n},
+                           "over_2_days_reading_band_low": sum(
+                               1 for n in top_low.values() if n > 2)},
+            "lead_floor": floor}
 
 
 def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
@@ -195,12 +208,11 @@ def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
     alerts = read_results(alerts_path)
     molehunt_alerts = ([(r["user_id"], r["opened_day"]) for r in alerts.to_pylist()]
                        if alerts is not None else [])
-    baseline_risk = [{"user_id": u, "day": d, "risk": round(100 * s), "band": band(100 * s),
-                      "reasons": []} for d, day_scores in baseline.items()
-                     for u, s in day_scores.items()]
-    baseline_alerts = [(a["user_id"], a["opened_day"]) for a in open_alerts(baseline_risk)]
+    public = [i for i in insiders if i.scenario in GROUPS["C1-C5"]]
+    wanted = alert_recall(molehunt_alerts, public)
+    baseline_alerts, threshold = baseline_alerts_at_recall(baseline, public, wanted)
     cr_k = max(25, 25 * round(0.1 * len(users) / 25))
-    figures = {
+    figures: dict[str, Any] = {
         "population": len(users), "days": len(population), "truth": str(truth),
         "insiders": len(insiders),
         "molehunt": _system("molehunt", scores, molehunt_alerts, insiders, population, users,
@@ -208,10 +220,51 @@ def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
         "baseline_isolation_forest": _system("isolation_forest", baseline, baseline_alerts,
                                              insiders, population, users, lookalikes, cr_k),
     }
+    figures["molehunt"]["alert_recall_c1_c5"] = wanted
+    figures["baseline_isolation_forest"]["alert_recall_c1_c5"] = alert_recall(
+        baseline_alerts, public)
+    figures["baseline_isolation_forest"]["alert_threshold"] = threshold
     figures["done_when_c1_c5"] = _done_when(figures)
     plots = {"scores": scores, "baseline": baseline, "insiders": insiders,
              "population": population}
     return figures, plots
+
+
+def alert_recall(alerts: list[tuple[str, dt.date]], insiders: list[Insider]) -> float | None:
+    """Share of ``insiders`` with an alert opened between their first day and 7 days after."""
+    if not insiders:
+        return None
+    opened: dict[str, list[dt.date]] = defaultdict(list)
+    for user, day in alerts:
+        opened[user].append(day)
+    hits = sum(1 for i in insiders if any(
+        i.first <= d <= i.last + dt.timedelta(days=GRACE_DAYS) for d in opened[i.user_id]))
+    return hits / len(insiders)
+
+
+def baseline_alerts_at_recall(scores: Scores, insiders: list[Insider], wanted: float | None
+                              ) -> tuple[list[tuple[str, dt.date]], float]:
+    """The baseline's alerts at the highest threshold that alerts on as many insiders.
+
+    A baseline has no bands; comparing alert loads is fair only at equal alert recall, so the
+    threshold is the highest of a ladder of score quantiles that reaches molehunt's recall
+    (the lowest rung when none does).
+    """
+    values = np.array([s for day in scores.values() for s in day.values()], dtype="float64")
+    if values.size == 0:
+        return [], 1.0
+    ladder = sorted({float(np.quantile(values, q)) for q in (
+        0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9998, 0.9999)}, reverse=True)
+    chosen: list[tuple[str, dt.date]] = []
+    threshold = ladder[-1]
+    for tau in ladder:
+        rows = [{"user_id": u, "day": d, "risk": 100, "band": "critical", "reasons": []}
+                for d, day_scores in scores.items() for u, s in day_scores.items() if s >= tau]
+        chosen = [(a["user_id"], a["opened_day"]) for a in open_alerts(rows)]
+        threshold = tau
+        if wanted is None or (alert_recall(chosen, insiders) or 0.0) >= wanted:
+            break
+    return chosen, round(threshold, 4)
 
 
 def _done_when(figures: dict[str, Any]) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def band(risk: float) -> str:
 class ScoringParams:
     """How findings add up; every value has a default that suits most deployments."""
 
-    half_life_days: float = 7.0
+    half_life_days: float = 4.0
     #: Detector name → multiplier (1 by default); the unsupervised baseline counts less
     #: because it explains less.
     detector_weights: Mapping[str, float] = field(default_factory=lambda: {
