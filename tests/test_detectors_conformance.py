@@ -136,3 +136,11 @@ def test_spark_and_duckdb_agree(detect_org: Any, name: str) -> None:
     finally:
         duck_store.close()
         spark_store.close()
+
+
+def test_one_findings_layout_in_ibis_and_arrow() -> None:
+    from molehunt.detectors.base import REASON_TYPE
+    from molehunt.pipeline import FINDINGS_ARROW, REASON_ARROW
+
+    assert FINDINGS_SCHEMA.names == tuple(FINDINGS_ARROW.names)
+    assert tuple(REASON_TYPE.names) == tuple(f.name for f in REASON_ARROW)

@@ -29,7 +29,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molehunt.detectors import Detector, Window, build
-from molehunt.detectors.base import FINDINGS_SCHEMA, REASON_TYPE
 from molehunt.errors import DetectorError, StoreError
 from molehunt.scoring.alerts import open_alerts
 from molehunt.scoring.risk import Context, ScoringParams, score_risk
@@ -54,9 +53,6 @@ ALERTS_ARROW = pa.schema([
     ("last_day", pa.date32()), ("peak_risk", pa.int64()), ("band", pa.string()),
     ("reasons", pa.list_(REASON_ARROW)), ("detectors", pa.list_(pa.string())),
     ("status", pa.string())])
-
-assert len(REASON_TYPE.names) == len(REASON_ARROW)  # one reason layout everywhere
-assert FINDINGS_SCHEMA.names == tuple(FINDINGS_ARROW.names)
 
 
 @dataclass

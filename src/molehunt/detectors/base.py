@@ -10,7 +10,6 @@ package, so adding a detector is adding one file (and its test).
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -136,10 +135,6 @@ class Detector(ABC):
     def score(self, window: Window) -> ibis.Table:
         """Findings for the days of ``window`` (pure: the detector is not changed)."""
 
-    def fitted_copy(self) -> Self:
-        """A deep copy (the conformance suite checks ``score`` does not change a detector)."""
-        return copy.deepcopy(self)
-
 
 def registered() -> dict[str, type[Detector]]:
     """The detectors registered so far, by name (see :func:`molehunt.detectors.registry`)."""
@@ -227,14 +222,3 @@ def noisy_or(*scores: Any) -> Any:
     for s in scores:
         product = product * (1.0 - ibis.coalesce(s, 0.0).clip(0.0, 1.0))
     return 1.0 - product
-
-
-def empty_findings(backend_table: ibis.Table) -> ibis.Table:
-    """A findings table with no rows (built from any table so it lives on its backend)."""
-    t = backend_table.limit(0)
-    return t.select(
-        user_id=ibis.literal("", "string"), day=ibis.literal(dt.date(1970, 1, 1), "date"),
-        detector=ibis.literal("", "string"), detector_version=ibis.literal(0, "int64"),
-        score=ibis.literal(0.0, "float64"),
-        reasons=ibis.literal([], type=dtypes.Array(REASON_TYPE)),
-        evidence=empty_strings(), related_users=empty_strings())
