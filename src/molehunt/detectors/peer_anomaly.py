@@ -22,6 +22,19 @@ DEFAULT_MEASURES = (
     "sensitivity_out_max")
 
 
+def balanced_sum(terms: list[Any]) -> Any:
+    """The sum of expressions as a balanced tree: engines that walk expressions recursively
+    (Spark) overflow their stack on a long left-leaning chain of additions.
+
+    >>> balanced_sum([1, 2, 3, 4, 5])
+    15
+    """
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return balanced_sum(terms[:middle]) + balanced_sum(terms[middle:])
+
+
 def _average_path(n: float) -> float:
     """Expected path length of an unsuccessful search in a binary tree of ``n`` points."""
     if n <= 1:
@@ -149,14 +162,13 @@ class PeerAnomaly(Detector):
         # only clear deviations add up: many slightly busy measures are an ordinary day; the
         # largest counts half, so breadth (several measures at once) is what scores, while
         # one extreme measure is left to the rule detectors that explain it better
-        total: Any = ibis.literal(0.0)
-        for value in values:
-            total = total + ibis.ifelse(value >= 2.0, value, 0.0)
+        total = balanced_sum([ibis.ifelse(value >= 2.0, value, 0.0) for value in values])
         largest = ibis.greatest(*values) if len(values) > 1 else values[0]
         breadth = total - 0.5 * ibis.ifelse(largest >= 2.0, largest, 0.0)
         ensemble = 1.0 - (-breadth / self.half_score).exp()
         if self.forest_:
-            depth = sum(self._path(tree, values) for tree in self.forest_) / len(self.forest_)
+            depth = balanced_sum([self._path(tree, values) for tree in self.forest_]) / len(
+                self.forest_)
             isolation = (2.0 ** (-depth / _average_path(self.samples_)) - 0.5).clip(0.0, 0.5
                                                                                      ) * 2.0
         else:
