@@ -74,6 +74,8 @@ class PeerAnomaly(Detector):
     half_score: float = 12.0
     #: Findings below this score are not reported.
     min_score: float = 0.4
+    #: Trees of the isolation forest (0: the robust z ensemble alone). On Spark the compiled
+    #: forest can exhaust a small driver's memory during code generation; use 0 there.
     trees: int = 25
     sample: int = 256
     seed: int = 7
@@ -126,7 +128,7 @@ class PeerAnomaly(Detector):
         frame = picked.to_pyarrow()
         matrix = np.column_stack([frame[m].to_numpy(zero_copy_only=False).astype("float64")
                                   for m in self.measures]) if frame.num_rows else None
-        if matrix is None or len(matrix) < 16:
+        if matrix is None or len(matrix) < 16 or self.trees == 0:
             self.forest_ = []
             return self
         matrix = np.nan_to_num(matrix)
