@@ -140,7 +140,7 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
     ...                   "text": "a happened"}], "evidence": ["e1"]}
     >>> rows = score_risk([f], ScoringParams(), last_day=dt.date(2024, 1, 3))
     >>> [(r["day"].day, r["risk"], r["band"]) for r in rows]
-    [(1, 90, 'critical'), (2, 87, 'critical'), (3, 84, 'high')]
+    [(1, 90, 'critical'), (2, 85, 'critical'), (3, 80, 'high')]
     """
     context = context or Context()
     by_user: dict[str, dict[dt.date, list[Mapping[str, Any]]]] = defaultdict(
