@@ -23,7 +23,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 		|| (apt-get update -qq && apt-get install -y -qq postgresql chromium chromium-driver)
 	touch $@
 
-## demo: simulate an organisation with labelled insiders, ingest it, show the store
+## demo: simulate an organisation with labelled insiders, ingest it, detect, evaluate
 demo: $(VENV)/.installed
 	@test -f $(DEMO_DATA)/.complete || ($(BIN)/molehunt simulate --out $(DEMO_DATA) \
 		--users 300 --days 180 --seed 7 && touch $(DEMO_DATA)/.complete)
@@ -32,9 +32,10 @@ demo: $(VENV)/.installed
 		print('competitors = ' + json.dumps(c['competitors']))" > $(DEMO)/molehunt.toml)
 	$(BIN)/molehunt --workspace $(DEMO) ingest cert $(DEMO_DATA)
 	$(BIN)/molehunt --workspace $(DEMO) status
-	@# results come from the detection core; without them the console says what to run
-	@if $(BIN)/molehunt run --help >/dev/null 2>&1; then \
-		$(BIN)/molehunt --workspace $(DEMO) features && $(BIN)/molehunt --workspace $(DEMO) run; fi
+	$(BIN)/molehunt --workspace $(DEMO) run
+	$(BIN)/molehunt --workspace $(DEMO) evaluate --truth $(DEMO_DATA) \
+		--json $(DEMO)/evaluation.json --html $(DEMO)/evaluation.html
+	@echo "report: $(abspath $(DEMO))/evaluation.html"
 	$(BIN)/molehunt --workspace $(DEMO) serve --new-admin-password
 
 ## test: install what the tests need, lint, type-check and run the whole suite

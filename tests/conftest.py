@@ -99,3 +99,31 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         connection.exec_driver_sql(f"CREATE DATABASE {name}")
     engine.dispose()
     return str(server).replace("/postgres?", f"/{name}?")
+
+
+# -- detection: one small simulated organisation shared by the detector tests -----------------
+#: The organisation the detector tests run on: small enough to build in about a minute, large
+#: enough that every public scenario C1-C5 fits (layoff wave, an administrator, departures).
+DETECT_ORG = {"users": 150, "days": 240, "seed": 5}
+
+
+@pytest.fixture(scope="session")
+def detect_org(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A simulated organisation (C1-C5), ingested, with features and a full `run`."""
+    import json
+
+    from molehunt.pipeline import run_detection
+    from molehunt.simulate import SimulationConfig, simulate
+
+    root = tmp_path_factory.mktemp("detect")
+    simulate(SimulationConfig(out=root / "org", scenarios=("C1", "C2", "C3", "C4", "C5"),
+                              **DETECT_ORG))
+    workspace = Workspace(root / "ws")
+    workspace.root.mkdir()
+    company = json.loads((root / "org" / "company.json").read_text("utf-8"))
+    (workspace.root / "molehunt.toml").write_text(
+        "competitors = " + json.dumps(company["competitors"]) + "\n", "utf-8")
+    ingest_cert(workspace, root / "org")
+    with workspace.locked():
+        run_detection(workspace)
+    return workspace, root / "org"

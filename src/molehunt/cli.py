@@ -626,6 +626,89 @@ def _parse_intensity(values: list[str]) -> dict[str, dict[str, float]]:
     return parsed
 
 
+@app.command("run")
+def run_command(
+    backend: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    rebuild: Annotated[bool, typer.Option(
+        help="Rescore every day instead of only the days not yet scored.")] = False,
+    skip_features: Annotated[bool, typer.Option(
+        help="Do not update the features first.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Update features, run the detectors on the new days, score risk and open alerts."""
+    from molehunt.pipeline import results_dir, run_detection
+
+    def action() -> int:
+        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            summary = run_detection(workspace, backend, rebuild=rebuild,
+                                    features=not skip_features, progress=progress)
+        if as_json:
+            out.print_json(json.dumps(summary.to_json()))
+            return 0
+        if summary.start is None:
+            console.print("no new days to score; risk and alerts recomputed")
+        else:
+            found = ", ".join(f"{k} {v:,}" for k, v in summary.findings.items())
+            console.print(f"scored {summary.start} to {summary.end}: findings {found}",
+                          highlight=False)
+        console.print(f"{summary.risk_rows:,} risk rows, {summary.alerts:,} alerts in"
+                      f" {results_dir(Workspace(state.workspace))} ({summary.seconds:.1f} s)",
+                      highlight=False)
+        return 0
+
+    _run(action)
+
+
+@app.command("export")
+def export_command(
+    table: Annotated[str, typer.Argument(help="risk, findings or alerts.")],
+    out_file: Annotated[Path, typer.Option("--out", help="A .csv or .parquet file.")],
+) -> None:
+    """Write molehunt's results to CSV or Parquet (by the file's extension)."""
+    from molehunt.export import export_results
+
+    def action() -> int:
+        rows = export_results(Workspace(state.workspace), table, out_file)
+        console.print(f"wrote {rows:,} {table} rows to {out_file}", highlight=False)
+        return 0
+
+    _run(action)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    truth: Annotated[Path, typer.Option(
+        "--truth", help="Folder with insiders.csv (CERT answers layout), or its parent.")],
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")
+                         ] = None,
+    html_file: Annotated[Path | None, typer.Option("--html", help="Write the report here.")
+                         ] = None,
+    backend: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+) -> None:
+    """Measure recall at daily budgets, time to detect, CR-k, ROC/PR AUC and alert load."""
+    from molehunt.evaluate.run import evaluate
+
+    def action() -> int:
+        with _progress() as progress:
+            figures, plots = evaluate(Workspace(state.workspace), truth, backend, progress)
+            text = json.dumps(figures, indent=1, default=str)
+            if json_file is not None:
+                json_file.parent.mkdir(parents=True, exist_ok=True)
+                json_file.write_text(text, "utf-8")
+            if html_file is not None:
+                from molehunt.evaluate.report import render_html
+
+                progress("report", None)
+                html_file.parent.mkdir(parents=True, exist_ok=True)
+                html_file.write_text(render_html(figures, plots), "utf-8")
+        out.print_json(json.dumps(figures["done_when_c1_c5"], default=str))
+        if html_file is not None:
+            console.print(f"report: {html_file}", highlight=False)
+        return 0
+
+    _run(action)
+
+
 def _print_status(report: dict[str, Any]) -> None:
     out.print(f"[bold]workspace[/bold] {report['workspace']}")
     out.print(

@@ -23,6 +23,15 @@ override the workspace location (``MOLEHUNT_WORKSPACE``).
     "凤凰" = 3
     [content_patterns]                      # regular expression → sensitivity (0-4)
     '(?i)\\bcell recipe\\b' = 3
+
+    # detection (see molehunt.detectors and molehunt.scoring; in a real file the plain keys
+    # go above the first [table])
+    trusted_domains = ["analyst-firm.example"]   # outbound to these lowers a finding's score
+    removable_media_roles = ["ITAdmin"]          # roles whose removable-media use is expected
+    removable_media_users = ["u123"]             # people whose removable-media use is expected
+    risk_half_life_days = 4.0                    # how fast accumulated risk fades
+    [detectors.after_hours_leaker]               # per-detector parameters; enabled = false
+    min_after_hours_z = 4.0
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from molehunt.errors import ConfigError
 
@@ -68,6 +78,11 @@ class Settings:
     content_default_sensitivity: int = 1
     content_source_code_sensitivity: int = 2
     content_min_hits: int = 2
+    trusted_domains: tuple[str, ...] = ()
+    removable_media_roles: tuple[str, ...] = ()
+    removable_media_users: tuple[str, ...] = ()
+    risk_half_life_days: float = 4.0
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
 
     @classmethod
     def load(cls, workspace: Path) -> Settings:
@@ -119,6 +134,13 @@ class Settings:
                 pairs.append((str(name), value))
             return tuple(pairs)
 
+        detectors = raw.get("detectors", {})
+        if not isinstance(detectors, dict) or not all(
+                isinstance(v, dict) for v in detectors.values()):
+            raise ConfigError("detectors must be tables [detectors.<name>]", where=str(path))
+        half_life = raw.get("risk_half_life_days", 4.0)
+        if not isinstance(half_life, int | float) or isinstance(half_life, bool) or half_life <= 0:
+            raise ConfigError("risk_half_life_days must be a positive number", where=str(path))
         min_hits = raw.get("content_min_hits", 2)
         if not isinstance(min_hits, int) or min_hits < 1:
             raise ConfigError("content_min_hits must be a positive integer", where=str(path))
@@ -138,4 +160,9 @@ class Settings:
             content_default_sensitivity=level("content_default_sensitivity", 1),
             content_source_code_sensitivity=level("content_source_code_sensitivity", 2),
             content_min_hits=min_hits,
+            trusted_domains=tuple(d.lower() for d in strings("trusted_domains")),
+            removable_media_roles=strings("removable_media_roles"),
+            removable_media_users=strings("removable_media_users"),
+            risk_half_life_days=float(half_life),
+            detectors={str(k): dict(v) for k, v in detectors.items()},
         )

@@ -1,0 +1,145 @@
+"""C3 disgruntled administrator: hacking tools, another person's machine, a mass mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import ibis
+
+from molehunt.detectors.base import (
+    Detector,
+    Window,
+    findings,
+    noisy_or,
+    number_text,
+    reason,
+    saturate,
+    with_evidence,
+)
+
+
+@dataclass(kw_only=True)
+class AdminSabotage(Detector):
+    """Hacking-tool downloads carried on removable media, other people's machines, mass mail.
+
+    Scenario: an administrator with a grievance downloads a keylogger, carries it on removable
+    media to the supervisor's machine, logs in as the supervisor the next evening and sends an
+    alarming message to many people, and leaves.
+
+    Signals: downloads from hacking-tool sites (``downloads_hacking_tools_1d``), weighed by
+    whether the person has downloaded such tools in the last ``history_rows`` active days; on
+    the same day removable media (less if habitual) and a computer that belongs to someone
+    else or is new to the person;
+    a recent performance concern (a known departure counts less); and, on any account, an off-hours
+    e-mail to at least ``min_recipients`` people (the masquerade), from the events.
+
+    False positives: security staff who research tools (no removable media, no other machine,
+    no grievance: low score); announcements to large lists in working hours (not scored).
+    """
+
+    name: ClassVar[str] = "admin_sabotage"
+    kind: ClassVar[str] = "rule"
+    lookback_days: ClassVar[int] = 120
+    requires: ClassVar[frozenset[str]] = frozenset({
+        "user_day", "events", "downloads_hacking_tools_1d", "device_connects_1d",
+        "hosts_other_user_1d", "hosts_first_seen_1d", "days_since_performance_concern_1d",
+        "days_to_departure_1d"})
+
+    #: An off-hours e-mail to at least this many recipients is a mass mail.
+    min_recipients: int = 25
+    #: A performance concern this recent (days) is a grievance.
+    grievance_days: int = 90
+    #: Active days looked back on for earlier tool downloads and removable media.
+    history_rows: int = 120
+    #: A person with at most this many earlier tool-download days is not a routine user.
+    max_prior_tool_days: int = 2
+    #: Multiplier for a new tool download by someone without a grievance.
+    no_motive_factor: float = 0.6
+    #: Multiplier for a routine tool download (not new to the person, no grievance).
+    routine_factor: float = 0.35
+    #: Working hours (UTC); a mass mail outside them scores.
+    workday_start: int = 7
+    workday_end: int = 19
+
+    @classmethod
+    def example_params(cls) -> list[dict[str, Any]]:
+        """Default and a larger mass-mail threshold."""
+        return [{}, {"min_recipients": 50, "grievance_days": 30}]
+
+    def _mass_mail(self, window: Window) -> ibis.Table:
+        e = window.events
+        hour = e.ts.hour()
+        mail = e.filter(e.action == "email_send", e.target.notnull(),
+                        (hour < self.workday_start) | (hour >= self.workday_end))
+        mail = mail.mutate(_n=mail.target.replace(",", ";").split(";").length())
+        return mail.group_by(m_user=mail.user_id, m_day=mail.day).aggregate(
+            m_recipients=mail._n.max()).filter(lambda t: t.m_recipients >= self.min_recipients)
+
+    def score(self, window: Window) -> ibis.Table:
+        """Findings on tool-download days and on off-hours mass-mail days."""
+        u = window.user_day
+        prior = ibis.window(group_by=u.user_id, order_by=u.day, rows=(-self.history_rows, -1))
+        u = u.mutate(
+            _prior_tools=(u.downloads_hacking_tools_1d > 0).cast("int32").sum().over(prior),
+            _prior_media=(u.device_connects_1d > 0).cast("int32").sum().over(prior))
+        mass = self._mass_mail(window)
+        t = u.left_join(mass, [u.user_id == mass.m_user, u.day == mass.m_day])
+        t = t.mutate(_recipients=t.m_recipients.fill_null(0))
+        tool = t.downloads_hacking_tools_1d > 0
+        t = t.filter(tool | (t._recipients > 0))
+        grievance = (t.days_since_performance_concern_1d.notnull()
+                     & (t.days_since_performance_concern_1d <= self.grievance_days))
+        # someone who researches tools routinely (security staff) is not new to them
+        prior_tools = t._prior_tools.fill_null(0)
+        novel = prior_tools <= self.max_prior_tool_days
+        tool_s = ibis.ifelse(tool, ibis.ifelse(prior_tools == 0, 0.45,
+                                               ibis.ifelse(novel, 0.3, 0.1)), 0.0)
+        habitual_media = t._prior_media.fill_null(0) >= 3
+        media_s = ibis.ifelse(tool & (t.device_connects_1d > 0),
+                              ibis.ifelse(habitual_media, 0.15, 0.35), 0.0)
+        other_host = (t.hosts_other_user_1d > 0) | (t.hosts_first_seen_1d > 0)
+        host_s = ibis.ifelse(tool & other_host, 0.3, 0.0)
+        grievance_s = ibis.ifelse(tool & grievance, 0.45, 0.0)
+        # leaving is a weaker motive: most leavers are honest
+        leaving_s = ibis.ifelse(tool & t.days_to_departure_1d.notnull(), 0.2, 0.0)
+        mass_s = ibis.ifelse(t._recipients > 0,
+                             0.45 + 0.3 * saturate(t._recipients - self.min_recipients, 30.0),
+                             0.0)
+        aggrieved = grievance
+        # the heart of the scenario: a tool download by someone with a grievance
+        carried = (t.device_connects_1d > 0) | other_host
+        motive_s = ibis.ifelse(tool & aggrieved & carried, 0.4, 0.0)
+        combined = noisy_or(tool_s, media_s, host_s, grievance_s, leaving_s, mass_s, motive_s)
+        # without a grievance a tool download is research (security staff's day job): less,
+        # and much less when the person does it routinely
+        score = ibis.ifelse(
+            tool & ~aggrieved & (t._recipients == 0),
+            combined * ibis.ifelse(novel, self.no_motive_factor, self.routine_factor),
+            combined)
+        reasons = [
+            reason("downloads_hacking_tools_1d", t.downloads_hacking_tools_1d, 0.0, tool_s,
+                   number_text(t.downloads_hacking_tools_1d).concat(
+                       " downloads from hacking-tool or keylogger sites")),
+            reason("device_connects_1d", t.device_connects_1d, None, media_s,
+                   ibis.literal("removable media used the same day")),
+            reason("hosts_other_user_1d", t.hosts_other_user_1d + t.hosts_first_seen_1d, 0.0,
+                   host_s, ibis.literal("used another person's or a new computer the same day")),
+            reason("days_since_performance_concern_1d", t.days_since_performance_concern_1d,
+                   None, grievance_s, ibis.literal("performance concern ").concat(
+                       number_text(t.days_since_performance_concern_1d.fill_null(0)),
+                       " days ago")),
+            reason("days_to_departure_1d", t.days_to_departure_1d, None, leaving_s,
+                   ibis.literal("leaving in ").concat(
+                       number_text(t.days_to_departure_1d.fill_null(0)), " days")),
+            reason("downloads_hacking_tools_with_grievance", t.downloads_hacking_tools_1d, 0.0,
+                   motive_s, ibis.literal("a hacking-tool download by someone with a grievance,"
+                                          " carried on removable media or to another machine")),
+            reason("email_recipients_off_hours", t._recipients, None, mass_s,
+                   ibis.literal("off-hours e-mail to ").concat(number_text(t._recipients),
+                                                               " recipients")),
+        ]
+        found = findings(t, detector=self, score=score, reasons=reasons)
+        return with_evidence(found, window.events, lambda e: (
+            (e.action == "web_download") | (e.channel == "removable_media")
+            | (e.action == "logon") | (e.action == "email_send")))

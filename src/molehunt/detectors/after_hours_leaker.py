@@ -1,0 +1,115 @@
+"""C1 after-hours leaker: off-hours logons, first-time removable media, an upload to a leak site."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import ibis
+
+from molehunt.detectors.base import (
+    Detector,
+    Window,
+    findings,
+    noisy_or,
+    number_text,
+    reason,
+    saturate,
+    with_evidence,
+)
+
+
+@dataclass(kw_only=True)
+class AfterHoursLeaker(Detector):
+    """Off-hours work that is new for the person, combined with new removable media or leaks.
+
+    Scenario: someone starts logging on at night, connects removable media for the first time
+    (or after never using it), copies files and uploads to a paste or leak site, then leaves.
+
+    Signals: off-hours logons when the person's after-hours activity is far above their own
+    usual (``events_after_hours_z_self_90d``); removable media that is new to the person
+    (``device_first_use_1d``, or off-hours connections by someone with no use in the months
+    before the last ``episode_rows`` active days);
+    uploads to paste and leak sites. One signal alone scores low; two or three on one day
+    score high.
+
+    False positives: travellers (nights while travelling are not counted), late workers (their
+    own baseline already includes late hours), IT staff
+    with daily removable media (their usual is not zero), a one-off late deadline. A single
+    paste-site upload by a developer scores low unless the other signals join it.
+    """
+
+    name: ClassVar[str] = "after_hours_leaker"
+    kind: ClassVar[str] = "rule"
+    lookback_days: ClassVar[int] = 150
+    requires: ClassVar[frozenset[str]] = frozenset({
+        "user_day", "logons_off_hours_1d", "events_after_hours_z_self_90d",
+        "device_first_use_1d", "device_connects_1d", "device_connects_median_self_90d",
+        "device_connects_off_hours_1d", "days_observed_1d", "days_since_travel_1d",
+        "files_to_removable_1d", "uploads_paste_leak_1d"})
+
+    #: A day's after-hours activity must be this many robust SDs above the person's usual.
+    min_after_hours_z: float = 3.0
+    #: Score when only one of the three signals is present (scaled by its strength).
+    single_signal_factor: float = 0.2
+    #: Active days an episode may last: removable use within them does not make it old.
+    episode_rows: int = 20
+    #: Active days looked back on for older removable-media use.
+    history_rows: int = 150
+    #: Working hours (UTC) for choosing which logons are evidence.
+    workday_start: int = 7
+    workday_end: int = 19
+
+    @classmethod
+    def example_params(cls) -> list[dict[str, Any]]:
+        """Default and a stricter after-hours threshold."""
+        return [{}, {"min_after_hours_z": 5.0, "single_signal_factor": 0.2}]
+
+    def score(self, window: Window) -> ibis.Table:
+        """Findings on days with at least one of the signals."""
+        u = window.user_day
+        # "new" = first ever, or off-hours use by someone with none in the months before the
+        # last few weeks (an episode lasts weeks; an occasional user has older use)
+        older = ibis.window(group_by=u.user_id, order_by=u.day,
+                            rows=(-self.history_rows, -self.episode_rows))
+        u = u.mutate(_older=(u.device_connects_1d > 0).cast("int32").sum().over(older))
+        media_new = (u.device_first_use_1d > 0) | (
+            (u.device_connects_off_hours_1d > 0) & (u._older.fill_null(0) == 0)
+            & (u.days_observed_1d >= 60))
+        leak = u.uploads_paste_leak_1d > 0
+        z = u.events_after_hours_z_self_90d.fill_null(0.0)
+        # on a business trip "after hours" is another time zone's working day
+        travelling = u.days_since_travel_1d.notnull() & (u.days_since_travel_1d <= 1)
+        night = (u.logons_off_hours_1d > 0) & (z >= self.min_after_hours_z) & ~travelling
+        t = u.mutate(
+            _z=z, _night=night, _media=media_new, _leak=leak,
+            _night_s=ibis.ifelse(night, 0.45 + 0.3 * saturate(z - self.min_after_hours_z, 4.0),
+                                 0.0),
+            # a device plugged in with nothing copied is weak; files copied make it strong
+            _media_s=ibis.ifelse(media_new,
+                                 0.25 + 0.55 * saturate(u.files_to_removable_1d, 3.0), 0.0),
+            _leak_s=ibis.ifelse(leak, 0.6 + 0.3 * saturate(u.uploads_paste_leak_1d, 2.0), 0.0))
+        rows = t.filter(t._night | t._media | t._leak)
+        signals = rows._night.cast("int8") + rows._media.cast("int8") + rows._leak.cast("int8")
+        combined = noisy_or(rows._night_s, rows._media_s, rows._leak_s)
+        score = ibis.ifelse(signals >= 2, combined, combined * self.single_signal_factor)
+        reasons = [
+            reason("events_after_hours_1d", rows.events_after_hours_1d, 0.0, rows._night_s,
+                   number_text(rows.logons_off_hours_1d).concat(
+                       " off-hours logons; after-hours activity ", number_text(rows._z, 1),
+                       " robust SDs above the person's usual")),
+            reason("device_connects_1d", rows.device_connects_1d,
+                   rows.device_connects_median_self_90d, rows._media_s,
+                   ibis.literal("removable media new to the person: ").concat(
+                       number_text(rows.device_connects_1d), " connections, ",
+                       number_text(rows.files_to_removable_1d), " files copied to it")),
+            reason("uploads_paste_leak_1d", rows.uploads_paste_leak_1d, 0.0, rows._leak_s,
+                   number_text(rows.uploads_paste_leak_1d).concat(
+                       " uploads to paste or leak sites")),
+        ]
+        found = findings(rows, detector=self, score=score, reasons=reasons)
+        start, end = self.workday_start, self.workday_end
+        return with_evidence(found, window.events, lambda e: (
+            e.action.isin(("device_connect", "web_upload", "file_copy", "file_write"))
+            & e.channel.isin(("removable_media", "web", "cloud_storage")))
+            | ((e.action == "logon") & ((e.ts.hour() < start) | (e.ts.hour() >= end))))

@@ -1,0 +1,224 @@
+"""The one detector interface (DESIGN.md §5), the findings schema and shared helpers.
+
+A detector is a dataclass whose fields are its parameters. It learns what it needs from a
+history :class:`Window` (``fit``) and turns a scoring window into findings (``score``): an Ibis
+table with the columns of :data:`FINDINGS_SCHEMA`, one row per person and day it finds
+something about, each with at least one reason. Subclasses register themselves by name when
+their module is imported; :func:`molehunt.detectors.registry` imports every module of the
+package, so adding a detector is adding one file (and its test).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Self
+
+import ibis
+import ibis.expr.datatypes as dtypes
+
+from molehunt.config import Settings
+from molehunt.errors import DetectorError
+
+#: One reason of a finding: which measure, what was seen, what was usual, how much it counts.
+REASON_TYPE = dtypes.Struct({
+    "feature": dtypes.string, "observed": dtypes.float64, "expected": dtypes.float64,
+    "weight": dtypes.float64, "text": dtypes.string})
+
+#: The findings schema of DESIGN.md §4.
+FINDINGS_SCHEMA = ibis.schema({
+    "user_id": dtypes.string, "day": dtypes.date, "detector": dtypes.string,
+    "detector_version": dtypes.int64, "score": dtypes.float64,
+    "reasons": dtypes.Array(REASON_TYPE), "evidence": dtypes.Array(dtypes.string),
+    "related_users": dtypes.Array(dtypes.string)})
+
+#: The kinds a detector may declare.
+KINDS = frozenset({"rule", "baseline", "sequence", "content", "graph"})
+
+#: At most this many event ids are kept as a finding's evidence (the rest are in the store).
+EVIDENCE_LIMIT = 50
+
+_REGISTRY: dict[str, type[Detector]] = {}
+
+
+@dataclass
+class Window:
+    """Lazy tables for one time range ``[start, end]`` (both inclusive).
+
+    ``user_day`` is the feature table of DESIGN.md §4 (one row per person and active day),
+    ``events`` the event store, ``directory`` and ``hr_events`` the organisation. Tables are
+    already cut to the range; ``before`` gives the days a detector may look back on.
+    """
+
+    start: dt.date
+    end: dt.date
+    user_day: ibis.Table
+    events: ibis.Table
+    directory: ibis.Table
+    hr_events: ibis.Table
+    settings: Settings = field(default_factory=Settings)
+    backend: str = "duckdb"
+
+    @property
+    def available(self) -> frozenset[str]:
+        """Names of the tables and feature columns this window offers."""
+        return frozenset({"user_day", "events", "directory", "hr_events",
+                          *self.user_day.columns})
+
+    def cut(self, start: dt.date, end: dt.date) -> Window:
+        """The same tables restricted to ``[start, end]``."""
+        return Window(start=start, end=end,
+                      user_day=self.user_day.filter(self.user_day.day.between(start, end)),
+                      events=self.events.filter(self.events.day.between(start, end)),
+                      directory=self.directory, hr_events=self.hr_events,
+                      settings=self.settings, backend=self.backend)
+
+
+@dataclass(kw_only=True)
+class Detector(ABC):
+    """Base of every detector; the dataclass fields are its parameters.
+
+    Subclasses set ``name`` (equal to their module name), ``kind`` and ``requires``, document
+    Scenario / Signals / False positives in their docstring and implement :meth:`score`.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    kind: ClassVar[str]
+    requires: ClassVar[frozenset[str]] = frozenset({"user_day"})
+    #: Active days before a scoring window the detector's rolling context looks back on; the
+    #: runner hands it that much more history and keeps only the window's findings.
+    lookback_days: ClassVar[int] = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:  # an intermediate base, not a detector
+            return
+        if cls.kind not in KINDS:
+            raise DetectorError(f"detector {cls.name}: kind {cls.kind!r} is not one of"
+                                f" {sorted(KINDS)}")
+        _REGISTRY[cls.name] = cls
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Self:
+        """Build the detector from a mapping of parameters, with one clear error if wrong."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(params) - known
+        if unknown:
+            raise DetectorError(f"detector {cls.name}: unknown parameters {sorted(unknown)};"
+                                f" known: {sorted(known)}")
+        try:
+            return cls(**dict(params))
+        except (TypeError, ValueError) as error:
+            raise DetectorError(f"detector {cls.name}: {error}") from None
+
+    @classmethod
+    def example_params(cls) -> list[dict[str, Any]]:
+        """Parameter sets the shared conformance tests build the detector with."""
+        return [{}]
+
+    def check(self, window: Window) -> None:
+        """Raise :class:`DetectorError` naming what the window lacks for this detector."""
+        missing = sorted(self.requires - window.available)
+        if missing:
+            raise DetectorError(f"detector {self.name} needs {', '.join(missing)}, which the"
+                                " workspace does not have; run `molehunt features` first")
+
+    def fit(self, history: Window) -> Self:
+        """Learn from ``history`` (learned state goes in attributes ending in ``_``)."""
+        self.check(history)
+        return self
+
+    @abstractmethod
+    def score(self, window: Window) -> ibis.Table:
+        """Findings for the days of ``window`` (pure: the detector is not changed)."""
+
+
+def registered() -> dict[str, type[Detector]]:
+    """The detectors registered so far, by name (see :func:`molehunt.detectors.registry`)."""
+    return dict(sorted(_REGISTRY.items()))
+
+
+# -- helpers for building findings --------------------------------------------------------
+
+def reason(feature: str, observed: Any, expected: Any, weight: Any, text: Any) -> Any:
+    """An Ibis struct in the reason layout; ``weight`` 0 or null drops the reason later."""
+    return ibis.struct({
+        "feature": ibis.literal(feature, "string"),
+        "observed": ibis.coalesce(ibis.literal(observed) if isinstance(observed, int | float)
+                                  else observed, ibis.literal(None, "float64")).cast("float64"),
+        "expected": (ibis.literal(expected) if isinstance(expected, int | float | None)
+                     else expected).cast("float64"),
+        "weight": (ibis.literal(weight) if isinstance(weight, int | float)
+                   else weight).cast("float64"),
+        "text": text if not isinstance(text, str) else ibis.literal(text, "string"),
+    })
+
+
+def number_text(value: Any, digits: int = 0) -> Any:
+    """A numeric expression as text the same on every engine (rounded to ``digits``)."""
+    if digits == 0:
+        return value.round(0).cast("int64").cast("string")
+    scaled = (value * 10 ** digits).round(0).cast("int64")
+    whole = (scaled / 10 ** digits).floor().cast("int64")
+    part = (scaled - whole * 10 ** digits).cast("string").lpad(digits, "0")
+    return whole.cast("string").concat(".", part)
+
+
+def empty_strings() -> Any:
+    """An empty ``array<string>`` literal."""
+    return ibis.literal([], type="array<string>")
+
+
+def findings(table: ibis.Table, *, detector: Detector, score: Any, reasons: list[Any],
+             evidence: Any = None, related_users: Any = None) -> ibis.Table:
+    """Rows of ``table`` (which has ``user_id`` and ``day``) as findings.
+
+    Reasons whose weight is null or 0 are dropped; rows left without a reason or with a
+    score of 0 are dropped, so every finding explains itself.
+    """
+    kept = ibis.array(reasons).filter(
+        lambda r: r.weight.notnull() & (r.weight > 0))
+    out = table.select(
+        user_id=table.user_id.cast("string"), day=table.day.cast("date"),
+        detector=ibis.literal(detector.name, "string"),
+        detector_version=ibis.literal(detector.version, "int64"),
+        score=score.clip(0.0, 1.0).round(4).cast("float64"),
+        reasons=kept,
+        evidence=empty_strings() if evidence is None else evidence,
+        related_users=empty_strings() if related_users is None else related_users)
+    return out.filter(out.score > 0, out.reasons.length() > 0)
+
+
+def with_evidence(found: ibis.Table, events: ibis.Table,
+                  matches: Callable[[ibis.Table], Any],
+                  limit: int = EVIDENCE_LIMIT) -> ibis.Table:
+    """``found`` (findings) with ``evidence`` = ids of that person's matching events that day.
+
+    Only the people and days of ``found`` are looked at, so the event scan is pruned.
+    """
+    keys = found.select(k_user=found.user_id, k_day=found.day).distinct()
+    chosen = events.filter(matches(events))
+    chosen = chosen.join(keys, [chosen.user_id == keys.k_user, chosen.day == keys.k_day])
+    ids = chosen.group_by(e_user=chosen.user_id, e_day=chosen.day).aggregate(
+        ids=chosen.event_id.collect())
+    joined = found.left_join(ids, [found.user_id == ids.e_user, found.day == ids.e_day])
+    evidence = ibis.coalesce(joined.ids.sort()[:limit], empty_strings())
+    return joined.select(*[c for c in FINDINGS_SCHEMA.names if c != "evidence"],
+                         evidence=evidence).select(*FINDINGS_SCHEMA.names)
+
+
+def saturate(value: Any, half: float) -> Any:
+    """``value / (value + half)``: 0 at 0, 0.5 at ``half``, approaching 1; monotone."""
+    v = ibis.greatest(value.cast("float64"), 0.0)
+    return v / (v + half)
+
+
+def noisy_or(*scores: Any) -> Any:
+    """1 - Π(1 - s): independent pieces of evidence add up without exceeding 1."""
+    product: Any = ibis.literal(1.0)
+    for s in scores:
+        product = product * (1.0 - ibis.coalesce(s, 0.0).clip(0.0, 1.0))
+    return 1.0 - product

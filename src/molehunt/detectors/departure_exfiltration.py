@@ -1,0 +1,112 @@
+"""C2 job-seeking thief: job search and competitor contact, then a removable-media surge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import ibis
+
+from molehunt.detectors.base import (
+    Detector,
+    Window,
+    findings,
+    noisy_or,
+    number_text,
+    reason,
+    saturate,
+    with_evidence,
+)
+
+
+@dataclass(kw_only=True)
+class DepartureExfiltration(Detector):
+    """Far more copied to removable media than usual, after a job search or before leaving.
+
+    Scenario: someone browses job sites and writes to a competitor, then copies many times
+    their usual amount to removable media, resigns and leaves.
+
+    Signals: files copied to removable media well above the person's own 90-day usual
+    (``files_to_removable_z_self_90d``) and in absolute numbers; on days without a surge,
+    e-mail to a competitor during a job search (the first stage); context over the last
+    ``context_days`` active days: job-board visits, mail to competitors, a known departure
+    (``days_to_departure_1d``); sensitive files among the copies.
+
+    False positives: IT staff with daily removable media (a surge is measured against their
+    own usual); honest leavers who copy their own public files (low sensitivity, small volume);
+    people who browse job boards and stay (no surge).
+    """
+
+    name: ClassVar[str] = "departure_exfiltration"
+    kind: ClassVar[str] = "rule"
+    requires: ClassVar[frozenset[str]] = frozenset({
+        "user_day", "files_to_removable_1d", "files_to_removable_z_self_90d",
+        "files_to_removable_median_self_90d", "files_to_removable_sensitive_1d",
+        "visits_job_board_1d", "emails_to_competitor_1d", "days_to_departure_1d"})
+    #: Rows (active days) of look-back for the context.
+    lookback_days: ClassVar[int] = 60
+
+    #: A surge is at least this many robust SDs above the person's usual ...
+    min_surge_z: float = 3.0
+    #: ... and at least this many files.
+    min_files: int = 5
+    #: Multiplier when neither competitor mail nor a departure is behind a surge.
+    no_context_factor: float = 0.6
+    #: Active days of context looked back on (job search, competitor mail).
+    context_days: int = 40
+
+    @classmethod
+    def example_params(cls) -> list[dict[str, Any]]:
+        """Default and a stricter surge."""
+        return [{}, {"min_surge_z": 5.0, "min_files": 10, "context_days": 20}]
+
+    def score(self, window: Window) -> ibis.Table:
+        """Findings on surge days, scored higher with context."""
+        u = window.user_day
+        past = ibis.window(group_by=u.user_id, order_by=u.day,
+                           preceding=self.context_days, following=0)
+        t = u.mutate(
+            _jobs=u.visits_job_board_1d.sum().over(past),
+            _rival=u.emails_to_competitor_1d.sum().over(past),
+            _z=u.files_to_removable_z_self_90d.fill_null(0.0))
+        surge = (t._z >= self.min_surge_z) & (t.files_to_removable_1d >= self.min_files)
+        # the first stage: writing to a competitor while searching for a job
+        contact = (t.emails_to_competitor_1d > 0) & (t._jobs > 0)
+        t = t.mutate(_surge=surge, _contact=contact).filter(surge | contact)
+        surge_s = ibis.ifelse(t._surge, 0.35 + 0.25 * saturate(t._z - self.min_surge_z, 4.0),
+                              0.0)
+        # many people browse job boards and stay: the search alone is weak context
+        jobs_s = ibis.ifelse(t._jobs > 0, 0.2 * saturate(t._jobs, 5.0) + 0.05, 0.0)
+        rival_s = ibis.ifelse(t._rival > 0, 0.5, 0.0)
+        leaving_s = ibis.ifelse(t.days_to_departure_1d.notnull(), 0.45, 0.0)
+        sensitive_s = 0.4 * saturate(t.files_to_removable_sensitive_1d, 5.0)
+        rival_s = ibis.ifelse(t._contact & ~t._surge,
+                              0.5 + 0.2 * saturate(t.emails_to_competitor_1d, 2.0), rival_s)
+        combined = noisy_or(surge_s, jobs_s, rival_s, leaving_s, sensitive_s)
+        # a surge with only a job search behind it is also what stayers do before a project
+        context = (t._rival > 0) | t.days_to_departure_1d.notnull()
+        score = ibis.ifelse(context, combined, combined * self.no_context_factor)
+        reasons = [
+            reason("files_to_removable_1d", t.files_to_removable_1d,
+                   t.files_to_removable_median_self_90d, surge_s,
+                   number_text(t.files_to_removable_1d).concat(
+                       " files copied to removable media, ", number_text(t._z, 1),
+                       " robust SDs above the person's usual")),
+            reason("visits_job_board_1d", t._jobs, 0.0, jobs_s,
+                   number_text(t._jobs).concat(" job-board visits in the last ",
+                                               ibis.literal(str(self.context_days)),
+                                               " active days")),
+            reason("emails_to_competitor_1d", t._rival, 0.0, rival_s,
+                   number_text(t._rival).concat(" e-mails to competitors in the last ",
+                                                ibis.literal(str(self.context_days)),
+                                                " active days")),
+            reason("days_to_departure_1d", t.days_to_departure_1d, None, leaving_s,
+                   ibis.literal("leaving in ").concat(
+                       number_text(t.days_to_departure_1d.fill_null(0)), " days")),
+            reason("files_to_removable_sensitive_1d", t.files_to_removable_sensitive_1d, 0.0,
+                   sensitive_s, number_text(t.files_to_removable_sensitive_1d).concat(
+                       " confidential or higher files among them")),
+        ]
+        found = findings(t, detector=self, score=score, reasons=reasons)
+        return with_evidence(found, window.events, lambda e: (
+            e.channel == "removable_media") & e.action.isin(("file_copy", "file_write")))

@@ -1,0 +1,118 @@
+"""C5 layoff survivor: uploads to cloud storage after layoffs hit the group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import ibis
+
+from molehunt.detectors.base import (
+    Detector,
+    Window,
+    findings,
+    noisy_or,
+    number_text,
+    reason,
+    saturate,
+    with_evidence,
+)
+
+
+@dataclass(kw_only=True)
+class LayoffCloudUpload(Detector):
+    """Uploads to cloud storage, unusual for the person, in the months after a layoff.
+
+    Scenario: after a layoff wave hits the person's group, they upload documents to cloud
+    storage or file-sharing services.
+
+    Signals: ``uploads_cloud_storage_1d`` by someone who had at most ``max_older_days``
+    upload days in the ``history_rows`` active days before the last ``episode_rows``, or who
+    uploaded on at least ``min_excess_days`` more (and ``min_rate_ratio`` times as many) of the
+    last ``recent_rows`` active days than their earlier rate predicts; several uploads in a
+    day weigh more; within ``window_days`` of a layoff in the department
+    (``days_since_layoff_in_group_1d``); sensitive outbound events the same day. Without a
+    layoff the score is halved.
+
+    False positives: habitual and occasional cloud-storage users (their rate does not jump);
+    layoff survivors who upload nothing.
+    """
+
+    name: ClassVar[str] = "layoff_cloud_upload"
+    kind: ClassVar[str] = "rule"
+    lookback_days: ClassVar[int] = 150
+    requires: ClassVar[frozenset[str]] = frozenset({
+        "user_day", "uploads_cloud_storage_1d", "days_since_layoff_in_group_1d",
+        "events_out_sensitive_1d"})
+
+    #: Days after a layoff during which uploads count.
+    window_days: int = 60
+    #: A person with at most this many upload days before the episode is new to uploads.
+    max_older_days: int = 1
+    #: Active days of the recent period whose upload days are compared with the earlier rate.
+    recent_rows: int = 15
+    #: Upload days above what the earlier rate predicts that make the recent period unusual.
+    min_excess_days: float = 3.0
+    #: ... and at least this many times the earlier rate.
+    min_rate_ratio: float = 3.0
+    #: Active days an episode may last (uploads within them are not "before").
+    episode_rows: int = 25
+    #: Active days looked back on for earlier uploads.
+    history_rows: int = 150
+
+    @classmethod
+    def example_params(cls) -> list[dict[str, Any]]:
+        """Default and a shorter period after the layoff."""
+        return [{}, {"window_days": 30, "max_older_days": 0, "episode_rows": 10}]
+
+    def score(self, window: Window) -> ibis.Table:
+        """Findings on upload days that are new or far more frequent for the person."""
+        u = window.user_day
+        uploaded = (u.uploads_cloud_storage_1d > 0).cast("int32")
+        older = ibis.window(group_by=u.user_id, order_by=u.day,
+                            rows=(-self.history_rows, -self.episode_rows))
+        recent = ibis.window(group_by=u.user_id, order_by=u.day,
+                             preceding=self.recent_rows - 1, following=0)
+        u = u.mutate(_older=uploaded.sum().over(older).fill_null(0),
+                     _older_rows=u.day.count().over(older).fill_null(0),
+                     _recent=uploaded.sum().over(recent))
+        # what the person's own earlier rate predicts for the recent period
+        expected = u._older * self.recent_rows / ibis.greatest(u._older_rows, 1)
+        # a jump, not chance: clearly more days, and several times the usual rate
+        u = u.mutate(_expected=expected, _excess=ibis.ifelse(
+            u._recent >= self.min_rate_ratio * expected, u._recent - expected, 0.0))
+        # new to cloud uploads, or uploading on far more days than the person used to
+        t = u.filter((u.uploads_cloud_storage_1d > 0)
+                     & ((u._older <= self.max_older_days) | (u._excess >= self.min_excess_days)))
+        t = t.mutate(_after=ibis.ifelse(
+            t.days_since_layoff_in_group_1d.notnull()
+            & (t.days_since_layoff_in_group_1d <= self.window_days), 1, 0))
+        # one upload may be a shared link; several in a day is moving documents out
+        upload_s = 0.3 + 0.4 * saturate(t.uploads_cloud_storage_1d - 1, 3.0)
+        rate_s = ibis.ifelse(t._excess >= self.min_excess_days,
+                             0.25 + 0.25 * saturate(t._excess - self.min_excess_days, 2.0), 0.0)
+        layoff_s = ibis.ifelse(t._after > 0, 0.35, 0.0)
+        sensitive_s = 0.3 * saturate(t.events_out_sensitive_1d, 3.0)
+        score = ibis.ifelse(t._after > 0, noisy_or(upload_s, rate_s, layoff_s, sensitive_s),
+                            0.5 * noisy_or(upload_s, rate_s, sensitive_s))
+        reasons = [
+            reason("uploads_cloud_storage_1d", t.uploads_cloud_storage_1d, t._older, upload_s,
+                   number_text(t.uploads_cloud_storage_1d).concat(
+                       " uploads to cloud storage; ", number_text(t._older),
+                       " upload days in the months before")),
+            reason("upload_days_recent", t._recent, t._expected, rate_s,
+                   number_text(t._recent).concat(
+                       " upload days in the last ", ibis.literal(str(self.recent_rows)),
+                       " active days; the person's earlier rate predicts ",
+                       number_text(t._expected, 1))),
+            reason("days_since_layoff_in_group_1d", t.days_since_layoff_in_group_1d, None,
+                   layoff_s, ibis.literal("layoff in the department ").concat(
+                       number_text(t.days_since_layoff_in_group_1d.fill_null(0)),
+                       " days ago")),
+            reason("events_out_sensitive_1d", t.events_out_sensitive_1d, 0.0, sensitive_s,
+                   number_text(t.events_out_sensitive_1d).concat(
+                       " confidential or higher items left the company that day")),
+        ]
+        found = findings(t, detector=self, score=score, reasons=reasons)
+        return with_evidence(found, window.events, lambda e: (
+            e.action == "web_upload") & (e.channel == "cloud_storage"))

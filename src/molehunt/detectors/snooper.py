@@ -1,0 +1,124 @@
+"""C4 snooper: logons to other people's machines, their files mailed to a personal address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import ibis
+
+from molehunt.detectors.base import (
+    Detector,
+    Window,
+    findings,
+    noisy_or,
+    number_text,
+    reason,
+    saturate,
+    with_evidence,
+)
+
+#: Actions that show someone at a computer (not meetings, badges or received mail).
+AT_A_COMPUTER = ("logon", "file_open", "file_write", "file_copy", "file_delete", "web_visit",
+                 "email_send", "device_connect", "print")
+
+
+@dataclass(kw_only=True)
+class Snooper(Detector):
+    """Repeated use of other people's personal machines together with mail to personal addresses.
+
+    Scenario: someone logs onto colleagues' machines, opens their files and mails them to a
+    personal address, more and more often over about three months.
+
+    Signals: from the events, each computer's main user (the person active on it on most
+    days, if at least ``min_owner_share`` of its days) makes it someone's personal machine;
+    days on which a person opens files on another person's machine; how many of the last
+    ``recent_days`` active days had that, against the ``recent_days`` before (rising); mail
+    with attachments to personal webmail addresses within ``mail_days`` active days.
+
+    False positives: support staff and people who use colleagues' machines routinely (their
+    use does not rise and they do not mail files home); shared machines (no main user);
+    personal mail without other machines (not scored).
+    """
+
+    name: ClassVar[str] = "snooper"
+    kind: ClassVar[str] = "rule"
+    requires: ClassVar[frozenset[str]] = frozenset({
+        "user_day", "events", "emails_personal_sent_1d", "attachments_out_email_1d"})
+    lookback_days: ClassVar[int] = 60
+
+    #: Active days in the "recent" period compared with the one before it.
+    recent_days: int = 20
+    #: Active days around a snooping day in which personal mail counts.
+    mail_days: int = 3
+    #: Share of a computer's active days its main user must have for it to be personal.
+    min_owner_share: float = 0.5
+
+    @classmethod
+    def example_params(cls) -> list[dict[str, Any]]:
+        """Default and a shorter comparison period."""
+        return [{}, {"recent_days": 10, "mail_days": 1, "min_owner_share": 0.7}]
+
+    def _other_hosts(self, window: Window) -> ibis.Table:
+        """Per person and day: other people's personal machines used, files opened there."""
+        e = window.events
+        e = e.filter(e.host.notnull(), e.action.isin(AT_A_COMPUTER))
+        used = e.group_by(h_user=e.user_id, h_day=e.day, h_host=e.host).aggregate(
+            h_opens=e.count(where=e.action == "file_open"))
+        per_user = used.group_by(o_host=used.h_host, o_user=used.h_user).aggregate(
+            o_days=used.count())
+        totals = per_user.group_by(t_host=per_user.o_host).aggregate(
+            t_days=per_user.o_days.sum(), t_top=per_user.o_days.max())
+        ranked = per_user.join(totals, [per_user.o_host == totals.t_host,
+                                        per_user.o_days == totals.t_top])
+        # ties for the top: the alphabetically first person owns it (deterministic)
+        first = ibis.window(group_by=ranked.o_host, order_by=ranked.o_user)
+        owners = ranked.filter(ibis.row_number().over(first) == 0).filter(
+            lambda t: t.t_top >= self.min_owner_share * t.t_days).select(
+            w_host=lambda t: t.o_host, w_owner=lambda t: t.o_user)
+        other = used.join(owners, used.h_host == owners.w_host).filter(
+            lambda t: t.w_owner != t.h_user)
+        return other.group_by(s_user=other.h_user, s_day=other.h_day).aggregate(
+            s_hosts=other.count(), s_opens=other.h_opens.sum())
+
+    def score(self, window: Window) -> ibis.Table:
+        """Findings on days the person opened files on someone else's machine."""
+        self.check(window)
+        u = window.user_day
+        snoops = self._other_hosts(window)
+        u = u.left_join(snoops, [u.user_id == snoops.s_user, u.day == snoops.s_day])
+        u = u.mutate(_hosts=u.s_hosts.fill_null(0), _opens=u.s_opens.fill_null(0))
+        snooped = ((u._hosts > 0) & (u._opens > 0)).cast("int32")
+        recent = ibis.window(group_by=u.user_id, order_by=u.day,
+                             preceding=self.recent_days - 1, following=0)
+        earlier = ibis.window(group_by=u.user_id, order_by=u.day,
+                              rows=(-(2 * self.recent_days - 1), -self.recent_days))
+        mail = ibis.window(group_by=u.user_id, order_by=u.day, preceding=self.mail_days,
+                           following=self.mail_days)
+        personal = ibis.ifelse(u.attachments_out_email_1d > 0, u.emails_personal_sent_1d, 0)
+        t = u.mutate(_recent=snooped.sum().over(recent),
+                     _earlier=snooped.sum().over(earlier).fill_null(0),
+                     _mail=personal.sum().over(mail))
+        t = t.filter((t._hosts > 0) & (t._opens > 0))
+        other_s = 0.2 + 0.15 * saturate(t._opens, 5.0)
+        rising = t._recent - t._earlier
+        rise_s = ibis.ifelse(rising > 1, 0.45 * saturate(rising - 1, 3.0), 0.0)
+        mail_s = ibis.ifelse(t._mail > 0, 0.45 + 0.2 * saturate(t._mail, 3.0), 0.0)
+        score = ibis.ifelse(t._mail > 0, noisy_or(other_s, rise_s, mail_s),
+                            0.5 * noisy_or(other_s, rise_s))
+        reasons = [
+            reason("files_opened_other_user_host", t._opens, 0.0, other_s,
+                   number_text(t._opens).concat(" files opened on ", number_text(t._hosts),
+                                                " computers that are other people's")),
+            reason("other_user_host_days_recent", t._recent, t._earlier, rise_s,
+                   ibis.literal("such days: ").concat(
+                       number_text(t._recent), " of the last ", ibis.literal(
+                           str(self.recent_days)), " active days, ", number_text(t._earlier),
+                       " in the ", ibis.literal(str(self.recent_days)), " before")),
+            reason("emails_personal_sent_1d", t._mail, 0.0, mail_s,
+                   number_text(t._mail).concat(
+                       " e-mails with attachments to personal addresses around that day")),
+        ]
+        found = findings(t, detector=self, score=score, reasons=reasons)
+        return with_evidence(found, window.events, lambda e: (
+            (e.action.isin(("logon", "file_open"))) | (e.channel == "webmail")))

@@ -1,0 +1,1 @@
+"""Evaluation against ground truth: the metrics of DESIGN.md §7 and an HTML report."""

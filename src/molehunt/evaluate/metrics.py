@@ -1,0 +1,154 @@
+"""The shared metrics of DESIGN.md §7, on plain Python rows (scores are small tables).
+
+Inputs are a per-day score table ``{day: {user_id: score}}`` (users absent on a day score 0),
+the population per day, and the ground truth (insiders with their first and last malicious
+day, and their malicious days).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+#: Days after the last malicious event during which a detection still counts.
+GRACE_DAYS = 7
+
+
+@dataclass
+class Insider:
+    """One insider of the ground truth."""
+
+    user_id: str
+    scenario: str
+    first: dt.date
+    last: dt.date
+    malicious_days: frozenset[dt.date] = field(default_factory=frozenset)
+
+
+Scores = Mapping[dt.date, Mapping[str, float]]
+
+
+def top_users(day_scores: Mapping[str, float], budget: int, floor: float = 0.0) -> set[str]:
+    """The ``budget`` highest-scoring users of a day (score above ``floor``; ties by id).
+
+    >>> sorted(top_users({"a": 3.0, "b": 5.0, "c": 0.0, "d": 3.0}, 2))
+    ['a', 'b']
+    >>> sorted(top_users({"a": 3.0, "b": 5.0}, 2, floor=4.0))
+    ['b']
+    """
+    ranked = sorted(((s, u) for u, s in day_scores.items() if s > 0 and s >= floor),
+                    key=lambda p: (-p[0], p[1]))
+    return {u for _, u in ranked[:budget]}
+
+
+def detection_day(insider: Insider, scores: Scores, population: Mapping[dt.date, int],
+                  fraction: float, floor: float = 0.0) -> dt.date | None:
+    """The first day the insider is in the daily top ``fraction`` of the population."""
+    day = insider.first
+    while day <= insider.last + dt.timedelta(days=GRACE_DAYS):
+        budget = max(1, round(fraction * population.get(day, 0)))
+        if population.get(day) and insider.user_id in top_users(scores.get(day, {}), budget,
+                                                                 floor):
+            return day
+        day += dt.timedelta(days=1)
+    return None
+
+
+def recall_at_budget(insiders: Sequence[Insider], scores: Scores,
+                     population: Mapping[dt.date, int], fraction: float, floor: float = 0.0
+                     ) -> dict[str, object]:
+    """Recall at a daily budget, with each insider's detection day and time to detect."""
+    rows = []
+    for insider in insiders:
+        day = detection_day(insider, scores, population, fraction, floor)
+        rows.append({"user_id": insider.user_id, "scenario": insider.scenario,
+                     "first": insider.first.isoformat(),
+                     "detected": day.isoformat() if day else None,
+                     "days_to_detect": (day - insider.first).days if day else None})
+    caught = [int(str(r["days_to_detect"])) for r in rows if r["days_to_detect"] is not None]
+    return {"budget": fraction, "recall": len(caught) / len(rows) if rows else None,
+            "median_days_to_detect": _median(caught), "worst_days_to_detect":
+            max(caught) if caught else None, "insiders": rows}
+
+
+def _median(values: Sequence[int]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1]
+                                                            + ordered[middle]) / 2
+
+
+def cumulative_recall(insiders: Sequence[Insider], scores: Scores, k: int, step: int = 25
+                      ) -> float | None:
+    """CR-k (Tuor et al. 2017): Σ over b = step, 2·step, …, k of the share of malicious
+    user-days ranked within the top b of their day."""
+    malicious = [(i.user_id, d) for i in insiders for d in sorted(i.malicious_days)]
+    if not malicious:
+        return None
+    ranks = []
+    for user, day in malicious:
+        day_scores = scores.get(day, {})
+        mine = day_scores.get(user, 0.0)
+        if mine <= 0:
+            ranks.append(math.inf)
+            continue
+        ranks.append(1 + sum(1 for u, s in day_scores.items() if s > mine or (
+            s == mine and u < user)))
+    total = 0.0
+    for budget in range(step, k + 1, step):
+        total += sum(1 for r in ranks if r <= budget) / len(ranks)
+    return round(total, 4)
+
+
+def roc_pr_auc(user_scores: Mapping[str, float], positives: set[str],
+               negatives: set[str]) -> tuple[float | None, float | None]:
+    """User-level ROC AUC and PR AUC (average precision); ties count half in the ROC.
+
+    >>> roc_pr_auc({"a": 0.9, "b": 0.1, "c": 0.5}, {"a"}, {"b", "c"})
+    (1.0, 1.0)
+    """
+    pos = [user_scores.get(u, 0.0) for u in positives]
+    neg = [user_scores.get(u, 0.0) for u in negatives]
+    if not pos or not neg:
+        return None, None
+    neg_sorted = sorted(neg)
+    import bisect
+
+    wins = 0.0
+    for p in pos:
+        below = bisect.bisect_left(neg_sorted, p)
+        ties = bisect.bisect_right(neg_sorted, p) - below
+        wins += below + 0.5 * ties
+    roc = wins / (len(pos) * len(neg))
+    ranked = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg], key=lambda p: -p[0])
+    hits, precision_sum = 0, 0.0
+    for index, (_, label) in enumerate(ranked, start=1):
+        if label:
+            hits += 1
+            precision_sum += hits / index
+    return round(roc, 4), round(precision_sum / len(pos), 4)
+
+
+def alert_load(alert_days: Sequence[tuple[str, dt.date]], benign: set[str], days: int
+               ) -> float:
+    """Alerts opened for benign users per 1,000 benign users per day."""
+    if not benign or days <= 0:
+        return 0.0
+    count = sum(1 for user, _ in alert_days if user in benign)
+    return round(1000.0 * count / len(benign) / days, 4)
+
+
+def lookalike_days_in_top(lookalikes: Mapping[str, set[str]], scores: Scores,
+                          population: Mapping[dt.date, int], fraction: float,
+                          floor: float = 0.0) -> dict[str, int]:
+    """Per benign look-alike, the number of days they were in the daily top ``fraction``."""
+    counts = dict.fromkeys(lookalikes, 0)
+    for day, day_scores in scores.items():
+        budget = max(1, round(fraction * population.get(day, 0)))
+        for user in top_users(day_scores, budget, floor) & counts.keys():
+            counts[user] += 1
+    return counts

@@ -1,0 +1,283 @@
+"""``molehunt evaluate``: molehunt's risk against the ground truth, next to an Isolation Forest.
+
+The baseline is scikit-learn's Isolation Forest fitted on the same ``user_day`` feature table
+in the same run; its anomaly score (0-1) ranks people the same way molehunt's risk does. It
+has no bands, so its alerts (the same episode rule) open above the highest score threshold
+that alerts on as many C1-C5 insiders as molehunt does: alert loads compare at equal recall.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from molehunt.errors import ConfigError, StoreError
+from molehunt.evaluate.metrics import (
+    GRACE_DAYS,
+    Insider,
+    Scores,
+    alert_load,
+    cumulative_recall,
+    lookalike_days_in_top,
+    recall_at_budget,
+    roc_pr_auc,
+)
+from molehunt.pipeline import read_results, results_dir
+from molehunt.scoring.alerts import open_alerts
+from molehunt.scoring.risk import BANDS
+from molehunt.store.connect import Store, connect
+from molehunt.store.workspace import Workspace
+
+BUDGETS = (0.005, 0.01, 0.02)
+#: Scenario groups reported besides each scenario.
+GROUPS = {"C1-C5": ("C1", "C2", "C3", "C4", "C5"), "S1-S4": ("S1", "S2", "S3", "S4")}
+Progress = Callable[[str, float | None], None]
+
+
+def _parse_time(text: str, where: str) -> dt.date:
+    for layout in ("%m/%d/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text.strip(), layout).date()
+        except ValueError:
+            continue
+    raise ConfigError(f"unreadable time {text!r}", where=where)
+
+
+def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[str]]]:
+    """Insiders (answers layout) with their malicious days, and benign look-alikes by user."""
+    folder = truth / "answers" if (truth / "answers" / "insiders.csv").exists() else truth
+    insiders_csv = folder / "insiders.csv"
+    if not insiders_csv.exists():
+        raise ConfigError("no insiders.csv (CERT answers layout) here", where=str(truth))
+    labelled: dict[str, set[dt.date]] = defaultdict(set)
+    labels_csv = folder / "labels.csv"
+    if labels_csv.exists():
+        with labels_csv.open(newline="", encoding="utf-8") as handle:
+            wanted = {r["event_id"]: r["user"] for r in csv.DictReader(handle)}
+        if wanted:
+            import ibis
+
+            ids = ibis.memtable({"w_id": list(wanted)})
+            if store.backend == "spark":
+                ids = store.con.create_table("mh_truth_ids", ids.to_pandas(), overwrite=True,
+                                             temp=True)
+            e = store.events
+            hits = e.join(ids, e.event_id == ids.w_id).select(e.event_id, e.user_id, e.day)
+            for row in hits.to_pyarrow().to_pylist():
+                # masquerade events are under someone else's account: not the insider's days
+                if row["user_id"] == wanted.get(row["event_id"]):
+                    labelled[row["user_id"]].add(row["day"])
+    insiders = []
+    with insiders_csv.open(newline="", encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            where = f"{insiders_csv}:{line}"
+            try:
+                user, scenario = row["user"].strip(), row["scenario"].strip()
+                first, last = _parse_time(row["start"], where), _parse_time(row["end"], where)
+            except KeyError as error:
+                raise ConfigError(f"missing column {error}", where=where) from None
+            days = frozenset(d for d in labelled.get(user, set()) if first <= d <= last)
+            insiders.append(Insider(user, scenario, first, last, days))
+    lookalikes: dict[str, set[str]] = defaultdict(set)
+    lookalikes_csv = folder / "lookalikes.csv"
+    if lookalikes_csv.exists():
+        with lookalikes_csv.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                lookalikes[row["user"]].add(row["kind"])
+    return insiders, dict(lookalikes)
+
+
+def _population(store: Store, workspace: Workspace) -> tuple[dict[dt.date, int], set[str],
+                                                              Any]:
+    from molehunt.features.build import FeatureStore
+
+    user_day = FeatureStore(workspace).table(store, "user_day")
+    if user_day is None:
+        raise StoreError("no features; run `molehunt run` first", where=str(workspace.root))
+    counts = user_day.group_by(user_day.day).aggregate(n=user_day.user_id.nunique())
+    population = {r["day"]: r["n"] for r in counts.to_pyarrow().to_pylist()}
+    users = {r["user_id"] for r in user_day.select(user_day.user_id).distinct()
+             .to_pyarrow().to_pylist()}
+    return population, users, user_day
+
+
+def isolation_forest_scores(user_day: Any, seed: int = 0, sample: int = 50000
+                            ) -> dict[dt.date, dict[str, float]]:
+    """Isolation Forest anomaly scores (0-1) of every person-day on all numeric features."""
+    from sklearn.ensemble import IsolationForest
+
+    schema = user_day.schema()
+    numeric = [c for c in user_day.columns if schema[c].is_numeric()]
+    table: pa.Table = user_day.select("user_id", "day", *numeric).to_pyarrow()
+    matrix = np.column_stack([
+        np.nan_to_num(table.column(c).to_numpy(zero_copy_only=False).astype("float32"),
+                      nan=0.0) for c in numeric])
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(matrix), size=min(sample, len(matrix)), replace=False)
+    model = IsolationForest(n_estimators=100, random_state=seed).fit(matrix[rows])
+    anomaly = -model.score_samples(matrix)  # 2^(-E[h]/c): 0.5 ordinary, toward 1 isolated
+    scores: dict[dt.date, dict[str, float]] = defaultdict(dict)
+    for user, day, value in zip(table.column("user_id").to_pylist(),
+                                table.column("day").to_pylist(), anomaly, strict=True):
+        scores[day][user] = float(value)
+    return dict(scores)
+
+
+#: The band from which a person is a lead analysts read: "low" marks something seen, "medium"
+#: something worth reading.
+LEAD_BAND = "medium"
+
+
+def lead_floor(system: str, lead_band: str = LEAD_BAND) -> float:
+    """Lowest score that makes a person a lead: ``lead_band`` for molehunt, any for baselines."""
+    return float(dict(BANDS)[lead_band]) if system == "molehunt" else 0.0
+
+
+def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
+            insiders: list[Insider], population: dict[dt.date, int], users: set[str],
+            lookalikes: dict[str, set[str]], cr_k: int) -> dict[str, Any]:
+    """Every metric for one scoring system."""
+    # molehunt's leads are people at band low or above; the baseline has no such notion
+    floor = lead_floor(name)
+    peak: dict[str, float] = defaultdict(float)
+    for day_scores in scores.values():
+        for user, value in day_scores.items():
+            peak[user] = max(peak[user], value)
+    involved = {i.user_id for i in insiders}
+    benign = users - involved
+    groups: dict[str, list[Insider]] = {"all": insiders}
+    for group, codes in GROUPS.items():
+        groups[group] = [i for i in insiders if i.scenario in codes]
+    for code in sorted({i.scenario for i in insiders}):
+        groups[code] = [i for i in insiders if i.scenario == code]
+    out: dict[str, Any] = {}
+    for group, members in groups.items():
+        if not members:
+            continue
+        roc, pr = roc_pr_auc(peak, {i.user_id for i in members}, benign)
+        out[group] = {
+            "insiders": len(members),
+            "recall": {f"{b:.1%}": recall_at_budget(members, scores, population, b, floor)
+                       for b in BUDGETS},
+            f"cr_{cr_k}": cumulative_recall(members, scores, cr_k),
+            "roc_auc": roc, "pr_auc": pr}
+    days = len(population)
+    top = lookalike_days_in_top(lookalikes, scores, population, 0.01, floor)
+    # the same count when every person at band low is read, for transparency
+    top_low = lookalike_days_in_top(lookalikes, scores, population, 0.01,
+                                    lead_floor(name, "low"))
+    return {"system": name, "groups": out, "alert_load": alert_load(alerts, benign, days),
+            "alerts_benign": sum(1 for u, _ in alerts if u in benign),
+            "lookalikes": {"count": len(lookalikes),
+                           "max_days_in_top_1pct": max(top.values(), default=0),
+                           "over_2_days": sorted(u for u, n in top.items() if n > 2),
+                           "days_in_top_1pct": {u: n for u, n in sorted(top.items()) if n},
+                           "over_2_days_reading_band_low": sum(
+                               1 for n in top_low.values() if n > 2)},
+            "lead_floor": floor}
+
+
+def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
+             progress: Progress | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(figures, plot data): §7 metrics for molehunt and the Isolation Forest baseline."""
+    report = progress or (lambda _s, _d: None)
+    risk_table = read_results(results_dir(workspace) / "risk")
+    if risk_table is None:
+        raise StoreError("no results; run `molehunt run` first", where=str(workspace.root))
+    store = connect(workspace, backend)
+    try:
+        report("truth", None)
+        insiders, lookalikes = read_truth(truth, store)
+        population, users, user_day = _population(store, workspace)
+        report("isolation forest baseline", None)
+        baseline = isolation_forest_scores(user_day)
+    finally:
+        store.close()
+    report("metrics", None)
+    scores: dict[dt.date, dict[str, float]] = defaultdict(dict)
+    for row in risk_table.select(["user_id", "day", "risk"]).to_pylist():
+        scores[row["day"]][row["user_id"]] = float(row["risk"])
+    alerts_path = results_dir(workspace) / "alerts.parquet"
+    alerts = read_results(alerts_path)
+    molehunt_alerts = ([(r["user_id"], r["opened_day"]) for r in alerts.to_pylist()]
+                       if alerts is not None else [])
+    public = [i for i in insiders if i.scenario in GROUPS["C1-C5"]]
+    wanted = alert_recall(molehunt_alerts, public)
+    baseline_alerts, threshold = baseline_alerts_at_recall(baseline, public, wanted)
+    cr_k = max(25, 25 * round(0.1 * len(users) / 25))
+    figures: dict[str, Any] = {
+        "population": len(users), "days": len(population), "truth": str(truth),
+        "insiders": len(insiders),
+        "molehunt": _system("molehunt", scores, molehunt_alerts, insiders, population, users,
+                            lookalikes, cr_k),
+        "baseline_isolation_forest": _system("isolation_forest", baseline, baseline_alerts,
+                                             insiders, population, users, lookalikes, cr_k),
+    }
+    figures["molehunt"]["alert_recall_c1_c5"] = wanted
+    figures["baseline_isolation_forest"]["alert_recall_c1_c5"] = alert_recall(
+        baseline_alerts, public)
+    figures["baseline_isolation_forest"]["alert_threshold"] = threshold
+    figures["done_when_c1_c5"] = _done_when(figures)
+    plots = {"scores": scores, "baseline": baseline, "insiders": insiders,
+             "population": population}
+    return figures, plots
+
+
+def alert_recall(alerts: list[tuple[str, dt.date]], insiders: list[Insider]) -> float | None:
+    """Share of ``insiders`` with an alert opened between their first day and 7 days after."""
+    if not insiders:
+        return None
+    opened: dict[str, list[dt.date]] = defaultdict(list)
+    for user, day in alerts:
+        opened[user].append(day)
+    hits = sum(1 for i in insiders if any(
+        i.first <= d <= i.last + dt.timedelta(days=GRACE_DAYS) for d in opened[i.user_id]))
+    return hits / len(insiders)
+
+
+def baseline_alerts_at_recall(scores: Scores, insiders: list[Insider], wanted: float | None
+                              ) -> tuple[list[tuple[str, dt.date]], float]:
+    """The baseline's alerts at the highest threshold that alerts on as many insiders.
+
+    A baseline has no bands; comparing alert loads is fair only at equal alert recall, so the
+    threshold is the highest of a ladder of score quantiles that reaches molehunt's recall
+    (the lowest rung when none does).
+    """
+    values = np.array([s for day in scores.values() for s in day.values()], dtype="float64")
+    if values.size == 0:
+        return [], 1.0
+    ladder = sorted({float(np.quantile(values, q)) for q in (
+        0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9998, 0.9999)}, reverse=True)
+    chosen: list[tuple[str, dt.date]] = []
+    threshold = ladder[-1]
+    for tau in ladder:
+        rows = [{"user_id": u, "day": d, "risk": 100, "band": "critical", "reasons": []}
+                for d, day_scores in scores.items() for u, s in day_scores.items() if s >= tau]
+        chosen = [(a["user_id"], a["opened_day"]) for a in open_alerts(rows)]
+        threshold = tau
+        if wanted is None or (alert_recall(chosen, insiders) or 0.0) >= wanted:
+            break
+    return chosen, round(threshold, 4)
+
+
+def _done_when(figures: dict[str, Any]) -> dict[str, Any]:
+    """The issue's acceptance figures for C1-C5, next to the baseline's."""
+    out: dict[str, Any] = {}
+    for system in ("molehunt", "baseline_isolation_forest"):
+        group = figures[system]["groups"].get("C1-C5")
+        if not group:
+            continue
+        at_1 = group["recall"]["1.0%"]
+        out[system] = {"recall_at_1pct": at_1["recall"],
+                       "median_days_to_detect": at_1["median_days_to_detect"],
+                       "roc_auc": group["roc_auc"], "alert_load": figures[system]["alert_load"],
+                       "lookalikes_over_2_days": len(
+                           figures[system]["lookalikes"]["over_2_days"])}
+    return out

@@ -1,0 +1,263 @@
+"""``molehunt run``: features, detectors, scoring and alerts, incremental per day.
+
+Results go under ``<workspace>/results/`` (see docs/detection.md):
+
+* ``findings/day=YYYY-MM-DD/<detector>.parquet`` — the findings schema of DESIGN.md §4;
+* ``risk/day=YYYY-MM-DD/risk.parquet`` — user_id, day, risk 0-100, band, top reasons;
+* ``alerts.parquet`` — one row per episode at band high or above;
+* ``state.json`` — the last day scored and the detector configuration it was scored with.
+
+A daily run scores only the days after the last one scored (detectors get the look-back
+they declare); a changed detector configuration rescores everything. Risk and alerts are
+recomputed from all findings each run: they are small, and decay needs the whole history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from molehunt.detectors import Detector, Window, build
+from molehunt.errors import DetectorError, StoreError
+from molehunt.scoring.alerts import open_alerts
+from molehunt.scoring.risk import Context, ScoringParams, score_risk
+from molehunt.store.connect import Store, connect
+from molehunt.store.workspace import Workspace
+
+Progress = Callable[[str, float | None], None]
+
+#: Arrow type of a reason (the same struct as the findings schema's).
+REASON_ARROW = pa.struct([("feature", pa.string()), ("observed", pa.float64()),
+                          ("expected", pa.float64()), ("weight", pa.float64()),
+                          ("text", pa.string())])
+FINDINGS_ARROW = pa.schema([
+    ("user_id", pa.string()), ("day", pa.date32()), ("detector", pa.string()),
+    ("detector_version", pa.int64()), ("score", pa.float64()),
+    ("reasons", pa.list_(REASON_ARROW)), ("evidence", pa.list_(pa.string())),
+    ("related_users", pa.list_(pa.string()))])
+RISK_ARROW = pa.schema([("user_id", pa.string()), ("day", pa.date32()), ("risk", pa.int64()),
+                        ("band", pa.string()), ("reasons", pa.list_(REASON_ARROW))])
+ALERTS_ARROW = pa.schema([
+    ("alert_id", pa.string()), ("user_id", pa.string()), ("opened_day", pa.date32()),
+    ("last_day", pa.date32()), ("peak_risk", pa.int64()), ("band", pa.string()),
+    ("reasons", pa.list_(REASON_ARROW)), ("detectors", pa.list_(pa.string())),
+    ("status", pa.string())])
+
+
+@dataclass
+class RunSummary:
+    """What one run did."""
+
+    start: dt.date | None
+    end: dt.date | None
+    findings: dict[str, int]
+    risk_rows: int
+    alerts: int
+    seconds: float
+    backend: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        data = asdict(self)
+        data["start"] = self.start.isoformat() if self.start else None
+        data["end"] = self.end.isoformat() if self.end else None
+        return data
+
+
+def results_dir(workspace: Workspace) -> Path:
+    """Where ``molehunt run`` writes."""
+    return workspace.root / "results"
+
+
+def open_window(workspace: Workspace, store: Store) -> Window:
+    """A window over every day that has features."""
+    from molehunt.features.build import FeatureStore
+
+    user_day = FeatureStore(workspace).table(store, "user_day")
+    if user_day is None:
+        raise StoreError("no features yet; run `molehunt features` (or `molehunt run`)",
+                         where=str(workspace.root))
+    bounds = user_day.aggregate(first=user_day.day.min(), last=user_day.day.max()).execute()
+    first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
+    return Window(start=_as_date(first), end=_as_date(last), user_day=user_day,
+                  events=store.events, directory=store.directory, hr_events=store.hr_events,
+                  settings=workspace.settings(), backend=store.backend)
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _signature(detectors: list[Detector]) -> str:
+    described = [[d.name, d.version, repr(sorted((k, repr(v)) for k, v in vars(d).items()
+                                                  if not k.endswith("_")))]
+                 for d in detectors]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+
+
+def _to_arrow(table: ibis.Table) -> pa.Table:
+    """Execute a findings expression into Arrow with the canonical schema."""
+    frame = table.to_pyarrow()
+    columns = []
+    for name in FINDINGS_ARROW.names:
+        columns.append(frame[name].cast(FINDINGS_ARROW.field(name).type))
+    return pa.Table.from_arrays(columns, schema=FINDINGS_ARROW)
+
+
+def _write_partitions(table: pa.Table, root: Path, file_name: str, key: str = "day") -> None:
+    """One file per day: ``root/day=YYYY-MM-DD/file_name``."""
+    if table.num_rows == 0:
+        return
+    days = table.column(key).to_pylist()
+    order: dict[dt.date, list[int]] = {}
+    for index, day in enumerate(days):
+        order.setdefault(day, []).append(index)
+    for day, indices in order.items():
+        folder = root / f"{key}={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.take(pa.array(indices)), folder / file_name)
+
+
+def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: bool = False,
+                  features: bool = True, progress: Progress | None = None) -> RunSummary:
+    """Compute features (unless ``features`` is false), findings, risk and alerts."""
+    started = time.monotonic()
+    report = progress or (lambda _step, _done: None)
+    if features:
+        from molehunt.features.build import build_features
+
+        build_features(workspace, backend,
+                       progress=lambda _step, done: report("features", done))
+    settings = workspace.settings()
+    detectors = build(settings.detectors)
+    results = results_dir(workspace)
+    state_path = results / "state.json"
+    state = json.loads(state_path.read_text("utf-8")) if state_path.exists() else {}
+    signature = _signature(detectors)
+    if rebuild or state.get("signature") != signature:
+        shutil.rmtree(results, ignore_errors=True)
+        state = {}
+    store = connect(workspace, backend)
+    try:
+        full = open_window(workspace, store)
+        scored_until = (dt.date.fromisoformat(state["scored_until"])
+                        if state.get("scored_until") else None)
+        start = full.start if scored_until is None else scored_until + dt.timedelta(days=1)
+        counts: dict[str, int] = {}
+        if start <= full.end:
+            for detector in detectors:
+                detector.check(full)
+            for index, detector in enumerate(detectors):
+                report("detectors", index / len(detectors))
+                counts[detector.name] = _run_one(detector, full, start, results)
+            report("detectors", 1.0)
+        state = {"signature": signature, "scored_until": full.end.isoformat(),
+                 "detectors": [d.name for d in detectors]}
+        report("scoring", None)
+        risk_rows, alerts = _score(workspace, store, results, settings_params(workspace),
+                                   full.end)
+    finally:
+        store.close()
+    results.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(state, indent=1), "utf-8")
+    return RunSummary(start=start if counts else None, end=full.end if counts else None,
+                      findings=counts, risk_rows=risk_rows, alerts=alerts,
+                      seconds=time.monotonic() - started, backend=backend)
+
+
+def settings_params(workspace: Workspace) -> ScoringParams:
+    """Scoring parameters of a workspace."""
+    return ScoringParams.from_settings(workspace.settings())
+
+
+def _run_one(detector: Detector, full: Window, start: dt.date, results: Path) -> int:
+    """Fit on all history up to the window's end, score the new days, write findings."""
+    # rolling contexts count active days; a calendar look-back of twice that is generous
+    back = dt.timedelta(days=2 * detector.lookback_days + 7) if detector.lookback_days else (
+        dt.timedelta(0))
+    window = full.cut(max(full.start, start - back), full.end)
+    try:
+        fitted = detector.fit(full)
+        found = fitted.score(window)
+    except DetectorError:
+        raise
+    except Exception as error:  # an engine error inside one detector names the detector
+        raise DetectorError(f"detector {detector.name} failed: {error}") from error
+    found = found.filter(found.day >= start)
+    table = _to_arrow(found)
+    _write_partitions(table, results / "findings", f"{detector.name}.parquet")
+    return int(table.num_rows)
+
+
+def read_results(path: Path) -> pa.Table | None:
+    """A results table (a file or a folder of ``day=`` partitions) as Arrow, or None."""
+    if path.is_file():
+        return pq.read_table(path)
+    files = sorted(path.rglob("*.parquet")) if path.exists() else []
+    if not files:
+        return None
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+
+
+def _score(workspace: Workspace, store: Store, results: Path, params: ScoringParams,
+           last_day: dt.date) -> tuple[int, int]:
+    findings = read_results(results / "findings")
+    rows = findings.to_pylist() if findings is not None else []
+    context = _context(workspace, store, rows, params)
+    risk = score_risk(rows, params, context, last_day=last_day)
+    shutil.rmtree(results / "risk", ignore_errors=True)
+    risk_table = pa.Table.from_pylist(risk, schema=RISK_ARROW)
+    _write_partitions(risk_table, results / "risk", "risk.parquet")
+    alerts = open_alerts(risk)
+    results.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(alerts, schema=ALERTS_ARROW), results / "alerts.parquet")
+    return len(risk), len(alerts)
+
+
+def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
+             params: ScoringParams) -> Context:
+    """Roles, declared engagements and evidence domains the allowlists look at."""
+    directory = store.directory
+    latest = directory.group_by(directory.user_id).aggregate(
+        role=directory.role.argmax(directory.valid_from)).to_pyarrow().to_pylist()
+    roles = {r["user_id"]: r["role"] for r in latest}
+    hr = store.hr_events
+    declared_rows = hr.filter(hr.kind == "outside_engagement_declared").group_by(
+        hr.user_id).aggregate(since=hr.ts.min()).to_pyarrow().to_pylist()
+    declared = {r["user_id"]: _as_date(r["since"]) for r in declared_rows}
+    domains: dict[str, str] = {}
+    if params.trusted_domains:
+        ids = sorted({e for f in findings for e in (f["evidence"] or [])})
+        if ids:
+            wanted = ibis.memtable({"w_id": ids})
+            if store.backend == "spark":
+                wanted = store.con.create_table(f"mh_evidence_{len(ids)}", wanted.to_pandas(),
+                                                overwrite=True, temp=True)
+            e = store.events
+            hits = e.join(wanted, e.event_id == wanted.w_id).select(e.event_id, e.domain)
+            domains = {r["event_id"]: r["domain"] for r in hits.to_pyarrow().to_pylist()
+                       if r["domain"]}
+    from molehunt.features.build import FeatureStore
+
+    user_day = FeatureStore(workspace).table(store, "user_day")
+    first_seen = {}
+    if user_day is not None:
+        firsts = user_day.group_by(user_day.user_id).aggregate(first=user_day.day.min())
+        first_seen = {r["user_id"]: _as_date(r["first"]) for r in firsts.to_pyarrow().to_pylist()}
+    return Context(roles=roles, declared=declared, evidence_domains=domains,
+                   first_seen=first_seen)

@@ -1,0 +1,202 @@
+"""Findings → per-person daily risk 0-100, bands and the reasons behind every point.
+
+Each day, a person's findings give a day score ``D`` (1 - Π(1 - weight × score) over
+detectors, each detector counted once, by its best finding). Evidence accumulates on a
+log scale with decay: ``E(d) = min(E_MAX, E(prev) × 2^(-gap / half_life) + g(D))`` with
+``g(D) = -ln(1 - D) × σ((D - 0.5) / 0.1)``, so one strong day is enough, weak days count
+little and add up only when they repeat, and everything fades. Risk is
+``100 × (1 - exp(-E))``; the cap keeps a long episode from pinning risk at 100 for weeks.
+Allowlists scale a finding down before it counts and say so in the reasons. Findings are
+few compared with events, so this runs in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from molehunt.config import Settings
+
+#: Band → lowest risk in it, highest first.
+BANDS: tuple[tuple[str, int], ...] = (
+    ("critical", 85), ("high", 65), ("medium", 40), ("low", 15), ("none", 0))
+#: Risk rows stop this far below "low" once nothing new is found (the tail of the decay).
+TAIL_RISK = 5.0
+#: Cap on accumulated evidence (risk 97): a long episode fades within a few weeks.
+E_MAX = 3.5
+#: Features whose findings IT's expected removable-media use explains.
+REMOVABLE_FEATURES = ("device", "removable")
+#: Features whose findings a declared outside engagement explains.
+ENGAGEMENT_FEATURES = ("expert_network",)
+
+
+def gain(day_score: float) -> float:
+    """Evidence a day adds: weak days little, strong days about their log-odds.
+
+    >>> [round(gain(d), 2) for d in (0.2, 0.5, 0.7, 0.9)]
+    [0.01, 0.35, 1.06, 2.26]
+    """
+    score = min(max(day_score, 0.0), 0.999)
+    return -math.log(1.0 - score) / (1.0 + math.exp(-(score - 0.5) / 0.1))
+
+
+def band(risk: float) -> str:
+    """The band of a risk value.
+
+    >>> band(90), band(65), band(10)
+    ('critical', 'high', 'none')
+    """
+    for name, low in BANDS:
+        if risk >= low:
+            return name
+    return "none"
+
+
+@dataclass
+class ScoringParams:
+    """How findings add up; every value has a default that suits most deployments."""
+
+    half_life_days: float = 4.0
+    #: Detector name → multiplier (1 by default); the unsupervised baseline counts less
+    #: because it explains less.
+    detector_weights: Mapping[str, float] = field(default_factory=lambda: {
+        "peer_anomaly": 0.6, "sequence": 0.9})
+    #: Allowlisted findings are multiplied by this.
+    allow_factor: float = 0.3
+    trusted_domains: tuple[str, ...] = ()
+    removable_media_roles: tuple[str, ...] = ()
+    removable_media_users: tuple[str, ...] = ()
+    top_reasons: int = 5
+    #: Findings in a person's first ``warmup_days`` count ``warmup_factor``: their baselines
+    #: are still empty, so everything looks new.
+    warmup_days: int = 30
+    warmup_factor: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ScoringParams:
+        """Parameters from the workspace settings."""
+        return cls(half_life_days=settings.risk_half_life_days,
+                   trusted_domains=settings.trusted_domains,
+                   removable_media_roles=settings.removable_media_roles,
+                   removable_media_users=settings.removable_media_users)
+
+
+@dataclass
+class Context:
+    """What the allowlists need to know about people and evidence."""
+
+    roles: Mapping[str, str] = field(default_factory=dict)
+    #: The first day each person is in the feature tables (for the warm-up discount).
+    first_seen: Mapping[str, dt.date] = field(default_factory=dict)
+    declared: Mapping[str, dt.date] = field(default_factory=dict)
+    evidence_domains: Mapping[str, str] = field(default_factory=dict)
+
+
+def _allowlist(finding: Mapping[str, Any], params: ScoringParams, context: Context
+               ) -> tuple[float, str | None]:
+    """(factor, why) for one finding; factor 1 and no text when nothing applies."""
+    reasons = finding["reasons"] or []
+    total = sum(r["weight"] or 0.0 for r in reasons) or 1.0
+
+    def share(markers: tuple[str, ...]) -> float:
+        return sum(r["weight"] or 0.0 for r in reasons
+                   if any(m in (r["feature"] or "") for m in markers)) / total
+
+    user = finding["user_id"]
+    first = context.first_seen.get(user)
+    if first is not None and (finding["day"] - first).days < params.warmup_days:
+        return params.warmup_factor, (f"little history: first seen {first}, baselines are"
+                                      " still being learned")
+    if (user in params.removable_media_users
+            or context.roles.get(user) in params.removable_media_roles) and share(
+                REMOVABLE_FEATURES) >= 0.5:
+        return params.allow_factor, "allowlisted: this person's removable-media use is expected"
+    since = context.declared.get(user)
+    if since is not None and since <= finding["day"] and share(ENGAGEMENT_FEATURES) >= 0.5:
+        return params.allow_factor, "allowlisted: outside engagement declared on " + str(since)
+    evidence = finding["evidence"] or []
+    domains = {context.evidence_domains.get(e) for e in evidence} - {None}
+    if domains and params.trusted_domains and all(
+            any(d == t or d.endswith("." + t) for t in params.trusted_domains)
+            for d in domains if d):
+        return params.allow_factor, "allowlisted: evidence goes only to trusted domains"
+    return 1.0, None
+
+
+def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
+               context: Context | None = None, last_day: dt.date | None = None
+               ) -> list[dict[str, Any]]:
+    """Risk rows (user_id, day, risk, band, reasons) from findings rows.
+
+    A row is written for every day from a person's first finding until their risk has
+    decayed below :data:`TAIL_RISK` (or ``last_day``), so any day's ranking is complete.
+
+    >>> f = {"user_id": "u", "day": dt.date(2024, 1, 1), "detector": "x", "score": 0.9,
+    ...      "reasons": [{"feature": "a", "observed": 1.0, "expected": 0.0, "weight": 1.0,
+    ...                   "text": "a happened"}], "evidence": ["e1"]}
+    >>> rows = score_risk([f], ScoringParams(), last_day=dt.date(2024, 1, 3))
+    >>> [(r["day"].day, r["risk"], r["band"]) for r in rows]
+    [(1, 90, 'critical'), (2, 85, 'critical'), (3, 80, 'high')]
+    """
+    context = context or Context()
+    by_user: dict[str, dict[dt.date, list[Mapping[str, Any]]]] = defaultdict(
+        lambda: defaultdict(list))
+    for finding in findings:
+        by_user[finding["user_id"]][finding["day"]].append(finding)
+    out: list[dict[str, Any]] = []
+    decay_per_day = 0.5 ** (1.0 / params.half_life_days)
+    for user in sorted(by_user):
+        days = by_user[user]
+        evidence = 0.0
+        carried: list[tuple[float, dict[str, Any]]] = []
+        day = min(days)
+        end = last_day or max(days)
+        while day <= end:
+            evidence *= decay_per_day
+            carried = [(w * decay_per_day, r) for w, r in carried]
+            todays = days.get(day)
+            if todays:
+                day_score, reasons = _day(todays, params, context)
+                evidence = min(E_MAX, evidence + gain(day_score))
+                carried = sorted(reasons + carried, key=lambda p: -p[0])[:params.top_reasons]
+            risk = 100.0 * (1.0 - math.exp(-evidence))
+            if risk < TAIL_RISK and not todays:
+                if day >= max(days):
+                    break
+                day += dt.timedelta(days=1)
+                continue
+            rounded = round(risk)
+            out.append({"user_id": user, "day": day, "risk": rounded, "band": band(rounded),
+                        "reasons": [dict(r, weight=round(w, 4)) for w, r in carried]})
+            day += dt.timedelta(days=1)
+    return out
+
+
+def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Context
+         ) -> tuple[float, list[tuple[float, dict[str, Any]]]]:
+    """The day score and the weighted reasons of one person's findings on one day."""
+    best: dict[str, tuple[float, Mapping[str, Any], str | None]] = {}
+    for finding in todays:
+        factor, why = _allowlist(finding, params, context)
+        weighted = float(finding["score"]) * factor * params.detector_weights.get(
+            finding["detector"], 1.0)
+        if finding["detector"] not in best or weighted > best[finding["detector"]][0]:
+            best[finding["detector"]] = (min(weighted, 1.0), finding, why)
+    product = 1.0
+    reasons: list[tuple[float, dict[str, Any]]] = []
+    for name, (weighted, finding, why) in sorted(best.items()):
+        product *= 1.0 - weighted
+        total = sum(r["weight"] or 0.0 for r in finding["reasons"]) or 1.0
+        tag = f"[{name} {finding['day']}] "
+        for r in finding["reasons"]:
+            share = weighted * (r["weight"] or 0.0) / total
+            reasons.append((share, {"feature": r["feature"], "observed": r["observed"],
+                                    "expected": r["expected"], "text": tag + r["text"]}))
+        if why:
+            reasons.append((weighted * 0.01, {"feature": "allowlist", "observed": None,
+                                              "expected": None, "text": tag + why}))
+    return 1.0 - product, reasons

@@ -1,0 +1,51 @@
+"""The console on what `molehunt run` really writes (not the stand-in results of the fixture)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from molehunt.cases.accounts import create_account, create_token
+from molehunt.store.connect import connect
+from molehunt.web.app import create_app
+
+PASSWORD = "a long test password"
+
+
+def test_the_console_shows_real_detection_results(detect_org: Any, tmp_path: Path) -> None:
+    workspace, _ = detect_org
+    app = create_app(workspace.root, f"sqlite:///{tmp_path / 'console.sqlite'}")
+    try:
+        with app.state.console.store.transaction() as session:
+            token = create_token(session, create_account(session, "analyst", PASSWORD,
+                                                         "analyst"), "tests")
+        client = TestClient(app)
+        headers = {"Authorization": f"Bearer {token}"}
+        overview = client.get("/api/v1/overview", headers=headers)
+        assert overview.status_code == 200
+        assert overview.json()["top"], "no one has risk: the console did not read the results"
+        alerts = client.get("/api/v1/alerts", headers=headers).json()["alerts"]
+        assert alerts, "the run opened alerts; the console must list them"
+        alert_id = alerts[0]["alert_id"]
+        detail = client.get(f"/api/v1/alerts/{alert_id}", headers=headers)
+        assert detail.status_code == 200
+        person = detail.json()["person"]
+        texts = {}
+        for url in ("/", "/alerts", f"/alerts/{alert_id}", f"/people/{person}",
+                    f"/api/v1/people/{person}", f"/api/v1/alerts/{alert_id}"):
+            response = client.get(url, headers=headers)
+            assert response.status_code == 200, url
+            texts[url] = response.text
+    finally:
+        app.state.console.store.close()
+    store = connect(workspace)
+    try:
+        people = store.con.to_pyarrow(store.directory.select("user_id", "name", "email")
+                                      .distinct()).to_pylist()
+    finally:
+        store.close()
+    secrets = {v for p in people for v in (p["user_id"], p["name"], p["email"]) if v}
+    leaks = [(url, s) for url, text in texts.items() for s in secrets if s in text]
+    assert leaks == []

@@ -1,0 +1,47 @@
+"""The §7 metrics on hand-made scores whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from molehunt.evaluate.metrics import (
+    Insider,
+    alert_load,
+    cumulative_recall,
+    detection_day,
+    lookalike_days_in_top,
+    recall_at_budget,
+    roc_pr_auc,
+)
+
+D = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(20)]
+POPULATION = dict.fromkeys(D, 100)  # 1 % = one person a day
+
+
+def test_detection_needs_the_top_of_the_day_within_the_grace_period() -> None:
+    insider = Insider("bad", "C1", D[2], D[4], frozenset({D[2], D[3]}))
+    scores = {D[2]: {"bad": 5.0, "x": 9.0}, D[3]: {"bad": 9.0, "x": 5.0}}
+    assert detection_day(insider, scores, POPULATION, 0.01) == D[3]
+    assert detection_day(insider, scores, POPULATION, 0.02) == D[2]
+    late = {D[11]: {"bad": 9.0}}
+    assert detection_day(insider, late, POPULATION, 0.01) == D[11]  # last day + 7
+    assert detection_day(insider, {D[12]: {"bad": 9.0}}, POPULATION, 0.01) is None
+    assert detection_day(insider, {D[2]: {"bad": 9.0}}, POPULATION, 0.01, floor=10) is None
+    result = recall_at_budget([insider], scores, POPULATION, 0.01)
+    assert result["recall"] == 1.0 and result["median_days_to_detect"] == 1.0
+
+
+def test_cumulative_recall() -> None:
+    insider = Insider("bad", "C1", D[0], D[1], frozenset({D[0], D[1]}))
+    # day 0: rank 1; day 1: rank 30 (29 people above)
+    scores = {D[0]: {"bad": 9.0}, D[1]: {"bad": 1.0, **{f"u{i}": 2.0 for i in range(29)}}}
+    # b=25: 1/2, b=50: 2/2 → 1.5
+    assert cumulative_recall([insider], scores, 50) == 1.5
+
+
+def test_auc_alert_load_and_lookalikes() -> None:
+    assert roc_pr_auc({"a": 1.0, "b": 1.0}, {"a"}, {"b"}) == (0.5, 1.0)
+    assert alert_load([("x", D[0]), ("bad", D[0])], {"x", "y"}, 10) == 50.0
+    scores = {D[0]: {"look": 9.0, "x": 1.0}, D[1]: {"look": 9.0}, D[2]: {"x": 9.0}}
+    assert lookalike_days_in_top({"look": {"late_worker"}}, scores, POPULATION, 0.01) == {
+        "look": 2}

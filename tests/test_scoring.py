@@ -1,0 +1,91 @@
+"""Risk scoring, bands, decay, allowlists and alert episodes (plain rows, no engine)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from molehunt.scoring.alerts import alert_id, open_alerts
+from molehunt.scoring.risk import Context, ScoringParams, band, gain, score_risk
+
+DAY = dt.date(2024, 3, 4)
+
+
+def finding(user: str, day: dt.date, score: float, detector: str = "rule_x",
+            feature: str = "events_out_1d", evidence: list[str] | None = None
+            ) -> dict[str, Any]:
+    return {"user_id": user, "day": day, "detector": detector, "score": score,
+            "reasons": [{"feature": feature, "observed": 3.0, "expected": 0.0, "weight": 1.0,
+                         "text": "something left"}], "evidence": evidence or ["e1"]}
+
+
+def test_one_strong_day_is_high_and_decays() -> None:
+    rows = score_risk([finding("u", DAY, 0.9)], ScoringParams(), last_day=DAY + dt.timedelta(
+        days=60))
+    risks = [r["risk"] for r in rows]
+    assert rows[0]["band"] == "critical"
+    assert risks == sorted(risks, reverse=True), "risk only fades without new findings"
+    assert rows[-1]["risk"] < 15 and len(rows) < 60, "the tail stops once risk is negligible"
+
+
+def test_weak_signals_accumulate_only_when_they_repeat() -> None:
+    once = score_risk([finding("u", DAY, 0.45)], ScoringParams())
+    assert once[0]["band"] in ("none", "low")
+    daily = [finding("u", DAY + dt.timedelta(days=i), 0.6) for i in range(10)]
+    repeated = score_risk(daily, ScoringParams())
+    assert max(r["risk"] for r in repeated) > once[0]["risk"] + 30
+    assert gain(0.2) < 0.05 < gain(0.6) < gain(0.9)
+
+
+def test_each_detector_counts_once_per_day() -> None:
+    same = [finding("u", DAY, 0.7), finding("u", DAY, 0.7)]
+    two = [finding("u", DAY, 0.7), finding("u", DAY, 0.7, detector="rule_y")]
+    assert score_risk(same, ScoringParams())[0]["risk"] < score_risk(two, ScoringParams())[0][
+        "risk"]
+
+
+def test_reasons_trace_back_to_detector_and_day() -> None:
+    rows = score_risk([finding("u", DAY, 0.9)], ScoringParams())
+    assert rows[0]["reasons"][0]["text"] == f"[rule_x {DAY}] something left"
+
+
+def test_allowlists_lower_the_score_and_say_so() -> None:
+    media = finding("it1", DAY, 0.9, feature="files_to_removable_1d")
+    plain = score_risk([media], ScoringParams())[0]
+    params = ScoringParams(removable_media_roles=("ITAdmin",))
+    allowed = score_risk([media], params, Context(roles={"it1": "ITAdmin"}))[0]
+    assert allowed["risk"] < plain["risk"]
+    assert any("allowlisted" in r["text"] for r in allowed["reasons"])
+    trusted = ScoringParams(trusted_domains=("analyst.example",))
+    outbound = finding("s1", DAY, 0.9, evidence=["m1", "m2"])
+    context = Context(evidence_domains={"m1": "analyst.example", "m2": "mail.analyst.example"})
+    assert score_risk([outbound], trusted, context)[0]["risk"] < plain["risk"]
+    declared = finding("c1", DAY, 0.9, feature="emails_to_expert_network_1d")
+    context = Context(declared={"c1": DAY - dt.timedelta(days=100)})
+    assert score_risk([declared], ScoringParams(), context)[0]["risk"] < plain["risk"]
+
+
+def test_new_people_count_half_while_baselines_warm_up() -> None:
+    context = Context(first_seen={"u": DAY - dt.timedelta(days=3)})
+    early = score_risk([finding("u", DAY, 0.9)], ScoringParams(), context)[0]
+    assert early["risk"] < score_risk([finding("u", DAY, 0.9)], ScoringParams())[0]["risk"]
+    assert any("little history" in r["text"] for r in early["reasons"])
+
+
+def test_bands() -> None:
+    assert [band(x) for x in (0, 15, 40, 65, 85, 100)] == [
+        "none", "low", "medium", "high", "critical", "critical"]
+
+
+def test_alerts_open_once_per_episode() -> None:
+    findings = [finding("u", DAY, 0.95), finding("u", DAY + dt.timedelta(days=2), 0.95),
+                finding("u", DAY + dt.timedelta(days=90), 0.95), finding("v", DAY, 0.3)]
+    risk = score_risk(findings, ScoringParams())
+    alerts = open_alerts(risk)
+    assert [(a["user_id"], a["opened_day"]) for a in alerts] == [
+        ("u", DAY), ("u", DAY + dt.timedelta(days=90))]
+    first = alerts[0]
+    assert first["alert_id"] == alert_id("u", DAY) and first["status"] == "open"
+    assert first["peak_risk"] >= 85 and first["band"] == "critical"
+    assert first["detectors"] == ["rule_x"] and first["reasons"]
+    assert open_alerts(risk) == alerts, "same input, same ids"
