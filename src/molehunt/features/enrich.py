@@ -259,7 +259,7 @@ def heavy_events(events: ibis.Table, documents: ibis.Table, settings: FeatureSet
         (~outbound, ibis.null("string")),
         (e.action == "email_send", e.channel),
         (e.action == "print", "printer"),
-        (e.action == "web_upload", _upload_channel(e.channel, ibis.null("string"))),
+        (e.action == "web_upload", ibis.null("string")),  # needs the category: categorised()
         else_="removable_media",
     )
     needs_marking = labelled.isnull() & e.content.notnull() & (
