@@ -305,5 +305,14 @@ def categorised(heavy: ibis.Table, categories: ibis.Table) -> ibis.Table:
 
 def count(e: ibis.Table, where: Any = None) -> Any:
     """How many events the enriched rows stand for (``where`` they match)."""
-    total = e.n.sum() if where is None else e.n.sum(where=where)
-    return total.fill_null(0)
+    return total(e.n, where)
+
+
+def total(value: Any, where: Any = None) -> Any:
+    """The sum of ``value`` over the rows ``where`` matches (0 when none has a value).
+
+    Written as a sum of a ``CASE`` rather than an aggregate ``FILTER``: with the many
+    conditional sums of a day's features, DuckDB spends about a quarter less time on them.
+    """
+    chosen = value if where is None else ibis.cases((where, value), else_=0)
+    return chosen.sum().fill_null(0)

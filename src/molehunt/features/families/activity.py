@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from molehunt.features.catalogue import Family, Feature
-from molehunt.features.enrich import count
+from molehunt.features.enrich import count, total
 
 _COUNTS = (
     ("events_1d", None, "All events of the person on the day, of every kind.", True),
@@ -28,7 +28,7 @@ def _aggregates(e: Any) -> dict[str, Any]:
     for name, action, _, _ in _COUNTS:
         found[name] = count(e) if action is None else count(e, where=e.action == action)
     found["events_out_1d"] = count(e, where=e.outbound)
-    found["bytes_out_1d"] = e.bytes.sum(where=e.outbound).fill_null(0)
+    found["bytes_out_1d"] = total(e.bytes, e.outbound)
     return found
 
 

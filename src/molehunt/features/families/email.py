@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from molehunt.features.catalogue import Family, Feature
-from molehunt.features.enrich import count
+from molehunt.features.enrich import count, total
 
 
 def _aggregates(e: Any) -> dict[str, Any]:
@@ -16,8 +16,8 @@ def _aggregates(e: Any) -> dict[str, Any]:
     return {
         "emails_external_sent_1d": count(e, where=external),
         "emails_personal_sent_1d": count(e, where=personal),
-        "attachments_out_email_1d": e.n_attachments.sum(where=outside).fill_null(0),
-        "bytes_out_email_1d": e.bytes.sum(where=outside).fill_null(0),
+        "attachments_out_email_1d": total(e.n_attachments, outside),
+        "bytes_out_email_1d": total(e.bytes, outside),
         "emails_to_competitor_1d": count(e, where=sent & (e.category == "competitor")),
         "emails_to_expert_network_1d": count(e, where=sent & (e.category == "expert_network")),
         "emails_viewed_external_1d": e.count(

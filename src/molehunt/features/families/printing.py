@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from molehunt.features.catalogue import Family, Feature
-from molehunt.features.enrich import count
+from molehunt.features.enrich import count, total
 
 
 def _aggregates(e: Any) -> dict[str, Any]:
     printed = e.action == "print"
     return {
         "prints_1d": count(e, where=printed),
-        "pages_printed_1d": e.pages.sum(where=printed).fill_null(0),
+        "pages_printed_1d": total(e.pages, printed),
         "prints_off_hours_1d": count(e, where=printed & e.off_hours),
         "prints_sensitive_1d": count(e, where=printed & (e.sensitivity >= 2)),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from molehunt.features.catalogue import Family, Feature
-from molehunt.features.enrich import count
+from molehunt.features.enrich import count, total
 
 
 def _aggregates(e: Any) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def _aggregates(e: Any) -> dict[str, Any]:
         "device_connects_off_hours_1d": e.count(
             where=(e.action == "device_connect") & e.off_hours),
         "files_to_removable_1d": count(e, where=to_media),
-        "bytes_to_removable_1d": e.bytes.sum(where=to_media).fill_null(0),
+        "bytes_to_removable_1d": total(e.bytes, to_media),
         "files_to_removable_sensitive_1d": count(e, where=to_media & (e.sensitivity >= 2)),
         "files_from_removable_1d": count(e, where=e.from_media & ~e.to_media),
     }
