@@ -7,6 +7,7 @@ Layout under ``<workspace>/features/``::
                                    the person's role and department that day, the deviations
     user_week/week=YYYY-MM-DD/     the same per ISO week (Monday), combined per feature rule
     sessions/day=YYYY-MM-DD/       one row per logon session
+    host_days/day=YYYY-MM-DD/      one row per person, day and computer used (logons, events)
     outbound/day=YYYY-MM-DD/       what left the company: person, day, channel, sensitivity,
                                    document, events, bytes (the ledger's detail)
     ledger.parquet                 per person, channel and sensitivity: everything that ever
@@ -17,6 +18,7 @@ Layout under ``<workspace>/features/``::
     ledger_families.parquet        per person and content family (the documents' project):
                                    first and last day, highest sensitivity, events, bytes,
                                    documents and channels
+    host_usage.parquet             per computer and person: days used (whose machine it is)
     baseline_state.parquet         each person's last active days of the tracked columns and
                                    whole-history sums (what a daily run's baselines read)
 
@@ -60,17 +62,19 @@ from molehunt.features.enrich import (
     web_domains_first_seen,
 )
 from molehunt.features.families.hosts import host_days as host_days_of
+from molehunt.features.families.hosts import host_usage
 from molehunt.features.io import parquet_files, read, write
 from molehunt.store.connect import Store, connect
 from molehunt.store.directory import infer_company_domains
 from molehunt.store.workspace import Workspace
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 #: Ranges up to this many days get their own-history baselines by joining each person-day to
 #: its earlier days; longer ranges compute the windows over the whole history in one pass.
 SHORT_RANGE_DAYS = 14
 #: Compact states a daily run extends instead of re-reading the history.
-_APPEND_STATES = ("baseline_state.parquet", "ledger_documents.parquet", "ledger.parquet")
+_APPEND_STATES = ("baseline_state.parquet", "ledger_documents.parquet", "ledger.parquet",
+                  "host_usage.parquet")
 #: Cumulative (whole-history) columns: name → the daily column they add up.
 CUMULATIVE: dict[str, str] = {
     "events_out_all": "events_out_1d",
@@ -89,11 +93,13 @@ class FeatureInputs:
 
     ``enriched`` holds the events that keep a row of their own (see
     :func:`~molehunt.features.enrich.heavy_events`); ``host_days`` one row per person, day
-    and computer.
+    and computer; ``host_usage`` how many days each person used each computer before ``start``
+    (``None`` when nothing was computed before).
     """
 
     enriched: ibis.Table
     host_days: ibis.Table
+    host_usage: ibis.Table | None
     user_days: ibis.Table
     context: ibis.Table
     first_seen: ibis.Table
@@ -126,7 +132,7 @@ class BuildSummary:
 class FeatureStore:
     """The feature tables of one workspace (see the module docstring for the layout)."""
 
-    TABLES = ("user_day", "user_week", "sessions", "outbound")
+    TABLES = ("user_day", "user_week", "sessions", "outbound", "host_days")
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -301,11 +307,13 @@ def event_aggregates(rows: ibis.Table) -> ibis.Table:
 
 
 def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ibis.Table,
-               first_seen: ibis.Table, start: dt.date, end: dt.date) -> ibis.Table:
+               host_usage: ibis.Table | None, first_seen: ibis.Table, start: dt.date,
+               end: dt.date) -> ibis.Table:
     """Every catalogue column plus the day's context, one row per person and active day."""
     keys = base.select(base.user_id, base.day)
     context = user_context(keys, store.directory)
-    inputs = FeatureInputs(enriched=detail, host_days=host_days, user_days=keys,
+    inputs = FeatureInputs(enriched=detail, host_days=host_days, host_usage=host_usage,
+                           user_days=keys,
                            context=context,
                            first_seen=first_seen, hr_events=store.hr_events,
                            directory=store.directory, start=start, end=end)
@@ -636,7 +644,21 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
 
         report("daily features", 0.35)
         base = _materialised(store, event_aggregates(rows), staging / "aggregates.parquet")
-        new = daily_base(store, base, detail, host_days, first_seen, start, end)
+        usage_before = None
+        if appending:
+            usage_before = read(store, features.root / "host_usage.parquet")
+        elif not full:
+            used_before = read(store, features.root / "host_days", partition="day",
+                               files=_partition_files(features.root / "host_days", "day",
+                                                      before=start))
+            usage_before = None if used_before is None else host_usage(used_before)
+        usage = host_usage(host_days)
+        if usage_before is not None:
+            both = usage_before.select(*usage.columns).union(usage)
+            usage = both.group_by(both.host, both.user_id).aggregate(days=both.days.sum())
+        write(store, usage, staging / "host_usage.parquet")
+        write(store, host_days, staging / "host_days", partition="day")
+        new = daily_base(store, base, detail, host_days, usage_before, first_seen, start, end)
         new = _materialised(store, new, staging / "base.parquet")
 
         report("baselines and deviations", 0.6)
@@ -694,6 +716,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         report("storing", 0.9)
         _replace_partitions(staging / "user_day", features.root / "user_day", "day", start)
         _replace_partitions(staging / "outbound", features.root / "outbound", "day", start)
+        _replace_partitions(staging / "host_days", features.root / "host_days", "day", start)
         _replace_partitions(staging / "sessions", features.root / "sessions", "day",
                             start - dt.timedelta(days=1))
         for name in ("first_seen.parquet", "ledger_families.parquet", *_APPEND_STATES):
