@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 
 from molehunt.cases.accounts import create_account, create_token
@@ -38,6 +39,17 @@ def test_the_console_shows_real_detection_results(detect_org: Any, tmp_path: Pat
             response = client.get(url, headers=headers)
             assert response.status_code == 200, url
             texts[url] = response.text
+        # the whole-history ledger per content family, as the feature build wrote it
+        families = pq.read_table(workspace.root / "features" / "ledger_families.parquet")
+        leaker = max(families.to_pylist(), key=lambda r: (r["sensitivity_max"], r["documents"]))
+        alias = app.state.console.pseudonyms.of(leaker["user_id"])
+        shown = client.get(f"/api/v1/people/{alias}", headers=headers).json()["ledger_families"]
+        stored = [r for r in families.to_pylist() if r["user_id"] == leaker["user_id"]]
+        assert sorted((r["family"], r["documents"], r["events"]) for r in shown) == sorted(
+            (r["family"], r["documents"], r["events"]) for r in stored)
+        page_text = client.get(f"/people/{alias}", headers=headers).text
+        assert 'id="families"' in page_text and leaker["family"] in page_text
+        texts[f"/people/{alias}"] = page_text
     finally:
         app.state.console.store.close()
     store = connect(workspace)

@@ -284,6 +284,8 @@ class WorkspaceResults:
         features = self.root / "features"
         self._ledger = Cached(lambda: _signature(features / "ledger.parquet"),
                               self._build_ledger, recheck_seconds)
+        self._families = Cached(lambda: _signature(features / "ledger_families.parquet"),
+                                self._build_families, recheck_seconds)
         self._outbound = Cached(lambda: _signature(features / "outbound"), self._build_outbound,
                                 recheck_seconds)
         self._directory = Cached(lambda: _signature(self.root / "directory.parquet"),
@@ -559,6 +561,23 @@ class WorkspaceResults:
     def ledger(self, user_id: str) -> list[dict[str, Any]]:
         """What ever left, per channel and sensitivity (``features/ledger.parquet``)."""
         return self._ledger.get().rows(user_id)
+
+    def _build_families(self) -> Grouped:
+        source = self._file(self.root / "features" / "ledger_families.parquet")
+        if source is None:
+            return Grouped(pa.table({"user_id": pa.array([], pa.string())}))
+        return Grouped(self._arrow(f"SELECT * FROM {source} WHERE user_id IS NOT NULL"
+                                   " ORDER BY user_id, sensitivity_max DESC NULLS LAST,"
+                                   " documents DESC, family"))
+
+    def ledger_families(self, user_id: str) -> list[dict[str, Any]]:
+        """What ever left per content family (the documents' project), most sensitive first.
+
+        From ``features/ledger_families.parquet``: first and last day, highest sensitivity,
+        events, bytes, distinct documents and channels. The slow leak of one technology shows
+        here as many pieces of one family over months.
+        """
+        return self._families.get().rows(user_id)
 
     def _build_outbound(self) -> Grouped:
         source = self._partitioned(self.root / "features" / "outbound")

@@ -402,6 +402,7 @@ class Console:
                          "pages": max(1, -(-total // page_size)),
                          "events": [self._event(e) for e in events]},
             "ledger": [self._redact(r) for r in self.results.ledger(user_id)],
+            "ledger_families": [self._redact(r) for r in self.results.ledger_families(user_id)],
             "documents_out": [self._redact(r) for r in self.results.documents_out(user_id)],
             "neighbours": [{"person": p, "findings": n} for p, n in
                            sorted(neighbours.items(), key=lambda item: -item[1])],
