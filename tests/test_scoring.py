@@ -39,9 +39,23 @@ def test_weak_signals_accumulate_only_when_they_repeat() -> None:
 
 def test_each_detector_counts_once_per_day() -> None:
     same = [finding("u", DAY, 0.7), finding("u", DAY, 0.7)]
-    two = [finding("u", DAY, 0.7), finding("u", DAY, 0.7, detector="rule_y")]
+    two = [finding("u", DAY, 0.7),
+           finding("u", DAY, 0.7, detector="rule_y", feature="bytes_out_1d")]
     assert score_risk(same, ScoringParams())[0]["risk"] < score_risk(two, ScoringParams())[0][
         "risk"]
+
+
+def test_the_same_evidence_counts_once() -> None:
+    # the baseline restating what a rule already said (same measure) adds nothing; a
+    # different measure adds as independent evidence
+    rule = finding("u", DAY, 0.5, feature="events_after_hours_1d")
+    same = finding("u", DAY, 0.5, detector="peer_anomaly", feature="events_after_hours_1d")
+    other = finding("u", DAY, 0.5, detector="peer_anomaly", feature="bytes_out_1d")
+    alone = score_risk([rule], ScoringParams())[0]
+    restated = score_risk([rule, same], ScoringParams())[0]
+    independent = score_risk([rule, other], ScoringParams())[0]
+    assert restated["risk"] == alone["risk"] < independent["risk"]
+    assert any("already counted" in r["text"] for r in restated["reasons"])
 
 
 def test_reasons_trace_back_to_detector_and_day() -> None:

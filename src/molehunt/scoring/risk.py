@@ -178,7 +178,13 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
 
 def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Context
          ) -> tuple[float, list[tuple[float, dict[str, Any]]]]:
-    """The day score and the weighted reasons of one person's findings on one day."""
+    """The day score and the weighted reasons of one person's findings on one day.
+
+    Detectors are combined as independent evidence, so the same evidence is counted once:
+    taking findings from the strongest down, the share of a finding's reason weight on
+    measures (reason features) a stronger finding of the day already gave is dropped (e.g.
+    the baseline's "after-hours activity unusual" when the after-hours rule said so).
+    """
     best: dict[str, tuple[float, Mapping[str, Any], str | None]] = {}
     for finding in todays:
         factor, why = _allowlist(finding, params, context)
@@ -188,15 +194,29 @@ def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Contex
             best[finding["detector"]] = (min(weighted, 1.0), finding, why)
     product = 1.0
     reasons: list[tuple[float, dict[str, Any]]] = []
-    for name, (weighted, finding, why) in sorted(best.items()):
-        product *= 1.0 - weighted
+    seen: dict[str, str] = {}
+    for name, (weighted, finding, why) in sorted(best.items(), key=lambda p: (-p[1][0], p[0])):
         total = sum(r["weight"] or 0.0 for r in finding["reasons"]) or 1.0
         tag = f"[{name} {finding['day']}] "
+        repeated = [r for r in finding["reasons"] if (r["feature"] or "") in seen]
+        overlap = sum(r["weight"] or 0.0 for r in repeated) / total
+        kept = weighted * (1.0 - overlap)
+        product *= 1.0 - kept
         for r in finding["reasons"]:
+            if (r["feature"] or "") in seen:
+                continue
             share = weighted * (r["weight"] or 0.0) / total
             reasons.append((share, {"feature": r["feature"], "observed": r["observed"],
                                     "expected": r["expected"], "text": tag + r["text"]}))
+        if repeated:
+            others = sorted({seen[r["feature"] or ""] for r in repeated})
+            reasons.append((kept * 0.01, {
+                "feature": "same_evidence", "observed": round(overlap, 4), "expected": None,
+                "text": tag + f"{overlap:.0%} of this finding is evidence {', '.join(others)}"
+                " already counted"}))
         if why:
-            reasons.append((weighted * 0.01, {"feature": "allowlist", "observed": None,
-                                              "expected": None, "text": tag + why}))
+            reasons.append((kept * 0.01, {"feature": "allowlist", "observed": None,
+                                          "expected": None, "text": tag + why}))
+        for r in finding["reasons"]:
+            seen.setdefault(r["feature"] or "", name)
     return 1.0 - product, reasons
