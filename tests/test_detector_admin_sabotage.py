@@ -27,10 +27,12 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
 
 
-def _admin_days(carry: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _admin_days(carry: bool, routine_tools: bool = False
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """An administrator (``adm``) who uses removable media on their own computer and logs on
     to one of five colleagues' computers every day, has a performance concern, and downloads
-    a hacking tool on the last day; with ``carry`` the media goes into a colleague's computer."""
+    a hacking tool on the last day (with ``routine_tools`` every tenth day too, as security
+    staff do); with ``carry`` the media goes into a colleague's computer."""
     start = dt.date(2024, 1, 1)
     days, events = [], []
     for n in range(60):
@@ -38,7 +40,8 @@ def _admin_days(carry: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
         last = n == 59
         days.append({"user_id": "adm", "day": day, "device_connects_1d": 1,
                      "hosts_other_user_1d": 1, "hosts_first_seen_1d": 0,
-                     "downloads_hacking_tools_1d": 1 if last else 0,
+                     "downloads_hacking_tools_1d": 1 if last or (
+                         routine_tools and n % 10 == 0) else 0,
                      "days_since_performance_concern_1d": float(n) if n >= 30 else None,
                      "days_to_departure_1d": None})
         ts = dt.datetime.combine(day, dt.time(10))
@@ -58,8 +61,8 @@ def _admin_days(carry: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return days, events
 
 
-def _last_day_score(carry: bool) -> float:
-    days, events = _admin_days(carry)
+def _last_day_score(carry: bool, routine_tools: bool = False) -> float:
+    days, events = _admin_days(carry, routine_tools)
     window = synthetic_window(days, events, columns=AdminSabotage.requires)
     found = AdminSabotage().fit(window).score(window).to_pandas()
     found = found[(found.user_id == "adm") & (found.day == found.day.max())]
@@ -70,6 +73,8 @@ def test_lookalike_it_admin_with_habitual_media_is_not_flagged() -> None:
     # daily removable media and colleagues' machines are this person's routine; the tool
     # stays on their own machine: a tool download after a performance concern stays low
     assert _last_day_score(carry=False) <= AdminSabotage().uncarried_cap
+    # someone who downloads tools routinely: a grievance does not make that suspicious
+    assert _last_day_score(carry=False, routine_tools=True) < 0.2
 
 
 def test_tool_carried_to_a_colleagues_machine_scores_high() -> None:

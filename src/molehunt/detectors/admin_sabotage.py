@@ -40,7 +40,8 @@ class AdminSabotage(Detector):
     someone else's computer, or media and another computer both new for the person), a
     download scores at most ``uncarried_cap`` whatever else the day holds.
 
-    False positives: security staff who research tools (no carrying, no grievance: low);
+    False positives: security staff who research tools (no carrying, no grievance: low; a
+    routine download that stays on their machine stays low after a performance concern too);
     IT staff who use removable media and colleagues' machines every day and happen to
     download a tool after a performance concern (their media and machine use are habitual,
     and the media stays on their own machine: capped); announcements to large lists in
@@ -158,11 +159,13 @@ class AdminSabotage(Detector):
         capped = ibis.ifelse(tool & ~carried & (t._recipients == 0),
                              ibis.least(combined, self.uncarried_cap), combined)
         # without a grievance a tool download is research (security staff's day job): less,
-        # and much less when the person does it routinely
+        # and much less when the person does it routinely; a grievance does not make a
+        # routine download that stays on the person's own machine any less routine
+        quiet = tool & (t._recipients == 0)
         score = ibis.ifelse(
-            tool & ~aggrieved & (t._recipients == 0),
+            quiet & ~aggrieved,
             capped * ibis.ifelse(novel, self.no_motive_factor, self.routine_factor),
-            capped)
+            ibis.ifelse(quiet & ~novel & ~carried, capped * self.routine_factor, capped))
         reasons = [
             reason("downloads_hacking_tools_1d", t.downloads_hacking_tools_1d, 0.0, tool_s,
                    number_text(t.downloads_hacking_tools_1d).concat(
