@@ -68,3 +68,41 @@ def caught(found: pd.DataFrame, insider: dict[str, Any], top: int, grace: int = 
             if insider["user"] in set(ranked.head(top).index):
                 return True
     return False
+
+
+#: Columns of a synthetic events table (those the detectors read).
+_EVENT_COLUMNS = {"event_id": "string", "ts": "timestamp", "day": "date", "user_id": "string",
+                  "host": "string", "action": "string", "channel": "string",
+                  "target": "string", "domain": "string"}
+
+
+def synthetic_window(user_days: list[dict[str, Any]], events: list[dict[str, Any]] | None = None,
+                     columns: frozenset[str] = frozenset()) -> Window:
+    """A window over hand-made person-days (``day`` as a date; absent numbers are 0, absent
+    ``days_*`` context columns null) and events, for look-alike tests of single detectors;
+    ``columns`` (e.g. a detector's ``requires``) are added when no row has them."""
+    import ibis
+
+    tables = {"user_day", "events", "directory", "hr_events"}
+    columns_all = {k for row in user_days for k in row} | (set(columns) - tables)
+    columns = frozenset(columns_all - {"user_id", "day"})
+    data: dict[str, list[Any]] = {"user_id": [r["user_id"] for r in user_days],
+                                  "day": [r["day"] for r in user_days]}
+    schema: dict[str, str] = {"user_id": "string", "day": "date"}
+    for column in sorted(columns):
+        context = column.startswith("days_since") or column.startswith("days_to")
+        data[column] = [r.get(column, None if context else 0) for r in user_days]
+        schema[column] = "float64"
+    user_day = ibis.memtable(pd.DataFrame(data).astype(
+        {c: "float64" for c in columns}), schema=schema)
+    import pyarrow as pa
+
+    rows = events or []
+    arrow_types = {"string": pa.string(), "timestamp": pa.timestamp("us"), "date": pa.date32()}
+    table = ibis.memtable(pa.table({c: pa.array([r.get(c) for r in rows], arrow_types[t])
+                                    for c, t in _EVENT_COLUMNS.items()}))
+    empty = ibis.memtable(pd.DataFrame({"user_id": pd.Series([], dtype="object")}),
+                          schema={"user_id": "string"})
+    days = [r["day"] for r in user_days]
+    return Window(start=min(days), end=max(days), user_day=user_day, events=table,
+                  directory=empty, hr_events=empty)

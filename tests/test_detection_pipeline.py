@@ -83,6 +83,30 @@ def test_daily_runs_equal_one_full_run(detect_org: Any, tmp_path: Path) -> None:
     assert nothing.start is None and nothing.findings == {}
 
 
+def test_run_applies_the_consoles_allowlists_and_weights(detect_org: Any, tmp_path: Path
+                                                         ) -> None:
+    workspace, _ = detect_org
+    copy = Workspace(tmp_path / "ws")
+    shutil.copytree(workspace.root, copy.root)
+    risk = read_results(results_dir(copy) / "risk")
+    assert risk is not None
+    top = max(risk.to_pylist(), key=lambda r: r["risk"])
+    console = copy.root / "console"
+    console.mkdir(exist_ok=True)
+    (console / "allowlists.json").write_text(json.dumps([
+        {"kind": "person", "value": top["user_id"], "reason": "reviewed: approved transfer"}]))
+    (console / "detector_weights.json").write_text(json.dumps({"peer_anomaly": 0}))
+    with copy.locked():
+        run_detection(copy, features=False)
+    after = read_results(results_dir(copy) / "risk")
+    assert after is not None
+    mine = [r for r in after.to_pylist() if r["user_id"] == top["user_id"]]
+    assert max(r["risk"] for r in mine) < top["risk"]
+    assert any("approved transfer" in x["text"] for r in mine for x in r["reasons"])
+    assert not any(x["text"].startswith("[peer_anomaly") and x["feature"] != "detector_weight"
+                   and x["weight"] > 0 for r in after.to_pylist() for x in r["reasons"])
+
+
 def test_export_csv_and_parquet(detect_org: Any, tmp_path: Path) -> None:
     workspace, _ = detect_org
     done = _molehunt(workspace.root, "export", "risk", "--out", str(tmp_path / "risk.csv"))

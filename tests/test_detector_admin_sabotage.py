@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from detect_helpers import caught, insiders, run
+from detect_helpers import caught, insiders, run, synthetic_window
 from molehunt.detectors.admin_sabotage import AdminSabotage
 
 
@@ -24,3 +25,57 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     others = found[~found.user_id.isin(involved)]
     people = others[others.score >= 0.8].user_id.nunique()
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
+
+
+def _admin_days(carry: bool, routine_tools: bool = False
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """An administrator (``adm``) who uses removable media on their own computer and logs on
+    to one of five colleagues' computers every day, has a performance concern, and downloads
+    a hacking tool on the last day (with ``routine_tools`` every tenth day too, as security
+    staff do); with ``carry`` the media goes into a colleague's computer."""
+    start = dt.date(2024, 1, 1)
+    days, events = [], []
+    for n in range(60):
+        day = start + dt.timedelta(days=n)
+        last = n == 59
+        days.append({"user_id": "adm", "day": day, "device_connects_1d": 1,
+                     "hosts_other_user_1d": 1, "hosts_first_seen_1d": 0,
+                     "downloads_hacking_tools_1d": 1 if last or (
+                         routine_tools and n % 10 == 0) else 0,
+                     "days_since_performance_concern_1d": float(n) if n >= 30 else None,
+                     "days_to_departure_1d": None})
+        ts = dt.datetime.combine(day, dt.time(10))
+        for k in range(5):
+            days.append({"user_id": f"col{k}", "day": day})
+            events += [{"event_id": f"c{k}-{n}", "ts": ts, "day": day, "user_id": f"col{k}",
+                        "host": f"PC-COL{k}", "action": action}
+                       for action in ("logon", "file_open")]
+        events += [
+            {"event_id": f"a{n}", "ts": ts, "day": day, "user_id": "adm", "host": "PC-ADM",
+             "action": "logon"},
+            {"event_id": f"d{n}", "ts": ts, "day": day, "user_id": "adm",
+             "host": f"PC-COL{n % 5}" if carry and last else "PC-ADM",
+             "action": "device_connect", "channel": "removable_media"},
+            {"event_id": f"o{n}", "ts": ts, "day": day, "user_id": "adm",
+             "host": f"PC-COL{n % 5}", "action": "logon"}]
+    return days, events
+
+
+def _last_day_score(carry: bool, routine_tools: bool = False) -> float:
+    days, events = _admin_days(carry, routine_tools)
+    window = synthetic_window(days, events, columns=AdminSabotage.requires)
+    found = AdminSabotage().fit(window).score(window).to_pandas()
+    found = found[(found.user_id == "adm") & (found.day == found.day.max())]
+    return float(found.score.max()) if len(found) else 0.0
+
+
+def test_lookalike_it_admin_with_habitual_media_is_not_flagged() -> None:
+    # daily removable media and colleagues' machines are this person's routine; the tool
+    # stays on their own machine: a tool download after a performance concern stays low
+    assert _last_day_score(carry=False) <= AdminSabotage().uncarried_cap
+    # someone who downloads tools routinely: a grievance does not make that suspicious
+    assert _last_day_score(carry=False, routine_tools=True) < 0.2
+
+
+def test_tool_carried_to_a_colleagues_machine_scores_high() -> None:
+    assert _last_day_score(carry=True) >= 0.8

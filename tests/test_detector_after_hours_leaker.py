@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from detect_helpers import caught, insiders, run
+from detect_helpers import caught, insiders, run, synthetic_window
 from molehunt.detectors.after_hours_leaker import AfterHoursLeaker
 
 
@@ -24,3 +25,25 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     others = found[~found.user_id.isin(involved)]
     people = others[others.score >= 0.8].user_id.nunique()
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
+
+
+def _late_night(files: int) -> float:
+    """Score of a late night (after-hours activity 7 SDs above usual) on which a device new
+    to the person is plugged in, with ``files`` copied to it, after 80 ordinary days."""
+    start = dt.date(2024, 1, 1)
+    days = [{"user_id": "t", "day": start + dt.timedelta(days=n), "days_observed_1d": n + 1,
+             "days_since_travel_1d": None} for n in range(80)]
+    days[-1].update(logons_off_hours_1d=2, events_after_hours_1d=30,
+                    events_after_hours_z_self_90d=7.0, device_first_use_1d=1,
+                    device_connects_1d=1, device_connects_off_hours_1d=1,
+                    files_to_removable_1d=files)
+    window = synthetic_window(days, columns=AfterHoursLeaker.requires)
+    found = AfterHoursLeaker().fit(window).score(window).to_pandas()
+    return float(found.score.max()) if len(found) else 0.0
+
+
+def test_lookalike_late_night_with_a_device_but_nothing_copied_stays_low() -> None:
+    # a traveller or late worker plugging in a new device without copying anything: one
+    # weak signal and a late night are not the scenario's conjunction
+    assert _late_night(files=0) < 0.2
+    assert _late_night(files=6) >= 0.7

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from detect_helpers import caught, insiders, run
+from detect_helpers import caught, insiders, run, synthetic_window
 from molehunt.detectors.departure_exfiltration import DepartureExfiltration
 
 
@@ -24,3 +25,29 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     others = found[~found.user_id.isin(involved)]
     people = others[others.score >= 0.8].user_id.nunique()
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
+
+
+def _leaver(competitor_mail: bool) -> float:
+    """Score of the day a person who has resigned (leaving in 10 days) and browsed job boards
+    copies 8 files to removable media (4 SDs above their usual of 1 a day, 2 of them
+    confidential); with ``competitor_mail`` they wrote to a competitor a week before."""
+    start = dt.date(2024, 1, 1)
+    days = [{"user_id": "r", "day": start + dt.timedelta(days=n), "files_to_removable_1d": 1,
+             "files_to_removable_median_self_90d": 1, "visits_job_board_1d": 3,
+             "days_to_departure_1d": None} for n in range(60)]
+    days[-8]["emails_to_competitor_1d"] = 1 if competitor_mail else 0
+    for n in range(1, 12):
+        days[-n]["days_to_departure_1d"] = 10 + n
+    days[-1].update(files_to_removable_1d=8, files_to_removable_z_self_90d=4.0,
+                    files_to_removable_sensitive_1d=2)
+    window = synthetic_window(days, columns=DepartureExfiltration.requires)
+    found = DepartureExfiltration().fit(window).score(window).to_pandas()
+    found = found[found.day == found.day.max()]
+    return float(found.score.max()) if len(found) else 0.0
+
+
+def test_lookalike_honest_leaver_taking_a_few_files_stays_below_medium() -> None:
+    # a departure and a job search are what honest leavers have; without contact with a
+    # competitor a modest surge stays a low-band finding
+    assert _leaver(competitor_mail=False) < 0.55
+    assert _leaver(competitor_mail=True) >= 0.75

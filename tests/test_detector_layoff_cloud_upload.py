@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from detect_helpers import caught, insiders, run
+from detect_helpers import caught, insiders, run, synthetic_window
 from molehunt.detectors.layoff_cloud_upload import LayoffCloudUpload
 
 
@@ -24,3 +25,26 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     others = found[~found.user_id.isin(involved)]
     people = others[others.score >= 0.8].user_id.nunique()
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
+
+
+def _after_layoff(per_day: int) -> float:
+    """Best score of a person who uploaded one item on every 15th day for 150 days, then
+    uploads ``per_day`` items on 6 of 15 days within weeks of a layoff in the department."""
+    start = dt.date(2024, 1, 1)
+    days = [{"user_id": "c", "day": start + dt.timedelta(days=n),
+             "uploads_cloud_storage_1d": 1 if n % 15 == 0 else 0,
+             "days_since_layoff_in_group_1d": None} for n in range(165)]
+    for n in range(150, 165):
+        days[n]["days_since_layoff_in_group_1d"] = n - 145
+        days[n]["uploads_cloud_storage_1d"] = per_day if n % 5 in (0, 2) else 0
+    window = synthetic_window(days, columns=LayoffCloudUpload.requires)
+    found = LayoffCloudUpload().fit(window).score(window).to_pandas()
+    return float(found.score.max()) if len(found) else 0.0
+
+
+def test_lookalike_habitual_uploader_in_a_busy_spell_after_a_layoff_scores_less() -> None:
+    # single uploads, as this person always did, only more often: a reduced score that
+    # adds up to a lead only if it goes on; more items a day than ever before is the scenario
+    routine, more = _after_layoff(per_day=1), _after_layoff(per_day=3)
+    assert routine < 0.45
+    assert more >= 0.7

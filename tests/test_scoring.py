@@ -39,9 +39,23 @@ def test_weak_signals_accumulate_only_when_they_repeat() -> None:
 
 def test_each_detector_counts_once_per_day() -> None:
     same = [finding("u", DAY, 0.7), finding("u", DAY, 0.7)]
-    two = [finding("u", DAY, 0.7), finding("u", DAY, 0.7, detector="rule_y")]
+    two = [finding("u", DAY, 0.7),
+           finding("u", DAY, 0.7, detector="rule_y", feature="bytes_out_1d")]
     assert score_risk(same, ScoringParams())[0]["risk"] < score_risk(two, ScoringParams())[0][
         "risk"]
+
+
+def test_the_same_evidence_counts_once() -> None:
+    # the baseline restating what a rule already said (same measure) adds nothing; a
+    # different measure adds as independent evidence
+    rule = finding("u", DAY, 0.5, feature="events_after_hours_1d")
+    same = finding("u", DAY, 0.5, detector="peer_anomaly", feature="events_after_hours_1d")
+    other = finding("u", DAY, 0.5, detector="peer_anomaly", feature="bytes_out_1d")
+    alone = score_risk([rule], ScoringParams())[0]
+    restated = score_risk([rule, same], ScoringParams())[0]
+    independent = score_risk([rule, other], ScoringParams())[0]
+    assert restated["risk"] == alone["risk"] < independent["risk"]
+    assert any("already counted" in r["text"] for r in restated["reasons"])
 
 
 def test_reasons_trace_back_to_detector_and_day() -> None:
@@ -63,6 +77,45 @@ def test_allowlists_lower_the_score_and_say_so() -> None:
     declared = finding("c1", DAY, 0.9, feature="emails_to_expert_network_1d")
     context = Context(declared={"c1": DAY - dt.timedelta(days=100)})
     assert score_risk([declared], ScoringParams(), context)[0]["risk"] < plain["risk"]
+
+
+def test_console_allowlists_weights_and_feedback(tmp_path: Any) -> None:
+    import json
+
+    import pytest
+
+    from molehunt.errors import ConfigError
+    from molehunt.scoring.tuning import apply_console
+
+    console = tmp_path / "console"
+    console.mkdir()
+    (console / "allowlists.json").write_text(json.dumps([
+        {"kind": "person", "value": "p1", "reason": "known project"},
+        {"kind": "host", "value": "LAB-7", "reason": "shared lab machine"}]))
+    (console / "detector_weights.json").write_text(json.dumps({"rule_y": 0}))
+    (console / "feedback.json").write_text(json.dumps({
+        "rule_x": {"confirm": 1, "dismiss": 11}, "rule_y": {"confirm": 0, "dismiss": 30}}))
+    params = apply_console(ScoringParams(), tmp_path)
+    assert params.detector_weights["rule_y"] == 0.0, "a weight set by hand wins"
+    assert params.detector_weights["rule_x"] == 0.5, "mostly dismissed: half, not less"
+    events = {"e1": {"host": "LAB-7"}, "e2": {"host": "LAB-7"}, "e3": {"host": "PC-1"}}
+    context = Context(evidence_events=events)
+    plain = score_risk([finding("u", DAY, 0.9, evidence=["e1", "e3"])], ScoringParams(),
+                       context)[0]
+    lab = score_risk([finding("u", DAY, 0.9, evidence=["e1", "e3"])], params, context)[0]
+    only = score_risk([finding("u", DAY, 0.9, evidence=["e1", "e2"])], params, context)[0]
+    person = score_risk([finding("p1", DAY, 0.9)], params, context)[0]
+    assert only["risk"] < lab["risk"], "every evidence event on the allowlisted host"
+    assert lab["risk"] < plain["risk"], "feedback lowered rule_x"
+    assert any("dismissed 11 of 12" in r["text"] for r in lab["reasons"])
+    assert any("shared lab machine" in r["text"] for r in only["reasons"])
+    assert person["risk"] < plain["risk"]
+    assert any("known project" in r["text"] for r in person["reasons"])
+    off = score_risk([finding("u", DAY, 0.9, detector="rule_y")], params, context)[0]
+    assert off["risk"] == 0
+    (console / "detector_weights.json").write_text("[1]")
+    with pytest.raises(ConfigError):
+        apply_console(ScoringParams(), tmp_path)
 
 
 def test_new_people_count_half_while_baselines_warm_up() -> None:

@@ -32,6 +32,7 @@ from molehunt.detectors import Detector, Window, build
 from molehunt.errors import DetectorError, StoreError
 from molehunt.scoring.alerts import open_alerts
 from molehunt.scoring.risk import Context, ScoringParams, score_risk
+from molehunt.scoring.tuning import apply_console
 from molehunt.store.connect import Store, connect
 from molehunt.store.workspace import Workspace
 
@@ -181,8 +182,8 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
 
 
 def settings_params(workspace: Workspace) -> ScoringParams:
-    """Scoring parameters of a workspace."""
-    return ScoringParams.from_settings(workspace.settings())
+    """Scoring parameters of a workspace, with what analysts set in the console."""
+    return apply_console(ScoringParams.from_settings(workspace.settings()), workspace.root)
 
 
 def _run_one(detector: Detector, full: Window, start: dt.date, results: Path) -> int:
@@ -241,7 +242,9 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
         hr.user_id).aggregate(since=hr.ts.min()).to_pyarrow().to_pylist()
     declared = {r["user_id"]: _as_date(r["since"]) for r in declared_rows}
     domains: dict[str, str] = {}
-    if params.trusted_domains:
+    events: dict[str, dict[str, str | None]] = {}
+    if params.trusted_domains or params.allowed_evidence:
+        # what the allowlists match on: the evidence events' domain, host, target, object
         ids = sorted({e for f in findings for e in (f["evidence"] or [])})
         if ids:
             wanted = ibis.memtable({"w_id": ids})
@@ -249,9 +252,13 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
                 wanted = store.con.create_table(f"mh_evidence_{len(ids)}", wanted.to_pandas(),
                                                 overwrite=True, temp=True)
             e = store.events
-            hits = e.join(wanted, e.event_id == wanted.w_id).select(e.event_id, e.domain)
-            domains = {r["event_id"]: r["domain"] for r in hits.to_pyarrow().to_pylist()
-                       if r["domain"]}
+            hits = e.join(wanted, e.event_id == wanted.w_id).select(
+                e.event_id, e.domain, e.host, e.target, e.object)
+            for r in hits.to_pyarrow().to_pylist():
+                if r["domain"]:
+                    domains[r["event_id"]] = r["domain"]
+                events[r["event_id"]] = {k: r[k] for k in ("domain", "host", "target",
+                                                           "object")}
     from molehunt.features.build import FeatureStore
 
     user_day = FeatureStore(workspace).table(store, "user_day")
@@ -260,4 +267,4 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
         firsts = user_day.group_by(user_day.user_id).aggregate(first=user_day.day.min())
         first_seen = {r["user_id"]: _as_date(r["first"]) for r in firsts.to_pyarrow().to_pylist()}
     return Context(roles=roles, declared=declared, evidence_domains=domains,
-                   first_seen=first_seen)
+                   evidence_events=events, first_seen=first_seen)

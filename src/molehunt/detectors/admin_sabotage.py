@@ -11,6 +11,7 @@ from molehunt.detectors.base import (
     Detector,
     Window,
     findings,
+    machine_owners,
     noisy_or,
     number_text,
     reason,
@@ -21,24 +22,34 @@ from molehunt.detectors.base import (
 
 @dataclass(kw_only=True)
 class AdminSabotage(Detector):
-    """Hacking-tool downloads carried on removable media, other people's machines, mass mail.
+    """Hacking-tool downloads carried on removable media to another person's machine, mass mail.
 
     Scenario: an administrator with a grievance downloads a keylogger, carries it on removable
     media to the supervisor's machine, logs in as the supervisor the next evening and sends an
     alarming message to many people, and leaves.
 
     Signals: downloads from hacking-tool sites (``downloads_hacking_tools_1d``), weighed by
-    whether the person has downloaded such tools in the last ``history_rows`` active days; on
-    the same day removable media (less if habitual) and a computer that belongs to someone
-    else or is new to the person;
-    a recent performance concern (a known departure counts less); and, on any account, an off-hours
-    e-mail to at least ``min_recipients`` people (the masquerade), from the events.
+    whether the person has downloaded such tools in the last ``history_rows`` active days;
+    the same day, removable media connected on a computer whose main user is someone else
+    (the tool *carried* there; main users are learned from the events), weighed by whether
+    the person has done that before; removable media and other people's or new computers,
+    each weighed by how habitual they are for the person; a recent performance concern (a
+    known departure counts less); and, on any account, an off-hours e-mail to at least
+    ``min_recipients`` people (the masquerade), from the events. The scenario is the
+    conjunction: without the tool being carried to another machine (media plugged into
+    someone else's computer, or media and another computer both new for the person), a
+    download scores at most ``uncarried_cap`` whatever else the day holds.
 
-    False positives: security staff who research tools (no removable media, no other machine,
-    no grievance: low score); announcements to large lists in working hours (not scored).
+    False positives: security staff who research tools (no carrying, no grievance: low; a
+    routine download that stays on their machine stays low after a performance concern too);
+    IT staff who use removable media and colleagues' machines every day and happen to
+    download a tool after a performance concern (their media and machine use are habitual,
+    and the media stays on their own machine: capped); announcements to large lists in
+    working hours (not scored).
     """
 
     name: ClassVar[str] = "admin_sabotage"
+    version: ClassVar[int] = 2
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 120
     requires: ClassVar[frozenset[str]] = frozenset({
@@ -58,6 +69,13 @@ class AdminSabotage(Detector):
     no_motive_factor: float = 0.6
     #: Multiplier for a routine tool download (not new to the person, no grievance).
     routine_factor: float = 0.35
+    #: A person with at least this many earlier days of removable media (or of other
+    #: people's computers) uses them habitually.
+    habitual_days: int = 3
+    #: Highest score of a tool download that was not carried to another machine.
+    uncarried_cap: float = 0.45
+    #: Share of a computer's active days its main user must have for it to be personal.
+    min_owner_share: float = 0.5
     #: Working hours (UTC); a mass mail outside them scores.
     workday_start: int = 7
     workday_end: int = 19
@@ -76,13 +94,30 @@ class AdminSabotage(Detector):
         return mail.group_by(m_user=mail.user_id, m_day=mail.day).aggregate(
             m_recipients=mail._n.max()).filter(lambda t: t.m_recipients >= self.min_recipients)
 
+    def _carried(self, window: Window) -> ibis.Table:
+        """Per person and day: other people's computers on which they connected media."""
+        e = window.events
+        owners = machine_owners(e, self.min_owner_share)
+        media = e.filter(e.action == "device_connect", e.host.notnull())
+        media = media.join(owners, media.host == owners.w_host).filter(
+            lambda t: t.w_owner != t.user_id)
+        return media.group_by(c_user=media.user_id, c_day=media.day).aggregate(
+            c_hosts=media.host.nunique())
+
     def score(self, window: Window) -> ibis.Table:
         """Findings on tool-download days and on off-hours mass-mail days."""
         u = window.user_day
+        carried_to = self._carried(window)
+        u = u.left_join(carried_to, [u.user_id == carried_to.c_user,
+                                     u.day == carried_to.c_day])
+        u = u.mutate(_carried=u.c_hosts.fill_null(0))
         prior = ibis.window(group_by=u.user_id, order_by=u.day, rows=(-self.history_rows, -1))
+        other_host = (u.hosts_other_user_1d > 0) | (u.hosts_first_seen_1d > 0)
         u = u.mutate(
             _prior_tools=(u.downloads_hacking_tools_1d > 0).cast("int32").sum().over(prior),
-            _prior_media=(u.device_connects_1d > 0).cast("int32").sum().over(prior))
+            _prior_media=(u.device_connects_1d > 0).cast("int32").sum().over(prior),
+            _prior_other=other_host.cast("int32").sum().over(prior),
+            _prior_carried=(u._carried > 0).cast("int32").sum().over(prior))
         mass = self._mass_mail(window)
         t = u.left_join(mass, [u.user_id == mass.m_user, u.day == mass.m_day])
         t = t.mutate(_recipients=t.m_recipients.fill_null(0))
@@ -95,11 +130,19 @@ class AdminSabotage(Detector):
         novel = prior_tools <= self.max_prior_tool_days
         tool_s = ibis.ifelse(tool, ibis.ifelse(prior_tools == 0, 0.45,
                                                ibis.ifelse(novel, 0.3, 0.1)), 0.0)
-        habitual_media = t._prior_media.fill_null(0) >= 3
+        habitual_media = t._prior_media.fill_null(0) >= self.habitual_days
         media_s = ibis.ifelse(tool & (t.device_connects_1d > 0),
                               ibis.ifelse(habitual_media, 0.15, 0.35), 0.0)
         other_host = (t.hosts_other_user_1d > 0) | (t.hosts_first_seen_1d > 0)
-        host_s = ibis.ifelse(tool & other_host, 0.3, 0.0)
+        habitual_other = t._prior_other.fill_null(0) >= self.habitual_days
+        host_s = ibis.ifelse(tool & other_host, ibis.ifelse(habitual_other, 0.1, 0.3), 0.0)
+        # the tool leaves the person's own machine: media plugged into someone else's
+        # computer (rarely done before), or media and another computer both new to them
+        carried_media = t._carried > 0
+        habitual_carry = t._prior_carried.fill_null(0) >= self.habitual_days
+        carry_s = ibis.ifelse(tool & carried_media, ibis.ifelse(habitual_carry, 0.2, 0.5), 0.0)
+        carried = (carried_media & ~habitual_carry) | (
+            (t.device_connects_1d > 0) & ~habitual_media & other_host & ~habitual_other)
         grievance_s = ibis.ifelse(tool & grievance, 0.45, 0.0)
         # leaving is a weaker motive: most leavers are honest
         leaving_s = ibis.ifelse(tool & t.days_to_departure_1d.notnull(), 0.2, 0.0)
@@ -107,24 +150,36 @@ class AdminSabotage(Detector):
                              0.45 + 0.3 * saturate(t._recipients - self.min_recipients, 30.0),
                              0.0)
         aggrieved = grievance
-        # the heart of the scenario: a tool download by someone with a grievance
-        carried = (t.device_connects_1d > 0) | other_host
+        # the heart of the scenario: a tool download by someone with a grievance, carried
         motive_s = ibis.ifelse(tool & aggrieved & carried, 0.4, 0.0)
-        combined = noisy_or(tool_s, media_s, host_s, grievance_s, leaving_s, mass_s, motive_s)
+        combined = noisy_or(tool_s, media_s, host_s, carry_s, grievance_s, leaving_s, mass_s,
+                            motive_s)
+        # a tool that stays on the person's own machine is not the scenario, however many
+        # of its other parts the day has
+        capped = ibis.ifelse(tool & ~carried & (t._recipients == 0),
+                             ibis.least(combined, self.uncarried_cap), combined)
         # without a grievance a tool download is research (security staff's day job): less,
-        # and much less when the person does it routinely
+        # and much less when the person does it routinely; a grievance does not make a
+        # routine download that stays on the person's own machine any less routine
+        quiet = tool & (t._recipients == 0)
         score = ibis.ifelse(
-            tool & ~aggrieved & (t._recipients == 0),
-            combined * ibis.ifelse(novel, self.no_motive_factor, self.routine_factor),
-            combined)
+            quiet & ~aggrieved,
+            capped * ibis.ifelse(novel, self.no_motive_factor, self.routine_factor),
+            ibis.ifelse(quiet & ~novel & ~carried, capped * self.routine_factor, capped))
         reasons = [
             reason("downloads_hacking_tools_1d", t.downloads_hacking_tools_1d, 0.0, tool_s,
                    number_text(t.downloads_hacking_tools_1d).concat(
                        " downloads from hacking-tool or keylogger sites")),
             reason("device_connects_1d", t.device_connects_1d, None, media_s,
                    ibis.literal("removable media used the same day")),
-            reason("hosts_other_user_1d", t.hosts_other_user_1d + t.hosts_first_seen_1d, 0.0,
-                   host_s, ibis.literal("used another person's or a new computer the same day")),
+            reason("hosts_other_user_1d", t.hosts_other_user_1d + t.hosts_first_seen_1d,
+                   t._prior_other, host_s,
+                   ibis.literal("used another person's or a new computer the same day (")
+                   .concat(number_text(t._prior_other.fill_null(0)), " such days before)")),
+            reason("media_on_other_user_host", t._carried, t._prior_carried, carry_s,
+                   ibis.literal("removable media connected on ").concat(
+                       number_text(t._carried), " computers that are other people's (",
+                       number_text(t._prior_carried.fill_null(0)), " such days before)")),
             reason("days_since_performance_concern_1d", t.days_since_performance_concern_1d,
                    None, grievance_s, ibis.literal("performance concern ").concat(
                        number_text(t.days_since_performance_concern_1d.fill_null(0)),

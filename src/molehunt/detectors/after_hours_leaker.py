@@ -31,15 +31,18 @@ class AfterHoursLeaker(Detector):
     (``device_first_use_1d``, or off-hours connections by someone with no use in the months
     before the last ``episode_rows`` active days);
     uploads to paste and leak sites. One signal alone scores low; two or three on one day
-    score high.
+    score high (new media counts toward two only when files were copied to it).
 
     False positives: travellers (nights while travelling are not counted), late workers (their
     own baseline already includes late hours), IT staff
     with daily removable media (their usual is not zero), a one-off late deadline. A single
-    paste-site upload by a developer scores low unless the other signals join it.
+    paste-site upload by a developer scores low unless the other signals join it. A new
+    device plugged in on a late night with nothing copied to it (a traveller charging a
+    phone, a new keyboard) counts as one weak signal, not as the night's second.
     """
 
     name: ClassVar[str] = "after_hours_leaker"
+    version: ClassVar[int] = 2
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     requires: ClassVar[frozenset[str]] = frozenset({
@@ -90,7 +93,10 @@ class AfterHoursLeaker(Detector):
                                  0.25 + 0.55 * saturate(u.files_to_removable_1d, 3.0), 0.0),
             _leak_s=ibis.ifelse(leak, 0.6 + 0.3 * saturate(u.uploads_paste_leak_1d, 2.0), 0.0))
         rows = t.filter(t._night | t._media | t._leak)
-        signals = rows._night.cast("int8") + rows._media.cast("int8") + rows._leak.cast("int8")
+        # media counts toward the conjunction once something was copied to it: a device
+        # plugged in with nothing copied is weak evidence and scores alone
+        copied = rows._media & (rows.files_to_removable_1d > 0)
+        signals = rows._night.cast("int8") + copied.cast("int8") + rows._leak.cast("int8")
         combined = noisy_or(rows._night_s, rows._media_s, rows._leak_s)
         score = ibis.ifelse(signals >= 2, combined, combined * self.single_signal_factor)
         reasons = [

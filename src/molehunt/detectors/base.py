@@ -210,6 +210,31 @@ def with_evidence(found: ibis.Table, events: ibis.Table,
                          evidence=evidence).select(*FINDINGS_SCHEMA.names)
 
 
+#: Actions that show someone at a computer (not meetings, badges or received mail).
+AT_A_COMPUTER = ("logon", "file_open", "file_write", "file_copy", "file_delete", "web_visit",
+                 "email_send", "device_connect", "print")
+
+
+def machine_owners(events: ibis.Table, min_share: float = 0.5) -> ibis.Table:
+    """Each computer's main user (``w_host``, ``w_owner``), learned from the events.
+
+    A computer belongs to the person active at it on most days, if that is at least
+    ``min_share`` of its days (otherwise it is shared and has no owner); ties go to the
+    alphabetically first person, so the result is deterministic on every engine.
+    """
+    e = events.filter(events.host.notnull(), events.action.isin(AT_A_COMPUTER))
+    used = e.select(o_user=e.user_id, o_day=e.day, o_host=e.host).distinct()
+    per_user = used.group_by(used.o_host, used.o_user).aggregate(o_days=used.count())
+    totals = per_user.group_by(t_host=per_user.o_host).aggregate(
+        t_days=per_user.o_days.sum(), t_top=per_user.o_days.max())
+    ranked = per_user.join(totals, [per_user.o_host == totals.t_host,
+                                    per_user.o_days == totals.t_top])
+    first = ibis.window(group_by=ranked.o_host, order_by=ranked.o_user)
+    return ranked.filter(ibis.row_number().over(first) == 0).filter(
+        lambda t: t.t_top >= min_share * t.t_days).select(
+        w_host=lambda t: t.o_host, w_owner=lambda t: t.o_user)
+
+
 def saturate(value: Any, half: float) -> Any:
     """``value / (value + half)``: 0 at 0, 0.5 at ``half``, approaching 1; monotone."""
     v = ibis.greatest(value.cast("float64"), 0.0)

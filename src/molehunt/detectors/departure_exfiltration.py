@@ -33,11 +33,13 @@ class DepartureExfiltration(Detector):
     (``days_to_departure_1d``); sensitive files among the copies.
 
     False positives: IT staff with daily removable media (a surge is measured against their
-    own usual); honest leavers who copy their own public files (low sensitivity, small volume);
-    people who browse job boards and stay (no surge).
+    own usual); honest leavers who copy their own files home (a departure without competitor
+    contact is not the scenario's context: their surge counts ``no_context_factor``); people
+    who browse job boards and stay (no surge).
     """
 
     name: ClassVar[str] = "departure_exfiltration"
+    version: ClassVar[int] = 2
     kind: ClassVar[str] = "rule"
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "files_to_removable_1d", "files_to_removable_z_self_90d",
@@ -50,7 +52,8 @@ class DepartureExfiltration(Detector):
     min_surge_z: float = 3.0
     #: ... and at least this many files.
     min_files: int = 5
-    #: Multiplier when neither competitor mail nor a departure is behind a surge.
+    #: Multiplier when no competitor mail is behind a surge (a departure or a job search
+    #: alone is what honest leavers and stayers have).
     no_context_factor: float = 0.6
     #: Active days of context looked back on (job search, competitor mail).
     context_days: int = 40
@@ -83,8 +86,10 @@ class DepartureExfiltration(Detector):
         rival_s = ibis.ifelse(t._contact & ~t._surge,
                               0.5 + 0.2 * saturate(t.emails_to_competitor_1d, 2.0), rival_s)
         combined = noisy_or(surge_s, jobs_s, rival_s, leaving_s, sensitive_s)
-        # a surge with only a job search behind it is also what stayers do before a project
-        context = (t._rival > 0) | t.days_to_departure_1d.notnull()
+        # a surge with only a job search behind it is also what stayers do before a project,
+        # and one before a known departure is what honest leavers do when they take their own
+        # files home: the scenario's context is contact with a competitor
+        context = t._rival > 0
         score = ibis.ifelse(context, combined, combined * self.no_context_factor)
         reasons = [
             reason("files_to_removable_1d", t.files_to_removable_1d,

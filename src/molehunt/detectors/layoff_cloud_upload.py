@@ -32,13 +32,16 @@ class LayoffCloudUpload(Detector):
     last ``recent_rows`` active days than their earlier rate predicts; several uploads in a
     day weigh more; within ``window_days`` of a layoff in the department
     (``days_since_layoff_in_group_1d``); sensitive outbound events the same day. Without a
-    layoff the score is halved.
+    layoff the score is halved; for someone who uploaded before, a day with no more uploads
+    than their earlier busiest day counts ``routine_volume_factor``.
 
-    False positives: habitual and occasional cloud-storage users (their rate does not jump);
-    layoff survivors who upload nothing.
+    False positives: habitual and occasional cloud-storage users (their rate does not jump,
+    and when it does by chance their days hold the usual single upload: a reduced score that
+    adds up only if it goes on); layoff survivors who upload nothing.
     """
 
     name: ClassVar[str] = "layoff_cloud_upload"
+    version: ClassVar[int] = 2
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     requires: ClassVar[frozenset[str]] = frozenset({
@@ -59,6 +62,9 @@ class LayoffCloudUpload(Detector):
     episode_rows: int = 25
     #: Active days looked back on for earlier uploads.
     history_rows: int = 150
+    #: Multiplier for a habitual uploader whose day holds no more uploads than their
+    #: earlier busiest day (only the rate of upload days rose).
+    routine_volume_factor: float = 0.5
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -75,6 +81,7 @@ class LayoffCloudUpload(Detector):
                              preceding=self.recent_rows - 1, following=0)
         u = u.mutate(_older=uploaded.sum().over(older).fill_null(0),
                      _older_rows=u.day.count().over(older).fill_null(0),
+                     _older_max=u.uploads_cloud_storage_1d.max().over(older).fill_null(0),
                      _recent=uploaded.sum().over(recent))
         # what the person's own earlier rate predicts for the recent period
         expected = u._older * self.recent_rows / ibis.greatest(u._older_rows, 1)
@@ -95,11 +102,17 @@ class LayoffCloudUpload(Detector):
         sensitive_s = 0.3 * saturate(t.events_out_sensitive_1d, 3.0)
         score = ibis.ifelse(t._after > 0, noisy_or(upload_s, rate_s, layoff_s, sensitive_s),
                             0.5 * noisy_or(upload_s, rate_s, sensitive_s))
+        # someone who uploaded before, uploading no more in a day than they used to: a busier
+        # period of their own routine, unless the days keep coming (risk accumulates)
+        habitual = t._older > self.max_older_days
+        routine_volume = habitual & (t.uploads_cloud_storage_1d <= t._older_max)
+        score = ibis.ifelse(routine_volume, score * self.routine_volume_factor, score)
         reasons = [
             reason("uploads_cloud_storage_1d", t.uploads_cloud_storage_1d, t._older, upload_s,
                    number_text(t.uploads_cloud_storage_1d).concat(
                        " uploads to cloud storage; ", number_text(t._older),
-                       " upload days in the months before")),
+                       " upload days in the months before (at most ",
+                       number_text(t._older_max), " in a day)")),
             reason("upload_days_recent", t._recent, t._expected, rate_s,
                    number_text(t._recent).concat(
                        " upload days in the last ", ibis.literal(str(self.recent_rows)),

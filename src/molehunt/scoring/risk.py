@@ -75,6 +75,12 @@ class ScoringParams:
     #: are still empty, so everything looks new.
     warmup_days: int = 30
     warmup_factor: float = 0.5
+    #: Analysts' allowlists from the console (see :mod:`molehunt.scoring.tuning`): person
+    #: (user id) → reason, and (kind, value, reason) entries about evidence events.
+    allowed_people: Mapping[str, str] = field(default_factory=dict)
+    allowed_evidence: tuple[tuple[str, str, str], ...] = ()
+    #: Detector → why its weight is not the default (said in the reasons).
+    weight_notes: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScoringParams:
@@ -94,6 +100,25 @@ class Context:
     first_seen: Mapping[str, dt.date] = field(default_factory=dict)
     declared: Mapping[str, dt.date] = field(default_factory=dict)
     evidence_domains: Mapping[str, str] = field(default_factory=dict)
+    #: Evidence event id → its ``host``, ``target``, ``object`` and ``domain`` (for the
+    #: console's allowlists).
+    evidence_events: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+
+
+def _matches(kind: str, value: str, event: Mapping[str, str | None]) -> bool:
+    """Whether an evidence event is what an allowlist entry names."""
+    wanted = value.lower()
+    if kind == "domain":
+        domain = (event.get("domain") or "").lower()
+        return bool(domain) and (domain == wanted or domain.endswith("." + wanted))
+    if kind == "host":
+        return (event.get("host") or "").lower() == wanted
+    if kind == "recipient":
+        target = (event.get("target") or "").replace(",", ";").lower()
+        return wanted in {t.strip() for t in target.split(";")}
+    if kind == "device":
+        return wanted in {(event.get("object") or "").lower(), (event.get("host") or "").lower()}
+    return False
 
 
 def _allowlist(finding: Mapping[str, Any], params: ScoringParams, context: Context
@@ -124,6 +149,22 @@ def _allowlist(finding: Mapping[str, Any], params: ScoringParams, context: Conte
             any(d == t or d.endswith("." + t) for t in params.trusted_domains)
             for d in domains if d):
         return params.allow_factor, "allowlisted: evidence goes only to trusted domains"
+    if user in params.allowed_people:
+        return params.allow_factor, ("allowlisted by an analyst: "
+                                     + params.allowed_people[user])
+    if evidence and params.allowed_evidence:
+        used: dict[tuple[str, str], str] = {}
+        for event_id in evidence:
+            event = context.evidence_events.get(event_id)
+            hit = next(((k, v, why) for k, v, why in params.allowed_evidence
+                        if event is not None and _matches(k, v, event)), None)
+            if hit is None:
+                break
+            used[(hit[0], hit[1])] = hit[2]
+        else:
+            named = "; ".join(f"{k} {v} ({why})" for (k, v), why in sorted(used.items()))
+            return params.allow_factor, ("allowlisted by an analyst: the evidence is only "
+                                         + named)
     return 1.0, None
 
 
@@ -178,7 +219,13 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
 
 def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Context
          ) -> tuple[float, list[tuple[float, dict[str, Any]]]]:
-    """The day score and the weighted reasons of one person's findings on one day."""
+    """The day score and the weighted reasons of one person's findings on one day.
+
+    Detectors are combined as independent evidence, so the same evidence is counted once:
+    taking findings from the strongest down, the share of a finding's reason weight on
+    measures (reason features) a stronger finding of the day already gave is dropped (e.g.
+    the baseline's "after-hours activity unusual" when the after-hours rule said so).
+    """
     best: dict[str, tuple[float, Mapping[str, Any], str | None]] = {}
     for finding in todays:
         factor, why = _allowlist(finding, params, context)
@@ -188,15 +235,35 @@ def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Contex
             best[finding["detector"]] = (min(weighted, 1.0), finding, why)
     product = 1.0
     reasons: list[tuple[float, dict[str, Any]]] = []
-    for name, (weighted, finding, why) in sorted(best.items()):
-        product *= 1.0 - weighted
+    seen: dict[str, str] = {}
+    for name, (weighted, finding, why) in sorted(best.items(), key=lambda p: (-p[1][0], p[0])):
+        if weighted <= 0.0:  # a detector weighted 0 (turned off in the console) says nothing
+            continue
         total = sum(r["weight"] or 0.0 for r in finding["reasons"]) or 1.0
         tag = f"[{name} {finding['day']}] "
+        repeated = [r for r in finding["reasons"] if (r["feature"] or "") in seen]
+        overlap = sum(r["weight"] or 0.0 for r in repeated) / total
+        kept = weighted * (1.0 - overlap)
+        product *= 1.0 - kept
         for r in finding["reasons"]:
+            if (r["feature"] or "") in seen:
+                continue
             share = weighted * (r["weight"] or 0.0) / total
             reasons.append((share, {"feature": r["feature"], "observed": r["observed"],
                                     "expected": r["expected"], "text": tag + r["text"]}))
+        if repeated:
+            others = sorted({seen[r["feature"] or ""] for r in repeated})
+            reasons.append((kept * 0.01, {
+                "feature": "same_evidence", "observed": round(overlap, 4), "expected": None,
+                "text": tag + f"{overlap:.0%} of this finding is evidence {', '.join(others)}"
+                " already counted"}))
         if why:
-            reasons.append((weighted * 0.01, {"feature": "allowlist", "observed": None,
-                                              "expected": None, "text": tag + why}))
+            reasons.append((kept * 0.01, {"feature": "allowlist", "observed": None,
+                                          "expected": None, "text": tag + why}))
+        if name in params.weight_notes:
+            reasons.append((kept * 0.01, {"feature": "detector_weight", "observed": None,
+                                          "expected": None,
+                                          "text": tag + params.weight_notes[name]}))
+        for r in finding["reasons"]:
+            seen.setdefault(r["feature"] or "", name)
     return 1.0 - product, reasons
