@@ -27,12 +27,13 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
 
 
-def _late_night(files: int) -> float:
+def _late_night(files: int, history: int = 80) -> float:
     """Score of a late night (after-hours activity 7 SDs above usual) on which a device new
-    to the person is plugged in, with ``files`` copied to it, after 80 ordinary days."""
+    to the person is plugged in, with ``files`` copied to it, after ``history`` ordinary
+    days."""
     start = dt.date(2024, 1, 1)
     days = [{"user_id": "t", "day": start + dt.timedelta(days=n), "days_observed_1d": n + 1,
-             "days_since_travel_1d": None} for n in range(80)]
+             "days_since_travel_1d": None} for n in range(history)]
     days[-1].update(logons_off_hours_1d=2, events_after_hours_1d=30,
                     events_after_hours_z_self_90d=7.0, device_first_use_1d=1,
                     device_connects_1d=1, device_connects_off_hours_1d=1,
@@ -47,3 +48,10 @@ def test_lookalike_late_night_with_a_device_but_nothing_copied_stays_low() -> No
     # weak signal and a late night are not the scenario's conjunction
     assert _late_night(files=0) < 0.2
     assert _late_night(files=6) >= 0.7
+
+
+def test_lookalike_a_first_device_in_the_first_weeks_is_not_yet_new() -> None:
+    # six weeks into a person's history every device is a first: a late night with files
+    # copied is one signal then; the same night after months of history is the scenario
+    assert _late_night(files=4, history=40) < 0.2
+    assert _late_night(files=4, history=80) >= 0.7

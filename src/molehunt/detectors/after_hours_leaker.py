@@ -38,11 +38,13 @@ class AfterHoursLeaker(Detector):
     with daily removable media (their usual is not zero), a one-off late deadline. A single
     paste-site upload by a developer scores low unless the other signals join it. A new
     device plugged in on a late night with nothing copied to it (a traveller charging a
-    phone, a new keyboard) counts as one weak signal, not as the night's second.
+    phone, a new keyboard) counts as one weak signal, not as the night's second. Nor does a
+    "first" device in a person's first ``min_history_days`` observed days: for a new joiner,
+    or a log source connected last month, every device is new.
     """
 
     name: ClassVar[str] = "after_hours_leaker"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     requires: ClassVar[frozenset[str]] = frozenset({
@@ -59,6 +61,9 @@ class AfterHoursLeaker(Detector):
     episode_rows: int = 20
     #: Active days looked back on for older removable-media use.
     history_rows: int = 150
+    #: Days a person must have been observed before a device new to them counts toward the
+    #: conjunction (before that, "never used removable media" is not yet known).
+    min_history_days: int = 60
     #: Working hours (UTC) for choosing which logons are evidence.
     workday_start: int = 7
     workday_end: int = 19
@@ -78,7 +83,7 @@ class AfterHoursLeaker(Detector):
         u = u.mutate(_older=(u.device_connects_1d > 0).cast("int32").sum().over(older))
         media_new = (u.device_first_use_1d > 0) | (
             (u.device_connects_off_hours_1d > 0) & (u._older.fill_null(0) == 0)
-            & (u.days_observed_1d >= 60))
+            & (u.days_observed_1d >= self.min_history_days))
         leak = u.uploads_paste_leak_1d > 0
         z = u.events_after_hours_z_self_90d.fill_null(0.0)
         # on a business trip "after hours" is another time zone's working day
@@ -93,9 +98,10 @@ class AfterHoursLeaker(Detector):
                                  0.25 + 0.55 * saturate(u.files_to_removable_1d, 3.0), 0.0),
             _leak_s=ibis.ifelse(leak, 0.6 + 0.3 * saturate(u.uploads_paste_leak_1d, 2.0), 0.0))
         rows = t.filter(t._night | t._media | t._leak)
-        # media counts toward the conjunction once something was copied to it: a device
-        # plugged in with nothing copied is weak evidence and scores alone
-        copied = rows._media & (rows.files_to_removable_1d > 0)
+        # media counts toward the conjunction once something was copied to it, and once the
+        # person's history is long enough for "new" to mean anything
+        copied = rows._media & (rows.files_to_removable_1d > 0) & (
+            rows.days_observed_1d >= self.min_history_days)
         signals = rows._night.cast("int8") + copied.cast("int8") + rows._leak.cast("int8")
         combined = noisy_or(rows._night_s, rows._media_s, rows._leak_s)
         score = ibis.ifelse(signals >= 2, combined, combined * self.single_signal_factor)
