@@ -92,7 +92,53 @@ def open_window(workspace: Workspace, store: Store) -> Window:
     first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
     return Window(start=_as_date(first), end=_as_date(last), user_day=user_day,
                   events=store.events, directory=store.directory, hr_events=store.hr_events,
-                  settings=workspace.settings(), backend=store.backend)
+                  settings=workspace.settings(), backend=store.backend,
+                  tables=_further_tables(workspace, store))
+
+
+def _further_tables(workspace: Workspace, store: Store) -> dict[str, ibis.Table]:
+    """``outbound`` (features) and the content module's tables, where the workspace has them."""
+    from molehunt.content.protect import read_batch_table
+    from molehunt.features.build import FeatureStore
+
+    tables: dict[str, ibis.Table] = {}
+    outbound = FeatureStore(workspace).table(store, "outbound")
+    if outbound is not None:
+        tables["outbound"] = outbound
+    targets = {r.target for r in workspace.records() if r.state == "committed"}
+    for name in ("foreign_markings", "content_matches"):
+        if name not in targets:
+            continue  # never scanned: a detector that needs it says so
+        rows = read_batch_table(workspace, name)
+        if store.backend == "spark":
+            table = store.con.create_table(f"mh_{name}", rows.to_pandas(), overwrite=True,
+                                           temp=True)
+        else:
+            table = ibis.memtable(rows)
+        tables[name] = table.mutate(day=table.day.cast("date"))
+    return tables
+
+
+def scan_inbound(workspace: Workspace) -> int:
+    """Look for other companies' markings in the inbound events of days not yet scanned.
+
+    Inbound contamination must be seen on the day it arrives, so ``molehunt run`` scans each
+    new day's mail read, downloads and copies from removable media (the content module's
+    ``foreign_markings`` table). Returns the number of days scanned.
+    """
+    from molehunt.content.protect import scan_foreign_markings
+
+    records = [r for r in workspace.records() if r.state == "committed"]
+    scans = [i for i, r in enumerate(records) if r.target == "foreign_markings"]
+    since = scans[-1] + 1 if scans else 0
+    # events batches committed after the last scan: new days, or late rows of earlier days
+    fresh = [r for r in records[since:] if r.target == "events" and r.min_day and r.max_day]
+    if not fresh:
+        return 0
+    first = dt.date.fromisoformat(min(r.min_day or "" for r in fresh))
+    last = dt.date.fromisoformat(max(r.max_day or "" for r in fresh))
+    scan_foreign_markings(workspace, first, last)
+    return (last - first).days + 1
 
 
 def _as_date(value: Any) -> dt.date:
@@ -143,6 +189,8 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
 
         build_features(workspace, backend,
                        progress=lambda _step, done: report("features", done))
+    report("inbound markings", None)
+    scan_inbound(workspace)
     settings = workspace.settings()
     detectors = build(settings.detectors)
     results = results_dir(workspace)
@@ -259,5 +307,9 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
     if user_day is not None:
         firsts = user_day.group_by(user_day.user_id).aggregate(first=user_day.day.min())
         first_seen = {r["user_id"]: _as_date(r["first"]) for r in firsts.to_pyarrow().to_pylist()}
+    from molehunt.detectors import registry
+
+    baseline_free = frozenset(name for name, cls in registry().items()
+                              if not cls.uses_baselines)
     return Context(roles=roles, declared=declared, evidence_domains=domains,
-                   first_seen=first_seen)
+                   first_seen=first_seen, baseline_free=baseline_free)

@@ -94,6 +94,9 @@ class Context:
     first_seen: Mapping[str, dt.date] = field(default_factory=dict)
     declared: Mapping[str, dt.date] = field(default_factory=dict)
     evidence_domains: Mapping[str, str] = field(default_factory=dict)
+    #: Detectors whose findings rest on no baseline (e.g. a foreign marking on arrival):
+    #: the warm-up discount does not apply to them.
+    baseline_free: frozenset[str] = frozenset()
 
 
 def _allowlist(finding: Mapping[str, Any], params: ScoringParams, context: Context
@@ -108,7 +111,8 @@ def _allowlist(finding: Mapping[str, Any], params: ScoringParams, context: Conte
 
     user = finding["user_id"]
     first = context.first_seen.get(user)
-    if first is not None and (finding["day"] - first).days < params.warmup_days:
+    if (first is not None and (finding["day"] - first).days < params.warmup_days
+            and finding.get("detector") not in context.baseline_free):
         return params.warmup_factor, (f"little history: first seen {first}, baselines are"
                                       " still being learned")
     if (user in params.removable_media_users
