@@ -36,7 +36,9 @@ class LowAndSlow(Detector):
     which content of sensitivity ``min_sensitivity`` or more went to an outside address
     (external mail, personal webmail, paste sites). Over the person's last ``horizon_days``
     active days the count ``k`` of such days is tested against what the role's rate predicts
-    (the role's leak days per active day over the same trailing span, the person left out:
+    for the person's days of outside mail (``emails_external_sent_1d``,
+    ``emails_personal_sent_1d``): the role's leak days per day of outside mail over the same
+    trailing span, the person left out:
     a Poisson rate test whose signed likelihood-ratio statistic is the ``z`` reported); with
     at least ``min_days`` days and ``z >= min_z`` each leak day is a finding, scored higher
     the further above the rate, the more days and the more sensitive what left (mean level
@@ -51,7 +53,8 @@ class LowAndSlow(Detector):
 
     name: ClassVar[str] = "low_and_slow"
     kind: ClassVar[str] = "baseline"
-    requires: ClassVar[frozenset[str]] = frozenset({"user_day", "outbound", "role"})
+    requires: ClassVar[frozenset[str]] = frozenset({
+        "user_day", "outbound", "role", "emails_external_sent_1d", "emails_personal_sent_1d"})
     long_horizon: ClassVar[bool] = True
     #: The trailing span the rate is tested over (in active days: about a year).
     lookback_days: ClassVar[int] = 250
@@ -64,8 +67,8 @@ class LowAndSlow(Detector):
     min_days: int = 3
     #: Signed likelihood-ratio statistic above which the count is unusual for the role.
     min_z: float = 3.0
-    #: Leak days per active day assumed at the least (a role where nobody ever did it).
-    min_rate: float = 0.002
+    #: Leak days per day of outside mail assumed at the least (a role where nobody did it).
+    min_rate: float = 0.003
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -80,22 +83,27 @@ class LowAndSlow(Detector):
         leaks = o.group_by(l_user=o.user_id, l_day=o.day).aggregate(
             l_documents=o.doc_id.nunique(), l_events=o.events.sum(),
             l_sensitivity=o.sensitivity.cast("float64").mean())
-        u = window.user_day.select("user_id", "day", "role")
+        u = window.user_day
+        # the opportunity: days on which the person wrote to anyone outside at all
+        writes = ((u.emails_external_sent_1d.fill_null(0) + u.emails_personal_sent_1d.fill_null(0))
+                  > 0)
+        u = u.select("user_id", "day", "role", writes=writes.cast("int64"))
         u = u.left_join(leaks, [u.user_id == leaks.l_user, u.day == leaks.l_day])
         u = u.select("user_id", "day", "role",
                      leak=(u.l_events.fill_null(0) > 0).cast("int64"),
+                     writes=ibis.greatest(u.writes, (u.l_events.fill_null(0) > 0).cast("int64")),
                      documents=u.l_documents.fill_null(0),
                      sensitivity=u.l_sensitivity)
         span = ibis.window(group_by=u.user_id, order_by=u.day,
                            preceding=self.horizon_days - 1, following=0)
-        u = u.mutate(k=u.leak.sum().over(span), a=u.day.count().over(span),
+        u = u.mutate(k=u.leak.sum().over(span), a=u.writes.sum().over(span),
                      level=(u.sensitivity * u.leak).sum().over(span),
                      recent=u.leak.sum().over(ibis.window(
                          group_by=u.user_id, order_by=u.day,
                          preceding=self.horizon_days // 2 - 1, following=0)))
         # the role's rate over the same trailing span (in the role's active days)
         r = u.group_by(r_role=u.role, r_day=u.day).aggregate(r_leaks=u.leak.sum(),
-                                                             r_active=u.count())
+                                                             r_active=u.writes.sum())
         role_span = ibis.window(group_by=r.r_role, order_by=r.r_day,
                                 preceding=self.horizon_days - 1, following=0)
         r = r.mutate(r_k=r.r_leaks.sum().over(role_span), r_a=r.r_active.sum().over(role_span))
