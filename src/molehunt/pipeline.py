@@ -97,11 +97,12 @@ def open_window(workspace: Workspace, store: Store) -> Window:
 
 
 def _further_tables(workspace: Workspace, store: Store) -> dict[str, ibis.Table]:
-    """``outbound`` (features) and the content module's tables, where the workspace has them."""
+    """``documents``, ``outbound`` (features) and the content module's tables, where the
+    workspace has them."""
     from molehunt.content.protect import read_batch_table
     from molehunt.features.build import FeatureStore
 
-    tables: dict[str, ibis.Table] = {}
+    tables: dict[str, ibis.Table] = {"documents": store.documents}
     outbound = FeatureStore(workspace).table(store, "outbound")
     if outbound is not None:
         tables["outbound"] = outbound
@@ -228,6 +229,38 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
                       seconds=time.monotonic() - started, backend=backend)
 
 
+GRAPH_ARROW = pa.schema([
+    ("user_id", pa.string()), ("related_user", pa.string()), ("detector", pa.string()),
+    ("first_day", pa.date32()), ("last_day", pa.date32()), ("findings", pa.int64()),
+    ("max_score", pa.float64())])
+
+
+def graph_edges(findings: list[dict[str, Any]]) -> pa.Table:
+    """The people graph of group findings: one edge per person, related person and detector.
+
+    Written as ``results/graph.parquet`` for the console (hubs, relays and their members):
+    ``user_id`` has findings naming ``related_user`` in ``related_users``.
+
+    >>> day = dt.date(2010, 3, 4)
+    >>> graph_edges([{"user_id": "H", "day": day, "detector": "d", "score": 0.8,
+    ...               "related_users": ["A", "B"]}]).column("related_user").to_pylist()
+    ['A', 'B']
+    """
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for f in findings:
+        for other in f.get("related_users") or []:
+            key = (f["user_id"], other, f["detector"])
+            edge = edges.setdefault(key, {"user_id": key[0], "related_user": other,
+                                          "detector": key[2], "first_day": f["day"],
+                                          "last_day": f["day"], "findings": 0,
+                                          "max_score": 0.0})
+            edge["first_day"] = min(edge["first_day"], f["day"])
+            edge["last_day"] = max(edge["last_day"], f["day"])
+            edge["findings"] += 1
+            edge["max_score"] = max(edge["max_score"], float(f["score"]))
+    return pa.Table.from_pylist([edges[k] for k in sorted(edges)], schema=GRAPH_ARROW)
+
+
 def settings_params(workspace: Workspace) -> ScoringParams:
     """Scoring parameters of a workspace."""
     return ScoringParams.from_settings(workspace.settings())
@@ -274,6 +307,7 @@ def _score(workspace: Workspace, store: Store, results: Path, params: ScoringPar
     alerts = open_alerts(risk)
     results.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(alerts, schema=ALERTS_ARROW), results / "alerts.parquet")
+    pq.write_table(graph_edges(rows), results / "graph.parquet")
     return len(risk), len(alerts)
 
 

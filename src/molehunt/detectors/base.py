@@ -52,8 +52,9 @@ class Window:
     already cut to the range; ``before`` gives the days a detector may look back on.
     ``tables`` holds the further tables the workspace has, by name (``outbound``: what left,
     per person, day, channel and document; ``foreign_markings`` and ``content_matches`` of
-    the content module), each with a ``day`` column; a detector names the ones it needs in
-    ``requires`` and reads them with :meth:`table`.
+    the content module, cut to the range by their ``day``; ``documents``, the labelled
+    documents, whole); a detector names the ones it needs in ``requires`` and reads them
+    with :meth:`table`.
     """
 
     start: dt.date
@@ -87,6 +88,7 @@ class Window:
                       directory=self.directory, hr_events=self.hr_events,
                       settings=self.settings, backend=self.backend,
                       tables={name: t.filter(t.day.between(start, end))
+                              if "day" in t.columns else t
                               for name, t in self.tables.items()})
 
 

@@ -44,11 +44,12 @@ class RecruiterNetwork(Detector):
     internal forward is everyday work); the group is the signal.
 
     Signals: a graph built from sent mail with attachments (the same file, by its path):
-    *relay* edges — A mails a file to B, who works in another department (the directory), and
-    B sends that same file to a personal webmail address within ``relay_days`` — and
-    *shared personal recipients* — a personal address that receives attachments from
-    several employees. A *hub* has relays
-    from at least ``min_feeders`` different colleagues (or one feeder and shared recipients);
+    *relay* edges — A mails a file to B, who works in another department, or in another team
+    of the department when the file is sensitive (``min_sensitivity``, from the documents
+    table by path; teams from the directory), and B sends that same file to a personal
+    webmail address within ``relay_days`` — and *shared personal recipients* — a personal
+    address that receives attachments from several employees. A *hub* has relays from at
+    least ``min_feeders`` different colleagues (or one feeder and shared recipients);
     each finding counts what is known up to its day: relayed files, distinct feeders,
     personal recipients. The hub's findings list the feeders in ``related_users``, and each
     feeder has findings (on the days their files are passed on, and on their own mail to the
@@ -57,16 +58,17 @@ class RecruiterNetwork(Detector):
     False positives: a person forwarding a colleague's file to their own personal address to
     work from home is one relay with no second feeder and no shared recipient (a weak
     finding only); project teams sharing documents among themselves, and people who mail
-    their own department's files home, are not relays (feeding must cross departments); two
+    their own team's files home, are not relays (feeding must cross teams); two
     colleagues writing to the same personal address without attachments (a shared friend)
-    are not counted. The feeder's findings fall on the days the hub passes their files on
-    (the day the group's evidence grows), not on the day they sent them.
+    are not counted; a colleague whose one file a hub passed on scores low (a feeder's
+    score grows with the files passed so far). The feeder's findings fall on the days the
+    hub passes their files on (the day the group's evidence grows), not the day they sent.
     """
 
     name: ClassVar[str] = "recruiter_network"
     kind: ClassVar[str] = "graph"
     requires: ClassVar[frozenset[str]] = frozenset({
-        "user_day", "events", "directory", "emails_personal_sent_1d"})
+        "user_day", "events", "directory", "documents", "emails_personal_sent_1d"})
     long_horizon: ClassVar[bool] = True
     lookback_days: ClassVar[int] = 250
 
@@ -74,6 +76,8 @@ class RecruiterNetwork(Detector):
     relay_days: int = 30
     #: Distinct feeders that make a hub.
     min_feeders: int = 2
+    #: Files of at least this sensitivity count when fed across teams of one department.
+    min_sensitivity: int = 2
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -87,24 +91,33 @@ class RecruiterNetwork(Detector):
         e = window.events
         sends = e.filter(e.action == "email_send", e.n_attachments > 0,
                          e.channel.isin(("email_internal", "webmail")))
-        # who owns an internal address, and in which department (the latest directory row)
+        # who owns an internal address, in which team and department (latest directory row)
         d = window.directory
         latest = d.group_by(d_user=d.user_id).aggregate(
             address=d.email.argmax(d.valid_from).lower(),
-            unit=d.department.argmax(d.valid_from))
+            team=d.team.argmax(d.valid_from), unit=d.department.argmax(d.valid_from))
         files = attachments(sends)
         files = files.mutate(recipient=files.target.lower().split(";")).unnest("recipient")
         files = files.filter(files.recipient != "")
         inside = files.filter(files.channel == "email_internal")
         inside = inside.join(latest, inside.recipient == latest.address)
-        inside = inside.select(feeder=inside.user_id, hub=inside.d_user, hub_unit=inside.unit,
-                               f_file=inside.file, fed_day=inside.day,
+        inside = inside.select(feeder=inside.user_id, hub=inside.d_user, hub_team=inside.team,
+                               hub_unit=inside.unit, f_file=inside.file, fed_day=inside.day,
                                fed_event=inside.event_id)
-        units = latest.select(f_user=latest.d_user, feeder_unit=latest.unit)
+        units = latest.select(f_user=latest.d_user, feeder_team=latest.team,
+                              feeder_unit=latest.unit)
         inside = inside.join(units, inside.feeder == units.f_user)
-        # a team shares its own documents among itself: only feeding across units counts
+        # the file's sensitivity, from the documents table by path (the log escapes "\\")
+        docs = window.table("documents")
+        docs = docs.group_by(path=docs.path).aggregate(level=docs.sensitivity.max())
+        inside = inside.left_join(docs, inside.f_file.replace("\\\\", "\\") == docs.path)
+        other_team = inside.feeder_team != inside.hub_team
+        other_unit = inside.feeder_unit != inside.hub_unit
+        sensitive = inside.level.fill_null(0) >= self.min_sensitivity
+        # a team shares its own documents among itself: feeding must cross the team, and
+        # within a department it counts only for sensitive files
         inside = inside.filter(inside.feeder != inside.hub,
-                               inside.feeder_unit != inside.hub_unit)
+                               other_unit | (other_team & sensitive))
         outside = files.filter(files.channel == "webmail")
         outside = outside.join(active, outside.user_id == active.a_user)
         out = outside.select(o_user=outside.user_id, o_file=outside.file, out_day=outside.day,
@@ -162,19 +175,27 @@ class RecruiterNetwork(Detector):
             passed=f.file.nunique(), hub_score=f.k_score.max(),
             related=f.hub.collect().unique().sort(),
             ids=f.fed_event.collect().unique().sort())
+        # what the feeder has passed through hubs so far: one file is an incident, a habit
+        # of feeding is membership
+        earlier = relays.select(e_feeder=relays.feeder, e_day=relays.out_day,
+                                e_file=relays.file)
+        so_far_f = f.join(earlier, [f.user_id == earlier.e_feeder, earlier.e_day <= f.day])
+        so_far_f = so_far_f.group_by(c_user=so_far_f.user_id, c_day=so_far_f.day).aggregate(
+            total=so_far_f.e_file.nunique())
+        f = f.join(so_far_f, [f.user_id == so_far_f.c_user, f.day == so_far_f.c_day])
         direct = out.join(shared, out.personal == shared.s_personal)
         direct = direct.group_by(d_user=direct.o_user, d_day=direct.out_day).aggregate(
             direct_n=direct.out_event.nunique())
         f = f.left_join(direct, [f.user_id == direct.d_user, f.day == direct.d_day])
         f = f.mutate(direct_n=f.direct_n.fill_null(0))
         # the hub's standing is the group's: a member is as suspect as what they feed
-        fed_s = f.hub_score * (0.75 + 0.2 * saturate(f.passed - 1, 2.0))
+        fed_s = f.hub_score * (0.45 + 0.45 * saturate(f.total - 1, 2.0))
         direct_s = ibis.ifelse(f.direct_n > 0, 0.3, 0.0)
         feeder_found = findings(f, detector=self, score=noisy_or(fed_s, direct_s), reasons=[
-            reason("files_relayed_by_hub", f.passed, 0.0, fed_s,
-                   number_text(f.passed).concat(
-                       " file(s) this person mailed inside left through a colleague to"
-                       " personal addresses today")),
+            reason("files_relayed_by_hub", f.total, 0.0, fed_s,
+                   number_text(f.total).concat(
+                       " file(s) this person mailed inside have left through a colleague to"
+                       " personal addresses so far, ", number_text(f.passed), " today")),
             reason("shared_personal_recipients", f.direct_n, 0.0, direct_s,
                    number_text(f.direct_n).concat(
                        " mail(s) with files to the same personal addresses")),
