@@ -112,12 +112,24 @@ def _further_tables(workspace: Workspace, store: Store) -> dict[str, ibis.Table]
             continue  # never scanned: a detector that needs it says so
         rows = read_batch_table(workspace, name)
         if store.backend == "spark":
-            table = store.con.create_table(f"mh_{name}", rows.to_pandas(), overwrite=True,
-                                           temp=True)
+            table = _spark_view(store, f"mh_{name}", rows)
         else:
             table = ibis.memtable(rows)
         tables[name] = table.mutate(day=table.day.cast("date"))
     return tables
+
+
+_SPARK_TYPES = {pa.string(): "string", pa.date32(): "date", pa.int8(): "tinyint",
+                pa.int32(): "int", pa.int64(): "bigint", pa.float64(): "double",
+                pa.bool_(): "boolean"}
+
+
+def _spark_view(store: Store, name: str, rows: pa.Table) -> ibis.Table:
+    """A small Arrow table as a Spark temporary view (its schema given, so empty works)."""
+    ddl = ", ".join(f"`{f.name}` {_SPARK_TYPES[f.type]}" for f in rows.schema)
+    session = store.con._session
+    session.createDataFrame(rows.to_pylist(), schema=ddl).createOrReplaceTempView(name)
+    return store.con.table(name)
 
 
 def scan_inbound(workspace: Workspace) -> int:
