@@ -128,6 +128,11 @@ class RecruiterNetwork(Detector):
             relays.out_day.delta(relays.fed_day, unit="day") <= self.relay_days)
         relays = relays.select("feeder", "hub", "fed_day", "out_day", "fed_event",
                                "out_event", "personal", file=relays.f_file)
+        # the copy sent on is the one received last: a colleague who mailed the same file
+        # weeks before a feeder did is not the source
+        last = ibis.window(group_by=[relays.out_event, relays.file],
+                           order_by=ibis.desc(relays.fed_day))
+        relays = relays.filter(ibis.rank().over(last) == 0)
         # personal addresses that receive attachments from more than one employee
         shared = out.group_by(s_personal=out.personal).aggregate(
             senders=out.o_user.nunique())

@@ -152,6 +152,9 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
             peak[user] = max(peak[user], value)
     involved = {i.user_id for i in insiders}
     benign = users - involved
+    # an insider the simulator also gave a benign habit (a declared consultant who leaks
+    # anyway) is not a benign look-alike: being in the top 1 % is then a catch
+    lookalikes = {u: kinds for u, kinds in lookalikes.items() if u not in involved}
     groups: dict[str, list[Insider]] = {"all": insiders}
     for group, codes in GROUPS.items():
         groups[group] = [i for i in insiders if i.scenario in codes]
