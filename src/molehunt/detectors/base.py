@@ -238,6 +238,17 @@ def saturate(value: Any, half: float) -> Any:
     return v / (v + half)
 
 
+def exact_round(value: Any, digits: int = 4) -> Any:
+    """``value`` rounded half up to ``digits`` the same way on every engine.
+
+    Engines round a double that lies at a half (0.18125) differently (one by its decimal
+    expansion, one by scaling first); ``floor(x * 10^d + 0.5)`` is plain IEEE arithmetic,
+    so DuckDB and Spark agree.
+    """
+    scale = 10 ** digits
+    return (value.cast("float64") * scale + 0.5).floor().cast("float64") / scale
+
+
 def noisy_or(*scores: Any) -> Any:
     """1 - Π(1 - s): independent pieces of evidence add up without exceeding 1."""
     product: Any = ibis.literal(1.0)

@@ -11,6 +11,7 @@ from molehunt.detectors.base import (
     EVIDENCE_LIMIT,
     Detector,
     Window,
+    exact_round,
     findings,
     noisy_or,
     number_text,
@@ -108,5 +109,5 @@ class InboundContamination(Detector):
                    ibis.literal("joined ").concat(number_text(t.hired.fill_null(0)),
                                                   " days ago")),
         ]
-        return findings(t, detector=self, score=score, reasons=reasons,
+        return findings(t, detector=self, score=exact_round(score), reasons=reasons,
                         evidence=t.ids.sort()[:EVIDENCE_LIMIT])

@@ -10,6 +10,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    exact_round,
     findings,
     noisy_or,
     number_text,
@@ -143,7 +144,7 @@ class LowAndSlow(Detector):
                    number_text(t._earlier).concat(
                        " of them in the first half of the span: a recent start")),
         ]
-        found = findings(t, detector=self, score=score, reasons=reasons)
+        found = findings(t, detector=self, score=exact_round(score), reasons=reasons)
         return with_evidence(found, window.events, lambda e: (
             e.channel.isin(OUTSIDE_CHANNELS) & e.action.isin(("email_send", "web_upload"))
             & (e.content.notnull() | e.doc_id.notnull())))

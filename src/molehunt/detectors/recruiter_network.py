@@ -12,6 +12,7 @@ from molehunt.detectors.base import (
     FINDINGS_SCHEMA,
     Detector,
     Window,
+    exact_round,
     findings,
     noisy_or,
     number_text,
@@ -161,7 +162,7 @@ class RecruiterNetwork(Detector):
         shared_s = ibis.ifelse(h.shared_n > 0, 0.35, 0.0)
         hub_score = ibis.ifelse(is_hub, noisy_or(relay_s, feeders_s, shared_s),
                                 relay_s * 0.5)
-        hub_found = findings(h, detector=self, score=hub_score, reasons=[
+        hub_found = findings(h, detector=self, score=exact_round(hub_score), reasons=[
             reason("relayed_files_out", h.relayed, 0.0, relay_s,
                    number_text(h.relayed).concat(
                        " file(s) colleagues mailed in were sent on to ",
@@ -173,8 +174,9 @@ class RecruiterNetwork(Detector):
                        " personal address(es) also receive files from other employees")),
         ], evidence=h.ids[:EVIDENCE_LIMIT], related_users=h.related)
         # feeders: on the days their files leave through a hub
-        hubs = hub_found.select(k_hub=hub_found.user_id, k_day=hub_found.day,
-                                k_score=hub_found.score)
+        # the unrounded hub score: engines may round a value at a half differently
+        hubs = h.mutate(k_score=hub_score).filter(hub_score > 0)
+        hubs = hubs.select(k_hub=hubs.user_id, k_day=hubs.day, k_score=hubs.k_score)
         f = relays.join(hubs, [relays.hub == hubs.k_hub, relays.out_day == hubs.k_day])
         f = f.group_by(user_id=f.feeder, day=f.out_day).aggregate(
             passed=f.file.nunique(), hub_score=f.k_score.max(),
@@ -196,7 +198,8 @@ class RecruiterNetwork(Detector):
         # the hub's standing is the group's: a member is as suspect as what they feed
         fed_s = f.hub_score * (0.45 + 0.45 * saturate(f.total - 1, 2.0))
         direct_s = ibis.ifelse(f.direct_n > 0, 0.3, 0.0)
-        feeder_found = findings(f, detector=self, score=noisy_or(fed_s, direct_s), reasons=[
+        feeder_score = exact_round(noisy_or(fed_s, direct_s))
+        feeder_found = findings(f, detector=self, score=feeder_score, reasons=[
             reason("files_relayed_by_hub", f.total, 0.0, fed_s,
                    number_text(f.total).concat(
                        " file(s) this person mailed inside have left through a colleague to"
