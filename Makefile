@@ -32,6 +32,10 @@ demo: $(VENV)/.installed
 		print('competitors = ' + json.dumps(c['competitors']))" > $(DEMO)/molehunt.toml)
 	$(BIN)/molehunt --workspace $(DEMO) ingest cert $(DEMO_DATA)
 	$(BIN)/molehunt --workspace $(DEMO) status
+	@# the simulated crown jewels become the protected corpus; outbound texts are matched
+	@# against it (low-and-slow leaks of excerpts) and inbound ones checked for foreign markings
+	$(BIN)/molehunt --workspace $(DEMO) protect import --min-sensitivity 1
+	$(BIN)/molehunt --workspace $(DEMO) protect scan --from 2000-01-01 --to 2099-12-31
 	$(BIN)/molehunt --workspace $(DEMO) run
 	$(BIN)/molehunt --workspace $(DEMO) evaluate --truth $(DEMO_DATA) \
 		--json $(DEMO)/evaluation.json --html $(DEMO)/evaluation.html
