@@ -115,7 +115,10 @@ def isolation_forest_scores(user_day: Any, seed: int = 0, sample: int = 50000
 
     schema = user_day.schema()
     numeric = [c for c in user_day.columns if schema[c].is_numeric()]
-    table: pa.Table = user_day.select("user_id", "day", *numeric).to_pyarrow()
+    # in a fixed order: the engine returns rows in any order, and the sample (so the model and
+    # every figure of the baseline) would change from one evaluation to the next
+    table: pa.Table = user_day.select("user_id", "day", *numeric).order_by(
+        "user_id", "day").to_pyarrow()
     matrix = np.column_stack([
         np.nan_to_num(table.column(c).to_numpy(zero_copy_only=False).astype("float32"),
                       nan=0.0) for c in numeric])
