@@ -11,6 +11,7 @@ from molehunt.detectors.base import (
     Detector,
     Window,
     findings,
+    machine_owners,
     noisy_or,
     number_text,
     reason,
@@ -65,17 +66,7 @@ class Snooper(Detector):
         e = e.filter(e.host.notnull(), e.action.isin(AT_A_COMPUTER))
         used = e.group_by(h_user=e.user_id, h_day=e.day, h_host=e.host).aggregate(
             h_opens=e.count(where=e.action == "file_open"))
-        per_user = used.group_by(o_host=used.h_host, o_user=used.h_user).aggregate(
-            o_days=used.count())
-        totals = per_user.group_by(t_host=per_user.o_host).aggregate(
-            t_days=per_user.o_days.sum(), t_top=per_user.o_days.max())
-        ranked = per_user.join(totals, [per_user.o_host == totals.t_host,
-                                        per_user.o_days == totals.t_top])
-        # ties for the top: the alphabetically first person owns it (deterministic)
-        first = ibis.window(group_by=ranked.o_host, order_by=ranked.o_user)
-        owners = ranked.filter(ibis.row_number().over(first) == 0).filter(
-            lambda t: t.t_top >= self.min_owner_share * t.t_days).select(
-            w_host=lambda t: t.o_host, w_owner=lambda t: t.o_user)
+        owners = machine_owners(window.events, self.min_owner_share)
         other = used.join(owners, used.h_host == owners.w_host).filter(
             lambda t: t.w_owner != t.h_user)
         return other.group_by(s_user=other.h_user, s_day=other.h_day).aggregate(
