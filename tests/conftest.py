@@ -127,3 +127,31 @@ def detect_org(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with workspace.locked():
         run_detection(workspace)
     return workspace, root / "org"
+
+
+#: The organisation the slow-scheme detector tests run on (S1-S4 with their benign
+#: look-alikes): long enough for months of low-and-slow contact, small enough to build quickly.
+SLOW_ORG = {"users": 150, "days": 330, "seed": 7}
+
+
+@pytest.fixture(scope="session")
+def slow_org(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A simulated organisation (S1-S4), ingested, its corpus protected and matched, and run."""
+    import datetime as dt
+
+    from molehunt.content.protect import match_events, protect_from_store
+    from molehunt.pipeline import run_detection
+    from molehunt.simulate import SimulationConfig, simulate
+
+    root = tmp_path_factory.mktemp("slow")
+    config = SimulationConfig(out=root / "org", scenarios=("S1", "S2", "S3", "S4"), **SLOW_ORG)
+    simulate(config)
+    workspace = Workspace(root / "ws")
+    workspace.root.mkdir()
+    ingest_cert(workspace, root / "org")
+    with workspace.locked():
+        protect_from_store(workspace, min_sensitivity=1)
+        match_events(workspace, config.start,
+                     config.start + dt.timedelta(days=int(SLOW_ORG["days"])))
+        run_detection(workspace)
+    return workspace, root / "org"

@@ -661,7 +661,7 @@ def run_command(
 
 @app.command("export")
 def export_command(
-    table: Annotated[str, typer.Argument(help="risk, findings or alerts.")],
+    table: Annotated[str, typer.Argument(help="risk, findings, alerts or graph.")],
     out_file: Annotated[Path, typer.Option("--out", help="A .csv or .parquet file.")],
 ) -> None:
     """Write molehunt's results to CSV or Parquet (by the file's extension)."""

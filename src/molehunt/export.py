@@ -17,7 +17,8 @@ from molehunt.errors import ConfigError, StoreError
 from molehunt.pipeline import read_results, results_dir
 from molehunt.store.workspace import Workspace
 
-TABLES = {"risk": "risk", "findings": "findings", "alerts": "alerts.parquet"}
+TABLES = {"risk": "risk", "findings": "findings", "alerts": "alerts.parquet",
+          "graph": "graph.parquet"}
 
 
 def export_results(workspace: Workspace, table: str, out: Path) -> int:
@@ -30,8 +31,9 @@ def export_results(workspace: Workspace, table: str, out: Path) -> int:
     data = read_results(results_dir(workspace) / TABLES[table])
     if data is None:
         raise StoreError(f"no {table} yet; run `molehunt run` first", where=str(workspace.root))
-    sort = [("day", "ascending")] if "day" in data.column_names else [
-        ("opened_day", "ascending")]
+    sort = ([("day", "ascending")] if "day" in data.column_names else
+            [("opened_day", "ascending")] if "opened_day" in data.column_names else
+            [("first_day", "ascending")])
     data = data.sort_by([*sort, ("user_id", "ascending")])
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".parquet":

@@ -93,7 +93,66 @@ def open_window(workspace: Workspace, store: Store) -> Window:
     first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
     return Window(start=_as_date(first), end=_as_date(last), user_day=user_day,
                   events=store.events, directory=store.directory, hr_events=store.hr_events,
-                  settings=workspace.settings(), backend=store.backend)
+                  settings=workspace.settings(), backend=store.backend,
+                  tables=_further_tables(workspace, store))
+
+
+def _further_tables(workspace: Workspace, store: Store) -> dict[str, ibis.Table]:
+    """``documents``, ``outbound`` (features) and the content module's tables, where the
+    workspace has them."""
+    from molehunt.content.protect import read_batch_table
+    from molehunt.features.build import FeatureStore
+
+    tables: dict[str, ibis.Table] = {"documents": store.documents}
+    outbound = FeatureStore(workspace).table(store, "outbound")
+    if outbound is not None:
+        tables["outbound"] = outbound
+    targets = {r.target for r in workspace.records() if r.state == "committed"}
+    for name in ("foreign_markings", "content_matches"):
+        if name not in targets:
+            continue  # never scanned: a detector that needs it says so
+        rows = read_batch_table(workspace, name)
+        if store.backend == "spark":
+            table = _spark_view(store, f"mh_{name}", rows)
+        else:
+            table = ibis.memtable(rows)
+        tables[name] = table.mutate(day=table.day.cast("date"))
+    return tables
+
+
+_SPARK_TYPES = {pa.string(): "string", pa.date32(): "date", pa.int8(): "tinyint",
+                pa.int32(): "int", pa.int64(): "bigint", pa.float64(): "double",
+                pa.bool_(): "boolean"}
+
+
+def _spark_view(store: Store, name: str, rows: pa.Table) -> ibis.Table:
+    """A small Arrow table as a Spark temporary view (its schema given, so empty works)."""
+    ddl = ", ".join(f"`{f.name}` {_SPARK_TYPES[f.type]}" for f in rows.schema)
+    session = store.con._session
+    session.createDataFrame(rows.to_pylist(), schema=ddl).createOrReplaceTempView(name)
+    return store.con.table(name)
+
+
+def scan_inbound(workspace: Workspace) -> int:
+    """Look for other companies' markings in the inbound events of days not yet scanned.
+
+    Inbound contamination must be seen on the day it arrives, so ``molehunt run`` scans each
+    new day's mail read, downloads and copies from removable media (the content module's
+    ``foreign_markings`` table). Returns the number of days scanned.
+    """
+    from molehunt.content.protect import scan_foreign_markings
+
+    records = [r for r in workspace.records() if r.state == "committed"]
+    scans = [i for i, r in enumerate(records) if r.target == "foreign_markings"]
+    since = scans[-1] + 1 if scans else 0
+    # events batches committed after the last scan: new days, or late rows of earlier days
+    fresh = [r for r in records[since:] if r.target == "events" and r.min_day and r.max_day]
+    if not fresh:
+        return 0
+    first = dt.date.fromisoformat(min(r.min_day or "" for r in fresh))
+    last = dt.date.fromisoformat(max(r.max_day or "" for r in fresh))
+    scan_foreign_markings(workspace, first, last)
+    return (last - first).days + 1
 
 
 def _as_date(value: Any) -> dt.date:
@@ -144,6 +203,8 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
 
         build_features(workspace, backend,
                        progress=lambda _step, done: report("features", done))
+    report("inbound markings", None)
+    scan_inbound(workspace)
     settings = workspace.settings()
     detectors = build(settings.detectors)
     results = results_dir(workspace)
@@ -179,6 +240,38 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
     return RunSummary(start=start if counts else None, end=full.end if counts else None,
                       findings=counts, risk_rows=risk_rows, alerts=alerts,
                       seconds=time.monotonic() - started, backend=backend)
+
+
+GRAPH_ARROW = pa.schema([
+    ("user_id", pa.string()), ("related_user", pa.string()), ("detector", pa.string()),
+    ("first_day", pa.date32()), ("last_day", pa.date32()), ("findings", pa.int64()),
+    ("max_score", pa.float64())])
+
+
+def graph_edges(findings: list[dict[str, Any]]) -> pa.Table:
+    """The people graph of group findings: one edge per person, related person and detector.
+
+    Written as ``results/graph.parquet`` for the console (hubs, relays and their members):
+    ``user_id`` has findings naming ``related_user`` in ``related_users``.
+
+    >>> day = dt.date(2010, 3, 4)
+    >>> graph_edges([{"user_id": "H", "day": day, "detector": "d", "score": 0.8,
+    ...               "related_users": ["A", "B"]}]).column("related_user").to_pylist()
+    ['A', 'B']
+    """
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for f in findings:
+        for other in f.get("related_users") or []:
+            key = (f["user_id"], other, f["detector"])
+            edge = edges.setdefault(key, {"user_id": key[0], "related_user": other,
+                                          "detector": key[2], "first_day": f["day"],
+                                          "last_day": f["day"], "findings": 0,
+                                          "max_score": 0.0})
+            edge["first_day"] = min(edge["first_day"], f["day"])
+            edge["last_day"] = max(edge["last_day"], f["day"])
+            edge["findings"] += 1
+            edge["max_score"] = max(edge["max_score"], float(f["score"]))
+    return pa.Table.from_pylist([edges[k] for k in sorted(edges)], schema=GRAPH_ARROW)
 
 
 def settings_params(workspace: Workspace) -> ScoringParams:
@@ -227,6 +320,7 @@ def _score(workspace: Workspace, store: Store, results: Path, params: ScoringPar
     alerts = open_alerts(risk)
     results.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(alerts, schema=ALERTS_ARROW), results / "alerts.parquet")
+    pq.write_table(graph_edges(rows), results / "graph.parquet")
     return len(risk), len(alerts)
 
 
@@ -266,5 +360,10 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
     if user_day is not None:
         firsts = user_day.group_by(user_day.user_id).aggregate(first=user_day.day.min())
         first_seen = {r["user_id"]: _as_date(r["first"]) for r in firsts.to_pyarrow().to_pylist()}
+    from molehunt.detectors import registry
+
+    baseline_free = frozenset(name for name, cls in registry().items()
+                              if not cls.uses_baselines)
     return Context(roles=roles, declared=declared, evidence_domains=domains,
-                   evidence_events=events, first_seen=first_seen)
+                   evidence_events=events, first_seen=first_seen,
+                   baseline_free=baseline_free)

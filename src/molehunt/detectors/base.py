@@ -50,6 +50,11 @@ class Window:
     ``user_day`` is the feature table of DESIGN.md §4 (one row per person and active day),
     ``events`` the event store, ``directory`` and ``hr_events`` the organisation. Tables are
     already cut to the range; ``before`` gives the days a detector may look back on.
+    ``tables`` holds the further tables the workspace has, by name (``outbound``: what left,
+    per person, day, channel and document; ``foreign_markings`` and ``content_matches`` of
+    the content module, cut to the range by their ``day``; ``documents``, the labelled
+    documents, whole); a detector names the ones it needs in ``requires`` and reads them
+    with :meth:`table`.
     """
 
     start: dt.date
@@ -60,12 +65,20 @@ class Window:
     hr_events: ibis.Table
     settings: Settings = field(default_factory=Settings)
     backend: str = "duckdb"
+    tables: dict[str, ibis.Table] = field(default_factory=dict)
 
     @property
     def available(self) -> frozenset[str]:
         """Names of the tables and feature columns this window offers."""
-        return frozenset({"user_day", "events", "directory", "hr_events",
+        return frozenset({"user_day", "events", "directory", "hr_events", *self.tables,
                           *self.user_day.columns})
+
+    def table(self, name: str) -> ibis.Table:
+        """One of the further ``tables``; a clear error when the workspace lacks it."""
+        if name not in self.tables:
+            raise DetectorError(f"the window has no {name} table; known: "
+                                f"{', '.join(sorted(self.tables)) or 'none'}")
+        return self.tables[name]
 
     def cut(self, start: dt.date, end: dt.date) -> Window:
         """The same tables restricted to ``[start, end]``."""
@@ -73,7 +86,10 @@ class Window:
                       user_day=self.user_day.filter(self.user_day.day.between(start, end)),
                       events=self.events.filter(self.events.day.between(start, end)),
                       directory=self.directory, hr_events=self.hr_events,
-                      settings=self.settings, backend=self.backend)
+                      settings=self.settings, backend=self.backend,
+                      tables={name: t.filter(t.day.between(start, end))
+                              if "day" in t.columns else t
+                              for name, t in self.tables.items()})
 
 
 @dataclass(kw_only=True)
@@ -91,6 +107,12 @@ class Detector(ABC):
     #: Active days before a scoring window the detector's rolling context looks back on; the
     #: runner hands it that much more history and keeps only the window's findings.
     lookback_days: ClassVar[int] = 0
+    #: True for the detectors of slow, long-horizon schemes (S1-S4): ``molehunt evaluate``
+    #: also reports every figure without them, to show what they add.
+    long_horizon: ClassVar[bool] = False
+    #: False when findings rest on no learned baseline, so that they count in full from a
+    #: person's first day (risk scoring otherwise discounts a newcomer's first weeks).
+    uses_baselines: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -239,6 +261,17 @@ def saturate(value: Any, half: float) -> Any:
     """``value / (value + half)``: 0 at 0, 0.5 at ``half``, approaching 1; monotone."""
     v = ibis.greatest(value.cast("float64"), 0.0)
     return v / (v + half)
+
+
+def exact_round(value: Any, digits: int = 4) -> Any:
+    """``value`` rounded half up to ``digits`` the same way on every engine.
+
+    Engines round a double that lies at a half (0.18125) differently (one by its decimal
+    expansion, one by scaling first); ``floor(x * 10^d + 0.5)`` is plain IEEE arithmetic,
+    so DuckDB and Spark agree.
+    """
+    scale = 10 ** digits
+    return (value.cast("float64") * scale + 0.5).floor().cast("float64") / scale
 
 
 def noisy_or(*scores: Any) -> Any:

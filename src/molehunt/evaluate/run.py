@@ -140,7 +140,7 @@ LEAD_BAND = "medium"
 
 def lead_floor(system: str, lead_band: str = LEAD_BAND) -> float:
     """Lowest score that makes a person a lead: ``lead_band`` for molehunt, any for baselines."""
-    return float(dict(BANDS)[lead_band]) if system == "molehunt" else 0.0
+    return float(dict(BANDS)[lead_band]) if system.startswith("molehunt") else 0.0
 
 
 def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
@@ -155,6 +155,9 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
             peak[user] = max(peak[user], value)
     involved = {i.user_id for i in insiders}
     benign = users - involved
+    # an insider the simulator also gave a benign habit (a declared consultant who leaks
+    # anyway) is not a benign look-alike: being in the top 1 % is then a catch
+    lookalikes = {u: kinds for u, kinds in lookalikes.items() if u not in involved}
     groups: dict[str, list[Insider]] = {"all": insiders}
     for group, codes in GROUPS.items():
         groups[group] = [i for i in insiders if i.scenario in codes]
@@ -201,6 +204,10 @@ def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
         population, users, user_day = _population(store, workspace)
         report("isolation forest baseline", None)
         baseline = isolation_forest_scores(user_day)
+        report("without the long-horizon detectors", None)
+        findings_table = read_results(results_dir(workspace) / "findings")
+        finding_rows = findings_table.to_pylist() if findings_table is not None else []
+        ablation = without_long_horizon(workspace, store, finding_rows)
     finally:
         store.close()
     report("metrics", None)
@@ -228,9 +235,104 @@ def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
         baseline_alerts, public)
     figures["baseline_isolation_forest"]["alert_threshold"] = threshold
     figures["done_when_c1_c5"] = _done_when(figures)
+    if ablation is not None:
+        off_scores, off_alerts, switched_off = ablation
+        figures["molehunt_without_long_horizon"] = _system(
+            "molehunt_without_long_horizon", off_scores, off_alerts, insiders, population,
+            users, lookalikes, cr_k)
+        figures["molehunt_without_long_horizon"]["switched_off"] = switched_off
+    figures["slow_schemes"] = slow_scheme_figures(truth, finding_rows, figures)
     plots = {"scores": scores, "baseline": baseline, "insiders": insiders,
              "population": population}
     return figures, plots
+
+
+def without_long_horizon(workspace: Workspace, store: Store, rows: list[dict[str, Any]]
+                         ) -> tuple[Scores, list[tuple[str, dt.date]], list[str]] | None:
+    """Risk and alerts recomputed from the findings minus the long-horizon detectors'.
+
+    Risk is a function of the findings alone, so dropping those detectors' findings and
+    scoring again gives exactly what a run without them would have (the ablation of issue
+    7). ``None`` when no long-horizon detector left a finding.
+    """
+    from molehunt.detectors import registry
+    from molehunt.pipeline import _context, settings_params
+    from molehunt.scoring.risk import score_risk
+
+    slow = sorted(name for name, cls in registry().items() if cls.long_horizon)
+    if not any(r["detector"] in slow for r in rows):
+        return None
+    kept = [r for r in rows if r["detector"] not in slow]
+    params = settings_params(workspace)
+    last_day = max((r["day"] for r in rows), default=dt.date.min)
+    risk = score_risk(kept, params, _context(workspace, store, kept, params), last_day=last_day)
+    scores: dict[dt.date, dict[str, float]] = defaultdict(dict)
+    for row in risk:
+        scores[row["day"]][row["user_id"]] = float(row["risk"])
+    alerts = [(a["user_id"], a["opened_day"]) for a in open_alerts(risk)]
+    return dict(scores), alerts, slow
+
+
+def slow_scheme_figures(truth: Path, rows: list[dict[str, Any]], figures: dict[str, Any]
+                        ) -> dict[str, Any]:
+    """Issue 7's scenario figures: S1 time to detect, S2 hubs and accomplices, S3 arrival.
+
+    * S1: median and worst days from the first malicious event to detection at a 1 % budget;
+    * S2: per group (``details`` ``S2-n:hub`` / ``S2-n:accomplice``), whether the hub is
+      caught at 1 % and the share of its accomplices linked to it (the hub in an
+      accomplice's findings' ``related_users``, or the accomplice in the hub's);
+    * S3: whether a finding about documents marked by another company (a reason whose
+      feature starts ``foreign_mark``) falls on the insider's first day.
+    """
+    folder = truth / "answers" if (truth / "answers" / "insiders.csv").exists() else truth
+    with (folder / "insiders.csv").open(newline="", encoding="utf-8") as handle:
+        truth_rows = [r for r in csv.DictReader(handle)]
+    out: dict[str, Any] = {}
+    for system in ("molehunt", "molehunt_without_long_horizon"):
+        if system not in figures:
+            continue
+        groups = figures[system]["groups"]
+        entry: dict[str, Any] = {}
+        s1 = groups.get("S1")
+        if s1:
+            entry["s1_median_days_to_detect_1pct"] = s1["recall"]["1.0%"]["median_days_to_detect"]
+            entry["s1_worst_days_to_detect_1pct"] = s1["recall"]["1.0%"]["worst_days_to_detect"]
+        s2 = groups.get("S2")
+        if s2:
+            detected = {i["user_id"]: i["detected"] for i in s2["recall"]["1.0%"]["insiders"]}
+            links: set[tuple[str, str]] = set()
+            if system == "molehunt":
+                for r in rows:
+                    for other in r.get("related_users") or []:
+                        links.add((r["user_id"], other))
+                        links.add((other, r["user_id"]))
+            hubs: dict[str, dict[str, Any]] = {}
+            for r in truth_rows:
+                if r["scenario"].strip() != "S2":
+                    continue
+                group, _, role = r["details"].strip().partition(":")
+                hubs.setdefault(group, {"hub": None, "accomplices": []})
+                if role == "hub":
+                    hubs[group]["hub"] = r["user"].strip()
+                else:
+                    hubs[group]["accomplices"].append(r["user"].strip())
+            entry["s2_groups"] = {
+                group: {"hub_caught_1pct": detected.get(g["hub"]) is not None,
+                        "accomplices_linked": (sum(1 for a in g["accomplices"]
+                                                   if (g["hub"], a) in links)
+                                               / len(g["accomplices"])
+                                               if g["accomplices"] else None)}
+                for group, g in sorted(hubs.items())}
+        s3 = [r for r in truth_rows if r["scenario"].strip() == "S3"]
+        if s3 and system == "molehunt":
+            flagged = {(r["user_id"], r["day"]) for r in rows if any(
+                (x["feature"] or "").startswith("foreign_mark") for x in r["reasons"] or [])}
+            entry["s3_flagged_on_arrival"] = {
+                r["user"].strip(): (r["user"].strip(),
+                                    _parse_time(r["start"], "insiders.csv")) in flagged
+                for r in s3}
+        out[system] = entry
+    return out
 
 
 def alert_recall(alerts: list[tuple[str, dt.date]], insiders: list[Insider]) -> float | None:

@@ -103,6 +103,9 @@ class Context:
     #: Evidence event id → its ``host``, ``target``, ``object`` and ``domain`` (for the
     #: console's allowlists).
     evidence_events: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+    #: Detectors whose findings rest on no baseline (e.g. a foreign marking on arrival):
+    #: the warm-up discount does not apply to them.
+    baseline_free: frozenset[str] = frozenset()
 
 
 def _matches(kind: str, value: str, event: Mapping[str, str | None]) -> bool:
@@ -133,7 +136,8 @@ def _allowlist(finding: Mapping[str, Any], params: ScoringParams, context: Conte
 
     user = finding["user_id"]
     first = context.first_seen.get(user)
-    if first is not None and (finding["day"] - first).days < params.warmup_days:
+    if (first is not None and (finding["day"] - first).days < params.warmup_days
+            and finding.get("detector") not in context.baseline_free):
         return params.warmup_factor, (f"little history: first seen {first}, baselines are"
                                       " still being learned")
     if (user in params.removable_media_users
