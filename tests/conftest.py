@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,23 @@ from molehunt.sql import sql_path, sql_paths
 from molehunt.store.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fresh_spark_per_module() -> Any:
+    """Stop the shared Spark session after each module that started one.
+
+    One local session for the whole run let the Spark modules' views, cached plans and
+    driver memory pile up: a later parity test failed after earlier ones that passes alone.
+    """
+    yield
+    if "pyspark.sql" not in sys.modules:  # this module never used Spark
+        return
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
 
 
 @pytest.fixture

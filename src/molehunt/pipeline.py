@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import shutil
 import time
@@ -120,6 +121,8 @@ def _further_tables(workspace: Workspace, store: Store) -> dict[str, ibis.Table]
     return tables
 
 
+_spark_views = itertools.count()
+
 _SPARK_TYPES = {pa.string(): "string", pa.date32(): "date", pa.int8(): "tinyint",
                 pa.int32(): "int", pa.int64(): "bigint", pa.float64(): "double",
                 pa.bool_(): "boolean"}
@@ -129,8 +132,9 @@ def _spark_view(store: Store, name: str, rows: pa.Table) -> ibis.Table:
     """A small Arrow table as a Spark temporary view (its schema given, so empty works)."""
     ddl = ", ".join(f"`{f.name}` {_SPARK_TYPES[f.type]}" for f in rows.schema)
     session = store.con._session
-    session.createDataFrame(rows.to_pylist(), schema=ddl).createOrReplaceTempView(name)
-    return store.con.table(name)
+    view = f"{name}_{next(_spark_views)}"  # one session serves every store (see connect)
+    session.createDataFrame(rows.to_pylist(), schema=ddl).createOrReplaceTempView(view)
+    return store.con.table(view)
 
 
 def scan_inbound(workspace: Workspace) -> int:

@@ -191,8 +191,11 @@ def _connect_spark(workspace: Workspace) -> Store:
             if base is not None:  # keeps the day=… folders as the partition column
                 reader = reader.option("basePath", base)
             frame = reader.parquet(*files)
-        frame.createOrReplaceTempView(name)
-        return _ordered(con.table(name), columns)
+        # one Spark session serves every store: a view name of its own per store keeps a
+        # later store (another workspace) from redirecting this one's lazy tables
+        view = f"{name}_{next(_view_names)}"
+        frame.createOrReplaceTempView(view)
+        return _ordered(con.table(view), columns)
 
     def documents() -> ibis.Table:
         files = workspace.table_files_by_commit("documents")
@@ -206,13 +209,14 @@ def _connect_spark(workspace: Workspace) -> Store:
         ranked = frames[0]
         for frame in frames[1:]:
             ranked = ranked.unionByName(frame, allowMissingColumns=True)
-        ranked.createOrReplaceTempView("documents_batches")
-        return _latest_documents(con.table("documents_batches"))
+        view = f"documents_batches_{next(_view_names)}"
+        ranked.createOrReplaceTempView(view)
+        return _latest_documents(con.table(view))
 
     all_event_files = workspace.event_files()
 
     def events_of(start: dt.date, end: dt.date) -> ibis.Table:
-        return table(f"events_{next(_view_names)}",
+        return table("events",
                      [hadoop_literal(p) for p in _files_between(all_event_files, start, end)],
                      dict(EVENT_COLUMNS), base=str(workspace.events_dir))
 
