@@ -35,6 +35,26 @@ def attachments(sends: ibis.Table) -> ibis.Table:
     return rows.filter(rows.file.notnull(), rows.file != "")
 
 
+def directory_spans(directory: ibis.Table) -> ibis.Table:
+    """Each directory row with the days it holds: ``d_user, address, team, unit, since,
+    until`` (``since`` null for a person's first row, so mail from before the first snapshot
+    is read with it; ``until`` null for the current row, exclusive otherwise).
+    """
+    d = directory
+    order = ibis.window(group_by=d.user_id, order_by=d.valid_from)
+    first = ibis.row_number().over(order) == 0
+    return d.select(d_user=d.user_id, address=d.email.lower(), team=d.team,
+                    unit=d.department,
+                    since=ibis.ifelse(first, ibis.null("date"), d.valid_from),
+                    until=d.valid_from.lead().over(order))
+
+
+def valid_on(spans: ibis.Table, day: Any) -> Any:
+    """Whether a row of :func:`directory_spans` holds on ``day``."""
+    return ((spans.since.isnull() | (spans.since <= day))
+            & (spans.until.isnull() | (day < spans.until)))
+
+
 @dataclass(kw_only=True)
 class RecruiterNetwork(Detector):
     """Documents forwarded inside the company converge on one person, who sends them out.
@@ -47,8 +67,9 @@ class RecruiterNetwork(Detector):
     Signals: a graph built from sent mail with attachments (the same file, by its path):
     *relay* edges — A mails a file to B, who works in another department, or in another team
     of the department when the file is sensitive (``min_sensitivity``, from the documents
-    table by path; teams from the directory), and B sends that same file to a personal
-    webmail address within ``relay_days`` — and *shared personal recipients* — a personal
+    table by path; teams from each one's directory row valid on the day of the mail, so a
+    transfer counts from its day on), and B sends that same file to a personal webmail
+    address within ``relay_days`` — and *shared personal recipients* — a personal
     address that receives attachments from several employees. A *hub* has relays from at
     least ``min_feeders`` different colleagues (or one feeder and shared recipients);
     each finding counts what is known up to its day: relayed files, distinct feeders,
@@ -68,6 +89,8 @@ class RecruiterNetwork(Detector):
 
     name: ClassVar[str] = "recruiter_network"
     kind: ClassVar[str] = "graph"
+    #: 2: teams and departments as of the day of the mail (1 used the latest directory row)
+    version: ClassVar[int] = 2
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "directory", "documents", "emails_personal_sent_1d"})
     long_horizon: ClassVar[bool] = True
@@ -92,22 +115,22 @@ class RecruiterNetwork(Detector):
         e = window.events
         sends = e.filter(e.action == "email_send", e.n_attachments > 0,
                          e.channel.isin(("email_internal", "webmail")))
-        # who owns an internal address, in which team and department (latest directory row)
-        d = window.directory
-        latest = d.group_by(d_user=d.user_id).aggregate(
-            address=d.email.argmax(d.valid_from).lower(),
-            team=d.team.argmax(d.valid_from), unit=d.department.argmax(d.valid_from))
+        # who owns an internal address, in which team and department, on the day of the mail
+        spans = directory_spans(window.directory)
         files = attachments(sends)
         files = files.mutate(recipient=files.target.lower().split(";")).unnest("recipient")
         files = files.filter(files.recipient != "")
         inside = files.filter(files.channel == "email_internal")
-        inside = inside.join(latest, inside.recipient == latest.address)
+        inside = inside.join(spans, [inside.recipient == spans.address,
+                                     valid_on(spans, inside.day)])
         inside = inside.select(feeder=inside.user_id, hub=inside.d_user, hub_team=inside.team,
                                hub_unit=inside.unit, f_file=inside.file, fed_day=inside.day,
                                fed_event=inside.event_id)
-        units = latest.select(f_user=latest.d_user, feeder_team=latest.team,
-                              feeder_unit=latest.unit)
-        inside = inside.join(units, inside.feeder == units.f_user)
+        units = spans.select(f_user=spans.d_user, feeder_team=spans.team,
+                             feeder_unit=spans.unit, since=spans.since, until=spans.until)
+        inside = inside.join(units, [inside.feeder == units.f_user,
+                                     valid_on(units, inside.fed_day)])
+        inside = inside.drop("since", "until")
         # the file's sensitivity, from the documents table by path (the log escapes "\\")
         docs = window.table("documents")
         docs = docs.group_by(path=docs.path).aggregate(level=docs.sensitivity.max())
