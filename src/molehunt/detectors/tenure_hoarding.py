@@ -38,9 +38,10 @@ class TenureHoarding(Detector):
     a channel a person can take them with (removable media, personal mail, cloud storage,
     printing, …); the *haul* is their number over the last ``haul_days`` active days, tested
     against the person's own rate over everything before (``haul_ratio`` times as many, at
-    least ``min_haul``, with ``min_history`` active days before it). Each haul day is a finding, scored by the haul and its context:
-    a known departure (``days_to_departure_1d``: a resignation or a termination; more as it
-    nears), a short tenure (``days_since_hire_1d`` below ``short_tenure_days``), and reach:
+    least ``min_haul``, with ``min_history`` active days before it). Each haul day is a
+    finding, scored by the haul and its context: a known departure
+    (``days_to_departure_1d``: a resignation or a termination; more as it nears), a short
+    tenure (``days_since_hire_1d`` below ``short_tenure_days``), and reach:
     other departments' sensitive documents read and their closed-door meetings attended
     per active day over the whole tenure (``documents_read_other_unit_sensitive_1d``,
     ``meetings_closed_other_unit_1d``) against the rate of the role's other people over the
