@@ -52,13 +52,14 @@ class OutsideWork(Detector):
     Signals: contact with intermediaries from the features (``emails_to_expert_network_1d``
     for mail, ``visits_expert_network_1d`` for their sites, profiles and uploads). Over the
     person's last ``span_days`` active days the number of *weeks* with contact (so a burst
-    in one week counts once) is tested against the rate of the role's other people over the
-    same trailing span (a binomial likelihood-ratio ``z``, mail and web each on their own:
+    in one week counts once) is tested against the rate of the role's other people who
+    declared no engagement, over the same trailing span (a binomial likelihood-ratio ``z``, mail and web each on their own:
     sales people browse expert networks as part of their market work, nobody in the role
     mails them). With at least ``min_weeks`` weeks and ``z >= min_z`` every contact day is a
     finding, scored higher the more regular, when the contact rose in the second half of
     the span (``rising``), when it began within ``travel_days`` of the end of a business trip
-    (``days_since_travel_1d`` at the first contact after ``quiet_days`` without any), and by
+    (``days_since_travel_1d`` at the first mail after ``quiet_days`` without any; then one
+    week fewer and a ``z`` lower by ``trip_z_discount`` suffice: an approach), and by
     what went out on contact days: labelled content to outside addresses (``outbound``,
     mean sensitivity over the span) and attachments (``attachments_out_email_1d``).
 
@@ -89,11 +90,13 @@ class OutsideWork(Detector):
     #: Likelihood-ratio statistic above which the weeks with contact are unusual for the role.
     min_z: float = 2.5
     #: Share of weeks with contact assumed at the least (a role where nobody has any).
-    min_rate: float = 0.02
-    #: A contact after this many active days without any starts a new spell (an onset).
+    min_rate: float = 0.01
+    #: A mail after this many active days without any starts a new spell (an onset).
     quiet_days: int = 40
     #: An onset this many days after the end of a business trip follows the trip.
     travel_days: int = 30
+    #: How much lower the ``z`` bar is (and one week fewer) when mail began after a trip.
+    trip_z_discount: float = 0.5
     #: Multiplier of the contact part when only the sites, not mail, are unusual.
     web_only_factor: float = 0.5
     #: Multiplier of the contact part for people who declared an outside engagement.
@@ -147,19 +150,24 @@ class OutsideWork(Detector):
             n=u.first_active.sum().over(span), n_recent=u.first_active.sum().over(half),
             k_mail=u.first_mail.sum().over(span), k_web=u.first_web.sum().over(span),
             recent_mail=u.first_mail.sum().over(half), recent_web=u.first_web.sum().over(half),
-            contacts_quiet=u.contact.sum().over(quiet),
+            mails_quiet=u.mail.sum().over(quiet),
             span_attachments=u.attachments.sum().over(span),
             span_labelled=u.labelled.sum().over(span),
             span_level=u.level.mean().over(span))
-        # an onset: the first contact after a quiet spell; did it follow a business trip?
-        onset = (u.contact > 0) & (u.contacts_quiet == 1)
+        # an onset: the first mail to an intermediary after a quiet spell; did it follow a
+        # business trip? (browsing their sites is many people's habit, writing is not)
+        onset = (u.mail > 0) & (u.mails_quiet == 1)
         after_trip = onset & u.trip.notnull() & (u.trip <= self.travel_days)
         u = u.mutate(onset_trip=ibis.ifelse(after_trip, u.trip, ibis.null("int64")))
         u = u.mutate(trip_onset=u.onset_trip.min().over(span))
         # the role's rate of weeks with contact over the same trailing span, the person left
         # out: what contact is normal in this job
+        # declared consultants' contact is explained: it must not make contact look normal
+        # for everyone else in their role
+        undeclared = (u.declared == 0).cast("int64")
         r = u.group_by(r_role=u.role, r_day=u.day).aggregate(
-            r_n=u.first_active.sum(), r_mail=u.first_mail.sum(), r_web=u.first_web.sum())
+            r_n=(u.first_active * undeclared).sum(), r_mail=(u.first_mail * undeclared).sum(),
+            r_web=(u.first_web * undeclared).sum())
         role_span = ibis.window(group_by=r.r_role, order_by=r.r_day,
                                 preceding=self.span_days - 1, following=0)
         r = r.mutate(r_n=r.r_n.sum().over(role_span), r_mail=r.r_mail.sum().over(role_span),
@@ -168,18 +176,25 @@ class OutsideWork(Detector):
         t = t.left_join(r, [t.role.identical_to(r.r_role), t.day == r.r_day])
         # a span that starts mid-week can hold a week's first contact but not its first day
         t = t.mutate(n=ibis.greatest(t.n, t.k_mail, t.k_web))
-        others_n = (t.r_n.fill_null(0) - t.n).cast("float64")
+        # the person is left out of the role's counts (when they are in them: undeclared)
+        own = (t.declared == 0).cast("int64")
+        others_n = (t.r_n.fill_null(0) - t.n * own).cast("float64")
 
         def rate(others_k: Any) -> Any:
             share = ibis.ifelse(others_n > 0, others_k.cast("float64") / others_n, 0.0)
             return ibis.greatest(share, self.min_rate).clip(0.0, 0.95)
 
-        p_mail = rate(t.r_mail.fill_null(0) - t.k_mail)
-        p_web = rate(t.r_web.fill_null(0) - t.k_web)
+        p_mail = rate(t.r_mail.fill_null(0) - t.k_mail * own)
+        p_web = rate(t.r_web.fill_null(0) - t.k_web * own)
         t = t.mutate(_z_mail=_signed_lr(t.k_mail, t.n, p_mail),
                      _z_web=_signed_lr(t.k_web, t.n, p_web),
                      _mu_mail=p_mail * t.n.cast("float64"), _mu_web=p_web * t.n.cast("float64"))
-        mail_unusual = (t.k_mail >= self.min_weeks) & (t._z_mail >= self.min_z)
+        # contact that began just after a business trip is what an approach looks like: one
+        # week fewer and a lower bar then
+        after_trip = t.trip_onset.notnull()
+        mail_unusual = ((t.k_mail >= self.min_weeks) & (t._z_mail >= self.min_z)) | (
+            after_trip & (t.k_mail >= self.min_weeks - 1)
+            & (t._z_mail >= self.min_z - self.trip_z_discount))
         web_unusual = (t.k_web >= self.min_weeks) & (t._z_web >= self.min_z)
         unusual = mail_unusual | web_unusual
         t = t.filter(unusual)
@@ -194,7 +209,7 @@ class OutsideWork(Detector):
         # the first half was observed (not the start of the person's data)
         rising = (recent * 4 >= k * 3) & ((t.n - t.n_recent) * 3 >= t.n_recent)
         rising_s = ibis.ifelse(rising, 0.15, 0.0)
-        trip_s = ibis.ifelse(t.trip_onset.notnull(), 0.2, 0.0)
+        trip_s = ibis.ifelse(after_trip, 0.2, 0.0)
         # browsing alone is weaker than writing: reading and a profile, no exchange seen;
         # many people in market roles read expert networks' sites as part of their work
         contact_s = noisy_or(mail_s, web_s, regular_s, rising_s, trip_s) * ibis.ifelse(
