@@ -49,19 +49,19 @@ class OutsideWork(Detector):
     keeps regular contact with intermediaries for months. A single contact is nothing: the
     signals are regularity over months, a rising frequency and an onset after travel.
 
-    Signals: contact with intermediaries from the features (``emails_to_expert_network_1d``
-    for mail, ``visits_expert_network_1d`` for their sites, profiles and uploads). Over the
-    person's last ``span_days`` active days the number of *weeks* with contact (so a burst
-    in one week counts once) is tested against the rate of the role's other people who
-    declared no engagement, over the same trailing span (a binomial likelihood-ratio ``z``,
-    mail and web each on their own: sales people browse expert networks as part of their
-    market work, nobody in the role mails them). With at least ``min_weeks`` weeks and
-    ``z >= min_z`` every contact day is a finding, scored higher the more regular, when the
-    contact rose in the second half of the span (``rising``), when it began within
-    ``travel_days`` of the end of a business trip (``days_since_travel_1d`` at the first
-    mail after ``quiet_days`` without any; then one week fewer and a ``z`` lower by
-    ``trip_z_discount`` suffice: an approach), and by what went out on contact days: labelled content to outside addresses (``outbound``,
-    mean sensitivity over the span) and attachments (``attachments_out_email_1d``).
+    Signals: contact with intermediaries from the features (``emails_to_expert_network_1d`` for
+    mail, ``visits_expert_network_1d`` for their sites, profiles and uploads). Over the person's
+    last ``span_days`` active days the number of *weeks* with contact (so a burst in one week
+    counts once) is tested against the rate of the role's other people who declared no
+    engagement, over the same trailing span (a binomial likelihood-ratio ``z``, mail and web
+    each on their own: sales people browse expert networks as part of their market work, nobody
+    in the role mails them). With at least ``min_weeks`` weeks and ``z >= min_z`` every contact
+    day is a finding, scored higher the more regular, when the contact rose in the second half
+    of the span (``rising``), when it began within ``travel_days`` of the end of a business trip
+    (``days_since_travel_1d`` at the first mail after ``quiet_days`` without any; then one week
+    fewer and a ``z`` lower by ``trip_z_discount`` suffice: an approach), and by what went out
+    on contact days: labelled content to outside addresses (``outbound``, mean sensitivity over
+    the span) and attachments (``attachments_out_email_1d``).
 
     False positives: declared consultants (``outside_engagement_declared_1d``): contact is
     what they declared, so the contact part counts ``declared_factor`` and the reason says
