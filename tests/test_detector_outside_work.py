@@ -30,7 +30,8 @@ def test_catches_s4_and_s1_on_their_days(slow_org: Any) -> None:
     for insider in wanted:
         assert caught(found, insider, top=2), f"{insider['user']} not in the day's top 2"
         mine = found[found.user_id == insider["user"]]
-        assert (min(mine.day) - insider["start"]).days <= 75, f"{insider['user']} found late"
+        strong = mine[mine.score >= 0.5]
+        assert (min(strong.day) - insider["start"]).days <= 75, f"{insider['user']} found late"
         assert mine.score.max() >= 0.7
         assert all(len(e) > 0 for e in mine.evidence), "the contacts are the evidence"
 
