@@ -184,44 +184,57 @@ class OutsideWork(Detector):
             share = ibis.ifelse(others_n > 0, others_k.cast("float64") / others_n, 0.0)
             return ibis.greatest(share, self.min_rate).clip(0.0, 0.95)
 
-        p_mail = rate(t.r_mail.fill_null(0) - t.k_mail * own)
-        p_web = rate(t.r_web.fill_null(0) - t.k_web * own)
-        t = t.mutate(_z_mail=_signed_lr(t.k_mail, t.n, p_mail),
-                     _z_web=_signed_lr(t.k_web, t.n, p_web),
-                     _mu_mail=p_mail * t.n.cast("float64"), _mu_web=p_web * t.n.cast("float64"))
+        # each step is its own projection: an expression used in several places is then a
+        # column, not a copy (inlined copies make a plan too large for Spark's analyser)
+        t = t.mutate(_p_mail=rate(t.r_mail.fill_null(0) - t.k_mail * own),
+                     _p_web=rate(t.r_web.fill_null(0) - t.k_web * own))
+        t = t.mutate(_z_mail=_signed_lr(t.k_mail, t.n, t._p_mail),
+                     _z_web=_signed_lr(t.k_web, t.n, t._p_web),
+                     _mu_mail=t._p_mail * t.n.cast("float64"),
+                     _mu_web=t._p_web * t.n.cast("float64"))
         # contact that began just after a business trip is what an approach looks like: one
         # week fewer and a lower bar then
         after_trip = t.trip_onset.notnull()
-        mail_unusual = ((t.k_mail >= self.min_weeks) & (t._z_mail >= self.min_z)) | (
-            after_trip & (t.k_mail >= self.min_weeks - 1)
-            & (t._z_mail >= self.min_z - self.trip_z_discount))
-        web_unusual = (t.k_web >= self.min_weeks) & (t._z_web >= self.min_z)
-        unusual = mail_unusual | web_unusual
-        t = t.filter(unusual)
-        mail_s = ibis.ifelse(mail_unusual,
-                             0.45 + 0.35 * saturate(t._z_mail - self.min_z, 3.0), 0.0)
-        web_s = ibis.ifelse(web_unusual, 0.2 + 0.15 * saturate(t._z_web - self.min_z, 3.0),
-                            0.0)
-        k = ibis.ifelse(mail_unusual, t.k_mail, t.k_web)
-        recent = ibis.ifelse(mail_unusual, t.recent_mail, t.recent_web)
-        regular_s = 0.25 * saturate(k - self.min_weeks, 6.0)
+        t = t.mutate(
+            _after_trip=after_trip,
+            _mail_unusual=((t.k_mail >= self.min_weeks) & (t._z_mail >= self.min_z)) | (
+                after_trip & (t.k_mail >= self.min_weeks - 1)
+                & (t._z_mail >= self.min_z - self.trip_z_discount)),
+            _web_unusual=(t.k_web >= self.min_weeks) & (t._z_web >= self.min_z))
+        t = t.filter(t._mail_unusual | t._web_unusual)
+        t = t.mutate(
+            _mail_s=ibis.ifelse(t._mail_unusual,
+                                0.45 + 0.35 * saturate(t._z_mail - self.min_z, 3.0), 0.0),
+            _web_s=ibis.ifelse(t._web_unusual,
+                               0.2 + 0.15 * saturate(t._z_web - self.min_z, 3.0), 0.0),
+            _k=ibis.ifelse(t._mail_unusual, t.k_mail, t.k_web),
+            _recent=ibis.ifelse(t._mail_unusual, t.recent_mail, t.recent_web))
         # frequency rising: most of the span's contact weeks fall in its second half, and
         # the first half was observed (not the start of the person's data)
-        rising = (recent * 4 >= k * 3) & ((t.n - t.n_recent) * 3 >= t.n_recent)
-        rising_s = ibis.ifelse(rising, 0.15, 0.0)
-        trip_s = ibis.ifelse(after_trip, 0.2, 0.0)
+        rising = (t._recent * 4 >= t._k * 3) & ((t.n - t.n_recent) * 3 >= t.n_recent)
+        t = t.mutate(
+            _regular_s=0.25 * saturate(t._k - self.min_weeks, 6.0),
+            _rising_s=ibis.ifelse(rising, 0.15, 0.0),
+            _trip_s=ibis.ifelse(t._after_trip, 0.2, 0.0),
+            # what went out on contact days is not covered by any declaration
+            _level_s=ibis.ifelse(
+                t.span_labelled > 0,
+                0.3 * ((t.span_level.fill_null(1.0) - 1.0).clip(0.0, 3.0) / 3.0)
+                + 0.1 * saturate(t.span_labelled - 1, 4.0), 0.0),
+            _attach_s=0.1 * saturate(t.span_attachments, 5.0))
         # browsing alone is weaker than writing: reading and a profile, no exchange seen;
         # many people in market roles read expert networks' sites as part of their work
-        contact_s = noisy_or(mail_s, web_s, regular_s, rising_s, trip_s) * ibis.ifelse(
-            mail_unusual, 1.0, self.web_only_factor)
+        t = t.mutate(_contact_s=noisy_or(t._mail_s, t._web_s, t._regular_s, t._rising_s,
+                                         t._trip_s)
+                     * ibis.ifelse(t._mail_unusual, 1.0, self.web_only_factor))
         declared = t.declared > 0
-        contact_part = ibis.ifelse(declared, contact_s * self.declared_factor, contact_s)
-        # what went out on contact days is not covered by any declaration
-        level_s = ibis.ifelse(t.span_labelled > 0,
-                              0.3 * ((t.span_level.fill_null(1.0) - 1.0).clip(0.0, 3.0) / 3.0)
-                              + 0.1 * saturate(t.span_labelled - 1, 4.0), 0.0)
-        attach_s = 0.1 * saturate(t.span_attachments, 5.0)
-        score = noisy_or(contact_part, level_s, attach_s)
+        t = t.mutate(_contact_part=ibis.ifelse(declared, t._contact_s * self.declared_factor,
+                                               t._contact_s))
+        t = t.mutate(_score=exact_round(noisy_or(t._contact_part, t._level_s, t._attach_s)))
+        declared = t.declared > 0
+        mail_s, web_s, k, recent = t._mail_s, t._web_s, t._k, t._recent
+        regular_s, rising_s, trip_s = t._regular_s, t._rising_s, t._trip_s
+        level_s, attach_s, score = t._level_s, t._attach_s, t._score
         weeks_text = ibis.literal(" weeks of the last ").concat(number_text(t.n), " active weeks")
         reasons = [
             reason("expert_network_mail_weeks", t.k_mail, t._mu_mail, mail_s,
@@ -254,7 +267,7 @@ class OutsideWork(Detector):
                    number_text(t.span_attachments).concat(
                        " attachment(s) sent outside on contact days in the span")),
         ]
-        found = findings(t, detector=self, score=exact_round(score), reasons=reasons)
+        found = findings(t, detector=self, score=score, reasons=reasons)
         intermediaries = _intermediary_pattern(window)
         return with_evidence(found, window.events, lambda e: (
             e.action.isin(("email_send", "web_visit", "web_upload", "web_download"))

@@ -137,17 +137,22 @@ class TenureHoarding(Detector):
         # the person leaves
         nearing = big & u.leaving.notnull()
         t = u.filter(hauling_today | nearing)
-        haul_s = 0.4 + 0.3 * saturate(t.haul - self.min_haul, 30.0)
-        leaving_s = ibis.ifelse(
-            t.leaving.notnull(),
-            0.35 + 0.2 * (1.0 - t.leaving.clip(0, 30).cast("float64") / 30.0), 0.0)
         short = t.tenure.notnull() & (t.tenure < self.short_tenure_days)
-        tenure_s = ibis.ifelse(
-            short, 0.3 * (1.0 - t.tenure.cast("float64") / self.short_tenure_days), 0.0)
         ratio = t._own_reach / ibis.greatest(t._role_reach, 0.05)
-        reach_s = ibis.ifelse(ratio > 2.0, 0.4 * saturate(ratio - 2.0, 4.0), 0.0)
-        combined = noisy_or(haul_s, leaving_s, tenure_s, reach_s)
-        score = ibis.ifelse(t.leaving.notnull(), combined, combined * self.no_departure_factor)
+        # each part is a column, not an inlined copy: a smaller plan for Spark's analyser
+        t = t.mutate(
+            _haul_s=0.4 + 0.3 * saturate(t.haul - self.min_haul, 30.0),
+            _leaving_s=ibis.ifelse(
+                t.leaving.notnull(),
+                0.35 + 0.2 * (1.0 - t.leaving.clip(0, 30).cast("float64") / 30.0), 0.0),
+            _tenure_s=ibis.ifelse(
+                short, 0.3 * (1.0 - t.tenure.cast("float64") / self.short_tenure_days), 0.0),
+            _reach_s=ibis.ifelse(ratio > 2.0, 0.4 * saturate(ratio - 2.0, 4.0), 0.0))
+        t = t.mutate(_combined=noisy_or(t._haul_s, t._leaving_s, t._tenure_s, t._reach_s))
+        t = t.mutate(_score=exact_round(ibis.ifelse(
+            t.leaving.notnull(), t._combined, t._combined * self.no_departure_factor)))
+        haul_s, leaving_s, tenure_s, reach_s = t._haul_s, t._leaving_s, t._tenure_s, t._reach_s
+        score = t._score
         haul_text = ibis.literal(str(self.haul_days))
         reasons = [
             reason("sensitive_documents_taken_recent", t.haul, t._expected, haul_s,
@@ -168,7 +173,7 @@ class TenureHoarding(Detector):
                        " sensitive documents and closed meetings of other departments per"
                        " active day; the role's others ", number_text(t._role_reach, 1))),
         ]
-        found = findings(t, detector=self, score=exact_round(score), reasons=reasons)
+        found = findings(t, detector=self, score=score, reasons=reasons)
         # the events store does not label every event (``outbound`` does, after matching):
         # the evidence is the day's copies to media, personal mail, uploads and prints
         return with_evidence(found, window.events, lambda e: (
