@@ -10,6 +10,7 @@ from typing import Any
 import ibis
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from detect_helpers import caught, insiders, run, synthetic_window
 from molehunt.detectors.base import Window
@@ -128,3 +129,36 @@ def test_contact_that_began_after_a_trip_counts_more() -> None:
     best = _best([*_contacts("TRIP", weeks=40, mails_from=20, trip_before=10),
                   *_contacts("HOME", weeks=40, mails_from=20)])
     assert best["TRIP"] > best["HOME"]
+
+
+@pytest.mark.spark
+def test_spark_finds_the_same_contact() -> None:
+    pytest.importorskip("pyspark")
+    from detect_helpers import on_spark
+
+    rows = [*[r for k in range(3) for r in _contacts(f"P{k}", weeks=30, mails_from=99)],
+            *_contacts("TRIP", weeks=30, mails_from=12, trip_before=10),
+            *_contacts("DECLARED", weeks=30, mails_from=12, declared=True)]
+    w = _window(rows)
+    # a Tuesday mail of the traveller to an expert network's subdomain: the evidence
+    sent = START + dt.timedelta(weeks=20, days=1)
+    w.events = ibis.memtable(pd.DataFrame({
+        "event_id": ["e1"], "ts": [pd.Timestamp(sent)], "day": [sent], "user_id": ["TRIP"],
+        "host": ["PC1"], "action": ["email_send"], "channel": ["email_external"],
+        "target": ["j.reed@mail.glgroup.com"], "domain": ["mail.glgroup.com"],
+        "content": [None]}), schema={
+        "event_id": "string", "ts": "timestamp", "day": "date", "user_id": "string",
+        "host": "string", "action": "string", "channel": "string", "target": "string",
+        "domain": "string", "content": "string"})
+    duck = OutsideWork().score(w).to_pandas()
+    spark = OutsideWork().score(on_spark(w)).to_pandas()
+    assert set(duck.user_id) == {"TRIP", "DECLARED"}
+
+    def rows_of(found: pd.DataFrame) -> list[Any]:
+        return sorted((u, str(d), s, tuple((r["feature"], round(r["weight"], 6), r["text"])
+                                           for r in rs), tuple(e))
+                      for u, d, s, rs, e in zip(found.user_id, found.day, found.score,
+                                                found.reasons, found.evidence, strict=True))
+
+    assert rows_of(duck) == rows_of(spark)
+    assert ["e1"] in [list(e) for e in duck.evidence]

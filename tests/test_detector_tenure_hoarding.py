@@ -133,3 +133,32 @@ def test_catches_s3_in_the_simulated_organisation(slow_org: Any) -> None:
         assert caught(found, hopper, top=2), f"{hopper['user']} not in the day's top 2"
         mine = found[found.user_id == hopper["user"]]
         assert all(len(e) > 0 for e in mine.evidence), "what was taken is the evidence"
+
+
+@pytest.mark.spark
+def test_spark_finds_the_same_haul() -> None:
+    pytest.importorskip("pyspark")
+    from detect_helpers import on_spark
+
+    people = [*_peers()[:2], _person("HOP", hired=200, reach=3.0, leaves=250, haul=10)]
+    w = _window(people)
+    w.events = ibis.memtable(pd.DataFrame({
+        "event_id": ["e1"], "ts": [pd.Timestamp(START)], "day": [START], "user_id": ["HOP"],
+        "host": ["PC1"], "action": ["file_copy"], "channel": ["removable_media"],
+        "target": [None], "domain": [None]}), schema={
+        "event_id": "string", "ts": "timestamp", "day": "date", "user_id": "string",
+        "host": "string", "action": "string", "channel": "string", "target": "string",
+        "domain": "string"})
+    duck = TenureHoarding().score(w).to_pandas()
+    spark = TenureHoarding().score(on_spark(w)).to_pandas()
+    assert not duck.empty
+    columns = ["user_id", "day", "score"]
+    assert duck[columns].sort_values(columns).values.tolist() == spark[columns].sort_values(
+        columns).values.tolist()
+
+    def explained(found: pd.DataFrame) -> list[Any]:
+        return sorted((u, str(d), tuple((r["feature"], round(r["weight"], 6), r["text"])
+                                        for r in rs))
+                      for u, d, rs in zip(found.user_id, found.day, found.reasons, strict=True))
+
+    assert explained(duck) == explained(spark)
