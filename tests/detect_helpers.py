@@ -106,3 +106,29 @@ def synthetic_window(user_days: list[dict[str, Any]], events: list[dict[str, Any
     days = [r["day"] for r in user_days]
     return Window(start=min(days), end=max(days), user_day=user_day, events=table,
                   directory=empty, hr_events=empty)
+
+
+def on_spark(window: Window) -> Window:
+    """The same synthetic window with its tables copied into a local Spark session (for
+    small parity tests of single detectors)."""
+    import ibis
+    from ibis.backends.pyspark.datatypes import PySparkSchema
+
+    from molehunt.store.connect import spark_session
+
+    session = spark_session()
+    con = ibis.pyspark.connect(session)
+
+    def copy(name: str, table: ibis.Table) -> ibis.Table:
+        view = f"mh_twin_{name}"
+        schema = PySparkSchema.from_ibis(table.schema())
+        session.createDataFrame(table.to_pyarrow().to_pylist(), schema=schema
+                                ).createOrReplaceTempView(view)
+        return con.table(view).cast(table.schema())
+
+    return Window(start=window.start, end=window.end,
+                  user_day=copy("user_day", window.user_day),
+                  events=copy("events", window.events),
+                  directory=window.directory, hr_events=window.hr_events,
+                  settings=window.settings, backend="spark",
+                  tables={n: copy(n, t) for n, t in window.tables.items()})
