@@ -135,11 +135,19 @@ class NeedToKnow(Detector):
                 others_a = t[f"{group}_active"].fill_null(0) - t.active_span
                 others_k = t[f"{group}_{short}"].fill_null(0) - k
                 known = others_a >= self.min_peer_days
-                if group == "cohort":
-                    known = known & t.cohort.notnull()
                 rate = ibis.greatest(others_k.cast("float64") / ibis.greatest(
                     others_a, 1).cast("float64"), self.min_rate)
-                zs.append(ibis.ifelse(known, poisson_z(k, rate * a), ibis.null("float64")))
+                z_group = poisson_z(k, rate * a)
+                if group == "cohort":
+                    # newcomers are few: too few of them say nothing either way
+                    z_group = ibis.ifelse(known & t.cohort.notnull(), z_group,
+                                          ibis.null("float64"))
+                else:
+                    # a role or team with members but too few of their days yet (the first
+                    # days of the data) cannot vouch for the person: nothing is said
+                    z_group = ibis.ifelse(known, z_group, ibis.ifelse(
+                        others_a > 0, 0.0, ibis.null("float64")))
+                zs.append(z_group)
                 rates.append(ibis.ifelse(known, rate, ibis.null("float64")))
             # the least unusual comparison decides: unusual for the role, the team and the
             # newcomers alike; with no peer group at all nothing is said
