@@ -8,6 +8,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from detect_helpers import caught, insiders, run
 from molehunt.detectors.base import Window
@@ -31,6 +32,7 @@ def test_catches_the_s3_job_hopper(slow_org: Any) -> None:
         assert mine.score.max() >= 0.7
         texts = [r["text"] for rs in mine.reasons for r in rs]
         assert any("other departments" in t for t in texts)
+        assert all(len(e) > 0 for e in mine.evidence), "the reads and meetings are evidence"
 
 
 def test_no_benign_lookalike_and_few_others(slow_org: Any) -> None:
@@ -70,8 +72,15 @@ def _window(rows: list[dict[str, Any]]) -> Window:
     frame["days_since_hire_1d"] = frame.days_since_hire_1d.astype("float64")
     user_day = ibis.memtable(frame)
     empty = ibis.memtable(pd.DataFrame({"user_id": pd.Series([], dtype="object")}))
+    text = pa.array([], pa.string())
+    events = ibis.memtable(pa.table({
+        "event_id": text, "user_id": text, "day": pa.array([], pa.date32()), "action": text,
+        "attrs": text, "doc_id": text, "object": text}))
+    documents = ibis.memtable(pa.table({"doc_id": text, "path": text, "department": text,
+                                        "sensitivity": pa.array([], pa.int8())}))
     return Window(start=START, end=max(r["day"] for r in rows), user_day=user_day,
-                  events=empty, directory=empty, hr_events=empty)
+                  events=events, directory=empty, hr_events=empty,
+                  tables={"documents": documents})
 
 
 def _org(extra: list[dict[str, Any]]) -> list[dict[str, Any]]:

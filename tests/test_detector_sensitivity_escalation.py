@@ -76,7 +76,8 @@ def _window(people: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]) -> 
     events = ibis.memtable(pa.table({
         "event_id": pa.array([], pa.string()), "user_id": pa.array([], pa.string()),
         "day": pa.array([], pa.date32()), "channel": pa.array([], pa.string()),
-        "action": pa.array([], pa.string()), "sensitivity": pa.array([], pa.int8())}))
+        "action": pa.array([], pa.string()), "content": pa.array([], pa.string()),
+        "doc_id": pa.array([], pa.string())}))
     empty = ibis.memtable(pd.DataFrame({"user_id": pd.Series([], dtype="object")}))
     return Window(start=START, end=START + dt.timedelta(days=DAYS - 1), user_day=user_day,
                   events=events, directory=empty, hr_events=empty,
@@ -90,7 +91,7 @@ def _org() -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
               for team in "ABC" for n in range(5)]
     people += [_person(f"S{n}", "Sales", 2, 3, role="Sales", every=2) for n in range(4)]
     # the sales level is steady: every send at 2 or 3 alternating, no trend
-    for days, sent in people[-4:]:
+    for _, sent in people[-4:]:
         for number, row in enumerate(sent):
             row["sensitivity"] = 2 + number % 2
     return people
@@ -107,7 +108,7 @@ def test_a_team_whose_new_project_raises_the_level_is_not_flagged() -> None:
 
 def test_one_person_climbing_alone_is_flagged() -> None:
     """The same climb by one person of a team that does not share it stands out."""
-    people = _org() + [_person("LONE", "Team A", 1, 3)]
+    people = [*_org(), _person("LONE", "Team A", 1, 3)]
     window = _window(people)
     found = SensitivityEscalation().fit(window).score(window).to_pandas()
     best = found.groupby("user_id").score.max()

@@ -9,8 +9,11 @@ from typing import Any, ClassVar
 import ibis
 
 from molehunt.detectors.base import (
+    EVIDENCE_LIMIT,
+    FINDINGS_SCHEMA,
     Detector,
     Window,
+    empty_strings,
     exact_round,
     findings,
     noisy_or,
@@ -69,7 +72,7 @@ class NeedToKnow(Detector):
     name: ClassVar[str] = "need_to_know"
     kind: ClassVar[str] = "baseline"
     requires: ClassVar[frozenset[str]] = frozenset({
-        "user_day", "role", "team", "days_since_hire_1d",
+        "user_day", "events", "documents", "role", "team", "department", "days_since_hire_1d",
         "documents_read_other_unit_sensitive_1d", "meetings_closed_other_unit_1d"})
     long_horizon: ClassVar[bool] = True
     #: The calendar span (``span_days``) in active days, with room.
@@ -98,7 +101,7 @@ class NeedToKnow(Detector):
         u = window.user_day
         hired = u.days_since_hire_1d
         joiner = hired.notnull() & (hired <= self.joiner_days)
-        d = u.select("user_id", "day", "role", "team",
+        d = u.select("user_id", "day", "role", "team", "department",
                      x=u.day.delta(ibis.date(_ORIGIN), unit="day").cast("int64"),
                      hired=hired, cohort=ibis.ifelse(joiner, "joiner", ibis.null("string")),
                      active=ibis.literal(1, "int64"),
@@ -122,7 +125,7 @@ class NeedToKnow(Detector):
             t = t.left_join(g, [t[group].identical_to(g[f"{group}_key"]),
                                 t.x == g[f"{group}_x"]])
             t = t.drop(f"{group}_key", f"{group}_x")
-        return self._findings(t)
+        return self._evidence(self._findings(t), t, window)
 
     def _findings(self, t: ibis.Table) -> ibis.Table:
         """Per measure the smallest z over the peer groups with enough days; scores."""
@@ -184,3 +187,35 @@ class NeedToKnow(Detector):
                                                   " days ago, beyond other newcomers too")),
         ]
         return findings(t, detector=self, score=exact_round(score), reasons=reasons)
+
+    def _evidence(self, found: ibis.Table, t: ibis.Table, window: Window) -> ibis.Table:
+        """``found`` with the day's reads of other departments' confidential documents and
+        their closed-door meetings as evidence."""
+        keys = t.select(k_user=t.user_id, k_day=t.day, k_home=t.department).distinct()
+        e = window.events
+        e = e.filter(e.action.isin(("file_open", "file_write", "print", "meeting")))
+        e = e.join(keys, [e.user_id == keys.k_user, e.day == keys.k_day])
+        attrs = e.attrs.fill_null("")
+        held_by = attrs.re_extract('"department":\\s*"([^"]*)"', 1).nullif("")
+        meetings = e.filter(e.action == "meeting", attrs.re_search('"closed_door":\\s*true'),
+                            held_by.notnull(), ~held_by.identical_to(e.k_home))
+        docs = window.table("documents")
+        # a file event names its document by id or by path (as the features look it up)
+        by_key = docs.select(d_key=docs.doc_id, d_unit=docs.department,
+                             d_level=docs.sensitivity).union(
+            docs.filter(docs.path.notnull()).select(
+                d_key=docs.path, d_unit=docs.department, d_level=docs.sensitivity))
+        by_key = by_key.group_by("d_key").aggregate(d_unit=by_key.d_unit.min(),
+                                                    d_level=by_key.d_level.max())
+        reads = e.filter(e.action != "meeting")
+        reads = reads.join(by_key, ibis.coalesce(reads.doc_id, reads.object) == by_key.d_key)
+        reads = reads.filter(reads.d_level.cast("int64") >= 2, reads.d_unit.notnull(),
+                             ~reads.d_unit.identical_to(reads.k_home))
+        chosen = meetings.select("event_id", "user_id", "day").union(
+            reads.select("event_id", "user_id", "day"))
+        ids = chosen.group_by(e_user=chosen.user_id, e_day=chosen.day).aggregate(
+            ids=chosen.event_id.collect())
+        joined = found.left_join(ids, [found.user_id == ids.e_user, found.day == ids.e_day])
+        evidence = ibis.coalesce(joined.ids.sort()[:EVIDENCE_LIMIT], empty_strings())
+        return joined.select(*[c for c in FINDINGS_SCHEMA.names if c != "evidence"],
+                             evidence=evidence).select(*FINDINGS_SCHEMA.names)

@@ -241,9 +241,11 @@ class SensitivityEscalation(Detector):
                        number_text(t._contact_before), " % before")),
         ]
         found = findings(t, detector=self, score=exact_round(score), reasons=reasons)
+        # the event's own label is often missing (an excerpt is known by its content match),
+        # so the evidence is the day's outside mail and uploads that carried content
         return with_evidence(found, window.events, lambda e: (
             e.channel.isin(OUTSIDE_CHANNELS) & e.action.isin(("email_send", "web_upload"))
-            & (e.sensitivity.cast("int64") >= self.min_level)))
+            & (e.content.notnull() | e.doc_id.notnull())))
 
     #: Floor of the residual variance of levels around the trend (whole-number levels).
     MIN_VARIANCE: ClassVar[float] = 0.25
