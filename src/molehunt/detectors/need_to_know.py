@@ -43,7 +43,8 @@ def poisson_z(k: Any, mu: Any) -> Any:
 @dataclass(kw_only=True)
 class NeedToKnow(Detector):
     """Reading other units' sensitive documents and sitting in their closed-door meetings
-    far more than the role, the team and (for a new joiner) other newcomers do.
+    far more than the role, the team, and the person before (or, for a new joiner, other
+    newcomers) did.
 
     Scenario: a job hopper (S3) reaches far beyond the role's need-to-know from the first
     weeks: opens confidential and secret documents of other departments, attends their
@@ -56,14 +57,17 @@ class NeedToKnow(Detector):
     counts twice) and ``meetings_closed_other_unit_1d``. Each is tested against what the
     person's active days predict at the rate of the rest of the role, of the rest of the
     team and, for someone hired at most ``joiner_days`` ago (``days_since_hire_1d``), of
-    the other newcomers in the same days (a Poisson likelihood-ratio z per comparison; the
-    smallest counts, so the person must stand out from every peer group that has enough
-    days to say). A measure counts with at least ``min_count`` and ``z >= min_z``; findings
-    fall on the days the person reached out, scored higher the larger ``z``, with both
-    measures, and for a new joiner.
+    the other newcomers in the same days, and for everyone else of the person's own rate
+    in the ``history_days`` before the span (a Poisson likelihood-ratio z per comparison;
+    the smallest counts, so the person must stand out from every peer group that has enough
+    days to say, and reach must have grown; someone not new with less than
+    ``min_history_days`` active days before the span is not judged yet). A measure counts
+    with at least ``min_count`` and ``z >= min_z``; findings fall on the days the person
+    reached out, scored higher the larger ``z``, with both measures, and for a new joiner.
 
     False positives: staff whose role spans units (managers in a unit's leadership meetings,
-    assistants, IT) share the role's high rate; a project team that reads another
+    assistants, IT) share the role's high rate, or their own earlier one when the post is
+    the only one of its kind that does; a project team that reads another
     department's documents together shares the team's rate; a lone person who legitimately
     moved into cross-unit work (a new programme office) stands out until peers follow, and
     belongs on an allowlist; a transfer reads the old department's documents for a while.
@@ -75,13 +79,14 @@ class NeedToKnow(Detector):
         "user_day", "events", "documents", "role", "team", "department", "days_since_hire_1d",
         "documents_read_other_unit_sensitive_1d", "meetings_closed_other_unit_1d"})
     long_horizon: ClassVar[bool] = True
-    #: The calendar span (``span_days``) in active days, with room.
-    lookback_days: ClassVar[int] = 90
+    #: The calendar span and the history before it (``span_days + history_days``) in
+    #: active days, with room.
+    lookback_days: ClassVar[int] = 250
 
     #: Calendar days the reach is counted over.
     span_days: int = 120
     #: Someone hired at most this many days ago is compared with the other newcomers too.
-    joiner_days: int = 180
+    joiner_days: int = 365
     #: At least this many document-days or meetings before a measure counts.
     min_count: int = 5
     #: Poisson z (against every peer group) above which the reach is unusual.
@@ -90,11 +95,16 @@ class NeedToKnow(Detector):
     min_rate: float = 0.02
     #: Peer groups with fewer active days (the person left out) in the span say nothing.
     min_peer_days: int = 60
+    #: Calendar days before the span that give the person's own earlier rate.
+    history_days: int = 240
+    #: Someone not new with fewer active days than this before the span is not judged yet.
+    min_history_days: int = 40
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
         """Default and a shorter, stricter test."""
-        return [{}, {"span_days": 60, "joiner_days": 90, "min_count": 8, "min_z": 4.0}]
+        return [{}, {"span_days": 60, "joiner_days": 90, "min_count": 8, "min_z": 4.0,
+                     "history_days": 120}]
 
     def score(self, window: Window) -> ibis.Table:
         """A finding on each day of reach once the span's reach is unusual for every peer."""
@@ -110,7 +120,11 @@ class NeedToKnow(Detector):
         counted = ("active", *[short for _, short in _MEASURES])
         span = (-(self.span_days - 1), 0)
         person = ibis.window(group_by="user_id", order_by="x", range=span)
-        t = d.mutate(**{f"{c}_span": d[c].sum().over(person) for c in counted})
+        earlier = ibis.window(group_by="user_id", order_by="x",
+                              range=(-(self.span_days + self.history_days - 1),
+                                     -self.span_days))
+        t = d.mutate(**{f"{c}_span": d[c].sum().over(person) for c in counted},
+                     **{f"{c}_before": d[c].sum().over(earlier) for c in counted})
         today = ibis.literal(False)
         for _, short in _MEASURES:
             today = today | (t[short] > 0)
@@ -152,6 +166,15 @@ class NeedToKnow(Detector):
                         others_a > 0, 0.0, ibis.null("float64")))
                 zs.append(z_group)
                 rates.append(ibis.ifelse(known, rate, ibis.null("float64")))
+            # the person's own earlier habit: reach that has always been this wide (a post
+            # that sits in another unit's meetings) did not grow; a newcomer has no habit yet
+            # (the newcomers stand in), and too short a history says nothing
+            own_a = t.active_before.fill_null(0)
+            own_rate = ibis.greatest(t[f"{short}_before"].fill_null(0).cast("float64")
+                                     / ibis.greatest(own_a, 1).cast("float64"),
+                                     self.min_rate)
+            zs.append(ibis.ifelse(t.cohort.notnull(), ibis.null("float64"), ibis.ifelse(
+                own_a >= self.min_history_days, poisson_z(k, own_rate * a), 0.0)))
             # the least unusual comparison decides: unusual for the role, the team and the
             # newcomers alike; with no peer group at all nothing is said
             z = ibis.least(*[ibis.coalesce(v, 1e9) for v in zs])
