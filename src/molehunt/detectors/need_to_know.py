@@ -40,6 +40,23 @@ def poisson_z(k: Any, mu: Any) -> Any:
     return ibis.ifelse(kf > mu, ibis.greatest(g, 0.0).sqrt(), 0.0)
 
 
+def _damp_repeats(t: ibis.Table, strength: Any, quiet_days: int, growth: float,
+                  factor: float) -> tuple[ibis.Table, Any, Any]:
+    """``t`` with ``_strength`` and ``_before`` (the strongest of the person's candidate days
+    in the ``quiet_days`` before), whether the day is fresh, and the factor for its score.
+
+    A finding counts in full when it is new or its strength has grown by ``growth`` times;
+    a day that only repeats what was already found counts ``factor`` of it, so a lead that
+    analysts already have does not hold a place in every day's reading list (risk decays;
+    it comes back when the evidence grows).
+    """
+    t = t.mutate(_strength=strength)
+    earlier = ibis.window(group_by=t.user_id, order_by=t.x, range=(-quiet_days, -1))
+    t = t.mutate(_before=t._strength.max().over(earlier).fill_null(0.0))
+    fresh = (t._before <= 0) | (t._strength >= growth * t._before)
+    return t, fresh, ibis.ifelse(fresh, 1.0, factor)
+
+
 @dataclass(kw_only=True)
 class NeedToKnow(Detector):
     """Reading other units' sensitive documents and sitting in their closed-door meetings
@@ -95,6 +112,11 @@ class NeedToKnow(Detector):
     min_rate: float = 0.02
     #: Peer groups with fewer active days (the person left out) in the span say nothing.
     min_peer_days: int = 60
+    #: A finding no stronger than ``growth`` times the strongest of the person's last
+    #: ``quiet_days`` counts ``repeat_factor`` of its score (the lead is already known).
+    quiet_days: int = 60
+    growth: float = 1.5
+    repeat_factor: float = 0.4
     #: Calendar days before the span that give the person's own earlier rate.
     history_days: int = 240
     #: Someone not new with fewer active days than this before the span is not judged yet.
@@ -189,9 +211,16 @@ class NeedToKnow(Detector):
         meetings_s = ibis.ifelse(meetings["unusual"],
                                  0.4 + 0.35 * saturate(meetings["z"] - self.min_z, 4.0), 0.0)
         joiner_s = ibis.ifelse(any_unusual & t.cohort.notnull(), 0.2, 0.0)
-        score = noisy_or(docs_s, meetings_s, joiner_s)
+        strength = ibis.greatest(ibis.ifelse(docs["unusual"], docs["z"], 0.0),
+                                 ibis.ifelse(meetings["unusual"], meetings["z"], 0.0))
         t = t.mutate(_dk=docs["k"], _dz=docs["z"], _dmu=docs["mu"], _mk=meetings["k"],
-                     _mz=meetings["z"], _mmu=meetings["mu"])
+                     _mz=meetings["z"], _mmu=meetings["mu"], _docs_s=docs_s,
+                     _meetings_s=meetings_s, _joiner_s=joiner_s)
+        t, fresh, damping = _damp_repeats(t, strength, self.quiet_days, self.growth,
+                                          self.repeat_factor)
+        docs_s, meetings_s, joiner_s = (t._docs_s * damping, t._meetings_s * damping,
+                                        t._joiner_s * damping)
+        score = noisy_or(docs_s, meetings_s, joiner_s)
         span = ibis.literal(str(self.span_days))
         reasons = [
             reason("documents_read_other_unit_sensitive_span", t._dk, t._dmu, docs_s,
@@ -205,6 +234,11 @@ class NeedToKnow(Detector):
                        " closed-door meetings of other departments in the last ", span,
                        " days; peers' rate predicts ", number_text(t._mmu, 1), " (z ",
                        number_text(t._mz, 1), ")")),
+            reason("reach_repeat", t._strength, t._before,
+                   ibis.ifelse(fresh, 0.0, 0.01),
+                   ibis.literal("no stronger than in the last ").concat(
+                       str(self.quiet_days), " days (z ", number_text(t._before, 1),
+                       "), already found: counts ", str(self.repeat_factor))),
             reason("days_since_hire_1d", t.hired, None, joiner_s,
                    ibis.literal("joined ").concat(number_text(t.hired.fill_null(0)),
                                                   " days ago, beyond other newcomers too")),

@@ -56,6 +56,23 @@ def _fit(sums: list[Any], min_variance: float) -> tuple[Any, Any]:
     return slope, ibis.ifelse(usable, error, ibis.null("float64"))
 
 
+def _damp_repeats(t: ibis.Table, strength: Any, quiet_days: int, growth: float,
+                  factor: float) -> tuple[ibis.Table, Any, Any]:
+    """``t`` with ``_strength`` and ``_before`` (the strongest of the person's candidate days
+    in the ``quiet_days`` before), whether the day is fresh, and the factor for its score.
+
+    A finding counts in full when it is new or its strength has grown by ``growth`` times;
+    a day that only repeats what was already found counts ``factor`` of it, so a lead that
+    analysts already have does not hold a place in every day's reading list (risk decays;
+    it comes back when the evidence grows).
+    """
+    t = t.mutate(_strength=strength)
+    earlier = ibis.window(group_by=t.user_id, order_by=t.x, range=(-quiet_days, -1))
+    t = t.mutate(_before=t._strength.max().over(earlier).fill_null(0.0))
+    fresh = (t._before <= 0) | (t._strength >= growth * t._before)
+    return t, fresh, ibis.ifelse(fresh, 1.0, factor)
+
+
 @dataclass(kw_only=True)
 class SensitivityEscalation(Detector):
     """What a person sends outside climbs in sensitivity for months, unlike their team.
@@ -109,6 +126,11 @@ class SensitivityEscalation(Detector):
     min_climb: float = 1.0
     #: What leaves must reach this level (2 confidential) for a rise to matter.
     min_level: int = 2
+    #: A finding whose t statistic is no more than ``growth`` times the strongest of the
+    #: person's last ``quiet_days`` counts ``repeat_factor`` of its score (already known).
+    quiet_days: int = 60
+    growth: float = 1.5
+    repeat_factor: float = 0.4
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -210,11 +232,25 @@ class SensitivityEscalation(Detector):
         level_s = ibis.ifelse(rising, 0.1 * (t.level - self.min_level).clip(0, 2), 0.0)
         reads_s = ibis.ifelse(rising & reads_up, 0.2, 0.0)
         contact_s = ibis.ifelse(rising & contact_up, 0.2, 0.0)
+        t = t.mutate(_trend_s=trend_s, _climb_s=climb_s, _level_s=level_s, _reads_s=reads_s,
+                     _contact_s=contact_s, _t_stat=t_stat, _climb_v=climb, _now_v=now,
+                     _team_v=team_slope * spread, _role_v=role_level, _share_now_v=share_now,
+                     _share_before_v=share_before, _contact_now_v=contact_now,
+                     _contact_before_v=contact_before / days_before)
+        t, fresh, damping = _damp_repeats(t, ibis.ifelse(rising, t_stat, 0.0),
+                                          self.quiet_days, self.growth, self.repeat_factor)
+        trend_s, climb_s, level_s, reads_s, contact_s = (
+            t._trend_s * damping, t._climb_s * damping, t._level_s * damping,
+            t._reads_s * damping, t._contact_s * damping)
+        t_stat, climb, now, team_v, role_level = (t._t_stat, t._climb_v, t._now_v, t._team_v,
+                                                  t._role_v)
+        share_now, share_before = t._share_now_v, t._share_before_v
+        contact_now, contact_rate_before = t._contact_now_v, t._contact_before_v
         score = noisy_or(trend_s, climb_s, level_s, reads_s, contact_s)
-        t = t.mutate(_now=now, _t=t_stat, _climb=climb, _team=team_slope * spread,
+        t = t.mutate(_now=now, _t=t_stat, _climb=climb, _team=team_v,
                      _role=role_level, _share_now=share_now, _share_before=share_before,
                      _contact_now=contact_now * 100.0,
-                     _contact_before=contact_before / days_before * 100.0)
+                     _contact_before=contact_rate_before * 100.0)
         horizon = ibis.literal(str(self.horizon_days))
         reasons = [
             reason("sensitivity_out_outside_trend", t._climb, 0.0, trend_s,
@@ -227,6 +263,11 @@ class SensitivityEscalation(Detector):
                    ibis.literal("the trend stands at level ").concat(
                        number_text(t._now, 1), " of 4 now; the role sends ",
                        ibis.coalesce(number_text(t._role, 1), "little"), " on average")),
+            reason("sensitivity_out_trend_repeat", t._strength, t._before,
+                   ibis.ifelse(fresh, 0.0, 0.01),
+                   ibis.literal("the trend is no stronger than in the last ").concat(
+                       str(self.quiet_days), " days (t ", number_text(t._before, 1),
+                       "), already found: counts ", str(self.repeat_factor))),
             reason("sensitivity_out_max_1d", t.level, self.min_level, level_s,
                    ibis.literal("level ").concat(number_text(t.level), " left today in ",
                                                  number_text(t.documents), " document(s)")),
