@@ -113,10 +113,11 @@ class NeedToKnow(Detector):
     #: Peer groups with fewer active days (the person left out) in the span say nothing.
     min_peer_days: int = 60
     #: A finding no stronger than ``growth`` times the strongest of the person's last
-    #: ``quiet_days`` counts ``repeat_factor`` of its score (the lead is already known).
+    #: ``quiet_days`` counts ``repeat_factor`` of its score (the lead is already known:
+    #: at 0.3 a daily repeat of even a strong finding keeps risk at band low).
     quiet_days: int = 60
     growth: float = 1.5
-    repeat_factor: float = 0.4
+    repeat_factor: float = 0.3
     #: Calendar days before the span that give the person's own earlier rate.
     history_days: int = 240
     #: Someone not new with fewer active days than this before the span is not judged yet.
@@ -218,9 +219,9 @@ class NeedToKnow(Detector):
                      _meetings_s=meetings_s, _joiner_s=joiner_s)
         t, fresh, damping = _damp_repeats(t, strength, self.quiet_days, self.growth,
                                           self.repeat_factor)
+        score = noisy_or(t._docs_s, t._meetings_s, t._joiner_s) * damping
         docs_s, meetings_s, joiner_s = (t._docs_s * damping, t._meetings_s * damping,
                                         t._joiner_s * damping)
-        score = noisy_or(docs_s, meetings_s, joiner_s)
         span = ibis.literal(str(self.span_days))
         reasons = [
             reason("documents_read_other_unit_sensitive_span", t._dk, t._dmu, docs_s,

@@ -127,10 +127,11 @@ class SensitivityEscalation(Detector):
     #: What leaves must reach this level (2 confidential) for a rise to matter.
     min_level: int = 2
     #: A finding whose t statistic is no more than ``growth`` times the strongest of the
-    #: person's last ``quiet_days`` counts ``repeat_factor`` of its score (already known).
+    #: person's last ``quiet_days`` counts ``repeat_factor`` of its score (already known:
+    #: at 0.3 a daily repeat of even a strong finding keeps risk at band low).
     quiet_days: int = 60
     growth: float = 1.5
-    repeat_factor: float = 0.4
+    repeat_factor: float = 0.3
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -239,6 +240,8 @@ class SensitivityEscalation(Detector):
                      _contact_before_v=contact_before / days_before)
         t, fresh, damping = _damp_repeats(t, ibis.ifelse(rising, t_stat, 0.0),
                                           self.quiet_days, self.growth, self.repeat_factor)
+        score = noisy_or(t._trend_s, t._climb_s, t._level_s, t._reads_s,
+                         t._contact_s) * damping
         trend_s, climb_s, level_s, reads_s, contact_s = (
             t._trend_s * damping, t._climb_s * damping, t._level_s * damping,
             t._reads_s * damping, t._contact_s * damping)
@@ -246,7 +249,6 @@ class SensitivityEscalation(Detector):
                                                   t._role_v)
         share_now, share_before = t._share_now_v, t._share_before_v
         contact_now, contact_rate_before = t._contact_now_v, t._contact_before_v
-        score = noisy_or(trend_s, climb_s, level_s, reads_s, contact_s)
         t = t.mutate(_now=now, _t=t_stat, _climb=climb, _team=team_v,
                      _role=role_level, _share_now=share_now, _share_before=share_before,
                      _contact_now=contact_now * 100.0,
