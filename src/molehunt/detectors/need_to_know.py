@@ -80,7 +80,9 @@ class NeedToKnow(Detector):
     days to say, and reach must have grown; someone not new with less than
     ``min_history_days`` active days before the span is not judged yet). A measure counts
     with at least ``min_count`` and ``z >= min_z``; findings fall on the days the person
-    reached out, scored higher the larger ``z``, with both measures, and for a new joiner.
+    reached out, scored higher the larger ``z``, with both measures, and for a new joiner;
+    a day whose largest z is not ``growth`` times the strongest of the last ``quiet_days``
+    repeats what was found and counts ``repeat_factor`` of its score.
 
     False positives: staff whose role spans units (managers in a unit's leadership meetings,
     assistants, IT) share the role's high rate, or their own earlier one when the post is

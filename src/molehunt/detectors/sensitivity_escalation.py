@@ -96,6 +96,8 @@ class SensitivityEscalation(Detector):
     (``documents_read_secret_1d`` of ``documents_read_1d``, recent ``recent_days`` against
     the earlier part of the span, more than the team's) and rising contact with expert
     networks (``emails_to_expert_network_1d``, ``visits_expert_network_1d``) add to it.
+    A day whose t statistic is not ``growth`` times the strongest of the last ``quiet_days``
+    repeats what was found and counts ``repeat_factor`` of its score.
 
     False positives: a role that routinely sends sensitive material out has no trend and a
     high role level, so it is not flagged; a new project that raises the level of the whole
