@@ -280,3 +280,21 @@ def noisy_or(*scores: Any) -> Any:
     for s in scores:
         product = product * (1.0 - ibis.coalesce(s, 0.0).clip(0.0, 1.0))
     return 1.0 - product
+
+
+def damp_repeats(t: ibis.Table, strength: Any, quiet_days: int, growth: float,
+                 factor: float) -> tuple[ibis.Table, Any, Any]:
+    """``t`` (with ``user_id`` and ``x``, the day as a number) with ``_strength`` and
+    ``_before`` (the strongest of the person's candidate days in the ``quiet_days`` before),
+    whether the day is fresh, and the factor for its score.
+
+    A finding counts in full when it is new or its strength has grown by ``growth`` times;
+    a day that only repeats what was already found counts ``factor`` of it, so a lead that
+    analysts already have does not hold a place in every day's reading list (risk decays;
+    it comes back when the evidence grows).
+    """
+    t = t.mutate(_strength=strength)
+    earlier = ibis.window(group_by=t.user_id, order_by=t.x, range=(-quiet_days, -1))
+    t = t.mutate(_before=t._strength.max().over(earlier).fill_null(0.0))
+    fresh = (t._before <= 0) | (t._strength >= growth * t._before)
+    return t, fresh, ibis.ifelse(fresh, 1.0, factor)

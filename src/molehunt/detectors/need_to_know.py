@@ -13,6 +13,7 @@ from molehunt.detectors.base import (
     FINDINGS_SCHEMA,
     Detector,
     Window,
+    damp_repeats,
     empty_strings,
     exact_round,
     findings,
@@ -39,22 +40,6 @@ def poisson_z(k: Any, mu: Any) -> Any:
     g = 2.0 * (kf * (ibis.greatest(kf, 1e-9) / mu).ln() - (kf - mu))
     return ibis.ifelse(kf > mu, ibis.greatest(g, 0.0).sqrt(), 0.0)
 
-
-def _damp_repeats(t: ibis.Table, strength: Any, quiet_days: int, growth: float,
-                  factor: float) -> tuple[ibis.Table, Any, Any]:
-    """``t`` with ``_strength`` and ``_before`` (the strongest of the person's candidate days
-    in the ``quiet_days`` before), whether the day is fresh, and the factor for its score.
-
-    A finding counts in full when it is new or its strength has grown by ``growth`` times;
-    a day that only repeats what was already found counts ``factor`` of it, so a lead that
-    analysts already have does not hold a place in every day's reading list (risk decays;
-    it comes back when the evidence grows).
-    """
-    t = t.mutate(_strength=strength)
-    earlier = ibis.window(group_by=t.user_id, order_by=t.x, range=(-quiet_days, -1))
-    t = t.mutate(_before=t._strength.max().over(earlier).fill_null(0.0))
-    fresh = (t._before <= 0) | (t._strength >= growth * t._before)
-    return t, fresh, ibis.ifelse(fresh, 1.0, factor)
 
 
 @dataclass(kw_only=True)
@@ -219,7 +204,7 @@ class NeedToKnow(Detector):
         t = t.mutate(_dk=docs["k"], _dz=docs["z"], _dmu=docs["mu"], _mk=meetings["k"],
                      _mz=meetings["z"], _mmu=meetings["mu"], _docs_s=docs_s,
                      _meetings_s=meetings_s, _joiner_s=joiner_s)
-        t, fresh, damping = _damp_repeats(t, strength, self.quiet_days, self.growth,
+        t, fresh, damping = damp_repeats(t, strength, self.quiet_days, self.growth,
                                           self.repeat_factor)
         score = noisy_or(t._docs_s, t._meetings_s, t._joiner_s) * damping
         docs_s, meetings_s, joiner_s = (t._docs_s * damping, t._meetings_s * damping,

@@ -11,6 +11,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    damp_repeats,
     exact_round,
     findings,
     noisy_or,
@@ -55,22 +56,6 @@ def _fit(sums: list[Any], min_variance: float) -> tuple[Any, Any]:
     error = (variance * n.cast("float64") / fsxx).sqrt()
     return slope, ibis.ifelse(usable, error, ibis.null("float64"))
 
-
-def _damp_repeats(t: ibis.Table, strength: Any, quiet_days: int, growth: float,
-                  factor: float) -> tuple[ibis.Table, Any, Any]:
-    """``t`` with ``_strength`` and ``_before`` (the strongest of the person's candidate days
-    in the ``quiet_days`` before), whether the day is fresh, and the factor for its score.
-
-    A finding counts in full when it is new or its strength has grown by ``growth`` times;
-    a day that only repeats what was already found counts ``factor`` of it, so a lead that
-    analysts already have does not hold a place in every day's reading list (risk decays;
-    it comes back when the evidence grows).
-    """
-    t = t.mutate(_strength=strength)
-    earlier = ibis.window(group_by=t.user_id, order_by=t.x, range=(-quiet_days, -1))
-    t = t.mutate(_before=t._strength.max().over(earlier).fill_null(0.0))
-    fresh = (t._before <= 0) | (t._strength >= growth * t._before)
-    return t, fresh, ibis.ifelse(fresh, 1.0, factor)
 
 
 @dataclass(kw_only=True)
@@ -240,7 +225,7 @@ class SensitivityEscalation(Detector):
                      _team_v=team_slope * spread, _role_v=role_level, _share_now_v=share_now,
                      _share_before_v=share_before, _contact_now_v=contact_now,
                      _contact_before_v=contact_before / days_before)
-        t, fresh, damping = _damp_repeats(t, ibis.ifelse(rising, t_stat, 0.0),
+        t, fresh, damping = damp_repeats(t, ibis.ifelse(rising, t_stat, 0.0),
                                           self.quiet_days, self.growth, self.repeat_factor)
         score = noisy_or(t._trend_s, t._climb_s, t._level_s, t._reads_s,
                          t._contact_s) * damping
