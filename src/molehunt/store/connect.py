@@ -113,6 +113,11 @@ def spark_session() -> Any:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.driver.memory", "2g")
+        # the UI is off: keep no history of executed plans (molehunt's plans are large, and a
+        # long-lived session would keep the last thousand of them in the driver's memory)
+        .config("spark.sql.ui.retainedExecutions", "1")
+        .config("spark.ui.retainedJobs", "1")
+        .config("spark.ui.retainedStages", "1")
         .getOrCreate()
     )
 
