@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,6 +16,10 @@ from molehunt.sql import sql_path, sql_paths
 from molehunt.store.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# one JVM serves the whole run: the long-horizon detectors' query plans are large, and a 2 GB
+# driver ran out of heap while analysing one after the modules before it
+os.environ.setdefault("MOLEHUNT_SPARK_DRIVER_MEMORY", "4g")
 
 
 @pytest.fixture(autouse=True, scope="module")

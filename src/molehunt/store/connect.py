@@ -98,7 +98,11 @@ def _ibis_type(sql_type: str) -> str:
 
 
 def spark_session() -> Any:
-    """A local Spark session set up for molehunt (UTC, quiet); reused when one exists."""
+    """A local Spark session set up for molehunt (UTC, quiet); reused when one exists.
+
+    ``MOLEHUNT_SPARK_MASTER`` (default ``local[2]``) and ``MOLEHUNT_SPARK_DRIVER_MEMORY``
+    (default ``2g``; read when the first session of the process starts the JVM) override.
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -112,7 +116,7 @@ def spark_session() -> Any:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.driver.memory", "2g")
+        .config("spark.driver.memory", os.environ.get("MOLEHUNT_SPARK_DRIVER_MEMORY", "2g"))
         # the UI is off: keep no history of executed plans (molehunt's plans are large, and a
         # long-lived session would keep the last thousand of them in the driver's memory)
         .config("spark.sql.ui.retainedExecutions", "1")
