@@ -17,9 +17,10 @@ from molehunt.store.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# one JVM serves the whole run: the long-horizon detectors' query plans are large, and a 2 GB
-# driver ran out of heap while analysing one after the modules before it
-os.environ.setdefault("MOLEHUNT_SPARK_DRIVER_MEMORY", "4g")
+# one JVM serves the whole run and keeps memory across Spark sessions (2 GB still in use after
+# a full GC at the end of a run): a 2 GB driver ran out of heap in the Spark tests that came
+# after the long-horizon detectors' large plans
+os.environ.setdefault("MOLEHUNT_SPARK_DRIVER_MEMORY", "8g")
 
 
 @pytest.fixture(autouse=True, scope="module")
