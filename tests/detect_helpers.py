@@ -31,6 +31,17 @@ def insiders(org: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def lookalikes(org: Path) -> set[str]:
+    """Users the simulated organisation lists as benign look-alikes (lookalikes.csv)."""
+    with (org / "answers" / "lookalikes.csv").open(newline="") as handle:
+        return {row["user"] for row in csv.DictReader(handle)}
+
+
+def with_dates(found: pd.DataFrame) -> pd.DataFrame:
+    """``found`` with its ``day`` column as ``datetime.date`` values."""
+    return found.assign(day=[d.date() if isinstance(d, dt.datetime) else d for d in found.day])
+
+
 _RUNS: dict[tuple[str, str], pd.DataFrame] = {}
 
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 from typing import Any
 
-from detect_helpers import caught, insiders, run
+from detect_helpers import caught, insiders, run, with_dates
+from detect_helpers import lookalikes as lookalike_users
 from molehunt.detectors.low_and_slow import LowAndSlow
-
-
-def _days(found: Any) -> Any:
-    return found.assign(day=[d.date() if isinstance(d, dt.datetime) else d for d in found.day])
 
 
 def test_catches_s1_within_two_months(slow_org: Any) -> None:
     workspace, org = slow_org
-    found = _days(run(LowAndSlow(), workspace))
+    found = with_dates(run(LowAndSlow(), workspace))
     wanted = [i for i in insiders(org) if i["scenario"] == "S1"]
     assert wanted, "the test organisation has an S1 insider"
     for insider in wanted:
@@ -30,8 +25,7 @@ def test_catches_s1_within_two_months(slow_org: Any) -> None:
 def test_no_benign_lookalike_and_few_others(slow_org: Any) -> None:
     workspace, org = slow_org
     found = run(LowAndSlow(), workspace)
-    with (org / "answers" / "lookalikes.csv").open(newline="") as handle:
-        lookalikes = {r["user"] for r in csv.DictReader(handle)}
+    lookalikes = lookalike_users(org)
     involved = {i["user"] for i in insiders(org)}
     flagged = set(found[found.score >= 0.5].user_id)
     assert not flagged & (lookalikes - involved), "a benign look-alike was flagged"

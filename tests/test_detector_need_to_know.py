@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from typing import Any
 
@@ -10,18 +9,15 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from detect_helpers import caught, insiders, run
+from detect_helpers import caught, insiders, run, with_dates
+from detect_helpers import lookalikes as lookalike_users
 from molehunt.detectors.base import Window
 from molehunt.detectors.need_to_know import NeedToKnow
 
 
-def _days(found: Any) -> Any:
-    return found.assign(day=[d.date() if isinstance(d, dt.datetime) else d for d in found.day])
-
-
 def test_catches_the_s3_job_hopper(slow_org: Any) -> None:
     workspace, org = slow_org
-    found = _days(run(NeedToKnow(), workspace))
+    found = with_dates(run(NeedToKnow(), workspace))
     hoppers = [i for i in insiders(org) if i["scenario"] == "S3"]
     assert hoppers, "the test organisation has an S3 insider"
     for hopper in hoppers:
@@ -38,8 +34,7 @@ def test_catches_the_s3_job_hopper(slow_org: Any) -> None:
 def test_no_benign_lookalike_and_few_others(slow_org: Any) -> None:
     workspace, org = slow_org
     found = run(NeedToKnow(), workspace)
-    with (org / "answers" / "lookalikes.csv").open(newline="") as handle:
-        lookalikes = {r["user"] for r in csv.DictReader(handle)}
+    lookalikes = lookalike_users(org)
     involved = {i["user"] for i in insiders(org)}
     flagged = set(found[found.score >= 0.5].user_id)
     assert not flagged & (lookalikes - involved), "a benign look-alike was flagged"

@@ -12,20 +12,17 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from detect_helpers import caught, insiders, run, synthetic_window
+from detect_helpers import caught, insiders, run, synthetic_window, with_dates
 from molehunt.detectors.base import Window
 from molehunt.detectors.outside_work import OutsideWork
 
 START = dt.date(2011, 1, 3)  # a Monday
 
 
-def _days(found: Any) -> Any:
-    return found.assign(day=[d.date() if isinstance(d, dt.datetime) else d for d in found.day])
 
-
-def test_catches_s4_and_s1_on_their_days(slow_org: Any) -> None:
+def test_catches_s4_and_s1_on_theirwith_dates(slow_org: Any) -> None:
     workspace, org = slow_org
-    found = _days(run(OutsideWork(), workspace))
+    found = with_dates(run(OutsideWork(), workspace))
     wanted = [i for i in insiders(org) if i["scenario"] in {"S1", "S4"}]
     assert {i["scenario"] for i in wanted} == {"S1", "S4"}
     for insider in wanted:

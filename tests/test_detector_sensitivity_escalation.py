@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from typing import Any
 
@@ -10,18 +9,15 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from detect_helpers import caught, insiders, run
+from detect_helpers import caught, insiders, run, with_dates
+from detect_helpers import lookalikes as lookalike_users
 from molehunt.detectors.base import Window
 from molehunt.detectors.sensitivity_escalation import SensitivityEscalation
 
 
-def _days(found: Any) -> Any:
-    return found.assign(day=[d.date() if isinstance(d, dt.datetime) else d for d in found.day])
-
-
 def test_catches_an_escalating_insider(slow_org: Any) -> None:
     workspace, org = slow_org
-    found = _days(run(SensitivityEscalation(), workspace))
+    found = with_dates(run(SensitivityEscalation(), workspace))
     wanted = [i for i in insiders(org) if i["scenario"] in {"S1", "S4"}]
     assert wanted, "the test organisation has S1 and S4 insiders"
     hits = [i for i in wanted if caught(found, i, top=2)]
@@ -35,8 +31,7 @@ def test_catches_an_escalating_insider(slow_org: Any) -> None:
 def test_no_benign_lookalike_and_few_others(slow_org: Any) -> None:
     workspace, org = slow_org
     found = run(SensitivityEscalation(), workspace)
-    with (org / "answers" / "lookalikes.csv").open(newline="") as handle:
-        lookalikes = {r["user"] for r in csv.DictReader(handle)}
+    lookalikes = lookalike_users(org)
     involved = {i["user"] for i in insiders(org)}
     flagged = set(found[found.score >= 0.5].user_id)
     assert not flagged & (lookalikes - involved), "a benign look-alike was flagged"
