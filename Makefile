@@ -52,7 +52,8 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 unit: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q
+	@# two workers; the modules sharing a simulated organisation stay on one (tests/conftest.py)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 clean:
 	rm -rf $(VENV) workspace

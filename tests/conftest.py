@@ -23,6 +23,32 @@ FIXTURES = Path(__file__).parent / "fixtures"
 os.environ.setdefault("MOLEHUNT_SPARK_DRIVER_MEMORY", "8g")
 
 
+#: Session fixtures that simulate and analyse a whole organisation (minutes each): the modules
+#: using one run on the same pytest-xdist worker, so each is built once per run.
+SHARED_ORGANISATIONS = ("slow_org", "detect_org")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group the tests for ``pytest -n 2 --dist loadgroup`` (what ``make test`` runs).
+
+    A module is one group, so its module fixtures are built once; the modules sharing an
+    organisation fixture form one group, put first so that the two longest groups start on
+    different workers instead of queueing behind each other.
+    """
+    group_of: dict[str, str] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        shared = next((f for f in SHARED_ORGANISATIONS
+                       if f in getattr(item, "fixturenames", ())), None)
+        if shared is not None:
+            group_of[module] = shared
+        group_of.setdefault(module, module)
+    order = {name: rank for rank, name in enumerate(SHARED_ORGANISATIONS)}
+    items.sort(key=lambda item: order.get(group_of[item.nodeid.split("::")[0]], len(order)))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group_of[item.nodeid.split("::")[0]]))
+
+
 @pytest.fixture(autouse=True, scope="module")
 def fresh_spark_per_module() -> Any:
     """Stop the shared Spark session after each module that started one.
