@@ -125,13 +125,13 @@ def on_spark(window: Window) -> Window:
     import ibis
     from ibis.backends.pyspark.datatypes import PySparkSchema
 
-    from molehunt.store.connect import spark_session
+    from molehunt.store.connect import spark_session, unique_view_name
 
     session = spark_session()
     con = ibis.pyspark.connect(session)
 
     def copy(name: str, table: ibis.Table) -> ibis.Table:
-        view = f"mh_twin_{name}"
+        view = unique_view_name(f"mh_twin_{name}")
         schema = PySparkSchema.from_ibis(table.schema())
         session.createDataFrame(table.to_pyarrow().to_pylist(), schema=schema
                                 ).createOrReplaceTempView(view)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
 import json
 import shutil
 import time
@@ -34,7 +33,7 @@ from molehunt.errors import DetectorError, StoreError
 from molehunt.scoring.alerts import open_alerts
 from molehunt.scoring.risk import Context, ScoringParams, score_risk
 from molehunt.scoring.tuning import apply_console
-from molehunt.store.connect import Store, connect
+from molehunt.store.connect import Store, connect, unique_view_name
 from molehunt.store.workspace import Workspace
 
 Progress = Callable[[str, float | None], None]
@@ -121,8 +120,6 @@ def _further_tables(workspace: Workspace, store: Store) -> dict[str, ibis.Table]
     return tables
 
 
-_spark_views = itertools.count()
-
 _SPARK_TYPES = {pa.string(): "string", pa.date32(): "date", pa.int8(): "tinyint",
                 pa.int32(): "int", pa.int64(): "bigint", pa.float64(): "double",
                 pa.bool_(): "boolean"}
@@ -132,7 +129,7 @@ def _spark_view(store: Store, name: str, rows: pa.Table) -> ibis.Table:
     """A small Arrow table as a Spark temporary view (its schema given, so empty works)."""
     ddl = ", ".join(f"`{f.name}` {_SPARK_TYPES[f.type]}" for f in rows.schema)
     session = store.con._session
-    view = f"{name}_{next(_spark_views)}"  # one session serves every store (see connect)
+    view = unique_view_name(name)
     session.createDataFrame(rows.to_pylist(), schema=ddl).createOrReplaceTempView(view)
     return store.con.table(view)
 
@@ -347,8 +344,8 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
         if ids:
             wanted = ibis.memtable({"w_id": ids})
             if store.backend == "spark":
-                wanted = store.con.create_table(f"mh_evidence_{len(ids)}", wanted.to_pandas(),
-                                                overwrite=True, temp=True)
+                wanted = store.con.create_table(unique_view_name("mh_evidence"),
+                                                wanted.to_pandas(), temp=True)
             e = store.events
             hits = e.join(wanted, e.event_id == wanted.w_id).select(
                 e.event_id, e.domain, e.host, e.target, e.object)

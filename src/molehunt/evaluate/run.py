@@ -32,7 +32,7 @@ from molehunt.evaluate.metrics import (
 from molehunt.pipeline import read_results, results_dir
 from molehunt.scoring.alerts import open_alerts
 from molehunt.scoring.risk import BANDS
-from molehunt.store.connect import Store, connect
+from molehunt.store.connect import Store, connect, unique_view_name
 from molehunt.store.workspace import Workspace
 
 BUDGETS = (0.005, 0.01, 0.02)
@@ -66,7 +66,7 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
 
             ids = ibis.memtable({"w_id": list(wanted)})
             if store.backend == "spark":
-                ids = store.con.create_table("mh_truth_ids", ids.to_pandas(), overwrite=True,
+                ids = store.con.create_table(unique_view_name("mh_truth_ids"), ids.to_pandas(),
                                              temp=True)
             e = store.events
             hits = e.join(ids, e.event_id == ids.w_id).select(e.event_id, e.user_id, e.day)

@@ -7,16 +7,13 @@ folder, with ``day=…`` (or ``week=…``) folders as a column.
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 from typing import Any
 
 import ibis
 
-from molehunt.store.connect import Store, hadoop_literal
-
-_names = itertools.count()
+from molehunt.store.connect import Store, hadoop_literal, unique_view_name
 
 
 def parquet_files(folder: Path) -> list[Path]:
@@ -73,7 +70,7 @@ def read(store: Store, folder: Path, partition: str | None = None,
     chosen = parquet_files(folder) if files is None else files
     if not chosen:
         return None
-    name = f"mh_features_{next(_names)}"
+    name = unique_view_name("mh_features")
     if store.backend == "duckdb":
         listing = "[" + ", ".join("'" + os.fspath(p).replace("'", "''") + "'"
                                   for p in chosen) + "]"

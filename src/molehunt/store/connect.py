@@ -36,7 +36,17 @@ from molehunt.store.workspace import Workspace
 BACKENDS = ("duckdb", "spark")
 #: Column added while reading ``documents``: the commit rank of the row's batch.
 _RANK = "_batch_rank"
-_view_names = itertools.count()
+_view_numbers = itertools.count()
+
+
+def unique_view_name(name: str) -> str:
+    """``name`` with a number no other view of this process has.
+
+    One Spark session serves every store, and Ibis tables refer to views by name: a view
+    registered again under a fixed name by a later store (another workspace, another window)
+    would silently redirect the earlier store's lazy tables.
+    """
+    return f"{name}_{next(_view_numbers)}"
 
 
 def _files_between(files: list[Path], start: dt.date, end: dt.date) -> list[Path]:
@@ -166,7 +176,7 @@ def _connect_duckdb(workspace: Workspace) -> Store:
     all_event_files = workspace.event_files()
 
     def events_of(start: dt.date, end: dt.date) -> ibis.Table:
-        return table(f"events_{next(_view_names)}",
+        return table(unique_view_name("events"),
                      [sql_path(p) for p in _files_between(all_event_files, start, end)],
                      dict(EVENT_COLUMNS), hive=True)
 
@@ -200,9 +210,7 @@ def _connect_spark(workspace: Workspace) -> Store:
             if base is not None:  # keeps the day=… folders as the partition column
                 reader = reader.option("basePath", base)
             frame = reader.parquet(*files)
-        # one Spark session serves every store: a view name of its own per store keeps a
-        # later store (another workspace) from redirecting this one's lazy tables
-        view = f"{name}_{next(_view_names)}"
+        view = unique_view_name(name)
         frame.createOrReplaceTempView(view)
         return _ordered(con.table(view), columns)
 
@@ -218,7 +226,7 @@ def _connect_spark(workspace: Workspace) -> Store:
         ranked = frames[0]
         for frame in frames[1:]:
             ranked = ranked.unionByName(frame, allowMissingColumns=True)
-        view = f"documents_batches_{next(_view_names)}"
+        view = unique_view_name("documents_batches")
         ranked.createOrReplaceTempView(view)
         return _latest_documents(con.table(view))
 
