@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from detect_helpers import caught, insiders, run, synthetic_window
+from detect_helpers import caught, insiders, run, synthetic_window, with_dates
 from molehunt.detectors.layoff_cloud_upload import LayoffCloudUpload
 
 
@@ -48,3 +48,18 @@ def test_lookalike_habitual_uploader_in_a_busy_spell_after_a_layoff_scores_less(
     routine, more = _after_layoff(per_day=1), _after_layoff(per_day=3)
     assert routine < 0.45
     assert more >= 0.7
+
+
+def test_lookalike_occasional_uploader_after_a_layoff_is_not_new_to_uploads() -> None:
+    # one upload months ago and one a fortnight before the layoff, then single uploads on
+    # three days within a fortnight after it: a rare habit, not someone new to cloud storage
+    start = dt.date(2024, 1, 1)
+    uploads = {30, 130, 150, 154, 161}
+    days = [{"user_id": "o", "day": start + dt.timedelta(days=n),
+             "uploads_cloud_storage_1d": 1 if n in uploads else 0,
+             "days_since_layoff_in_group_1d": n - 140 if n >= 140 else None}
+            for n in range(170)]
+    window = synthetic_window(days, columns=LayoffCloudUpload.requires)
+    found = with_dates(LayoffCloudUpload().fit(window).score(window).to_pandas())
+    after = found[found.day >= start + dt.timedelta(days=140)]
+    assert after.empty, after[["day", "score"]]

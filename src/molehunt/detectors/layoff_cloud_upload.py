@@ -41,7 +41,7 @@ class LayoffCloudUpload(Detector):
     """
 
     name: ClassVar[str] = "layoff_cloud_upload"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     requires: ClassVar[frozenset[str]] = frozenset({
@@ -50,8 +50,11 @@ class LayoffCloudUpload(Detector):
 
     #: Days after a layoff during which uploads count.
     window_days: int = 60
-    #: A person with at most this many upload days before the episode is new to uploads.
-    max_older_days: int = 1
+    #: A person with at most this many upload days before the episode is new to uploads. One
+    #: earlier upload day already makes an (occasional) habit: for such a person a chance
+    #: cluster of single uploads after a layoff looked exactly like the scenario's onset, so
+    #: whether the recent period is unusual is left to the rate test.
+    max_older_days: int = 0
     #: Active days of the recent period whose upload days are compared with the earlier rate.
     recent_rows: int = 15
     #: Upload days above what the earlier rate predicts that make the recent period unusual.
@@ -69,7 +72,7 @@ class LayoffCloudUpload(Detector):
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
         """Default and a shorter period after the layoff."""
-        return [{}, {"window_days": 30, "max_older_days": 0, "episode_rows": 10}]
+        return [{}, {"window_days": 30, "max_older_days": 1, "episode_rows": 10}]
 
     def score(self, window: Window) -> ibis.Table:
         """Findings on upload days that are new or far more frequent for the person."""
