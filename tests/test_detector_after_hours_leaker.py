@@ -27,16 +27,17 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
 
 
-def _late_night(files: int, history: int = 80) -> float:
+def _late_night(files: int, history: int = 80, plugged_in_at_night: bool = True) -> float:
     """Score of a late night (after-hours activity 7 SDs above usual) on which a device new
-    to the person is plugged in, with ``files`` copied to it, after ``history`` ordinary
-    days."""
+    to the person is plugged in (off hours, or by day), with ``files`` copied to it, after
+    ``history`` ordinary days."""
     start = dt.date(2024, 1, 1)
     days = [{"user_id": "t", "day": start + dt.timedelta(days=n), "days_observed_1d": n + 1,
              "days_since_travel_1d": None} for n in range(history)]
     days[-1].update(logons_off_hours_1d=2, events_after_hours_1d=30,
                     events_after_hours_z_self_90d=7.0, device_first_use_1d=1,
-                    device_connects_1d=1, device_connects_off_hours_1d=1,
+                    device_connects_1d=1,
+                    device_connects_off_hours_1d=1 if plugged_in_at_night else 0,
                     files_to_removable_1d=files)
     window = synthetic_window(days, columns=AfterHoursLeaker.requires)
     found = AfterHoursLeaker().fit(window).score(window).to_pandas()
@@ -55,3 +56,10 @@ def test_lookalike_a_first_device_in_the_first_weeks_is_not_yet_new() -> None:
     # copied is one signal then; the same night after months of history is the scenario
     assert _late_night(files=4, history=40) < 0.2
     assert _late_night(files=4, history=80) >= 0.7
+
+
+def test_lookalike_a_first_device_used_by_day_is_not_the_nights_second_signal() -> None:
+    # someone with an evening session who, the same day, plugged a new drive in at the office
+    # and copied a few files: two separate habits, not the night's work on a new drive
+    assert _late_night(files=4, plugged_in_at_night=False) < 0.2
+    assert _late_night(files=4, plugged_in_at_night=True) >= 0.7

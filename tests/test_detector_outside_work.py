@@ -159,3 +159,20 @@ def test_spark_finds_the_same_contact() -> None:
 
     assert rows_of(duck) == rows_of(spark)
     assert ["e1"] in [list(e) for e in duck.evidence]
+
+
+def _reads(user: str, from_week: int) -> list[dict[str, Any]]:
+    """Expert-network sites read every Tuesday from week ``from_week`` (no mail)."""
+    return [r | {"visits_expert_network_1d": int(r["day"].weekday() == 1
+                                                 and (r["day"] - START).days // 7 >= from_week)}
+            for r in _contacts(user, weeks=40, mails_from=99)]
+
+
+def test_lookalike_a_standing_reading_habit_adds_little_day_after_day() -> None:
+    # someone who has read expert networks' sites every week for the whole span: each day's
+    # finding would otherwise add the same weak score to whatever else the day brings
+    w = _window([*_peers(), *_reads("READER", from_week=0)])
+    found = with_dates(OutsideWork().fit(w).score(w).to_pandas())
+    last = found[found.user_id == "READER"].sort_values("day").iloc[-1]
+    assert last.score < 0.15
+    assert any("reading habit" in r["text"] for r in last.reasons)

@@ -31,20 +31,22 @@ class AfterHoursLeaker(Detector):
     (``device_first_use_1d``, or off-hours connections by someone with no use in the months
     before the last ``episode_rows`` active days);
     uploads to paste and leak sites. One signal alone scores low; two or three on one day
-    score high (new media counts toward two only when files were copied to it).
+    score high (new media counts toward two only when files were copied to it, and toward the
+    night only when it was connected off hours).
 
     False positives: travellers (nights while travelling are not counted), late workers (their
     own baseline already includes late hours), IT staff
     with daily removable media (their usual is not zero), a one-off late deadline. A single
     paste-site upload by a developer scores low unless the other signals join it. A new
     device plugged in on a late night with nothing copied to it (a traveller charging a
-    phone, a new keyboard) counts as one weak signal, not as the night's second. Nor does a
+    phone, a new keyboard) counts as one weak signal, not as the night's second; nor does a
+    first device used by day on a day that also had an evening session. Nor does a
     "first" device in a person's first ``min_history_days`` observed days: for a new joiner,
     or a log source connected last month, every device is new.
     """
 
     name: ClassVar[str] = "after_hours_leaker"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     requires: ClassVar[frozenset[str]] = frozenset({
@@ -98,10 +100,13 @@ class AfterHoursLeaker(Detector):
                                  0.25 + 0.55 * saturate(u.files_to_removable_1d, 3.0), 0.0),
             _leak_s=ibis.ifelse(leak, 0.6 + 0.3 * saturate(u.uploads_paste_leak_1d, 2.0), 0.0))
         rows = t.filter(t._night | t._media | t._leak)
-        # media counts toward the conjunction once something was copied to it, and once the
-        # person's history is long enough for "new" to mean anything
+        # media counts toward the conjunction once something was copied to it, once the
+        # person's history is long enough for "new" to mean anything, and when it is part of
+        # the night's work (plugged in off hours) or of a leak: a first device used at the
+        # office by day, on a day that also had an evening session, is two separate habits
         copied = rows._media & (rows.files_to_removable_1d > 0) & (
-            rows.days_observed_1d >= self.min_history_days)
+            rows.days_observed_1d >= self.min_history_days) & (
+            (rows.device_connects_off_hours_1d > 0) | rows._leak)
         signals = rows._night.cast("int8") + copied.cast("int8") + rows._leak.cast("int8")
         combined = noisy_or(rows._night_s, rows._media_s, rows._leak_s)
         score = ibis.ifelse(signals >= 2, combined, combined * self.single_signal_factor)

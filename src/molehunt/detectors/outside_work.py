@@ -67,13 +67,16 @@ class OutsideWork(Detector):
     what they declared, so the contact part counts ``declared_factor`` and the reason says
     so; labelled content leaving on their contact days is not covered by a declaration and
     still counts. Sales and market staff who browse expert networks and analysts weekly are
-    compared with their role, which does the same. A role whose duty is the contact (an
+    compared with their role, which does the same; someone who has read the sites in nearly
+    every week of the span, no more lately and not since a trip, has a reading habit (the
+    contact counts ``web_habit_factor``). A role whose duty is the contact (an
     investor-relations desk) has a high role rate; a lone person with that duty belongs on
     an allowlist. The content measure is by day, not by message: labelled mail to a partner
     on a day with an intermediary contact counts as sent on a contact day.
     """
 
     name: ClassVar[str] = "outside_work"
+    version: ClassVar[int] = 2
     kind: ClassVar[str] = "baseline"
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "outbound", "role", "emails_to_expert_network_1d",
@@ -99,6 +102,11 @@ class OutsideWork(Detector):
     trip_z_discount: float = 0.5
     #: Multiplier of the contact part when only the sites, not mail, are unusual.
     web_only_factor: float = 0.5
+    #: Further multiplier for site visits in at least ``habit_share`` of the span's weeks,
+    #: not rising and not begun after a trip: a long-standing reading habit.
+    web_habit_factor: float = 0.5
+    #: Share of the span's weeks with contact that makes browsing a standing habit.
+    habit_share: float = 0.75
     #: Multiplier of the contact part for people who declared an outside engagement.
     declared_factor: float = 0.3
 
@@ -223,10 +231,17 @@ class OutsideWork(Detector):
                 + 0.1 * saturate(t.span_labelled - 1, 4.0), 0.0),
             _attach_s=0.1 * saturate(t.span_attachments, 5.0))
         # browsing alone is weaker than writing: reading and a profile, no exchange seen;
-        # many people in market roles read expert networks' sites as part of their work
+        # many people in market roles read expert networks' sites as part of their work, and
+        # someone who has read them nearly every week for the whole span, no more lately,
+        # has a habit: day after day it would otherwise add the same weak finding to
+        # whatever else the day brings
+        web_habit = (~t._mail_unusual & ~rising & ~t._after_trip
+                     & (t._k.cast("float64") >= self.habit_share * t.n.cast("float64")))
+        t = t.mutate(_web_habit=web_habit)
         t = t.mutate(_contact_s=noisy_or(t._mail_s, t._web_s, t._regular_s, t._rising_s,
                                          t._trip_s)
-                     * ibis.ifelse(t._mail_unusual, 1.0, self.web_only_factor))
+                     * ibis.ifelse(t._mail_unusual, 1.0, self.web_only_factor)
+                     * ibis.ifelse(t._web_habit, self.web_habit_factor, 1.0))
         declared = t.declared > 0
         t = t.mutate(_contact_part=ibis.ifelse(declared, t._contact_s * self.declared_factor,
                                                t._contact_s))
@@ -254,6 +269,10 @@ class OutsideWork(Detector):
                    trip_s, ibis.literal("contact began ").concat(
                        number_text(t.trip_onset.fill_null(0)),
                        " days after a business trip ended")),
+            reason("expert_network_web_habit", t._k, t.n, ibis.ifelse(t._web_habit, 0.01, 0.0),
+                   ibis.literal("sites read in most weeks of the span, no more lately: a "
+                                "reading habit, the contact counts ").concat(
+                       number_text(ibis.literal(self.web_habit_factor * 100.0)), "%")),
             reason("expert_network_engagement_declared", t.declared, 0.0,
                    ibis.ifelse(declared, 0.01, 0.0),
                    ibis.literal("an outside engagement is declared: contact counts ").concat(
