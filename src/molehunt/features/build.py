@@ -378,22 +378,31 @@ def _with_deviations(new: ibis.Table, history: ibis.Table | None, start: dt.date
     else:
         own = baselines.self_deviations(rows, tracked)
         own = own.filter(own.day >= start)
-    table = _joined_by_person_day(new, [own, *(baselines.peer_deviations(new, compared, g)
-                                               for g in ("role", "department"))])
-    running = ibis.window(group_by=table.user_id, order_by=table.day,
+    peers = [baselines.peer_deviations(new, compared, g) for g in ("role", "department")]
+    return _joined_by_person_day(new, [own, *peers, _cumulative(new, history)])
+
+
+def _cumulative(new: ibis.Table, history: ibis.Table | None) -> ibis.Table:
+    """``user_id, day`` and the whole-history sums (:data:`CUMULATIVE`) of ``new``'s days.
+
+    The running sums are taken over the few daily columns they add up, not over the finished
+    person-day rows: a window copies every column of its input, and those rows carry a few
+    hundred.
+    """
+    daily = new.select("user_id", "day", *CUMULATIVE.values())
+    running = ibis.window(group_by=daily.user_id, order_by=daily.day,
                           preceding=None, following=0)
-    sums = {name: table[daily].sum().over(running) for name, daily in CUMULATIVE.items()}
-    if history is not None:
-        last = ibis.window(group_by=history.user_id, order_by=ibis.desc(history.day))
-        before = history.filter(ibis.row_number().over(last) == 0).select(
-            b_user=history.user_id, **{name: history[name] for name in CUMULATIVE})
-        with_sums = table.mutate(**{f"{n}__run": s for n, s in sums.items()})
-        joined = with_sums.left_join(before, with_sums.user_id == before.b_user)
-        return joined.select(
-            *[joined[c] for c in table.columns],
-            **{n: (joined[f"{n}__run"] + joined[n].fill_null(0)).cast("int64")
-               for n in CUMULATIVE})
-    return table.mutate(**{n: s.cast("int64") for n, s in sums.items()})
+    sums = {name: daily[column].sum().over(running) for name, column in CUMULATIVE.items()}
+    if history is None:
+        return daily.select("user_id", "day", **{n: s.cast("int64") for n, s in sums.items()})
+    last = ibis.window(group_by=history.user_id, order_by=ibis.desc(history.day))
+    before = history.filter(ibis.row_number().over(last) == 0).select(
+        b_user=history.user_id, **{name: history[name] for name in CUMULATIVE})
+    with_sums = daily.select("user_id", "day", **{f"{n}__run": s for n, s in sums.items()})
+    joined = with_sums.left_join(before, with_sums.user_id == before.b_user)
+    return joined.select(
+        "user_id", "day",
+        **{n: (joined[f"{n}__run"] + joined[n].fill_null(0)).cast("int64") for n in CUMULATIVE})
 
 
 def baseline_state(rows: ibis.Table) -> ibis.Table:
