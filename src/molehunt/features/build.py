@@ -554,6 +554,10 @@ def build_features(workspace: Workspace, backend: str = "duckdb", *, rebuild: bo
         if store.backend == "duckdb":
             settings = workspace.settings()
             store.con.raw_sql(f"SET threads = {settings.threads}")
+            # every query over the events view (and each Ibis look at its schema) binds it
+            # again, reading the footers of thousands of files (union_by_name); cached, a
+            # footer is read once per run. DuckDB rereads a file changed since it was cached.
+            store.con.raw_sql("SET parquet_metadata_cache = true")
         return _build(workspace, store, features, rebuild, report, started)
     finally:
         store.close()
@@ -681,7 +685,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         deviations = _with_deviations(new, history, start, end)
         write(store, deviations, staging / "user_day", partition="day")
         # read back (the windows are not computed twice); no partition when no one was active
-        user_day = read(store, staging / "user_day", partition="day")
+        user_day = read(store, staging / "user_day", partition="day", uniform=True)
         if user_day is None:
             user_day = deviations
         rows_written = int(store.con.to_pyarrow(
@@ -732,9 +736,10 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
             _replace_file(staging / name, features.root / name)
 
         week_start = start - dt.timedelta(days=start.weekday())
+        # a full build wrote every partition it reads here in one statement
         week_days = read(store, features.root / "user_day", partition="day",
                          files=_partition_files(features.root / "user_day", "day",
-                                                start=week_start))
+                                                start=week_start), uniform=full)
         assert week_days is not None
         write(store, weekly(week_days), staging / "user_week", partition="week")
         _replace_partitions(staging / "user_week", features.root / "user_week", "week",

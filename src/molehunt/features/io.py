@@ -65,8 +65,14 @@ def _exact_integers(expr: ibis.Table, query: str) -> str:
 
 
 def read(store: Store, folder: Path, partition: str | None = None,
-         files: list[Path] | None = None) -> ibis.Table | None:
-    """The table stored under ``folder`` (``None`` when it holds no data files)."""
+         files: list[Path] | None = None, *, uniform: bool = False) -> ibis.Table | None:
+    """The table stored under ``folder`` (``None`` when it holds no data files).
+
+    Files written at different times may differ in their columns and are matched by name;
+    ``uniform`` says they were written by one statement, with one schema, which spares
+    DuckDB reading every file's schema each time a query uses the table (seconds for a
+    few hundred partitions of a wide table).
+    """
     chosen = parquet_files(folder) if files is None else files
     if not chosen:
         return None
@@ -75,8 +81,9 @@ def read(store: Store, folder: Path, partition: str | None = None,
         listing = "[" + ", ".join("'" + os.fspath(p).replace("'", "''") + "'"
                                   for p in chosen) + "]"
         hive = ", hive_partitioning=true" if partition else ", hive_partitioning=false"
+        by_name = "" if uniform else ", union_by_name=true"
         store.con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM"
-                          f" read_parquet({listing}, union_by_name=true{hive})")
+                          f" read_parquet({listing}{by_name}{hive})")
     else:
         reader = store.con._session.read
         if partition:
