@@ -113,9 +113,13 @@ def self_deviations_of(targets: ibis.Table, rows: ibis.Table, features: Sequence
     for f in features:
         x = _transformed(f, pairs[f.name])
         for suffix, size in SELF_WINDOWS.items():
-            inside = pairs.back < size
-            stats[f"{f.measure}__{suffix}__q"] = x.quantile(list(QUARTILES), where=inside)
-            stats[f"{f.measure}__{suffix}__n"] = x.count(where=inside)
+            # every pair is inside the longest window; a shorter one keeps its values and
+            # nulls out the others, which the aggregates skip (an aggregate FILTER per column
+            # costs the engine more)
+            inside = x if size == longest else ibis.cases((pairs.back < size, x),
+                                                          else_=ibis.null("float64"))
+            stats[f"{f.measure}__{suffix}__q"] = inside.quantile(list(QUARTILES))
+            stats[f"{f.measure}__{suffix}__n"] = inside.count()
     grouped = pairs.group_by(s_user=pairs.t_user, s_day=pairs.t_day).aggregate(**stats)
     joined = t.left_join(grouped, [t.t_user == grouped.s_user, t.t_day == grouped.s_day])
     windowed = joined.select(user_id=joined.t_user, day=joined.t_day,
