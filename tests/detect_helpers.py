@@ -119,6 +119,20 @@ def synthetic_window(user_days: list[dict[str, Any]], events: list[dict[str, Any
                   directory=empty, hr_events=empty)
 
 
+def outbound_table(rows: list[dict[str, Any]] | None = None) -> Any:
+    """An ``outbound`` feature table (``user_id, day, channel, sensitivity, doc_id, events``)
+    holding ``rows``, for synthetic windows of detectors that read it."""
+    import ibis
+    import pyarrow as pa
+
+    rows = rows or []
+    types = {"user_id": pa.string(), "day": pa.date32(), "channel": pa.string(),
+             "sensitivity": pa.int8(), "doc_id": pa.string(), "events": pa.int64()}
+    return ibis.memtable(pa.table({c: pa.array([r.get(c, 1 if c == "events" else None)
+                                                for r in rows], t)
+                                   for c, t in types.items()}))
+
+
 def on_spark(window: Window) -> Window:
     """The same synthetic window with its tables copied into a local Spark session (for
     small parity tests of single detectors)."""

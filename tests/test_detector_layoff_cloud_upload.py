@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from detect_helpers import caught, insiders, run, synthetic_window, with_dates
+from detect_helpers import (
+    caught,
+    insiders,
+    outbound_table,
+    run,
+    synthetic_window,
+    with_dates,
+)
 from molehunt.detectors.layoff_cloud_upload import LayoffCloudUpload
 
 
@@ -38,6 +45,7 @@ def _after_layoff(per_day: int) -> float:
         days[n]["days_since_layoff_in_group_1d"] = n - 145
         days[n]["uploads_cloud_storage_1d"] = per_day if n % 5 in (0, 2) else 0
     window = synthetic_window(days, columns=LayoffCloudUpload.requires)
+    window.tables["outbound"] = outbound_table()
     found = LayoffCloudUpload().fit(window).score(window).to_pandas()
     return float(found.score.max()) if len(found) else 0.0
 
@@ -60,6 +68,36 @@ def test_lookalike_occasional_uploader_after_a_layoff_is_not_new_to_uploads() ->
              "days_since_layoff_in_group_1d": n - 140 if n >= 140 else None}
             for n in range(170)]
     window = synthetic_window(days, columns=LayoffCloudUpload.requires)
+    window.tables["outbound"] = outbound_table()
     found = with_dates(LayoffCloudUpload().fit(window).score(window).to_pandas())
     after = found[found.day >= start + dt.timedelta(days=140)]
     assert after.empty, after[["day", "score"]]
+
+
+def _first_upload_after_layoff(outbound: list[dict[str, object]]) -> float:
+    """Score of a first-ever single upload to cloud storage three weeks after a layoff, on a
+    day whose items leaving the company are ``outbound``."""
+    start = dt.date(2024, 1, 1)
+    day = start + dt.timedelta(days=140)
+    days = [{"user_id": "n", "day": start + dt.timedelta(days=n),
+             "uploads_cloud_storage_1d": int(n == 140),
+             # the day's feature counts every channel, as the feature store does
+             "events_out_sensitive_1d": len(outbound) if n == 140 else 0,
+             "days_since_layoff_in_group_1d": n - 119 if n >= 119 else None}
+            for n in range(141)]
+    window = synthetic_window(days, columns=LayoffCloudUpload.requires)
+    window.tables["outbound"] = outbound_table([r | {"user_id": "n", "day": day}
+                                                for r in outbound])
+    found = LayoffCloudUpload().fit(window).score(window).to_pandas()
+    return float(found.score.max())
+
+
+def test_lookalike_confidential_prints_are_not_confidential_uploads() -> None:
+    # a survivor's first upload of an internal document, on a day they also printed
+    # confidential papers: what was uploaded is the evidence, not what else left that day
+    printed = [{"channel": "printer", "sensitivity": 2, "doc_id": f"p{k}"} for k in range(3)]
+    uploaded = [{"channel": "cloud_storage", "sensitivity": 2, "doc_id": f"u{k}"}
+                for k in range(3)]
+    plain = _first_upload_after_layoff([])
+    assert _first_upload_after_layoff(printed) == plain
+    assert _first_upload_after_layoff(uploaded) > plain + 0.05

@@ -9,10 +9,16 @@ from typing import Any
 
 import ibis
 import pandas as pd
-import pyarrow as pa
 import pytest
 
-from detect_helpers import caught, insiders, run, synthetic_window, with_dates
+from detect_helpers import (
+    caught,
+    insiders,
+    outbound_table,
+    run,
+    synthetic_window,
+    with_dates,
+)
 from molehunt.detectors.base import Window
 from molehunt.detectors.outside_work import OutsideWork
 
@@ -81,11 +87,7 @@ def _window(rows: list[dict[str, Any]]) -> Window:
         mapping = ibis.ifelse(w.user_day.user_id == user, role, mapping)
     w.user_day = w.user_day.mutate(role=mapping)
     w.events = w.events.mutate(content=ibis.literal(None, "string"))
-    empty = pa.table({"user_id": pa.array([], pa.string()), "day": pa.array([], pa.date32()),
-                      "channel": pa.array([], pa.string()),
-                      "sensitivity": pa.array([], pa.int8()),
-                      "doc_id": pa.array([], pa.string())})
-    w.tables["outbound"] = ibis.memtable(empty)
+    w.tables["outbound"] = outbound_table()
     return w
 
 

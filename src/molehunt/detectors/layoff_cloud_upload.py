@@ -18,6 +18,9 @@ from molehunt.detectors.base import (
     with_evidence,
 )
 
+#: Sensitivity level from which an uploaded item counts as sensitive (2: confidential).
+CONFIDENTIAL = 2
+
 
 @dataclass(kw_only=True)
 class LayoffCloudUpload(Detector):
@@ -31,7 +34,9 @@ class LayoffCloudUpload(Detector):
     uploaded on at least ``min_excess_days`` more (and ``min_rate_ratio`` times as many) of the
     last ``recent_rows`` active days than their earlier rate predicts; several uploads in a
     day weigh more; within ``window_days`` of a layoff in the department
-    (``days_since_layoff_in_group_1d``); sensitive outbound events the same day. Without a
+    (``days_since_layoff_in_group_1d``); confidential or higher items among the day's uploads
+    to cloud storage (``outbound``; what else left that day, e.g. printed, is not what this
+    scenario moves). Without a
     layoff the score is halved; for someone who uploaded before, a day with no more uploads
     than their earlier busiest day counts ``routine_volume_factor``.
 
@@ -41,12 +46,11 @@ class LayoffCloudUpload(Detector):
     """
 
     name: ClassVar[str] = "layoff_cloud_upload"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     requires: ClassVar[frozenset[str]] = frozenset({
-        "user_day", "uploads_cloud_storage_1d", "days_since_layoff_in_group_1d",
-        "events_out_sensitive_1d"})
+        "user_day", "outbound", "uploads_cloud_storage_1d", "days_since_layoff_in_group_1d"})
 
     #: Days after a layoff during which uploads count.
     window_days: int = 60
@@ -94,6 +98,13 @@ class LayoffCloudUpload(Detector):
         # new to cloud uploads, or uploading on far more days than the person used to
         t = u.filter((u.uploads_cloud_storage_1d > 0)
                      & ((u._older <= self.max_older_days) | (u._excess >= self.min_excess_days)))
+        o = window.table("outbound")
+        o = o.filter((o.channel == "cloud_storage")
+                     & (o.sensitivity.cast("int64") >= CONFIDENTIAL))
+        sensitive = o.group_by(s_user=o.user_id, s_day=o.day).aggregate(
+            s_events=o.events.sum())
+        t = t.left_join(sensitive, [t.user_id == sensitive.s_user, t.day == sensitive.s_day])
+        t = t.mutate(_sensitive=t.s_events.fill_null(0))
         t = t.mutate(_after=ibis.ifelse(
             t.days_since_layoff_in_group_1d.notnull()
             & (t.days_since_layoff_in_group_1d <= self.window_days), 1, 0))
@@ -102,7 +113,7 @@ class LayoffCloudUpload(Detector):
         rate_s = ibis.ifelse(t._excess >= self.min_excess_days,
                              0.25 + 0.25 * saturate(t._excess - self.min_excess_days, 2.0), 0.0)
         layoff_s = ibis.ifelse(t._after > 0, 0.35, 0.0)
-        sensitive_s = 0.3 * saturate(t.events_out_sensitive_1d, 3.0)
+        sensitive_s = 0.3 * saturate(t._sensitive, 3.0)
         score = ibis.ifelse(t._after > 0, noisy_or(upload_s, rate_s, layoff_s, sensitive_s),
                             0.5 * noisy_or(upload_s, rate_s, sensitive_s))
         # someone who uploaded before, uploading no more in a day than they used to: a busier
@@ -125,9 +136,9 @@ class LayoffCloudUpload(Detector):
                    layoff_s, ibis.literal("layoff in the department ").concat(
                        number_text(t.days_since_layoff_in_group_1d.fill_null(0)),
                        " days ago")),
-            reason("events_out_sensitive_1d", t.events_out_sensitive_1d, 0.0, sensitive_s,
-                   number_text(t.events_out_sensitive_1d).concat(
-                       " confidential or higher items left the company that day")),
+            reason("uploads_cloud_storage_sensitive", t._sensitive, 0.0, sensitive_s,
+                   number_text(t._sensitive).concat(
+                       " confidential or higher items among the uploads")),
         ]
         found = findings(t, detector=self, score=score, reasons=reasons)
         return with_evidence(found, window.events, lambda e: (
