@@ -17,10 +17,11 @@ from molehunt.store.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# one JVM serves the whole run and keeps memory across Spark sessions (2 GB still in use after
-# a full GC at the end of a run): a 2 GB driver ran out of heap in the Spark tests that came
-# after the long-horizon detectors' large plans
-os.environ.setdefault("MOLEHUNT_SPARK_DRIVER_MEMORY", "8g")
+# one JVM serves a whole run (or a whole xdist worker) and keeps memory across Spark sessions
+# (2 GB still in use after a full GC at the end of a run): a 2 GB driver ran out of heap in the
+# Spark tests that came after the long-horizon detectors' large plans. Two workers each run
+# about half of the Spark tests; two 8 GB heaps would not leave room on a 24 GB machine.
+os.environ.setdefault("MOLEHUNT_SPARK_DRIVER_MEMORY", "6g")
 
 
 #: Session fixtures that simulate and analyse a whole organisation (minutes each): the modules
