@@ -52,8 +52,8 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 unit: $(VENV)/.installed-test
-	@# two workers; the modules sharing a simulated organisation stay on one (tests/conftest.py)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	@# two workers; the modules using a shared simulated organisation go first (tests/conftest.py)
+	$(BIN)/python -m pytest -q -n 2
 
 clean:
 	rm -rf $(VENV) workspace

@@ -24,30 +24,27 @@ FIXTURES = Path(__file__).parent / "fixtures"
 os.environ.setdefault("MOLEHUNT_SPARK_DRIVER_MEMORY", "6g")
 
 
-#: Session fixtures that simulate and analyse a whole organisation (minutes each): the modules
-#: using one run on the same pytest-xdist worker, so each is built once per run.
+#: Session fixtures that simulate and analyse a whole organisation (minutes each).
 SHARED_ORGANISATIONS = ("slow_org", "detect_org")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the tests for ``pytest -n 2 --dist loadgroup`` (what ``make test`` runs).
+    """Run the modules that use a shared organisation first (``make test`` runs two
+    pytest-xdist workers): each worker then builds them at the start, side by side, instead
+    of one of them meeting a fixture of several minutes near the end of the run.
 
-    A module is one group, so its module fixtures are built once; the modules sharing an
-    organisation fixture form one group, put first so that the two longest groups start on
-    different workers instead of queueing behind each other.
+    Each worker builds the organisations it needs itself: with pytest 9.2 and xdist 3.8 an
+    ``xdist_group`` mark does not keep tests on one worker (the group suffix xdist appends to
+    the node id is lost), so sharing them needs a fixture built once under a file lock.
     """
-    group_of: dict[str, str] = {}
+    group_of: dict[str, int] = {}
     for item in items:
         module = item.nodeid.split("::")[0]
-        shared = next((f for f in SHARED_ORGANISATIONS
-                       if f in getattr(item, "fixturenames", ())), None)
-        if shared is not None:
-            group_of[module] = shared
-        group_of.setdefault(module, module)
-    order = {name: rank for rank, name in enumerate(SHARED_ORGANISATIONS)}
-    items.sort(key=lambda item: order.get(group_of[item.nodeid.split("::")[0]], len(order)))
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group_of[item.nodeid.split("::")[0]]))
+        for rank, name in enumerate(SHARED_ORGANISATIONS):
+            if name in getattr(item, "fixturenames", ()):
+                group_of[module] = min(rank, group_of.get(module, rank))
+    items.sort(key=lambda item: group_of.get(item.nodeid.split("::")[0],
+                                             len(SHARED_ORGANISATIONS)))
 
 
 @pytest.fixture(autouse=True, scope="module")
