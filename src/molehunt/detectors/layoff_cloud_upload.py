@@ -36,9 +36,8 @@ class LayoffCloudUpload(Detector):
     day weigh more; within ``window_days`` of a layoff in the department
     (``days_since_layoff_in_group_1d``); confidential or higher items among the day's uploads
     to cloud storage (``outbound``; what else left that day, e.g. printed, is not what this
-    scenario moves). Without a
-    layoff the score is halved; for someone who uploaded before, a day with no more uploads
-    than their earlier busiest day counts ``routine_volume_factor``.
+    scenario moves). Without a layoff the score is halved; for someone who uploaded before, a
+    day with no more uploads than their earlier busiest day counts ``routine_volume_factor``.
 
     False positives: habitual and occasional cloud-storage users (their rate does not jump,
     and when it does by chance their days hold the usual single upload: a reduced score that
