@@ -9,7 +9,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from detect_helpers import caught, insiders, run, with_dates
+from detect_helpers import caught, insiders, outbound_table, run, with_dates
 from detect_helpers import lookalikes as lookalike_users
 from molehunt.detectors.base import Window
 from molehunt.detectors.sensitivity_escalation import SensitivityEscalation
@@ -65,9 +65,6 @@ def _person(user: str, team: str, low: int, high: int, role: str = "Engineer",
 
 def _window(people: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]) -> Window:
     user_day = ibis.memtable(pd.DataFrame([r for days, _ in people for r in days]))
-    outbound = pa.Table.from_pylist([r for _, sent in people for r in sent], schema=pa.schema([
-        ("user_id", pa.string()), ("day", pa.date32()), ("channel", pa.string()),
-        ("sensitivity", pa.int8()), ("doc_id", pa.string()), ("events", pa.int64())]))
     events = ibis.memtable(pa.table({
         "event_id": pa.array([], pa.string()), "user_id": pa.array([], pa.string()),
         "day": pa.array([], pa.date32()), "channel": pa.array([], pa.string()),
@@ -76,7 +73,7 @@ def _window(people: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]) -> 
     empty = ibis.memtable(pd.DataFrame({"user_id": pd.Series([], dtype="object")}))
     return Window(start=START, end=START + dt.timedelta(days=DAYS - 1), user_day=user_day,
                   events=events, directory=empty, hr_events=empty,
-                  tables={"outbound": ibis.memtable(outbound)})
+                  tables={"outbound": outbound_table([r for _, sent in people for r in sent])})
 
 
 def _org() -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
