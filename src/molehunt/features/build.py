@@ -323,9 +323,10 @@ def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ib
         if family.derive is None:
             continue
         derived = family.derive(inputs)
-        parts.append(derived.select("user_id", "day", *[f.name for f in family.features]))
-        fills.update({f.name: lambda column: column.fill_null(0)
-                      for f in family.features if _integer(f)})
+        # a family with aggregates too derives only the columns its aggregates leave out
+        made = [f for f in family.features if f.name in derived.columns]
+        parts.append(derived.select("user_id", "day", *[f.name for f in made]))
+        fills.update({f.name: lambda column: column.fill_null(0) for f in made if _integer(f)})
     table = _joined_by_person_day(base, parts, fills)
     ordered = [f.name for f in catalogue()]
     casts = {f.name: ("int64" if _integer(f) else "float64") for f in catalogue()}

@@ -85,7 +85,8 @@ class Family:
     :mod:`molehunt.features.enrich`), all computed in one pass. ``derive`` computes columns that
     need other tables (HR events, the directory, first-seen history): it receives the
     :class:`~molehunt.features.build.FeatureInputs` and returns a table keyed by
-    ``user_id, day`` holding its features.
+    ``user_id, day`` holding its features (a family with both: those its aggregates leave out,
+    e.g. distinct counts, which would split the one pass).
     """
 
     name: str
