@@ -1,7 +1,7 @@
 """Reading the workspace for the console: risk, findings, alerts, features and events.
 
 The detection core writes ``<workspace>/results/`` (``risk/day=…``, ``findings/day=…``,
-``alerts.parquet``); the feature build writes ``features/outbound/day=…`` and
+``alerts.parquet``); the feature build writes ``features/outbound/`` (segments) and
 ``features/ledger.parquet``; ingestion writes ``events/day=…`` and ``directory.parquet``.
 Every reader here tolerates a missing table (it returns nothing, and :attr:`ready` says why).
 
@@ -33,6 +33,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from molehunt.features.io import segment_files
 from molehunt.sql import sql_path, sql_paths, sql_string
 
 EVENT_COLUMNS = ("event_id", "ts", "day", "user_id", "host", "source", "action", "channel",
@@ -59,12 +60,10 @@ def _signature(path: Path) -> tuple[Any, ...]:
     if not path.is_dir():
         return ()
     found = []
-    with os.scandir(path) as parts:
-        for part in parts:
-            if part.is_dir() and "=" in part.name:
-                with os.scandir(part.path) as files:
-                    found += [(part.name, f.name, f.stat().st_mtime_ns, f.stat().st_size)
-                              for f in files if f.name.endswith(".parquet")]
+    for file in path.rglob("*.parquet"):
+        if file.is_file():
+            stat = file.stat()
+            found.append((file.parent.name, file.name, stat.st_mtime_ns, stat.st_size))
     return tuple(sorted(found))
 
 
@@ -580,7 +579,8 @@ class WorkspaceResults:
         return self._families.get().rows(user_id)
 
     def _build_outbound(self) -> Grouped:
-        source = self._partitioned(self.root / "features" / "outbound")
+        files = segment_files(self.root / "features" / "outbound")
+        source = f"read_parquet({sql_paths(files)}, union_by_name=true)" if files else None
         if source is None:
             return Grouped(pa.table({"user_id": pa.array([], pa.string())}))
         # only the 100 most sensitive, newest documents per person are ever shown

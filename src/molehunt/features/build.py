@@ -3,12 +3,13 @@
 Layout under ``<workspace>/features/``::
 
     state.json                     what has been computed: ingest batches included, catalogue
-    user_day/day=YYYY-MM-DD/       one row per person and active day: every catalogue column,
+    user_day/FIRST_LAST.parquet    one row per person and active day: every catalogue column,
                                    the person's role and department that day, the deviations
-    user_week/week=YYYY-MM-DD/     the same per ISO week (Monday), combined per feature rule
-    sessions/day=YYYY-MM-DD/       one row per logon session
-    host_days/day=YYYY-MM-DD/      one row per person, day and computer used (logons, events)
-    outbound/day=YYYY-MM-DD/       what left the company: person, day, channel, sensitivity,
+    user_week/FIRST_LAST.parquet   the same per ISO week (``week``: its Monday), combined per
+                                   feature rule
+    sessions/FIRST_LAST.parquet    one row per logon session
+    host_days/FIRST_LAST.parquet   one row per person, day and computer used (logons, events)
+    outbound/FIRST_LAST.parquet    what left the company: person, day, channel, sensitivity,
                                    document, events, bytes (the ledger's detail)
     ledger.parquet                 per person, channel and sensitivity: everything that ever
                                    left, with first and last day (no 30- or 90-day cut-off)
@@ -23,7 +24,8 @@ Layout under ``<workspace>/features/``::
                                    whole-history sums (what a daily run's baselines read)
 
 A run finds the ingest batches not yet included, computes from the earliest day they touch
-to the last day in the store, and replaces only those days' partitions. Every value uses only
+to the last day in the store, and replaces only those days (each day-keyed table is a
+folder of segments, one per run: see :mod:`molehunt.features.io`). Every value uses only
 what was known on its day, so a daily run gives the same tables as a full rebuild. A run that
 starts after the last computed day reads the compact states instead of the history.
 """
@@ -63,12 +65,12 @@ from molehunt.features.enrich import (
 )
 from molehunt.features.families.hosts import host_days as host_days_of
 from molehunt.features.families.hosts import host_usage
-from molehunt.features.io import parquet_files, read, write
+from molehunt.features.io import read, read_days, replace_days, segment_path, write
 from molehunt.store.connect import Store, connect
 from molehunt.store.directory import infer_company_domains
 from molehunt.store.workspace import Workspace
 
-STATE_VERSION = 4
+STATE_VERSION = 5
 #: Ranges up to this many days get their own-history baselines by joining each person-day to
 #: its earlier days; longer ranges compute the windows over the whole history in one pass.
 SHORT_RANGE_DAYS = 14
@@ -158,8 +160,7 @@ class FeatureStore:
         """A stored feature table on ``store``'s backend (``None`` before the first run)."""
         if name in ("ledger", "ledger_families", "ledger_documents", "first_seen"):
             return read(store, self.root / f"{name}.parquet")
-        partition = "week" if name == "user_week" else "day"
-        return read(store, self.root / name, partition=partition)
+        return read_days(store, self.root / name, "week" if name == "user_week" else "day")
 
 
 def catalogue_signature() -> str:
@@ -452,8 +453,9 @@ def sessions(events: ibis.Table, settings: FeatureSettings) -> ibis.Table:
 
 def weekly(user_day: ibis.Table) -> ibis.Table:
     """``user_week``: each person's ISO weeks (from Monday), each feature by its weekly rule."""
-    # engines return the truncated week as a timestamp; the partition value must be a date
-    u = user_day.mutate(week=user_day.day.truncate("W").cast("string").substr(0, 10))
+    # engines return the truncated week as a timestamp, which Ibis already calls a date
+    u = user_day.mutate(week=user_day.day.truncate("W").cast("string").substr(0, 10)
+                        .cast("date"))
     rules = {"sum": lambda c: c.sum(), "max": lambda c: c.max(), "min": lambda c: c.min(),
              "mean": lambda c: c.mean(), "last": lambda c: c.argmax(u.day)}
     columns = {f.name.removesuffix("_1d") + "_1w": rules[f.weekly](u[f.name])
@@ -533,17 +535,6 @@ def _staging(root: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _replace_partitions(staged: Path, target: Path, key: str, since: dt.date) -> None:
-    """Remove ``target``'s partitions from ``since`` on and move the staged ones in."""
-    target.mkdir(parents=True, exist_ok=True)
-    for folder in target.glob(f"{key}=*"):
-        if dt.date.fromisoformat(folder.name.split("=", 1)[1]) >= since:
-            shutil.rmtree(folder)
-    if staged.exists():
-        for folder in staged.glob(f"{key}=*"):
-            os.replace(folder, target / folder.name)
-
-
 def build_features(workspace: Workspace, backend: str = "duckdb", *, rebuild: bool = False,
                    progress: Progress | None = None) -> BuildSummary:
     """Compute the features of the days not yet computed (all days with ``rebuild``)."""
@@ -585,17 +576,6 @@ def _content_matches(workspace: Workspace, start: dt.date, end: dt.date) -> ibis
     rows = rows.append_column("project", pa.array(
         [projects.get(d) for d in rows.column("doc_id").to_pylist()], pa.string()))
     return ibis.memtable(rows)
-
-
-def _partition_files(folder: Path, key: str, start: dt.date | None = None,
-                     before: dt.date | None = None) -> list[Path]:
-    """The data files of ``folder``'s partitions from ``start`` and before ``before``."""
-    chosen: list[Path] = []
-    for partition in sorted(folder.glob(f"{key}=*")) if folder.exists() else []:
-        day = dt.date.fromisoformat(partition.name.split("=", 1)[1])
-        if (start is None or day >= start) and (before is None or day < before):
-            chosen.extend(parquet_files(partition))
-    return chosen
 
 
 def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: bool,
@@ -662,16 +642,14 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         if appending:
             usage_before = read(store, features.root / "host_usage.parquet")
         elif not full:
-            used_before = read(store, features.root / "host_days", partition="day",
-                               files=_partition_files(features.root / "host_days", "day",
-                                                      before=start))
+            used_before = read_days(store, features.root / "host_days", before=start)
             usage_before = None if used_before is None else host_usage(used_before)
         usage = host_usage(host_days)
         if usage_before is not None:
             both = usage_before.select(*usage.columns).union(usage)
             usage = both.group_by(both.host, both.user_id).aggregate(days=both.days.sum())
         write(store, usage, staging / "host_usage.parquet")
-        write(store, host_days, staging / "host_days", partition="day")
+        write(store, host_days, segment_path(staging / "host_days", start, end))
         new = daily_base(store, base, detail, host_days, usage_before, first_seen, start, end)
         new = _materialised(store, new, staging / "base.parquet")
 
@@ -680,13 +658,11 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         if appending:
             history = read(store, features.root / "baseline_state.parquet")
         elif not full:
-            history = read(store, features.root / "user_day", partition="day",
-                           files=_partition_files(features.root / "user_day", "day",
-                                                  before=start))
+            history = read_days(store, features.root / "user_day", before=start)
         deviations = _with_deviations(new, history, start, end)
-        write(store, deviations, staging / "user_day", partition="day")
-        # read back (the windows are not computed twice); no partition when no one was active
-        user_day = read(store, staging / "user_day", partition="day", uniform=True)
+        write(store, deviations, segment_path(staging / "user_day", start, end))
+        # read back (the windows are not computed twice)
+        user_day = read(store, segment_path(staging / "user_day", start, end), uniform=True)
         if user_day is None:
             user_day = deviations
         rows_written = int(store.con.to_pyarrow(
@@ -700,10 +676,10 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         report("outbound ledger and sessions", 0.8)
         outbound_new = _materialised(store, outbound_detail(detail),
                                      staging / "outbound.parquet")
-        write(store, outbound_new, staging / "outbound", partition="day")
+        write(store, outbound_new, segment_path(staging / "outbound", start, end))
         session_events = store.events_of(start - dt.timedelta(days=1), end)
-        write(store, sessions(session_events, fsettings), staging / "sessions",
-              partition="day")
+        write(store, sessions(session_events, fsettings),
+              segment_path(staging / "sessions", start - dt.timedelta(days=1), end))
         if appending:
             earlier = read(store, features.root / "ledger_documents.parquet")
             stored = read(store, features.root / "ledger.parquet")
@@ -714,9 +690,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
             both = days_then.union(days_now.select(*days_then.columns))
             days = both.group_by(*LEDGER_KEYS).aggregate(active_days=both.active_days.sum())
         else:
-            everything = read(store, features.root / "outbound", partition="day",
-                              files=_partition_files(features.root / "outbound", "day",
-                                                     before=start))
+            everything = read_days(store, features.root / "outbound", before=start)
             if everything is None:
                 everything = outbound_new
             else:
@@ -728,23 +702,24 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         write(store, ledger_families(documents), staging / "ledger_families.parquet")
 
         report("storing", 0.9)
-        _replace_partitions(staging / "user_day", features.root / "user_day", "day", start)
-        _replace_partitions(staging / "outbound", features.root / "outbound", "day", start)
-        _replace_partitions(staging / "host_days", features.root / "host_days", "day", start)
-        _replace_partitions(staging / "sessions", features.root / "sessions", "day",
-                            start - dt.timedelta(days=1))
+        if full:  # also clears an older layout's folders
+            for name in FeatureStore.TABLES:
+                shutil.rmtree(features.root / name, ignore_errors=True)
+        for name in ("user_day", "outbound", "host_days"):
+            replace_days(store, staging / name, features.root / name, start)
+        replace_days(store, staging / "sessions", features.root / "sessions",
+                     start - dt.timedelta(days=1))
         for name in ("first_seen.parquet", "ledger_families.parquet", *_APPEND_STATES):
             _replace_file(staging / name, features.root / name)
 
         week_start = start - dt.timedelta(days=start.weekday())
-        # a full build wrote every partition it reads here in one statement
-        week_days = read(store, features.root / "user_day", partition="day",
-                         files=_partition_files(features.root / "user_day", "day",
-                                                start=week_start), uniform=full)
+        week_days = read_days(store, features.root / "user_day", start=week_start)
         assert week_days is not None
-        write(store, weekly(week_days), staging / "user_week", partition="week")
-        _replace_partitions(staging / "user_week", features.root / "user_week", "week",
-                            week_start)
+        last_week = end - dt.timedelta(days=end.weekday())
+        write(store, weekly(week_days), segment_path(staging / "user_week", week_start,
+                                                      last_week))
+        replace_days(store, staging / "user_week", features.root / "user_week", week_start,
+                     key="week")
     _write_state(features, batches, end)
     report("done", 1.0)
     return BuildSummary(start, end, (end - start).days + 1, rows_written,

@@ -1,15 +1,21 @@
 """Reading and writing feature tables on either backend.
 
-DuckDB writes one Parquet file per partition with ``COPY … PARTITION_BY``; Spark writes a
-folder of part files. Both are read back the same way: every ``*.parquet`` under the table's
-folder, with ``day=…`` (or ``week=…``) folders as a column.
+A table keyed by day (or week) is a folder of *segments*: ``<first>_<last>.parquet``, one per
+run, holding that run's days (DuckDB writes a file, Spark a folder of part files). A full build
+writes one segment, a daily run one small one; a run that recomputes from an earlier day drops
+the segments after it and trims the one it falls in. Days are a column of the data, not a
+folder name: writing a few hundred day folders cost more than computing a full build's
+deviations, and a daily run would still have rewritten whole folders.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import ibis
 
@@ -25,23 +31,16 @@ def parquet_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.parquet") if p.is_file())
 
 
-def write(store: Store, expr: ibis.Table, path: Path, partition: str | None = None) -> None:
-    """Execute ``expr`` and write it to ``path`` (a file, or a folder of partitions)."""
+def write(store: Store, expr: ibis.Table, path: Path) -> None:
+    """Execute ``expr`` and write it to ``path`` (DuckDB: a file; Spark: a folder of parts)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if store.backend == "duckdb":
-        options = ["FORMAT parquet"]
-        if partition is not None:
-            options += [f"PARTITION_BY ({_quoted(partition)})", "OVERWRITE_OR_IGNORE true"]
-            path.mkdir(parents=True, exist_ok=True)
         store.con._run_pre_execute_hooks(expr)  # registers the expression's in-memory tables
         query = _exact_integers(expr, str(store.con.compile(expr)))
         target = "'" + os.fspath(path).replace("'", "''") + "'"
-        store.con.raw_sql(f"COPY ({query}) TO {target} ({', '.join(options)})")
+        store.con.raw_sql(f"COPY ({query}) TO {target} (FORMAT parquet)")
         return
-    spark_options: dict[str, Any] = {"mode": "overwrite"}
-    if partition is not None:
-        spark_options["partitionBy"] = partition
-    store.con.to_parquet(expr, os.fspath(path), **spark_options)
+    store.con.to_parquet(expr, os.fspath(path), mode="overwrite")
 
 
 def _quoted(name: str) -> str:
@@ -64,8 +63,8 @@ def _exact_integers(expr: ibis.Table, query: str) -> str:
     return f"SELECT * REPLACE ({casts}) FROM ({query})"
 
 
-def read(store: Store, folder: Path, partition: str | None = None,
-         files: list[Path] | None = None, *, uniform: bool = False) -> ibis.Table | None:
+def read(store: Store, folder: Path, files: list[Path] | None = None, *,
+         uniform: bool = False) -> ibis.Table | None:
     """The table stored under ``folder`` (``None`` when it holds no data files).
 
     Files written at different times may differ in their columns and are matched by name;
@@ -80,16 +79,128 @@ def read(store: Store, folder: Path, partition: str | None = None,
     if store.backend == "duckdb":
         listing = "[" + ", ".join("'" + os.fspath(p).replace("'", "''") + "'"
                                   for p in chosen) + "]"
-        hive = ", hive_partitioning=true" if partition else ", hive_partitioning=false"
         by_name = "" if uniform else ", union_by_name=true"
         store.con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM"
-                          f" read_parquet({listing}{by_name}{hive})")
+                          f" read_parquet({listing}{by_name}, hive_partitioning=false)")
     else:
-        reader = store.con._session.read
-        if partition:
-            reader = reader.option("basePath", os.fspath(folder))
-        reader.parquet(*[hadoop_literal(p) for p in chosen]).createOrReplaceTempView(name)
-    table = store.con.table(name)
-    if partition and partition in table.columns:
-        table = table.mutate(**{partition: table[partition].cast("date")})
+        store.con._session.read.parquet(*[hadoop_literal(p) for p in chosen]
+                                        ).createOrReplaceTempView(name)
+    return store.con.table(name)
+
+
+#: Segments beyond this many are merged into one (a year of daily runs would leave hundreds
+#: of small files, each read by every later query).
+MAX_SEGMENTS = 32
+_SEGMENT = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})\.parquet$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One run's part of a day-keyed feature table: the days ``first`` to ``last``."""
+
+    path: Path
+    first: dt.date
+    last: dt.date
+
+
+def segment_path(folder: Path, first: dt.date, last: dt.date) -> Path:
+    """Where the segment of the days ``first`` to ``last`` of a table lives."""
+    return folder / f"{first.isoformat()}_{last.isoformat()}.parquet"
+
+
+def _all_segments(folder: Path) -> list[Segment]:
+    found = []
+    for path in folder.iterdir() if folder.is_dir() else []:
+        match = _SEGMENT.match(path.name)
+        if match:
+            found.append(Segment(path, dt.date.fromisoformat(match[1]),
+                                 dt.date.fromisoformat(match[2])))
+    return sorted(found, key=lambda s: (s.first, -s.last.toordinal()))
+
+
+def _stale(segment: Segment, others: list[Segment]) -> bool:
+    """Whether a wider segment covers ``segment``'s days: a run stopped mid-way left it."""
+    return any(o is not segment and o.first <= segment.first and segment.last <= o.last
+               for o in others)
+
+
+def segments(folder: Path) -> list[Segment]:
+    """A table's segments, in order of their days (leftovers of an interrupted run ignored)."""
+    found = _all_segments(folder)
+    return [s for s in found if not _stale(s, found)]
+
+
+def segment_files(folder: Path) -> list[Path]:
+    """The data files of a segmented table's live segments (what a reader should read)."""
+    return [f for s in segments(folder) for f in parquet_files(s.path)]
+
+
+def read_days(store: Store, folder: Path, key: str = "day", start: dt.date | None = None,
+              before: dt.date | None = None, *, uniform: bool = False) -> ibis.Table | None:
+    """The rows of a segmented table with ``key`` from ``start`` and before ``before``.
+
+    ``None`` when no segment covers those days. ``uniform``: see :func:`read`.
+    """
+    chosen = [s for s in segments(folder) if (start is None or s.last >= start)
+              and (before is None or s.first < before)]
+    table = read(store, folder, files=[f for s in chosen for f in parquet_files(s.path)],
+                 uniform=uniform or len(chosen) == 1)
+    if table is None:
+        return None
+    table = table.mutate(**{key: table[key].cast("date")})
+    if start is not None and any(s.first < start for s in chosen):
+        table = table.filter(table[key] >= start)
+    if before is not None and any(s.last >= before for s in chosen):
+        table = table.filter(table[key] < before)
     return table
+
+
+def replace_days(store: Store, staged: Path, target: Path, since: dt.date,
+                 key: str = "day") -> None:
+    """Put the staged segments into ``target`` in place of its days from ``since`` on.
+
+    The segment ``since`` falls in is first rewritten with its earlier days. Every step
+    leaves the table readable as before or as after (a trimmed or merged copy is in place
+    before what it replaces goes, and until then counts as a leftover), so a rerun from the
+    same day repairs an interrupted one.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    scratch = staged.parent / f"{staged.name}-rewritten"
+    found = _all_segments(target)
+    for segment in found:
+        if _stale(segment, found):
+            _remove(segment.path)
+    for segment in segments(target):
+        if segment.first < since <= segment.last:
+            kept = read(store, segment.path)
+            if kept is not None:
+                last_kept = since - dt.timedelta(days=1)
+                trimmed = segment_path(scratch, segment.first, last_kept)
+                write(store, kept.filter(kept[key].cast("date") < since), trimmed)
+                _move(trimmed, segment_path(target, segment.first, last_kept))
+            _remove(segment.path)
+        elif segment.first >= since:
+            _remove(segment.path)
+    for segment in segments(staged):
+        _move(segment.path, target / segment.path.name)
+    existing = segments(target)
+    if len(existing) > MAX_SEGMENTS:
+        merged = read_days(store, target, key)
+        assert merged is not None
+        whole = segment_path(scratch, existing[0].first, max(s.last for s in existing))
+        write(store, merged, whole)
+        _move(whole, target / whole.name)
+        for segment in existing:
+            _remove(segment.path)
+
+
+def _move(source: Path, destination: Path) -> None:
+    _remove(destination)
+    os.replace(source, destination)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()

@@ -7,7 +7,6 @@ from typing import Any
 from molehunt.features.catalogue import Family, Feature
 from molehunt.features.enrich import count
 
-
 _READS = ("file_open", "file_write", "print")
 
 
