@@ -21,6 +21,7 @@ import ibis.expr.datatypes as dtypes
 
 from molehunt.config import Settings
 from molehunt.errors import DetectorError
+from molehunt.portable import rounded
 
 #: One reason of a finding: which measure, what was seen, what was usual, how much it counts.
 REASON_TYPE = dtypes.Struct({
@@ -182,8 +183,8 @@ def reason(feature: str, observed: Any, expected: Any, weight: Any, text: Any) -
 def number_text(value: Any, digits: int = 0) -> Any:
     """A numeric expression as text the same on every engine (rounded to ``digits``)."""
     if digits == 0:
-        return value.round(0).cast("int64").cast("string")
-    scaled = (value * 10 ** digits).round(0).cast("int64")
+        return rounded(value, 0).cast("int64").cast("string")
+    scaled = rounded(value * 10 ** digits, 0).cast("int64")
     whole = (scaled / 10 ** digits).floor().cast("int64")
     part = (scaled - whole * 10 ** digits).cast("string").lpad(digits, "0")
     return whole.cast("string").concat(".", part)
@@ -207,7 +208,7 @@ def findings(table: ibis.Table, *, detector: Detector, score: Any, reasons: list
         user_id=table.user_id.cast("string"), day=table.day.cast("date"),
         detector=ibis.literal(detector.name, "string"),
         detector_version=ibis.literal(detector.version, "int64"),
-        score=score.clip(0.0, 1.0).round(4).cast("float64"),
+        score=rounded(score.clip(0.0, 1.0), 4),
         reasons=kept,
         evidence=empty_strings() if evidence is None else evidence,
         related_users=empty_strings() if related_users is None else related_users)

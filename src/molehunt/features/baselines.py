@@ -17,7 +17,8 @@ A robust z-score is ``(x - median) / scale`` with ``scale`` the inter-quartile r
 days are all alike does not turn a small change into a huge score. Counts and bytes are
 compared on a ``log(1 + x)`` scale, where "twice as many" is the same step at any size; hours
 and sensitivity levels as they are. A score needs at least ``MIN_HISTORY`` earlier days (or
-peers), else it is null. Scores are rounded to 4 decimals so that every engine agrees.
+peers), else it is null. Scores are rounded to 4 decimals (halves upwards, the same on every
+engine: :func:`molehunt.portable.rounded`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import ibis
 
 from molehunt.features.catalogue import Feature
+from molehunt.portable import rounded
 
 #: Baseline windows: column suffix → number of previous active days.
 SELF_WINDOWS: dict[str, int] = {"30d": 21, "90d": 63, "365d": 250}
@@ -49,7 +51,7 @@ def _transformed(feature: Feature, value: Any) -> Any:
 
 def _z(x: Any, q25: Any, q50: Any, q75: Any, n: Any) -> Any:
     scale = ibis.greatest((q75 - q25) / _IQR_TO_SD, ibis.literal(SCALE_FLOOR))
-    score = ((x - q50) / scale).round(4)
+    score = rounded((x - q50) / scale, 4)
     return ibis.cases((n >= MIN_HISTORY, score), else_=ibis.null("float64"))
 
 
@@ -61,7 +63,7 @@ def _scores(f: Feature, x: Any, stats: ibis.Table, suffix: str) -> dict[str, Any
     if suffix == "90d":
         usual = q50 if f.unit in _LINEAR_UNITS else q50.exp() - 1.0
         columns[f"{f.measure}_median_self_90d"] = ibis.cases(
-            (n >= MIN_HISTORY, usual.round(2)), else_=ibis.null("float64"))
+            (n >= MIN_HISTORY, rounded(usual, 2)), else_=ibis.null("float64"))
     return columns
 
 
