@@ -52,7 +52,7 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 unit: $(VENV)/.installed-test
-	@# two workers; the modules using a shared simulated organisation go first (tests/conftest.py)
+	@# two workers; each shared simulated organisation is built once, both at the start (tests/conftest.py)
 	$(BIN)/python -m pytest -q -n 2
 
 clean:
