@@ -136,15 +136,15 @@ def segment_files(folder: Path) -> list[Path]:
 
 
 def read_days(store: Store, folder: Path, key: str = "day", start: dt.date | None = None,
-              before: dt.date | None = None, *, uniform: bool = False) -> ibis.Table | None:
+              before: dt.date | None = None) -> ibis.Table | None:
     """The rows of a segmented table with ``key`` from ``start`` and before ``before``.
 
-    ``None`` when no segment covers those days. ``uniform``: see :func:`read`.
+    ``None`` when no segment covers those days.
     """
     chosen = [s for s in segments(folder) if (start is None or s.last >= start)
               and (before is None or s.first < before)]
     table = read(store, folder, files=[f for s in chosen for f in parquet_files(s.path)],
-                 uniform=uniform or len(chosen) == 1)
+                 uniform=len(chosen) == 1)
     if table is None:
         return None
     table = table.mutate(**{key: table[key].cast("date")})
