@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,16 @@ from fastapi.testclient import TestClient
 
 from molehunt.cases.accounts import create_account, create_token
 from molehunt.store.connect import connect
+from molehunt.store.workspace import Workspace
 from molehunt.web.app import create_app
 
 PASSWORD = "a long test password"
 
 
 def test_the_console_shows_real_detection_results(detect_org: Any, tmp_path: Path) -> None:
-    workspace, _ = detect_org
+    shared, _ = detect_org
+    workspace = Workspace(tmp_path / "ws")  # the console writes its key and index into it
+    shutil.copytree(shared.root, workspace.root)
     app = create_app(workspace.root, f"sqlite:///{tmp_path / 'console.sqlite'}")
     try:
         with app.state.console.store.transaction() as session:

@@ -205,6 +205,35 @@ def test_a_daily_run_equals_a_full_rebuild(tmp_path: Path) -> None:
         assert _rows_of(daily, table) == _rows_of(full, table), table
 
 
+def test_a_daily_run_stopped_while_storing_is_repaired_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped after the compact states were replaced: the rerun must not count them twice."""
+    import molehunt.features.build as build
+
+    daily = make_workspace(Workspace(tmp_path / "daily"), tmp_path / "in1",
+                           last_day=dt.date(2024, 3, 12))
+    build_features(daily)
+    add_events(daily, tmp_path / "in1", [e for e in all_events(WEEKEND_DAY)
+                                         if e["ts"][:10] >= "2024-03-13"], "rest")
+    real = build.replace_days
+
+    def stop_at_the_week(store: Any, staged: Path, target: Path, *args: Any, **kw: Any) -> None:
+        if target.name == "user_week":
+            raise KeyboardInterrupt
+        real(store, staged, target, *args, **kw)
+
+    monkeypatch.setattr(build, "replace_days", stop_at_the_week)
+    with pytest.raises(KeyboardInterrupt):
+        build_features(daily)
+    monkeypatch.setattr(build, "replace_days", real)
+    again = build_features(daily)
+    assert again.start == BUSY_DAY and not again.full
+    full = make_workspace(Workspace(tmp_path / "full"), tmp_path / "in2")
+    build_features(full)
+    for table in ("user_day", "user_week", "sessions", "outbound", "ledger", "ledger_documents"):
+        assert _rows_of(daily, table) == _rows_of(full, table), table
+
+
 def _rows_of(workspace: Workspace, table: str) -> list[tuple[Any, ...]]:
     store = connect(workspace)
     try:

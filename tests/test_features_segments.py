@@ -89,3 +89,25 @@ def test_many_segments_are_merged_into_one(tmp_path: Path, monkeypatch: pytest.M
         io.replace_days(store, staged, table, D0 + dt.timedelta(days=day))
     assert len(io.segments(table)) == 1
     assert _rows(store, table) == [(d, str(d)) for d in range(4)]
+
+
+def test_a_folder_segment_half_deleted_is_never_read(tmp_path: Path) -> None:
+    """Spark's segments are folders, which go in many steps: renamed away first."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = _store()
+    table, staged = tmp_path / "t", tmp_path / "staging" / "t"
+    folder = io.segment_path(table, D0, D0 + dt.timedelta(days=1))
+    folder.mkdir(parents=True)
+    for part, day in enumerate((D0, D0 + dt.timedelta(days=1))):
+        pq.write_table(pa.table({"day": [day], "tag": ["spark"]}), folder / f"part-{part}.parquet")
+    half_gone = table / ("2024-02-01_2024-02-02.parquet" + ".removing")
+    half_gone.mkdir()
+    pq.write_table(pa.table({"day": [D0], "tag": ["half-deleted"]}), half_gone / "part-0.parquet")
+    assert _rows(store, table) == [(0, "spark"), (1, "spark")]
+    _segment(store, staged, 1, 1, tag="new")
+    io.replace_days(store, staged, table, D0 + dt.timedelta(days=1))
+    assert _rows(store, table) == [(0, "spark"), (1, "new")]
+    assert sorted(p.name for p in table.iterdir()) == [
+        "2024-03-01_2024-03-01.parquet", "2024-03-02_2024-03-02.parquet"]

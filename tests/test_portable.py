@@ -40,3 +40,16 @@ def test_the_engines_own_round_disagrees_here() -> None:
     duck = ibis.duckdb.connect().to_pyarrow(expr).column("r").to_pylist()
     spark = ibis.pyspark.connect(spark_session()).to_pyarrow(expr).column("r").to_pylist()
     assert duck != spark
+
+
+@pytest.mark.parametrize(("digits", "expected"), [
+    (1, ["-1.2", "-2.5", "1.3", "0.0", "-0.1", "12.0"]),
+    (0, ["-1", "-2", "1", "0", "0", "12"]),
+])
+def test_number_text_writes_negative_numbers_right(digits: int, expected: list[str]) -> None:
+    from molehunt.detectors.base import number_text
+
+    table = ibis.memtable({"i": list(range(6)), "x": [-1.2, -2.5, 1.25, -0.04, -0.06, 12.0]})
+    expr = table.select(table.i, t=number_text(table.x, digits)).order_by("i")
+    for con in (ibis.duckdb.connect(), ibis.pyspark.connect(spark_session())):
+        assert con.to_pyarrow(expr).column("t").to_pylist() == expected

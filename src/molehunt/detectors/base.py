@@ -185,9 +185,11 @@ def number_text(value: Any, digits: int = 0) -> Any:
     if digits == 0:
         return rounded(value, 0).cast("int64").cast("string")
     scaled = rounded(value * 10 ** digits, 0).cast("int64")
-    whole = (scaled / 10 ** digits).floor().cast("int64")
-    part = (scaled - whole * 10 ** digits).cast("string").lpad(digits, "0")
-    return whole.cast("string").concat(".", part)
+    size = scaled.abs()
+    whole = (size / 10 ** digits).floor().cast("int64")
+    part = (size - whole * 10 ** digits).cast("string").lpad(digits, "0")
+    sign = ibis.cases((scaled < 0, "-"), else_="")
+    return sign.concat(whole.cast("string"), ".", part)
 
 
 def empty_strings() -> Any:

@@ -604,7 +604,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
                             store.backend)
     # appending after the last computed day: the compact states are exactly what is needed
     computed_until = state.get("last_day")
-    appending = (not full and computed_until is not None
+    appending = (not full and computed_until is not None and not state.get("storing")
                  and start > dt.date.fromisoformat(computed_until)
                  and all((features.root / name).exists() for name in _APPEND_STATES))
     fsettings = feature_settings(workspace)
@@ -704,6 +704,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         write(store, ledger_families(documents), staging / "ledger_families.parquet")
 
         report("storing", 0.9)
+        _storing(features, full)
         if full:  # also clears an older layout's folders
             for name in FeatureStore.TABLES:
                 shutil.rmtree(features.root / name, ignore_errors=True)
@@ -744,6 +745,23 @@ def _replace_file(staged: Path, target: Path) -> None:
     elif target.exists():
         target.unlink()
     os.replace(staged, target)
+
+
+def _storing(features: FeatureStore, full: bool) -> None:
+    """Record that the stored tables are about to change, before the first one does.
+
+    A run stopped while storing leaves the compact states of the new days beside the old
+    ``state.json``: extending them again would count those days twice. The rerun sees the
+    mark and recomputes from the stored tables instead; after a stopped full build there is
+    no state at all.
+    """
+    state = features.state()
+    if full or not state:
+        features.state_path.unlink(missing_ok=True)
+        return
+    temporary = features.state_path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({**state, "storing": True}, indent=1), "utf-8")
+    os.replace(temporary, features.state_path)
 
 
 def _write_state(features: FeatureStore, batches: list[str], last_day: dt.date) -> None:

@@ -92,6 +92,7 @@ def read(store: Store, folder: Path, files: list[Path] | None = None, *,
 #: of small files, each read by every later query).
 MAX_SEGMENTS = 32
 _SEGMENT = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})\.parquet$")
+_REMOVING = ".removing"
 
 
 @dataclass(frozen=True)
@@ -159,13 +160,16 @@ def replace_days(store: Store, staged: Path, target: Path, since: dt.date,
                  key: str = "day") -> None:
     """Put the staged segments into ``target`` in place of its days from ``since`` on.
 
-    The segment ``since`` falls in is first rewritten with its earlier days. Every step
-    leaves the table readable as before or as after (a trimmed or merged copy is in place
-    before what it replaces goes, and until then counts as a leftover), so a rerun from the
-    same day repairs an interrupted one.
+    The segment ``since`` falls in is first rewritten with its earlier days. No step loses a
+    day before ``since`` (a trimmed or merged copy is in place before what it replaces goes,
+    and until then counts as a leftover; a segment is renamed away before it is deleted), and
+    the days from ``since`` on are missing only until the staged ones are moved in, so a
+    rerun from the same day repairs an interrupted run.
     """
     target.mkdir(parents=True, exist_ok=True)
     scratch = staged.parent / f"{staged.name}-rewritten"
+    for half_removed in target.glob("*" + _REMOVING):
+        _remove(half_removed)
     found = _all_segments(target)
     for segment in found:
         if _stale(segment, found):
@@ -201,6 +205,10 @@ def _move(source: Path, destination: Path) -> None:
 
 def _remove(path: Path) -> None:
     if path.is_dir():
-        shutil.rmtree(path)
+        # a folder (Spark's segment) goes in many steps: first make it no segment at all, so
+        # that a half-deleted one is never read
+        doomed = path.with_name(path.name + _REMOVING)
+        os.replace(path, doomed)
+        shutil.rmtree(doomed)
     elif path.exists():
         path.unlink()
