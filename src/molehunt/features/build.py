@@ -759,15 +759,18 @@ def _storing(features: FeatureStore, full: bool) -> None:
     if full or not state:
         features.state_path.unlink(missing_ok=True)
         return
-    temporary = features.state_path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({**state, "storing": True}, indent=1), "utf-8")
-    os.replace(temporary, features.state_path)
+    _save_state(features, {**state, "storing": True})
 
 
 def _write_state(features: FeatureStore, batches: list[str], last_day: dt.date) -> None:
     state = {"version": STATE_VERSION, "catalogue": catalogue_signature(),
              "batches": sorted(batches), "last_day": last_day.isoformat(),
              "computed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    _save_state(features, state)
+
+
+def _save_state(features: FeatureStore, state: dict[str, Any]) -> None:
+    """Replace ``state.json`` in one step (a reader never sees half of it)."""
     temporary = features.state_path.with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=1), "utf-8")
     os.replace(temporary, features.state_path)
