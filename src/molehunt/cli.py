@@ -238,7 +238,8 @@ def simulate(
     days: Annotated[int, typer.Option(help="Days to simulate.")] = 500,
     start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2010-01-04",
     seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
-    layout: Annotated[str, typer.Option(help="CERT layout: r4.2 or r6.2.")] = "r6.2",
+    layout: Annotated[str | None, typer.Option(
+        help="CERT layout: r4.2 or r6.2 (default: the telemetry profile's, else r6.2).")] = None,
     directory: Annotated[Path | None, typer.Option(
         help="Folder of CERT monthly LDAP files (YYYY-MM.csv) to take the people from.")] = None,
     scenarios: Annotated[str, typer.Option(
@@ -247,6 +248,9 @@ def simulate(
         help="Insiders (scenario instances) per scenario.")] = 1,
     intensity: Annotated[list[str] | None, typer.Option(
         help="Scenario parameter, e.g. C2.volume=4 or S2.accomplices=5 (repeatable).")] = None,
+    telemetry: Annotated[str, typer.Option(
+        help="What gets logged: full, cert-r6.2, cert-r4.2 or sparse (same people, same"
+             " acts; only the logs differ).")] = "full",
 ) -> None:
     """Simulate an organisation with labelled insiders, in CERT layout plus JSONL."""
     from datetime import date
@@ -254,6 +258,7 @@ def simulate(
     from molehunt.errors import ConfigError
     from molehunt.simulate import ALL_SCENARIOS, SimulationConfig
     from molehunt.simulate import simulate as run_simulation
+    from molehunt.simulate.output import TELEMETRY
 
     def action() -> int:
         try:
@@ -263,14 +268,23 @@ def simulate(
         codes = {"all": ALL_SCENARIOS, "none": ()}.get(scenarios.strip().lower())
         if codes is None:
             codes = tuple(c.strip().upper() for c in scenarios.split(",") if c.strip())
+        profile = TELEMETRY.get(telemetry)
+        if profile is None:
+            raise ConfigError(f"--telemetry {telemetry!r}: expected one of"
+                              f" {', '.join(TELEMETRY)}")
+        if layout is not None and profile.layout not in (None, layout):
+            raise ConfigError(f"--telemetry {telemetry} writes the {profile.layout} layout;"
+                              f" --layout {layout} contradicts it")
         config = SimulationConfig(
-            out=out_dir, users=users, days=days, start=first, seed=seed, layout=layout,
+            out=out_dir, users=users, days=days, start=first, seed=seed,
+            layout=layout or profile.layout or "r6.2",
             directory=directory, scenarios=codes, insiders_per_scenario=insiders_per_scenario,
-            intensity=_parse_intensity(intensity or []))
+            intensity=_parse_intensity(intensity or []), telemetry=telemetry)
         with _progress() as progress:
             result = run_simulation(config, progress)
         out.print(f"wrote {result.events:,} events of {len(result.organisation.people):,} people"
-                  f" over {days} days to {out_dir} ({layout});"
+                  f" over {days} days to {out_dir} ({config.effective_layout},"
+                  f" telemetry {telemetry});"
                   f" {len(result.instances)} scenario instances; truth in {out_dir / 'answers'}",
                   highlight=False)
         for note in result.notes:

@@ -34,6 +34,7 @@ from molehunt.simulate.organisation import (
 )
 from molehunt.simulate.output import (
     LAYOUTS,
+    TELEMETRY,
     Writer,
     run_tag,
     write_documents,
@@ -63,6 +64,15 @@ class SimulationConfig:
     insiders_per_scenario: int = 1
     #: per scenario code, intensity parameters overriding the scenario's defaults
     intensity: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: what gets logged (:data:`~molehunt.simulate.output.TELEMETRY`); the same people do the
+    #: same things whatever the profile. A profile with a layout of its own overrides ``layout``.
+    telemetry: str = "full"
+
+    @property
+    def effective_layout(self) -> str:
+        """The CERT layout the files are written in: the telemetry profile's, else ``layout``."""
+        profile = TELEMETRY.get(self.telemetry)
+        return (profile.layout if profile is not None else None) or self.layout
 
 
 @dataclass
@@ -93,6 +103,9 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
                          f" {', '.join(load_scenarios())}")
     if config.days < 30:
         raise ConfigError("simulate at least 30 days")
+    if config.telemetry not in TELEMETRY:
+        raise ConfigError(f"unknown telemetry profile {config.telemetry!r}; expected one of"
+                          f" {', '.join(TELEMETRY)}")
     if config.layout not in LAYOUTS:
         raise ConfigError(f"unknown layout {config.layout!r}; expected one of"
                           f" {', '.join(LAYOUTS)}")
@@ -118,14 +131,20 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
     _mark_lookalikes(world, instances)
     out = config.out
     _prepare_output(out)
-    write_ldap(out, org, config.layout)
-    write_documents(out, org, documents)
-    write_psychometric(out, org, config.seed)
-    writer = Writer(out, config.layout, org, run_tag(
+    layout, logged = config.effective_layout, TELEMETRY[config.telemetry].files
+    write_ldap(out, org, layout)
+    if "documents" in logged:
+        write_documents(out, org, documents)
+    if "psychometric" in logged:
+        write_psychometric(out, org, config.seed)
+    settings: list[object] = [
         config.users if config.directory is None else str(config.directory), config.days,
-        config.start, config.seed, config.layout, sorted(config.scenarios),
+        config.start, config.seed, layout, sorted(config.scenarios),
         config.insiders_per_scenario, sorted((k, sorted(v.items()))
-                                             for k, v in config.intensity.items())))
+                                             for k, v in config.intensity.items())]
+    if config.telemetry != "full":
+        settings.append(config.telemetry)
+    writer = Writer(out, layout, org, run_tag(*settings), logged)
     registry = load_scenarios()
     acting = [(registry[instance.code](), instance) for instance in instances]
     try:
@@ -404,7 +423,7 @@ def _write_answers(out: Path, config: SimulationConfig, world: World,
                    instances: list[Instance], writer: Writer, notes: list[str]) -> None:
     org = world.org
     index_of = org.people_by_id()
-    dataset = f"sim-{config.layout}"
+    dataset = f"sim-{config.effective_layout}"
     with (out / "answers" / "insiders.csv").open("w", newline="", encoding="utf-8") as handle:
         table = csv.writer(handle, lineterminator="\n")
         table.writerow(["dataset", "scenario", "details", "user", "start", "end"])
@@ -428,7 +447,8 @@ def _write_answers(out: Path, config: SimulationConfig, world: World,
             for kind in sorted(set(person.lookalikes)):
                 table.writerow([person.user_id, kind])
     write_json(out / "answers" / "scenarios.json", {
-        "seed": config.seed, "layout": config.layout, "users": len(org.people),
+        "seed": config.seed, "layout": config.effective_layout,
+        "telemetry": config.telemetry, "users": len(org.people),
         "days": config.days, "start": config.start.isoformat(),
         "instances": [{
             "instance": i.name, "scenario": i.code, "insider": i.insider.user_id,
@@ -441,7 +461,8 @@ def _write_answers(out: Path, config: SimulationConfig, world: World,
     write_json(out / "company.json", {
         "company": org.company, "company_domains": [org.domain],
         "competitors": list(COMPETITOR_DOMAINS), "start": config.start.isoformat(),
-        "days": config.days, "layout": config.layout, "seed": config.seed,
+        "days": config.days, "layout": config.effective_layout,
+        "telemetry": config.telemetry, "seed": config.seed,
         "files": writer.rows,
     })
 

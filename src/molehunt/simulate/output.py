@@ -1,9 +1,13 @@
 """Writing a simulated organisation: CERT-layout CSVs, JSONL for the rest, and the answers.
 
-Each event goes to the CERT file of the chosen layout when that layout can say it exactly, and
-to ``events.jsonl`` (event schema, ``source`` ``sim.*``) when it cannot — e.g. r4.2 has no file
-opens, no mail views and no uploads — so nothing is lost whichever layout is chosen. Rows are
-written day by day in time order; files are streamed, never held in memory.
+What people do and what gets logged are kept apart. With the ``full`` telemetry profile each
+event goes to the CERT file of the chosen layout when that layout can say it exactly, and to
+``events.jsonl`` (event schema, ``source`` ``sim.*``) when it cannot — e.g. r4.2 has no file
+opens, no mail views and no uploads — so nothing is lost. The other profiles
+(:data:`TELEMETRY`) write only what a real deployment of that kind logs: an act its logs cannot
+see is simply not written (and not labelled), though it still happened and still counts in the
+insider's period. Rows are written day by day in time order; files are streamed, never held in
+memory.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from operator import itemgetter
 from pathlib import Path
+from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
@@ -42,6 +47,7 @@ from molehunt.simulate.buffer import (
     FILE_PATH,
     FILE_TO_MEDIA,
     HTTP_DOMAIN,
+    HTTP_LABEL,
     LOGON_ACTIVITY,
     LOGON_LABEL,
     OTHER_LABEL,
@@ -56,6 +62,39 @@ from molehunt.simulate.documents import Document
 from molehunt.simulate.organisation import Organisation, ldap_rows
 
 LAYOUTS = ("r4.2", "r6.2")
+#: Every file a simulation can write besides ``company.json`` and ``answers/``.
+_ALL_FILES = frozenset({"logon", "device", "file", "email", "http", "events", "hr_events",
+                        "documents", "psychometric", "ldap"})
+_CERT_FILES = frozenset({"logon", "device", "file", "email", "http", "psychometric", "ldap"})
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """What one kind of deployment logs: the CERT layout and the files it writes."""
+
+    name: str
+    #: The CERT layout the profile's files have; ``None``: the simulation's ``layout``.
+    layout: str | None
+    files: frozenset[str]
+    description: str
+
+
+#: The telemetry profiles of ``molehunt simulate --telemetry`` (DESIGN.md §6b).
+TELEMETRY: dict[str, Telemetry] = {t.name: t for t in (
+    Telemetry("full", None, _ALL_FILES,
+              "everything the simulation knows: CERT files plus JSONL for printing, meetings,"
+              " HR events, the documents table and what the layout cannot say"),
+    Telemetry("cert-r6.2", "r6.2", _CERT_FILES,
+              "exactly the files and columns of the public CERT r6.2 release: no HR events but"
+              " the monthly LDAP snapshots, no documents table, no printing or meetings"),
+    Telemetry("cert-r4.2", "r4.2", _CERT_FILES,
+              "exactly the files and columns of the public CERT r4.2 release: web visits"
+              " without upload/download, files only as copies to removable media, no received"
+              " mail, no HR events but the monthly LDAP snapshots"),
+    Telemetry("sparse", "r6.2", frozenset({"logon", "email", "http", "ldap"}),
+              "a deployment with only logons, a web proxy and the mail gateway (plus the"
+              " directory): no endpoint agent, no removable media, no file activity"),
+)}
 
 _HEADERS_R4 = {
     "logon": ["id", "date", "user", "pc", "activity"],
@@ -104,7 +143,8 @@ def run_tag(*settings: object) -> str:
 class Writer:
     """Streams one simulated organisation into ``folder`` in the given layout."""
 
-    def __init__(self, folder: Path, layout: str, org: Organisation, run: str) -> None:
+    def __init__(self, folder: Path, layout: str, org: Organisation, run: str,
+                 logged: frozenset[str] = _ALL_FILES) -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
         self.folder = folder
@@ -112,15 +152,20 @@ class Writer:
         self.r6 = layout == "r6.2"
         self.org = org
         self.run = run
+        #: the files this deployment logs (:attr:`Telemetry.files`)
+        self.logged = logged
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "answers").mkdir(exist_ok=True)
         self._handles: list[IO[Any]] = []
-        headers = _HEADERS_R6 if self.r6 else _HEADERS_R4
+        headers = {kind: header for kind, header in (_HEADERS_R6 if self.r6 else _HEADERS_R4)
+                   .items() if kind in logged}
         self._csv = {kind: self._open_csv(folder / f"{kind}.csv", header)
                      for kind, header in headers.items()}
         self._raw = {kind: self._handles[number] for number, kind in enumerate(headers)}
-        self._events = self._open(folder / "events.jsonl", "wb")
-        self._hr = self._open(folder / "hr_events.jsonl", "wb")
+        self._events = self._open(folder / "events.jsonl", "wb") if "events" in logged \
+            else None
+        self._hr = self._open(folder / "hr_events.jsonl", "wb") if "hr_events" in logged \
+            else None
         self._labels = self._open_csv(folder / "answers" / "labels.csv",
                                       ["event_id", "scenario", "user", "role", "instance",
                                        "file"])
@@ -150,6 +195,12 @@ class Writer:
             return
         self._labels.writerow((identifier, label.scenario, label.insider, label.role,
                                label.instance, file))
+        self._act(label, sec)
+
+    def _act(self, label: Label | None, sec: int) -> None:
+        """Extend the insider's period by a malicious act, logged or not."""
+        if label is None:
+            return
         when = self._iso + _CLOCK[sec]
         span = self.spans.setdefault((label.instance, label.insider), [when, when])
         span[0], span[1] = min(span[0], when), max(span[1], when)
@@ -162,6 +213,14 @@ class Writer:
         day = self.org.day_date(buffer.day)
         prefix = day.strftime("%m/%d/%Y ")
         iso = self._iso = day.isoformat() + "T"
+        unlogged = (("logon", buffer.logon, LOGON_LABEL), ("device", buffer.device, DEVICE_LABEL),
+                    ("file", buffer.file, FILE_LABEL), ("email", buffer.email, EMAIL_LABEL),
+                    ("http", buffer.http, HTTP_LABEL))
+        for kind, rows, label_at in unlogged:
+            if kind not in self.logged:
+                for row in rows:
+                    self._act(row[label_at], row[SEC])
+                rows.clear()
         self._write_logon(buffer, prefix)
         self._write_device(buffer, prefix)
         self._write_file(buffer, prefix, iso)
@@ -170,12 +229,16 @@ class Writer:
         others = sorted(buffer.other, key=lambda r: (r[SEC], r[USER]))
         for row in others:
             self._jsonl_event(row[SEC], iso, row[OTHER_RECORD], row[OTHER_LABEL])
-        for record in sorted(buffer.hr, key=lambda r: (r["ts"], r["user_id"], r["kind"])):
-            self._hr.write(orjson.dumps(record) + b"\n")
-            self._count("hr_events.jsonl")
+        if self._hr is not None:
+            for record in sorted(buffer.hr, key=lambda r: (r["ts"], r["user_id"], r["kind"])):
+                self._hr.write(orjson.dumps(record) + b"\n")
+                self._count("hr_events.jsonl")
 
     def _jsonl_event(self, sec: int, iso: str, record: dict[str, Any],
                      label: Label | None) -> None:
+        if self._events is None:  # a deployment that cannot log it: the act still happened
+            self._act(label, sec)
+            return
         identifier = self._next_id("other")
         record = {"event_id": identifier, "ts": iso + _CLOCK[sec], **record}
         self._events.write(orjson.dumps(record) + b"\n")
@@ -183,6 +246,8 @@ class Writer:
         self._label(identifier, label, "events.jsonl", sec)
 
     def _write_logon(self, buffer: DayBuffer, prefix: str) -> None:
+        if "logon" not in self.logged:
+            return
         writer = self._csv["logon"]
         buffer.logon.sort(key=itemgetter(SEC, USER))
         for row in buffer.logon:
@@ -193,6 +258,8 @@ class Writer:
         self._count("logon.csv", len(buffer.logon))
 
     def _write_device(self, buffer: DayBuffer, prefix: str) -> None:
+        if "device" not in self.logged:
+            return
         writer = self._csv["device"]
         buffer.device.sort(key=itemgetter(SEC, USER))
         for row in buffer.device:
@@ -207,6 +274,8 @@ class Writer:
         self._count("device.csv", len(buffer.device))
 
     def _write_file(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
+        if "file" not in self.logged:
+            return
         writer = self._csv["file"]
         buffer.file.sort(key=itemgetter(SEC, USER))
         for row in buffer.file:
@@ -238,6 +307,8 @@ class Writer:
             self._label(identifier, row[FILE_LABEL], "file.csv", row[SEC])
 
     def _write_email(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
+        if "email" not in self.logged:
+            return
         writer = self._csv["email"]
         buffer.email.sort(key=itemgetter(SEC, USER))
         for row in buffer.email:
@@ -275,6 +346,8 @@ class Writer:
 
     def _write_http(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
         # the bulk of all rows: one f-string per row, CSV quoting only where a field needs it
+        if "http" not in self.logged:
+            return
         buffer.http.sort(key=itemgetter(SEC, USER))
         head = "{" + _ID_TAGS["http"] + self.run + "-"
         number = self._counters["http"]
