@@ -17,10 +17,10 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import itemgetter
 from pathlib import Path
-from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
