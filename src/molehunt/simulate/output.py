@@ -356,7 +356,9 @@ class Writer:
         lines: list[str] = []
         for row in buffer.http:
             sec, user, pc, url, activity, content, label = row[:HTTP_DOMAIN]
-            if not r6 and activity != "WWW Visit":
+            # r4.2's web log has no activity column: where nothing else records the direction
+            # (a cert-r4.2 deployment), an upload or a download is just another row of it
+            if not r6 and activity != "WWW Visit" and self._events is not None:
                 category = row[HTTP_DOMAIN][1]
                 record = {
                     "user_id": user, "host": pc, "source": "sim.http",
