@@ -142,3 +142,27 @@ def test_alerts_open_once_per_episode() -> None:
     assert first["peak_risk"] >= 85 and first["band"] == "critical"
     assert first["detectors"] == ["rule_x"] and first["reasons"]
     assert open_alerts(risk) == alerts, "same input, same ids"
+
+
+def test_band_high_is_held_to_the_daily_alert_budget() -> None:
+    # 1,000 people a day for 10 days; 30 of them reach risk 90 on one day each
+    days = [DAY + dt.timedelta(days=i) for i in range(10)]
+    rows = [finding(f"u{i:02d}", days[i % 10], 0.95) for i in range(30)]
+    population = dict.fromkeys(days, 1000)
+    params = ScoringParams(budget_per_1000=1.0, budget_days=10)
+    risk = score_risk(rows, params, Context(population=population), last_day=days[-1])
+    high = [r for r in risk if r["band"] in ("high", "critical")]
+    # 1 per 1,000 per day over the 10 days: at most 10 person-days, whatever the detectors say
+    assert 0 < len(high) <= 10
+    held = [r for r in risk if any(x["feature"] == "alert_budget" for x in r["reasons"])]
+    assert held and all(r["risk"] == 64 and r["band"] == "medium" for r in held)
+    assert "alert budget" in held[0]["reasons"][-1]["text"]
+    # without a population (or with the budget off) the fixed line decides
+    free = score_risk(rows, ScoringParams(budget_per_1000=0.0),
+                      Context(population=population), last_day=days[-1])
+    assert sum(r["band"] in ("high", "critical") for r in free) > 10
+    # ties at the cap are ordered by the evidence behind them: the budget still holds
+    many = [finding(f"v{i:02d}", days[0], 0.99) for i in range(40)]
+    many += [finding(f"v{i:02d}", days[1], 0.99) for i in range(40)]
+    capped = score_risk(many, params, Context(population=population), last_day=days[-1])
+    assert sum(r["band"] in ("high", "critical") for r in capped) <= 10

@@ -30,6 +30,8 @@ override the workspace location (``MOLEHUNT_WORKSPACE``).
     removable_media_roles = ["ITAdmin"]          # roles whose removable-media use is expected
     removable_media_users = ["u123"]             # people whose removable-media use is expected
     risk_half_life_days = 4.0                    # how fast accumulated risk fades
+    alert_budget_per_1000 = 0.5                  # people at band high per 1,000 per day, at most
+    alert_budget_days = 90                       # ... on average over this many days
     [detectors.after_hours_leaker]               # per-detector parameters; enabled = false
     min_after_hours_z = 4.0
 """
@@ -82,6 +84,10 @@ class Settings:
     removable_media_roles: tuple[str, ...] = ()
     removable_media_users: tuple[str, ...] = ()
     risk_half_life_days: float = 4.0
+    #: Band high is reserved for the population's highest risks: at most this many people per
+    #: 1,000 per day, on average over the last ``alert_budget_days`` (0 = no budget).
+    alert_budget_per_1000: float = 0.5
+    alert_budget_days: int = 90
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
 
     @classmethod
@@ -141,6 +147,13 @@ class Settings:
         half_life = raw.get("risk_half_life_days", 4.0)
         if not isinstance(half_life, int | float) or isinstance(half_life, bool) or half_life <= 0:
             raise ConfigError("risk_half_life_days must be a positive number", where=str(path))
+        budget = raw.get("alert_budget_per_1000", cls.alert_budget_per_1000)
+        if not isinstance(budget, int | float) or isinstance(budget, bool) or budget < 0:
+            raise ConfigError("alert_budget_per_1000 must be a number, 0 or more",
+                              where=str(path))
+        budget_days = raw.get("alert_budget_days", cls.alert_budget_days)
+        if not isinstance(budget_days, int) or isinstance(budget_days, bool) or budget_days < 1:
+            raise ConfigError("alert_budget_days must be a positive integer", where=str(path))
         min_hits = raw.get("content_min_hits", 2)
         if not isinstance(min_hits, int) or min_hits < 1:
             raise ConfigError("content_min_hits must be a positive integer", where=str(path))
@@ -164,5 +177,7 @@ class Settings:
             removable_media_roles=strings("removable_media_roles"),
             removable_media_users=strings("removable_media_users"),
             risk_half_life_days=float(half_life),
+            alert_budget_per_1000=float(budget),
+            alert_budget_days=budget_days,
             detectors={str(k): dict(v) for k, v in detectors.items()},
         )

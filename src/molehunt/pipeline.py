@@ -358,13 +358,16 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
 
     user_day = FeatureStore(workspace).table(store, "user_day")
     first_seen = {}
+    population: dict[dt.date, int] = {}
     if user_day is not None:
         firsts = user_day.group_by(user_day.user_id).aggregate(first=user_day.day.min())
         first_seen = {r["user_id"]: _as_date(r["first"]) for r in firsts.to_pyarrow().to_pylist()}
+        active = user_day.group_by(user_day.day).aggregate(n=user_day.count())
+        population = {_as_date(r["day"]): int(r["n"]) for r in active.to_pyarrow().to_pylist()}
     from molehunt.detectors import registry
 
     baseline_free = frozenset(name for name, cls in registry().items()
                               if not cls.uses_baselines)
     return Context(roles=roles, declared=declared, evidence_domains=domains,
                    evidence_events=events, first_seen=first_seen,
-                   baseline_free=baseline_free)
+                   baseline_free=baseline_free, population=population)

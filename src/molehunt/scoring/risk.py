@@ -61,6 +61,10 @@ class ScoringParams:
     """How findings add up; every value has a default that suits most deployments."""
 
     half_life_days: float = 4.0
+    #: Band high holds at most this many people per 1,000 per day, averaged over the last
+    #: ``budget_days`` (:func:`calibrate`; 0 turns the budget off).
+    budget_per_1000: float = 0.5
+    budget_days: int = 90
     #: Detector name → multiplier (1 by default); the unsupervised baseline counts less
     #: because it explains less.
     detector_weights: Mapping[str, float] = field(default_factory=lambda: {
@@ -86,6 +90,8 @@ class ScoringParams:
     def from_settings(cls, settings: Settings) -> ScoringParams:
         """Parameters from the workspace settings."""
         return cls(half_life_days=settings.risk_half_life_days,
+                   budget_per_1000=settings.alert_budget_per_1000,
+                   budget_days=settings.alert_budget_days,
                    trusted_domains=settings.trusted_domains,
                    removable_media_roles=settings.removable_media_roles,
                    removable_media_users=settings.removable_media_users)
@@ -106,6 +112,9 @@ class Context:
     #: Detectors whose findings rest on no baseline (e.g. a foreign marking on arrival):
     #: the warm-up discount does not apply to them.
     baseline_free: frozenset[str] = frozenset()
+    #: People active on each day (the monitored population the alert budget is a share of);
+    #: empty: no calibration.
+    population: Mapping[dt.date, int] = field(default_factory=dict)
 
 
 def _matches(kind: str, value: str, event: Mapping[str, str | None]) -> bool:
@@ -193,20 +202,24 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
     for finding in findings:
         by_user[finding["user_id"]][finding["day"]].append(finding)
     out: list[dict[str, Any]] = []
+    #: evidence without the cap, per row: orders risks that the cap (or rounding) made equal
+    strengths: list[float] = []
     decay_per_day = 0.5 ** (1.0 / params.half_life_days)
     for user in sorted(by_user):
         days = by_user[user]
-        evidence = 0.0
+        evidence = strength = 0.0
         carried: list[tuple[float, dict[str, Any]]] = []
         day = min(days)
         end = last_day or max(days)
         while day <= end:
             evidence *= decay_per_day
+            strength *= decay_per_day
             carried = [(w * decay_per_day, r) for w, r in carried]
             todays = days.get(day)
             if todays:
                 day_score, reasons = _day(todays, params, context)
                 evidence = min(E_MAX, evidence + gain(day_score))
+                strength += gain(day_score)
                 carried = sorted(reasons + carried, key=lambda p: -p[0])[:params.top_reasons]
             risk = 100.0 * (1.0 - math.exp(-evidence))
             if risk < TAIL_RISK and not todays:
@@ -217,8 +230,71 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
             rounded = round(risk)
             out.append({"user_id": user, "day": day, "risk": rounded, "band": band(rounded),
                         "reasons": [dict(r, weight=round(w, 4)) for w, r in carried]})
+            strengths.append(strength)
             day += dt.timedelta(days=1)
+    if context.population and params.budget_per_1000 > 0:
+        calibrate(out, context.population, params.budget_per_1000, params.budget_days,
+                  strengths)
     return out
+
+
+def calibrate(rows: list[dict[str, Any]], population: Mapping[dt.date, int],
+              budget_per_1000: float, budget_days: int,
+              strengths: list[float] | None = None) -> None:
+    """Hold band high to the population's highest risks, in place.
+
+    A fixed line (risk 65) puts as many people in band high as the detectors happen to push
+    over it, which depends on what the deployment can see: where observations are missing the
+    same line can hand analysts ten benign people a day per thousand. So each day, of all
+    risk values of the last ``budget_days`` days, only the top ``budget_per_1000`` per 1,000
+    person-days (the monitored population itself is the yardstick) may stand at band high or
+    above; a risk over the line but below that day's cut is held at the top of band medium,
+    with a reason saying so. Ranking is kept: a held value stays above every value it
+    outranked (ties at 64 aside). No one is at band high before the window holds enough
+    person-days for one. Equal risks are ordered by ``strengths`` (the evidence before its
+    cap, one per row) when given, then by user id, so that many people pinned at the cap
+    cannot all pass.
+
+    >>> day = dt.date(2024, 1, 1)
+    >>> rows = [{"user_id": u, "day": day, "risk": r, "band": band(r), "reasons": []}
+    ...         for u, r in (("a", 90), ("b", 70), ("c", 30))]
+    >>> calibrate(rows, {day: 1000}, 1.0, 1)
+    >>> [(r["user_id"], r["risk"], r["band"]) for r in rows]
+    [('a', 90, 'critical'), ('b', 64, 'medium'), ('c', 30, 'low')]
+    """
+    line = dict(BANDS)["high"]
+    # equal evidence is rare but possible: the user id breaks the tie, so the budget holds
+    keys = [(float(row["risk"]), strengths[i] if strengths else 0.0, row["user_id"])
+            for i, row in enumerate(rows)]
+    over: dict[dt.date, list[tuple[float, float, str]]] = defaultdict(list)
+    for row, key in zip(rows, keys, strict=True):
+        if row["risk"] >= line:
+            over[row["day"]].append(key)
+    if not over:
+        return
+    days = sorted(population)
+    cut: dict[dt.date, tuple[float, float, str]] = {}
+    never = (math.inf, math.inf, "")
+    for index, day in enumerate(days):
+        if day not in over:
+            continue
+        first = day - dt.timedelta(days=budget_days - 1)
+        window = [d for d in days[max(0, index - budget_days + 1):index + 1] if d >= first]
+        person_days = sum(population[d] for d in window)
+        allowed = int(budget_per_1000 * person_days / 1000.0)
+        values = sorted((v for d in window for v in over.get(d, ())), reverse=True)
+        cut[day] = never if allowed < 1 else values[min(allowed, len(values)) - 1]
+    for row, key in zip(rows, keys, strict=True):
+        if row["risk"] >= line and key < cut.get(row["day"], (-math.inf, 0.0, "")):
+            original, needed = row["risk"], cut[row["day"]][0]
+            row["risk"], row["band"] = line - 1, band(line - 1)
+            row["reasons"].append({
+                "feature": "alert_budget", "observed": float(original),
+                "expected": needed if math.isfinite(needed) else None,
+                "weight": 0.0,
+                "text": f"risk {original} held at {line - 1}: above the band-high line but"
+                        f" below the day's alert budget ({budget_per_1000:g} per 1,000 people"
+                        f" per day over {budget_days} days)"})
 
 
 def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Context
