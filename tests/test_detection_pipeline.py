@@ -130,12 +130,15 @@ def test_evaluate_writes_figures_and_a_report(detect_org: Any, tmp_path: Path) -
                      str(tmp_path / "eval.json"), "--html", str(tmp_path / "eval.html"))
     assert done.returncode == 0, done.stderr
     figures = json.loads((tmp_path / "eval.json").read_text())
-    for system in ("molehunt", "baseline_isolation_forest"):
+    for system in ("molehunt", "baseline_isolation_forest", "peer_anomaly_alone"):
         group = figures[system]["groups"]["C1-C5"]
         assert set(group["recall"]) == {"0.5%", "1.0%", "2.0%"}
         assert 0.0 <= group["roc_auc"] <= 1.0
         assert figures[system]["alert_load"] >= 0
+        assert figures[system]["benign_high_per_1000_per_day"] >= 0
     assert figures["done_when_c1_c5"]["molehunt"]["recall_at_1pct"] is not None
+    # every act is logged in the default telemetry: every insider counts
+    assert figures["untraceable"] == {} and figures["insiders"] == figures["insiders_in_truth"]
     html = (tmp_path / "eval.html").read_text()
     assert html.count("<img") >= 4 and "Isolation Forest" in html
     missing = _molehunt(workspace.root, "evaluate", "--truth", str(tmp_path))

@@ -25,6 +25,9 @@ class Insider:
     first: dt.date
     last: dt.date
     malicious_days: frozenset[dt.date] = field(default_factory=frozenset)
+    #: False when the truth lists the logged malicious events (``labels.csv``) and none of
+    #: this insider's is in the store: these logs hold no trace of the scenario to catch
+    traced: bool = True
 
 
 Scores = Mapping[dt.date, Mapping[str, float]]
@@ -139,6 +142,24 @@ def alert_load(alert_days: Sequence[tuple[str, dt.date]], benign: set[str], days
     if not benign or days <= 0:
         return 0.0
     count = sum(1 for user, _ in alert_days if user in benign)
+    return round(1000.0 * count / len(benign) / days, 4)
+
+
+def high_days_per_1000(scores: Scores, benign: set[str], days: int, threshold: float
+                       ) -> float:
+    """Benign person-days scored at ``threshold`` or above per 1,000 benign people per day.
+
+    With molehunt's risk and the threshold of band high, the share of benign people an
+    analyst sees in band high or critical on an average day (per 1,000).
+
+    >>> day = dt.date(2024, 1, 1)
+    >>> high_days_per_1000({day: {"x": 70.0, "y": 20.0, "bad": 99.0}}, {"x", "y"}, 1, 65)
+    500.0
+    """
+    if not benign or days <= 0:
+        return 0.0
+    count = sum(1 for day_scores in scores.values() for user, value in day_scores.items()
+                if value >= threshold and user in benign)
     return round(1000.0 * count / len(benign) / days, 4)
 
 

@@ -134,8 +134,12 @@ def render_html(figures: Mapping[str, Any], plots: Mapping[str, Any]) -> str:
         f"<tr><td>{html.escape(system)}</td>" + "".join(
             f"<td>{html.escape(str(values.get(k)))}</td>" for k in (
                 "recall_at_1pct", "median_days_to_detect", "roc_auc", "alert_load",
-                "lookalikes_over_2_days")) + "</tr>"
+                "benign_high_per_1000_per_day", "lookalikes_over_2_days")) + "</tr>"
         for system, values in done.items())
+    untraceable = figures.get("untraceable", {})
+    left_out = (" Left no trace in these logs, so not counted: " + html.escape(", ".join(
+        f"{code} {' '.join(entry['users'])}" for code, entry in untraceable.items())) + "."
+        if untraceable else "")
     timelines = "".join(f'<figure><img src="{src}" alt="{html.escape(title)}"></figure>'
                         for title, src in _timelines(plots))
     return f"""<!doctype html>
@@ -146,11 +150,12 @@ pre{{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:30rem}}
 figure{{display:inline-block;margin:.2rem}}</style></head><body>
 <h1>molehunt evaluation</h1>
 <p>{figures['population']:,} people, {figures['days']:,} days, {figures['insiders']} insiders;
-truth from {html.escape(figures['truth'])}. Baseline: an Isolation Forest on the same
-feature table, measured in the same run.</p>
+truth from {html.escape(figures['truth'])}.{left_out} Baseline: an Isolation Forest on the
+same feature table, measured in the same run.</p>
 <h2>C1-C5 acceptance figures</h2>
 <table><tr><th>system</th><th>recall at 1 %</th><th>median days to detect</th>
 <th>user ROC AUC</th><th>alert load (per 1,000 benign people per day)</th>
+<th>benign people in band high (per 1,000 per day)</th>
 <th>look-alikes in the top 1 % on more than 2 days</th></tr>{rows}</table>
 <h2>Recall and time to detect</h2>
 <figure><img src="{_recall_curve(plots)}" alt="recall against budget"></figure>

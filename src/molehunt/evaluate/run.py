@@ -3,7 +3,13 @@
 The baseline is scikit-learn's Isolation Forest fitted on the same ``user_day`` feature table
 in the same run; its anomaly score (0-1) ranks people the same way molehunt's risk does. It
 has no bands, so its alerts (the same episode rule) open above the highest score threshold
-that alerts on as many C1-C5 insiders as molehunt does: alert loads compare at equal recall.
+that alerts on as many C1-C5 insiders as molehunt does: alert loads compare at equal recall,
+and that threshold stands in for band high in its ``benign_high_per_1000_per_day``.
+
+When the truth lists the logged malicious events (``labels.csv``), an insider none of whose
+events is in the store left no trace in these logs (a telemetry profile that does not see
+what they did): they are reported as ``untraceable`` and counted neither as insiders nor as
+benign people.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from molehunt.evaluate.metrics import (
     Scores,
     alert_load,
     cumulative_recall,
+    high_days_per_1000,
     lookalike_days_in_top,
     recall_at_budget,
     roc_pr_auc,
@@ -51,16 +58,23 @@ def _parse_time(text: str, where: str) -> dt.date:
 
 
 def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[str]]]:
-    """Insiders (answers layout) with their malicious days, and benign look-alikes by user."""
+    """Insiders (answers layout) with their malicious days, and benign look-alikes by user.
+
+    With a ``labels.csv``, an insider is ``traced`` when at least one of the events labelled
+    with their user id is in the store (a masquerade event, logged under the victim's
+    account, is a trace too); without one, every insider is.
+    """
     folder = truth / "answers" if (truth / "answers" / "insiders.csv").exists() else truth
     insiders_csv = folder / "insiders.csv"
     if not insiders_csv.exists():
         raise ConfigError("no insiders.csv (CERT answers layout) here", where=str(truth))
     labelled: dict[str, set[dt.date]] = defaultdict(set)
+    traced: set[str] | None = None
     labels_csv = folder / "labels.csv"
     if labels_csv.exists():
+        traced = set()
         with labels_csv.open(newline="", encoding="utf-8") as handle:
-            wanted = {r["event_id"]: r["user"] for r in csv.DictReader(handle)}
+            wanted = {r["event_id"]: r["user"].strip() for r in csv.DictReader(handle)}
         if wanted:
             import ibis
 
@@ -71,6 +85,7 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
             e = store.events
             hits = e.join(ids, e.event_id == ids.w_id).select(e.event_id, e.user_id, e.day)
             for row in hits.to_pyarrow().to_pylist():
+                traced.add(wanted[row["event_id"]])
                 # masquerade events are under someone else's account: not the insider's days
                 if row["user_id"] == wanted.get(row["event_id"]):
                     labelled[row["user_id"]].add(row["day"])
@@ -84,7 +99,8 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
             except KeyError as error:
                 raise ConfigError(f"missing column {error}", where=where) from None
             days = frozenset(d for d in labelled.get(user, set()) if first <= d <= last)
-            insiders.append(Insider(user, scenario, first, last, days))
+            insiders.append(Insider(user, scenario, first, last, days,
+                                    traced=traced is None or user in traced))
     lookalikes: dict[str, set[str]] = defaultdict(set)
     lookalikes_csv = folder / "lookalikes.csv"
     if lookalikes_csv.exists():
@@ -143,10 +159,34 @@ def lead_floor(system: str, lead_band: str = LEAD_BAND) -> float:
     return float(dict(BANDS)[lead_band]) if system.startswith("molehunt") else 0.0
 
 
+def untraceable_figures(insiders: list[Insider]) -> dict[str, dict[str, Any]]:
+    """Per scenario, the insiders who left no trace in these logs (not counted anywhere).
+
+    >>> d = dt.date(2024, 1, 1)
+    >>> untraceable_figures([Insider("x", "C1", d, d, traced=False), Insider("y", "C1", d, d)])
+    {'C1': {'insiders': 1, 'users': ['x']}}
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for code in sorted({i.scenario for i in insiders if not i.traced}):
+        users = sorted(i.user_id for i in insiders if i.scenario == code and not i.traced)
+        out[code] = {"insiders": len(users), "users": users}
+    return out
+
+
+def _in_group(scenario: str, group: str) -> bool:
+    return group in ("all", scenario) or scenario in GROUPS.get(group, ())
+
+
 def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
             insiders: list[Insider], population: dict[dt.date, int], users: set[str],
-            lookalikes: dict[str, set[str]], cr_k: int) -> dict[str, Any]:
-    """Every metric for one scoring system."""
+            lookalikes: dict[str, set[str]], cr_k: int, high: float | None = None
+            ) -> dict[str, Any]:
+    """Every metric for one scoring system.
+
+    ``insiders`` is the whole truth: the untraceable ones are left out of every figure and
+    are not benign either. ``high`` is the score from which a person-day counts as band
+    high (band high's floor for molehunt's risk; ``None`` reports no such figure).
+    """
     # molehunt's leads are people at band low or above; the baseline has no such notion
     floor = lead_floor(name)
     peak: dict[str, float] = defaultdict(float)
@@ -154,6 +194,8 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
         for user, value in day_scores.items():
             peak[user] = max(peak[user], value)
     involved = {i.user_id for i in insiders}
+    untraced = [i for i in insiders if not i.traced]
+    insiders = [i for i in insiders if i.traced]
     benign = users - involved
     # an insider the simulator also gave a benign habit (a declared consultant who leaks
     # anyway) is not a benign look-alike: being in the top 1 % is then a catch
@@ -170,6 +212,7 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
         roc, pr = roc_pr_auc(peak, {i.user_id for i in members}, benign)
         out[group] = {
             "insiders": len(members),
+            "untraceable": sum(1 for i in untraced if _in_group(i.scenario, group)),
             "recall": {f"{b:.1%}": recall_at_budget(members, scores, population, b, floor)
                        for b in BUDGETS},
             f"cr_{cr_k}": cumulative_recall(members, scores, cr_k),
@@ -181,6 +224,8 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
                                     lead_floor(name, "low"))
     return {"system": name, "groups": out, "alert_load": alert_load(alerts, benign, days),
             "alerts_benign": sum(1 for u, _ in alerts if u in benign),
+            "benign_high_per_1000_per_day": (
+                None if high is None else high_days_per_1000(scores, benign, days, high)),
             "lookalikes": {"count": len(lookalikes),
                            "max_days_in_top_1pct": max(top.values(), default=0),
                            "over_2_days": sorted(u for u, n in top.items() if n > 2),
@@ -192,7 +237,11 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
 
 def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
              progress: Progress | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(figures, plot data): §7 metrics for molehunt and the Isolation Forest baseline."""
+    """(figures, plot data): §7 metrics for molehunt and the Isolation Forest baseline.
+
+    Besides them: molehunt without the long-horizon detectors (when they found anything) and
+    ``peer_anomaly`` alone, each risk recomputed from a subset of the same findings.
+    """
     report = progress or (lambda _s, _d: None)
     risk_table = read_results(results_dir(workspace) / "risk")
     if risk_table is None:
@@ -208,6 +257,8 @@ def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
         findings_table = read_results(results_dir(workspace) / "findings")
         finding_rows = findings_table.to_pylist() if findings_table is not None else []
         ablation = without_long_horizon(workspace, store, finding_rows)
+        report("peer_anomaly alone", None)
+        alone = detector_alone(workspace, store, finding_rows, ALONE_DETECTOR)
     finally:
         store.close()
     report("metrics", None)
@@ -218,51 +269,62 @@ def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
     alerts = read_results(alerts_path)
     molehunt_alerts = ([(r["user_id"], r["opened_day"]) for r in alerts.to_pylist()]
                        if alerts is not None else [])
-    public = [i for i in insiders if i.scenario in GROUPS["C1-C5"]]
+    counted = [i for i in insiders if i.traced]
+    public = [i for i in counted if i.scenario in GROUPS["C1-C5"]]
     wanted = alert_recall(molehunt_alerts, public)
     baseline_alerts, threshold = baseline_alerts_at_recall(baseline, public, wanted)
     cr_k = max(25, 25 * round(0.1 * len(users) / 25))
+    high = float(dict(BANDS)["high"])
+
+    def system(name: str, system_scores: Scores, system_alerts: list[tuple[str, dt.date]],
+               high_from: float) -> dict[str, Any]:
+        figures = _system(name, system_scores, system_alerts, insiders, population, users,
+                          lookalikes, cr_k, high_from)
+        figures["alert_recall_c1_c5"] = alert_recall(system_alerts, public)
+        return figures
+
     figures: dict[str, Any] = {
         "population": len(users), "days": len(population), "truth": str(truth),
-        "insiders": len(insiders),
-        "molehunt": _system("molehunt", scores, molehunt_alerts, insiders, population, users,
-                            lookalikes, cr_k),
-        "baseline_isolation_forest": _system("isolation_forest", baseline, baseline_alerts,
-                                             insiders, population, users, lookalikes, cr_k),
+        "insiders": len(counted), "insiders_in_truth": len(insiders),
+        "untraceable": untraceable_figures(insiders),
+        "molehunt": system("molehunt", scores, molehunt_alerts, high),
+        "baseline_isolation_forest": system("isolation_forest", baseline, baseline_alerts,
+                                            threshold),
     }
-    figures["molehunt"]["alert_recall_c1_c5"] = wanted
-    figures["baseline_isolation_forest"]["alert_recall_c1_c5"] = alert_recall(
-        baseline_alerts, public)
-    figures["baseline_isolation_forest"]["alert_threshold"] = threshold
-    figures["done_when_c1_c5"] = _done_when(figures)
+    figures["baseline_isolation_forest"]["alert_threshold"] = round(threshold, 4)
     if ablation is not None:
         off_scores, off_alerts, switched_off = ablation
-        figures["molehunt_without_long_horizon"] = _system(
-            "molehunt_without_long_horizon", off_scores, off_alerts, insiders, population,
-            users, lookalikes, cr_k)
+        figures["molehunt_without_long_horizon"] = system(
+            "molehunt_without_long_horizon", off_scores, off_alerts, high)
         figures["molehunt_without_long_horizon"]["switched_off"] = switched_off
-    figures["slow_schemes"] = slow_scheme_figures(truth, finding_rows, figures)
-    plots = {"scores": scores, "baseline": baseline, "insiders": insiders,
+    alone_scores, alone_alerts, alone_findings = alone
+    # named molehunt_… so its leads start at band medium like molehunt's (it has bands)
+    figures[f"{ALONE_DETECTOR}_alone"] = system(
+        f"molehunt_{ALONE_DETECTOR}_alone", alone_scores, alone_alerts, high)
+    figures[f"{ALONE_DETECTOR}_alone"]["findings"] = alone_findings
+    figures["done_when_c1_c5"] = _done_when(figures)
+    untraced = {i.user_id for i in insiders if not i.traced}
+    figures["slow_schemes"] = slow_scheme_figures(truth, finding_rows, figures, untraced)
+    plots = {"scores": scores, "baseline": baseline, "insiders": counted,
              "population": population}
     return figures, plots
 
 
-def without_long_horizon(workspace: Workspace, store: Store, rows: list[dict[str, Any]]
-                         ) -> tuple[Scores, list[tuple[str, dt.date]], list[str]] | None:
-    """Risk and alerts recomputed from the findings minus the long-horizon detectors'.
+#: The detector measured alone beside the forest: both compare each person with their own
+#: history and their peers, so this shows what molehunt's risk adds to a lone anomaly score.
+ALONE_DETECTOR = "peer_anomaly"
 
-    Risk is a function of the findings alone, so dropping those detectors' findings and
-    scoring again gives exactly what a run without them would have (the ablation of issue
-    7). ``None`` when no long-horizon detector left a finding.
+
+def rescore(workspace: Workspace, store: Store, rows: list[dict[str, Any]],
+            kept: list[dict[str, Any]]) -> tuple[Scores, list[tuple[str, dt.date]]]:
+    """Risk and alerts recomputed from ``kept``, a subset of the findings ``rows``.
+
+    Risk is a function of the findings alone, so scoring a subset again gives exactly what a
+    run with only those detectors would have (scored up to the same last day).
     """
-    from molehunt.detectors import registry
     from molehunt.pipeline import _context, settings_params
     from molehunt.scoring.risk import score_risk
 
-    slow = sorted(name for name, cls in registry().items() if cls.long_horizon)
-    if not any(r["detector"] in slow for r in rows):
-        return None
-    kept = [r for r in rows if r["detector"] not in slow]
     params = settings_params(workspace)
     last_day = max((r["day"] for r in rows), default=dt.date.min)
     risk = score_risk(kept, params, _context(workspace, store, kept, params), last_day=last_day)
@@ -270,11 +332,37 @@ def without_long_horizon(workspace: Workspace, store: Store, rows: list[dict[str
     for row in risk:
         scores[row["day"]][row["user_id"]] = float(row["risk"])
     alerts = [(a["user_id"], a["opened_day"]) for a in open_alerts(risk)]
-    return dict(scores), alerts, slow
+    return dict(scores), alerts
 
 
-def slow_scheme_figures(truth: Path, rows: list[dict[str, Any]], figures: dict[str, Any]
-                        ) -> dict[str, Any]:
+def without_long_horizon(workspace: Workspace, store: Store, rows: list[dict[str, Any]]
+                         ) -> tuple[Scores, list[tuple[str, dt.date]], list[str]] | None:
+    """Risk and alerts recomputed from the findings minus the long-horizon detectors'.
+
+    The ablation of issue 7 (see :func:`rescore`). ``None`` when no long-horizon detector
+    left a finding.
+    """
+    from molehunt.detectors import registry
+
+    slow = sorted(name for name, cls in registry().items() if cls.long_horizon)
+    if not any(r["detector"] in slow for r in rows):
+        return None
+    scores, alerts = rescore(workspace, store, rows,
+                             [r for r in rows if r["detector"] not in slow])
+    return scores, alerts, slow
+
+
+def detector_alone(workspace: Workspace, store: Store, rows: list[dict[str, Any]],
+                   detector: str) -> tuple[Scores, list[tuple[str, dt.date]], int]:
+    """Risk and alerts from one detector's findings alone (see :func:`rescore`), and how
+    many findings it had."""
+    kept = [r for r in rows if r["detector"] == detector]
+    scores, alerts = rescore(workspace, store, rows, kept)
+    return scores, alerts, len(kept)
+
+
+def slow_scheme_figures(truth: Path, rows: list[dict[str, Any]], figures: dict[str, Any],
+                        untraceable: set[str] | None = None) -> dict[str, Any]:
     """Issue 7's scenario figures: S1 time to detect, S2 hubs and accomplices, S3 arrival.
 
     * S1: median and worst days from the first malicious event to detection at a 1 % budget;
@@ -283,10 +371,13 @@ def slow_scheme_figures(truth: Path, rows: list[dict[str, Any]], figures: dict[s
       accomplice's findings' ``related_users``, or the accomplice in the hub's);
     * S3: whether a finding about documents marked by another company (a reason whose
       feature starts ``foreign_mark``) falls on the insider's first day.
+
+    People in ``untraceable`` are left out (a group whose hub left no trace: ``None``).
     """
     folder = truth / "answers" if (truth / "answers" / "insiders.csv").exists() else truth
     with (folder / "insiders.csv").open(newline="", encoding="utf-8") as handle:
-        truth_rows = [r for r in csv.DictReader(handle)]
+        truth_rows = [r for r in csv.DictReader(handle)
+                      if r["user"].strip() not in (untraceable or set())]
     out: dict[str, Any] = {}
     for system in ("molehunt", "molehunt_without_long_horizon"):
         if system not in figures:
@@ -317,7 +408,8 @@ def slow_scheme_figures(truth: Path, rows: list[dict[str, Any]], figures: dict[s
                 else:
                     hubs[group]["accomplices"].append(r["user"].strip())
             entry["s2_groups"] = {
-                group: {"hub_caught_1pct": detected.get(g["hub"]) is not None,
+                group: {"hub_caught_1pct": (None if g["hub"] is None
+                                            else detected.get(g["hub"]) is not None),
                         "accomplices_linked": (sum(1 for a in g["accomplices"]
                                                    if (g["hub"], a) in links)
                                                / len(g["accomplices"])
@@ -353,7 +445,8 @@ def baseline_alerts_at_recall(scores: Scores, insiders: list[Insider], wanted: f
 
     A baseline has no bands; comparing alert loads is fair only at equal alert recall, so the
     threshold is the highest of a ladder of score quantiles that reaches molehunt's recall
-    (the lowest rung when none does).
+    (the lowest rung when none does). The threshold is returned unrounded: it is the
+    baseline's band high.
     """
     values = np.array([s for day in scores.values() for s in day.values()], dtype="float64")
     if values.size == 0:
@@ -369,20 +462,22 @@ def baseline_alerts_at_recall(scores: Scores, insiders: list[Insider], wanted: f
         threshold = tau
         if wanted is None or (alert_recall(chosen, insiders) or 0.0) >= wanted:
             break
-    return chosen, round(threshold, 4)
+    return chosen, threshold
 
 
 def _done_when(figures: dict[str, Any]) -> dict[str, Any]:
     """The issue's acceptance figures for C1-C5, next to the baseline's."""
     out: dict[str, Any] = {}
-    for system in ("molehunt", "baseline_isolation_forest"):
-        group = figures[system]["groups"].get("C1-C5")
+    for system in ("molehunt", "baseline_isolation_forest", f"{ALONE_DETECTOR}_alone"):
+        group = figures.get(system, {}).get("groups", {}).get("C1-C5")
         if not group:
             continue
         at_1 = group["recall"]["1.0%"]
         out[system] = {"recall_at_1pct": at_1["recall"],
                        "median_days_to_detect": at_1["median_days_to_detect"],
                        "roc_auc": group["roc_auc"], "alert_load": figures[system]["alert_load"],
+                       "benign_high_per_1000_per_day":
+                           figures[system]["benign_high_per_1000_per_day"],
                        "lookalikes_over_2_days": len(
                            figures[system]["lookalikes"]["over_2_days"])}
     return out
