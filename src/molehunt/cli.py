@@ -240,6 +240,9 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
     layout: Annotated[str | None, typer.Option(
         help="CERT layout: r4.2 or r6.2 (default: the telemetry profile's, else r6.2).")] = None,
+    style: Annotated[str, typer.Option(
+        help="Organisation style (the company's culture): baseline, night_shift, consultancy,"
+             " startup, or auto (one drawn from the seed).")] = "baseline",
     directory: Annotated[Path | None, typer.Option(
         help="Folder of CERT monthly LDAP files (YYYY-MM.csv) to take the people from.")] = None,
     scenarios: Annotated[str, typer.Option(
@@ -277,7 +280,7 @@ def simulate(
                               f" --layout {layout} contradicts it")
         config = SimulationConfig(
             out=out_dir, users=users, days=days, start=first, seed=seed,
-            layout=layout or profile.layout or "r6.2",
+            layout=layout or profile.layout or "r6.2", style=style,
             directory=directory, scenarios=codes, insiders_per_scenario=insiders_per_scenario,
             intensity=_parse_intensity(intensity or []), telemetry=telemetry)
         with _progress() as progress:
@@ -287,6 +290,8 @@ def simulate(
                   f" telemetry {telemetry});"
                   f" {len(result.instances)} scenario instances; truth in {out_dir / 'answers'}",
                   highlight=False)
+        if style != "baseline":  # says which style "auto" drew
+            out.print(f"organisation style: {result.organisation.style.name}", highlight=False)
         for note in result.notes:
             console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
         return 0
@@ -742,6 +747,17 @@ def _print_status(report: dict[str, Any]) -> None:
         per = report["events_by_source_month"].get(source, {})
         table.add_row(source, *[f"{per.get(m, 0):,}" for m in months], f"{total:,}")
     out.print(table)
+    seen = report["coverage"]
+    coverage_table = Table(title="what this deployment can see", title_justify="left")
+    for heading in ("observation", "from", "to", "what"):
+        coverage_table.add_column(heading)
+    for name, span in seen["observed"].items():
+        coverage_table.add_row(name, span["first_day"] or "", span["last_day"] or "",
+                               span["what"])
+    out.print(coverage_table)
+    if seen["not_observed"]:
+        out.print("[bold]no source provides[/bold]: " + "; ".join(
+            f"{name} ({what})" for name, what in seen["not_observed"].items()), highlight=False)
     if report["quarantined_total"]:
         quarantine = Table(title=f"quarantine: {report['quarantined_total']:,} rows",
                            title_justify="left")

@@ -32,6 +32,7 @@ from molehunt.detectors import Detector, Window, build
 from molehunt.errors import DetectorError, StoreError
 from molehunt.scoring.alerts import open_alerts
 from molehunt.scoring.risk import Context, ScoringParams, score_risk
+from molehunt.store.coverage import coverage
 from molehunt.scoring.tuning import apply_console
 from molehunt.store.connect import Store, connect, unique_view_name
 from molehunt.store.workspace import Workspace
@@ -94,7 +95,8 @@ def open_window(workspace: Workspace, store: Store) -> Window:
     return Window(start=_as_date(first), end=_as_date(last), user_day=user_day,
                   events=store.events, directory=store.directory, hr_events=store.hr_events,
                   settings=workspace.settings(), backend=store.backend,
-                  tables=_further_tables(workspace, store))
+                  tables=_further_tables(workspace, store),
+                  observations=frozenset(coverage(workspace, store)))
 
 
 def _further_tables(workspace: Workspace, store: Store) -> dict[str, ibis.Table]:

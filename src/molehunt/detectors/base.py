@@ -67,6 +67,14 @@ class Window:
     settings: Settings = field(default_factory=Settings)
     backend: str = "duckdb"
     tables: dict[str, ibis.Table] = field(default_factory=dict)
+    #: The observations the deployment provides (:mod:`molehunt.store.coverage`); ``None``:
+    #: not known, everything is taken as observable.
+    observations: frozenset[str] | None = None
+
+    def sees(self, observation: str) -> bool:
+        """Whether the deployment can see ``observation`` (e.g. ``web_direction``): a
+        detector whose primary signal it cannot see scores a fallback and says so."""
+        return self.observations is None or observation in self.observations
 
     @property
     def available(self) -> frozenset[str]:
@@ -90,7 +98,8 @@ class Window:
                       settings=self.settings, backend=self.backend,
                       tables={name: t.filter(t.day.between(start, end))
                               if "day" in t.columns else t
-                              for name, t in self.tables.items()})
+                              for name, t in self.tables.items()},
+                      observations=self.observations)
 
 
 @dataclass(kw_only=True)

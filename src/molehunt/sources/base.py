@@ -67,6 +67,10 @@ class FileLayout(ABC):
     target: ClassVar[str]
     #: Value of ``events.source`` for event layouts.
     source: ClassVar[str] = ""
+    #: What the layout can see (names of :data:`molehunt.store.coverage.OBSERVATIONS`), so
+    #: that a deployment knows "saw none" from "cannot see" (DESIGN.md §6b). A layout whose
+    #: rows say it themselves (the canonical JSONL) declares nothing; its data is read.
+    observes: ClassVar[frozenset[str]] = frozenset()
     #: Header names in file order and the type the CSV reader parses each as.
     columns: ClassVar[Mapping[str, str]]
     #: Order in which ``ingest cert`` reads files: smaller first (directory before events).

@@ -23,6 +23,7 @@ class CertDeviceR4(FileLayout):
     """CERT device.csv without file trees (r4.x, r5.x)."""
 
     name = "cert.device.r4"
+    observes = frozenset({"removable_connect"})
     target = "events"
     source = "cert.device"
     columns: ClassVar[Mapping[str, str]] = {**COMMON_COLUMNS, "activity": "VARCHAR"}

@@ -36,6 +36,8 @@ class CertEmailR4(FileLayout):
     """CERT email.csv of r4.x and r5.x (sent mail, attachment counts)."""
 
     name = "cert.email.r4"
+    #: r4 logs sent mail only
+    observes = frozenset({"email_sent"})
     target = "events"
     source = "cert.email"
     columns: ClassVar[Mapping[str, str]] = {
@@ -105,6 +107,7 @@ class CertEmailR6(CertEmailR4):
     """CERT email.csv of r6.x (Send/View, attachment lists)."""
 
     name = "cert.email.r6"
+    observes = frozenset({"email_sent", "email_received"})
     columns: ClassVar[Mapping[str, str]] = {
         **COMMON_COLUMNS,
         "to": "VARCHAR",

@@ -32,6 +32,8 @@ class CertFileR4(FileLayout):
     """CERT file.csv of r4.x and r5.x (copies to removable media)."""
 
     name = "cert.file.r4"
+    #: r4 file rows are copies to removable media, with no direction or other file work
+    observes = frozenset({"removable_files"})
     target = "events"
     source = "cert.file"
     columns: ClassVar[Mapping[str, str]] = {
@@ -79,6 +81,7 @@ class CertFileR6(CertFileR4):
     """CERT file.csv of r6.x (open, write, copy, delete with removable-media flags)."""
 
     name = "cert.file.r6"
+    observes = frozenset({"removable_files", "file_access"})
     columns: ClassVar[Mapping[str, str]] = {
         **COMMON_COLUMNS,
         "filename": "VARCHAR",

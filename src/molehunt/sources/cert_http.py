@@ -27,6 +27,8 @@ class CertHttpR4(FileLayout):
     """CERT http.csv of r4.x and r5.x (visits only)."""
 
     name = "cert.http.r4"
+    #: r4 has no activity column: an upload or a download is a visit like any other
+    observes = frozenset({"web_visit"})
     target = "events"
     source = "cert.http"
     columns: ClassVar[Mapping[str, str]] = {
@@ -86,6 +88,7 @@ class CertHttpR6(CertHttpR4):
     """CERT http.csv of r6.x (visits, uploads and downloads)."""
 
     name = "cert.http.r6"
+    observes = frozenset({"web_visit", "web_direction"})
     columns: ClassVar[Mapping[str, str]] = {
         **COMMON_COLUMNS,
         "url": "VARCHAR",

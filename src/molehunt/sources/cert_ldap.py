@@ -33,6 +33,7 @@ class CertLdapR4(FileLayout):
     """A CERT LDAP snapshot without projects (r4.x)."""
 
     name = "cert.ldap.r4"
+    observes = frozenset({"directory"})
     target = "ldap"
     columns: ClassVar[Mapping[str, str]] = {**_COMMON, **_UNITS}
     order = 1

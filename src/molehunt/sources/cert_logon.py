@@ -17,6 +17,7 @@ class CertLogon(FileLayout):
     """CERT logon.csv (r4.x–r6.x)."""
 
     name = "cert.logon"
+    observes = frozenset({"logon"})
     target = "events"
     source = "cert.logon"
     columns: ClassVar[Mapping[str, str]] = {**COMMON_COLUMNS, "activity": "VARCHAR"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from molehunt.store.connect import connect
+from molehunt.store.coverage import coverage, describe
 from molehunt.store.workspace import Workspace
 
 
@@ -13,7 +14,9 @@ def store_status(workspace: Workspace, backend: str = "duckdb") -> dict[str, Any
     """The store's contents as one JSON-ready object.
 
     Keys: ``events_total``, ``events_by_source``, ``events_by_source_month``, ``users``,
-    ``directory_users``, ``departures``, ``documents`` (one per ``doc_id``), ``first_day``,
+    ``directory_users``, ``departures``, ``documents`` (one per ``doc_id``), ``coverage``
+    (what the deployment can and cannot see, :func:`molehunt.store.coverage.describe`),
+    ``first_day``,
     ``last_day``, ``quarantined_total``, ``quarantined_by_reason``, ``quarantined_by_file``,
     ``files``.
     """
@@ -42,6 +45,7 @@ def store_status(workspace: Workspace, backend: str = "duckdb") -> dict[str, Any
             departed=(latest.open_rows == 0).cast("int32").sum(),
         ).to_pyarrow().to_pylist()[0]
         documents = int(store.documents.count().execute())
+        seen = describe(coverage(workspace, store))
         quarantine = store.quarantine
         by_reason = (
             quarantine.group_by("reason").aggregate(n=quarantine.count()).order_by("reason")
@@ -72,6 +76,7 @@ def store_status(workspace: Workspace, backend: str = "duckdb") -> dict[str, Any
         "directory_users": int(people["n"] or 0),
         "departures": int(people["departed"] or 0),
         "documents": documents,
+        "coverage": seen,
         "quarantined_total": sum(reasons.values()),
         "quarantined_by_reason": reasons,
         "quarantined_by_file": quarantined_by_file,
