@@ -32,9 +32,9 @@ from molehunt.detectors import Detector, Window, build
 from molehunt.errors import DetectorError, StoreError
 from molehunt.scoring.alerts import open_alerts
 from molehunt.scoring.risk import Context, ScoringParams, score_risk
-from molehunt.store.coverage import coverage
 from molehunt.scoring.tuning import apply_console
 from molehunt.store.connect import Store, connect, unique_view_name
+from molehunt.store.coverage import coverage
 from molehunt.store.workspace import Workspace
 
 Progress = Callable[[str, float | None], None]
