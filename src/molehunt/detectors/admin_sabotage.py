@@ -53,7 +53,8 @@ class AdminSabotage(Detector):
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 120
     requires: ClassVar[frozenset[str]] = frozenset({
-        "user_day", "events", "downloads_hacking_tools_1d", "device_connects_1d",
+        "user_day", "events", "downloads_hacking_tools_1d", "visits_hacking_tools_1d",
+        "device_connects_1d",
         "hosts_other_user_1d", "hosts_first_seen_1d", "days_since_performance_concern_1d",
         "days_to_departure_1d"})
 
@@ -110,18 +111,24 @@ class AdminSabotage(Detector):
         carried_to = self._carried(window)
         u = u.left_join(carried_to, [u.user_id == carried_to.c_user,
                                      u.day == carried_to.c_day])
-        u = u.mutate(_carried=u.c_hosts.fill_null(0))
+        # fallbacks: a web log without upload/download (CERT r4.2) shows the download as a
+        # visit to the tool's site; without HR's performance records the motive is unknown,
+        # so carrying a new tool to someone else's machine is not discounted for lacking one
+        blind_downloads = not window.sees("web_direction")
+        blind_motive = not window.sees("hr_performance")
+        tools = u.visits_hacking_tools_1d if blind_downloads else u.downloads_hacking_tools_1d
+        u = u.mutate(_carried=u.c_hosts.fill_null(0), _tools=tools.fill_null(0))
         prior = ibis.window(group_by=u.user_id, order_by=u.day, rows=(-self.history_rows, -1))
         other_host = (u.hosts_other_user_1d > 0) | (u.hosts_first_seen_1d > 0)
         u = u.mutate(
-            _prior_tools=(u.downloads_hacking_tools_1d > 0).cast("int32").sum().over(prior),
+            _prior_tools=(u._tools > 0).cast("int32").sum().over(prior),
             _prior_media=(u.device_connects_1d > 0).cast("int32").sum().over(prior),
             _prior_other=other_host.cast("int32").sum().over(prior),
             _prior_carried=(u._carried > 0).cast("int32").sum().over(prior))
         mass = self._mass_mail(window)
         t = u.left_join(mass, [u.user_id == mass.m_user, u.day == mass.m_day])
         t = t.mutate(_recipients=t.m_recipients.fill_null(0))
-        tool = t.downloads_hacking_tools_1d > 0
+        tool = t._tools > 0
         t = t.filter(tool | (t._recipients > 0))
         grievance = (t.days_since_performance_concern_1d.notnull()
                      & (t.days_since_performance_concern_1d <= self.grievance_days))
@@ -162,14 +169,17 @@ class AdminSabotage(Detector):
         # and much less when the person does it routinely; a grievance does not make a
         # routine download that stays on the person's own machine any less routine
         quiet = tool & (t._recipients == 0)
+        unknown_motive = ibis.literal(blind_motive) & novel & carried
         score = ibis.ifelse(
-            quiet & ~aggrieved,
+            quiet & ~aggrieved & ~unknown_motive,
             capped * ibis.ifelse(novel, self.no_motive_factor, self.routine_factor),
             ibis.ifelse(quiet & ~novel & ~carried, capped * self.routine_factor, capped))
         reasons = [
-            reason("downloads_hacking_tools_1d", t.downloads_hacking_tools_1d, 0.0, tool_s,
-                   number_text(t.downloads_hacking_tools_1d).concat(
-                       " downloads from hacking-tool or keylogger sites")),
+            reason("visits_hacking_tools_1d" if blind_downloads else "downloads_hacking_tools_1d",
+                   t._tools, 0.0, tool_s, number_text(t._tools).concat(
+                       " visits to hacking-tool or keylogger sites (downloads cannot be seen"
+                       " here)" if blind_downloads
+                       else " downloads from hacking-tool or keylogger sites")),
             reason("device_connects_1d", t.device_connects_1d, None, media_s,
                    ibis.literal("removable media used the same day")),
             reason("hosts_other_user_1d", t.hosts_other_user_1d + t.hosts_first_seen_1d,
@@ -187,7 +197,11 @@ class AdminSabotage(Detector):
             reason("days_to_departure_1d", t.days_to_departure_1d, None, leaving_s,
                    ibis.literal("leaving in ").concat(
                        number_text(t.days_to_departure_1d.fill_null(0)), " days")),
-            reason("downloads_hacking_tools_with_grievance", t.downloads_hacking_tools_1d, 0.0,
+            reason("performance_concerns_unseen", unknown_motive.cast("float64"), None,
+                   ibis.ifelse(unknown_motive & quiet, 0.01, 0.0),
+                   "HR performance concerns cannot be seen here: a new tool carried to another"
+                   " person's machine is not discounted for lacking a known grievance"),
+            reason("downloads_hacking_tools_with_grievance", t._tools, 0.0,
                    motive_s, ibis.literal("a hacking-tool download by someone with a grievance,"
                                           " carried on removable media or to another machine")),
             reason("email_recipients_off_hours", t._recipients, None, mass_s,

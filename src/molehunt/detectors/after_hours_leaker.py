@@ -53,7 +53,7 @@ class AfterHoursLeaker(Detector):
         "user_day", "logons_off_hours_1d", "events_after_hours_z_self_90d",
         "device_first_use_1d", "device_connects_1d", "device_connects_median_self_90d",
         "device_connects_off_hours_1d", "days_observed_1d", "days_since_travel_1d",
-        "files_to_removable_1d", "uploads_paste_leak_1d"})
+        "files_to_removable_1d", "uploads_paste_leak_1d", "visits_paste_leak_1d"})
 
     #: A day's after-hours activity must be this many robust SDs above the person's usual.
     min_after_hours_z: float = 3.0
@@ -86,7 +86,19 @@ class AfterHoursLeaker(Detector):
         media_new = (u.device_first_use_1d > 0) | (
             (u.device_connects_off_hours_1d > 0) & (u._older.fill_null(0) == 0)
             & (u.days_observed_1d >= self.min_history_days))
-        leak = u.uploads_paste_leak_1d > 0
+        # fallbacks where the primary signal cannot be seen: a web log without upload/download
+        # (CERT r4.2) shows a leak as a visit to a leak site; removable media without file
+        # rows shows a drive but not what was copied to it
+        blind_uploads = not window.sees("web_direction")
+        blind_copies = not window.sees("removable_files")
+        leaks = u.visits_paste_leak_1d if blind_uploads else u.uploads_paste_leak_1d
+        u = u.mutate(_leaks=leaks.fill_null(0))
+        if blind_uploads:
+            # many people read paste sites: a visit stands for a leak only when such sites are
+            # new to the person (none in the months before the episode)
+            u = u.mutate(_older_leaks=(u._leaks > 0).cast("int32").sum().over(older))
+            u = u.mutate(_leaks=ibis.ifelse(u._older_leaks.fill_null(0) == 0, u._leaks, 0))
+        leak = u._leaks > 0
         z = u.events_after_hours_z_self_90d.fill_null(0.0)
         # on a business trip "after hours" is another time zone's working day
         travelling = u.days_since_travel_1d.notnull() & (u.days_since_travel_1d <= 1)
@@ -98,13 +110,14 @@ class AfterHoursLeaker(Detector):
             # a device plugged in with nothing copied is weak; files copied make it strong
             _media_s=ibis.ifelse(media_new,
                                  0.25 + 0.55 * saturate(u.files_to_removable_1d, 3.0), 0.0),
-            _leak_s=ibis.ifelse(leak, 0.6 + 0.3 * saturate(u.uploads_paste_leak_1d, 2.0), 0.0))
+            _leak_s=ibis.ifelse(leak, 0.6 + 0.3 * saturate(u._leaks, 2.0), 0.0))
         rows = t.filter(t._night | t._media | t._leak)
         # media counts toward the conjunction once something was copied to it, once the
         # person's history is long enough for "new" to mean anything, and when it is part of
         # the night's work (plugged in off hours) or of a leak: a first device used at the
         # office by day, on a day that also had an evening session, is two separate habits
-        copied = rows._media & (rows.files_to_removable_1d > 0) & (
+        filled = ibis.literal(True) if blind_copies else rows.files_to_removable_1d > 0
+        copied = rows._media & filled & (
             rows.days_observed_1d >= self.min_history_days) & (
             (rows.device_connects_off_hours_1d > 0) | rows._leak)
         signals = rows._night.cast("int8") + copied.cast("int8") + rows._leak.cast("int8")
@@ -120,10 +133,18 @@ class AfterHoursLeaker(Detector):
                    ibis.literal("removable media new to the person: ").concat(
                        number_text(rows.device_connects_1d), " connections, ",
                        number_text(rows.files_to_removable_1d), " files copied to it")),
-            reason("uploads_paste_leak_1d", rows.uploads_paste_leak_1d, 0.0, rows._leak_s,
-                   number_text(rows.uploads_paste_leak_1d).concat(
-                       " uploads to paste or leak sites")),
+            reason("visits_paste_leak_1d" if blind_uploads else "uploads_paste_leak_1d",
+                   rows._leaks, 0.0, rows._leak_s, number_text(rows._leaks).concat(
+                       " visits to paste or leak sites new to the person (uploads cannot be"
+                       " seen here)"
+                       if blind_uploads else " uploads to paste or leak sites")),
         ]
+        if blind_copies:
+            reasons.append(reason(
+                "files_to_removable_unseen", rows._media.cast("float64"), None,
+                ibis.ifelse(rows._media, 0.01, 0.0),
+                "files copied to removable media cannot be seen here: a new drive plugged in"
+                " off hours or with a leak counts as the night's second signal"))
         found = findings(rows, detector=self, score=score, reasons=reasons)
         start, end = self.workday_start, self.workday_end
         return with_evidence(found, window.events, lambda e: (

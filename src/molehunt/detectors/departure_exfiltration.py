@@ -90,6 +90,11 @@ class DepartureExfiltration(Detector):
         # and one before a known departure is what honest leavers do when they take their own
         # files home: the scenario's context is contact with a competitor
         context = t._rival > 0
+        # with no competitor configured, contact with one cannot be seen: a surge after a job
+        # search is then the whole of the story a deployment can see (said in a reason)
+        blind_rivals = not window.settings.competitors
+        if blind_rivals:
+            context = context | (t._surge & (t._jobs > 0))
         score = ibis.ifelse(context, combined, combined * self.no_context_factor)
         reasons = [
             reason("files_to_removable_1d", t.files_to_removable_1d,
@@ -112,6 +117,13 @@ class DepartureExfiltration(Detector):
                    sensitive_s, number_text(t.files_to_removable_sensitive_1d).concat(
                        " confidential or higher files among them")),
         ]
+        if blind_rivals:
+            reasons.append(reason(
+                "competitors_unconfigured", t._jobs, None,
+                ibis.ifelse(t._surge & (t._jobs > 0), 0.01, 0.0),
+                "no competitor domains are configured (molehunt.toml `competitors`): contact"
+                " with a competitor cannot be seen, so a surge after a job search counts in"
+                " full"))
         found = findings(t, detector=self, score=score, reasons=reasons)
         return with_evidence(found, window.events, lambda e: (
             e.channel == "removable_media") & e.action.isin(("file_copy", "file_write")))

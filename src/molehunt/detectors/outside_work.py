@@ -243,8 +243,15 @@ class OutsideWork(Detector):
                      * ibis.ifelse(t._mail_unusual, 1.0, self.web_only_factor)
                      * ibis.ifelse(t._web_habit, self.web_habit_factor, 1.0))
         declared = t.declared > 0
-        t = t.mutate(_contact_part=ibis.ifelse(declared, t._contact_s * self.declared_factor,
-                                               t._contact_s))
+        # where HR declarations cannot be seen, steady contact (not rising, not after a trip)
+        # is what a declared consultant has: it counts like one, and the reason says why
+        blind = not window.sees("hr_declarations")
+        steady = ~rising & ~t._after_trip if blind else ibis.literal(False)
+        t = t.mutate(_steady_unknown=steady)
+        t = t.mutate(_contact_part=ibis.cases(
+            (declared, t._contact_s * self.declared_factor),
+            (t._steady_unknown, t._contact_s * self.declared_factor),
+            else_=t._contact_s))
         t = t.mutate(_score=exact_round(noisy_or(t._contact_part, t._level_s, t._attach_s)))
         declared = t.declared > 0
         mail_s, web_s, k, recent = t._mail_s, t._web_s, t._k, t._recent
@@ -273,6 +280,11 @@ class OutsideWork(Detector):
                    ibis.literal("sites read in most weeks of the span, no more lately: a "
                                 "reading habit, the contact counts ").concat(
                        number_text(ibis.literal(self.web_habit_factor * 100.0)), "%")),
+            reason("expert_network_declarations_unseen", t._steady_unknown.cast("float64"), None,
+                   ibis.ifelse(t._steady_unknown, 0.01, 0.0),
+                   ibis.literal("no HR declarations can be seen here; steady contact, not"
+                                " rising and not after a trip, counts ").concat(
+                       number_text(ibis.literal(self.declared_factor * 100.0)), "%")),
             reason("expert_network_engagement_declared", t.declared, 0.0,
                    ibis.ifelse(declared, 0.01, 0.0),
                    ibis.literal("an outside engagement is declared: contact counts ").concat(

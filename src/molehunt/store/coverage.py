@@ -89,11 +89,11 @@ def coverage(workspace: Workspace, store: Store) -> dict[str, Span]:
         layout = layouts.get(record.layout)
         if record.state != "committed" or layout is None:
             continue
-        for name in layout.observes:
+        for declared in layout.observes:
             if record.min_day and record.max_day:
-                _widen(found, name, record.min_day, record.max_day)
-            elif name == "directory":
-                found.setdefault(name, (dt.date.min, dt.date.max))
+                _widen(found, declared, record.min_day, record.max_day)
+            elif declared == "directory":
+                found.setdefault(declared, (dt.date.min, dt.date.max))
     e = store.events
     shown = e.group_by(e.action, e.channel).aggregate(
         first=e.day.min(), last=e.day.max(),
