@@ -670,6 +670,9 @@ def run_command(
             found = ", ".join(f"{k} {v:,}" for k, v in summary.findings.items())
             console.print(f"scored {summary.start} to {summary.end}: findings {found}",
                           highlight=False)
+        for name, missing in summary.blind.items():
+            console.print(f"[yellow]not run:[/yellow] {name}: this deployment cannot see"
+                          f" {', '.join(missing)} (see `molehunt status`)", highlight=False)
         console.print(f"{summary.risk_rows:,} risk rows, {summary.alerts:,} alerts in"
                       f" {results_dir(Workspace(state.workspace))} ({summary.seconds:.1f} s)",
                       highlight=False)

@@ -20,7 +20,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,9 @@ class RunSummary:
     alerts: int
     seconds: float
     backend: str
+    #: Detectors not run because the deployment cannot see what they cannot do without
+    #: (detector → the missing observations).
+    blind: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -224,11 +227,16 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
                         if state.get("scored_until") else None)
         start = full.start if scored_until is None else scored_until + dt.timedelta(days=1)
         counts: dict[str, int] = {}
+        blind = {d.name: sorted(o for o in d.essential if not full.sees(o)) for d in detectors}
+        blind = {name: missing for name, missing in blind.items() if missing}
         if start <= full.end:
             for detector in detectors:
                 detector.check(full)
             for index, detector in enumerate(detectors):
                 report("detectors", index / len(detectors))
+                if detector.name in blind:
+                    counts[detector.name] = 0
+                    continue
                 counts[detector.name] = _run_one(detector, full, start, results)
             report("detectors", 1.0)
         state = {"signature": signature, "scored_until": full.end.isoformat(),
@@ -242,7 +250,7 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
     state_path.write_text(json.dumps(state, indent=1), "utf-8")
     return RunSummary(start=start if counts else None, end=full.end if counts else None,
                       findings=counts, risk_rows=risk_rows, alerts=alerts,
-                      seconds=time.monotonic() - started, backend=backend)
+                      seconds=time.monotonic() - started, backend=backend, blind=blind)
 
 
 GRAPH_ARROW = pa.schema([

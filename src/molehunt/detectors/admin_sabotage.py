@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -52,6 +53,13 @@ class AdminSabotage(Detector):
     version: ClassVar[int] = 2
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 120
+    observes: ClassVar[frozenset[str]] = frozenset({
+        "web_direction", "removable_connect", "hr_performance", "email_sent", "logon"})
+    fallbacks: ClassVar[Mapping[str, str]] = {
+        "web_direction": "visits to hacking-tool sites",
+        "hr_performance": "no discount for a missing grievance when a new tool is carried",
+        "removable_connect": "another computer new to the person, and the off-hours mass mail",
+    }
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "downloads_hacking_tools_1d", "visits_hacking_tools_1d",
         "device_connects_1d",

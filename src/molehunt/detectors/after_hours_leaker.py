@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -49,6 +50,13 @@ class AfterHoursLeaker(Detector):
     version: ClassVar[int] = 4
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
+    observes: ClassVar[frozenset[str]] = frozenset({
+        "logon", "removable_connect", "removable_files", "web_direction"})
+    fallbacks: ClassVar[Mapping[str, str]] = {
+        "removable_files": "a drive new to the person connected off hours (or with a leak)",
+        "web_direction": "visits to paste or leak sites new to the person",
+        "removable_connect": "off-hours logons and leak-site visits alone",
+    }
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "logons_off_hours_1d", "events_after_hours_z_self_90d",
         "device_first_use_1d", "device_connects_1d", "device_connects_median_self_90d",

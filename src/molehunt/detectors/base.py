@@ -123,6 +123,14 @@ class Detector(ABC):
     #: False when findings rest on no learned baseline, so that they count in full from a
     #: person's first day (risk scoring otherwise discounts a newcomer's first weeks).
     uses_baselines: ClassVar[bool] = True
+    #: Observations (:data:`molehunt.store.coverage.OBSERVATIONS`) the primary signals rest
+    #: on. For each one a deployment may lack, the detector either names the fallback it
+    #: scores instead (``fallbacks``: observation → what stands in, said in its reasons) or
+    #: cannot work without it (``essential``: the run skips it there and says so); the
+    #: conformance suite checks this for every telemetry profile.
+    observes: ClassVar[frozenset[str]] = frozenset()
+    fallbacks: ClassVar[Mapping[str, str]] = {}
+    essential: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -41,6 +42,11 @@ class DepartureExfiltration(Detector):
     name: ClassVar[str] = "departure_exfiltration"
     version: ClassVar[int] = 2
     kind: ClassVar[str] = "rule"
+    observes: ClassVar[frozenset[str]] = frozenset({"removable_files", "hr_departure"})
+    fallbacks: ClassVar[Mapping[str, str]] = {
+        "hr_departure": "the job search and competitor contact before the surge",
+    }
+    essential: ClassVar[frozenset[str]] = frozenset({"removable_files"})
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "files_to_removable_1d", "files_to_removable_z_self_90d",
         "files_to_removable_median_self_90d", "files_to_removable_sensitive_1d",

@@ -48,6 +48,8 @@ class LayoffCloudUpload(Detector):
     version: ClassVar[int] = 4
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
+    observes: ClassVar[frozenset[str]] = frozenset({"web_direction", "hr_layoff"})
+    essential: ClassVar[frozenset[str]] = frozenset({"web_direction", "hr_layoff"})
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "outbound", "uploads_cloud_storage_1d", "days_since_layoff_in_group_1d"})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -78,6 +79,13 @@ class OutsideWork(Detector):
     name: ClassVar[str] = "outside_work"
     version: ClassVar[int] = 2
     kind: ClassVar[str] = "baseline"
+    observes: ClassVar[frozenset[str]] = frozenset({
+        "email_sent", "web_visit", "hr_declarations", "hr_travel"})
+    fallbacks: ClassVar[Mapping[str, str]] = {
+        "hr_declarations": "steady contact counts like declared contact; rising contact and"
+                           " what was sent count in full",
+        "hr_travel": "the onset after a trip is not used; regularity and rise remain",
+    }
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "outbound", "role", "emails_to_expert_network_1d",
         "visits_expert_network_1d", "attachments_out_email_1d", "days_since_travel_1d",

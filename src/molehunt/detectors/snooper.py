@@ -44,6 +44,8 @@ class Snooper(Detector):
 
     name: ClassVar[str] = "snooper"
     kind: ClassVar[str] = "rule"
+    observes: ClassVar[frozenset[str]] = frozenset({"file_access", "logon"})
+    essential: ClassVar[frozenset[str]] = frozenset({"file_access"})
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "emails_personal_sent_1d", "attachments_out_email_1d"})
     lookback_days: ClassVar[int] = 60
