@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from molehunt.domains import load_domain_categories
 from molehunt.simulate.buffer import DayBuffer, Label, Session
 from molehunt.simulate.documents import Document, sentence
-from molehunt.simulate.organisation import WEB_CATEGORIES, Organisation, Person
+from molehunt.simulate.organisation import WEB_CATEGORIES, Habits, Organisation, Person
 from molehunt.simulate.vocabulary import (
     ANALYST_DOMAINS,
     GENERAL_DOMAINS,
@@ -174,6 +174,8 @@ def _person_state(world: World, person: Person) -> PersonState:
     friends = [f"friend{rng.randrange(100, 999)}@{choice(rng, sorted(PERSONAL_MAIL_DOMAINS))}"
                for _ in range(3)] + [person.personal_email]
     own_projects = set(person.projects)
+    # where everybody works on everything, people read beyond their own department
+    reach = world.org.style.cross_reading
     readable: list[Document] = []
     read_weights: list[float] = []
     own: list[Document] = []
@@ -184,7 +186,9 @@ def _person_state(world: World, person: Person) -> PersonState:
         elif document.department == person.department:
             weight = 0.8 if document.sensitivity <= 2 else 0.15
         elif document.sensitivity <= 1:
-            weight = 0.05
+            weight = 0.05 + reach
+        elif document.sensitivity <= 2 and reach:
+            weight = reach
         else:
             continue
         readable.append(document)
@@ -232,13 +236,24 @@ def activity_level(world: World, person: Person, day: int, rng: random.Random) -
 
 
 def plan_session(world: World, person: Person, day: int, rng: random.Random) -> Session | None:
-    """Whether and when the person works today."""
+    """Whether and when the person works today (in company time, even when abroad)."""
+    session = _working_hours(world, person, day, rng)
+    if session is not None and session.travelling and world.org.style.time_zone_trips > 0:
+        return _abroad(world, person, day, session)
+    return session
+
+
+def _working_hours(world: World, person: Person, day: int,
+                   rng: random.Random) -> Session | None:
     habits = person.habits
     when = world.org.day_date(day)
     weekend = when.weekday() >= 5
     travelling = day in world.travel.get(person.index, ())
     if day in habits.vacation or rng.random() < habits.sick_rate:
         return None
+    if habits.shift != "day":
+        return _shift(habits, rng, weekend or day in world.holidays,
+                      day in world.bursts.get(person.team, ()), travelling)
     if weekend or day in world.holidays:
         if rng.random() >= habits.weekend:
             return None
@@ -259,6 +274,46 @@ def plan_session(world: World, person: Person, day: int, rng: random.Random) -> 
         begin = int(rng.uniform(0.2, 4.5) * 3600)
         evening = (begin, begin + int(rng.uniform(0.2, 1.2) * 3600))
     return Session(start, end, evening, travelling)
+
+
+def _shift(habits: Habits, rng: random.Random, day_off: bool, burst: bool,
+           travelling: bool) -> Session | None:
+    """A shift worker's day: an evening shift, or a night shift, which runs past midnight, so
+    a day holds the end of last night's shift and the start of tonight's."""
+    if day_off and rng.random() >= habits.weekend:  # weekend and holiday rotations
+        return None
+    begin = rng.gauss(habits.start_hour, habits.start_sd)
+    length = max(4.0, rng.gauss(habits.day_hours + (0.8 if burst else 0.0), 0.5))
+    if habits.shift == "evening":
+        start = int(min(17.0, max(12.0, begin)) * 3600)
+        return Session(start, min(86399, start + int(length * 3600)), None, travelling)
+    start = int(min(23.5, max(20.0, begin)) * 3600)
+    morning_end = int(max(1.0, begin + length - 24.0) * 3600)
+    return Session(int(rng.uniform(0.0, 0.2) * 3600), morning_end, (start, 86399), travelling)
+
+
+#: Hours a trip's time zone is ahead (+) of the company's or behind it (-).
+_TIME_ZONES = (-9, -8, -7, -6, -5, 5, 6, 7, 8, 9)
+
+
+def _abroad(world: World, person: Person, day: int, session: Session) -> Session:
+    """The session of a traveller who works local office hours in another time zone: the
+    company's clock sees it shifted (and cut at midnight). Every day of a trip is in the same
+    zone, drawn from a stream of the trip's own."""
+    trip_days = world.travel[person.index]
+    first = day
+    while first - 1 in trip_days:
+        first -= 1
+    trip = random.Random(f"trip/{world.seed}/{person.user_id}/{first}")
+    crosses, zone = trip.random(), choice(trip, _TIME_ZONES)
+    if crosses >= world.org.style.time_zone_trips:
+        return session
+    spans = [(max(0, begin - zone * 3600), min(86399, end - zone * 3600))
+             for begin, end in session.spans()]
+    spans = [(begin, end) for begin, end in spans if end - begin >= 600]
+    if not spans:
+        return session
+    return Session(spans[0][0], spans[0][1], spans[1] if len(spans) > 1 else None, True)
 
 
 def _time_in(session: Session, rng: random.Random) -> int:
@@ -288,7 +343,7 @@ def simulate_person_day(world: World, person: Person, day: int, buffer: DayBuffe
     if session.travelling:
         level *= 0.6
     user, pc = person.user_id, person.pc
-    own_pc = pc if rng.random() > 0.03 else world.org.shared_pcs[
+    own_pc = pc if rng.random() > habits.shared_machine else world.org.shared_pcs[
         rng.randrange(len(world.org.shared_pcs))]
     for begin, end in session.spans():
         buffer.logon.append([begin, user, own_pc, "Logon", None])

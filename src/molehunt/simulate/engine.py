@@ -26,7 +26,6 @@ from molehunt.simulate.background import (
 from molehunt.simulate.buffer import DayBuffer
 from molehunt.simulate.documents import build_corpus
 from molehunt.simulate.organisation import (
-    PROFILES,
     WEB_CATEGORIES,
     Organisation,
     build_organisation,
@@ -43,6 +42,7 @@ from molehunt.simulate.output import (
     write_psychometric,
 )
 from molehunt.simulate.scenarios.base import Instance, load_scenarios
+from molehunt.simulate.styles import resolve_style
 from molehunt.simulate.vocabulary import COMPETITOR_DOMAINS
 
 ProgressFn = Callable[[str, float | None], None]
@@ -59,6 +59,9 @@ class SimulationConfig:
     start: date = date(2010, 1, 4)
     seed: int = 0
     layout: str = "r6.2"
+    #: organisation style (:data:`~molehunt.simulate.styles.STYLES`), or "auto": one drawn from
+    #: the seed
+    style: str = "baseline"
     directory: Path | None = None
     scenarios: Sequence[str] = ALL_SCENARIOS
     insiders_per_scenario: int = 1
@@ -113,10 +116,13 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
         raise ConfigError("simulate at least 40 people")
     if config.insiders_per_scenario < 0:
         raise ConfigError("--insiders-per-scenario must be 0 or more")
+    style = resolve_style(config.style, config.seed)
     if config.directory is not None:
-        org = organisation_from_ldap(config.directory, config.days, config.start, config.seed)
+        org = organisation_from_ldap(config.directory, config.days, config.start, config.seed,
+                                     style)
     else:
-        org = build_organisation(config.users, config.days, config.start, config.seed)
+        org = build_organisation(config.users, config.days, config.start, config.seed,
+                                 style=style)
     documents = build_corpus(org, config.seed)
     world = World(org, documents, config.seed, holidays(config.start, config.days), bursts={},
                   travel={}, meetings={}, fixed_tenure=config.directory is not None)
@@ -144,6 +150,8 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
                                              for k, v in config.intensity.items())]
     if config.telemetry != "full":
         settings.append(config.telemetry)
+    if style.name != "baseline":  # baseline ids stay those of simulations before styles
+        settings.append(f"style={style.name}")
     writer = Writer(out, layout, org, run_tag(*settings), logged)
     registry = load_scenarios()
     acting = [(registry[instance.code](), instance) for instance in instances]
@@ -232,7 +240,7 @@ def _layoffs_from_directory(world: World) -> None:
 def _plan_travel_and_bursts(world: World, rng: random.Random) -> None:
     org = world.org
     for person in org.people:
-        trips = rng.random() * PROFILES[person.profile].travel * org.days / 365
+        trips = rng.random() * person.habits.travel * org.days / 365
         days: set[int] = set()
         for _ in range(int(trips) + (rng.random() < trips % 1)):
             begin = rng.randrange(0, org.days)
@@ -396,11 +404,11 @@ def _mark_lookalikes(world: World, instances: list[Instance]) -> None:
             continue
         habits = person.habits
         marks = person.lookalikes
-        if person.profile == "sales" and habits.email_external >= 4:
+        if person.profile in world.org.style.client_facing and habits.email_external >= 4:
             marks.append("heavy_external_email")
         if habits.media_days >= 0.5:
             marks.append("daily_removable_media")
-        if habits.after_hours >= 0.3 or habits.weekend >= 0.2:
+        if habits.after_hours >= 0.3 or habits.weekend >= 0.2 or habits.shift != "day":
             marks.append("late_worker")
         if person.leave_day is not None and person.departure == "resign":
             marks.append("resigned_clean")
@@ -408,9 +416,11 @@ def _mark_lookalikes(world: World, instances: list[Instance]) -> None:
             marks.append("job_browsing_stayer")
         if habits.web_mix[WEB_CATEGORIES.index("hacking_tools")] >= 0.02:
             marks.append("security_tools_browsing")
+        if habits.expert_network_reader:
+            marks.append("expert_network_reader")
         if habits.cloud_uploads >= 0.1:
             marks.append("cloud_storage_user")
-        if habits.other_machines >= 0.5:
+        if habits.other_machines >= 0.5 or habits.shared_machine >= 0.3:
             marks.append("uses_other_machines")
         if len(world.travel.get(person.index, ())) >= 10:
             marks.append("frequent_traveller")
@@ -447,7 +457,7 @@ def _write_answers(out: Path, config: SimulationConfig, world: World,
             for kind in sorted(set(person.lookalikes)):
                 table.writerow([person.user_id, kind])
     write_json(out / "answers" / "scenarios.json", {
-        "seed": config.seed, "layout": config.effective_layout,
+        "seed": config.seed, "layout": config.effective_layout, "style": org.style.name,
         "telemetry": config.telemetry, "users": len(org.people),
         "days": config.days, "start": config.start.isoformat(),
         "instances": [{
@@ -461,7 +471,7 @@ def _write_answers(out: Path, config: SimulationConfig, world: World,
     write_json(out / "company.json", {
         "company": org.company, "company_domains": [org.domain],
         "competitors": list(COMPETITOR_DOMAINS), "start": config.start.isoformat(),
-        "days": config.days, "layout": config.effective_layout,
+        "days": config.days, "layout": config.effective_layout, "style": org.style.name,
         "telemetry": config.telemetry, "seed": config.seed,
         "files": writer.rows,
     })

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import dataclasses
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from molehunt.errors import SourceError
+from molehunt.simulate.styles import BASELINE, OrganisationStyle
 from molehunt.simulate.vocabulary import (
     FIRST_NAMES,
     LAST_NAMES,
@@ -122,8 +124,15 @@ class Habits:
     sick_rate: float
     drift: float  # relative change of activity per year
     drift_phase: float
+    travel: float  # business trips per year
     #: day indices of vacations
     vacation: set[int] = field(default_factory=set)
+    #: "day", or "evening" / "night" for shift workers (a night shift runs past midnight)
+    shift: str = "day"
+    #: chance of a working day at a shared machine instead of one's own
+    shared_machine: float = 0.03
+    #: reads expert networks as part of the job (a benign look-alike of S1 and S4)
+    expert_network_reader: bool = False
 
 
 @dataclass
@@ -187,6 +196,8 @@ class Organisation:
     departments: dict[str, list[int]] = field(default_factory=dict)
     teams: dict[str, list[int]] = field(default_factory=dict)
     ldap_files: list[Path] = field(default_factory=list)
+    #: the company culture its people's habits were drawn in
+    style: OrganisationStyle = BASELINE
 
     def index(self) -> None:
         """Rebuild the department and team membership lists."""
@@ -231,22 +242,69 @@ _DEPARTMENT_TOPICS = {
 _CROWN_JEWEL_TOPICS = {"cathode", "electrolyte", "cell_process", "bms", "chip_design"}
 
 
-def _habits(profile: Profile, rng: random.Random, days: int) -> Habits:
+def _styled(profile: Profile, style: OrganisationStyle) -> Profile:
+    """The role's profile as the company's culture bends it (``baseline``: unchanged)."""
+    return dataclasses.replace(
+        profile, http=profile.http * style.http,
+        web_mix=tuple(share * style.web_mix.get(category, 1.0)
+                      for category, share in zip(WEB_CATEGORIES, profile.web_mix, strict=True)),
+        email_internal=profile.email_internal * style.email_internal,
+        email_external=profile.email_external * style.email_external,
+        webmail=profile.webmail * style.webmail,
+        media_share=min(0.97, profile.media_share * style.media_share),
+        media_days=profile.media_days * style.media_days,
+        cloud_uploads=profile.cloud_uploads * style.cloud_uploads,
+        other_machines=profile.other_machines * style.other_machines,
+        after_hours=profile.after_hours * style.after_hours,
+        weekend=profile.weekend * style.weekend, travel=profile.travel * style.travel)
+
+
+def _person_habits(profile_name: str, rng: random.Random, days: int,
+                   style: OrganisationStyle, seed: int, user_id: str) -> Habits:
+    """The person's habits in the company's culture.
+
+    ``baseline`` draws them from the organisation's stream ``rng``, as the simulator always
+    has. Any other style draws the same numbers from it too, so that the names, machines and
+    tenures drawn after this person stay those of ``baseline`` (the same people in another
+    culture), and then draws the habits from a stream of the person's own: how many numbers
+    a habit takes depends on the shares (an unused habit is not drawn).
+    """
+    def extra() -> random.Random:  # what only styles decide, e.g. shift work
+        return random.Random(f"habits-style/{seed}/{user_id}")
+
+    habits = _habits(profile_name, rng, days, BASELINE, extra())
+    if style == BASELINE:
+        return habits
+    return _habits(profile_name, random.Random(f"habits/{seed}/{user_id}"), days, style,
+                   extra())
+
+
+def _habits(profile_name: str, rng: random.Random, days: int, style: OrganisationStyle,
+            style_rng: random.Random) -> Habits:
     def bend(value: float, spread: float = 0.35) -> float:
         return value * rng.lognormvariate(0.0, spread)
 
-    late = rng.random() < 0.08  # people who habitually work late: a benign look-alike
+    profile = _styled(PROFILES[profile_name], style)
+    # always the same number of draws from the style stream, whatever the style
+    shift_draw, night_draw, shift_start, rotation, shared_draw, road_draw, expert_draw = (
+        style_rng.random() for _ in range(7))
+    late = rng.random() < style.late_share  # habitually working late: a benign look-alike
     mix = [bend(share, 0.5) if share else 0.0 for share in profile.web_mix]
-    if rng.random() < 0.5:
+    if rng.random() < 1.0 - style.job_board_share:
         mix[WEB_CATEGORIES.index("job_board")] = 0.0
     if rng.random() < 0.6:
         mix[WEB_CATEGORIES.index("paste_leak")] = 0.0
+    expert_reader = expert_draw < style.expert_reader_share
+    if expert_reader:
+        mix[WEB_CATEGORIES.index("expert_network")] += 0.006
     total = sum(mix)
     uses_media = rng.random() < profile.media_share
     habits = Habits(
-        start_hour=min(10.5, max(6.0, rng.gauss(8.3 if not late else 9.6, 0.6))),
+        start_hour=min(10.5 + style.start_later, max(6.0, rng.gauss(
+            (8.3 if not late else 9.6) + style.start_later, 0.6))),
         start_sd=rng.uniform(0.15, 0.6),
-        day_hours=min(11.0, max(6.5, rng.gauss(8.8, 0.7))),
+        day_hours=min(11.0 + style.longer_days, max(6.5, rng.gauss(8.8 + style.longer_days,
+                                                                     0.7))),
         after_hours=min(0.9, bend(profile.after_hours) * (4.0 if late else 1.0)),
         weekend=min(0.6, bend(profile.weekend) * (2.5 if late else 1.0)),
         http=bend(profile.http, 0.45),
@@ -260,14 +318,26 @@ def _habits(profile: Profile, rng: random.Random, days: int) -> Habits:
         print_jobs=bend(profile.print_jobs, 0.6),
         opens=bend(profile.opens),
         writes=bend(profile.writes),
-        cloud_uploads=bend(profile.cloud_uploads, 0.8) if rng.random() < 0.5 else 0.0,
+        cloud_uploads=(bend(profile.cloud_uploads, 0.8) if rng.random() < style.cloud_share
+                       else 0.0),
         other_machines=bend(profile.other_machines) if profile.other_machines >= 0.5 else (
-            profile.other_machines if rng.random() < 0.3 else 0.0),
+            profile.other_machines if rng.random() < style.other_machines_share else 0.0),
         sick_rate=rng.uniform(0.005, 0.03),
         drift=rng.gauss(0.0, 0.12),
         drift_phase=rng.uniform(0, 6.283),
+        travel=profile.travel * (3.0 if road_draw < style.road_warrior_share else 1.0),
+        expert_network_reader=expert_reader,
     )
     habits.vacation = _vacation_days(rng, days)
+    if shift_draw < style.shift_share.get(profile_name, 0.0):
+        night = night_draw < style.night_shift_share
+        habits.shift = "night" if night else "evening"
+        habits.start_hour = (21.5 if night else 14.5) + shift_start
+        habits.start_sd = min(habits.start_sd, 0.3)
+        habits.after_hours = 0.0  # the shift is the working day; no second session on top
+        habits.weekend = max(habits.weekend, 0.25 + 0.25 * rotation)  # weekend rotations
+    if shared_draw < style.shared_machine_share.get(profile_name, 0.0):
+        habits.shared_machine = 0.6
     return habits
 
 
@@ -314,8 +384,10 @@ def _pc(rng: random.Random, taken: set[str]) -> str:
 
 
 def build_organisation(users: int, days: int, start: date, seed: int,
-                       domain: str = "dtaa.com") -> Organisation:
-    """Invent a company of ``users`` people over ``days`` days (joiners and leavers included).
+                       domain: str = "dtaa.com",
+                       style: OrganisationStyle = BASELINE) -> Organisation:
+    """Invent a company of ``users`` people over ``days`` days (joiners and leavers included),
+    their habits drawn in the company culture ``style``.
 
     >>> org = build_organisation(120, 90, date(2010, 1, 4), seed=1)
     >>> len(org.people), len({p.user_id for p in org.people})
@@ -334,19 +406,21 @@ def build_organisation(users: int, days: int, start: date, seed: int,
             team_projects: tuple[str, ...]) -> int:
         name = _name(rng, taken_names)
         profile = profile_for_role(role)
+        user_id = _user_id(name, taken_ids, rng)
         person = Person(
-            index=len(people), user_id=_user_id(name, taken_ids, rng), name=name,
+            index=len(people), user_id=user_id, name=name,
             email=_email(name, domain), role=role, profile=profile,
             business_unit="1 - Battery and Power Systems", functional_unit=unit,
             department=department, team=team, projects=team_projects, supervisor=supervisor,
             pc=_pc(rng, taken_pcs), hire_day=-rng.randrange(30, 3000), leave_day=None,
-            habits=_habits(PROFILES[profile], rng, days), personal_email=_personal_email(name, rng),
+            habits=_person_habits(profile, rng, days, style, seed, user_id),
+            personal_email=_personal_email(name, rng),
         )
         people.append(person)
         return person.index
 
     president = add("President", "Executive", "Executive Office", "Executive Office", None, ())
-    team_size = 9
+    team_size = style.team_size
     for (unit, all_departments, roles), share in zip(_STRUCTURE, _UNIT_SHARE, strict=True):
         # a small company has fewer departments, not departments of one person
         departments = all_departments[:max(1, round(len(all_departments) * min(1.0,
@@ -390,10 +464,19 @@ def build_organisation(users: int, days: int, start: date, seed: int,
         if person.supervisor is not None:
             person.supervisor = new_index[person.supervisor]
     org = Organisation("DTAA", domain, start, days, people, projects,
-                       shared_pcs=[_pc(rng, taken_pcs) for _ in range(max(3, users // 50))])
+                       shared_pcs=[_pc(rng, taken_pcs) for _ in range(max(3, users // 50))],
+                       style=style)
     _joiners_and_leavers(org, rng)
+    org.shared_pcs += _style_shared_pcs(style, seed, len(people), taken_pcs)
     org.index()
     return org
+
+
+def _style_shared_pcs(style: OrganisationStyle, seed: int, people: int,
+                      taken: set[str]) -> list[str]:
+    """The shared machines a style adds (line and lab stations), from a stream of their own."""
+    rng = random.Random(f"shared-pcs/{seed}")
+    return [_pc(rng, taken) for _ in range(round(people * style.shared_machines_per_100 / 100))]
 
 
 def _joiners_and_leavers(org: Organisation, rng: random.Random) -> None:
@@ -414,12 +497,14 @@ def _joiners_and_leavers(org: Organisation, rng: random.Random) -> None:
 _SNAPSHOT = re.compile(r"^(\d{4})-(\d{2})\.csv$")
 
 
-def organisation_from_ldap(folder: Path, days: int, start: date, seed: int) -> Organisation:
+def organisation_from_ldap(folder: Path, days: int, start: date, seed: int,
+                           style: OrganisationStyle = BASELINE) -> Organisation:
     """The organisation of CERT-layout monthly LDAP files (``YYYY-MM.csv``) in ``folder``.
 
     People, names, e-mail addresses, roles, units, teams, projects and supervisors are those of
     the last snapshot in which each person appears; a person first seen in a later month joins
-    during that month, and one missing from a month has left during the month before.
+    during that month, and one missing from a month has left during the month before. Habits
+    are drawn in the company culture ``style`` (its team size does not apply: the files say).
     """
     files = sorted(p for p in folder.iterdir() if _SNAPSHOT.match(p.name)) if folder.is_dir() \
         else []
@@ -473,7 +558,7 @@ def organisation_from_ldap(folder: Path, days: int, start: date, seed: int) -> O
             functional_unit=row.get("functional_unit", ""),
             department=row.get("department", ""), team=team, projects=member_of,
             supervisor=None, pc=_pc(rng, taken_pcs), hire_day=hire, leave_day=leave,
-            habits=_habits(PROFILES[profile], rng, days),
+            habits=_person_habits(profile, rng, days, style, seed, user),
             personal_email=_personal_email(row["employee_name"], rng),
         ))
     index_of = {p.user_id: p.index for p in people}
@@ -484,7 +569,8 @@ def organisation_from_ldap(folder: Path, days: int, start: date, seed: int) -> O
     domain = people[0].email.rpartition("@")[2].lower() if people else "dtaa.com"
     org = Organisation("DTAA", domain, start, days, people, projects,
                        shared_pcs=[_pc(rng, taken_pcs) for _ in range(max(3, len(people) // 50))],
-                       ldap_files=files)
+                       ldap_files=files, style=style)
+    org.shared_pcs += _style_shared_pcs(style, seed, len(people), taken_pcs)
     org.index()
     return org
 
