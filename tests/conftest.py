@@ -217,6 +217,30 @@ def detect_org(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 #: The organisation the slow-scheme detector tests run on (S1-S4 with their benign
 #: look-alikes): long enough for months of low-and-slow contact, small enough to build quickly.
+#: CERT r4.2's telemetry only (no HR, no documents, web visits without direction), and no
+#: competitors configured: what a deployment on the public release's logs has.
+R42_ORG = {"users": 150, "days": 240, "seed": 6, "telemetry": "cert-r4.2"}
+
+
+@pytest.fixture(scope="session")
+def r42_org(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A simulated organisation (C1-C4) logged as CERT r4.2 logs, ingested, with features."""
+    from molehunt.features.build import build_features
+    from molehunt.simulate import SimulationConfig, simulate
+
+    def build(root: Path) -> None:
+        simulate(SimulationConfig(out=root / "org", scenarios=("C1", "C2", "C3", "C4"),
+                                  **R42_ORG))
+        workspace = Workspace(root / "ws")
+        workspace.root.mkdir()
+        ingest_cert(workspace, root / "org")
+        with workspace.locked():
+            build_features(workspace)
+
+    root = built_once(tmp_path_factory, "r42", build)
+    return Workspace(root / "ws"), root / "org"
+
+
 SLOW_ORG = {"users": 150, "days": 330, "seed": 7}
 
 

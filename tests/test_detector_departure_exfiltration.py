@@ -27,7 +27,17 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
 
 
-def _leaver(competitor_mail: bool) -> float:
+def test_without_competitors_configured_a_strong_surge_after_a_job_search_counts() -> None:
+    # contact with a competitor cannot be seen without the competitors' domains: C2 must
+    # still be found from the rest of its story, an honest leaver's modest surge must not
+    assert _leaver(competitor_mail=False, surge_z=9.0, sensitive=0) >= 0.65
+    assert _leaver(competitor_mail=False, surge_z=4.0, sensitive=0) < 0.55
+    # surges day after day are a campaign, not an honest leaver's one take-home
+    assert _leaver(competitor_mail=False, surge_z=4.0, sensitive=0, surge_days=4) >= 0.65
+
+
+def _leaver(competitor_mail: bool, surge_z: float = 4.0, sensitive: int = 2,
+            surge_days: int = 1) -> float:
     """Score of the day a person who has resigned (leaving in 10 days) and browsed job boards
     copies 8 files to removable media (4 SDs above their usual of 1 a day, 2 of them
     confidential); with ``competitor_mail`` they wrote to a competitor a week before."""
@@ -38,8 +48,9 @@ def _leaver(competitor_mail: bool) -> float:
     days[-8]["emails_to_competitor_1d"] = 1 if competitor_mail else 0
     for n in range(1, 12):
         days[-n]["days_to_departure_1d"] = 10 + n
-    days[-1].update(files_to_removable_1d=8, files_to_removable_z_self_90d=4.0,
-                    files_to_removable_sensitive_1d=2)
+    for n in range(1, surge_days + 1):
+        days[-n].update(files_to_removable_1d=8, files_to_removable_z_self_90d=surge_z,
+                        files_to_removable_sensitive_1d=sensitive)
     window = synthetic_window(days, columns=DepartureExfiltration.requires)
     found = DepartureExfiltration().fit(window).score(window).to_pandas()
     found = found[found.day == found.day.max()]

@@ -11,6 +11,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    empty_strings,
     findings,
     machine_owners,
     noisy_or,
@@ -85,6 +86,9 @@ class AdminSabotage(Detector):
     uncarried_cap: float = 0.45
     #: Share of a computer's active days its main user must have for it to be personal.
     min_owner_share: float = 0.5
+    #: Days between plugging media into a computer and a mass mail from another account on
+    #: it that tie the two together.
+    masquerade_days: int = 3
     #: Working hours (UTC); a mass mail outside them scores.
     workday_start: int = 7
     workday_end: int = 19
@@ -102,6 +106,26 @@ class AdminSabotage(Detector):
         mail = mail.mutate(_n=mail.target.replace(",", ";").split(";").length())
         return mail.group_by(m_user=mail.user_id, m_day=mail.day).aggregate(
             m_recipients=mail._n.max()).filter(lambda t: t.m_recipients >= self.min_recipients)
+
+    def _masquerade(self, window: Window) -> ibis.Table:
+        """Per person and day: an off-hours mass mail sent from *another* account on a
+        computer where this person connected removable media in the ``masquerade_days``
+        before (the planted keylogger's harvest, used the next evening)."""
+        e = window.events
+        hour = e.ts.hour()
+        mail = e.filter(e.action == "email_send", e.target.notnull(), e.host.notnull(),
+                        (hour < self.workday_start) | (hour >= self.workday_end))
+        mail = mail.mutate(_n=mail.target.replace(",", ";").split(";").length())
+        mail = mail.filter(mail._n >= self.min_recipients).select(
+            a_user=mail.user_id, a_day=mail.day, a_host=mail.host, a_n=mail._n)
+        media = e.filter(e.action == "device_connect", e.host.notnull()).select(
+            p_user=e.user_id, p_day=e.day, p_host=e.host).distinct()
+        both = mail.join(media, [mail.a_host == media.p_host, mail.a_user != media.p_user,
+                                 media.p_day <= mail.a_day,
+                                 media.p_day >= mail.a_day - ibis.interval(
+                                     days=self.masquerade_days)])
+        return both.group_by(q_user=both.p_user, q_day=both.a_day).aggregate(
+            q_recipients=both.a_n.max(), q_accounts=both.a_user.collect(distinct=True).sort())
 
     def _carried(self, window: Window) -> ibis.Table:
         """Per person and day: other people's computers on which they connected media."""
@@ -136,8 +160,11 @@ class AdminSabotage(Detector):
         mass = self._mass_mail(window)
         t = u.left_join(mass, [u.user_id == mass.m_user, u.day == mass.m_day])
         t = t.mutate(_recipients=t.m_recipients.fill_null(0))
+        masquerade = self._masquerade(window)
+        t = t.left_join(masquerade, [t.user_id == masquerade.q_user, t.day == masquerade.q_day])
+        t = t.mutate(_masq=t.q_recipients.fill_null(0))
         tool = t._tools > 0
-        t = t.filter(tool | (t._recipients > 0))
+        t = t.filter(tool | (t._recipients > 0) | (t._masq > 0))
         grievance = (t.days_since_performance_concern_1d.notnull()
                      & (t.days_since_performance_concern_1d <= self.grievance_days))
         # someone who researches tools routinely (security staff) is not new to them
@@ -167,8 +194,14 @@ class AdminSabotage(Detector):
         aggrieved = grievance
         # the heart of the scenario: a tool download by someone with a grievance, carried
         motive_s = ibis.ifelse(tool & aggrieved & carried, 0.4, 0.0)
-        combined = noisy_or(tool_s, media_s, host_s, carry_s, grievance_s, leaving_s, mass_s,
-                            motive_s)
+        # the mass mail went out from another account on a machine this person had just
+        # plugged media into: the scenario's end, whatever the rest of the day
+        masq_s = ibis.ifelse(t._masq > 0,
+                             0.75 + 0.2 * saturate(t._masq - self.min_recipients, 30.0), 0.0)
+        # kept as columns: nested in the expressions below, the SQL grew to tens of MB
+        t = t.mutate(_combined=noisy_or(tool_s, media_s, host_s, carry_s, grievance_s,
+                                        leaving_s, mass_s, motive_s), _masq_s=masq_s)
+        combined, masq_s = t._combined, t._masq_s
         # a tool that stays on the person's own machine is not the scenario, however many
         # of its other parts the day has
         capped = ibis.ifelse(tool & ~carried & (t._recipients == 0),
@@ -177,11 +210,16 @@ class AdminSabotage(Detector):
         # and much less when the person does it routinely; a grievance does not make a
         # routine download that stays on the person's own machine any less routine
         quiet = tool & (t._recipients == 0)
-        unknown_motive = ibis.literal(blind_motive) & novel & carried
+        # a visit is no download: with downloads unseen, routine visits to tool sites do not
+        # make a first carry to someone else's machine routine
+        unknown_motive = ibis.literal(blind_motive) & carried & (
+            novel | ibis.literal(blind_downloads))
         score = ibis.ifelse(
             quiet & ~aggrieved & ~unknown_motive,
             capped * ibis.ifelse(novel, self.no_motive_factor, self.routine_factor),
             ibis.ifelse(quiet & ~novel & ~carried, capped * self.routine_factor, capped))
+        t = t.mutate(_score=noisy_or(score, masq_s))
+        score = t._score
         reasons = [
             reason("visits_hacking_tools_1d" if blind_downloads else "downloads_hacking_tools_1d",
                    t._tools, 0.0, tool_s, number_text(t._tools).concat(
@@ -212,11 +250,17 @@ class AdminSabotage(Detector):
             reason("downloads_hacking_tools_with_grievance", t._tools, 0.0,
                    motive_s, ibis.literal("a hacking-tool download by someone with a grievance,"
                                           " carried on removable media or to another machine")),
+            reason("masquerade_mass_mail", t._masq, None, masq_s,
+                   ibis.literal("an off-hours e-mail to ").concat(
+                       number_text(t._masq), " recipients was sent from another account on a"
+                       " computer this person had connected removable media to in the ",
+                       ibis.literal(str(self.masquerade_days)), " days before")),
             reason("email_recipients_off_hours", t._recipients, None, mass_s,
                    ibis.literal("off-hours e-mail to ").concat(number_text(t._recipients),
                                                                " recipients")),
         ]
-        found = findings(t, detector=self, score=score, reasons=reasons)
+        found = findings(t, detector=self, score=score, reasons=reasons,
+                         related_users=ibis.coalesce(t.q_accounts, empty_strings()))
         return with_evidence(found, window.events, lambda e: (
             (e.action == "web_download") | (e.channel == "removable_media")
             | (e.action == "logon") | (e.action == "email_send")))

@@ -42,13 +42,17 @@ class DepartureExfiltration(Detector):
     name: ClassVar[str] = "departure_exfiltration"
     version: ClassVar[int] = 2
     kind: ClassVar[str] = "rule"
-    observes: ClassVar[frozenset[str]] = frozenset({"removable_files", "hr_departure"})
+    observes: ClassVar[frozenset[str]] = frozenset({
+        "removable_files", "removable_connect", "hr_departure"})
     fallbacks: ClassVar[Mapping[str, str]] = {
         "hr_departure": "the job search and competitor contact before the surge",
+        "removable_files": "a surge of drive connections",
+        "removable_connect": "a surge of files copied to removable media (a deployment"
+                             " with neither sees no theft by removable media at all)",
     }
-    essential: ClassVar[frozenset[str]] = frozenset({"removable_files"})
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "files_to_removable_1d", "files_to_removable_z_self_90d",
+        "device_connects_1d", "device_connects_z_self_90d",
         "files_to_removable_median_self_90d", "files_to_removable_sensitive_1d",
         "visits_job_board_1d", "emails_to_competitor_1d", "days_to_departure_1d"})
     #: Rows (active days) of look-back for the context.
@@ -56,13 +60,23 @@ class DepartureExfiltration(Detector):
 
     #: A surge is at least this many robust SDs above the person's usual ...
     min_surge_z: float = 3.0
-    #: ... and at least this many files.
+    #: ... and at least this many files (or, where no file copies are logged for the day,
+    #: this many drive connections).
     min_files: int = 5
+    min_connects: int = 3
     #: Multiplier when no competitor mail is behind a surge (a departure or a job search
     #: alone is what honest leavers and stayers have).
     no_context_factor: float = 0.6
     #: Active days of context looked back on (job search, competitor mail).
     context_days: int = 40
+    #: With no competitors configured (contact with one cannot be seen), a surge at least
+    #: this strong after a job search stands for the scenario's context: an honest leaver's
+    #: modest take-home does not reach it.
+    blind_surge_z: float = 6.0
+    #: ... or surges on at least ``campaign_days`` of the last ``campaign_rows`` active days:
+    #: a campaign, where an honest leaver takes their files home once.
+    campaign_days: int = 3
+    campaign_rows: int = 15
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -77,11 +91,26 @@ class DepartureExfiltration(Detector):
         t = u.mutate(
             _jobs=u.visits_job_board_1d.sum().over(past),
             _rival=u.emails_to_competitor_1d.sum().over(past),
-            _z=u.files_to_removable_z_self_90d.fill_null(0.0))
-        surge = (t._z >= self.min_surge_z) & (t.files_to_removable_1d >= self.min_files)
+            _z_files=u.files_to_removable_z_self_90d.fill_null(0.0),
+            _z_connects=u.device_connects_z_self_90d.fill_null(0.0))
+        # a drive used at markedly higher rates shows in the copies where they are logged,
+        # and in the connections where they are not (no file log, or rows missing that day)
+        files_surge = (t._z_files >= self.min_surge_z) & (
+            t.files_to_removable_1d >= self.min_files)
+        connect_surge = (t._z_connects >= self.min_surge_z) & (
+            t.device_connects_1d >= self.min_connects) & (t.files_to_removable_1d.fill_null(0)
+                                                          < self.min_files)
+        t = t.mutate(_z=ibis.ifelse(files_surge, t._z_files,
+                                    ibis.ifelse(connect_surge, t._z_connects, t._z_files)),
+                     _by_connects=connect_surge & ~files_surge)
+        surge = files_surge | connect_surge
         # the first stage: writing to a competitor while searching for a job
         contact = (t.emails_to_competitor_1d > 0) & (t._jobs > 0)
-        t = t.mutate(_surge=surge, _contact=contact).filter(surge | contact)
+        campaign = ibis.window(group_by=t.user_id, order_by=t.day,
+                               preceding=self.campaign_rows - 1, following=0)
+        t = t.mutate(_surge=surge, _contact=contact,
+                     _surge_days=surge.cast("int32").sum().over(campaign))
+        t = t.filter(t._surge | t._contact)
         surge_s = ibis.ifelse(t._surge, 0.35 + 0.25 * saturate(t._z - self.min_surge_z, 4.0),
                               0.0)
         # many people browse job boards and stay: the search alone is weak context
@@ -99,15 +128,24 @@ class DepartureExfiltration(Detector):
         # with no competitor configured, contact with one cannot be seen: a surge after a job
         # search is then the whole of the story a deployment can see (said in a reason)
         blind_rivals = not window.settings.competitors
+        strong = t._surge & (t._jobs > 0) & (
+            (t._z >= self.blind_surge_z) | (t._surge_days >= self.campaign_days))
         if blind_rivals:
-            context = context | (t._surge & (t._jobs > 0))
+            context = context | strong
         score = ibis.ifelse(context, combined, combined * self.no_context_factor)
         reasons = [
             reason("files_to_removable_1d", t.files_to_removable_1d,
-                   t.files_to_removable_median_self_90d, surge_s,
+                   t.files_to_removable_median_self_90d,
+                   ibis.ifelse(t._by_connects, 0.0, surge_s),
                    number_text(t.files_to_removable_1d).concat(
                        " files copied to removable media, ", number_text(t._z, 1),
                        " robust SDs above the person's usual")),
+            reason("device_connects_1d", t.device_connects_1d, None,
+                   ibis.ifelse(t._by_connects, surge_s, 0.0),
+                   number_text(t.device_connects_1d).concat(
+                       " drive connections, ", number_text(t._z, 1), " robust SDs above the"
+                       " person's usual (files copied that day: ",
+                       number_text(t.files_to_removable_1d.fill_null(0)), ")")),
             reason("visits_job_board_1d", t._jobs, 0.0, jobs_s,
                    number_text(t._jobs).concat(" job-board visits in the last ",
                                                ibis.literal(str(self.context_days)),
@@ -126,10 +164,11 @@ class DepartureExfiltration(Detector):
         if blind_rivals:
             reasons.append(reason(
                 "competitors_unconfigured", t._jobs, None,
-                ibis.ifelse(t._surge & (t._jobs > 0), 0.01, 0.0),
+                ibis.ifelse(strong, 0.01, 0.0),
                 "no competitor domains are configured (molehunt.toml `competitors`): contact"
-                " with a competitor cannot be seen, so a surge after a job search counts in"
-                " full"))
+                " with a competitor cannot be seen, so a strong or repeated surge after a job"
+                " search counts in full"))
         found = findings(t, detector=self, score=score, reasons=reasons)
         return with_evidence(found, window.events, lambda e: (
-            e.channel == "removable_media") & e.action.isin(("file_copy", "file_write")))
+            e.channel == "removable_media") & e.action.isin(
+                ("file_copy", "file_write", "device_connect")))

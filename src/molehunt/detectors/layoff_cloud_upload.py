@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -49,9 +50,14 @@ class LayoffCloudUpload(Detector):
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({"web_direction", "hr_layoff"})
-    essential: ClassVar[frozenset[str]] = frozenset({"web_direction", "hr_layoff"})
+    fallbacks: ClassVar[Mapping[str, str]] = {
+        "web_direction": "days with requests to cloud-storage sites, new to the person or far"
+                         " more frequent than their earlier rate",
+        "hr_layoff": "no layoff context: the score counts half, as for uploads with no layoff",
+    }
     requires: ClassVar[frozenset[str]] = frozenset({
-        "user_day", "outbound", "uploads_cloud_storage_1d", "days_since_layoff_in_group_1d"})
+        "user_day", "outbound", "uploads_cloud_storage_1d", "visits_cloud_storage_1d",
+        "days_since_layoff_in_group_1d"})
 
     #: Days after a layoff during which uploads count.
     window_days: int = 60
@@ -82,6 +88,11 @@ class LayoffCloudUpload(Detector):
     def score(self, window: Window) -> ibis.Table:
         """Findings on upload days that are new or far more frequent for the person."""
         u = window.user_day
+        # a web log without upload/download (CERT r4.2) shows an upload as a request to the
+        # site: the same novelty and rate tests then run on those days
+        blind = not window.sees("web_direction")
+        u = u.mutate(uploads_cloud_storage_1d=(
+            u.visits_cloud_storage_1d if blind else u.uploads_cloud_storage_1d).fill_null(0))
         uploaded = (u.uploads_cloud_storage_1d > 0).cast("int32")
         older = ibis.window(group_by=u.user_id, order_by=u.day,
                             rows=(-self.history_rows, -self.episode_rows))
@@ -125,8 +136,9 @@ class LayoffCloudUpload(Detector):
         reasons = [
             reason("uploads_cloud_storage_1d", t.uploads_cloud_storage_1d, t._older, upload_s,
                    number_text(t.uploads_cloud_storage_1d).concat(
-                       " uploads to cloud storage; ", number_text(t._older),
-                       " upload days in the months before (at most ",
+                       " requests to cloud-storage sites (uploads cannot be seen here); "
+                       if blind else " uploads to cloud storage; ", number_text(t._older),
+                       " such days in the months before (at most ",
                        number_text(t._older_max), " in a day)")),
             reason("upload_days_recent", t._recent, t._expected, rate_s,
                    number_text(t._recent).concat(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -45,7 +46,10 @@ class Snooper(Detector):
     name: ClassVar[str] = "snooper"
     kind: ClassVar[str] = "rule"
     observes: ClassVar[frozenset[str]] = frozenset({"file_access", "logon"})
-    essential: ClassVar[frozenset[str]] = frozenset({"file_access"})
+    fallbacks: ClassVar[Mapping[str, str]] = {
+        "file_access": "days at another person's personal machine (logons and other work)"
+                       " stand for days of files opened there",
+    }
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "emails_personal_sent_1d", "attachments_out_email_1d"})
     lookback_days: ClassVar[int] = 60
@@ -81,7 +85,11 @@ class Snooper(Detector):
         snoops = self._other_hosts(window)
         u = u.left_join(snoops, [u.user_id == snoops.s_user, u.day == snoops.s_day])
         u = u.mutate(_hosts=u.s_hosts.fill_null(0), _opens=u.s_opens.fill_null(0))
-        snooped = ((u._hosts > 0) & (u._opens > 0)).cast("int32")
+        # where file opens cannot be seen (CERT r4.2), being at someone else's personal
+        # machine is the snooping day; rising use and mail home still decide
+        blind = not window.sees("file_access")
+        opened = (u._opens > 0) | ibis.literal(blind)
+        snooped = ((u._hosts > 0) & opened).cast("int32")
         recent = ibis.window(group_by=u.user_id, order_by=u.day,
                              preceding=self.recent_days - 1, following=0)
         earlier = ibis.window(group_by=u.user_id, order_by=u.day,
@@ -92,17 +100,24 @@ class Snooper(Detector):
         t = u.mutate(_recent=snooped.sum().over(recent),
                      _earlier=snooped.sum().over(earlier).fill_null(0),
                      _mail=personal.sum().over(mail))
-        t = t.filter((t._hosts > 0) & (t._opens > 0))
-        other_s = 0.2 + 0.15 * saturate(t._opens, 5.0)
+        t = t.filter((t._hosts > 0) & ((t._opens > 0) | ibis.literal(blind)))
+        other_s = 0.2 + 0.15 * saturate(t._hosts if blind else t._opens, 5.0)
         rising = t._recent - t._earlier
+        if blind:
+            # days at other machines are routine for support staff (far more of them than
+            # days with files opened): only a doubling counts as a rise
+            rising = ibis.ifelse(t._recent >= 2 * t._earlier, rising, 0)
         rise_s = ibis.ifelse(rising > 1, 0.45 * saturate(rising - 1, 3.0), 0.0)
         mail_s = ibis.ifelse(t._mail > 0, 0.45 + 0.2 * saturate(t._mail, 3.0), 0.0)
         score = ibis.ifelse(t._mail > 0, noisy_or(other_s, rise_s, mail_s),
                             0.5 * noisy_or(other_s, rise_s))
         reasons = [
             reason("files_opened_other_user_host", t._opens, 0.0, other_s,
-                   number_text(t._opens).concat(" files opened on ", number_text(t._hosts),
-                                                " computers that are other people's")),
+                   ibis.literal("worked on ").concat(
+                       number_text(t._hosts), " computers that are other people's (files"
+                       " opened there cannot be seen here)") if blind
+                   else number_text(t._opens).concat(" files opened on ", number_text(t._hosts),
+                                                     " computers that are other people's")),
             reason("other_user_host_days_recent", t._recent, t._earlier, rise_s,
                    ibis.literal("such days: ").concat(
                        number_text(t._recent), " of the last ", ibis.literal(
