@@ -53,6 +53,11 @@ def test_the_console_shows_real_detection_results(detect_org: Any, tmp_path: Pat
             (r["family"], r["documents"], r["events"]) for r in stored)
         page_text = client.get(f"/people/{alias}", headers=headers).text
         assert 'id="families"' in page_text and leaker["family"] in page_text
+        # what the deployment cannot see is said on the person's page (the simulation logs
+        # no badges), as `molehunt run` found it
+        cannot_see = client.get(f"/api/v1/people/{alias}", headers=headers).json()["cannot_see"]
+        assert "physical" in cannot_see and "web_direction" not in cannot_see
+        assert 'id="cannot-see"' in page_text and cannot_see["physical"] in page_text
         texts[f"/people/{alias}"] = page_text
     finally:
         app.state.console.store.close()

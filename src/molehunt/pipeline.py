@@ -34,7 +34,7 @@ from molehunt.scoring.alerts import open_alerts
 from molehunt.scoring.risk import Context, ScoringParams, score_risk
 from molehunt.scoring.tuning import apply_console
 from molehunt.store.connect import Store, connect, unique_view_name
-from molehunt.store.coverage import coverage
+from molehunt.store.coverage import coverage, describe
 from molehunt.store.workspace import Workspace
 
 Progress = Callable[[str, float | None], None]
@@ -48,11 +48,11 @@ FINDINGS_ARROW = pa.schema([
     ("detector_version", pa.int64()), ("score", pa.float64()),
     ("reasons", pa.list_(REASON_ARROW)), ("evidence", pa.list_(pa.string())),
     ("related_users", pa.list_(pa.string()))])
-RISK_ARROW = pa.schema([("user_id", pa.string()), ("day", pa.date32()), ("risk", pa.int64()),
+RISK_ARROW = pa.schema([("user_id", pa.string()), ("day", pa.date32()), ("risk", pa.float64()),
                         ("band", pa.string()), ("reasons", pa.list_(REASON_ARROW))])
 ALERTS_ARROW = pa.schema([
     ("alert_id", pa.string()), ("user_id", pa.string()), ("opened_day", pa.date32()),
-    ("last_day", pa.date32()), ("peak_risk", pa.int64()), ("band", pa.string()),
+    ("last_day", pa.date32()), ("peak_risk", pa.float64()), ("band", pa.string()),
     ("reasons", pa.list_(REASON_ARROW)), ("detectors", pa.list_(pa.string())),
     ("status", pa.string())])
 
@@ -78,6 +78,10 @@ class RunSummary:
         data["start"] = self.start.isoformat() if self.start else None
         data["end"] = self.end.isoformat() if self.end else None
         return data
+
+
+#: The coverage of the run's data (:func:`molehunt.store.coverage.describe`) in the results.
+COVERAGE_FILE = "coverage.json"
 
 
 def results_dir(workspace: Workspace) -> Path:
@@ -244,6 +248,10 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
         report("scoring", None)
         risk_rows, alerts = _score(workspace, store, results, settings_params(workspace),
                                    full.end)
+        # what the deployment could see, for the console to say next to every person
+        results.mkdir(parents=True, exist_ok=True)
+        (results / COVERAGE_FILE).write_text(json.dumps(
+            describe(coverage(workspace, store)), indent=1, sort_keys=True), "utf-8")
     finally:
         store.close()
     results.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -309,6 +310,17 @@ class WorkspaceResults:
     def results_dir(self) -> Path:
         """The detection core's output folder."""
         return self.root / "results"
+
+    def cannot_see(self) -> dict[str, str]:
+        """Observations no source of this deployment provides (observation → what it is), as
+        the last ``molehunt run`` found them; empty before a run."""
+        path = self.results_dir / "coverage.json"
+        try:
+            described = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        missing = described.get("not_observed", {}) if isinstance(described, dict) else {}
+        return {str(k): str(v) for k, v in missing.items()} if isinstance(missing, dict) else {}
 
     @property
     def ready(self) -> str | None:

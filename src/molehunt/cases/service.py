@@ -385,6 +385,7 @@ class Console:
             alert_rows = [self._alert_json(a, accounts) for a in alerts]
         return {
             "person": alias, "ready": self.results.ready,
+            "cannot_see": self.results.cannot_see(),
             "role": person.role if person else None,
             "department": person.department if person else None,
             "risk": [{"day": _iso(r["day"]), "risk": round(float(r["risk"]), 1),

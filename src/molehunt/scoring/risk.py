@@ -194,7 +194,7 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
     ...                   "text": "a happened"}], "evidence": ["e1"]}
     >>> rows = score_risk([f], ScoringParams(), last_day=dt.date(2024, 1, 3))
     >>> [(r["day"].day, r["risk"], r["band"]) for r in rows]
-    [(1, 90, 'critical'), (2, 85, 'critical'), (3, 80, 'high')]
+    [(1, 89.6, 'critical'), (2, 85.1, 'critical'), (3, 79.8, 'high')]
     """
     context = context or Context()
     by_user: dict[str, dict[dt.date, list[Mapping[str, Any]]]] = defaultdict(
@@ -222,12 +222,17 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
                 strength += gain(day_score)
                 carried = sorted(reasons + carried, key=lambda p: -p[0])[:params.top_reasons]
             risk = 100.0 * (1.0 - math.exp(-evidence))
+            if strength > E_MAX:
+                # past the cap, stronger evidence still ranks higher (97.0 up to 99.9), so
+                # that people at the cap are not all tied in a day's ranking
+                risk += (99.9 - 100.0 * (1.0 - math.exp(-E_MAX))) * (
+                    1.0 - math.exp(-(strength - E_MAX)))
             if risk < TAIL_RISK and not todays:
                 if day >= max(days):
                     break
                 day += dt.timedelta(days=1)
                 continue
-            rounded = round(risk)
+            rounded = round(risk, 1)
             out.append({"user_id": user, "day": day, "risk": rounded, "band": band(rounded),
                         "reasons": [dict(r, weight=round(w, 4)) for w, r in carried]})
             strengths.append(strength)
@@ -248,19 +253,18 @@ def calibrate(rows: list[dict[str, Any]], population: Mapping[dt.date, int],
     same line can hand analysts ten benign people a day per thousand. So each day, of all
     risk values of the last ``budget_days`` days, only the top ``budget_per_1000`` per 1,000
     person-days (the monitored population itself is the yardstick) may stand at band high or
-    above; a risk over the line but below that day's cut is held at the top of band medium,
-    with a reason saying so. Ranking is kept: a held value stays above every value it
-    outranked (ties at 64 aside). No one is at band high before the window holds enough
-    person-days for one. Equal risks are ordered by ``strengths`` (the evidence before its
-    cap, one per row) when given, then by user id, so that many people pinned at the cap
-    cannot all pass.
+    above; a risk over the line but below that day's cut is held at the top of band medium
+    (64.9 to 65, in the order of the risks), with a reason saying so. Ranking is kept. No
+    one is at band high before the window holds enough person-days for one. Equal risks are
+    ordered by ``strengths`` (the evidence before its cap, one per row) when given, then by
+    user id, so that many people pinned at the cap cannot all pass.
 
     >>> day = dt.date(2024, 1, 1)
     >>> rows = [{"user_id": u, "day": day, "risk": r, "band": band(r), "reasons": []}
     ...         for u, r in (("a", 90), ("b", 70), ("c", 30))]
     >>> calibrate(rows, {day: 1000}, 1.0, 1)
     >>> [(r["user_id"], r["risk"], r["band"]) for r in rows]
-    [('a', 90, 'critical'), ('b', 64, 'medium'), ('c', 30, 'low')]
+    [('a', 90, 'critical'), ('b', 64.914271, 'medium'), ('c', 30, 'low')]
     """
     line = dict(BANDS)["high"]
     # equal evidence is rare but possible: the user id breaks the tie, so the budget holds
@@ -287,12 +291,15 @@ def calibrate(rows: list[dict[str, Any]], population: Mapping[dt.date, int],
     for row, key in zip(rows, keys, strict=True):
         if row["risk"] >= line and key < cut.get(row["day"], (-math.inf, 0.0, "")):
             original, needed = row["risk"], cut[row["day"]][0]
-            row["risk"], row["band"] = line - 1, band(line - 1)
+            # held just below the line, in the order the risks had: the ranking of the day
+            # (what analysts read by budget) stays what the evidence says
+            row["risk"] = round(line - 0.1 + 0.0999 * (original - line) / (100.0 - line), 6)
+            row["band"] = band(row["risk"])
             row["reasons"].append({
                 "feature": "alert_budget", "observed": float(original),
                 "expected": needed if math.isfinite(needed) else None,
                 "weight": 0.0,
-                "text": f"risk {original} held at {line - 1}: above the band-high line but"
+                "text": f"risk {original:g} held below {line}: above the band-high line but"
                         f" below the day's alert budget ({budget_per_1000:g} per 1,000 people"
                         f" per day over {budget_days} days)"})
 
