@@ -51,7 +51,7 @@ class AdminSabotage(Detector):
     """
 
     name: ClassVar[str] = "admin_sabotage"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 120
     observes: ClassVar[frozenset[str]] = frozenset({

@@ -40,7 +40,7 @@ class DepartureExfiltration(Detector):
     """
 
     name: ClassVar[str] = "departure_exfiltration"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     kind: ClassVar[str] = "rule"
     observes: ClassVar[frozenset[str]] = frozenset({
         "removable_files", "removable_connect", "hr_departure"})

@@ -77,7 +77,7 @@ class OutsideWork(Detector):
     """
 
     name: ClassVar[str] = "outside_work"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     kind: ClassVar[str] = "baseline"
     observes: ClassVar[frozenset[str]] = frozenset({
         "email_sent", "web_visit", "hr_declarations", "hr_travel"})

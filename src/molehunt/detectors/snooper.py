@@ -44,6 +44,7 @@ class Snooper(Detector):
     """
 
     name: ClassVar[str] = "snooper"
+    version: ClassVar[int] = 2
     kind: ClassVar[str] = "rule"
     observes: ClassVar[frozenset[str]] = frozenset({"file_access", "logon"})
     fallbacks: ClassVar[Mapping[str, str]] = {
