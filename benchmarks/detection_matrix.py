@@ -68,12 +68,14 @@ class Simulation:
     users: int
     days: int
     insiders_per_scenario: int
+    scenarios: str = "all"
 
     @property
     def key(self) -> str:
         """The folder name of the organisation under ``--work`` (every parameter in it)."""
+        chosen = "" if self.scenarios == "all" else "_" + self.scenarios.replace(",", "")
         return (f"{self.profile}_{self.style}_seed{self.seed}_u{self.users}_d{self.days}"
-                f"_k{self.insiders_per_scenario}")
+                f"_k{self.insiders_per_scenario}{chosen}")
 
 
 def _list(text: str) -> list[str]:
@@ -259,7 +261,8 @@ class Matrix:
                "--users", str(simulation.users), "--days", str(simulation.days),
                "--seed", str(simulation.seed), "--telemetry", simulation.profile,
                "--style", simulation.style,
-               "--insiders-per-scenario", str(simulation.insiders_per_scenario)], log)
+               "--insiders-per-scenario", str(simulation.insiders_per_scenario),
+               "--scenarios", simulation.scenarios], log)
         partial.rename(org)
 
     def _evaluate(self, simulation: Simulation, folder: Path, org: Path, workspace: Path,
@@ -364,6 +367,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--days", type=int, default=500)
     parser.add_argument("--insiders-per-scenario", type=int, default=1)
+    parser.add_argument("--scenarios", default="all",
+                        help="Scenarios to simulate (simulate --scenarios), e.g. C1,C2,C3,C4,C5:"
+                             " with many insiders in a small organisation the slow schemes'"
+                             " long episodes compete with C1-C5 for the daily budget.")
     parser.add_argument("--competitors", nargs="?", const="on", default="off",
                         choices=["off", "on", "both"],
                         help="Configure the simulated competitors (on), not (off, default), or"
@@ -383,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     matrix = Matrix(args, _molehunt_command(args.molehunt), note)
     simulations = [Simulation(profile, style, int(seed), args.users, args.days,
-                              args.insiders_per_scenario)
+                              args.insiders_per_scenario, args.scenarios)
                    for seed in _list(args.seeds) for style in _list(args.styles)
                    for profile in _list(args.profiles)]
     args.work.mkdir(parents=True, exist_ok=True)
@@ -395,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "arguments": {"profiles": _list(args.profiles), "styles": _list(args.styles),
                       "seeds": [int(s) for s in _list(args.seeds)], "users": args.users,
                       "days": args.days, "insiders_per_scenario": args.insiders_per_scenario,
+                      "scenarios": args.scenarios,
                       "competitors": args.competitors,
                       "dev_seeds": [int(s) for s in _list(args.dev_seeds)],
                       "dev_styles": _list(args.dev_styles)},

@@ -174,3 +174,18 @@ def test_band_high_is_held_to_the_daily_alert_budget() -> None:
     many += [finding(f"v{i:02d}", days[1], 0.99) for i in range(40)]
     capped = score_risk(many, params, Context(population=population), last_day=days[-1])
     assert sum(r["band"] in ("high", "critical") for r in capped) <= 10
+
+
+def test_the_alert_budget_holds_over_every_window() -> None:
+    # a burst: 40 strong findings a day for 30 days among 1,000 people, budget 1 per 1,000
+    # per day over 10 days: no 10 consecutive days may hold more than 10 high person-days
+    days = [DAY + dt.timedelta(days=i) for i in range(30)]
+    rows = [finding(f"w{(i * 7 + d) % 200:03d}", day, 0.9 + 0.001 * (i % 50))
+            for d, day in enumerate(days) for i in range(40)]
+    risk = score_risk(rows, ScoringParams(budget_per_1000=1.0, budget_days=10),
+                      Context(population=dict.fromkeys(days, 1000)), last_day=days[-1])
+    high_days = [r["day"] for r in risk if r["band"] in ("high", "critical")]
+    assert high_days
+    for start in days:
+        span = {start + dt.timedelta(days=k) for k in range(10)}
+        assert sum(day in span for day in high_days) <= 10

@@ -59,7 +59,8 @@ class AdminSabotage(Detector):
     fallbacks: ClassVar[Mapping[str, str]] = {
         "web_direction": "visits to hacking-tool sites",
         "hr_performance": "no discount for a missing grievance when a new tool is carried",
-        "removable_connect": "another computer new to the person, and the off-hours mass mail",
+        "removable_connect": "another computer new to the person; the off-hours mass mail"
+                             " from another account on a computer the person logged on to",
     }
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "downloads_hacking_tools_1d", "visits_hacking_tools_1d",
@@ -109,8 +110,9 @@ class AdminSabotage(Detector):
 
     def _masquerade(self, window: Window) -> ibis.Table:
         """Per person and day: an off-hours mass mail sent from *another* account on a
-        computer where this person connected removable media in the ``masquerade_days``
-        before (the planted keylogger's harvest, used the next evening)."""
+        computer where this person connected removable media (where media cannot be seen:
+        logged on) in the ``masquerade_days`` before (the planted keylogger's harvest, used
+        the next evening)."""
         e = window.events
         hour = e.ts.hour()
         mail = e.filter(e.action == "email_send", e.target.notnull(), e.host.notnull(),
@@ -118,7 +120,10 @@ class AdminSabotage(Detector):
         mail = mail.mutate(_n=mail.target.replace(",", ";").split(";").length())
         mail = mail.filter(mail._n >= self.min_recipients).select(
             a_user=mail.user_id, a_day=mail.day, a_host=mail.host, a_n=mail._n)
-        media = e.filter(e.action == "device_connect", e.host.notnull()).select(
+        # where removable media cannot be seen, a logon at that computer is what is left of
+        # the visit that planted the tool
+        planted = ("device_connect",) if window.sees("removable_connect") else ("logon",)
+        media = e.filter(e.action.isin(planted), e.host.notnull()).select(
             p_user=e.user_id, p_day=e.day, p_host=e.host).distinct()
         both = mail.join(media, [mail.a_host == media.p_host, mail.a_user != media.p_user,
                                  media.p_day <= mail.a_day,
@@ -253,7 +258,8 @@ class AdminSabotage(Detector):
             reason("masquerade_mass_mail", t._masq, None, masq_s,
                    ibis.literal("an off-hours e-mail to ").concat(
                        number_text(t._masq), " recipients was sent from another account on a"
-                       " computer this person had connected removable media to in the ",
+                       " computer this person had " + ("connected removable media to"
+                       if window.sees("removable_connect") else "logged on to") + " in the ",
                        ibis.literal(str(self.masquerade_days)), " days before")),
             reason("email_recipients_off_hours", t._recipients, None, mass_s,
                    ibis.literal("off-hours e-mail to ").concat(number_text(t._recipients),

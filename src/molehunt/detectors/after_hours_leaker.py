@@ -110,11 +110,26 @@ class AfterHoursLeaker(Detector):
         z = u.events_after_hours_z_self_90d.fill_null(0.0)
         # on a business trip "after hours" is another time zone's working day
         travelling = u.days_since_travel_1d.notnull() & (u.days_since_travel_1d <= 1)
-        night = (u.logons_off_hours_1d > 0) & (z >= self.min_after_hours_z) & ~travelling
+        # off hours unusual for the person: far more after-hours activity than usual, or a
+        # first off-hours logon after months without one (where the log holds little else
+        # after hours, e.g. logons, proxy and mail only, one night barely moves the activity)
+        u = u.mutate(_older_nights=(u.logons_off_hours_1d > 0).cast("int32").sum().over(older))
+        first_night = (u._older_nights.fill_null(0) == 0) & (
+            u.days_observed_1d >= self.min_history_days)
+        tonight = (u.logons_off_hours_1d > 0) & (
+            (z >= self.min_after_hours_z) | first_night) & ~travelling
+        # a night spans midnight: what leaves after it belongs to the session that began the
+        # evening before
+        order = ibis.window(group_by=u.user_id, order_by=u.day)
+        u = u.mutate(_tonight=tonight, _z=z, _first_night=first_night)
+        u = u.mutate(_last_night=u._tonight.lag().over(order).fill_null(False)
+                     & (u.day.delta(u.day.lag().over(order), unit="day") <= 1))
+        night = u._tonight | (leak & u._last_night)
         t = u.mutate(
-            _z=z, _night=night, _media=media_new, _leak=leak,
-            _night_s=ibis.ifelse(night, 0.45 + 0.3 * saturate(z - self.min_after_hours_z, 4.0),
-                                 0.0),
+            _night=night, _media=media_new, _leak=leak,
+            _night_s=ibis.cases(
+                (u._tonight, 0.45 + 0.3 * saturate(u._z - self.min_after_hours_z, 4.0)),
+                (night, 0.45), else_=0.0),
             # a device plugged in with nothing copied is weak; files copied make it strong
             _media_s=ibis.ifelse(media_new,
                                  0.25 + 0.55 * saturate(u.files_to_removable_1d, 3.0), 0.0),
@@ -132,10 +147,16 @@ class AfterHoursLeaker(Detector):
         combined = noisy_or(rows._night_s, rows._media_s, rows._leak_s)
         score = ibis.ifelse(signals >= 2, combined, combined * self.single_signal_factor)
         reasons = [
-            reason("events_after_hours_1d", rows.events_after_hours_1d, 0.0, rows._night_s,
+            reason("night_before", rows._last_night.cast("float64"), None,
+                   ibis.ifelse(rows._night & ~rows._tonight, rows._night_s, 0.0),
+                   "a leak after midnight, in a night session that began the evening before"
+                   " with unusual off-hours logons"),
+            reason("events_after_hours_1d", rows.events_after_hours_1d, 0.0,
+                   ibis.ifelse(rows._tonight, rows._night_s, 0.0),
                    number_text(rows.logons_off_hours_1d).concat(
                        " off-hours logons; after-hours activity ", number_text(rows._z, 1),
-                       " robust SDs above the person's usual")),
+                       " robust SDs above the person's usual", ibis.ifelse(
+                           rows._first_night, "; the first off-hours logon in months", ""))),
             reason("device_connects_1d", rows.device_connects_1d,
                    rows.device_connects_median_self_90d, rows._media_s,
                    ibis.literal("removable media new to the person: ").concat(

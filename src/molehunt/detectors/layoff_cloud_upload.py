@@ -76,6 +76,9 @@ class LayoffCloudUpload(Detector):
     episode_rows: int = 25
     #: Active days looked back on for earlier uploads.
     history_rows: int = 150
+    #: Where uploads cannot be seen (requests to the sites stand in), active days of history
+    #: a person needs before requests count as new to them.
+    min_history_rows: int = 60
     #: Multiplier for a habitual uploader whose day holds no more uploads than their
     #: earlier busiest day (only the rate of upload days rose).
     routine_volume_factor: float = 0.5
@@ -108,8 +111,12 @@ class LayoffCloudUpload(Detector):
         u = u.mutate(_expected=expected, _excess=ibis.ifelse(
             u._recent >= self.min_rate_ratio * expected, u._recent - expected, 0.0))
         # new to cloud uploads, or uploading on far more days than the person used to
+        # requests to a site are common, uploads are not: "never before" needs a history
+        novel = u._older <= self.max_older_days
+        if blind:
+            novel = novel & (u._older_rows >= self.min_history_rows)
         t = u.filter((u.uploads_cloud_storage_1d > 0)
-                     & ((u._older <= self.max_older_days) | (u._excess >= self.min_excess_days)))
+                     & (novel | (u._excess >= self.min_excess_days)))
         o = window.table("outbound")
         o = o.filter((o.channel == "cloud_storage")
                      & (o.sensitivity.cast("int64") >= CONFIDENTIAL))

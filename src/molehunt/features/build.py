@@ -70,7 +70,8 @@ from molehunt.store.connect import Store, connect
 from molehunt.store.directory import infer_company_domains
 from molehunt.store.workspace import Workspace
 
-STATE_VERSION = 5
+#: Bumped when a stored table changes meaning (6: layoffs from the directory without HR).
+STATE_VERSION = 6
 #: Ranges up to this many days get their own-history baselines by joining each person-day to
 #: its earlier days; longer ranges compute the windows over the whole history in one pass.
 SHORT_RANGE_DAYS = 14

@@ -222,7 +222,7 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
                 strength += gain(day_score)
                 carried = sorted(reasons + carried, key=lambda p: -p[0])[:params.top_reasons]
             risk = 100.0 * (1.0 - math.exp(-evidence))
-            if strength > E_MAX:
+            if evidence >= E_MAX and strength > E_MAX:
                 # past the cap, stronger evidence still ranks higher (97.0 up to 99.9), so
                 # that people at the cap are not all tied in a day's ranking
                 risk += (99.9 - 100.0 * (1.0 - math.exp(-E_MAX))) * (
@@ -253,7 +253,8 @@ def calibrate(rows: list[dict[str, Any]], population: Mapping[dt.date, int],
     same line can hand analysts ten benign people a day per thousand. So each day, of all
     risk values of the last ``budget_days`` days, only the top ``budget_per_1000`` per 1,000
     person-days (the monitored population itself is the yardstick) may stand at band high or
-    above; a risk over the line but below that day's cut is held at the top of band medium
+    above, and never more than that over any ``budget_days`` days; a risk over the line but
+    outside the budget is held at the top of band medium
     (64.9 to 65, in the order of the risks), with a reason saying so. Ranking is kept. No
     one is at band high before the window holds enough person-days for one. Equal risks are
     ordered by ``strengths`` (the evidence before its cap, one per row) when given, then by
@@ -279,29 +280,36 @@ def calibrate(rows: list[dict[str, Any]], population: Mapping[dt.date, int],
     days = sorted(population)
     cut: dict[dt.date, tuple[float, float, str]] = {}
     never = (math.inf, math.inf, "")
+    passed: dict[dt.date, int] = {}
     for index, day in enumerate(days):
         if day not in over:
             continue
         first = day - dt.timedelta(days=budget_days - 1)
         window = [d for d in days[max(0, index - budget_days + 1):index + 1] if d >= first]
-        person_days = sum(population[d] for d in window)
-        allowed = int(budget_per_1000 * person_days / 1000.0)
+        allowed = int(budget_per_1000 * sum(population[d] for d in window) / 1000.0)
+        # the strongest of the window may pass, and no more than the window's budget leaves
+        # after the days before it: at most ``allowed`` in any ``budget_days`` days
+        slots = allowed - sum(passed.get(d, 0) for d in window if d != day)
         values = sorted((v for d in window for v in over.get(d, ())), reverse=True)
-        cut[day] = never if allowed < 1 else values[min(allowed, len(values)) - 1]
+        today = sorted(over[day], reverse=True)
+        strongest = [] if allowed < 1 else [
+            v for v in today if v >= values[min(allowed, len(values)) - 1]]
+        chosen = strongest[:max(0, slots)]
+        passed[day] = len(chosen)
+        cut[day] = chosen[-1] if chosen else never
     for row, key in zip(rows, keys, strict=True):
         if row["risk"] >= line and key < cut.get(row["day"], (-math.inf, 0.0, "")):
-            original, needed = row["risk"], cut[row["day"]][0]
+            original = row["risk"]
             # held just below the line, in the order the risks had: the ranking of the day
             # (what analysts read by budget) stays what the evidence says
             row["risk"] = round(line - 0.1 + 0.0999 * (original - line) / (100.0 - line), 6)
             row["band"] = band(row["risk"])
             row["reasons"].append({
-                "feature": "alert_budget", "observed": float(original),
-                "expected": needed if math.isfinite(needed) else None,
+                "feature": "alert_budget", "observed": float(original), "expected": None,
                 "weight": 0.0,
                 "text": f"risk {original:g} held below {line}: above the band-high line but"
-                        f" below the day's alert budget ({budget_per_1000:g} per 1,000 people"
-                        f" per day over {budget_days} days)"})
+                        f" outside the alert budget ({budget_per_1000:g} per 1,000 people per"
+                        f" day over {budget_days} days)"})
 
 
 def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Context

@@ -45,6 +45,10 @@ def _derive(inputs: Any) -> Any:
     )
     layoffs = hr.filter(hr.kind == "layoff", hr.group.notnull()).group_by(
         l_group=hr.group, l_at=hr.at).aggregate()
+    if int(layoffs.count().execute()) == 0:
+        # no HR layoff records (a deployment without an HR feed): a wave of leavers in one
+        # department, as the directory snapshots show it, stands for one
+        layoffs = departure_waves(inputs.directory)
     groups = keys.mutate(today=today).join(
         layoffs, [keys.department == layoffs.l_group, layoffs.l_at <= today])
     groups = groups.group_by(g_user=groups.user_id, g_day=groups.day).aggregate(
@@ -64,6 +68,41 @@ def _derive(inputs: Any) -> Any:
     )
 
 
+#: A department loses at least this many people in one snapshot ...
+WAVE_MIN_LEAVERS = 3
+#: ... and at least this share of the people it had: a wave, not the usual attrition (about
+#: 1 % a month at a typical 14 % a year).
+WAVE_MIN_SHARE = 0.1
+
+
+def departure_waves(directory: Any) -> Any:
+    """Departure waves (``l_group`` department, ``l_at`` epoch day) from the directory alone.
+
+    A person has left when their last directory row ends (``valid_to``, the first snapshot
+    without them); a department whose leavers at one snapshot are at least
+    :data:`WAVE_MIN_LEAVERS` and :data:`WAVE_MIN_SHARE` of its people then had a wave. The
+    day is the snapshot's, when the directory first shows it: nothing is known earlier.
+    """
+    d = directory
+    last = d.group_by(w_user=d.user_id).aggregate(
+        left=d.valid_to.max(), open_rows=d.valid_to.isnull().cast("int64").sum(),
+        department=d.department.argmax(d.valid_from))
+    leavers = last.filter((last.open_rows == 0) & last.left.notnull()
+                          & last.department.notnull())
+    counts = leavers.group_by(c_group=leavers.department, c_at=leavers.left).aggregate(
+        n=leavers.count())
+    rows = d.filter(d.department.notnull())
+    staff = counts.join(rows, [counts.c_group == rows.department,
+                               rows.valid_from < counts.c_at,
+                               rows.valid_to.isnull() | (rows.valid_to >= counts.c_at)])
+    sizes = staff.group_by(s_group=staff.c_group, s_at=staff.c_at).aggregate(
+        people=staff.user_id.nunique())
+    waves = counts.join(sizes, [counts.c_group == sizes.s_group, counts.c_at == sizes.s_at])
+    waves = waves.filter((waves.n >= WAVE_MIN_LEAVERS)
+                         & (waves.n >= WAVE_MIN_SHARE * waves.people))
+    return waves.select(l_group=waves.c_group, l_at=waves.c_at.cast("date").epoch_days())
+
+
 FAMILY = Family(
     name="hr",
     title="HR context",
@@ -79,7 +118,9 @@ FAMILY = Family(
                 "Days left until the known leaving date (from a notice or a termination); "
                 "null while no departure is known.", weekly="min"),
         Feature("days_since_layoff_in_group_1d", "hr", "days",
-                "Days since the last layoff in the person's department; null if none.",
+                "Days since the last layoff in the person's department; null if none. Without"
+                " HR layoff records, a wave of leavers in the department as the directory"
+                " snapshots show it (at least 3 people and 10 % of it at one snapshot).",
                 weekly="last"),
         Feature("days_since_travel_1d", "hr", "days",
                 "Days since the person's last business trip ended (0 while travelling); "
