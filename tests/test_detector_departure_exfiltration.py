@@ -36,8 +36,15 @@ def test_without_competitors_configured_a_strong_surge_after_a_job_search_counts
     assert _leaver(competitor_mail=False, surge_z=4.0, sensitive=0, surge_days=4) >= 0.65
 
 
+def test_visits_to_a_competitors_site_during_the_search_are_contact_for_a_surge() -> None:
+    # where no mail to a competitor is logged, their careers pages visited during the job
+    # search are the contact; alone, without a surge, they are what market staff do
+    assert _leaver(competitor_mail=False, competitor_visits=True) >= 0.75
+    assert _leaver(competitor_mail=False, competitor_visits=True, surge_z=0.0) == 0.0
+
+
 def _leaver(competitor_mail: bool, surge_z: float = 4.0, sensitive: int = 2,
-            surge_days: int = 1) -> float:
+            surge_days: int = 1, competitor_visits: bool = False) -> float:
     """Score of the day a person who has resigned (leaving in 10 days) and browsed job boards
     copies 8 files to removable media (4 SDs above their usual of 1 a day, 2 of them
     confidential); with ``competitor_mail`` they wrote to a competitor a week before."""
@@ -46,6 +53,7 @@ def _leaver(competitor_mail: bool, surge_z: float = 4.0, sensitive: int = 2,
              "files_to_removable_median_self_90d": 1, "visits_job_board_1d": 3,
              "days_to_departure_1d": None} for n in range(60)]
     days[-8]["emails_to_competitor_1d"] = 1 if competitor_mail else 0
+    days[-6]["visits_competitor_1d"] = 4 if competitor_visits else 0
     for n in range(1, 12):
         days[-n]["days_to_departure_1d"] = 10 + n
     for n in range(1, surge_days + 1):

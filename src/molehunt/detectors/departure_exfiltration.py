@@ -54,7 +54,8 @@ class DepartureExfiltration(Detector):
         "user_day", "files_to_removable_1d", "files_to_removable_z_self_90d",
         "device_connects_1d", "device_connects_z_self_90d",
         "files_to_removable_median_self_90d", "files_to_removable_sensitive_1d",
-        "visits_job_board_1d", "emails_to_competitor_1d", "days_to_departure_1d"})
+        "visits_job_board_1d", "emails_to_competitor_1d", "visits_competitor_1d",
+        "days_to_departure_1d"})
     #: Rows (active days) of look-back for the context.
     lookback_days: ClassVar[int] = 60
 
@@ -91,6 +92,7 @@ class DepartureExfiltration(Detector):
         t = u.mutate(
             _jobs=u.visits_job_board_1d.sum().over(past),
             _rival=u.emails_to_competitor_1d.sum().over(past),
+            _rival_web=u.visits_competitor_1d.fill_null(0).sum().over(past),
             _z_files=u.files_to_removable_z_self_90d.fill_null(0.0),
             _z_connects=u.device_connects_z_self_90d.fill_null(0.0))
         # a drive used at markedly higher rates shows in the copies where they are logged,
@@ -115,7 +117,11 @@ class DepartureExfiltration(Detector):
                               0.0)
         # many people browse job boards and stay: the search alone is weak context
         jobs_s = ibis.ifelse(t._jobs > 0, 0.2 * saturate(t._jobs, 5.0) + 0.05, 0.0)
-        rival_s = ibis.ifelse(t._rival > 0, 0.5, 0.0)
+        # a competitor's (careers) pages visited during the search: the contact a web log
+        # shows where no mail to them is logged; context for a surge, never a finding alone
+        # (market staff read competitors' sites every week)
+        web_rival = (t._rival_web > 0) & t._surge & (t._jobs > 0)
+        rival_s = ibis.cases((t._rival > 0, 0.5), (web_rival, 0.4), else_=0.0)
         leaving_s = ibis.ifelse(t.days_to_departure_1d.notnull(), 0.45, 0.0)
         sensitive_s = 0.4 * saturate(t.files_to_removable_sensitive_1d, 5.0)
         rival_s = ibis.ifelse(t._contact & ~t._surge,
@@ -124,7 +130,7 @@ class DepartureExfiltration(Detector):
         # a surge with only a job search behind it is also what stayers do before a project,
         # and one before a known departure is what honest leavers do when they take their own
         # files home: the scenario's context is contact with a competitor
-        context = t._rival > 0
+        context = (t._rival > 0) | web_rival
         # with no competitor configured, contact with one cannot be seen: a surge after a job
         # search is then the whole of the story a deployment can see (said in a reason)
         blind_rivals = not window.settings.competitors
@@ -150,7 +156,13 @@ class DepartureExfiltration(Detector):
                    number_text(t._jobs).concat(" job-board visits in the last ",
                                                ibis.literal(str(self.context_days)),
                                                " active days")),
-            reason("emails_to_competitor_1d", t._rival, 0.0, rival_s,
+            reason("visits_competitor_1d", t._rival_web, 0.0,
+                   ibis.ifelse((t._rival > 0) | ~web_rival, 0.0, rival_s),
+                   number_text(t._rival_web).concat(
+                       " visits to competitors' sites during the job search (last ",
+                       ibis.literal(str(self.context_days)), " active days)")),
+            reason("emails_to_competitor_1d", t._rival, 0.0,
+                   ibis.ifelse(t._rival > 0, rival_s, 0.0),
                    number_text(t._rival).concat(" e-mails to competitors in the last ",
                                                 ibis.literal(str(self.context_days)),
                                                 " active days")),
