@@ -19,7 +19,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,12 @@ import pyarrow.parquet as pq
 
 from molehunt.detectors import Detector, Window, build
 from molehunt.errors import DetectorError, StoreError
+from molehunt.portable import as_date
 from molehunt.scoring.alerts import open_alerts
 from molehunt.scoring.risk import Context, ScoringParams, score_risk
 from molehunt.scoring.tuning import apply_console
 from molehunt.store.connect import Store, connect, unique_view_name
-from molehunt.store.coverage import coverage, describe
+from molehunt.store.coverage import Span, coverage, describe
 from molehunt.store.workspace import Workspace
 
 Progress = Callable[[str, float | None], None]
@@ -89,8 +90,10 @@ def results_dir(workspace: Workspace) -> Path:
     return workspace.root / "results"
 
 
-def open_window(workspace: Workspace, store: Store) -> Window:
-    """A window over every day that has features."""
+def open_window(workspace: Workspace, store: Store,
+                seen: Mapping[str, Span] | None = None) -> Window:
+    """A window over every day that has features; ``seen`` is the store's coverage when the
+    caller has it already (:func:`molehunt.store.coverage.coverage`)."""
     from molehunt.features.build import FeatureStore
 
     user_day = FeatureStore(workspace).table(store, "user_day")
@@ -99,11 +102,11 @@ def open_window(workspace: Workspace, store: Store) -> Window:
                          where=str(workspace.root))
     bounds = user_day.aggregate(first=user_day.day.min(), last=user_day.day.max()).execute()
     first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
-    return Window(start=_as_date(first), end=_as_date(last), user_day=user_day,
+    return Window(start=as_date(first), end=as_date(last), user_day=user_day,
                   events=store.events, directory=store.directory, hr_events=store.hr_events,
                   settings=workspace.settings(), backend=store.backend,
                   tables=_further_tables(workspace, store),
-                  observations=frozenset(coverage(workspace, store)))
+                  observations=frozenset(coverage(workspace, store) if seen is None else seen))
 
 
 def _further_tables(workspace: Workspace, store: Store) -> dict[str, ibis.Table]:
@@ -165,14 +168,6 @@ def scan_inbound(workspace: Workspace) -> int:
     return (last - first).days + 1
 
 
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
 def _signature(detectors: list[Detector]) -> str:
     described = [[d.name, d.version, repr(sorted((k, repr(v)) for k, v in vars(d).items()
                                                   if not k.endswith("_")))]
@@ -226,7 +221,8 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
         state = {}
     store = connect(workspace, backend)
     try:
-        full = open_window(workspace, store)
+        seen = coverage(workspace, store)
+        full = open_window(workspace, store, seen)
         scored_until = (dt.date.fromisoformat(state["scored_until"])
                         if state.get("scored_until") else None)
         start = full.start if scored_until is None else scored_until + dt.timedelta(days=1)
@@ -251,7 +247,7 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
         # what the deployment could see, for the console to say next to every person
         results.mkdir(parents=True, exist_ok=True)
         (results / COVERAGE_FILE).write_text(json.dumps(
-            describe(coverage(workspace, store)), indent=1, sort_keys=True), "utf-8")
+            describe(seen), indent=1, sort_keys=True), "utf-8")
     finally:
         store.close()
     results.mkdir(parents=True, exist_ok=True)
@@ -353,7 +349,7 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
     hr = store.hr_events
     declared_rows = hr.filter(hr.kind == "outside_engagement_declared").group_by(
         hr.user_id).aggregate(since=hr.ts.min()).to_pyarrow().to_pylist()
-    declared = {r["user_id"]: _as_date(r["since"]) for r in declared_rows}
+    declared = {r["user_id"]: as_date(r["since"]) for r in declared_rows}
     domains: dict[str, str] = {}
     events: dict[str, dict[str, str | None]] = {}
     if params.trusted_domains or params.allowed_evidence:
@@ -379,9 +375,9 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
     population: dict[dt.date, int] = {}
     if user_day is not None:
         firsts = user_day.group_by(user_day.user_id).aggregate(first=user_day.day.min())
-        first_seen = {r["user_id"]: _as_date(r["first"]) for r in firsts.to_pyarrow().to_pylist()}
+        first_seen = {r["user_id"]: as_date(r["first"]) for r in firsts.to_pyarrow().to_pylist()}
         active = user_day.group_by(user_day.day).aggregate(n=user_day.count())
-        population = {_as_date(r["day"]): int(r["n"]) for r in active.to_pyarrow().to_pylist()}
+        population = {as_date(r["day"]): int(r["n"]) for r in active.to_pyarrow().to_pylist()}
     from molehunt.detectors import registry
 
     baseline_free = frozenset(name for name, cls in registry().items()

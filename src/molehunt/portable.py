@@ -1,7 +1,9 @@
-"""Expressions that give the same result on every engine (DuckDB and Spark)."""
+"""Expressions that give the same result on every engine (DuckDB and Spark), and values the
+engines return in different types."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 #: How far below a half (in units of the last digit kept) still rounds up: far above the
@@ -22,3 +24,16 @@ def rounded(value: Any, digits: int) -> Any:
     """
     scale = 10 ** digits
     return (value * scale + (0.5 + HALF_TOLERANCE)).floor().cast("float64") / scale
+
+
+def as_date(value: Any) -> dt.date:
+    """A day as the engines return it (a date, a timestamp through pandas, or text) as a date.
+
+    >>> as_date(dt.datetime(2010, 1, 4, 0, 0)), as_date("2010-01-04")
+    (datetime.date(2010, 1, 4), datetime.date(2010, 1, 4))
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])

@@ -99,14 +99,20 @@ class AdminSabotage(Detector):
         """Default and a larger mass-mail threshold."""
         return [{}, {"min_recipients": 50, "grievance_days": 30}]
 
-    def _mass_mail(self, window: Window) -> ibis.Table:
+    def _off_hours_mass_mails(self, window: Window) -> ibis.Table:
+        """Mails sent off hours to at least ``min_recipients`` people (``a_n`` of them)."""
         e = window.events
         hour = e.ts.hour()
         mail = e.filter(e.action == "email_send", e.target.notnull(),
                         (hour < self.workday_start) | (hour >= self.workday_end))
         mail = mail.mutate(_n=mail.target.replace(",", ";").split(";").length())
-        return mail.group_by(m_user=mail.user_id, m_day=mail.day).aggregate(
-            m_recipients=mail._n.max()).filter(lambda t: t.m_recipients >= self.min_recipients)
+        return mail.filter(mail._n >= self.min_recipients).select(
+            a_user=mail.user_id, a_day=mail.day, a_host=mail.host, a_n=mail._n)
+
+    def _mass_mail(self, window: Window) -> ibis.Table:
+        mail = self._off_hours_mass_mails(window)
+        return mail.group_by(m_user=mail.a_user, m_day=mail.a_day).aggregate(
+            m_recipients=mail.a_n.max())
 
     def _masquerade(self, window: Window) -> ibis.Table:
         """Per person and day: an off-hours mass mail sent from *another* account on a
@@ -114,12 +120,8 @@ class AdminSabotage(Detector):
         logged on) in the ``masquerade_days`` before (the planted keylogger's harvest, used
         the next evening)."""
         e = window.events
-        hour = e.ts.hour()
-        mail = e.filter(e.action == "email_send", e.target.notnull(), e.host.notnull(),
-                        (hour < self.workday_start) | (hour >= self.workday_end))
-        mail = mail.mutate(_n=mail.target.replace(",", ";").split(";").length())
-        mail = mail.filter(mail._n >= self.min_recipients).select(
-            a_user=mail.user_id, a_day=mail.day, a_host=mail.host, a_n=mail._n)
+        mail = self._off_hours_mass_mails(window)
+        mail = mail.filter(mail.a_host.notnull())
         # where removable media cannot be seen, a logon at that computer is what is left of
         # the visit that planted the tool
         planted = ("device_connect",) if window.sees("removable_connect") else ("logon",)

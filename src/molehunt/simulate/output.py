@@ -16,9 +16,10 @@ import csv
 import hashlib
 import json
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
@@ -213,19 +214,18 @@ class Writer:
         day = self.org.day_date(buffer.day)
         prefix = day.strftime("%m/%d/%Y ")
         iso = self._iso = day.isoformat() + "T"
-        unlogged = (("logon", buffer.logon, LOGON_LABEL), ("device", buffer.device, DEVICE_LABEL),
-                    ("file", buffer.file, FILE_LABEL), ("email", buffer.email, EMAIL_LABEL),
-                    ("http", buffer.http, HTTP_LABEL))
-        for kind, rows, label_at in unlogged:
-            if kind not in self.logged:
+        writers: tuple[tuple[str, list[Any], int, Callable[[], None]], ...] = (
+            ("logon", buffer.logon, LOGON_LABEL, partial(self._write_logon, buffer, prefix)),
+            ("device", buffer.device, DEVICE_LABEL, partial(self._write_device, buffer, prefix)),
+            ("file", buffer.file, FILE_LABEL, partial(self._write_file, buffer, prefix, iso)),
+            ("email", buffer.email, EMAIL_LABEL, partial(self._write_email, buffer, prefix, iso)),
+            ("http", buffer.http, HTTP_LABEL, partial(self._write_http, buffer, prefix, iso)))
+        for kind, rows, label_at, write in writers:
+            if kind in self.logged:
+                write()
+            else:  # a deployment that cannot log it: the acts still happened
                 for row in rows:
                     self._act(row[label_at], row[SEC])
-                rows.clear()
-        self._write_logon(buffer, prefix)
-        self._write_device(buffer, prefix)
-        self._write_file(buffer, prefix, iso)
-        self._write_email(buffer, prefix, iso)
-        self._write_http(buffer, prefix, iso)
         others = sorted(buffer.other, key=lambda r: (r[SEC], r[USER]))
         for row in others:
             self._jsonl_event(row[SEC], iso, row[OTHER_RECORD], row[OTHER_LABEL])
@@ -246,8 +246,6 @@ class Writer:
         self._label(identifier, label, "events.jsonl", sec)
 
     def _write_logon(self, buffer: DayBuffer, prefix: str) -> None:
-        if "logon" not in self.logged:
-            return
         writer = self._csv["logon"]
         buffer.logon.sort(key=itemgetter(SEC, USER))
         for row in buffer.logon:
@@ -258,8 +256,6 @@ class Writer:
         self._count("logon.csv", len(buffer.logon))
 
     def _write_device(self, buffer: DayBuffer, prefix: str) -> None:
-        if "device" not in self.logged:
-            return
         writer = self._csv["device"]
         buffer.device.sort(key=itemgetter(SEC, USER))
         for row in buffer.device:
@@ -274,8 +270,6 @@ class Writer:
         self._count("device.csv", len(buffer.device))
 
     def _write_file(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
-        if "file" not in self.logged:
-            return
         writer = self._csv["file"]
         buffer.file.sort(key=itemgetter(SEC, USER))
         for row in buffer.file:
@@ -307,8 +301,6 @@ class Writer:
             self._label(identifier, row[FILE_LABEL], "file.csv", row[SEC])
 
     def _write_email(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
-        if "email" not in self.logged:
-            return
         writer = self._csv["email"]
         buffer.email.sort(key=itemgetter(SEC, USER))
         for row in buffer.email:
@@ -346,8 +338,6 @@ class Writer:
 
     def _write_http(self, buffer: DayBuffer, prefix: str, iso: str) -> None:
         # the bulk of all rows: one f-string per row, CSV quoting only where a field needs it
-        if "http" not in self.logged:
-            return
         buffer.http.sort(key=itemgetter(SEC, USER))
         head = "{" + _ID_TAGS["http"] + self.run + "-"
         number = self._counters["http"]

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from molehunt.portable import as_date
 from molehunt.store.connect import Store
 from molehunt.store.workspace import Workspace
 
@@ -56,24 +57,17 @@ _HR_KINDS: Mapping[str, str] = {
     "outside_engagement_declared": "hr_declarations",
 }
 
+#: The first and last day an observation is covered.
 Span = tuple[dt.date, dt.date]
 
 
 def _widen(found: dict[str, Span], name: str, first: Any, last: Any) -> None:
     if first is None or last is None:
         return
-    first, last = _day(first), _day(last)
+    first, last = as_date(first), as_date(last)
     if name in found:
         first, last = min(first, found[name][0]), max(last, found[name][1])
     found[name] = (first, last)
-
-
-def _day(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def coverage(workspace: Workspace, store: Store) -> dict[str, Span]:
@@ -134,4 +128,4 @@ def describe(found: Mapping[str, Span]) -> dict[str, Any]:
     }
 
 
-__all__ = ["OBSERVATIONS", "coverage", "describe"]
+__all__ = ["OBSERVATIONS", "Span", "coverage", "describe"]
