@@ -70,3 +70,46 @@ def boolean_check(column: str) -> Check:
         f"unparseable {column}",
         f"'{column} is \"' || {column} || '\", expected True or False'",
     )
+
+
+#: The public CERT Insider Threat Test Dataset releases molehunt reads as their documentation
+#: describes them (r4.1 and r4.2 share one layout per file, and so on).
+PUBLIC_RELEASES = ("r4.1", "r4.2", "r5.1", "r5.2", "r6.1", "r6.2")
+
+#: The layout of each file of a release family, by file stem (``LDAP`` for the snapshots),
+#: from the releases' readme files: r5 brought device file trees, file activities with their
+#: removable-media direction, LDAP projects and e-mail ``Send``/``Receive``; r6 web
+#: ``WWW Visit``/``Upload``/``Download``, e-mail ``Send``/``View`` and the decoy list.
+RELEASE_LAYOUTS: Mapping[str, Mapping[str, str]] = {
+    "r4": {"LDAP": "cert.ldap.r4", "psychometric": "cert.psychometric", "logon": "cert.logon",
+           "device": "cert.device.r4", "file": "cert.file.r4", "email": "cert.email.r4",
+           "http": "cert.http.r4"},
+    "r5": {"LDAP": "cert.ldap.r5", "psychometric": "cert.psychometric", "logon": "cert.logon",
+           "device": "cert.device.r6", "file": "cert.file.r6", "email": "cert.email.r5",
+           "http": "cert.http.r4"},
+    "r6": {"LDAP": "cert.ldap.r5", "psychometric": "cert.psychometric", "logon": "cert.logon",
+           "device": "cert.device.r6", "file": "cert.file.r6", "email": "cert.email.r6",
+           "http": "cert.http.r6", "decoy_file": "cert.decoy"},
+}
+
+
+def release_family(release: str) -> str:
+    """The family of a release, whose layouts it has.
+
+    >>> release_family("r5.2")
+    'r5'
+    """
+    family = release.split(".", 1)[0]
+    if family not in RELEASE_LAYOUTS:
+        raise ValueError(f"unknown CERT release {release!r}; expected one of"
+                         f" {', '.join(PUBLIC_RELEASES)}")
+    return family
+
+
+def release_observations(release: str) -> frozenset[str]:
+    """What a deployment with every file of a release can see (the layouts' ``observes``)."""
+    from molehunt.sources.base import load_sources
+
+    registry = load_sources()
+    return frozenset().union(*(registry[name].observes
+                               for name in RELEASE_LAYOUTS[release_family(release)].values()))

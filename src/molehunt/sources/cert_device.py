@@ -1,7 +1,7 @@
 """CERT ``device.csv``: removable media connected to and disconnected from a PC.
 
-r4.x: ``id,date,user,pc,activity``; r6.x adds ``file_tree`` (the ``;``-separated paths on the
-device) before ``activity``. Activity is ``Connect`` or ``Disconnect``.
+r4.x: ``id,date,user,pc,activity``; r5.x and r6.x add ``file_tree`` (the ``;``-separated paths
+on the device) before ``activity``. Activity is ``Connect`` or ``Disconnect`` in every release.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _ACTION = (
 
 
 class CertDeviceR4(FileLayout):
-    """CERT device.csv without file trees (r4.x, r5.x)."""
+    """CERT device.csv without file trees (r4.x)."""
 
     name = "cert.device.r4"
     observes = frozenset({"removable_connect"})
@@ -65,8 +65,10 @@ class CertDeviceR4(FileLayout):
 
 
 class CertDeviceR6(CertDeviceR4):
-    """CERT device.csv with the device's file tree (r6.x)."""
+    """CERT device.csv with the device's file tree (r5.x and r6.x)."""
 
+    # named after r6, where it was first read; the name is kept because stored workspaces
+    # record it, and r5.x has the same columns and vocabulary
     name = "cert.device.r6"
     columns: ClassVar[Mapping[str, str]] = {
         **COMMON_COLUMNS,

@@ -1,11 +1,16 @@
-"""CERT ``email.csv``: e-mail sent (and, in r6.x, viewed).
+"""CERT ``email.csv``: e-mail sent (and, from r5.x on, received).
 
-r4.x/r5.x: ``id,date,user,pc,to,cc,bcc,from,size,attachments,content`` (``attachments`` is a
-count). r6.x adds ``activity`` (``Send``/``View``) after ``from``, and ``attachments`` lists
-``path(size)`` items separated by ``;``. Recipients in to/cc/bcc are ``;``-separated.
+r4.x: ``id,date,user,pc,to,cc,bcc,from,size,attachments,content`` (``attachments`` is a count;
+sent mail only). r5.x and r6.x add ``activity`` after ``from`` and list attachments as
+``path(size)`` items separated by ``;``. The two releases name the inbound side differently:
+r5.x logs ``Send``/``Receive``, r6.x ``Send``/``View``. Both inbound words mean the same thing
+to molehunt, a message that reached the person, and map once to the canonical inbound action
+``email_view`` (see :data:`INBOUND_ACTION`); the release's own word stays in each layout's
+vocabulary, so a ``View`` in an r5 file or a ``Receive`` in an r6 file is still quarantined.
+Recipients in to/cc/bcc are ``;``-separated.
 
 The channel says where the mail went: ``webmail`` when any counterpart (the recipients of a
-sent mail, the sender of a viewed one) is at a webmail domain, ``email_external`` when any is
+sent mail, the sender of a received one) is at a webmail domain, ``email_external`` when any is
 outside the company's domains, else ``email_internal``. ``domain`` is the most telling
 counterpart domain (webmail first, then external, then internal).
 """
@@ -17,6 +22,7 @@ from typing import ClassVar
 
 from molehunt.sources._cert import COMMON_COLUMNS, activity_check, common_checks, common_mapping
 from molehunt.sources.base import Check, FileLayout, SqlContext, looks_like_cert_event
+from molehunt.sql import sql_string
 
 _RECIPIENTS = (
     "list_filter(list_transform(string_split(concat_ws(';', \"to\", cc, bcc), ';'),"
@@ -32,8 +38,13 @@ _ATTACHMENT_COUNT = (
 )
 
 
+#: The canonical action of a message that reached the person (received, opened or read): the
+#: events schema has one inbound e-mail action, whatever word a release uses for it.
+INBOUND_ACTION = "email_view"
+
+
 class CertEmailR4(FileLayout):
-    """CERT email.csv of r4.x and r5.x (sent mail, attachment counts)."""
+    """CERT email.csv of r4.x (sent mail only, attachment counts)."""
 
     name = "cert.email.r4"
     #: r4 logs sent mail only
@@ -52,8 +63,10 @@ class CertEmailR4(FileLayout):
     }
     order = 40
     usual_stem = "email"
-    #: SQL telling whether a row is a viewed (received) mail.
-    is_view = "false"
+
+    def is_inbound(self) -> str:
+        """SQL telling whether a row is an inbound mail (r4.x logs none)."""
+        return "false"
 
     @classmethod
     def matches_row(cls, fields: Sequence[str]) -> bool:
@@ -63,7 +76,7 @@ class CertEmailR4(FileLayout):
     def relation(self, raw: str, ctx: SqlContext) -> str:
         """Add recipient addresses and the counterpart domains."""
         return (
-            f"(SELECT *, CASE WHEN {self.is_view} THEN [mh_email_domain(\"from\")]"
+            f"(SELECT *, CASE WHEN {self.is_inbound()} THEN [mh_email_domain(\"from\")]"
             " ELSE list_transform(_recipients, lambda a: mh_email_domain(a)) END AS _counterparts"
             f" FROM (SELECT *, {_RECIPIENTS} AS _recipients FROM {raw}))"
         )
@@ -74,7 +87,8 @@ class CertEmailR4(FileLayout):
         external = "list_filter(_counterparts, lambda d: NOT mh_is_company(d))"
         return {
             **common_mapping(self.source),
-            "action": f"CASE WHEN {self.is_view} THEN 'email_view' ELSE 'email_send' END",
+            "action": f"CASE WHEN {self.is_inbound()} THEN '{INBOUND_ACTION}'"
+            " ELSE 'email_send' END",
             "channel": f"CASE WHEN len({webmail}) > 0 THEN 'webmail'"
             f" WHEN len({external}) > 0 THEN 'email_external' ELSE 'email_internal' END",
             "object": 'lower(trim("from"))',
@@ -103,10 +117,10 @@ class CertEmailR4(FileLayout):
         ]
 
 
-class CertEmailR6(CertEmailR4):
-    """CERT email.csv of r6.x (Send/View, attachment lists)."""
+class CertEmailR5(CertEmailR4):
+    """CERT email.csv of r5.x (Send/Receive, attachment lists)."""
 
-    name = "cert.email.r6"
+    name = "cert.email.r5"
     observes = frozenset({"email_sent", "email_received"})
     columns: ClassVar[Mapping[str, str]] = {
         **COMMON_COLUMNS,
@@ -119,16 +133,28 @@ class CertEmailR6(CertEmailR4):
         "attachments": "VARCHAR",
         "content": "VARCHAR",
     }
-    is_view = "lower(trim(activity)) = 'view'"
+    #: The release's word for a message that reached the person.
+    inbound_word: ClassVar[str] = "Receive"
+
+    @classmethod
+    def activities(cls) -> list[str]:
+        """The activity vocabulary the release documents."""
+        return ["Send", cls.inbound_word]
 
     @classmethod
     def matches_row(cls, fields: Sequence[str]) -> bool:
-        """A header-less r6 e-mail row: twelve fields with Send/View."""
-        return (
-            len(fields) == 12
-            and looks_like_cert_event(fields)
-            and fields[8].strip().lower() in {"send", "view"}
-        )
+        """A header-less e-mail row of this release: twelve fields, one of its activities."""
+        return len(fields) == 12 and looks_like_cert_event(fields) and cls.resembles_row(fields)
+
+    @classmethod
+    def resembles_row(cls, fields: Sequence[str]) -> bool:
+        """Any twelve-field row whose activity is in this release's vocabulary."""
+        return len(fields) == 12 and fields[8].strip().lower() in {
+            a.lower() for a in cls.activities()}
+
+    def is_inbound(self) -> str:
+        """SQL telling whether a row is the release's inbound activity."""
+        return f"lower(trim(activity)) = {sql_string(self.inbound_word.lower())}"
 
     def _attrs(self) -> str:
         return (
@@ -139,4 +165,11 @@ class CertEmailR6(CertEmailR4):
 
     def checks(self, ctx: SqlContext) -> Sequence[Check]:
         """r4 checks plus a known activity."""
-        return [*super().checks(ctx), activity_check("activity", ["Send", "View"])]
+        return [*super().checks(ctx), activity_check("activity", self.activities())]
+
+
+class CertEmailR6(CertEmailR5):
+    """CERT email.csv of r6.x (Send/View, attachment lists)."""
+
+    name = "cert.email.r6"
+    inbound_word = "View"

@@ -1,10 +1,11 @@
 """CERT ``file.csv``: file activity.
 
-r4.x/r5.x: ``id,date,user,pc,filename,content``. The CERT documentation of these releases
+r4.x: ``id,date,user,pc,filename,content``. The CERT documentation of these releases
 describes this file as copies of files to removable media, so rows become ``file_copy`` on the
-``removable_media`` channel.
+``removable_media`` channel; which way a file went is not logged.
 
-r6.x: ``id,date,user,pc,filename,activity,to_removable_media,from_removable_media,content`` with
+r5.x and r6.x:
+``id,date,user,pc,filename,activity,to_removable_media,from_removable_media,content`` with
 activity ``File Open|File Write|File Copy|File Delete`` and True/False flags. A file written to
 or copied from removable media is on the ``removable_media`` channel, anything else ``local``;
 the direction is kept in ``attrs``.
@@ -29,7 +30,7 @@ _R6_ACTIVITIES = ["File Open", "File Write", "File Copy", "File Delete"]
 
 
 class CertFileR4(FileLayout):
-    """CERT file.csv of r4.x and r5.x (copies to removable media)."""
+    """CERT file.csv of r4.x (copies to removable media, no direction)."""
 
     name = "cert.file.r4"
     #: r4 file rows are copies to removable media, with no direction or other file work
@@ -78,8 +79,10 @@ class CertFileR4(FileLayout):
 
 
 class CertFileR6(CertFileR4):
-    """CERT file.csv of r6.x (open, write, copy, delete with removable-media flags)."""
+    """CERT file.csv of r5.x and r6.x (open, write, copy, delete with removable-media flags)."""
 
+    # named after r6, where it was first read; the name is kept because stored workspaces
+    # record it, and r5.x has the same columns and vocabulary
     name = "cert.file.r6"
     observes = frozenset({"removable_files", "file_access"})
     columns: ClassVar[Mapping[str, str]] = {

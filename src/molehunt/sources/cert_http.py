@@ -1,7 +1,8 @@
 """CERT ``http.csv``: web activity.
 
-r4.x/r5.x: ``id,date,user,pc,url,content`` (some releases ship this file without a header
-line; the layout is then recognised from the first row). r6.x adds ``activity`` (``WWW Visit``,
+r4.x and r5.x: ``id,date,user,pc,url,content`` (some releases ship this file without a header
+line; the layout is then recognised from the first row): every request is a visit, whether it
+uploaded or downloaded anything is not logged. r6.x adds ``activity`` (``WWW Visit``,
 ``WWW Upload``, ``WWW Download``) before ``content``.
 
 ``domain`` is the URL's host without ``www.``; the channel is ``cloud_storage`` or ``webmail``
@@ -27,7 +28,7 @@ class CertHttpR4(FileLayout):
     """CERT http.csv of r4.x and r5.x (visits only)."""
 
     name = "cert.http.r4"
-    #: r4 has no activity column: an upload or a download is a visit like any other
+    #: r4/r5 have no activity column: an upload or a download is a visit like any other
     observes = frozenset({"web_visit"})
     target = "events"
     source = "cert.http"

@@ -23,7 +23,7 @@ import shutil
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,8 +177,10 @@ def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]
     """The layout of a file and whether it has a header line.
 
     Several layouts can share a header (CERT's logon.csv and r4 device.csv both read
-    ``id,date,user,pc,activity``); the first data rows then decide. Raises
-    :class:`SourceError` for an empty file or one no layout of ``family`` matches.
+    ``id,date,user,pc,activity``; r5 and r6 email.csv differ only in the word for received
+    mail) or claim the same header-less first row; the data rows then decide (see
+    :func:`_choose`). Raises :class:`SourceError` for an empty file or one no layout of
+    ``family`` matches.
     """
     first = read_first_line(path)
     if not first.strip():
@@ -189,23 +191,48 @@ def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]
     by_header = [layout for layout in layouts if layout.matches_header(header)]
     if len(by_header) == 1:
         return by_header[0], True
-    sample = _sample_rows(path, skip_first=bool(by_header))
-    if by_header:
-        scores = [(sum(map(layout.resembles_row, sample)), layout) for layout in by_header]
-        scores.sort(key=lambda item: -item[0])
-        if scores[0][0] > scores[1][0]:
-            return scores[0][1], True
-        by_name = [layout for layout in by_header if layout.usual_stem == base_name(path).lower()]
-        if len(by_name) == 1:
-            return by_name[0], True
-        names = ", ".join(layout.name for layout in by_header)
-        raise SourceError(f"header fits several layouts ({names}) and the first rows do not"
-                          " tell them apart", where=str(path))
-    for layout in layouts:
-        if sample and layout.matches_row(sample[0]):
-            return layout, False
-    shown = first if len(first) <= 120 else first[:117] + "..."
-    raise SourceError(f"unknown layout; first line is {shown!r}", where=str(path))
+    has_header = bool(by_header)
+    sample = _sample_rows(path, skip_first=has_header)
+    candidates = by_header or [layout for layout in layouts
+                               if sample and layout.matches_row(sample[0])]
+    if not candidates:
+        shown = first if len(first) <= 120 else first[:117] + "..."
+        raise SourceError(f"unknown layout; first line is {shown!r}", where=str(path))
+    return _choose(candidates, path, sample, has_header), has_header
+
+
+def _choose(candidates: Sequence[type[FileLayout]], path: Path, sample: Sequence[list[str]],
+            has_header: bool) -> type[FileLayout]:
+    """The one of several fitting layouts that the file's rows show.
+
+    The layout most of the first rows resemble wins. On a tie the rest of the file is read
+    until one row resembles only one of the tied layouts (a release's first ``Receive`` after
+    thousands of ``Send`` rows); this reads the whole file only when no row tells them apart.
+    Then every row means the same under each of them, and the usual file name, else the first
+    name, decides, so that the choice is the same on every run.
+    """
+    if len(candidates) == 1:
+        return candidates[0]
+    scores = sorted(((sum(map(layout.resembles_row, sample)), layout.name, layout)
+                     for layout in candidates), key=lambda item: (-item[0], item[1]))
+    tied = [layout for score, _, layout in scores if score == scores[0][0]]
+    if len(tied) == 1:
+        return tied[0]
+    for fields in _rows_after(path, skip=len(sample) + int(has_header)):
+        resembling = [layout for layout in tied if layout.resembles_row(fields)]
+        if len(resembling) == 1:
+            return resembling[0]
+    by_name = [layout for layout in tied if layout.usual_stem == base_name(path).lower()]
+    return (by_name or tied)[0]
+
+
+def _rows_after(path: Path, skip: int) -> Iterator[list[str]]:
+    """The file's rows after its first ``skip`` lines, split into fields."""
+    with open_binary(path) as handle:
+        for number, line in enumerate(handle):
+            if number >= skip:
+                text = line.decode("utf-8", "replace").rstrip("\r\n")
+                yield next(csv.reader([text]), [])
 
 
 def _sample_rows(path: Path, skip_first: bool, limit: int = 200) -> list[list[str]]:
