@@ -239,7 +239,8 @@ def simulate(
     start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2010-01-04",
     seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
     layout: Annotated[str | None, typer.Option(
-        help="CERT layout: r4.2 or r6.2 (default: the telemetry profile's, else r6.2).")] = None,
+        help="CERT release whose file layout is written: r4.2, r5.2 or r6.2 (default: the"
+             " telemetry profile's, else r6.2).")] = None,
     style: Annotated[str, typer.Option(
         help="Organisation style (the company's culture): baseline, night_shift, consultancy,"
              " startup, or auto (one drawn from the seed).")] = "baseline",
@@ -252,8 +253,8 @@ def simulate(
     intensity: Annotated[list[str] | None, typer.Option(
         help="Scenario parameter, e.g. C2.volume=4 or S2.accomplices=5 (repeatable).")] = None,
     telemetry: Annotated[str, typer.Option(
-        help="What gets logged: full, cert-r6.2, cert-r4.2 or sparse (same people, same"
-             " acts; only the logs differ).")] = "full",
+        help="What gets logged: full, cert-r6.2, cert-r5.2, cert-r4.2 or sparse (same people,"
+             " same acts; only the logs differ).")] = "full",
 ) -> None:
     """Simulate an organisation with labelled insiders, in CERT layout plus JSONL."""
     from datetime import date

@@ -3,7 +3,7 @@
 What people do and what gets logged are kept apart. With the ``full`` telemetry profile each
 event goes to the CERT file of the chosen layout when that layout can say it exactly, and to
 ``events.jsonl`` (event schema, ``source`` ``sim.*``) when it cannot — e.g. r4.2 has no file
-opens, no mail views and no uploads — so nothing is lost. The other profiles
+opens, no received mail and no uploads, r5.2 no uploads — so nothing is lost. The other profiles
 (:data:`TELEMETRY`) write only what a real deployment of that kind logs: an act its logs cannot
 see is simply not written (and not labelled), though it still happened and still counts in the
 insider's period. Rows are written day by day in time order; files are streamed, never held in
@@ -62,7 +62,8 @@ from molehunt.simulate.buffer import (
 from molehunt.simulate.documents import Document
 from molehunt.simulate.organisation import Organisation, ldap_rows
 
-LAYOUTS = ("r4.2", "r6.2")
+#: The CERT releases whose layout a simulation can write (one of each family r4, r5, r6).
+LAYOUTS = ("r4.2", "r5.2", "r6.2")
 #: Every file a simulation can write besides ``company.json`` and ``answers/``.
 _ALL_FILES = frozenset({"logon", "device", "file", "email", "http", "events", "hr_events",
                         "documents", "psychometric", "ldap"})
@@ -88,6 +89,10 @@ TELEMETRY: dict[str, Telemetry] = {t.name: t for t in (
     Telemetry("cert-r6.2", "r6.2", _CERT_FILES,
               "exactly the files and columns of the public CERT r6.2 release: no HR events but"
               " the monthly LDAP snapshots, no documents table, no printing or meetings"),
+    Telemetry("cert-r5.2", "r5.2", _CERT_FILES,
+              "exactly the files and columns of the public CERT r5.2 release: sent and"
+              " received mail, file activity with its removable-media direction, web visits"
+              " without upload/download, no HR events but the monthly LDAP snapshots"),
     Telemetry("cert-r4.2", "r4.2", _CERT_FILES,
               "exactly the files and columns of the public CERT r4.2 release: web visits"
               " without upload/download, files only as copies to removable media, no received"
@@ -105,6 +110,15 @@ _HEADERS_R4 = {
               "content"],
     "http": ["id", "date", "user", "pc", "url", "content"],
 }
+_HEADERS_R5 = {
+    "logon": ["id", "date", "user", "pc", "activity"],
+    "device": ["id", "date", "user", "pc", "file_tree", "activity"],
+    "file": ["id", "date", "user", "pc", "filename", "activity", "to_removable_media",
+             "from_removable_media", "content"],
+    "email": ["id", "date", "user", "pc", "to", "cc", "bcc", "from", "activity", "size",
+              "attachments", "content"],
+    "http": ["id", "date", "user", "pc", "url", "content"],
+}
 _HEADERS_R6 = {
     "logon": ["id", "date", "user", "pc", "activity"],
     "device": ["id", "date", "user", "pc", "file_tree", "activity"],
@@ -116,7 +130,7 @@ _HEADERS_R6 = {
 }
 _LDAP_R4 = ["employee_name", "user_id", "email", "role", "business_unit", "functional_unit",
             "department", "team", "supervisor"]
-_LDAP_R6 = ["employee_name", "user_id", "email", "role", "projects", "business_unit",
+_LDAP_R5 = ["employee_name", "user_id", "email", "role", "projects", "business_unit",
             "functional_unit", "department", "team", "supervisor"]
 _ID_TAGS = {"logon": "L", "device": "D", "file": "F", "email": "E", "http": "H", "other": "X"}
 _CLOCK = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
@@ -150,7 +164,12 @@ class Writer:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
         self.folder = folder
         self.layout = layout
-        self.r6 = layout == "r6.2"
+        # what the release's columns can say (its readme): r5 brought device file trees, file
+        # activities with their direction and received mail; r6 the web activity
+        self.device_trees = self.file_activities = layout != "r4.2"
+        #: the release's word for received mail (the simulation's "View"), None: not logged
+        self.inbound_word = {"r5.2": "Receive", "r6.2": "View"}.get(layout)
+        self.web_activities = layout == "r6.2"
         self.org = org
         self.run = run
         #: the files this deployment logs (:attr:`Telemetry.files`)
@@ -158,8 +177,9 @@ class Writer:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "answers").mkdir(exist_ok=True)
         self._handles: list[IO[Any]] = []
-        headers = {kind: header for kind, header in (_HEADERS_R6 if self.r6 else _HEADERS_R4)
-                   .items() if kind in logged}
+        release_headers = {"r4.2": _HEADERS_R4, "r5.2": _HEADERS_R5, "r6.2": _HEADERS_R6}
+        headers = {kind: header for kind, header in release_headers[layout].items()
+                   if kind in logged}
         self._csv = {kind: self._open_csv(folder / f"{kind}.csv", header)
                      for kind, header in headers.items()}
         self._raw = {kind: self._handles[number] for number, kind in enumerate(headers)}
@@ -261,7 +281,7 @@ class Writer:
         for row in buffer.device:
             identifier = self._next_id("device")
             stamp = prefix + _CLOCK[row[SEC]]
-            if self.r6:
+            if self.device_trees:
                 writer.writerow((identifier, stamp, row[USER], row[PC], row[DEVICE_TREE] or "",
                                  row[3]))
             else:
@@ -274,7 +294,7 @@ class Writer:
         buffer.file.sort(key=itemgetter(SEC, USER))
         for row in buffer.file:
             to_media, from_media = row[FILE_TO_MEDIA], row[FILE_FROM_MEDIA]
-            if self.r6:
+            if self.file_activities:
                 identifier = self._next_id("file")
                 writer.writerow((identifier, prefix + _CLOCK[row[SEC]], row[USER], row[PC],
                                  row[FILE_PATH], row[FILE_ACTIVITY], str(to_media),
@@ -307,12 +327,14 @@ class Writer:
             stamp = prefix + _CLOCK[row[SEC]]
             to, cc, bcc = (";".join(row[i]) for i in (EMAIL_TO, EMAIL_CC, EMAIL_BCC))
             attachments = row[EMAIL_ATTACHMENTS]
-            if self.r6:
+            if self.inbound_word is not None:
                 identifier = self._next_id("email")
                 listed = ";".join(f"{path}({size})" for path, size in attachments)
+                activity = row[EMAIL_ACTIVITY]
                 writer.writerow((identifier, stamp, row[USER], row[PC], to, cc, bcc,
-                                 row[EMAIL_FROM], row[EMAIL_ACTIVITY], row[EMAIL_SIZE], listed,
-                                 row[EMAIL_CONTENT]))
+                                 row[EMAIL_FROM],
+                                 activity if activity == "Send" else self.inbound_word,
+                                 row[EMAIL_SIZE], listed, row[EMAIL_CONTENT]))
             elif row[EMAIL_ACTIVITY] == "Send":
                 identifier = self._next_id("email")
                 writer.writerow((identifier, stamp, row[USER], row[PC], to, cc, bcc,
@@ -341,14 +363,15 @@ class Writer:
         buffer.http.sort(key=itemgetter(SEC, USER))
         head = "{" + _ID_TAGS["http"] + self.run + "-"
         number = self._counters["http"]
-        handle, r6, clock = self._raw["http"], self.r6, _CLOCK
-        separators = 6 if r6 else 5
+        handle, with_activity, clock = self._raw["http"], self.web_activities, _CLOCK
+        separators = 6 if with_activity else 5
         lines: list[str] = []
         for row in buffer.http:
             sec, user, pc, url, activity, content, label = row[:HTTP_DOMAIN]
-            # r4.2's web log has no activity column: where nothing else records the direction
-            # (a cert-r4.2 deployment), an upload or a download is just another row of it
-            if not r6 and activity != "WWW Visit" and self._events is not None:
+            # r4.2's and r5.2's web log has no activity column: where nothing else records the
+            # direction (a cert-r4.2 or cert-r5.2 deployment), an upload or a download is just
+            # another row of it
+            if not with_activity and activity != "WWW Visit" and self._events is not None:
                 category = row[HTTP_DOMAIN][1]
                 record = {
                     "user_id": user, "host": pc, "source": "sim.http",
@@ -360,7 +383,7 @@ class Writer:
                 continue
             number += 1
             identifier = f"{head}{number:010X}}}"
-            if r6:
+            if with_activity:
                 line = f"{identifier},{prefix}{clock[sec]},{user},{pc},{url},{activity},{content}"
             else:
                 line = f"{identifier},{prefix}{clock[sec]},{user},{pc},{url},{content}"
@@ -368,7 +391,7 @@ class Writer:
                 handle.write("".join(f"{x}\n" for x in lines))
                 lines.clear()
                 self._csv["http"].writerow([identifier, prefix + clock[sec], user, pc, url]
-                                           + ([activity, content] if r6 else [content]))
+                                           + ([activity, content] if with_activity else [content]))
             else:
                 lines.append(line)
             if label is not None:
@@ -393,7 +416,7 @@ def write_ldap(folder: Path, org: Organisation, layout: str) -> int:
         for path in org.ldap_files:
             (target / path.name).write_bytes(path.read_bytes())
         return len(org.ldap_files)
-    header = _LDAP_R6 if layout == "r6.2" else _LDAP_R4
+    header = _LDAP_R4 if layout == "r4.2" else _LDAP_R5
     month = date(org.start.year, org.start.month, 1)
     end = org.start + timedelta(days=org.days - 1)
     written = 0
@@ -406,7 +429,7 @@ def write_ldap(folder: Path, org: Organisation, layout: str) -> int:
                 boss = org.people[person.supervisor].name if person.supervisor is not None \
                     else ""
                 row = [person.name, person.user_id, person.email, person.role]
-                if layout == "r6.2":
+                if layout != "r4.2":  # projects arrived with r5
                     row.append(";".join(person.projects))
                 row += [person.business_unit, person.functional_unit, person.department,
                         person.team, boss]
