@@ -243,7 +243,8 @@ def simulate(
              " telemetry profile's, else r6.2).")] = None,
     style: Annotated[str, typer.Option(
         help="Organisation style (the company's culture): baseline, night_shift, consultancy,"
-             " startup, or auto (one drawn from the seed).")] = "baseline",
+             " startup, random (every knob drawn from the seed) or auto (one of the named"
+             " styles drawn from the seed).")] = "baseline",
     directory: Annotated[Path | None, typer.Option(
         help="Folder of CERT monthly LDAP files (YYYY-MM.csv) to take the people from.")] = None,
     scenarios: Annotated[str, typer.Option(
@@ -291,8 +292,9 @@ def simulate(
                   f" telemetry {telemetry});"
                   f" {len(result.instances)} scenario instances; truth in {out_dir / 'answers'}",
                   highlight=False)
-        if style != "baseline":  # says which style "auto" drew
-            out.print(f"organisation style: {result.organisation.style.name}", highlight=False)
+        if style != "baseline":  # says which style "auto" drew, and where "random"'s knobs are
+            out.print(f"organisation style: {result.organisation.style.name} (its knobs:"
+                      f" style_knobs in {out_dir / 'company.json'})", highlight=False)
         for note in result.notes:
             console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
         return 0

@@ -42,7 +42,7 @@ from molehunt.simulate.output import (
     write_psychometric,
 )
 from molehunt.simulate.scenarios.base import Instance, load_scenarios
-from molehunt.simulate.styles import resolve_style
+from molehunt.simulate.styles import resolve_style, style_knobs
 from molehunt.simulate.vocabulary import COMPETITOR_DOMAINS
 
 ProgressFn = Callable[[str, float | None], None]
@@ -468,13 +468,16 @@ def _write_answers(out: Path, config: SimulationConfig, world: World,
             "details": i.details} for i in instances],
         "notes": notes,
     })
-    write_json(out / "company.json", {
+    company: dict[str, Any] = {
         "company": org.company, "company_domains": [org.domain],
         "competitors": list(COMPETITOR_DOMAINS), "start": config.start.isoformat(),
         "days": config.days, "layout": config.effective_layout, "style": org.style.name,
         "telemetry": config.telemetry, "seed": config.seed,
         "files": writer.rows,
-    })
+    }
+    if org.style.name != "baseline":  # what organisation an evaluation ran on ("random" above all)
+        company["style_knobs"] = style_knobs(org.style)
+    write_json(out / "company.json", company)
 
 
 def _cert_time(iso: str) -> str:
