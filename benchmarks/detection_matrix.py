@@ -18,7 +18,9 @@ no trace in the profile's logs. A cell passes issue 17's targets when, on the pr
 are judged (full, cert-r6.2, cert-r4.2), molehunt has C1-C5 recall at 1 % ≥ 0.9, ROC AUC ≥
 0.95, median days to detect ≤ 3 and ≤ 0.5 benign people in band high per 1,000 per day, each
 at least as good as the forest's. Every cell is labelled development or held-out
-(``--dev-seeds``, ``--dev-styles``): a figure counts only on held-out cells.
+(``--dev-seeds``, ``--dev-styles``): a figure counts only on held-out cells. Each cell says
+what organisation it ran on (``organisation``: the style of ``company.json`` and, for ``auto``
+and ``random``, the knobs the seed drew).
 
 A cell whose evaluation JSON exists is not run again (an interrupted matrix resumes); the
 simulated organisation and the workspace are deleted once evaluated unless ``--keep``.
@@ -202,6 +204,15 @@ def cell_result(simulation: Simulation, competitors: bool, figures: dict[str, An
                 if code.startswith("C")))}
 
 
+def _organisation(folder: Path) -> dict[str, Any] | None:
+    """The style a cell ran on and, for ``auto`` and ``random``, what the seed drew."""
+    company = folder / "company.json"
+    if not company.exists():  # simulated before company.json was kept
+        return None
+    figures = json.loads(company.read_text("utf-8"))
+    return {"style": figures.get("style"), "style_knobs": figures.get("style_knobs")}
+
+
 class Matrix:
     """Runs the cells of one simulation (with and/or without competitors) and collects them."""
 
@@ -239,6 +250,7 @@ class Matrix:
                                 "log_tail": _tail(log)})
                 continue
             result = cell_result(simulation, competitors, figures, split)
+            result["organisation"] = _organisation(folder)
             result["seconds"] = None if reused else round(time.perf_counter() - started, 1)
             result["reused"] = reused
             result["evaluation"] = str(evaluation)
@@ -264,6 +276,8 @@ class Matrix:
                "--insiders-per-scenario", str(simulation.insiders_per_scenario),
                "--scenarios", simulation.scenarios], log)
         partial.rename(org)
+        # kept beside the evaluations: the organisation itself is deleted once evaluated
+        shutil.copyfile(org / "company.json", org.parent / "company.json")
 
     def _evaluate(self, simulation: Simulation, folder: Path, org: Path, workspace: Path,
                   competitors: bool, evaluation: Path, log: Path) -> None:
