@@ -112,7 +112,8 @@ def test_simulate_command_and_its_errors(tmp_path: Path) -> None:
     for args, message in (
         (["--scenarios", "C9"], "unknown scenario C9"),
         (["--intensity", "C4.volume"], "expected CODE.parameter=number"),
-        (["--layout", "r5.2"], "unknown layout"),
+        (["--layout", "r3.2"], "unknown layout"),  # r4.2, r5.2 and r6.2 are written
+        (["--telemetry", "cert-r5.2", "--layout", "r6.2"], "contradicts it"),
         (["--start", "yesterday"], "is not a YYYY-MM-DD date"),
         (["--directory", str(tmp_path / "nowhere")], "no monthly LDAP files"),
     ):

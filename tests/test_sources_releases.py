@@ -179,9 +179,9 @@ def test_sent_mail_alone_reads_the_same_under_either_release(workspace: Workspac
     (folder / "email.csv").write_text(
         "id,date,user,pc,to,cc,bcc,from,activity,size,attachments,content\n"
         "{S1},01/04/2010 07:00:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,Send,10,,x\n")
-    # no row tells r5 from r6: every row means the same under each, and the choice is stable
-    chosen = {recognise(folder / "email.csv")[0].name for _ in range(2)}
-    assert len(chosen) == 1 and chosen <= {"cert.email.r5", "cert.email.r6"}
+    # no row tells r5 from r6: every row means the same under each; r6's layout read such
+    # files before r5 had one, and still does (a re-ingest finds the file already stored)
+    assert recognise(folder / "email.csv")[0].name == "cert.email.r6"
     ingest_cert(workspace, folder)
     assert [e["action"] for e in events(workspace)] == ["email_send"]
     assert quarantine(workspace) == []

@@ -208,8 +208,9 @@ def _choose(candidates: Sequence[type[FileLayout]], path: Path, sample: Sequence
     The layout most of the first rows resemble wins. On a tie the rest of the file is read
     until one row resembles only one of the tied layouts (a release's first ``Receive`` after
     thousands of ``Send`` rows); this reads the whole file only when no row tells them apart.
-    Then every row means the same under each of them, and the usual file name, else the first
-    name, decides, so that the choice is the same on every run.
+    Then every row means the same under each of them, and the usual file name, else the last
+    name, decides, so that the choice is the same on every run (for e-mail with sent mail only,
+    r6's layout, which read such files before r5 had one).
     """
     if len(candidates) == 1:
         return candidates[0]
@@ -223,7 +224,7 @@ def _choose(candidates: Sequence[type[FileLayout]], path: Path, sample: Sequence
         if len(resembling) == 1:
             return resembling[0]
     by_name = [layout for layout in tied if layout.usual_stem == base_name(path).lower()]
-    return (by_name or tied)[0]
+    return max(by_name or tied, key=lambda layout: layout.name)
 
 
 def _rows_after(path: Path, skip: int) -> Iterator[list[str]]:
