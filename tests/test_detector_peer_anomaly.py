@@ -57,8 +57,8 @@ def _history(order: int = 1) -> Any:
     rows = []
     start = dt.date(2010, 1, 4)
     for person in range(12):
-        for offset in range(40):
-            burst = person == 0 and offset >= 37
+        for offset in range(70):
+            burst = person == 0 and offset >= 67
             rows.append({"user_id": f"U{person:02d}", "day": start + dt.timedelta(days=offset),
                          "events_out_1d": 3 + (offset + person) % 4,
                          "device_connects_1d": 9 if burst else (offset * person) % 2,

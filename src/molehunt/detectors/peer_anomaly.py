@@ -148,16 +148,20 @@ class PeerAnomaly(Detector):
     version: ClassVar[int] = 2
     kind: ClassVar[str] = "baseline"
     requires: ClassVar[frozenset[str]] = frozenset({"user_day"})
+    #: The person's baseline (``history_days``) and the run of days (``week_days``) before a
+    #: scoring window, so that a daily run scores as a full one does.
+    lookback_days: ClassVar[int] = 70
     observes: ClassVar[frozenset[str]] = frozenset(set(MEASURE_OBSERVES.values()))
     fallbacks: ClassVar[Mapping[str, str]] = {
         o: "measures that need it are left out; the others score"
         for o in set(MEASURE_OBSERVES.values())}
 
     measures: tuple[str, ...] = DEFAULT_MEASURES
-    #: The person's baseline: this many earlier active days.
+    #: The person's baseline: this many earlier active days (with ``week_days``, at most
+    #: ``lookback_days``).
     history_days: int = 60
     #: At least this many earlier days before a person's day is judged.
-    min_history: int = 10
+    min_history: int = 40
     #: Smallest spread (log scale): a factor of e^0.5 for a person whose days are all alike.
     scale_floor: float = 0.5
     #: A day is the sum of its ``top`` largest surprises.
@@ -166,7 +170,7 @@ class PeerAnomaly(Detector):
     week_days: int = 5
     week_weight: float = 0.5
     #: Tail level (``-log10`` share of person-days) of the total that scores 1.
-    full_level: float = 3.25
+    full_level: float = 3.5
     #: Findings below this score are not reported.
     min_score: float = 0.4
     #: A measure's surprise below this is not named as a reason.
@@ -337,10 +341,15 @@ class PeerAnomaly(Detector):
                     " against about ", number_text(usual, 1), " a day (as rare as 1 in ",
                     number_text((s * math.log(10.0)).exp(), 0), " person-days)")))
         earlier = t._week - t._day
+        top = ibis.greatest(*[t[f"_s_{m}"] for m in measures]) if len(measures) > 1 else t[
+            f"_s_{measures[0]}"]
+        # the run of days weighs no more than the day's most unusual measure: the reasons
+        # name what was unusual, and evidence another detector already counted (the same
+        # measure) is then mostly what this finding says, so it is not counted twice
+        persistence = ibis.least(earlier * self.week_weight, top)
         reasons.append(reason(
             "unusual_days_recent", earlier, None,
-            ibis.ifelse(earlier * self.week_weight >= self.min_surprise,
-                        earlier * self.week_weight, 0.0),
+            ibis.ifelse(persistence >= self.min_surprise, persistence, 0.0),
             ibis.literal(f"unusual on earlier days too (last {self.week_days} active days:"
                          " surprise ").concat(number_text(earlier, 1), ")")))
         reasons.append(reason("isolation_forest", t._isolation, None,
@@ -348,8 +357,6 @@ class PeerAnomaly(Detector):
                               ibis.literal("isolated by the forest (score ").concat(
                                   number_text(t._isolation, 2), ")")))
         # a day that scores on its total but whose surprises are each below the naming line
-        top = ibis.greatest(*[t[f"_s_{m}"] for m in measures]) if len(measures) > 1 else t[
-            f"_s_{measures[0]}"]
         reasons.append(reason("unusual_day_overall", t._day, None,
                               ibis.ifelse(top < self.min_surprise, t._day, 0.0),
                               ibis.literal("several measures slightly unusual at once"
