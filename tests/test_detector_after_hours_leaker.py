@@ -27,15 +27,19 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
 
 
-def _late_night(files: int, history: int = 80, plugged_in_at_night: bool = True) -> float:
-    """Score of a late night (after-hours activity 7 SDs above usual) on which a device new
+def _late_night(files: int, history: int = 80, plugged_in_at_night: bool = True,
+                late_worker: bool = False) -> float:
+    """Score of a late night (after-hours activity 7 SDs above usual, or for a
+    ``late_worker`` who logs on off hours every day, nothing unusual) on which a device new
     to the person is plugged in (off hours, or by day), with ``files`` copied to it, after
     ``history`` ordinary days."""
     start = dt.date(2024, 1, 1)
     days = [{"user_id": "t", "day": start + dt.timedelta(days=n), "days_observed_1d": n + 1,
-             "days_since_travel_1d": None} for n in range(history)]
+             "days_since_travel_1d": None, "logons_off_hours_1d": 1 if late_worker else 0}
+            for n in range(history)]
     days[-1].update(logons_off_hours_1d=2, events_after_hours_1d=30,
-                    events_after_hours_z_self_90d=7.0, device_first_use_1d=1,
+                    events_after_hours_z_self_90d=0.5 if late_worker else 7.0,
+                    device_first_use_1d=1,
                     device_connects_1d=1,
                     device_connects_off_hours_1d=1 if plugged_in_at_night else 0,
                     files_to_removable_1d=files)
@@ -63,3 +67,12 @@ def test_lookalike_a_first_device_used_by_day_is_not_the_nights_second_signal() 
     # and copied a few files: two separate habits, not the night's work on a new drive
     assert _late_night(files=4, plugged_in_at_night=False) < 0.2
     assert _late_night(files=4, plugged_in_at_night=True) >= 0.7
+
+
+def test_a_late_workers_night_is_unusual_by_what_went_to_a_new_drive() -> None:
+    # someone who works late every day copies files to a drive they never used, off hours:
+    # their after-hours volume is ordinary, the night's work is not
+    assert _late_night(files=6, late_worker=True) >= 0.7
+    # their usual late night with a new device and nothing copied, or a drive used by day
+    assert _late_night(files=0, late_worker=True) < 0.2
+    assert _late_night(files=6, late_worker=True, plugged_in_at_night=False) < 0.2

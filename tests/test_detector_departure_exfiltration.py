@@ -70,3 +70,37 @@ def test_lookalike_honest_leaver_taking_a_few_files_stays_below_medium() -> None
     # competitor a modest surge stays a low-band finding
     assert _leaver(competitor_mail=False) < 0.55
     assert _leaver(competitor_mail=True) >= 0.75
+
+
+def _taker(job_search: bool, drive_days: int) -> dict[str, float]:
+    """Reason weights and score of the last day for someone who used a drive once a month for
+    five months and then on ``drive_days`` of the last 12 active days, 2 files each time
+    (never a daily surge), with or without job-board visits in the weeks before."""
+    start = dt.date(2024, 1, 1)
+    days = [{"user_id": "t", "day": start + dt.timedelta(days=n), "files_to_removable_1d": 0,
+             "device_connects_1d": 0, "files_to_removable_median_self_90d": 0,
+             "visits_job_board_1d": 3 if job_search and n >= 130 else 0}
+            for n in range(160)]
+    for n in range(0, 148, 30):
+        days[n].update(files_to_removable_1d=2, device_connects_1d=1)
+    for n in range(1, 13, 12 // drive_days):
+        days[-n].update(files_to_removable_1d=2, device_connects_1d=1,
+                        files_to_removable_z_self_90d=2.2)
+    window = synthetic_window(days, columns=DepartureExfiltration.requires)
+    found = DepartureExfiltration().fit(window).score(window).to_pandas()
+    found = found[found.day == found.day.max()]
+    if not len(found):
+        return {"score": 0.0}
+    row = found.iloc[0]
+    return {"score": float(row.score),
+            **{r["feature"]: float(r["weight"]) for r in row.reasons}}
+
+
+def test_a_drive_used_on_far_more_days_than_usual_after_a_job_search_is_a_surge() -> None:
+    # taking that goes on for weeks, a few files at a time: no day is a surge by itself
+    taken = _taker(job_search=True, drive_days=4)
+    assert taken["removable_days_recent"] > 0 and taken["score"] >= 0.55
+    # the same rate with no job search behind it is a new habit, not the scenario
+    assert _taker(job_search=False, drive_days=4)["score"] < 0.4
+    # two drive days in a fortnight for a monthly user is not a change of rate
+    assert _taker(job_search=True, drive_days=2)["score"] == 0.0

@@ -101,3 +101,41 @@ def test_lookalike_confidential_prints_are_not_confidential_uploads() -> None:
     plain = _first_upload_after_layoff([])
     assert _first_upload_after_layoff(printed) == plain
     assert _first_upload_after_layoff(uploaded) > plain + 0.05
+
+
+def _new_service(days_used: int) -> float:
+    """Best score of a habitual Dropbox uploader (one upload every other day for 150 days) who
+    after a layoff uploads as usual to Dropbox and also to Box, a service new to them, on
+    ``days_used`` days."""
+    start = dt.date(2024, 1, 1)
+    days: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+
+    def upload(n: int, domain: str) -> None:
+        day = start + dt.timedelta(days=n)
+        events.append({"event_id": f"{domain}{n}", "ts": dt.datetime.combine(day, dt.time(10)),
+                       "day": day, "user_id": "h", "host": "PC-H", "action": "web_upload",
+                       "channel": "web", "domain": domain})
+
+    for n in range(170):
+        days.append({"user_id": "h", "day": start + dt.timedelta(days=n),
+                     "uploads_cloud_storage_1d": 1 if n % 2 == 0 else 0,
+                     "days_since_layoff_in_group_1d": n - 150 if n >= 150 else None})
+        if n % 2 == 0:
+            upload(n, "dropbox.com")
+    for n in range(151, 151 + 2 * days_used, 2):
+        days[n]["uploads_cloud_storage_1d"] = 1
+        upload(n, "box.com")
+    window = synthetic_window(days, events, columns=LayoffCloudUpload.requires)
+    window.tables["outbound"] = outbound_table()
+    found = LayoffCloudUpload().fit(window).score(window).to_pandas()
+    return float(found.score.max()) if len(found) else 0.0
+
+
+def test_a_cloud_service_new_to_a_habitual_uploader_after_a_layoff() -> None:
+    # moving files to an account of one's own shows as a service new to the person, used
+    # again and again, even for someone who uploads to another service every other day
+    assert _new_service(days_used=4) >= 0.5
+    # a link someone sent, opened once or twice, is not a new service of theirs: what is left
+    # is a habitual uploader's busier spell (see above)
+    assert _new_service(days_used=2) < 0.45

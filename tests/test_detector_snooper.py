@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from detect_helpers import caught, insiders, run
+from detect_helpers import caught, insiders, run, synthetic_window
 from molehunt.detectors.snooper import Snooper
 
 
@@ -24,3 +25,40 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     others = found[~found.user_id.isin(involved)]
     people = others[others.score >= 0.8].user_id.nunique()
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
+
+
+def _snooping_then_mail() -> dict[dt.date, float]:
+    """Scores by day for someone who opens three files on a colleague's computer on day 20
+    and mails attachments to a personal address the day after."""
+    start = dt.date(2024, 3, 1)
+    events: list[dict[str, Any]] = []
+    days: list[dict[str, Any]] = []
+    for n in range(30):
+        day = start + dt.timedelta(days=n)
+        for user, host in (("s", "PC-S"), ("o", "PC-O")):
+            events.append({"event_id": f"{user}{n}", "ts": dt.datetime.combine(
+                day, dt.time(9)), "day": day, "user_id": user, "host": host,
+                "action": "logon", "channel": "logon"})
+            days.append({"user_id": user, "day": day})
+    snoop = start + dt.timedelta(days=20)
+    for k in range(3):
+        events.append({"event_id": f"x{k}", "ts": dt.datetime.combine(snoop, dt.time(13, k)),
+                       "day": snoop, "user_id": "s", "host": "PC-O", "action": "file_open",
+                       "channel": "file"})
+    mail = next(d for d in days if d["user_id"] == "s" and d["day"] == snoop
+                + dt.timedelta(days=1))
+    mail.update(emails_personal_sent_1d=1, attachments_out_email_1d=1)
+    window = synthetic_window(days, events, columns=Snooper.requires)
+    window.observations = frozenset({"file_access", "logon"})
+    found = Snooper().fit(window).score(window).to_pandas()
+    found = found[found.user_id == "s"]
+    return {d.date(): float(s) for d, s in zip(found.day, found.score, strict=True)}
+
+
+def test_files_from_a_colleagues_computer_mailed_home_the_next_day() -> None:
+    scores = _snooping_then_mail()
+    snoop, mail = dt.date(2024, 3, 21), dt.date(2024, 3, 22)
+    # the snooping day is scored with what was known that day: the mail came later
+    assert scores[snoop] < 0.3
+    # the mail day completes the story: files opened on a colleague's machine, mailed home
+    assert scores[mail] >= 0.6

@@ -28,9 +28,10 @@ class AfterHoursLeaker(Detector):
     (or after never using it), copies files and uploads to a paste or leak site, then leaves.
 
     Signals: off-hours logons when the person's after-hours activity is far above their own
-    usual (``events_after_hours_z_self_90d``); removable media that is new to the person
-    (``device_first_use_1d``, or off-hours connections by someone with no use in the months
-    before the last ``episode_rows`` active days);
+    usual (``events_after_hours_z_self_90d``), or when in that session files went to a drive
+    new to the person (a late worker's night is unusual by what was done in it); removable
+    media that is new to the person (``device_first_use_1d``, or off-hours connections by
+    someone with no use in the months before the last ``episode_rows`` active days);
     uploads to paste and leak sites. One signal alone scores low; two or three on one day
     score high (new media counts toward two only when files were copied to it, and toward the
     night only when it was connected off hours).
@@ -47,7 +48,7 @@ class AfterHoursLeaker(Detector):
     """
 
     name: ClassVar[str] = "after_hours_leaker"
-    version: ClassVar[int] = 5
+    version: ClassVar[int] = 6
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({
@@ -116,12 +117,19 @@ class AfterHoursLeaker(Detector):
         u = u.mutate(_older_nights=(u.logons_off_hours_1d > 0).cast("int32").sum().over(older))
         first_night = (u._older_nights.fill_null(0) == 0) & (
             u.days_observed_1d >= self.min_history_days)
+        # an off-hours session in which files went to a drive new to the person is an unusual
+        # night by what was done in it, even for someone who often works late
+        media_night = (u.logons_off_hours_1d > 0) & media_new & (
+            u.device_connects_off_hours_1d > 0) & (
+            u.days_observed_1d >= self.min_history_days) & (
+            ibis.literal(True) if blind_copies else u.files_to_removable_1d > 0)
         tonight = (u.logons_off_hours_1d > 0) & (
-            (z >= self.min_after_hours_z) | first_night) & ~travelling
+            (z >= self.min_after_hours_z) | first_night | media_night) & ~travelling
         # a night spans midnight: what leaves after it belongs to the session that began the
         # evening before
         order = ibis.window(group_by=u.user_id, order_by=u.day)
-        u = u.mutate(_tonight=tonight, _z=z, _first_night=first_night)
+        u = u.mutate(_tonight=tonight, _z=z, _first_night=first_night,
+                     _media_night=media_night & (z < self.min_after_hours_z) & ~first_night)
         u = u.mutate(_last_night=u._tonight.lag().over(order).fill_null(False)
                      & (u.day.delta(u.day.lag().over(order), unit="day") <= 1))
         night = u._tonight | (leak & u._last_night)
@@ -155,8 +163,10 @@ class AfterHoursLeaker(Detector):
                    ibis.ifelse(rows._tonight, rows._night_s, 0.0),
                    number_text(rows.logons_off_hours_1d).concat(
                        " off-hours logons; after-hours activity ", number_text(rows._z, 1),
-                       " robust SDs above the person's usual", ibis.ifelse(
-                           rows._first_night, "; the first off-hours logon in months", ""))),
+                       " robust SDs above the person's usual", ibis.cases(
+                           (rows._first_night, "; the first off-hours logon in months"),
+                           (rows._media_night, "; files went to a drive new to the person in"
+                                               " that session"), else_=""))),
             reason("device_connects_1d", rows.device_connects_1d,
                    rows.device_connects_median_self_90d, rows._media_s,
                    ibis.literal("removable media new to the person: ").concat(

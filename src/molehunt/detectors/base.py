@@ -11,6 +11,7 @@ package, so adding a detector is adding one file (and its test).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -275,6 +276,17 @@ def machine_owners(events: ibis.Table, min_share: float = 0.5) -> ibis.Table:
     return ranked.filter(ibis.row_number().over(first) == 0).filter(
         lambda t: t.t_top >= min_share * t.t_days).select(
         w_host=lambda t: t.o_host, w_owner=lambda t: t.o_user)
+
+
+def domain_pattern(window: Window, category: str) -> str:
+    """A regular expression matching the domains of one category (and their subdomains) known
+    to the workspace: the shipped list extended by its category files and competitors."""
+    from molehunt.domains import load_domain_categories
+
+    settings = window.settings
+    known = load_domain_categories(settings.domain_category_files, settings.competitors)
+    names = known.domains(category) or [f"{category.replace('_', '-')}.invalid"]
+    return "(^|\\.)(" + "|".join(re.escape(d) for d in names) + ")$"
 
 
 def saturate(value: Any, half: float) -> Any:

@@ -28,7 +28,11 @@ class DepartureExfiltration(Detector):
     their usual amount to removable media, resigns and leaves.
 
     Signals: files copied to removable media well above the person's own 90-day usual
-    (``files_to_removable_z_self_90d``) and in absolute numbers; on days without a surge,
+    (``files_to_removable_z_self_90d``) and in absolute numbers, or a drive used on far more
+    days than the person's earlier rate predicts (at least ``rate_days`` of the last
+    ``campaign_rows`` active days and ``rate_ratio`` times the rate of the ``history_rows``
+    before: the copies of a day can be few when the taking goes on for weeks); on days
+    without a surge,
     e-mail to a competitor during a job search (the first stage); context over the last
     ``context_days`` active days: job-board visits, mail to competitors, a known departure
     (``days_to_departure_1d``); sensitive files among the copies.
@@ -40,7 +44,7 @@ class DepartureExfiltration(Detector):
     """
 
     name: ClassVar[str] = "departure_exfiltration"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
     kind: ClassVar[str] = "rule"
     observes: ClassVar[frozenset[str]] = frozenset({
         "removable_files", "removable_connect", "hr_departure"})
@@ -74,10 +78,19 @@ class DepartureExfiltration(Detector):
     #: this strong after a job search stands for the scenario's context: an honest leaver's
     #: modest take-home does not reach it.
     blind_surge_z: float = 6.0
-    #: ... or surges on at least ``campaign_days`` of the last ``campaign_rows`` active days:
-    #: a campaign, where an honest leaver takes their files home once.
+    #: ... or surges on at least ``campaign_days`` of the last ``campaign_rows`` active days,
+    #: or a rate surge: a campaign, where an honest leaver takes their files home once.
     campaign_days: int = 3
     campaign_rows: int = 15
+    #: Drive days among the last ``campaign_rows`` active days that make a rate surge ...
+    rate_days: int = 4
+    #: ... when they are at least this many times what the person's earlier rate predicts
+    #: (an earlier rate of under one day in ``campaign_rows`` counts as one half) ...
+    rate_ratio: float = 4.0
+    #: ... measured over this many active days before the recent ones, of which at least
+    #: ``min_history_rows`` must exist (the first weeks of a person's log have no rate).
+    history_rows: int = 120
+    min_history_rows: int = 40
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -95,6 +108,22 @@ class DepartureExfiltration(Detector):
             _rival_web=u.visits_competitor_1d.fill_null(0).sum().over(past),
             _z_files=u.files_to_removable_z_self_90d.fill_null(0.0),
             _z_connects=u.device_connects_z_self_90d.fill_null(0.0))
+        # taking that goes on for weeks: a few files a day, on days the drive was rarely used
+        drive_day = ((t.device_connects_1d.fill_null(0) > 0)
+                     | (t.files_to_removable_1d.fill_null(0) > 0)).cast("int32")
+        recent = ibis.window(group_by=t.user_id, order_by=t.day,
+                             preceding=self.campaign_rows - 1, following=0)
+        older = ibis.window(group_by=t.user_id, order_by=t.day,
+                            rows=(-self.history_rows - self.campaign_rows,
+                                  -self.campaign_rows))
+        t = t.mutate(_drive_day=drive_day, _drive_recent=drive_day.sum().over(recent),
+                     _drive_older=drive_day.sum().over(older).fill_null(0),
+                     _older_rows=t.day.count().over(older).fill_null(0))
+        t = t.mutate(_drive_expected=t._drive_older * self.campaign_rows
+                     / ibis.greatest(t._older_rows, 1))
+        rate_surge = (t._drive_day > 0) & (t._older_rows >= self.min_history_rows) & (
+            t._drive_recent >= self.rate_days) & (
+            t._drive_recent >= self.rate_ratio * ibis.greatest(t._drive_expected, 0.5))
         # a drive used at markedly higher rates shows in the copies where they are logged,
         # and in the connections where they are not (no file log, or rows missing that day)
         files_surge = (t._z_files >= self.min_surge_z) & (
@@ -104,8 +133,9 @@ class DepartureExfiltration(Detector):
                                                           < self.min_files)
         t = t.mutate(_z=ibis.ifelse(files_surge, t._z_files,
                                     ibis.ifelse(connect_surge, t._z_connects, t._z_files)),
-                     _by_connects=connect_surge & ~files_surge)
-        surge = files_surge | connect_surge
+                     _by_connects=connect_surge & ~files_surge,
+                     _by_rate=rate_surge & ~files_surge & ~connect_surge)
+        surge = files_surge | connect_surge | rate_surge
         # the first stage: writing to a competitor while searching for a job
         contact = (t.emails_to_competitor_1d > 0) & (t._jobs > 0)
         campaign = ibis.window(group_by=t.user_id, order_by=t.day,
@@ -113,8 +143,11 @@ class DepartureExfiltration(Detector):
         t = t.mutate(_surge=surge, _contact=contact,
                      _surge_days=surge.cast("int32").sum().over(campaign))
         t = t.filter(t._surge | t._contact)
-        surge_s = ibis.ifelse(t._surge, 0.35 + 0.25 * saturate(t._z - self.min_surge_z, 4.0),
-                              0.0)
+        rate_s = 0.35 + 0.25 * saturate(
+            t._drive_recent - self.rate_ratio * ibis.greatest(t._drive_expected, 0.5), 4.0)
+        surge_s = ibis.cases(
+            (t._by_rate, rate_s),
+            (t._surge, 0.35 + 0.25 * saturate(t._z - self.min_surge_z, 4.0)), else_=0.0)
         # many people browse job boards and stay: the search alone is weak context
         jobs_s = ibis.ifelse(t._jobs > 0, 0.2 * saturate(t._jobs, 5.0) + 0.05, 0.0)
         # a competitor's (careers) pages visited during the search: the contact a web log
@@ -134,15 +167,16 @@ class DepartureExfiltration(Detector):
         # with no competitor configured, contact with one cannot be seen: a surge after a job
         # search is then the whole of the story a deployment can see (said in a reason)
         blind_rivals = not window.settings.competitors
+        # a rate surge is weeks of taking already, not a one-off take-home
         strong = t._surge & (t._jobs > 0) & (
-            (t._z >= self.blind_surge_z) | (t._surge_days >= self.campaign_days))
+            (t._z >= self.blind_surge_z) | (t._surge_days >= self.campaign_days) | t._by_rate)
         if blind_rivals:
             context = context | strong
         score = ibis.ifelse(context, combined, combined * self.no_context_factor)
         reasons = [
             reason("files_to_removable_1d", t.files_to_removable_1d,
                    t.files_to_removable_median_self_90d,
-                   ibis.ifelse(t._by_connects, 0.0, surge_s),
+                   ibis.ifelse(t._by_connects | t._by_rate, 0.0, surge_s),
                    number_text(t.files_to_removable_1d).concat(
                        " files copied to removable media, ", number_text(t._z, 1),
                        " robust SDs above the person's usual")),
@@ -152,6 +186,12 @@ class DepartureExfiltration(Detector):
                        " drive connections, ", number_text(t._z, 1), " robust SDs above the"
                        " person's usual (files copied that day: ",
                        number_text(t.files_to_removable_1d.fill_null(0)), ")")),
+            reason("removable_days_recent", t._drive_recent, t._drive_expected,
+                   ibis.ifelse(t._by_rate, surge_s, 0.0),
+                   ibis.literal("removable media used on ").concat(
+                       number_text(t._drive_recent), " of the last ",
+                       ibis.literal(str(self.campaign_rows)), " active days; the person's"
+                       " earlier rate predicts ", number_text(t._drive_expected, 1))),
             reason("visits_job_board_1d", t._jobs, 0.0, jobs_s,
                    number_text(t._jobs).concat(" job-board visits in the last ",
                                                ibis.literal(str(self.context_days)),

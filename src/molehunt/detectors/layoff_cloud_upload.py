@@ -11,6 +11,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    domain_pattern,
     findings,
     noisy_or,
     number_text,
@@ -39,6 +40,10 @@ class LayoffCloudUpload(Detector):
     to cloud storage (``outbound``; what else left that day, e.g. printed, is not what this
     scenario moves). Without a layoff the score is halved; for someone who uploaded before, a
     day with no more uploads than their earlier busiest day counts ``routine_volume_factor``.
+    A cloud-storage service new to the person (first used within ``new_service_days``, after
+    ``min_history_rows`` active days of history) and used on at least ``new_service_uses``
+    days counts as new to uploads even for a habitual user of another service: moving files
+    to an account of one's own shows as a new service, not as more of the usual one.
 
     False positives: habitual and occasional cloud-storage users (their rate does not jump,
     and when it does by chance their days hold the usual single upload: a reduced score that
@@ -46,7 +51,7 @@ class LayoffCloudUpload(Detector):
     """
 
     name: ClassVar[str] = "layoff_cloud_upload"
-    version: ClassVar[int] = 5
+    version: ClassVar[int] = 6
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({"web_direction", "hr_layoff"})
@@ -56,7 +61,7 @@ class LayoffCloudUpload(Detector):
         "hr_layoff": "no layoff context: the score counts half, as for uploads with no layoff",
     }
     requires: ClassVar[frozenset[str]] = frozenset({
-        "user_day", "outbound", "uploads_cloud_storage_1d", "visits_cloud_storage_1d",
+        "user_day", "events", "outbound", "uploads_cloud_storage_1d", "visits_cloud_storage_1d",
         "days_since_layoff_in_group_1d"})
 
     #: Days after a layoff during which uploads count.
@@ -82,6 +87,10 @@ class LayoffCloudUpload(Detector):
     #: Multiplier for a habitual uploader whose day holds no more uploads than their
     #: earlier busiest day (only the rate of upload days rose).
     routine_volume_factor: float = 0.5
+    #: Days after its first use during which a cloud-storage service is new to the person ...
+    new_service_days: int = 45
+    #: ... once used on at least this many days (one visit is a link someone sent).
+    new_service_uses: int = 3
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -115,8 +124,13 @@ class LayoffCloudUpload(Detector):
         novel = u._older <= self.max_older_days
         if blind:
             novel = novel & (u._older_rows >= self.min_history_rows)
+        services = self._new_services(window, blind)
+        u = u.left_join(services, [u.user_id == services.n_user, u.day == services.n_day])
+        history = ibis.window(group_by=u.user_id, order_by=u.day)
+        u = u.mutate(_new_service=u.n_domain.notnull()
+                     & (ibis.row_number().over(history) >= self.min_history_rows))
         t = u.filter((u.uploads_cloud_storage_1d > 0)
-                     & (novel | (u._excess >= self.min_excess_days)))
+                     & (novel | u._new_service | (u._excess >= self.min_excess_days)))
         o = window.table("outbound")
         o = o.filter((o.channel == "cloud_storage")
                      & (o.sensitivity.cast("int64") >= CONFIDENTIAL))
@@ -137,7 +151,7 @@ class LayoffCloudUpload(Detector):
                             0.5 * noisy_or(upload_s, rate_s, sensitive_s))
         # someone who uploaded before, uploading no more in a day than they used to: a busier
         # period of their own routine, unless the days keep coming (risk accumulates)
-        habitual = t._older > self.max_older_days
+        habitual = (t._older > self.max_older_days) & ~t._new_service
         routine_volume = habitual & (t.uploads_cloud_storage_1d <= t._older_max)
         score = ibis.ifelse(routine_volume, score * self.routine_volume_factor, score)
         reasons = [
@@ -147,6 +161,12 @@ class LayoffCloudUpload(Detector):
                        if blind else " uploads to cloud storage; ", number_text(t._older),
                        " such days in the months before (at most ",
                        number_text(t._older_max), " in a day)")),
+            reason("cloud_service_new", t._new_service.cast("int64"), 0.0,
+                   ibis.ifelse(t._new_service & (t._older > self.max_older_days), upload_s,
+                               0.0),
+                   ibis.literal("a cloud-storage service new to the person: ").concat(
+                       t.n_domain.fill_null(""), ", first used ",
+                       number_text(t.n_age.fill_null(0)), " days before")),
             reason("upload_days_recent", t._recent, t._expected, rate_s,
                    number_text(t._recent).concat(
                        " upload days in the last ", ibis.literal(str(self.recent_rows)),
@@ -161,5 +181,32 @@ class LayoffCloudUpload(Detector):
                        " confidential or higher items among the uploads")),
         ]
         found = findings(t, detector=self, score=score, reasons=reasons)
-        return with_evidence(found, window.events, lambda e: (
-            e.action == "web_upload") & (e.channel == "cloud_storage"))
+        pattern = domain_pattern(window, "cloud_storage")
+        actions = ("web_upload", "web_visit") if blind else ("web_upload",)
+        return with_evidence(found, window.events, lambda e: e.action.isin(actions) & (
+            e.domain.notnull()) & e.domain.re_search(pattern))
+
+    def _new_services(self, window: Window, blind: bool) -> ibis.Table:
+        """Per person and day: a cloud-storage service the person first used lately
+        (``n_domain``, ``n_age`` days since its first use) and has used on enough days."""
+        e = window.events
+        actions = ("web_upload", "web_visit") if blind else ("web_upload",)
+        e = e.filter(e.action.isin(actions), e.domain.notnull(),
+                     e.domain.re_search(domain_pattern(window, "cloud_storage")))
+        days = e.group_by(d_user=e.user_id, d_domain=e.domain, d_day=e.day).aggregate()
+        # the window starts the person's history: a service used on its first day is not new
+        start = window.events.group_by(f_user=window.events.user_id).aggregate(
+            f_first=window.events.day.min())
+        first = days.group_by(s_user=days.d_user, s_domain=days.d_domain).aggregate(
+            s_first=days.d_day.min())
+        first = first.join(start, first.s_user == start.f_user).filter(
+            lambda t: t.s_first > t.f_first)
+        used = days.join(first, [days.d_user == first.s_user, days.d_domain == first.s_domain])
+        used = used.mutate(n_age=used.d_day.delta(used.s_first, unit="day"))
+        used = used.filter(used.n_age <= self.new_service_days)
+        order = ibis.window(group_by=[used.d_user, used.d_domain], order_by=used.d_day)
+        used = used.mutate(n_uses=ibis.row_number().over(order) + 1)
+        used = used.filter(used.n_uses >= self.new_service_uses)
+        return used.group_by(n_user=used.d_user, n_day=used.d_day).aggregate(
+            n_domain=used.d_domain.min(), n_age=used.n_age.max())
+

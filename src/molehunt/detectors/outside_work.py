@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -12,6 +11,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    domain_pattern,
     exact_round,
     findings,
     noisy_or,
@@ -307,18 +307,8 @@ class OutsideWork(Detector):
                        " attachment(s) sent outside on contact days in the span")),
         ]
         found = findings(t, detector=self, score=score, reasons=reasons)
-        intermediaries = _intermediary_pattern(window)
+        intermediaries = domain_pattern(window, "expert_network")
         return with_evidence(found, window.events, lambda e: (
             e.action.isin(("email_send", "web_visit", "web_upload", "web_download"))
             & e.domain.notnull() & e.domain.re_search(intermediaries)))
 
-
-def _intermediary_pattern(window: Window) -> str:
-    """A regular expression matching the expert networks' domains (and their subdomains)
-    known to the workspace: the shipped list extended by its category files."""
-    from molehunt.domains import load_domain_categories
-
-    settings = window.settings
-    known = load_domain_categories(settings.domain_category_files, settings.competitors)
-    names = known.domains("expert_network") or ["expert-network.invalid"]
-    return "(^|\\.)(" + "|".join(re.escape(d) for d in names) + ")$"

@@ -36,7 +36,10 @@ class Snooper(Detector):
     days, if at least ``min_owner_share`` of its days) makes it someone's personal machine;
     days on which a person opens files on another person's machine; how many of the last
     ``recent_days`` active days had that, against the ``recent_days`` before (rising); mail
-    with attachments to personal webmail addresses within ``mail_days`` active days.
+    with attachments to personal webmail addresses on the day or the ``mail_days`` active days
+    before (a finding on the day of the mail too, when a snooping day came shortly before).
+    Where file opens are seen, files opened on another person's machine and mailed home is
+    the whole story in one day and scores high from its first day.
 
     False positives: support staff and people who use colleagues' machines routinely (their
     use does not rise and they do not mail files home); shared machines (no main user);
@@ -44,7 +47,7 @@ class Snooper(Detector):
     """
 
     name: ClassVar[str] = "snooper"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     kind: ClassVar[str] = "rule"
     observes: ClassVar[frozenset[str]] = frozenset({"file_access", "logon"})
     fallbacks: ClassVar[Mapping[str, str]] = {
@@ -57,7 +60,8 @@ class Snooper(Detector):
 
     #: Active days in the "recent" period compared with the one before it.
     recent_days: int = 20
-    #: Active days around a snooping day in which personal mail counts.
+    #: Active days before a snooping day (or before a mail day) in which the other counts:
+    #: only days already seen, so a daily run scores a day as a full run does.
     mail_days: int = 3
     #: Share of a computer's active days its main user must have for it to be personal.
     min_owner_share: float = 0.5
@@ -96,12 +100,13 @@ class Snooper(Detector):
         earlier = ibis.window(group_by=u.user_id, order_by=u.day,
                               rows=(-(2 * self.recent_days - 1), -self.recent_days))
         mail = ibis.window(group_by=u.user_id, order_by=u.day, preceding=self.mail_days,
-                           following=self.mail_days)
+                           following=0)
         personal = ibis.ifelse(u.attachments_out_email_1d > 0, u.emails_personal_sent_1d, 0)
         t = u.mutate(_recent=snooped.sum().over(recent),
                      _earlier=snooped.sum().over(earlier).fill_null(0),
-                     _mail=personal.sum().over(mail))
-        t = t.filter((t._hosts > 0) & ((t._opens > 0) | ibis.literal(blind)))
+                     _mail=personal.sum().over(mail), _snooped_lately=snooped.sum().over(mail),
+                     _snooped=snooped, _personal=personal)
+        t = t.filter((t._snooped > 0) | ((t._personal > 0) & (t._snooped_lately > 0)))
         other_s = 0.2 + 0.15 * saturate(t._hosts if blind else t._opens, 5.0)
         rising = t._recent - t._earlier
         if blind:
@@ -109,16 +114,23 @@ class Snooper(Detector):
             # days with files opened): only a doubling counts as a rise
             rising = ibis.ifelse(t._recent >= 2 * t._earlier, rising, 0)
         rise_s = ibis.ifelse(rising > 1, 0.45 * saturate(rising - 1, 3.0), 0.0)
-        mail_s = ibis.ifelse(t._mail > 0, 0.45 + 0.2 * saturate(t._mail, 3.0), 0.0)
+        # being at other people's machines is routine where only that can be seen; files
+        # opened there and mailed home is the scenario itself
+        mail_base = 0.45 if blind else 0.6
+        mail_s = ibis.ifelse(t._mail > 0, mail_base + 0.2 * saturate(t._mail, 3.0), 0.0)
         score = ibis.ifelse(t._mail > 0, noisy_or(other_s, rise_s, mail_s),
                             0.5 * noisy_or(other_s, rise_s))
         reasons = [
-            reason("files_opened_other_user_host", t._opens, 0.0, other_s,
-                   ibis.literal("worked on ").concat(
-                       number_text(t._hosts), " computers that are other people's (files"
-                       " opened there cannot be seen here)") if blind
-                   else number_text(t._opens).concat(" files opened on ", number_text(t._hosts),
-                                                     " computers that are other people's")),
+            reason("files_opened_other_user_host", t._opens, 0.0, other_s, ibis.ifelse(
+                t._snooped > 0,
+                ibis.literal("worked on ").concat(
+                    number_text(t._hosts), " computers that are other people's (files"
+                    " opened there cannot be seen here)") if blind
+                else number_text(t._opens).concat(" files opened on ", number_text(t._hosts),
+                                                  " computers that are other people's"),
+                ibis.literal("at other people's computers on ").concat(
+                    number_text(t._snooped_lately), " of the ",
+                    ibis.literal(str(self.mail_days)), " active days before"))),
             reason("other_user_host_days_recent", t._recent, t._earlier, rise_s,
                    ibis.literal("such days: ").concat(
                        number_text(t._recent), " of the last ", ibis.literal(
@@ -126,7 +138,8 @@ class Snooper(Detector):
                        " in the ", ibis.literal(str(self.recent_days)), " before")),
             reason("emails_personal_sent_1d", t._mail, 0.0, mail_s,
                    number_text(t._mail).concat(
-                       " e-mails with attachments to personal addresses around that day")),
+                       " e-mails with attachments to personal addresses that day or in the ",
+                       ibis.literal(str(self.mail_days)), " active days before")),
         ]
         found = findings(t, detector=self, score=score, reasons=reasons)
         return with_evidence(found, window.events, lambda e: (

@@ -70,8 +70,9 @@ from molehunt.store.connect import Store, connect
 from molehunt.store.directory import infer_company_domains
 from molehunt.store.workspace import Workspace
 
-#: Bumped when a stored table changes meaning (6: layoffs from the directory without HR).
-STATE_VERSION = 6
+#: Bumped when a stored table changes meaning (6: layoffs from the directory without HR; 7: a
+#: directory wave may span two snapshots).
+STATE_VERSION = 7
 #: Ranges up to this many days get their own-history baselines by joining each person-day to
 #: its earlier days; longer ranges compute the windows over the whole history in one pass.
 SHORT_RANGE_DAYS = 14

@@ -68,7 +68,7 @@ def _derive(inputs: Any) -> Any:
     )
 
 
-#: A department loses at least this many people in one snapshot ...
+#: A department loses at least this many people in one snapshot (or two in a row) ...
 WAVE_MIN_LEAVERS = 3
 #: ... and at least this share of the people it had: a wave, not the usual attrition (about
 #: 1 % a month at a typical 14 % a year).
@@ -79,9 +79,11 @@ def departure_waves(directory: Any) -> Any:
     """Departure waves (``l_group`` department, ``l_at`` epoch day) from the directory alone.
 
     A person has left when their last directory row ends (``valid_to``, the first snapshot
-    without them); a department whose leavers at one snapshot are at least
-    :data:`WAVE_MIN_LEAVERS` and :data:`WAVE_MIN_SHARE` of its people then had a wave. The
-    day is the snapshot's, when the directory first shows it: nothing is known earlier.
+    without them); a department whose leavers at one snapshot, or at it and the snapshot
+    before, are at least :data:`WAVE_MIN_LEAVERS` and :data:`WAVE_MIN_SHARE` of its people
+    then had a wave (the last days of one layoff are often spread over weeks, across a
+    snapshot). The day is the snapshot's, when the directory first shows it: nothing is known
+    earlier.
     """
     d = directory
     last = d.group_by(w_user=d.user_id).aggregate(
@@ -91,15 +93,27 @@ def departure_waves(directory: Any) -> Any:
                           & last.department.notnull())
     counts = leavers.group_by(c_group=leavers.department, c_at=leavers.left).aggregate(
         n=leavers.count())
-    rows = d.filter(d.department.notnull())
-    staff = counts.join(rows, [counts.c_group == rows.department,
-                               rows.valid_from < counts.c_at,
-                               rows.valid_to.isnull() | (rows.valid_to >= counts.c_at)])
+    dates = d.select(s_at=d.valid_from).union(
+        d.filter(d.valid_to.notnull()).select(s_at=d.valid_to)).distinct()
+    dates = dates.mutate(s_prev=dates.s_at.lag().over(ibis.window(order_by=dates.s_at)))
+    counts = counts.join(dates, counts.c_at == dates.s_at)
+    before = counts.select(p_group=counts.c_group, p_at=counts.c_at, p_n=counts.n)
+    counts = counts.left_join(before, [counts.c_group == before.p_group,
+                                       counts.s_prev == before.p_at])
+    counts = counts.select(counts.c_group, counts.c_at, counts.n,
+                           c_from=ibis.coalesce(counts.p_at, counts.c_at),
+                           n_pair=counts.n + counts.p_n.fill_null(0))
+    rows = d.filter(d.department.notnull()).select(
+        r_user=d.user_id, r_group=d.department, r_from=d.valid_from, r_to=d.valid_to)
+    staff = counts.join(rows, counts.c_group == rows.r_group)
+    staff = staff.filter((staff.r_from < staff.c_at)
+                         & (staff.r_to.isnull() | (staff.r_to >= staff.c_from)))
     sizes = staff.group_by(s_group=staff.c_group, s_at=staff.c_at).aggregate(
-        people=staff.user_id.nunique())
+        people=staff.r_user.nunique())
     waves = counts.join(sizes, [counts.c_group == sizes.s_group, counts.c_at == sizes.s_at])
-    waves = waves.filter((waves.n >= WAVE_MIN_LEAVERS)
-                         & (waves.n >= WAVE_MIN_SHARE * waves.people))
+    single = (waves.n >= WAVE_MIN_LEAVERS) & (waves.n >= WAVE_MIN_SHARE * waves.people)
+    pair = (waves.n_pair >= WAVE_MIN_LEAVERS) & (waves.n_pair >= WAVE_MIN_SHARE * waves.people)
+    waves = waves.filter(single | pair)
     return waves.select(l_group=waves.c_group, l_at=waves.c_at.cast("date").epoch_days())
 
 
