@@ -61,6 +61,25 @@ def test_an_insider_is_traced_by_any_logged_labelled_event(workspace: Workspace,
         store.close()
 
 
+def test_a_scenario_whose_harm_is_not_logged_left_no_trace(workspace: Workspace,
+                                                            tmp_path: Path) -> None:
+    # a C2 whose job search (web) is logged but whose taking (removable media) is not: what
+    # the logs hold is what many people do who take nothing; a C1 whose copy to a drive is
+    # logged left a trace
+    ingest_cert(workspace, FIXTURES / "cert_r6")
+    truth = _truth(tmp_path / "truth", [
+        "{H1},C2,GHOST01,insider,C2-1,http.csv",  # a visit to a job board: no harm
+        "{F2},C1,AGR0002,insider,C1-1,file.csv",  # a copy to removable media
+    ])
+    store = connect(workspace, "duckdb")
+    try:
+        insiders, _ = read_truth(truth, store)
+        traced = {i.user_id: i.traced for i in insiders}
+        assert traced["AGR0002"] and not traced["GHOST01"]
+    finally:
+        store.close()
+
+
 def test_untraceable_insiders_are_neither_counted_nor_benign() -> None:
     insiders = [Insider("bad", "C1", D[2], D[4], frozenset({D[2]})),
                 Insider("ghost", "C1", D[2], D[4], traced=False),

@@ -7,9 +7,9 @@ that alerts on as many C1-C5 insiders as molehunt does: alert loads compare at e
 and that threshold stands in for band high in its ``benign_high_per_1000_per_day``.
 
 When the truth lists the logged malicious events (``labels.csv``), an insider none of whose
-events is in the store left no trace in these logs (a telemetry profile that does not see
-what they did): they are reported as ``untraceable`` and counted neither as insiders nor as
-benign people.
+events of the scenario's harm (:data:`HARM`) is in the store left no trace of it in these
+logs (a telemetry profile that does not see what they did): they are reported as
+``untraceable`` and counted neither as insiders nor as benign people.
 """
 
 from __future__ import annotations
@@ -46,6 +46,29 @@ BUDGETS = (0.005, 0.01, 0.02)
 #: Scenario groups reported besides each scenario.
 GROUPS = {"C1-C5": ("C1", "C2", "C3", "C4", "C5"), "S1-S4": ("S1", "S2", "S3", "S4")}
 Progress = Callable[[str, float | None], None]
+#: Scenario → the events of its harm, the step that takes or damages something, as (actions,
+#: channels) of which an event needs one: where none of them is logged the scenario left no
+#: trace of the harm, only of its context (C2's job search alone is what many people do who
+#: take nothing; C1's late logons alone are a late worker's). Other scenarios: every event.
+HARM: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "C1": (frozenset({"device_connect", "device_disconnect", "web_visit", "web_upload"}),
+           frozenset({"removable_media"})),
+    "C2": (frozenset({"device_connect", "device_disconnect"}), frozenset({"removable_media"})),
+}
+
+
+def shows_harm(scenario: str, action: str | None, channel: str | None) -> bool:
+    """Whether a logged event labelled with ``scenario`` is a trace of its harm (:data:`HARM`).
+
+    >>> shows_harm("C2", "web_visit", "web"), shows_harm("C2", "file_copy", "removable_media")
+    (False, True)
+    >>> shows_harm("C4", "logon", None)
+    True
+    """
+    if scenario not in HARM:
+        return True
+    actions, channels = HARM[scenario]
+    return action in actions or channel in channels
 
 
 def _parse_time(text: str, where: str) -> dt.date:
@@ -61,8 +84,9 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
     """Insiders (answers layout) with their malicious days, and benign look-alikes by user.
 
     With a ``labels.csv``, an insider is ``traced`` when at least one of the events labelled
-    with their user id is in the store (a masquerade event, logged under the victim's
-    account, is a trace too); without one, every insider is.
+    with their user id that shows the scenario's harm (:func:`shows_harm`) is in the store (a
+    masquerade event, logged under the victim's account, is a trace too); without one, every
+    insider is.
     """
     folder = truth / "answers" if (truth / "answers" / "insiders.csv").exists() else truth
     insiders_csv = folder / "insiders.csv"
@@ -74,7 +98,9 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
     if labels_csv.exists():
         traced = set()
         with labels_csv.open(newline="", encoding="utf-8") as handle:
-            wanted = {r["event_id"]: r["user"].strip() for r in csv.DictReader(handle)}
+            rows = list(csv.DictReader(handle))
+        wanted = {r["event_id"]: r["user"].strip() for r in rows}
+        scenario_of = {r["event_id"]: r.get("scenario", "").strip() for r in rows}
         if wanted:
             import ibis
 
@@ -83,9 +109,11 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
                 ids = store.con.create_table(unique_view_name("mh_truth_ids"), ids.to_pandas(),
                                              temp=True)
             e = store.events
-            hits = e.join(ids, e.event_id == ids.w_id).select(e.event_id, e.user_id, e.day)
+            hits = e.join(ids, e.event_id == ids.w_id).select(e.event_id, e.user_id, e.day,
+                                                              e.action, e.channel)
             for row in hits.to_pyarrow().to_pylist():
-                traced.add(wanted[row["event_id"]])
+                if shows_harm(scenario_of[row["event_id"]], row["action"], row["channel"]):
+                    traced.add(wanted[row["event_id"]])
                 # masquerade events are under someone else's account: not the insider's days
                 if row["user_id"] == wanted.get(row["event_id"]):
                     labelled[row["user_id"]].add(row["day"])
