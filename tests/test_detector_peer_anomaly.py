@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from detect_helpers import caught, insiders, run
 from molehunt.detectors.peer_anomaly import PeerAnomaly, _average_path
 
@@ -98,3 +100,35 @@ def test_measures_the_deployment_cannot_see_are_left_out() -> None:
     named = {r["feature"] for reasons in found.reasons for r in reasons}
     assert "device_connects_1d" not in named
     assert "visits_job_board_1d" in named
+
+
+@pytest.mark.spark
+def test_spark_and_duckdb_agree_where_it_finds_something(detect_org: Any) -> None:
+    # the conformance suite's one-week slice leaves no person enough history to be judged
+    pytest.importorskip("pyspark")
+    import copy
+
+    from detect_helpers import slice_of, window
+
+    workspace, _ = detect_org
+    duck_store, duck = window(workspace)
+    spark_store, spark = window(workspace, "spark")
+    try:
+        params = {"history_days": 10, "min_history": 5, "min_score": 0.3,
+                  "measures": ("events_out", "hosts", "emails_external_sent",
+                               "visits_job_board", "events_after_hours")}
+        detector = PeerAnomaly(**params).fit(slice_of(duck, 21))
+        twin = copy.deepcopy(detector)
+        found = _rows(detector.score(slice_of(duck, 21)))
+        assert found, "the slice has findings to compare"
+        assert found == _rows(twin.score(slice_of(spark, 21)))
+    finally:
+        duck_store.close()
+        spark_store.close()
+
+
+def _rows(table: Any) -> list[tuple[Any, ...]]:
+    frame = table.to_pandas()
+    return sorted((r.user_id, str(r.day)[:10], round(r.score, 6),
+                   tuple(sorted((x["feature"], round(x["weight"], 6), x["text"])
+                                for x in r.reasons))) for r in frame.itertuples())
