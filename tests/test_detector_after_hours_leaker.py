@@ -76,3 +76,28 @@ def test_a_late_workers_night_is_unusual_by_what_went_to_a_new_drive() -> None:
     # their usual late night with a new device and nothing copied, or a drive used by day
     assert _late_night(files=0, late_worker=True) < 0.2
     assert _late_night(files=6, late_worker=True, plugged_in_at_night=False) < 0.2
+
+
+def _night_leak(pasted_before: bool) -> float:
+    """Score of a late worker's ordinary night (off-hours logons every day) on which
+    something went out off hours to a paste or leak site; ``pasted_before``: they used such
+    sites now and then in the months before."""
+    start = dt.date(2024, 1, 1)
+    days = [{"user_id": "w", "day": start + dt.timedelta(days=n), "days_observed_1d": n + 1,
+             "days_since_travel_1d": None, "logons_off_hours_1d": 1,
+             "uploads_paste_leak_1d": 1 if pasted_before and n % 20 == 5 else 0}
+            for n in range(100)]
+    days[-1].update(logons_off_hours_1d=2, events_after_hours_z_self_90d=0.5,
+                    uploads_paste_leak_1d=1, events_out_off_hours_1d=1)
+    window = synthetic_window(days, columns=AfterHoursLeaker.requires)
+    window.observations = frozenset({"web_direction", "removable_files", "removable_connect",
+                                     "logon"})
+    found = AfterHoursLeaker().fit(window).score(window).to_pandas()
+    found = found[found.day == found.day.max()]
+    return float(found.score.max()) if len(found) else 0.0
+
+
+def test_a_late_workers_night_is_unusual_when_something_goes_to_a_new_leak_site() -> None:
+    assert _night_leak(pasted_before=False) >= 0.7
+    # a developer who pastes now and then, late as usual: one signal
+    assert _night_leak(pasted_before=True) < 0.2

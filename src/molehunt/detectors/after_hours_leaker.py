@@ -29,7 +29,8 @@ class AfterHoursLeaker(Detector):
 
     Signals: off-hours logons when the person's after-hours activity is far above their own
     usual (``events_after_hours_z_self_90d``), or when in that session files went to a drive
-    new to the person (a late worker's night is unusual by what was done in it); removable
+    new to the person or something went out to a leak site new to them (a late worker's
+    night is unusual by what was done in it); removable
     media that is new to the person (``device_first_use_1d``, or off-hours connections by
     someone with no use in the months before the last ``episode_rows`` active days);
     uploads to paste and leak sites. One signal alone scores low; two or three on one day
@@ -48,7 +49,7 @@ class AfterHoursLeaker(Detector):
     """
 
     name: ClassVar[str] = "after_hours_leaker"
-    version: ClassVar[int] = 6
+    version: ClassVar[int] = 7
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({
@@ -62,7 +63,8 @@ class AfterHoursLeaker(Detector):
         "user_day", "logons_off_hours_1d", "events_after_hours_z_self_90d",
         "device_first_use_1d", "device_connects_1d", "device_connects_median_self_90d",
         "device_connects_off_hours_1d", "days_observed_1d", "days_since_travel_1d",
-        "files_to_removable_1d", "uploads_paste_leak_1d", "visits_paste_leak_1d"})
+        "files_to_removable_1d", "uploads_paste_leak_1d", "visits_paste_leak_1d",
+        "events_out_off_hours_1d", "events_after_hours_1d"})
 
     #: A day's after-hours activity must be this many robust SDs above the person's usual.
     min_after_hours_z: float = 3.0
@@ -108,6 +110,7 @@ class AfterHoursLeaker(Detector):
             u = u.mutate(_older_leaks=(u._leaks > 0).cast("int32").sum().over(older))
             u = u.mutate(_leaks=ibis.ifelse(u._older_leaks.fill_null(0) == 0, u._leaks, 0))
         leak = u._leaks > 0
+        u = u.mutate(_leaks_before=(u._leaks > 0).cast("int32").sum().over(older))
         z = u.events_after_hours_z_self_90d.fill_null(0.0)
         # on a business trip "after hours" is another time zone's working day
         travelling = u.days_since_travel_1d.notnull() & (u.days_since_travel_1d <= 1)
@@ -123,13 +126,20 @@ class AfterHoursLeaker(Detector):
             u.device_connects_off_hours_1d > 0) & (
             u.days_observed_1d >= self.min_history_days) & (
             ibis.literal(True) if blind_copies else u.files_to_removable_1d > 0)
+        # ... and so is one in which something went to a leak site new to the person (where
+        # uploads are seen: a visit cannot be told from a night's reading)
+        leak_night = (u.logons_off_hours_1d > 0) & leak & (
+            u._leaks_before.fill_null(0) == 0) & (u.events_out_off_hours_1d > 0) & (
+            ibis.literal(not blind_uploads))
         tonight = (u.logons_off_hours_1d > 0) & (
-            (z >= self.min_after_hours_z) | first_night | media_night) & ~travelling
+            (z >= self.min_after_hours_z) | first_night | media_night | leak_night) & ~travelling
         # a night spans midnight: what leaves after it belongs to the session that began the
         # evening before
         order = ibis.window(group_by=u.user_id, order_by=u.day)
         u = u.mutate(_tonight=tonight, _z=z, _first_night=first_night,
-                     _media_night=media_night & (z < self.min_after_hours_z) & ~first_night)
+                     _media_night=media_night & (z < self.min_after_hours_z) & ~first_night,
+                     _leak_night=leak_night & ~media_night & (z < self.min_after_hours_z)
+                     & ~first_night)
         u = u.mutate(_last_night=u._tonight.lag().over(order).fill_null(False)
                      & (u.day.delta(u.day.lag().over(order), unit="day") <= 1))
         night = u._tonight | (leak & u._last_night)
@@ -166,7 +176,9 @@ class AfterHoursLeaker(Detector):
                        " robust SDs above the person's usual", ibis.cases(
                            (rows._first_night, "; the first off-hours logon in months"),
                            (rows._media_night, "; files went to a drive new to the person in"
-                                               " that session"), else_=""))),
+                                               " that session"),
+                           (rows._leak_night, "; something went to a leak site new to the"
+                                              " person off hours"), else_=""))),
             reason("device_connects_1d", rows.device_connects_1d,
                    rows.device_connects_median_self_90d, rows._media_s,
                    ibis.literal("removable media new to the person: ").concat(
