@@ -45,15 +45,11 @@ DOCUMENTED_ACTIVITIES: dict[str, dict[str, dict[str, str]]] = {
                  "File Copy": "file_copy", "File Delete": "file_delete"},
         "email": {"Send": "email_send", "Receive": "email_view"},
     },
-    "r6": {
-        "logon": {"Logon": "logon", "Logoff": "logoff"},
-        "device": {"Connect": "device_connect", "Disconnect": "device_disconnect"},
-        "file": {"File Open": "file_open", "File Write": "file_write",
-                 "File Copy": "file_copy", "File Delete": "file_delete"},
-        "email": {"Send": "email_send", "View": "email_view"},
-        "http": {"WWW Visit": "web_visit", "WWW Download": "web_download",
-                 "WWW Upload": "web_upload"},
-    },
+}
+DOCUMENTED_ACTIVITIES["r6"] = {
+    **DOCUMENTED_ACTIVITIES["r5"],
+    "email": {"Send": "email_send", "View": "email_view"},
+    "http": {"WWW Visit": "web_visit", "WWW Download": "web_download", "WWW Upload": "web_upload"},
 }
 _SOURCES = {"logon": "cert.logon", "device": "cert.device", "file": "cert.file",
             "email": "cert.email", "http": "cert.http"}

@@ -110,15 +110,6 @@ _HEADERS_R4 = {
               "content"],
     "http": ["id", "date", "user", "pc", "url", "content"],
 }
-_HEADERS_R5 = {
-    "logon": ["id", "date", "user", "pc", "activity"],
-    "device": ["id", "date", "user", "pc", "file_tree", "activity"],
-    "file": ["id", "date", "user", "pc", "filename", "activity", "to_removable_media",
-             "from_removable_media", "content"],
-    "email": ["id", "date", "user", "pc", "to", "cc", "bcc", "from", "activity", "size",
-              "attachments", "content"],
-    "http": ["id", "date", "user", "pc", "url", "content"],
-}
 _HEADERS_R6 = {
     "logon": ["id", "date", "user", "pc", "activity"],
     "device": ["id", "date", "user", "pc", "file_tree", "activity"],
@@ -128,6 +119,8 @@ _HEADERS_R6 = {
               "attachments", "content"],
     "http": ["id", "date", "user", "pc", "url", "activity", "content"],
 }
+#: r5.x: r6's columns, but a web log without activity (as r4's)
+_HEADERS_R5 = {**_HEADERS_R6, "http": _HEADERS_R4["http"]}
 _LDAP_R4 = ["employee_name", "user_id", "email", "role", "business_unit", "functional_unit",
             "department", "team", "supervisor"]
 _LDAP_R5 = ["employee_name", "user_id", "email", "role", "projects", "business_unit",
