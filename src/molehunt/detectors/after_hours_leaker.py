@@ -30,9 +30,9 @@ class AfterHoursLeaker(Detector):
     Signals: off-hours logons when the person's after-hours activity is far above their own
     usual (``events_after_hours_z_self_90d``), or when in that session files went to a drive
     new to the person or something went out to a leak site new to them (a late worker's
-    night is unusual by what was done in it); removable
-    media that is new to the person (``device_first_use_1d``, or off-hours connections by
-    someone with no use in the months before the last ``episode_rows`` active days);
+    night is unusual by what was done in it); removable media that is new to the person
+    (``device_first_use_1d``, or off-hours connections by someone with no use in the months
+    before the last ``episode_rows`` active days);
     uploads to paste and leak sites. One signal alone scores low; two or three on one day
     score high (new media counts toward two only when files were copied to it, and toward the
     night only when it was connected off hours).
