@@ -180,11 +180,7 @@ class PeerAnomaly(Detector):
     trees: int = 0
     sample: int = 256
     seed: int = 7
-    #: A measure's surprise is also capped by how rare its value is among everyone's days.
-    everyone: bool = False
     knots_: dict[str, list[tuple[float, float]]] = field(default_factory=dict, repr=False)
-    value_knots_: dict[str, list[tuple[float, float]]] = field(default_factory=dict,
-                                                               repr=False)
     total_knots_: list[tuple[float, float]] = field(default_factory=list, repr=False)
     forest_: list[list[tuple[int, float, int, int, float]]] = field(default_factory=list,
                                                                     repr=False)
@@ -221,20 +217,12 @@ class PeerAnomaly(Detector):
             columns[f"_z_{m}"] = ibis.ifelse(n >= self.min_history,
                                              rounded(z.clip(0.0, 50.0), 4), 0.0)
             columns[f"_mu_{m}"] = mean
-            columns[f"_x_{m}"] = rounded(x, 4)
         return u.mutate(**columns)
 
     def _totals(self, t: ibis.Table, measures: list[str]) -> ibis.Table:
         """``t`` with ``_s_<m>`` (surprise per measure), ``_day`` and ``_total``."""
-        def rarity(m: str) -> Any:
-            own = surprise(t[f"_z_{m}"], self.knots_.get(m, []))
-            if not self.everyone:
-                return own
-            # unusual for the person *and* rare among everyone's days: a habit the person
-            # only lately took up, which many people have, is not a surprise
-            return ibis.least(own, surprise(t[f"_x_{m}"], self.value_knots_.get(m, [])))
-
-        t = t.mutate(**{f"_s_{m}": rounded(rarity(m), 4) for m in measures})
+        t = t.mutate(**{f"_s_{m}": rounded(surprise(t[f"_z_{m}"], self.knots_.get(m, [])), 4)
+                        for m in measures})
         values = [t[f"_s_{m}"] for m in measures]
         if len(values) <= self.top:
             day = balanced_sum(values)
@@ -264,11 +252,6 @@ class PeerAnomaly(Detector):
         row = quantiles[0] if quantiles else {}
         self.knots_ = {m: tail_knots([float(v) for v in row.get(f"q_{m}") or []])
                        for m in measures if row.get(f"q_{m}")}
-        values = t.aggregate(**{f"q_{m}": t[f"_x_{m}"].quantile(probabilities)
-                                for m in measures}).to_pyarrow().to_pylist()
-        row = values[0] if values else {}
-        self.value_knots_ = {m: tail_knots([float(v) for v in row.get(f"q_{m}") or []])
-                             for m in measures if row.get(f"q_{m}")}
         totals = self._totals(t, measures)
         q = totals.aggregate(q=totals._total.quantile(probabilities)).to_pyarrow().to_pylist()
         self.total_knots_ = tail_knots([float(v) for v in (q[0]["q"] if q and q[0]["q"]
