@@ -221,7 +221,7 @@ def features_list(
     from molehunt.features.catalogue import UNITS, catalogue
 
     rows = [{"name": f.name, "family": f.family, "unit": f.unit, "window": f.window,
-             "definition": f.definition} for f in catalogue()]
+             "definition": f.definition, "observes": list(f.observes)} for f in catalogue()]
     if as_json:
         out.print_json(json.dumps(rows))
         return

@@ -183,7 +183,9 @@ class AfterHoursLeaker(Detector):
                    rows.device_connects_median_self_90d, rows._media_s,
                    ibis.literal("removable media new to the person: ").concat(
                        number_text(rows.device_connects_1d), " connections, ",
-                       number_text(rows.files_to_removable_1d), " files copied to it")),
+                       # null where copies cannot be seen: said so, not "0 files copied"
+                       ibis.coalesce(number_text(rows.files_to_removable_1d).concat(
+                           " files copied to it"), "files copied to it cannot be seen"))),
             reason("visits_paste_leak_1d" if blind_uploads else "uploads_paste_leak_1d",
                    rows._leaks, 0.0, rows._leak_s, number_text(rows._leaks).concat(
                        " visits to paste or leak sites new to the person (uploads cannot be"

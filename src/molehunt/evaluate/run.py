@@ -163,6 +163,10 @@ def isolation_forest_scores(user_day: Any, seed: int = 0, sample: int = 50000
     # every figure of the baseline) would change from one evaluation to the next
     table: pa.Table = user_day.select("user_id", "day", *numeric).order_by(
         "user_id", "day").to_pyarrow()
+    # a null (cannot see: DESIGN.md §6b; a deviation without enough history) is read as 0,
+    # the value those cells had before they were null: the forest needs a value in every
+    # cell, and a column the deployment never sees is then one constant the trees never split
+    # on (documented in docs/detection.md, the baseline paragraph)
     matrix = np.column_stack([
         np.nan_to_num(table.column(c).to_numpy(zero_copy_only=False).astype("float32"),
                       nan=0.0) for c in numeric])

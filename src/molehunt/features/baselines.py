@@ -16,9 +16,11 @@ A robust z-score is ``(x - median) / scale`` with ``scale`` the inter-quartile r
 (the standard deviation of a normal distribution with that IQR), floored so that a person whose
 days are all alike does not turn a small change into a huge score. Counts and bytes are
 compared on a ``log(1 + x)`` scale, where "twice as many" is the same step at any size; hours
-and sensitivity levels as they are. A score needs at least ``MIN_HISTORY`` earlier days (or
-peers), else it is null. Scores are rounded to 4 decimals (halves upwards, the same on every
-engine: :func:`molehunt.portable.rounded`).
+and sensitivity levels as they are. A null value (*cannot see*, DESIGN.md §6b) is skipped: the
+quantiles and the count take only the days (or peers) with a value (the engines' aggregates
+skip nulls), and a null day has a null score. A score needs at least ``MIN_HISTORY`` earlier
+days (or peers) with a value, else it is null. Scores are rounded to 4 decimals (halves
+upwards, the same on every engine: :func:`molehunt.portable.rounded`).
 """
 
 from __future__ import annotations

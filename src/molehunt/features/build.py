@@ -39,7 +39,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,12 +67,13 @@ from molehunt.features.families.hosts import host_days as host_days_of
 from molehunt.features.families.hosts import host_usage
 from molehunt.features.io import read, read_days, replace_days, segment_path, write
 from molehunt.store.connect import Store, connect
+from molehunt.store.coverage import OBSERVATIONS, Span, coverage
 from molehunt.store.directory import infer_company_domains
 from molehunt.store.workspace import Workspace
 
 #: Bumped when a stored table changes meaning (6: layoffs from the directory without HR; 7: a
-#: directory wave may span two snapshots).
-STATE_VERSION = 7
+#: directory wave may span two snapshots; 8: a column the deployment cannot observe is null).
+STATE_VERSION = 8
 #: Ranges up to this many days get their own-history baselines by joining each person-day to
 #: its earlier days; longer ranges compute the windows over the whole history in one pass.
 SHORT_RANGE_DAYS = 14
@@ -167,7 +168,9 @@ class FeatureStore:
 
 def catalogue_signature() -> str:
     """A hash of the catalogue's columns: a different catalogue forces a full rebuild."""
-    names = [f"{f.name}:{f.unit}:{f.baseline}:{f.peers}" for f in catalogue()]
+    # what a column observes decides where it is null: a change rebuilds too
+    names = [f"{f.name}:{f.unit}:{f.baseline}:{f.peers}:{','.join(f.observes)}"
+             for f in catalogue()]
     text = "|".join([*names, *baselines.SELF_WINDOWS, str(STATE_VERSION)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -311,10 +314,66 @@ def event_aggregates(rows: ibis.Table) -> ibis.Table:
     return rows.group_by(rows.user_id, rows.day).aggregate(**aggregates)
 
 
+#: Observations recorded as sparse facts, not as a stream of daily rows: once a deployment
+#: has them they cover every day (a month without a resignation is still an HR feed that would
+#: have shown one; a document's label holds before and after the reads that show it).
+WHOLE_RANGE = frozenset({"hr_departure", "hr_travel", "hr_performance", "hr_layoff",
+                         "hr_declarations", "directory", "document_labels"})
+
+
+def feature_coverage(seen: Mapping[str, Span] | None) -> dict[str, Span] | None:
+    """The coverage the feature build uses: ``seen`` with one HR feed covering every HR kind.
+
+    Coverage infers the HR kinds from the records the feed holds, and a feed without a single
+    travel or declaration in its months most likely has none to show (a small company, a
+    quiet year): its columns read *saw none*, as the feed's other kinds do. Without any HR
+    record every HR column is null.
+    """
+    if seen is None:
+        return None
+    found = dict(seen)
+    hr = [name for name in OBSERVATIONS if name.startswith("hr_")]
+    if any(name in found for name in hr):
+        for name in hr:
+            found.setdefault(name, (dt.date.min, dt.date.max))
+    return found
+
+
+def observed(feature: Feature, value: Any, day: Any, seen: Mapping[str, Span] | None) -> Any:
+    """``value`` where the deployment covers every observation ``feature`` rests on, else null.
+
+    Null means *cannot see* (DESIGN.md §6b): the observation is missing from ``seen`` (the
+    workspace's :func:`~molehunt.store.coverage.coverage`), or ``day`` is before its first
+    covered day (a feed connected later; for observations in :data:`WHOLE_RANGE`, any
+    coverage covers every day). ``seen`` None: everything is seen.
+
+    The end of a span does not cut: the last row of a sparse stream (drives, meetings) is
+    often a Friday, and a daily run computing the Sunday would make it null where a rebuild a
+    day later (the span reaching Monday) makes it 0. So a daily run equals a rebuild, and the
+    days after a feed stops read as *saw none*, which the rows cannot tell from quiet days.
+    """
+    if seen is None or not feature.observes:
+        return value
+    if any(o not in seen for o in feature.observes):
+        return ibis.null(value.type())
+    inside = [day >= seen[o][0] for o in feature.observes
+              if o not in WHOLE_RANGE and seen[o][0] != dt.date.min]
+    if not inside:
+        return value
+    covered = inside[0]
+    for condition in inside[1:]:
+        covered &= condition
+    return ibis.cases((covered, value), else_=ibis.null(value.type()))
+
+
 def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ibis.Table,
                host_usage: ibis.Table | None, first_seen: ibis.Table, start: dt.date,
-               end: dt.date) -> ibis.Table:
-    """Every catalogue column plus the day's context, one row per person and active day."""
+               end: dt.date, seen: Mapping[str, Span] | None = None) -> ibis.Table:
+    """Every catalogue column plus the day's context, one row per person and active day.
+
+    A column whose observations ``seen`` (the coverage) does not cover on a day is null then
+    (:func:`observed`); ``None``: every observation is seen.
+    """
     keys = base.select(base.user_id, base.day)
     context = user_context(keys, store.directory)
     inputs = FeatureInputs(enriched=detail, host_days=host_days, host_usage=host_usage,
@@ -335,8 +394,10 @@ def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ib
     table = _joined_by_person_day(base, parts, fills)
     ordered = [f.name for f in catalogue()]
     casts = {f.name: ("int64" if _integer(f) else "float64") for f in catalogue()}
+    by_name = {f.name: f for f in catalogue()}
     return table.select(table.user_id, table.day, *[table[c] for c in CONTEXT],
-                        *[table[n].cast(casts[n]).name(n) for n in ordered])
+                        *[observed(by_name[n], table[n].cast(casts[n]), table.day, seen).name(n)
+                          for n in ordered])
 
 
 def _joined_by_person_day(table: ibis.Table, parts: list[ibis.Table],
@@ -601,7 +662,8 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
                             store.backend)
     end = last_day
     if start > end:  # e.g. HR news dated after the last event: it reaches later days' runs
-        _write_state(features, batches, dt.date.fromisoformat(state["last_day"]))
+        _write_state(features, batches, dt.date.fromisoformat(state["last_day"]),
+                     bool(state.get("labels_seen")))
         return BuildSummary(None, None, 0, 0, time.perf_counter() - started, False,
                             store.backend)
     # appending after the last computed day: the compact states are exactly what is needed
@@ -654,7 +716,16 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
             usage = both.group_by(both.host, both.user_id).aggregate(days=both.days.sum())
         write(store, usage, staging / "host_usage.parquet")
         write(store, host_days, segment_path(staging / "host_days", start, end))
-        new = daily_base(store, base, detail, host_days, usage_before, first_seen, start, end)
+        seen = feature_coverage(coverage(workspace, store))
+        # the enrichment also reads confidentiality markings in the content, which coverage
+        # does not look for: a sensitivity it found shows labels are seen (kept in the state,
+        # so a daily run without a marked row still sees them)
+        labels_seen = bool(state.get("labels_seen")) or int(
+            heavy.filter(heavy.sensitivity.notnull()).count().execute()) > 0
+        if seen is not None and labels_seen:
+            seen.setdefault("document_labels", (dt.date.min, dt.date.max))
+        new = daily_base(store, base, detail, host_days, usage_before, first_seen, start, end,
+                         seen)
         new = _materialised(store, new, staging / "base.parquet")
 
         report("baselines and deviations", 0.6)
@@ -725,7 +796,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
                                                       last_week))
         replace_days(store, staging / "user_week", features.root / "user_week", week_start,
                      key="week")
-    _write_state(features, batches, end)
+    _write_state(features, batches, end, labels_seen)
     report("done", 1.0)
     return BuildSummary(start, end, (end - start).days + 1, rows_written,
                         time.perf_counter() - started, full, store.backend)
@@ -764,9 +835,11 @@ def _storing(features: FeatureStore, full: bool) -> None:
     _save_state(features, {**state, "storing": True})
 
 
-def _write_state(features: FeatureStore, batches: list[str], last_day: dt.date) -> None:
+def _write_state(features: FeatureStore, batches: list[str], last_day: dt.date,
+                 labels_seen: bool) -> None:
     state = {"version": STATE_VERSION, "catalogue": catalogue_signature(),
              "batches": sorted(batches), "last_day": last_day.isoformat(),
+             "labels_seen": labels_seen,
              "computed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     _save_state(features, state)
 

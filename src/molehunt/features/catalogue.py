@@ -44,8 +44,16 @@ WEEKLY = ("sum", "max", "min", "mean", "last")
 class Feature:
     """One column of the per person × day table and what it means.
 
-    ``null`` means "did not apply that day" (no labelled document read, no activity to time);
-    counts and bytes are 0, never null, on a day the person was active.
+    ``observes`` names the observations (:data:`molehunt.store.coverage.OBSERVATIONS`) the
+    value rests on, all of them needed: on a day the deployment does not cover one of them
+    (outside its coverage span, or no source provides it) the value is null, *cannot see*
+    (DESIGN.md §6b). A count over several observations, each of which adds what it sees
+    (``events_out_1d``: mail, uploads, copies, prints), declares none. Derived columns (the
+    deviations, the week) inherit it.
+
+    On a day the person was active and the observation is covered, a count or byte total is
+    0 when nothing was seen (*saw none*), never null; ``null`` there means "did not apply that
+    day" (no labelled document read, no activity to time, no HR record).
     """
 
     name: str
@@ -58,6 +66,8 @@ class Feature:
     baseline: bool = False
     #: Compared with peers only (the signal is "more than people in the same role").
     peers: bool = False
+    #: The observations the value rests on (all needed); empty: nothing specific.
+    observes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -66,6 +76,11 @@ class Feature:
             raise ConfigError(f"feature {self.name}: unknown weekly rule {self.weekly!r}")
         if not self.name.endswith("_" + self.window):
             raise ConfigError(f"feature {self.name}: the name must end with its window")
+        from molehunt.store.coverage import OBSERVATIONS
+
+        unknown = [o for o in self.observes if o not in OBSERVATIONS]
+        if unknown:
+            raise ConfigError(f"feature {self.name}: unknown observation(s) {unknown}")
 
     @property
     def measure(self) -> str:

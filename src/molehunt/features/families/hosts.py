@@ -108,7 +108,7 @@ FAMILY = Family(
                 "active on the computer on more than half of its earlier person-days (once it "
                 "had five)."),
         Feature("logons_other_user_host_1d", "hosts", "events",
-                "Logons to computers that belong to another person."),
+                "Logons to computers that belong to another person.", observes=("logon",)),
         Feature("events_other_user_host_1d", "hosts", "events",
                 "Events of any kind on computers that belong to another person."),
     ),

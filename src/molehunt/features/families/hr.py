@@ -122,29 +122,32 @@ FAMILY = Family(
     title="HR context",
     order=100,
     features=(
+        # hire records are in no observation of their own: null already where HR has none
         Feature("days_since_hire_1d", "hr", "days",
                 "Days since the person's hire (HR hire event); null when HR has none.",
                 weekly="last"),
         Feature("days_since_notice_1d", "hr", "days",
                 "Days since the person gave notice of resignation; null before any notice.",
-                weekly="last"),
+                weekly="last", observes=("hr_departure",)),
         Feature("days_to_departure_1d", "hr", "days",
                 "Days left until the known leaving date (from a notice or a termination); "
-                "null while no departure is known.", weekly="min"),
+                "null while no departure is known.", weekly="min",
+                observes=("hr_departure",)),
         Feature("days_since_layoff_in_group_1d", "hr", "days",
                 "Days since the last layoff in the person's department; null if none. Without"
                 " HR layoff records, a wave of leavers in the department as the directory"
                 " snapshots show it (at least 3 people and 10 % of it at one snapshot).",
-                weekly="last"),
+                weekly="last", observes=("directory",)),
         Feature("days_since_travel_1d", "hr", "days",
                 "Days since the person's last business trip ended (0 while travelling); "
-                "null if they never travelled.", weekly="min"),
+                "null if they never travelled.", weekly="min", observes=("hr_travel",)),
         Feature("days_since_performance_concern_1d", "hr", "days",
                 "Days since HR last recorded a performance concern; null if never.",
-                weekly="last"),
+                weekly="last", observes=("hr_performance",)),
         Feature("outside_engagement_declared_1d", "hr", "flag",
                 "1 once the person has declared an outside engagement (consulting, board "
-                "seat, expert-network profile).", weekly="max"),
+                "seat, expert-network profile).", weekly="max",
+                observes=("hr_declarations",)),
     ),
     derive=_derive,
 )

@@ -44,6 +44,9 @@ def _derive(inputs: Any) -> Any:
                          **{n: joined[n].fill_null(0).cast("int64") for n in names})
 
 
+#: Reads of documents whose owning department is known (the documents table, labels).
+_READS = ("file_access", "document_labels")
+
 FAMILY = Family(
     name="need_to_know",
     title="Need-to-know",
@@ -51,14 +54,16 @@ FAMILY = Family(
     features=(
         Feature("documents_read_other_unit_1d", "need_to_know", "documents",
                 "Distinct documents owned by another department that the person opened, "
-                "wrote or printed.", peers=True),
+                "wrote or printed.", peers=True, observes=_READS),
         Feature("documents_read_other_unit_sensitive_1d", "need_to_know", "documents",
-                "Of those, documents of sensitivity 2 (confidential) or higher.", peers=True),
+                "Of those, documents of sensitivity 2 (confidential) or higher.", peers=True,
+                observes=_READS),
         Feature("meetings_other_unit_1d", "need_to_know", "events",
-                "Meetings of another department the person attended.", peers=True),
+                "Meetings of another department the person attended.", peers=True,
+                observes=("meetings",)),
         Feature("meetings_closed_other_unit_1d", "need_to_know", "events",
                 "Closed-door meetings of another department the person attended.",
-                peers=True),
+                peers=True, observes=("meetings",)),
     ),
     derive=_derive,
 )

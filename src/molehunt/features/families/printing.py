@@ -7,6 +7,8 @@ from typing import Any
 from molehunt.features.catalogue import Family, Feature
 from molehunt.features.enrich import count, total
 
+_PRINTS = ("printing",)
+
 
 def _aggregates(e: Any) -> dict[str, Any]:
     printed = e.action == "print"
@@ -23,13 +25,14 @@ FAMILY = Family(
     title="Printing",
     order=70,
     features=(
-        Feature("prints_1d", "printing", "events", "Print jobs."),
+        Feature("prints_1d", "printing", "events", "Print jobs.", observes=_PRINTS),
         Feature("pages_printed_1d", "printing", "pages",
-                "Pages printed, where the printer log records them."),
+                "Pages printed, where the printer log records them.", observes=_PRINTS),
         Feature("prints_off_hours_1d", "printing", "events",
-                "Print jobs after hours or on a weekend."),
+                "Print jobs after hours or on a weekend.", observes=_PRINTS),
         Feature("prints_sensitive_1d", "printing", "events",
-                "Print jobs of documents of sensitivity 2 (confidential) or higher."),
+                "Print jobs of documents of sensitivity 2 (confidential) or higher.",
+                observes=(*_PRINTS, "document_labels")),
     ),
     aggregates=_aggregates,
 )

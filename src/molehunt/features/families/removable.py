@@ -7,6 +7,9 @@ from typing import Any
 from molehunt.features.catalogue import Family, Feature
 from molehunt.features.enrich import count, total
 
+_CONNECTS = ("removable_connect",)
+_FILES = ("removable_files",)
+
 
 def _aggregates(e: Any) -> dict[str, Any]:
     to_media = e.to_media & e.action.isin(("file_copy", "file_write"))
@@ -29,17 +32,23 @@ FAMILY = Family(
           "novelty family.",
     features=(
         Feature("device_connects_1d", "removable", "events",
-                "Removable devices (USB drives, phones, disks) connected.", baseline=True),
+                "Removable devices (USB drives, phones, disks) connected.", baseline=True,
+                observes=_CONNECTS),
         Feature("device_connects_off_hours_1d", "removable", "events",
-                "Removable devices connected after hours or on a weekend."),
+                "Removable devices connected after hours or on a weekend.",
+                observes=_CONNECTS),
         Feature("files_to_removable_1d", "removable", "events",
-                "Files copied or written to removable media.", baseline=True),
+                "Files copied or written to removable media.", baseline=True,
+                observes=_FILES),
         Feature("bytes_to_removable_1d", "removable", "bytes",
-                "Bytes of files copied to removable media, where the log records a size."),
+                "Bytes of files copied to removable media, where the log records a size.",
+                observes=_FILES),
         Feature("files_to_removable_sensitive_1d", "removable", "events",
-                "Files of sensitivity 2 (confidential) or higher copied to removable media."),
+                "Files of sensitivity 2 (confidential) or higher copied to removable media.",
+                observes=(*_FILES, "document_labels")),
         Feature("files_from_removable_1d", "removable", "events",
-                "Files copied from removable media onto the computer (what comes in)."),
+                "Files copied from removable media onto the computer (what comes in).",
+                observes=_FILES),
     ),
     aggregates=_aggregates,
 )

@@ -38,6 +38,10 @@ def _derive(inputs: Any) -> Any:
         documents_read_secret_1d=reads.doc_id.nunique(where=reads.sensitivity >= 3))
 
 
+_LABELS = ("document_labels",)
+#: Reads are file opens and writes (and prints, where there is a printing log).
+_LABELLED_READS = ("file_access", "document_labels")
+
 FAMILY = Family(
     name="sensitivity",
     title="Sensitivity of what is read and of what leaves",
@@ -48,24 +52,28 @@ FAMILY = Family(
           "protected corpus adds more once it runs.",
     features=(
         Feature("documents_read_1d", "sensitivity", "documents",
-                "Distinct labelled documents opened, written or printed.", baseline=True),
+                "Distinct labelled documents opened, written or printed.", baseline=True,
+                observes=_LABELLED_READS),
         Feature("documents_read_secret_1d", "sensitivity", "documents",
                 "Distinct documents of sensitivity 3 (secret) or 4 (crown jewel) opened, "
-                "written or printed."),
+                "written or printed.", observes=_LABELLED_READS),
         Feature("sensitivity_read_max_1d", "sensitivity", "level",
                 "Highest sensitivity among what was read; null when nothing labelled was "
-                "read.", weekly="max"),
+                "read.", weekly="max", observes=_LABELLED_READS),
         Feature("sensitivity_read_mean_1d", "sensitivity", "level",
-                "Mean sensitivity of labelled reads.", weekly="mean"),
+                "Mean sensitivity of labelled reads.", weekly="mean",
+                observes=_LABELLED_READS),
         Feature("sensitivity_out_max_1d", "sensitivity", "level",
                 "Highest sensitivity among what left the company; null when nothing "
-                "labelled left.", weekly="max", baseline=True),
+                "labelled left.", weekly="max", baseline=True, observes=_LABELS),
         Feature("sensitivity_out_mean_1d", "sensitivity", "level",
-                "Mean sensitivity of labelled outbound events.", weekly="mean"),
+                "Mean sensitivity of labelled outbound events.", weekly="mean",
+                observes=_LABELS),
         Feature("events_out_sensitive_1d", "sensitivity", "events",
-                "Outbound events carrying sensitivity 2 (confidential) or higher."),
+                "Outbound events carrying sensitivity 2 (confidential) or higher.",
+                observes=_LABELS),
         Feature("events_out_crown_jewel_1d", "sensitivity", "events",
-                "Outbound events carrying sensitivity 4 (crown jewel)."),
+                "Outbound events carrying sensitivity 4 (crown jewel).", observes=_LABELS),
     ),
     aggregates=_aggregates,
     derive=_derive,

@@ -33,7 +33,7 @@ FAMILY = Family(
                 baseline=True),
         Feature("events_weekend_1d", "timing", "events", "Events on a Saturday or Sunday."),
         Feature("logons_off_hours_1d", "timing", "events",
-                "Logons after hours or on a weekend."),
+                "Logons after hours or on a weekend.", observes=("logon",)),
         Feature("events_out_off_hours_1d", "timing", "events",
                 "Outbound events (see `events_out_1d`) after hours or on a weekend."),
         Feature("first_activity_hour_1d", "timing", "hour",

@@ -47,15 +47,17 @@ FAMILY = Family(
     features=(
         *(Feature(f"visits_{c}_1d", "web", "events",
                   f"Page visits, uploads and downloads at {text}.",
-                  baseline=c in {"job_board", "cloud_storage"})
+                  baseline=c in {"job_board", "cloud_storage"}, observes=("web_visit",))
           for c, text in _VISITED.items()),
         *(Feature(f"uploads_{c}_1d", "web", "events", f"Uploads to {text}.",
-                  baseline=c == "cloud_storage")
+                  baseline=c == "cloud_storage", observes=("web_direction",))
           for c, text in _UPLOADED.items()),
         Feature("uploads_other_1d", "web", "events",
-                "Uploads to any other site (not cloud storage, paste or webmail)."),
+                "Uploads to any other site (not cloud storage, paste or webmail).",
+                observes=("web_direction",)),
         Feature("downloads_hacking_tools_1d", "web", "events",
-                "Downloads from hacking-tool, keylogger and exploit sites."),
+                "Downloads from hacking-tool, keylogger and exploit sites.",
+                observes=("web_direction",)),
     ),
     aggregates=_aggregates,
 )
