@@ -189,3 +189,20 @@ def test_the_alert_budget_holds_over_every_window() -> None:
     for start in days:
         span = {start + dt.timedelta(days=k) for k in range(10)}
         assert sum(day in span for day in high_days) <= 10
+
+
+def test_band_high_waits_until_the_budget_line_can_be_placed() -> None:
+    # 300 people, budget 0.5 per 1,000 per day over 90 days: a window of 20 days holds a
+    # budget of 3 person-days, too few to tell the population's top from the first comers
+    days = [DAY + dt.timedelta(days=i) for i in range(120)]
+    rows = [finding("early", days[20], 0.95), finding("late", days[80], 0.95)]
+    params = ScoringParams(budget_per_1000=0.5, budget_days=90)
+    risk = score_risk(rows, params, Context(population=dict.fromkeys(days, 300)),
+                      last_day=days[-1])
+    peak = {u: max(r["risk"] for r in risk if r["user_id"] == u) for u in ("early", "late")}
+    assert 64.9 <= peak["early"] < 65, "held: the line cannot be placed yet"
+    assert peak["late"] >= 65, "67 days of 300 people hold a budget of 10"
+    # a small organisation still gets band high once the window is full
+    small = score_risk([finding("small", days[100], 0.95)], params,
+                       Context(population=dict.fromkeys(days, 100)), last_day=days[-1])
+    assert max(r["risk"] for r in small) >= 65

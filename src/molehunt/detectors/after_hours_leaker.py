@@ -49,7 +49,7 @@ class AfterHoursLeaker(Detector):
     """
 
     name: ClassVar[str] = "after_hours_leaker"
-    version: ClassVar[int] = 7
+    version: ClassVar[int] = 8
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({
@@ -106,9 +106,12 @@ class AfterHoursLeaker(Detector):
         u = u.mutate(_leaks=leaks.fill_null(0))
         if blind_uploads:
             # many people read paste sites: a visit stands for a leak only when such sites are
-            # new to the person (none in the months before the episode)
+            # new to the person (none in the months before the episode, which must have been
+            # seen: in a person's first weeks every site is new)
             u = u.mutate(_older_leaks=(u._leaks > 0).cast("int32").sum().over(older))
-            u = u.mutate(_leaks=ibis.ifelse(u._older_leaks.fill_null(0) == 0, u._leaks, 0))
+            u = u.mutate(_leaks=ibis.ifelse(
+                (u._older_leaks.fill_null(0) == 0)
+                & (u.days_observed_1d >= self.min_history_days), u._leaks, 0))
         leak = u._leaks > 0
         u = u.mutate(_leaks_before=(u._leaks > 0).cast("int32").sum().over(older))
         z = u.events_after_hours_z_self_90d.fill_null(0.0)

@@ -51,7 +51,7 @@ class LayoffCloudUpload(Detector):
     """
 
     name: ClassVar[str] = "layoff_cloud_upload"
-    version: ClassVar[int] = 6
+    version: ClassVar[int] = 7
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({"web_direction", "hr_layoff"})
@@ -116,9 +116,12 @@ class LayoffCloudUpload(Detector):
                      _recent=uploaded.sum().over(recent))
         # what the person's own earlier rate predicts for the recent period
         expected = u._older * self.recent_rows / ibis.greatest(u._older_rows, 1)
-        # a jump, not chance: clearly more days, and several times the usual rate
+        # a jump, not chance: clearly more days, and several times the usual rate; a rate
+        # needs a period to be measured over (in a person's first weeks it "predicts 0")
+        measured = u._older_rows >= (self.min_history_rows if blind else self.recent_rows)
         u = u.mutate(_expected=expected, _excess=ibis.ifelse(
-            u._recent >= self.min_rate_ratio * expected, u._recent - expected, 0.0))
+            measured & (u._recent >= self.min_rate_ratio * expected), u._recent - expected,
+            0.0))
         # new to cloud uploads, or uploading on far more days than the person used to
         # requests to a site are common, uploads are not: "never before" needs a history
         novel = u._older <= self.max_older_days

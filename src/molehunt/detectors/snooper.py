@@ -35,9 +35,12 @@ class Snooper(Detector):
     Signals: from the events, each computer's main user (the person active on it on most
     days, if at least ``min_owner_share`` of its days) makes it someone's personal machine;
     days on which a person opens files on another person's machine; how many of the last
-    ``recent_days`` active days had that, against the ``recent_days`` before (rising); mail
-    with attachments to personal webmail addresses on the day or the ``mail_days`` active days
-    before (a finding on the day of the mail too, when a snooping day came shortly before).
+    ``recent_days`` active days had that, against the ``recent_days`` before (rising: only
+    once the person has that much history, since no history is not "none before"); mail with
+    attachments to personal webmail addresses that day (a finding on the day of the mail too,
+    when a snooping day came in the ``mail_days`` active days before). Each mail counts on
+    its own day only: the story runs from the colleague's machine to the mail, and one mail
+    counted on every snooping day after it would add up to a case on its own.
     Where file opens are seen, files opened on another person's machine and mailed home is
     the whole story in one day and scores high from its first day.
 
@@ -47,7 +50,7 @@ class Snooper(Detector):
     """
 
     name: ClassVar[str] = "snooper"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
     kind: ClassVar[str] = "rule"
     observes: ClassVar[frozenset[str]] = frozenset({"file_access", "logon"})
     fallbacks: ClassVar[Mapping[str, str]] = {
@@ -56,12 +59,12 @@ class Snooper(Detector):
     }
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "emails_personal_sent_1d", "attachments_out_email_1d"})
-    lookback_days: ClassVar[int] = 60
+    lookback_days: ClassVar[int] = 90
 
     #: Active days in the "recent" period compared with the one before it.
     recent_days: int = 20
-    #: Active days before a snooping day (or before a mail day) in which the other counts:
-    #: only days already seen, so a daily run scores a day as a full run does.
+    #: Active days before a mail day in which a snooping day counts: only days already
+    #: seen, so a daily run scores a day as a full run does.
     mail_days: int = 3
     #: Share of a computer's active days its main user must have for it to be personal.
     min_owner_share: float = 0.5
@@ -104,20 +107,24 @@ class Snooper(Detector):
         personal = ibis.ifelse(u.attachments_out_email_1d > 0, u.emails_personal_sent_1d, 0)
         t = u.mutate(_recent=snooped.sum().over(recent),
                      _earlier=snooped.sum().over(earlier).fill_null(0),
-                     _mail=personal.sum().over(mail), _snooped_lately=snooped.sum().over(mail),
+                     _history=snooped.count().over(earlier),
+                     _mail=personal, _snooped_lately=snooped.sum().over(mail),
                      _snooped=snooped, _personal=personal)
         t = t.filter((t._snooped > 0) | ((t._personal > 0) & (t._snooped_lately > 0)))
         other_s = 0.2 + 0.15 * saturate(t._hosts if blind else t._opens, 5.0)
-        rising = t._recent - t._earlier
+        # a rise needs a whole earlier period: in a person's first weeks every habit "rises"
+        rising = ibis.ifelse(t._history >= self.recent_days, t._recent - t._earlier, 0)
         if blind:
             # days at other machines are routine for support staff (far more of them than
             # days with files opened): only a doubling counts as a rise
             rising = ibis.ifelse(t._recent >= 2 * t._earlier, rising, 0)
         rise_s = ibis.ifelse(rising > 1, 0.45 * saturate(rising - 1, 3.0), 0.0)
-        # being at other people's machines is routine where only that can be seen; files
-        # opened there and mailed home is the scenario itself
-        mail_base = 0.45 if blind else 0.6
-        mail_s = ibis.ifelse(t._mail > 0, mail_base + 0.2 * saturate(t._mail, 3.0), 0.0)
+        # being at other people's machines is routine where only that can be seen, and so is
+        # an occasional mail home: there the rising use makes the story, and a mail without
+        # it counts half; files opened there and mailed home is the scenario itself
+        mail_s = ibis.ifelse(t._mail > 0, 0.6 + 0.2 * saturate(t._mail, 3.0), 0.0)
+        if blind:
+            mail_s = ibis.ifelse(rise_s > 0, 0.75 * mail_s, 0.5 * mail_s)
         score = ibis.ifelse(t._mail > 0, noisy_or(other_s, rise_s, mail_s),
                             0.5 * noisy_or(other_s, rise_s))
         reasons = [
@@ -138,8 +145,10 @@ class Snooper(Detector):
                        " in the ", ibis.literal(str(self.recent_days)), " before")),
             reason("emails_personal_sent_1d", t._mail, 0.0, mail_s,
                    number_text(t._mail).concat(
-                       " e-mails with attachments to personal addresses that day or in the ",
-                       ibis.literal(str(self.mail_days)), " active days before")),
+                       " e-mails with attachments to personal addresses that day",
+                       ibis.ifelse(rise_s > 0, "", "; without rising use of other machines"
+                                   " it counts half (files opened there cannot be seen)")
+                       if blind else ibis.literal(""))),
         ]
         found = findings(t, detector=self, score=score, reasons=reasons)
         return with_evidence(found, window.events, lambda e: (

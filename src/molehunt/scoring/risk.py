@@ -243,6 +243,12 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
     return out
 
 
+#: Person-days of budget a window must hold (when it is not yet full) before band high's
+#: line is placed: the line is the window's N-th highest risk, and an order statistic of
+#: fewer than about ten values moves by a third from one window to the next.
+MIN_LINE_VALUES = 10
+
+
 def calibrate(rows: list[dict[str, Any]], population: Mapping[dt.date, int],
               budget_per_1000: float, budget_days: int,
               strengths: list[float] | None = None) -> None:
@@ -256,7 +262,10 @@ def calibrate(rows: list[dict[str, Any]], population: Mapping[dt.date, int],
     above, and never more than that over any ``budget_days`` days; a risk over the line but
     outside the budget is held at the top of band medium
     (64.9 to 65, in the order of the risks), with a reason saying so. Ranking is kept. No
-    one is at band high before the window holds enough person-days for one. Equal risks are
+    one is at band high before the line can be placed: until the window is full or its
+    budget reaches :data:`MIN_LINE_VALUES` person-days, the top of a few weeks is not the
+    top of the population (in a deployment's first weeks the first strong risks would take
+    the budget whatever came after them). Equal risks are
     ordered by ``strengths`` (the evidence before its cap, one per row) when given, then by
     user id, so that many people pinned at the cap cannot all pass.
 
@@ -287,6 +296,8 @@ def calibrate(rows: list[dict[str, Any]], population: Mapping[dt.date, int],
         first = day - dt.timedelta(days=budget_days - 1)
         window = [d for d in days[max(0, index - budget_days + 1):index + 1] if d >= first]
         allowed = int(budget_per_1000 * sum(population[d] for d in window) / 1000.0)
+        if allowed < MIN_LINE_VALUES and (day - days[0]).days < budget_days - 1:
+            allowed = 0
         # the strongest of the window may pass, and no more than the window's budget leaves
         # after the days before it: at most ``allowed`` in any ``budget_days`` days
         slots = allowed - sum(passed.get(d, 0) for d in window if d != day)
