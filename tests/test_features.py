@@ -42,6 +42,7 @@ ALICE_BUSY: dict[str, Any] = {
     "events_other_user_host_1d": 6,
     "hosts_first_seen_1d": 1, "recipients_first_seen_1d": 3,
     "recipient_domains_first_seen_1d": 2, "web_domains_first_seen_1d": 6,
+    "leak_sites_first_seen_1d": 1,
     "device_first_use_1d": 1, "days_observed_1d": 9,
     "device_connects_1d": 1, "device_connects_off_hours_1d": 1, "files_to_removable_1d": 2,
     "bytes_to_removable_1d": 0, "files_to_removable_sensitive_1d": 2,

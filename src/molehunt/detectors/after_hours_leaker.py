@@ -33,7 +33,10 @@ class AfterHoursLeaker(Detector):
     night is unusual by what was done in it); removable media that is new to the person
     (``device_first_use_1d``, or off-hours connections by someone with no use in the months
     before the last ``episode_rows`` active days);
-    uploads to paste and leak sites. One signal alone scores low; two or three on one day
+    uploads to paste and leak sites (where only visits are seen: visits to such sites when
+    they are new to the person, or to a leak site the person never visited before, so a
+    daily paste-site reader's first visit to a leak site still counts). One signal alone
+    scores low; two or three on one day
     score high (new media counts toward two only when files were copied to it, and toward the
     night only when it was connected off hours).
 
@@ -49,7 +52,7 @@ class AfterHoursLeaker(Detector):
     """
 
     name: ClassVar[str] = "after_hours_leaker"
-    version: ClassVar[int] = 8
+    version: ClassVar[int] = 9
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({
@@ -63,6 +66,7 @@ class AfterHoursLeaker(Detector):
         "user_day", "logons_off_hours_1d", "events_after_hours_z_self_90d",
         "device_first_use_1d", "device_connects_1d", "device_connects_median_self_90d",
         "device_connects_off_hours_1d", "days_observed_1d", "days_since_travel_1d",
+        "leak_sites_first_seen_1d",
         "files_to_removable_1d", "uploads_paste_leak_1d", "visits_paste_leak_1d",
         "events_out_off_hours_1d", "events_after_hours_1d"})
 
@@ -106,11 +110,16 @@ class AfterHoursLeaker(Detector):
         u = u.mutate(_leaks=leaks.fill_null(0))
         if blind_uploads:
             # many people read paste sites: a visit stands for a leak only when such sites are
-            # new to the person (none in the months before the episode, which must have been
-            # seen: in a person's first weeks every site is new)
-            u = u.mutate(_older_leaks=(u._leaks > 0).cast("int32").sum().over(older))
+            # new to the person (none in the months before the episode), or a leak site is (a
+            # first visit to it in the episode by someone who reads paste sites every day);
+            # the months before must have been seen: in a person's first weeks all is new
+            episode = ibis.window(group_by=u.user_id, order_by=u.day,
+                                  preceding=self.episode_rows - 1, following=0)
+            u = u.mutate(_older_leaks=(u._leaks > 0).cast("int32").sum().over(older),
+                         _new_site=(u.leak_sites_first_seen_1d.fill_null(0) > 0).cast(
+                             "int32").sum().over(episode))
             u = u.mutate(_leaks=ibis.ifelse(
-                (u._older_leaks.fill_null(0) == 0)
+                ((u._older_leaks.fill_null(0) == 0) | (u._new_site > 0))
                 & (u.days_observed_1d >= self.min_history_days), u._leaks, 0))
         leak = u._leaks > 0
         u = u.mutate(_leaks_before=(u._leaks > 0).cast("int32").sum().over(older))

@@ -73,7 +73,7 @@ from molehunt.store.workspace import Workspace
 
 #: Bumped when a stored table changes meaning (6: layoffs from the directory without HR; 7: a
 #: directory wave may span two snapshots; 8: a column the deployment cannot observe is null).
-STATE_VERSION = 8
+STATE_VERSION = 9
 #: Ranges up to this many days get their own-history baselines by joining each person-day to
 #: its earlier days; longer ranges compute the windows over the whole history in one pass.
 SHORT_RANGE_DAYS = 14
@@ -243,12 +243,15 @@ def _dirty_from(workspace: Workspace, included: set[str],
 
 # -- the computation ---------------------------------------------------------------------
 def first_seen_candidates(web_domains: ibis.Table, enriched: ibis.Table,
-                          host_days: ibis.Table) -> ibis.Table:
+                          host_days: ibis.Table, categories: ibis.Table) -> ibis.Table:
     """``user_id, kind, value, first_day`` for everything first seen in the computed days.
 
     ``web_domains`` is :func:`~molehunt.features.enrich.web_domains_first_seen` of the days'
-    events, ``enriched`` their enriched rows and ``host_days`` the computers used.
+    events, ``enriched`` their enriched rows, ``host_days`` the computers used and
+    ``categories`` the domains' categories (:func:`~molehunt.features.enrich.category_table`).
     """
+    leaks = web_domains.join(categories.filter(categories.category == "paste_leak"),
+                             web_domains.domain == categories.cat_domain)
     e = enriched
     mail = e.filter(e.action == "email_send", e.domain.notnull())
     mail = mail.group_by(mail.user_id, mail.domain).aggregate(day=mail.day.min())
@@ -268,6 +271,9 @@ def first_seen_candidates(web_domains: ibis.Table, enriched: ibis.Table,
             kind=ibis.literal("presence"), value=ibis.literal(""), day=hosts.day.min()),
         web_domains.select(web_domains.user_id, kind=ibis.literal("web_domain"),
                            value=web_domains.domain, day=web_domains.first_day),
+        # a leak site new to someone who reads paste sites daily is still new
+        leaks.select(leaks.user_id, kind=ibis.literal("leak_domain"), value=leaks.domain,
+                     day=leaks.first_day),
         mail.select(mail.user_id, kind=ibis.literal("mail_domain"), value=mail.domain,
                     day=mail.day),
         e.filter(e.action == "device_connect").select(
@@ -693,7 +699,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
         host_days = _materialised(store, host_days_of(rows), staging / "host_days.parquet")
 
         report("first-seen history", 0.3)
-        seen = first_seen_candidates(web_domains, heavy, host_days)
+        seen = first_seen_candidates(web_domains, heavy, host_days, categories)
         known = features.table(store, "first_seen")
         candidates = seen
         if known is not None and not full:

@@ -1,9 +1,9 @@
 """First-seen novelty: things the person had never done or used before that day.
 
 Each counts values whose first appearance in the person's whole history in the store is that
-day: a new computer, e-mail recipient, recipient domain, web site; the first removable device
-ever. The first days of a person's history are new by definition; ``days_observed_1d`` tells
-how much history there is, so a detector can ignore the warm-up.
+day: a new computer, e-mail recipient, recipient domain, web site, paste or leak site; the
+first removable device ever. The first days of a person's history are new by definition;
+``days_observed_1d`` tells how much history there is, so a detector can ignore the warm-up.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ KINDS = {
     "recipients_first_seen_1d": "recipient",
     "recipient_domains_first_seen_1d": "mail_domain",
     "web_domains_first_seen_1d": "web_domain",
+    "leak_sites_first_seen_1d": "leak_domain",
     "device_first_use_1d": "device",
 }
 
@@ -55,6 +56,10 @@ FAMILY = Family(
                 observes=("email_sent",)),
         Feature("web_domains_first_seen_1d", "novelty", "values",
                 "Web sites (domains) the person visited for the first time.",
+                observes=("web_visit",)),
+        Feature("leak_sites_first_seen_1d", "novelty", "values",
+                "Paste or leak sites (domains) the person visited for the first time: a "
+                "first visit to a leak site by someone who reads paste sites every day.",
                 observes=("web_visit",)),
         Feature("device_first_use_1d", "novelty", "flag",
                 "1 on the day the person connected a removable device for the first time "
