@@ -307,10 +307,17 @@ class Matrix:
 
 
 def summary(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Pass counts over the judged cells, held-out and development apart."""
+    """Pass counts over the judged cells, held-out and development apart.
+
+    ``held_out_seed`` counts the cells whose seed is held out whatever their style: a seen
+    style on a new seed is a new organisation of that culture (``random`` draws every knob
+    from the seed).
+    """
     out: dict[str, Any] = {"cells": len(cells), "errors": sum(1 for c in cells if "error" in c)}
-    for split in ("held_out", "development"):
-        judged = [c for c in cells if "error" not in c and c["split"]["cell"] == split
+    groups = {"held_out": ("cell", "held_out"), "development": ("cell", "development"),
+              "held_out_seed": ("seed", "held_out")}
+    for split, (level, label) in groups.items():
+        judged = [c for c in cells if "error" not in c and c["split"][level] == label
                   and c["targets"]["passed"] is not None]
         out[split] = {"judged": len(judged),
                       "passed": sum(1 for c in judged if c["targets"]["passed"]),
