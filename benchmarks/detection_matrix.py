@@ -54,10 +54,13 @@ TARGETS = {"recall_at_1pct": 0.9, "roc_auc": 0.95, "median_days_to_detect": 3.0,
 SCENARIOS = ("C1", "C2", "C3", "C4", "C5", "S1", "S2", "S3", "S4")
 #: Evaluation systems kept per cell (keys of ``molehunt evaluate --json``).
 SYSTEMS = ("molehunt", "baseline_isolation_forest", "peer_anomaly_alone")
-#: Seeds already looked at while developing (docs/detection.md, tests, demo): never held out.
-DEV_SEEDS = "5,7,11,12,13,21,31,32,51,91,92,93,94,95,96,97,98"
-#: The organisation style detection was developed on.
-DEV_STYLES = "baseline"
+#: Seeds already looked at while developing (docs/detection.md, tests, demo, and every seed
+#: of issue 17's held-out rounds once its round was reported): never held out again.
+DEV_SEEDS = ("5,7,11,12,13,21,31,32,51,91,92,93,94,95,96,97,98,201,202,301,302,401,402,"
+             "501,502")
+#: The organisation styles detection was developed on (a seen style on a new seed is still a
+#: new organisation: the summary counts those cells as `held_out_seed`).
+DEV_STYLES = "baseline,night_shift,consultancy,startup,random"
 
 
 @dataclass(frozen=True)
