@@ -188,18 +188,19 @@ def build_directory(ldap: Path, out: Path, insiders: list[Insider], seed: int) -
     supervisor_of = {insider: user for user, insider in others.items()
                      if by_insider[insider].scenario == "C3"}
     leaves = {user: by_insider[user].last_day for user in by_insider}
+    trace_user = {simulated: user for user, simulated in taken.items()}
     for name in names:
         month = dt.date(int(name[:4]), int(name[5:7]), 1)
         kept = []
         for row in months[name]:
-            user = next((t for t, s in taken.items() if s == row["user_id"]), None)
-            if user is not None:
-                if user in leaves and month > leaves[user].replace(day=1):
+            placed = trace_user.get(row["user_id"])
+            if placed is not None:
+                if placed in leaves and month > leaves[placed].replace(day=1):
                     continue  # left after the attack
-                row = dict(row, user_id=user)
+                row = dict(row, user_id=placed)
                 if row["employee_name"] in renamed_name:
                     row["employee_name"] = renamed_name[row["employee_name"]]
-                    row["email"] = addresses[user]
+                    row["email"] = addresses[placed]
             if row["supervisor"] in renamed_name:
                 row["supervisor"] = renamed_name[row["supervisor"]]
             kept.append(row)

@@ -108,9 +108,9 @@ class Snooper(Detector):
         t = u.mutate(_recent=snooped.sum().over(recent),
                      _earlier=snooped.sum().over(earlier).fill_null(0),
                      _history=snooped.count().over(earlier),
-                     _mail=personal, _snooped_lately=snooped.sum().over(mail),
-                     _snooped=snooped, _personal=personal)
-        t = t.filter((t._snooped > 0) | ((t._personal > 0) & (t._snooped_lately > 0)))
+                     _snooped_lately=snooped.sum().over(mail), _snooped=snooped,
+                     _mail=personal)
+        t = t.filter((t._snooped > 0) | ((t._mail > 0) & (t._snooped_lately > 0)))
         other_s = 0.2 + 0.15 * saturate(t._hosts if blind else t._opens, 5.0)
         # a rise needs a whole earlier period: in a person's first weeks every habit "rises"
         rising = ibis.ifelse(t._history >= self.recent_days, t._recent - t._earlier, 0)
