@@ -72,7 +72,8 @@ from molehunt.store.directory import infer_company_domains
 from molehunt.store.workspace import Workspace
 
 #: Bumped when a stored table changes meaning (6: layoffs from the directory without HR; 7: a
-#: directory wave may span two snapshots; 8: a column the deployment cannot observe is null).
+#: directory wave may span two snapshots; 8: a column the deployment cannot observe is null;
+#: 9: first-seen history holds paste and leak sites).
 STATE_VERSION = 9
 #: Ranges up to this many days get their own-history baselines by joining each person-day to
 #: its earlier days; longer ranges compute the windows over the whole history in one pass.
