@@ -34,8 +34,9 @@ class AfterHoursLeaker(Detector):
     (``device_first_use_1d``, or off-hours connections by someone with no use in the months
     before the last ``episode_rows`` active days);
     uploads to paste and leak sites (where only visits are seen: visits to such sites when
-    they are new to the person, or to a leak site the person never visited before, so a
-    daily paste-site reader's first visit to a leak site still counts). One signal alone
+    they are new to the person, or once the person first visited a leak site in the last
+    ``episode_rows`` active days, so a daily paste-site reader's first visit to a leak site
+    still counts). One signal alone
     scores low; two or three on one day
     score high (new media counts toward two only when files were copied to it, and toward the
     night only when it was connected off hours).
