@@ -312,13 +312,6 @@ def _peaks(workspace: Path) -> dict[str, float]:
     return {user: float(risk) for user, risk in rows}
 
 
-def _auc(positives: list[float], negatives: list[float]) -> float | None:
-    if not positives or not negatives:
-        return None
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return round(wins / (len(positives) * len(negatives)), 4)
-
-
 def _people(org: Path) -> set[str]:
     people: set[str] = set()
     for path in (org / "LDAP").glob("*.csv"):
@@ -370,9 +363,10 @@ def summarise(evaluation: dict[str, Any], insiders: list[Insider],
                                           f"{sum(1 for i in users if i.scenario == c)}"
                                        for c in ("C1", "C2", "C3")}}
             if system == "molehunt":
-                insiders_all = {i.user for i in insiders} | others
-                negatives = [peaks.get(u, 0.0) for u in sorted(people - insiders_all)]
-                entry["roc_auc"] = _auc([peaks.get(i.user, 0.0) for i in users], negatives)
+                from molehunt.evaluate.metrics import roc_pr_auc
+
+                negatives = people - {i.user for i in insiders} - others
+                entry["roc_auc"] = roc_pr_auc(peaks, {i.user for i in users}, negatives)[0]
             summary[system]["split"][half] = entry
     return summary
 

@@ -363,14 +363,12 @@ def observed(feature: Feature, value: Any, day: Any, seen: Mapping[str, Span] | 
         return value
     if any(o not in seen for o in feature.observes):
         return ibis.null(value.type())
-    inside = [day >= seen[o][0] for o in feature.observes
-              if o not in WHOLE_RANGE and seen[o][0] != dt.date.min]
-    if not inside:
+    first = max((seen[o][0] for o in feature.observes if o not in WHOLE_RANGE),
+                default=dt.date.min)
+    if first == dt.date.min:
         return value
-    covered = inside[0]
-    for condition in inside[1:]:
-        covered &= condition
-    return ibis.cases((covered, value), else_=ibis.null(value.type()))
+    # every observation must be covered: the latest first covered day decides
+    return ibis.cases((day >= first, value), else_=ibis.null(value.type()))
 
 
 def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ibis.Table,
