@@ -143,7 +143,9 @@ def system_figures(figures: dict[str, Any], system: str) -> dict[str, Any] | Non
         return {"insiders": found["insiders"], "recall_at_1pct": recall["recall"],
                 "median_days_to_detect": recall["median_days_to_detect"],
                 "worst_days_to_detect": recall["worst_days_to_detect"],
-                "roc_auc": found["roc_auc"]}
+                "roc_auc": found["roc_auc"],
+                "days_to_detect": {row["user_id"]: row["days_to_detect"]
+                                   for row in recall.get("insiders", [])}}
 
     return {"C1-C5": at_1pct("C1-C5"), "S1-S4": at_1pct("S1-S4"),
             "roc_auc_all": (groups.get("all") or {}).get("roc_auc"),
@@ -162,6 +164,28 @@ def _at_least(mine: float | None, theirs: float | None, lower_is_better: bool) -
     if theirs is None:
         return True
     return mine <= theirs if lower_is_better else mine >= theirs
+
+
+def _median(values: Sequence[float]) -> float | None:
+    if not values:
+        return None
+    ordered, middle = sorted(values), len(values) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1]
+                                                            + ordered[middle]) / 2
+
+
+def paired_medians(ours: dict[str, Any], theirs: dict[str, Any]
+                   ) -> tuple[float | None, float | None, int]:
+    """Median days to detect of each system over the insiders both catch, and how many.
+
+    Each system's own median is over the insiders it catches: a baseline that catches only
+    the easy insiders on their first day has the lower median. Comparing speed is comparing
+    the same insiders (decided before round 5 of issue 17's held-out evaluation).
+    """
+    mine, other = ours.get("days_to_detect") or {}, theirs.get("days_to_detect") or {}
+    both = [user for user, days in mine.items()
+            if days is not None and other.get(user) is not None]
+    return (_median([mine[u] for u in both]), _median([other[u] for u in both]), len(both))
 
 
 def judge(profile: str, systems: dict[str, Any], untraceable_c1_c5: int = 0
@@ -188,6 +212,12 @@ def judge(profile: str, systems: dict[str, Any], untraceable_c1_c5: int = 0
         checks[name] = {"value": value, "target": target, "meets_target": meets,
                         "forest": baseline,
                         "at_least_forest": _at_least(value, baseline, lower)}
+    # speed against the forest: over the insiders both catch (None when they share none)
+    mine_paired, forest_paired, shared = paired_medians(ours, theirs)
+    checks["median_days_to_detect"].update(
+        paired_value=mine_paired, paired_forest=forest_paired, paired_insiders=shared,
+        at_least_forest=mine_paired is None or forest_paired is None
+        or mine_paired <= forest_paired)
     passed = all(c["meets_target"] and c["at_least_forest"] for c in checks.values())
     return {"passed": passed, "checks": checks}
 
@@ -341,7 +371,7 @@ def _number(value: Any, digits: int = 2) -> str:
 def table(cells: Sequence[dict[str, Any]]) -> str:
     """A compact text table of the cells (molehunt / forest / peer_anomaly alone)."""
     header = (f"{'profile':<10} {'style':<12} {'seed':>5} {'cmp':<3} {'split':<8} "
-              f"{'C1-5 r@1%':>15} {'AUC':>15} {'med d':>11} {'worst':>5} "
+              f"{'C1-5 r@1%':>15} {'AUC':>15} {'med d [both]':>21} {'worst':>5} "
               f"{'hi/1k/d':>13} {'load':>6} {'S1-4 r@1%':>9} {'untraced':<12} pass")
     lines = [header, "-" * len(header)]
     for c in cells:
@@ -360,19 +390,23 @@ def table(cells: Sequence[dict[str, Any]]) -> str:
 
         untraced = ",".join(f"{code}:{e['insiders']}" for code, e in c["untraceable"].items())
         passed = c["targets"]["passed"]
+        paired = (c["targets"].get("checks") or {}).get("median_days_to_detect") or {}
         median = (_number(ours["C1-C5"]["median_days_to_detect"], 1) + "/"
-                  + _number(forest["C1-C5"]["median_days_to_detect"], 1))
+                  + _number(forest["C1-C5"]["median_days_to_detect"], 1)
+                  + (f" [{_number(paired['paired_value'], 1)}/"
+                     f"{_number(paired['paired_forest'], 1)}]" if paired else ""))
         high = (_number(ours["benign_high_per_1000_per_day"], 3) + "/"
                 + _number(forest["benign_high_per_1000_per_day"], 1))
         split = "held-out" if c["split"]["cell"] == "held_out" else "dev"
         lines.append(
             start + f"{split:<8} {trio('recall_at_1pct'):>15} {trio('roc_auc'):>15} "
-            f"{median:>11} {_number(ours['C1-C5']['worst_days_to_detect']):>5} {high:>13} "
+            f"{median:>21} {_number(ours['C1-C5']['worst_days_to_detect']):>5} {high:>13} "
             f"{_number(ours['alert_load'], 3):>6} "
             f"{_number(ours['S1-S4']['recall_at_1pct']):>9} {untraced or '-':<12} "
             f"{'-' if passed is None else 'PASS' if passed else 'FAIL'}")
     lines.append("columns: molehunt/forest/peer_anomaly alone (C1-C5 recall at 1 %, AUC);"
-                 " molehunt/forest (median days, benign in band high per 1,000 per day)")
+                 " molehunt/forest (median days [over insiders both catch], benign in band high per"
+                 " 1,000 per day)")
     return "\n".join(lines)
 
 

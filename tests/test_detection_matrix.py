@@ -1,0 +1,67 @@
+"""The detection matrix's judgement of one cell (benchmarks/detection_matrix.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def matrix() -> ModuleType:
+    """The benchmark script, imported as a module."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "detection_matrix.py"
+    spec = importlib.util.spec_from_file_location("detection_matrix", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _system(days: dict[str, int | None], auc: float = 0.99, high: float = 0.0
+            ) -> dict[str, Any]:
+    caught = sorted(d for d in days.values() if d is not None)
+    middle = len(caught) // 2
+    median = (None if not caught else float(caught[middle]) if len(caught) % 2
+              else (caught[middle - 1] + caught[middle]) / 2)
+    return {"C1-C5": {"insiders": len(days), "recall_at_1pct": len(caught) / len(days),
+                      "median_days_to_detect": median,
+                      "worst_days_to_detect": max(caught) if caught else None,
+                      "roc_auc": auc, "days_to_detect": days},
+            "benign_high_per_1000_per_day": high}
+
+
+def test_speed_is_compared_on_the_insiders_both_systems_catch(matrix: ModuleType) -> None:
+    """A forest that catches only the easy insiders on day 0 has the lower median of its
+    own; on those same insiders molehunt is as fast, so the cell passes."""
+    ours = _system({"a": 0, "b": 0, "c": 2, "d": 3, "e": 5})
+    forest = _system({"a": 0, "b": 0, "c": None, "d": None, "e": None}, auc=0.7, high=2.0)
+    verdict = matrix.judge("full", {"molehunt": ours, "baseline_isolation_forest": forest})
+    median = verdict["checks"]["median_days_to_detect"]
+    assert (median["value"], median["forest"]) == (2.0, 0.0)
+    assert (median["paired_value"], median["paired_forest"], median["paired_insiders"]) == (
+        0.0, 0.0, 2)
+    assert median["at_least_forest"] and verdict["passed"]
+
+
+def test_a_forest_faster_on_the_same_insiders_fails_the_cell(matrix: ModuleType) -> None:
+    """Slower than the forest on the insiders both catch: the cell fails on speed."""
+    ours = _system({"a": 2, "b": 3, "c": 1, "d": 0})
+    forest = _system({"a": 0, "b": 1, "c": None, "d": None}, auc=0.7, high=2.0)
+    verdict = matrix.judge("cert-r4.2", {"molehunt": ours,
+                                         "baseline_isolation_forest": forest})
+    median = verdict["checks"]["median_days_to_detect"]
+    assert median["meets_target"] and not median["at_least_forest"]
+    assert verdict["passed"] is False
+
+
+def test_sparse_is_measured_not_judged(matrix: ModuleType) -> None:
+    """The sparse profile is reported without a verdict."""
+    ours = _system({"a": 0})
+    verdict = matrix.judge("sparse", {"molehunt": ours, "baseline_isolation_forest": ours})
+    assert verdict["passed"] is None
