@@ -101,3 +101,33 @@ def test_a_late_workers_night_is_unusual_when_something_goes_to_a_new_leak_site(
     assert _night_leak(pasted_before=False) >= 0.7
     # a developer who pastes now and then, late as usual: one signal
     assert _night_leak(pasted_before=True) < 0.2
+
+
+def _late_workers_pair_night(drive: bool, leak_site: bool) -> float:
+    """Score of a late worker's ordinary night where uploads are not logged but copies are
+    (CERT r4.2): a drive new to them connected off hours with nothing copied to it and/or a
+    first visit to a leak site in that session."""
+    start = dt.date(2024, 1, 1)
+    days = [{"user_id": "w", "day": start + dt.timedelta(days=n), "days_observed_1d": n + 1,
+             "days_since_travel_1d": None, "logons_off_hours_1d": 1}
+            for n in range(100)]
+    days[-1].update(logons_off_hours_1d=2, events_after_hours_z_self_90d=0.5)
+    if drive:
+        days[-1].update(device_first_use_1d=1, device_connects_1d=1,
+                        device_connects_off_hours_1d=1)
+    if leak_site:
+        days[-1].update(visits_paste_leak_1d=2, leak_sites_first_seen_1d=1)
+    window = synthetic_window(days, columns=AfterHoursLeaker.requires)
+    window.observations = frozenset({"removable_connect", "removable_files", "logon"})
+    found = AfterHoursLeaker().fit(window).score(window).to_pandas()
+    found = found[found.day == found.day.max()]
+    return float(found.score.max()) if len(found) else 0.0
+
+
+def test_a_late_workers_night_with_a_new_drive_and_a_new_leak_site_is_unusual() -> None:
+    # CERT r4.2's own scenario-1 nights: a first drive with no file row and a first visit
+    # to a leak site, in an off-hours session of someone who often works late
+    assert _late_workers_pair_night(drive=True, leak_site=True) >= 0.7
+    # either act alone, on a late worker's usual night, is one signal
+    assert _late_workers_pair_night(drive=True, leak_site=False) < 0.2
+    assert _late_workers_pair_night(drive=False, leak_site=True) < 0.3

@@ -62,3 +62,43 @@ def test_files_from_a_colleagues_computer_mailed_home_the_next_day() -> None:
     assert scores[snoop] < 0.3
     # the mail day completes the story: files opened on a colleague's machine, mailed home
     assert scores[mail] >= 0.6
+
+
+def _blind_first_day(history_days: int, earlier_visits: int) -> float:
+    """Score of a day on which ``s`` works on colleague ``o``'s computer and mails an
+    attachment to a personal address, where file opens are not logged (CERT r4.2), after
+    ``history_days`` days with ``earlier_visits`` earlier days at ``o``'s computer."""
+    start = dt.date(2024, 3, 1)
+    events: list[dict[str, Any]] = []
+    days: list[dict[str, Any]] = []
+    visits = set(range(5, 5 + 3 * earlier_visits, 3))
+    for n in range(history_days + 1):
+        day = start + dt.timedelta(days=n)
+        for user, host in (("s", "PC-S"), ("o", "PC-O")):
+            events.append({"event_id": f"{user}{n}", "ts": dt.datetime.combine(
+                day, dt.time(9)), "day": day, "user_id": user, "host": host,
+                "action": "logon", "channel": "logon"})
+            days.append({"user_id": user, "day": day})
+        if n in visits or n == history_days:
+            events.append({"event_id": f"v{n}", "ts": dt.datetime.combine(day, dt.time(14)),
+                           "day": day, "user_id": "s", "host": "PC-O", "action": "logon",
+                           "channel": "logon"})
+    last = next(d for d in days if d["user_id"] == "s" and d["day"] == start
+                + dt.timedelta(days=history_days))
+    last.update(emails_personal_sent_1d=1, attachments_out_email_1d=1)
+    window = synthetic_window(days, events, columns=Snooper.requires)
+    window.observations = frozenset({"logon"})
+    found = Snooper().fit(window).score(window).to_pandas()
+    found = found[(found.user_id == "s") & (found.day == found.day.max())]
+    return float(found.score.max()) if len(found) else 0.0
+
+
+def test_blind_first_day_at_a_colleagues_machine_with_mail_home_counts_more() -> None:
+    # after 60 days never at another person's machine, the first such day with a mail home
+    # is the story's first day; the same day for someone at that machine every few days,
+    # or for someone whose history is too short to know "never", counts the mail half
+    first = _blind_first_day(history_days=60, earlier_visits=0)
+    routine = _blind_first_day(history_days=60, earlier_visits=12)
+    unknown = _blind_first_day(history_days=15, earlier_visits=0)
+    assert first >= 0.55
+    assert routine < first - 0.05 and unknown < first - 0.05

@@ -29,8 +29,9 @@ class AfterHoursLeaker(Detector):
 
     Signals: off-hours logons when the person's after-hours activity is far above their own
     usual (``events_after_hours_z_self_90d``), or when in that session files went to a drive
-    new to the person or something went out to a leak site new to them (a late worker's
-    night is unusual by what was done in it); removable media that is new to the person
+    new to the person, something went out to a leak site new to them, or a drive new to them
+    was connected while a leak site new to them was visited (a late worker's night is
+    unusual by what was done in it); removable media that is new to the person
     (``device_first_use_1d``, or off-hours connections by someone with no use in the months
     before the last ``episode_rows`` active days);
     uploads to paste and leak sites (where only visits are seen: visits to such sites when
@@ -53,7 +54,7 @@ class AfterHoursLeaker(Detector):
     """
 
     name: ClassVar[str] = "after_hours_leaker"
-    version: ClassVar[int] = 9
+    version: ClassVar[int] = 10
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({
@@ -144,15 +145,23 @@ class AfterHoursLeaker(Detector):
         leak_night = (u.logons_off_hours_1d > 0) & leak & (
             u._leaks_before.fill_null(0) == 0) & (u.events_out_off_hours_1d > 0) & (
             ibis.literal(not blind_uploads))
+        # ... and so is one with two acts new to the person together: a drive connected off
+        # hours and a leak site (CERT r4.2's own scenario-1 nights show a drive with no file
+        # row and a leak-site visit: each alone is what a late worker may do, both is not)
+        pair_night = (u.logons_off_hours_1d > 0) & leak & media_new & (
+            u.device_connects_off_hours_1d > 0) & (u.days_observed_1d >= self.min_history_days)
         tonight = (u.logons_off_hours_1d > 0) & (
-            (z >= self.min_after_hours_z) | first_night | media_night | leak_night) & ~travelling
+            (z >= self.min_after_hours_z) | first_night | media_night | leak_night
+            | pair_night) & ~travelling
         # a night spans midnight: what leaves after it belongs to the session that began the
         # evening before
         order = ibis.window(group_by=u.user_id, order_by=u.day)
         u = u.mutate(_tonight=tonight, _z=z, _first_night=first_night,
                      _media_night=media_night & (z < self.min_after_hours_z) & ~first_night,
                      _leak_night=leak_night & ~media_night & (z < self.min_after_hours_z)
-                     & ~first_night)
+                     & ~first_night,
+                     _pair_night=pair_night & ~leak_night & ~media_night
+                     & (z < self.min_after_hours_z) & ~first_night)
         u = u.mutate(_last_night=u._tonight.lag().over(order).fill_null(False)
                      & (u.day.delta(u.day.lag().over(order), unit="day") <= 1))
         night = u._tonight | (leak & u._last_night)
@@ -191,7 +200,9 @@ class AfterHoursLeaker(Detector):
                            (rows._media_night, "; files went to a drive new to the person in"
                                                " that session"),
                            (rows._leak_night, "; something went to a leak site new to the"
-                                              " person off hours"), else_=""))),
+                                              " person off hours"),
+                           (rows._pair_night, "; a drive and a leak site, both new to the"
+                                              " person, in that session"), else_=""))),
             reason("device_connects_1d", rows.device_connects_1d,
                    rows.device_connects_median_self_90d, rows._media_s,
                    ibis.literal("removable media new to the person: ").concat(

@@ -37,7 +37,9 @@ class Snooper(Detector):
     days on which a person opens files on another person's machine; how many of the last
     ``recent_days`` active days had that, against the ``recent_days`` before (rising: only
     once the person has that much history, since no history is not "none before"); mail with
-    attachments to personal webmail addresses that day (a finding on the day of the mail too,
+    attachments to personal webmail addresses that day (where file opens cannot be seen, a
+    mail counts three quarters with a rise or on the first such day after ``2 × recent_days``
+    active days without one, half otherwise; a finding on the day of the mail too,
     when a snooping day came in the ``mail_days`` active days before). Each mail counts on
     its own day only: the story runs from the colleague's machine to the mail, and one mail
     counted on every snooping day after it would add up to a case on its own.
@@ -50,7 +52,7 @@ class Snooper(Detector):
     """
 
     name: ClassVar[str] = "snooper"
-    version: ClassVar[int] = 4
+    version: ClassVar[int] = 5
     kind: ClassVar[str] = "rule"
     observes: ClassVar[frozenset[str]] = frozenset({"file_access", "logon"})
     fallbacks: ClassVar[Mapping[str, str]] = {
@@ -123,8 +125,13 @@ class Snooper(Detector):
         # an occasional mail home: there the rising use makes the story, and a mail without
         # it counts half; files opened there and mailed home is the scenario itself
         mail_s = ibis.ifelse(t._mail > 0, 0.6 + 0.2 * saturate(t._mail, 3.0), 0.0)
+        # the first day at another person's machine after a whole history without one is a
+        # rise from nothing: with the mail home it is the story's first day (support staff
+        # have such days all along, so never "after none")
+        first = (t._history >= self.recent_days) & (t._earlier == 0) & (
+            t._recent == t._snooped) & (t._snooped > 0)
         if blind:
-            mail_s = ibis.ifelse(rise_s > 0, 0.75 * mail_s, 0.5 * mail_s)
+            mail_s = ibis.ifelse((rise_s > 0) | first, 0.75 * mail_s, 0.5 * mail_s)
         score = ibis.ifelse(t._mail > 0, noisy_or(other_s, rise_s, mail_s),
                             0.5 * noisy_or(other_s, rise_s))
         reasons = [
@@ -146,8 +153,12 @@ class Snooper(Detector):
             reason("emails_personal_sent_1d", t._mail, 0.0, mail_s,
                    number_text(t._mail).concat(
                        " e-mails with attachments to personal addresses that day",
-                       ibis.ifelse(rise_s > 0, "", "; without rising use of other machines"
-                                   " it counts half (files opened there cannot be seen)")
+                       ibis.cases((rise_s > 0, ""),
+                                  (first, "; the first day at another person's machine in"
+                                          " the last " + str(2 * self.recent_days)
+                                          + " active days"),
+                                  else_="; without rising use of other machines it counts"
+                                        " half (files opened there cannot be seen)")
                        if blind else ibis.literal(""))),
         ]
         found = findings(t, detector=self, score=score, reasons=reasons)
