@@ -145,7 +145,10 @@ def system_figures(figures: dict[str, Any], system: str) -> dict[str, Any] | Non
                 "worst_days_to_detect": recall["worst_days_to_detect"],
                 "roc_auc": found["roc_auc"],
                 "days_to_detect": {row["user_id"]: row["days_to_detect"]
-                                   for row in recall.get("insiders", [])}}
+                                   for row in recall.get("insiders", [])},
+                # with only benign people competing for the day's places (not judged)
+                "recall_alone": recall.get("recall_alone"),
+                "median_days_to_detect_alone": recall.get("median_days_to_detect_alone")}
 
     return {"C1-C5": at_1pct("C1-C5"), "S1-S4": at_1pct("S1-S4"),
             "roc_auc_all": (groups.get("all") or {}).get("roc_auc"),

@@ -7,8 +7,10 @@ import datetime as dt
 from molehunt.evaluate.metrics import (
     Insider,
     alert_load,
+    benign_ranking,
     cumulative_recall,
     detection_day,
+    detection_day_alone,
     lookalike_days_in_top,
     recall_at_budget,
     roc_pr_auc,
@@ -45,3 +47,23 @@ def test_auc_alert_load_and_lookalikes() -> None:
     scores = {D[0]: {"look": 9.0, "x": 1.0}, D[1]: {"look": 9.0}, D[2]: {"x": 9.0}}
     assert lookalike_days_in_top({"look": {"late_worker"}}, scores, POPULATION, 0.01) == {
         "look": 2}
+
+
+def test_time_to_detect_alone_leaves_other_insiders_out_of_the_ranking() -> None:
+    """Two insiders on one day with one place: the second is caught only among benign
+    people, and benign people still hold places against it."""
+    first = Insider("first", "C1", D[2], D[3])
+    second = Insider("second", "C5", D[2], D[3])
+    scores = {D[2]: {"first": 9.0, "second": 8.0, "x": 1.0},
+              D[3]: {"first": 9.0, "second": 8.0, "x": 8.5}}
+    involved = {"first", "second"}
+    result = recall_at_budget([first, second], scores, POPULATION, 0.01,
+                              benign=benign_ranking(scores, involved))
+    rows = {r["user_id"]: r for r in result["insiders"]}  # type: ignore[attr-defined]
+    assert rows["second"]["days_to_detect"] is None
+    assert rows["second"]["days_to_detect_alone"] == 0
+    assert result["recall"] == 0.5 and result["recall_alone"] == 1.0
+    # on day 3 a benign person outranks it: that place is not given back
+    later = Insider("second", "C5", D[3], D[3])
+    assert detection_day_alone(later, scores, benign_ranking(scores, involved), POPULATION,
+                               0.01) is None

@@ -7,6 +7,7 @@ day, and their malicious days).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
@@ -59,21 +60,78 @@ def detection_day(insider: Insider, scores: Scores, population: Mapping[dt.date,
     return None
 
 
+#: Per day, the scores of the people in no scenario, highest first: ``(-score, user_id)``.
+BenignRanking = Mapping[dt.date, Sequence[tuple[float, str]]]
+
+
+def benign_ranking(scores: Scores, involved: set[str] | frozenset[str]) -> BenignRanking:
+    """Each day's scores of everyone not in ``involved``, ranked as :func:`top_users` ranks.
+
+    >>> benign_ranking({dt.date(2024, 1, 1): {"a": 1.0, "b": 3.0, "bad": 9.0}}, {"bad"})
+    {datetime.date(2024, 1, 1): [(-3.0, 'b'), (-1.0, 'a')]}
+    """
+    return {day: sorted((-s, u) for u, s in people.items() if u not in involved and s > 0)
+            for day, people in scores.items()}
+
+
+def detection_day_alone(insider: Insider, scores: Scores, benign: BenignRanking,
+                        population: Mapping[dt.date, int], fraction: float,
+                        floor: float = 0.0) -> dt.date | None:
+    """:func:`detection_day` with only benign people competing for the day's places.
+
+    >>> day = dt.date(2024, 1, 1)
+    >>> bad = Insider("bad", "C1", day, day)
+    >>> scores = {day: {"other": 9.0, "bad": 5.0, "a": 1.0}}
+    >>> detection_day(bad, scores, {day: 100}, 0.01) is None
+    True
+    >>> detection_day_alone(bad, scores, benign_ranking(scores, {"bad", "other"}),
+    ...                     {day: 100}, 0.01) == day
+    True
+    """
+    day = insider.first
+    while day <= insider.last + dt.timedelta(days=GRACE_DAYS):
+        own = scores.get(day, {}).get(insider.user_id, 0.0)
+        if population.get(day) and own > 0 and own >= floor:
+            budget = max(1, round(fraction * population[day]))
+            above = bisect.bisect_left(benign.get(day, ()), (-own, insider.user_id))
+            if above < budget:
+                return day
+        day += dt.timedelta(days=1)
+    return None
+
+
 def recall_at_budget(insiders: Sequence[Insider], scores: Scores,
-                     population: Mapping[dt.date, int], fraction: float, floor: float = 0.0
-                     ) -> dict[str, object]:
-    """Recall at a daily budget, with each insider's detection day and time to detect."""
+                     population: Mapping[dt.date, int], fraction: float, floor: float = 0.0,
+                     benign: BenignRanking | None = None) -> dict[str, object]:
+    """Recall at a daily budget, with each insider's detection day and time to detect.
+
+    With ``benign`` (:func:`benign_ranking`), each insider's time to detect is also given
+    with only benign people competing (``days_to_detect_alone``). A test organisation holds
+    far more insiders than a real one: where the two differ, other insiders held the day's
+    places, not benign people.
+    """
     rows = []
     for insider in insiders:
         day = detection_day(insider, scores, population, fraction, floor)
-        rows.append({"user_id": insider.user_id, "scenario": insider.scenario,
-                     "first": insider.first.isoformat(),
-                     "detected": day.isoformat() if day else None,
-                     "days_to_detect": (day - insider.first).days if day else None})
+        row: dict[str, object] = {
+            "user_id": insider.user_id, "scenario": insider.scenario,
+            "first": insider.first.isoformat(), "detected": day.isoformat() if day else None,
+            "days_to_detect": (day - insider.first).days if day else None}
+        if benign is not None:
+            alone = detection_day_alone(insider, scores, benign, population, fraction, floor)
+            row["days_to_detect_alone"] = (alone - insider.first).days if alone else None
+        rows.append(row)
     caught = [int(str(r["days_to_detect"])) for r in rows if r["days_to_detect"] is not None]
-    return {"budget": fraction, "recall": len(caught) / len(rows) if rows else None,
-            "median_days_to_detect": _median(caught), "worst_days_to_detect":
-            max(caught) if caught else None, "insiders": rows}
+    result: dict[str, object] = {
+        "budget": fraction, "recall": len(caught) / len(rows) if rows else None,
+        "median_days_to_detect": _median(caught),
+        "worst_days_to_detect": max(caught) if caught else None, "insiders": rows}
+    if benign is not None:
+        alone_days = [int(str(r["days_to_detect_alone"])) for r in rows
+                      if r["days_to_detect_alone"] is not None]
+        result["recall_alone"] = len(alone_days) / len(rows) if rows else None
+        result["median_days_to_detect_alone"] = _median(alone_days)
+    return result
 
 
 def _median(values: Sequence[int]) -> float | None:

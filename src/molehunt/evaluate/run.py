@@ -30,6 +30,7 @@ from molehunt.evaluate.metrics import (
     Insider,
     Scores,
     alert_load,
+    benign_ranking,
     cumulative_recall,
     high_days_per_1000,
     lookalike_days_in_top,
@@ -237,6 +238,7 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
         groups[group] = [i for i in insiders if i.scenario in codes]
     for code in sorted({i.scenario for i in insiders}):
         groups[code] = [i for i in insiders if i.scenario == code]
+    ranked = benign_ranking(scores, involved)
     out: dict[str, Any] = {}
     for group, members in groups.items():
         if not members:
@@ -245,7 +247,8 @@ def _system(name: str, scores: Scores, alerts: list[tuple[str, dt.date]],
         out[group] = {
             "insiders": len(members),
             "untraceable": sum(1 for i in untraced if _in_group(i.scenario, group)),
-            "recall": {f"{b:.1%}": recall_at_budget(members, scores, population, b, floor)
+            "recall": {f"{b:.1%}": recall_at_budget(members, scores, population, b, floor,
+                                                    ranked)
                        for b in BUDGETS},
             f"cr_{cr_k}": cumulative_recall(members, scores, cr_k),
             "roc_auc": roc, "pr_auc": pr}
