@@ -138,6 +138,67 @@ def ingest_cert(
     _run(action)
 
 
+@ingest_app.command("auto")
+def ingest_auto(
+    folder: Annotated[Path, typer.Argument(
+        help="Folder of log files of any known layout (CERT, canonical JSONL, Microsoft 365"
+             " audit log, ...).")],
+    strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")] = False,
+    skip_unknown: Annotated[bool, typer.Option(
+        help="Skip files of unknown layout instead of failing.")] = False,
+) -> None:
+    """Ingest a folder, recognising each file's layout on its own (by content or header).
+
+    Canonical JSONL files are known by their name; answers/ is never read.
+    """
+    from molehunt.sources.ingest import Ingestor
+
+    def action() -> int:
+        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            summary = Ingestor(workspace, progress).ingest_auto(folder, skip_unknown)
+        return _print_summary(summary, strict)
+
+    _run(action)
+
+
+def _record_family_command(family: str, title: str) -> None:
+    """Register ``molehunt ingest <family> FILE|DIR...`` for one family of record layouts."""
+
+    def command(
+        paths: Annotated[list[Path], typer.Argument(help="Files, or folders of files.")],
+        strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")
+                          ] = False,
+        skip_unknown: Annotated[bool, typer.Option(
+            help="Skip files in the folders that are not of this source.")] = False,
+    ) -> None:
+        from molehunt.sources.ingest import Ingestor
+
+        def action() -> int:
+            with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+                summary = Ingestor(workspace, progress).ingest_records(paths, family,
+                                                                       skip_unknown)
+            return _print_summary(summary, strict)
+
+        _run(action)
+
+    command.__doc__ = f"Ingest {family} files or folders: {title}."
+    ingest_app.command(family)(command)
+
+
+def _register_record_families() -> None:
+    """One ``ingest`` command per family of record layouts: a new source needs no CLI edit."""
+    from molehunt.sources.base import record_layouts
+
+    titles: dict[str, str] = {}
+    for layout in record_layouts():
+        titles.setdefault(layout.family, (layout.__doc__ or layout.name).splitlines()[0])
+    for family, title in sorted(titles.items()):
+        _record_family_command(family, title.rstrip("."))
+
+
+_register_record_families()
+
+
 @ingest_app.command("jsonl")
 def ingest_jsonl(
     files: Annotated[list[Path], typer.Argument(help="JSONL files, one object per line.")],

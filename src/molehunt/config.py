@@ -23,6 +23,9 @@ override the workspace location (``MOLEHUNT_WORKSPACE``).
     "凤凰" = 3
     [content_patterns]                      # regular expression → sensitivity (0-4)
     '(?i)\\bcell recipe\\b' = 3
+    [sensitivity_labels]                    # a source's label (name or id) → sensitivity 0-4
+    "Highly Confidential" = 3               # e.g. Microsoft Purview labels, by display name
+    "f42aa342-8706-4288-bd11-ebb85995028c" = 4  # ... or by label id (as audit records carry)
 
     # detection (see molehunt.detectors and molehunt.scoring; in a real file the plain keys
     # go above the first [table])
@@ -80,6 +83,8 @@ class Settings:
     content_default_sensitivity: int = 1
     content_source_code_sensitivity: int = 2
     content_min_hits: int = 2
+    #: A source's sensitivity label (display name or id, lower-cased) → level 0-4.
+    sensitivity_labels: tuple[tuple[str, int], ...] = ()
     trusted_domains: tuple[str, ...] = ()
     removable_media_roles: tuple[str, ...] = ()
     removable_media_users: tuple[str, ...] = ()
@@ -173,6 +178,8 @@ class Settings:
             content_default_sensitivity=level("content_default_sensitivity", 1),
             content_source_code_sensitivity=level("content_source_code_sensitivity", 2),
             content_min_hits=min_hits,
+            sensitivity_labels=tuple((name.lower(), value) for name, value
+                                     in levels("sensitivity_labels", patterns=False)),
             trusted_domains=tuple(d.lower() for d in strings("trusted_domains")),
             removable_media_roles=strings("removable_media_roles"),
             removable_media_users=strings("removable_media_users"),

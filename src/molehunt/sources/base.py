@@ -8,6 +8,10 @@ package and the registry fills up.
 Each layout also says which rows are malformed in ways the CSV reader cannot see (an empty user
 id, an unknown activity): the ``checks`` of a layout are SQL conditions with a reason, and rows
 that meet one are quarantined with their line number instead of stored.
+
+Logs of JSON records (a vendor's audit log as a JSON array, NDJSON, or a CSV whose cells hold
+JSON) are read by a :class:`RecordLayout`: the same SQL mapping and checks, run over rows that
+the layout's own ``records`` step has first flattened out of the nested records (see there).
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import importlib
 import pkgutil
 import re
 from abc import ABC
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 from molehunt.errors import SourceError
 from molehunt.schema import EVENT_COLUMNS
@@ -54,6 +59,8 @@ class SqlContext:
     company_domains: tuple[str, ...]
     #: First day of the month an LDAP snapshot describes (``YYYY-MM-DD``), from its file name.
     snapshot: str | None = None
+    #: Sensitivity label (name or id, lower-cased) → level 0-4, from ``molehunt.toml``.
+    sensitivity_labels: tuple[tuple[str, int], ...] = ()
 
 
 class FileLayout(ABC):
@@ -135,9 +142,76 @@ class FileLayout(ABC):
         return {i for i, t in enumerate(cls.columns.values()) if t != "VARCHAR"}
 
 
+@dataclass
+class Unreadable:
+    """A record a :class:`RecordLayout` could not flatten: where it is, and why."""
+
+    line: int  # physical line (1-based) on which the record starts
+    record: int  # the record's number in the file (1-based), counted over every record
+    reason: str  # short, stable text used for counting
+    detail: str
+    raw: str
 
 
+class RecordLayout(FileLayout):
+    """A log of JSON records (a JSON array, NDJSON, or CSV cells holding JSON).
 
+    The CSV reader cannot take such files apart, so reading has two steps. First
+    :meth:`records` walks the file in Python and flattens each record into one row of
+    :attr:`~FileLayout.columns` (the few fields the mapping needs, found wherever the file's
+    shape keeps them), plus its location: ``_line`` (the physical line it starts on),
+    ``_record`` (its number in the file) and ``_raw`` (its text). A record that cannot be
+    flattened (not JSON, not an object, an unknown shape) is yielded as :class:`Unreadable`
+    instead. Then the layout's SQL :meth:`~FileLayout.mapping` and :meth:`~FileLayout.checks`
+    run over the flattened rows exactly as over a CSV file's rows, and a row failing a check
+    is quarantined with its ``_line`` and ``_raw`` (see :meth:`key_expression`).
+
+    Rows may also go elsewhere than ``events``: the ``_dest`` column names the table of each
+    row (:data:`RECORD_DESTINATIONS`); rows for ``hr_events`` carry that table's columns in
+    ``hr_kind``, ``hr_ts`` and ``hr_attrs``.
+    """
+
+    family = "records"
+    target = "events"
+
+    @classmethod
+    def matches_header(cls, fields: Sequence[str]) -> bool:
+        """Record layouts are known by their content (:meth:`sniff`), never by a CSV header."""
+        return False
+
+    @classmethod
+    def sniff(cls, head: str) -> bool:
+        """Whether a file whose first characters are ``head`` is this layout's."""
+        raise NotImplementedError
+
+    def records(self, path: Path, ctx: SqlContext) -> Iterator[dict[str, Any] | Unreadable]:
+        """The file's records, flattened (see the class docstring), in file order."""
+        raise NotImplementedError
+
+    def key_expression(self) -> str:
+        """The record's location and text, to quarantine it without searching the file again."""
+        return "CAST(to_json([CAST(_line AS VARCHAR), CAST(_record AS VARCHAR), _raw]) AS VARCHAR)"
+
+    @classmethod
+    def staged_columns(cls) -> dict[str, str]:
+        """Column → SQL type of the flattened rows: the layout's columns plus the bookkeeping."""
+        return {**cls.columns, **RECORD_BOOKKEEPING}
+
+
+#: Columns every flattened record carries besides the layout's own.
+RECORD_BOOKKEEPING: Mapping[str, str] = {
+    "_line": "BIGINT",
+    "_record": "BIGINT",
+    "_raw": "VARCHAR",
+    "_dest": "VARCHAR",
+    "hr_kind": "VARCHAR",
+    "hr_ts": "TIMESTAMP",
+    "hr_attrs": "VARCHAR",
+}
+
+#: Where a flattened record goes: the events of people, the events of system and service
+#: accounts (kept apart: never a person), or the HR events.
+RECORD_DESTINATIONS = ("events", "service_events", "hr_events")
 
 
 def load_sources() -> dict[str, type[FileLayout]]:
@@ -153,6 +227,14 @@ def load_sources() -> dict[str, type[FileLayout]]:
 def layouts_of_family(family: str) -> list[type[FileLayout]]:
     """All registered layouts of one family."""
     return [layout for layout in load_sources().values() if layout.family == family]
+
+
+def record_layouts(family: str | None = None) -> list[type[RecordLayout]]:
+    """Registered record layouts (of one family, or all), by name."""
+    return sorted((layout for layout in load_sources().values()
+                   if issubclass(layout, RecordLayout)
+                   and (family is None or layout.family == family)),
+                  key=lambda layout: layout.name)
 
 
 _CERT_ID = re.compile(r"^\{[^{}]*\}$")

@@ -12,12 +12,20 @@ in Python memory:
    duplicates).
 5. Rejected and failing rows go to the quarantine with file, line, reason and raw text.
 6. The batch is committed (see :mod:`molehunt.store.workspace`).
+
+Logs of JSON records (:class:`~molehunt.sources.base.RecordLayout`, e.g. the Microsoft 365
+audit log) differ only in step 3: the layout's Python ``records`` step flattens the records
+into Parquet chunks first, and the same SQL mapping, checks and duplicate removal run over
+those. Their records can also go to ``service_events`` (system and service accounts) and
+``hr_events``. ``ingest auto`` recognises every file of a folder by its content or header,
+whatever its family.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 import shutil
 import threading
@@ -34,18 +42,26 @@ import pyarrow.parquet as pq
 
 from molehunt.domains import DomainCategories, load_domain_categories
 from molehunt.errors import SourceError
-from molehunt.schema import DOCUMENT_COLUMNS, EVENT_COLUMNS, QUARANTINE_COLUMNS
+from molehunt.schema import (
+    DOCUMENT_COLUMNS,
+    EVENT_COLUMNS,
+    HR_EVENT_COLUMNS,
+    QUARANTINE_COLUMNS,
+)
 from molehunt.sources._files import base_name, is_gzip, open_binary
 from molehunt.sources._locate import BadRow, locate
 from molehunt.sources.base import (
     CERT_TIMESTAMP_FORMAT,
     FileLayout,
+    RecordLayout,
     SqlContext,
+    Unreadable,
     event_select,
     layouts_of_family,
+    record_layouts,
     table_select,
 )
-from molehunt.sources.jsonl import JSONL_TABLES, stage_jsonl
+from molehunt.sources.jsonl import JSONL_TABLES, arrow_schema, stage_jsonl
 from molehunt.sql import quote_identifier, sql_list, sql_path, sql_paths, sql_string
 from molehunt.store.directory import (
     directory_is_stale,
@@ -66,6 +82,11 @@ _PARTITIONED_PARQUET = (
 _MAX_LINE_BYTES = 4 * 1024 * 1024
 _HASH_CHUNK = 8 * 1024 * 1024
 _SNAPSHOT_NAME = re.compile(r"^(\d{4})-(\d{2})$")
+#: Files ``ingest cert`` looks at, and the further ones ``ingest auto`` and record layouts do.
+_CERT_PATTERNS = ("*.csv", "*.csv.gz", "*.jsonl", "*.jsonl.gz")
+_RECORD_PATTERNS = (*_CERT_PATTERNS, "*.json", "*.json.gz", "*.ndjson", "*.ndjson.gz")
+_RECORD_CHUNK_ROWS = 50_000
+_SNIFF_BYTES = 256 * 1024
 
 
 #: JSONL tables ``ingest cert`` reads (known by the start of the file name), each with its
@@ -199,6 +220,18 @@ def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]
         shown = first if len(first) <= 120 else first[:117] + "..."
         raise SourceError(f"unknown layout; first line is {shown!r}", where=str(path))
     return _choose(candidates, path, sample, has_header), has_header
+
+
+def recognise_records(path: Path, family: str | None = None) -> type[RecordLayout] | None:
+    """The record layout (of ``family``, or of any) whose content a file's start shows."""
+    check_readable(path)
+    try:
+        with open_binary(path) as handle:
+            head = handle.read(_SNIFF_BYTES).decode("utf-8", "replace")
+    except (OSError, EOFError) as error:
+        raise SourceError(f"cannot read: {error}", where=str(path)) from None
+    found = [layout for layout in record_layouts(family) if layout.sniff(head)]
+    return found[0] if found else None
 
 
 def _choose(candidates: Sequence[type[FileLayout]], path: Path, sample: Sequence[list[str]],
@@ -574,6 +607,17 @@ class Ingestor:
         (ground truth) are never read. Directory files come first, then HR events and
         documents, then event files, smallest first.
         """
+        return self._ingest_folder(folder, skip_unknown, records=False)
+
+    def ingest_auto(self, folder: Path, skip_unknown: bool = False) -> IngestSummary:
+        """Ingest a folder whatever its sources: each file's layout is recognised on its own.
+
+        As :meth:`ingest_cert`, and files of every record layout (e.g. the Microsoft 365 audit
+        log as JSON, NDJSON or CSV) are recognised by their content first.
+        """
+        return self._ingest_folder(folder, skip_unknown, records=True)
+
+    def _ingest_folder(self, folder: Path, skip_unknown: bool, records: bool) -> IngestSummary:
         if not folder.exists():
             raise SourceError("no such folder", where=str(folder))
         if not folder.is_dir():
@@ -581,14 +625,24 @@ class Ingestor:
                               where=str(folder))
         summary = IngestSummary()
         plan: list[_Planned] = []
-        candidates = {path for pattern in ("*.csv", "*.csv.gz", "*.jsonl", "*.jsonl.gz")
-                      for path in folder.rglob(pattern)}
+        patterns = _RECORD_PATTERNS if records else _CERT_PATTERNS
+        candidates = {path for pattern in patterns for path in folder.rglob(pattern)}
         answers: set[Path] = set()
         for path in sorted(candidates):
             truth = _answers_folder(folder, path)
             if truth is not None:
                 answers.add(truth)
                 continue
+            found = recognise_records(path) if records else None
+            if found is not None:
+                plan.append(_Planned(path, found.target, found.order, found))
+                continue
+            if path.name.endswith((".json", ".json.gz", ".ndjson", ".ndjson.gz")):
+                message = "unknown layout: no record layout recognises this JSON"
+                if skip_unknown:
+                    summary.notes.append(f"skipped {path}: {message}")
+                    continue
+                raise SourceError(message, where=str(path))
             if path.name.endswith((".jsonl", ".jsonl.gz")):
                 table = jsonl_table_of(path)
                 if table is None:
@@ -612,13 +666,20 @@ class Ingestor:
         for truth in sorted(answers):
             summary.notes.append(f"skipped {truth}: ground truth is never ingested")
         if not plan:
-            raise SourceError("no CERT-layout CSV files found (nor canonical JSONL files)",
+            raise SourceError("no CERT-layout CSV files found (nor canonical JSONL files)"
+                              if not records else "no file of a known layout found",
                               where=str(folder))
         # small event files first: the duplicate check then reads the fewest stored ids
         plan.sort(key=lambda item: (item.order, item.path.stat().st_size
                                     if item.target == "events" else 0, str(item.path)))
         directory_changed = False
         for item in plan:
+            if item.layout is not None and issubclass(item.layout, RecordLayout):
+                if directory_changed:
+                    rebuild_directory(self.workspace)
+                    directory_changed = False
+                summary.files.append(self.ingest_record_file(item.path, item.layout))
+                continue
             if item.layout is None:
                 result = self._ingest_jsonl_file(item.path, item.target, "jsonl")
                 summary.files.append(result)
@@ -639,6 +700,147 @@ class Ingestor:
         if directory_changed or not self.workspace.directory_file.exists():
             rebuild_directory(self.workspace)
         return summary
+
+    def ingest_records(self, paths: Sequence[Path], family: str,
+                       skip_unknown: bool = False) -> IngestSummary:
+        """Ingest files (or every file under folders) of one family of record layouts.
+
+        A file given by name must be of the family; a file found in a folder that is not is
+        an error too, unless ``skip_unknown`` (then a note says so).
+        """
+        if not record_layouts(family):
+            raise SourceError(f"no record layouts of family {family!r}")
+        summary = IngestSummary()
+        plan: list[tuple[Path, type[RecordLayout]]] = []
+        for given in paths:
+            if given.is_dir():
+                files = sorted({p for pattern in _RECORD_PATTERNS for p in given.rglob(pattern)
+                                if _answers_folder(given, p) is None})
+                if not files:
+                    raise SourceError("no .json, .ndjson, .jsonl or .csv files", where=str(given))
+            else:
+                files = [given]
+            for path in files:
+                layout = recognise_records(path, family)
+                if layout is None:
+                    message = f"unknown layout: not a {family} file this version can read"
+                    if skip_unknown and path != given:
+                        summary.notes.append(f"skipped {path}: {message}")
+                        continue
+                    raise SourceError(message, where=str(path))
+                plan.append((path, layout))
+        for path, layout in plan:
+            summary.files.append(self.ingest_record_file(path, layout))
+        return summary
+
+    def ingest_record_file(self, path: Path, layout_cls: type[RecordLayout]) -> FileResult:
+        """Ingest one file of a record layout (see :class:`~molehunt.sources.base.RecordLayout`).
+
+        Every record is stored (in ``events``, ``service_events`` or ``hr_events``), a
+        duplicate, or quarantined with its line, its record number and a reason.
+        """
+        layout = layout_cls()
+        size, sha = file_digest(path, self.progress)
+        done = self.workspace.find_ingested(sha, size, layout.name)
+        if done is not None:
+            return FileResult(str(path), layout.name, "skipped",
+                              note=f"already ingested as batch {done.batch_id}")
+        settings = self.workspace.settings()
+        ctx = SqlContext(company_domains=self.company_domains(),
+                         sensitivity_labels=settings.sensitivity_labels)
+        batch_id = uuid.uuid4().hex[:16]
+        staging = self.workspace.new_staging(batch_id)
+        chunks, bad = self._flatten_records(path, layout, ctx, staging / "chunks")
+        result = _Staged(stored=0)
+        kept_apart = hr_rows = 0
+        shapes: list[tuple[str, int]] = []
+        if chunks:
+            session: _Session | None = None
+            try:
+                session = _Session(self.workspace, staging, ctx, self.categories)
+                flat = f"read_parquet({sql_paths(chunks)})"
+                result = self._stage_events(
+                    session, layout, ctx, f"(SELECT * FROM {flat} WHERE _dest = 'events')",
+                    staging, batch_id, path.name)
+                kept_apart, duplicates, service_bad = _stage_service_events(
+                    session.con, self.workspace, layout, ctx, flat,
+                    staging / "service_events.parquet")
+                result.duplicates += duplicates
+                result.checked.extend(service_bad)
+                hr_rows = _stage_record_hr_events(session.con, flat,
+                                                  staging / "hr_events.parquet")
+                shapes = [(str(shape), int(n)) for shape, n in session.con.execute(
+                    f"SELECT shape, count(*) FROM {flat} GROUP BY shape ORDER BY shape"
+                ).fetchall()]
+            except duckdb.Error as error:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise SourceError(f"reading failed ({type(error).__name__}:"
+                                  f" {_first_line(error)}); nothing of this file was stored",
+                                  where=str(path)) from error
+            finally:
+                if session is not None:
+                    session.close()
+        shutil.rmtree(staging / "chunks", ignore_errors=True)
+        shutil.rmtree(staging / "tmp", ignore_errors=True)
+        bad.extend(_located(row) for row in result.checked)
+        bad.sort(key=lambda r: (r.line or 0, r.detail))
+        if bad:
+            _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()),
+                              layout.name, bad)
+        stored = result.stored + kept_apart + hr_rows
+        record = FileRecord(
+            batch_id=batch_id, path=str(path.resolve()), size=size, sha256=sha,
+            layout=layout.name, target=layout.target,
+            rows_read=stored + result.duplicates + len(bad), rows_stored=stored,
+            rows_quarantined=len(bad), rows_duplicate=result.duplicates,
+            min_day=result.min_day, max_day=result.max_day, state="committing",
+        )
+        self.workspace.commit(Batch(batch_id, staging, record))
+        notes = [", ".join(f"{shape}: {n}" for shape, n in shapes)] if shapes else []
+        if kept_apart:
+            notes.append(f"{kept_apart} by system or service accounts, kept apart in"
+                         " service_events")
+        if hr_rows:
+            notes.append(f"{hr_rows} HR records in hr_events")
+        return FileResult(str(path), layout.name, "ingested", record.rows_read, stored,
+                          result.duplicates, Counter(r.reason for r in bad),
+                          note="; ".join(notes))
+
+    def _flatten_records(self, path: Path, layout: RecordLayout, ctx: SqlContext,
+                         folder: Path) -> tuple[list[Path], list[BadRow]]:
+        """Write the file's flattened records as Parquet chunks; return them and the records
+        that could not be flattened."""
+        folder.mkdir()
+        schema = arrow_schema(layout.staged_columns())
+        buffer: list[dict[str, Any]] = []
+        chunks: list[Path] = []
+        bad: list[BadRow] = []
+
+        def flush() -> None:
+            if buffer:
+                chunk = folder / f"chunk_{len(chunks):05d}.parquet"
+                pq.write_table(pa.Table.from_pylist(buffer, schema=schema), chunk,
+                               compression="zstd", compression_level=1)
+                chunks.append(chunk)
+                buffer.clear()
+
+        try:
+            for item in layout.records(path, ctx):
+                if isinstance(item, Unreadable):
+                    bad.append(BadRow(key="", reason=item.reason,
+                                      detail=f"record {item.record}: {item.detail}",
+                                      line=item.line, raw=item.raw))
+                    continue
+                buffer.append(item)
+                if len(buffer) >= _RECORD_CHUNK_ROWS:
+                    flush()
+                    self.progress(f"reading {path.name}", None)
+        except (OSError, EOFError) as error:
+            shutil.rmtree(folder.parent, ignore_errors=True)
+            raise SourceError(f"cannot read: {error}; nothing of this file was stored",
+                              where=str(path)) from None
+        flush()
+        return chunks, bad
 
     def ingest_csv(self, path: Path, layout_cls: type[FileLayout],
                    has_header: bool) -> FileResult:
@@ -849,6 +1051,66 @@ class Ingestor:
         everything.unlink()
         return _Staged(stored=int(stored[0]) if stored else 0,
                        checked=[BadRow(key=k, reason=r, detail=d) for k, r, d in bad])
+
+
+def _located(row: BadRow) -> BadRow:
+    """A flattened record that failed a check, with the location its key carries."""
+    if row.line is not None:
+        return row
+    try:
+        line, number, raw = json.loads(row.key)
+        row.line, row.raw = int(line), str(raw)
+        row.detail = f"record {number}: {row.detail}" if row.detail else f"record {number}"
+    except (ValueError, TypeError):
+        row.raw = row.key
+    return row
+
+
+def _stage_service_events(con: duckdb.DuckDBPyConnection, workspace: Workspace,
+                          layout: FileLayout, ctx: SqlContext, flat: str,
+                          target: Path) -> tuple[int, int, list[BadRow]]:
+    """Write the events of system and service accounts apart; return stored, duplicates and
+    the rows that failed a check.
+
+    An event id repeated in the file or already stored keeps its first row, as for people.
+    """
+    select = event_select(layout, ctx, f"(SELECT * FROM {flat} WHERE _dest = 'service_events')")
+    con.execute(f"CREATE TEMP TABLE service_rows AS {select}")
+    bad = [BadRow(key=k or "", reason=r or "invalid row", detail=d or "")
+           for k, r, d in con.execute(
+               "SELECT content, json_extract_string(attrs, '$.reason'),"
+               " json_extract_string(attrs, '$.detail') FROM service_rows"
+               " WHERE action = '_quarantined'").fetchall()]
+    good = con.execute("SELECT count(*) FROM service_rows WHERE action <> '_quarantined'"
+                       ).fetchone()
+    if not good or not good[0]:
+        return 0, 0, bad
+    stored_files = workspace.table_files("service_events")
+    not_stored = (f"AND event_id NOT IN (SELECT event_id FROM read_parquet("
+                  f"{sql_paths(stored_files)}))" if stored_files else "")
+    columns = ", ".join(quote_identifier(c) for c in EVENT_COLUMNS)
+    con.execute(
+        f"COPY (SELECT {columns} FROM service_rows WHERE action <> '_quarantined' {not_stored}"
+        " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts, hash(attrs)) = 1"
+        f" ORDER BY ts, event_id) TO {sql_string(str(target))} (FORMAT parquet,"
+        " COMPRESSION zstd)")
+    kept = con.execute(f"SELECT count(*) FROM read_parquet({sql_path(target)})").fetchone()
+    stored = int(kept[0]) if kept else 0
+    return stored, int(good[0]) - stored, bad
+
+
+def _stage_record_hr_events(con: duckdb.DuckDBPyConnection, flat: str, target: Path) -> int:
+    """Write the HR records of a flattened file as ``hr_events`` rows; return how many."""
+    count = con.execute(f"SELECT count(*) FROM {flat} WHERE _dest = 'hr_events'").fetchone()
+    if not count or not count[0]:
+        return 0
+    columns = ", ".join(f"CAST({expr} AS {HR_EVENT_COLUMNS[name]}) AS {quote_identifier(name)}"
+                        for name, expr in (("user_id", "user_id"), ("ts", "hr_ts"),
+                                           ("kind", "hr_kind"), ("attrs", "hr_attrs")))
+    con.execute(f"COPY (SELECT {columns} FROM {flat} WHERE _dest = 'hr_events'"
+                f" ORDER BY _record) TO {sql_string(str(target))} (FORMAT parquet,"
+                " COMPRESSION zstd)")
+    return int(count[0])
 
 
 def _answers_folder(folder: Path, path: Path) -> Path | None:

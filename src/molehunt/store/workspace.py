@@ -9,6 +9,8 @@ Layout of a workspace::
     ldap/<batch>.parquet        monthly directory snapshots as read
     directory_rows/<batch>.parquet  directory rows given directly (JSONL)
     hr_events/<batch>.parquet
+    service_events/<batch>.parquet  events of system and service accounts (never a person;
+                                read by no detector), in the events table's columns
     documents/<batch>.parquet   documents with labels and text (the latest batch wins per doc_id)
     psychometric/<batch>.parquet    stored, never used unless enabled
     decoys/<batch>.parquet
@@ -51,6 +53,7 @@ BATCH_TABLES: tuple[str, ...] = (
     "ldap",
     "directory_rows",
     "hr_events",
+    "service_events",
     "documents",
     "psychometric",
     "decoys",

@@ -1,0 +1,907 @@
+"""Microsoft 365 unified audit log: one record, four shapes, one layout (``m365.audit``).
+
+The same audit record reaches a security team in four shapes, told apart per record (a file
+may even mix them):
+
+* **Management Activity API** (``/api/v1.0/{tenant}/activity/feed/audit/...`` content blobs):
+  a JSON array of records, or NDJSON, one record per line, keys as in Microsoft's common
+  schema (``CreationTime``, ``Id``, ``Operation``, ``RecordType`` as a number, ``UserId``,
+  ``UserType``, ``Workload``, ``ObjectId``, ``ClientIP`` plus workload fields).
+* **Purview audit search export / Search-UnifiedAuditLog | Export-Csv**: CSV with at least
+  ``CreationDate``, ``UserIds`` (or ``UserId``), ``Operations`` (or ``Operation``) and
+  ``AuditData``, the last holding the whole record as a JSON string. A ``#TYPE`` line that
+  Windows PowerShell writes before the header is skipped.
+* **Microsoft Graph** ``auditLogRecord`` (``/security/auditLog/queries/{id}/records``):
+  ``createdDateTime``, ``operation``, ``auditLogRecordType`` (a camelCase name),
+  ``userPrincipalName``, ``service``, ``objectId``, ``clientIp`` and the original record
+  nested in ``auditData``; a response page (``{"value": [...]}``) may be stored as it is.
+* **Microsoft Sentinel / Log Analytics** ``OfficeActivity`` rows as JSON or CSV: the common
+  schema flattened under other names (``TimeGenerated``, ``OfficeId``, ``OfficeWorkload``,
+  ``OfficeObjectId``, ``Site_Url``; CSV headers may carry `` [UTC]``).
+
+Design. The store's layouts are SQL mappings over rows of flat columns (DESIGN.md §9), and
+the CSV reader cannot take nested JSON apart. So this module is a
+:class:`~molehunt.sources.base.RecordLayout`: its :meth:`M365Audit.records` step (Python,
+streaming for NDJSON and CSV) finds each record, whatever its shape, and flattens the few
+fields the mapping needs into :attr:`M365Audit.columns`; its SQL :meth:`~M365Audit.mapping`
+then decides action, channel, e-mail direction and sensitivity exactly as the CERT layouts
+do, and its :meth:`~M365Audit.checks` quarantine what cannot be stored. Every record ends up
+stored, a duplicate (the record's own ``Id`` is the event id, so the same record pulled
+through two shapes is stored once) or quarantined with its line, record number and reason.
+
+Mapping (the operation, within its workload):
+
+* SharePoint / OneDrive: ``FileAccessed``/``FilePreviewed`` → ``file_open``;
+  ``FileModified``/``FileUploaded``/``FileSyncUploadedFull`` → ``file_write``;
+  ``FileDownloaded``/``FileSyncDownloadedFull`` → ``file_copy`` (``attrs.direction``
+  ``download``); ``FileCopied`` → ``file_copy``; ``FileDeleted``/``FileRecycled`` →
+  ``file_delete``, all on the ``cloud_storage`` channel. Sharing: an anonymous ("anyone")
+  link, or a share with a guest or an address outside the company domains, is
+  ``web_upload`` on ``cloud_storage`` (the file can now be read from outside, which is what
+  an upload to personal cloud storage means to the features); other sharing (``SharingSet``
+  to a member, company links) is ``file_share``.
+* Exchange: ``Send``/``SendAs``/``SendOnBehalf`` → ``email_send`` (channel from the
+  recipients' domains when the record lists them, else unknown), ``MailItemsAccessed`` →
+  ``email_view``, ``New-MailboxExportRequest`` and eDiscovery exports → ``mailbox_export``.
+* Endpoint DLP (devices onboarded to Purview): ``FileCopiedToRemovableMedia``/
+  ``FileCreatedOnRemovableMedia`` → ``file_copy`` on ``removable_media``;
+  ``FileUploadedToCloud`` → ``web_upload`` (``domain`` = ``TargetDomain``);
+  ``FilePrinted`` → ``print``; ``FileCopiedToNetworkShare`` → ``file_copy`` on
+  ``network_share``; ``FileRead``/``FileCreated``/``FileModified``/``FileDeleted`` on the
+  device → ``file_open``/``file_write``/``file_delete`` on ``local``.
+* ``PhysicalBadgingSignal`` → ``badge`` on ``physical``; ``HRSignal`` → ``hr_events``
+  (resignation → ``resignation_notice``, last working date → ``termination``, job level
+  change → ``transfer``, performance review or improvement plan → ``performance_concern``).
+* Entra sign-ins (``UserLoggedIn``, ``UserLoginFailed``) → ``cloud_sign_in``: token
+  refreshes from phones arrive at every hour, so they are not ``logon`` (a logon to a
+  computer). Any other operation is kept as ``m365_activity`` with its name in ``attrs``.
+
+Sensitivity: a record's label id (``SensitivityLabelId``, ``SensitivityLabelEventData``,
+``DestinationLabel``) becomes 0-4 through ``[sensitivity_labels]`` in ``molehunt.toml``; a
+label not in that map leaves ``sensitivity`` null and the id in ``attrs.label_id``.
+
+People: ``UserId`` is a UPN; it is kept, lower-cased, as the user id (molehunt has no
+UPN-to-person resolution through the directory yet, so a person whose directory ``user_id``
+differs from their UPN appears under the UPN). System and service accounts (user types
+System, Application, ServicePrincipal, DCAdmin, CustomPolicy, SystemPolicy, and ids such as
+``app@sharepoint`` or ``NT AUTHORITY\\SYSTEM``) are never a person: their records are stored
+in ``service_events``, which no detector reads.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import re
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from molehunt.sources._files import open_binary
+from molehunt.sources.base import (
+    Check,
+    RecordLayout,
+    SqlContext,
+    Unreadable,
+)
+from molehunt.sql import sql_string
+
+#: Microsoft's AuditLogRecordType numbers for the record types this layout reads or names
+#: (Office 365 Management Activity API schema, "Enum: AuditLogRecordType").
+RECORD_TYPES: Mapping[int, str] = {
+    1: "ExchangeAdmin", 2: "ExchangeItem", 3: "ExchangeItemGroup", 4: "SharePoint",
+    6: "SharePointFileOperation", 7: "OneDrive", 8: "AzureActiveDirectory",
+    9: "AzureActiveDirectoryAccountLogon", 11: "ComplianceDLPSharePoint",
+    13: "ComplianceDLPExchange", 14: "SharePointSharingOperation",
+    15: "AzureActiveDirectoryStsLogon", 18: "SecurityComplianceCenterEOPCmdlet",
+    19: "ExchangeAggregatedOperation", 20: "PowerBIAudit", 24: "Discovery",
+    25: "MicrosoftTeams", 28: "ThreatIntelligence", 31: "AeD", 36: "SharePointListOperation",
+    50: "ExchangeItemAggregated", 58: "HRSignal", 63: "DLPEndpoint", 70: "OfficeNative",
+    82: "SensitivityLabelPolicyMatch", 83: "SensitivityLabelAction",
+    84: "SensitivityLabeledFileAction", 91: "PhysicalBadgingSignal",
+}
+_RECORD_TYPE_NAMES = {name.lower(): name for name in RECORD_TYPES.values()}
+
+#: Microsoft's UserType numbers ("Enum: User Type").
+USER_TYPES: Mapping[int, str] = {
+    0: "Regular", 1: "Reserved", 2: "Admin", 3: "DcAdmin", 4: "System", 5: "Application",
+    6: "ServicePrincipal", 7: "CustomPolicy", 8: "SystemPolicy", 9: "PartnerTechnician",
+    10: "Guest",
+}
+_USER_TYPE_NAMES = {name.lower(): name for name in USER_TYPES.values()}
+#: User types that are never a person.
+NON_PERSON_USER_TYPES = frozenset({"DcAdmin", "System", "Application", "ServicePrincipal",
+                                   "CustomPolicy", "SystemPolicy"})
+#: User ids Microsoft documents for work done by the service itself.
+_SYSTEM_IDS = frozenset({"app@sharepoint", "sharepoint\\system", "s-1-5-18",
+                         "nt authority\\system", "system"})
+
+#: (workload family, operation in lower case) → (action, channel).
+OPERATIONS: Mapping[tuple[str, str], tuple[str, str | None]] = {
+    ("sharepoint", "fileaccessed"): ("file_open", "cloud_storage"),
+    ("sharepoint", "fileaccessedextended"): ("file_open", "cloud_storage"),
+    ("sharepoint", "filepreviewed"): ("file_open", "cloud_storage"),
+    ("sharepoint", "filemodified"): ("file_write", "cloud_storage"),
+    ("sharepoint", "filemodifiedextended"): ("file_write", "cloud_storage"),
+    ("sharepoint", "fileuploaded"): ("file_write", "cloud_storage"),
+    ("sharepoint", "filesyncuploadedfull"): ("file_write", "cloud_storage"),
+    ("sharepoint", "filedownloaded"): ("file_copy", "cloud_storage"),
+    ("sharepoint", "filesyncdownloadedfull"): ("file_copy", "cloud_storage"),
+    ("sharepoint", "filecopied"): ("file_copy", "cloud_storage"),
+    ("sharepoint", "filedeleted"): ("file_delete", "cloud_storage"),
+    ("sharepoint", "filerecycled"): ("file_delete", "cloud_storage"),
+    ("exchange", "send"): ("email_send", None),
+    ("exchange", "sendas"): ("email_send", None),
+    ("exchange", "sendonbehalf"): ("email_send", None),
+    ("exchange", "mailitemsaccessed"): ("email_view", None),
+    ("exchange", "new-mailboxexportrequest"): ("mailbox_export", None),
+    ("discovery", "searchexported"): ("mailbox_export", None),
+    ("discovery", "searchexportdownloaded"): ("mailbox_export", None),
+    ("endpoint", "filecopiedtoremovablemedia"): ("file_copy", "removable_media"),
+    ("endpoint", "filecreatedonremovablemedia"): ("file_copy", "removable_media"),
+    ("endpoint", "fileuploadedtocloud"): ("web_upload", "cloud_storage"),
+    ("endpoint", "fileprinted"): ("print", "printer"),
+    ("endpoint", "filecopiedtonetworkshare"): ("file_copy", "network_share"),
+    ("endpoint", "fileread"): ("file_open", "local"),
+    ("endpoint", "filecreated"): ("file_write", "local"),
+    ("endpoint", "filemodified"): ("file_write", "local"),
+    ("endpoint", "filedeleted"): ("file_delete", "local"),
+    ("entra", "userloggedin"): ("cloud_sign_in", None),
+    ("entra", "userloginfailed"): ("cloud_sign_in", None),
+}
+#: SharePoint sharing operations; see :meth:`M365Audit.mapping` for when one is outbound.
+SHARING_OPERATIONS = frozenset({
+    "anonymouslinkcreated", "anonymouslinkupdated", "sharingset", "sharinginvitationcreated",
+    "companylinkcreated", "securelinkcreated", "addedtosecurelink", "sharinglinkcreated",
+    "addedtosharinglink",
+})
+_ANONYMOUS = frozenset({"anonymouslinkcreated", "anonymouslinkupdated"})
+#: Operations of a physical badge signal, whatever they are called: the record type decides.
+_OTHER_ACTION = "m365_activity"
+
+#: The start of a Graph response page (``@odata.context`` or ``value`` as its first key).
+_GRAPH_PAGE = re.compile(r'\{\s*"(@odata\.context|value|@odata\.nextLink)"\s*:')
+_HEAD = 256 * 1024
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+_US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y, %I:%M:%S.%f %p", "%m/%d/%Y, %I:%M:%S %p",
+               "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
+_SENTINEL_RENAMES = {
+    "timegenerated": "creationtime", "officeid": "id", "officeworkload": "workload",
+    "officeobjectid": "objectid", "site_url": "siteurl", "client_ipaddress": "clientipaddress",
+}
+_GRAPH_RENAMES = {
+    "createddatetime": "creationtime", "auditlogrecordtype": "recordtype",
+    "userprincipalname": "userid", "service": "workload", "clientip": "clientip",
+}
+
+
+class M365Audit(RecordLayout):
+    """Microsoft 365 unified audit log records (Management API, Purview CSV, Graph, Sentinel)."""
+
+    name = "m365.audit"
+    family = "m365"
+    source = "m365"
+    #: What every tenant's unified audit log shows: cloud files (SharePoint, OneDrive) and
+    #: sent mail. Mail read (MailItemsAccessed), removable media and printing (Endpoint DLP),
+    #: badges and HR signals appear only where the tenant has those features; their rows
+    #: show them (see molehunt.store.coverage), this declaration does not promise them.
+    observes = frozenset({"cloud_files", "email_sent"})
+    columns: ClassVar[Mapping[str, str]] = {
+        "record_id": "VARCHAR", "ts": "TIMESTAMP", "ts_text": "VARCHAR", "shape": "VARCHAR",
+        "operation": "VARCHAR", "op_key": "VARCHAR", "record_type": "VARCHAR",
+        "user_type": "VARCHAR", "user_id": "VARCHAR", "host": "VARCHAR", "object": "VARCHAR",
+        "target": "VARCHAR", "target_type": "VARCHAR", "recipients": "VARCHAR",
+        "domain": "VARCHAR", "size": "BIGINT", "n_attachments": "INTEGER",
+        "subject": "VARCHAR", "label_id": "VARCHAR", "details": "VARCHAR",
+    }
+    order = 45
+
+    @classmethod
+    def sniff(cls, head: str) -> bool:
+        """JSON whose keys are the audit log's, or CSV with the export's or Sentinel's header."""
+        text = head.lstrip("\ufeff \t\r\n")
+        if text.startswith(("[", "{")):
+            return bool(re.search(r'"(CreationTime|createdDateTime|auditLogRecordType|'
+                                  r'OfficeWorkload|AuditData)"\s*:', text))
+        lines = text.splitlines()
+        if lines and lines[0].startswith("#TYPE"):
+            lines = lines[1:]
+        if not lines:
+            return False
+        header = {_header_key(f) for f in next(csv.reader([lines[0]]), [])}
+        return ({"creationdate", "auditdata"} <= header
+                or {"timegenerated", "operation", "officeworkload"} <= header)
+
+
+    # -- the SQL mapping -------------------------------------------------------------------
+    def relation(self, raw: str, ctx: SqlContext) -> str:
+        """Add the recipients' domains (for the e-mail channel)."""
+        return ("(SELECT *, list_filter(list_transform(string_split(coalesce(recipients, ''),"
+                " ';'), lambda a: mh_email_domain(a)), lambda d: d <> '') AS _counterparts"
+                f" FROM {raw})")
+
+    def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
+        """Operation and workload to action and channel; labels to sensitivity (see above)."""
+        action, channel = _action_and_channel()
+        labels = " ".join(f"WHEN {sql_string(name)} THEN {level}"
+                          for name, level in ctx.sensitivity_labels)
+        return {
+            "event_id": "coalesce(nullif(trim(record_id), ''), substr(sha256("
+                        f"{sql_string(self.source)} || chr(0) || _raw), 1, 32))",
+            "ts": "ts",
+            "day": "CAST(ts AS DATE)",
+            "user_id": "user_id",
+            "host": "host",
+            "source": sql_string(self.source),
+            "action": action,
+            "channel": channel,
+            "object": "object",
+            "target": "coalesce(target, nullif(recipients, ''))",
+            "domain": f"coalesce(domain, {_WEBMAIL}[1], {_EXTERNAL}[1], _counterparts[1])",
+            "bytes": "size",
+            "n_attachments": "n_attachments",
+            "content": "subject",
+            "doc_id": "NULL",
+            "sensitivity": f"CASE label_id {labels} ELSE NULL END" if labels else "NULL",
+            "attrs": "details",
+        }
+
+    def checks(self, ctx: SqlContext) -> Sequence[Check]:
+        """A time, a person or account, an operation, and a size that is not negative."""
+        return [
+            Check("ts IS NULL", "unparseable CreationTime",
+                  "'CreationTime ' || coalesce('\"' || ts_text || '\"', 'missing')"),
+            Check("coalesce(user_id, '') = ''", "empty UserId"),
+            Check("coalesce(operation, '') = ''", "empty Operation"),
+            Check("size < 0", "negative size", "'size ' || size"),
+        ]
+
+    # -- reading ---------------------------------------------------------------------------
+    def records(self, path: Path, ctx: SqlContext) -> Iterator[dict[str, Any] | Unreadable]:
+        """Every record of the file, flattened (see the module docstring for the shapes)."""
+        with open_binary(path) as handle:
+            head = handle.read(_HEAD)
+        text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+        first_line = text.split("\n", 1)[0].strip()
+        if text.startswith("["):
+            yield from self._document(path)
+        elif text.startswith("{") and _is_json(first_line):
+            yield from self._ndjson(path)
+        elif text.startswith("{"):
+            yield from self._document(path)  # one pretty-printed object, e.g. a Graph page
+        else:
+            yield from self._csv(path)
+
+    def _ndjson(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
+        number = 0
+        with open_binary(path) as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]
+                raw = line.rstrip(b"\r\n")
+                if not raw.strip():
+                    continue  # a blank line holds no record
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    number += 1
+                    yield Unreadable(line_no, number, "invalid UTF-8",
+                                     f"byte {error.start}: {error.reason}",
+                                     raw.decode("utf-8", "backslashreplace"))
+                    continue
+                try:
+                    value = orjson.loads(raw)
+                except orjson.JSONDecodeError as error:
+                    number += 1
+                    truncated = not line.endswith(b"\n")
+                    reason = "truncated last line (invalid JSON)" if truncated else "invalid JSON"
+                    yield Unreadable(line_no, number, reason, str(error), text)
+                    continue
+                if isinstance(value, dict) and isinstance(value.get("value"), list):
+                    # a Graph response page stored as one line: each of its records counts
+                    for item in value["value"]:
+                        number += 1
+                        yield self._flat(item, line_no, number, _dump(item))
+                    continue
+                number += 1
+                yield self._flat(value, line_no, number, text)
+
+    def _document(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
+        """Records of a JSON document: an array (arrays written one after another, as
+        content blobs appended to one file, are read in turn), a Graph response page
+        (``{"value": [...]}``) or a single record. The whole file is read at once: the API's
+        blobs and pages are small, and large exports are NDJSON or CSV, which stream."""
+        with open_binary(path) as handle:
+            data = handle.read()
+        # surrogateescape keeps bytes that are not UTF-8 visible, so a record holding them is
+        # quarantined instead of silently altered
+        text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+        position, line = _skip_space(text, 0, 1)
+        counter = [0]
+        in_page = False
+        while position < len(text):
+            if text[position] == "{":
+                in_page = True
+                page = _GRAPH_PAGE.match(text, position)
+                found = re.compile(r'"value"\s*:\s*\[').search(text, position) if page else None
+                if found is None:
+                    yield from self._values(text, position, line, counter, single=True)
+                    return
+                line += text.count("\n", position, found.end() - 1)
+                position = found.end() - 1
+            elif text[position] != "[":
+                counter[0] += 1
+                rest = text[position:]
+                yield Unreadable(line, counter[0], "text after the records",
+                                 f"{len(rest)} characters that are not a JSON array",
+                                 _visible(rest[:2000]))
+                return
+            reader = self._values(text, position, line, counter, single=False)
+            try:
+                while True:
+                    yield next(reader)
+            except StopIteration as stop:
+                if stop.value is None:
+                    return
+                position, line = stop.value
+            if in_page:
+                return  # the rest of a Graph page (its nextLink) holds no record
+            position, line = _skip_space(text, position, line)
+
+    def _values(self, text: str, position: int, line: int, counter: list[int], single: bool
+                ) -> Generator[dict[str, Any] | Unreadable, None, tuple[int, int] | None]:
+        """Records of the array starting at ``position`` (or the one object there, when
+        ``single``); returns where the array ends, or None when the rest cannot be read."""
+        decoder = json.JSONDecoder()
+        if not single:
+            position += 1
+        expect_value = True
+        first = True
+        while True:
+            position, line = _skip_space(text, position, line)
+            if position >= len(text):
+                if single and not first:
+                    return None
+                counter[0] += 1
+                yield Unreadable(line, counter[0], "truncated array",
+                                 "the file ends before the array's closing ]", "")
+                return None
+            char = text[position]
+            if not single and char == "]" and (first or not expect_value):
+                return position + 1, line
+            if not single and char == "," and not expect_value:
+                position += 1
+                expect_value = True
+                continue
+            counter[0] += 1
+            start, start_line = position, line
+            try:
+                if not expect_value:
+                    raise ValueError("expected , or ] between records")
+                value, position = decoder.raw_decode(text, position)
+            except (ValueError, RecursionError) as error:
+                rest = text[start:]
+                yield Unreadable(start_line, counter[0], "invalid JSON",
+                                 f"{error}; the rest ({len(rest)} characters from here)"
+                                 " cannot be read", _visible(rest[:2000]))
+                return None
+            first = expect_value = False
+            raw = text[start:position]
+            line += raw.count("\n")
+            if _has_bad_bytes(raw):
+                yield Unreadable(start_line, counter[0], "invalid UTF-8",
+                                 "the record holds bytes that are not UTF-8", _visible(raw))
+            else:
+                yield self._flat(value, start_line, counter[0], raw)
+            if single:
+                position, line = _skip_space(text, position, line)
+                if position < len(text):
+                    counter[0] += 1
+                    rest = text[position:]
+                    yield Unreadable(line, counter[0], "text after the records",
+                                     f"{len(rest)} characters after the JSON object",
+                                     _visible(rest[:2000]))
+                return None
+
+    def _csv(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
+        # one AuditData cell can exceed the csv module's default limit of 128 KiB
+        csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+        with open_binary(path) as handle:
+            reader_lines = _LineCounter(codecs.iterdecode(
+                _strip_bom(handle), "utf-8", errors="surrogateescape"))
+            reader = csv.reader(reader_lines)
+            header: list[str] | None = None
+            number = 0
+            while True:
+                start = reader_lines.count + 1
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as error:
+                    number += 1
+                    yield Unreadable(start, number, "malformed quoting", str(error), "")
+                    continue
+                if header is None:
+                    if fields and fields[0].startswith("#TYPE"):
+                        continue
+                    header = [_header_key(f) for f in fields]
+                    continue
+                if not fields:
+                    continue  # a blank line holds no record
+                number += 1
+                raw = ",".join(_quote(f) for f in fields)
+                if any(_has_bad_bytes(f) for f in fields):
+                    yield Unreadable(start, number, "invalid UTF-8",
+                                     "the row holds bytes that are not UTF-8", _visible(raw))
+                    continue
+                if len(fields) != len(header):
+                    yield Unreadable(start, number, "wrong field count",
+                                     f"{len(fields)} fields, the header has {len(header)}", raw)
+                    continue
+                row = dict(zip(header, fields, strict=True))
+                yield self._csv_row(row, start, number, raw)
+
+    def _csv_row(self, row: dict[str, str], line: int, number: int,
+                 raw: str) -> dict[str, Any] | Unreadable:
+        if "auditdata" in row:
+            try:
+                inner = orjson.loads(row["auditdata"])
+            except orjson.JSONDecodeError as error:
+                return Unreadable(line, number, "invalid AuditData", f"AuditData: {error}", raw)
+            if not isinstance(inner, dict):
+                return Unreadable(line, number, "invalid AuditData",
+                                  "AuditData is not a JSON object", raw)
+            outer = {"creationtime": row.get("creationdate"),
+                     "userid": row.get("userids") or row.get("userid"),
+                     "operation": row.get("operations") or row.get("operation"),
+                     "recordtype": row.get("recordtype"), "id": row.get("recordid")}
+            return self._flat(inner, line, number, raw, outer=outer,
+                              shape="purview_csv")
+        return self._flat({k: v for k, v in row.items() if v != ""}, line, number, raw,
+                          shape="sentinel")
+
+    # -- one record ------------------------------------------------------------------------
+    def _flat(self, value: object, line: int, number: int, raw: str,
+              outer: Mapping[str, Any] | None = None,
+              shape: str | None = None) -> dict[str, Any] | Unreadable:
+        if not isinstance(value, dict):
+            return Unreadable(line, number, "not a JSON object", f"got {type(value).__name__}",
+                              raw)
+        keys = {str(k).lower(): v for k, v in value.items()}
+        if shape is None:
+            if isinstance(keys.get("auditdata"), dict):
+                shape = "graph"
+            elif "officeworkload" in keys or "timegenerated" in keys:
+                shape = "sentinel"
+            elif "creationtime" in keys and "operation" in keys:
+                shape = "management_api"
+            else:
+                return Unreadable(line, number, "not an audit record",
+                                  "no CreationTime/Operation, auditData or OfficeWorkload", raw)
+        if shape == "graph":
+            inner = {str(k).lower(): v for k, v in keys["auditdata"].items()}
+            renamed = {_GRAPH_RENAMES.get(k, k): v for k, v in keys.items() if k != "auditdata"}
+            record = {**{k: v for k, v in renamed.items() if v not in (None, "")}, **inner}
+            # the record's own values win; the envelope fills what the record lacks
+            for key in ("creationtime", "userid", "operation", "recordtype", "id", "workload",
+                        "objectid", "usertype"):
+                if record.get(key) in (None, "") and renamed.get(key) not in (None, ""):
+                    record[key] = renamed[key]
+        elif shape == "sentinel":
+            record = {_SENTINEL_RENAMES.get(k, k): v for k, v in keys.items()}
+        else:
+            record = dict(keys)
+            for key, fallback in (outer or {}).items():
+                if record.get(key) in (None, "") and fallback not in (None, ""):
+                    record[key] = fallback
+        return _flatten(record, shape, line, number, raw)
+
+
+def _flatten(r: dict[str, Any], shape: str, line: int, number: int,
+             raw: str) -> dict[str, Any] | Unreadable:
+    """The columns of one record whose keys are already lower-cased common-schema names."""
+    ts_text = _text(r.get("creationtime"))
+    operation = _text(r.get("operation")) or ""
+    record_type = _record_type(r.get("recordtype"))
+    user_type = _user_type(r.get("usertype"))
+    workload = _text(r.get("workload")) or ""
+    family = _family(record_type, workload)
+    user_raw = _text(r.get("userid")) or ""
+    user_id = user_raw.strip().lower()
+    op = operation.lower()
+    details: dict[str, Any] = {"operation": operation or None, "record_type": record_type,
+                               "workload": workload or None, "user_type": user_type,
+                               "client_ip": _text(r.get("clientip") or r.get("actoripaddress")
+                                                  or r.get("clientipaddress")),
+                               "shape": shape}
+    object_ = _text(r.get("objectid"))
+    host = None
+    target = target_type = recipients = domain = subject = label = None
+    size: int | None = None
+    n_attachments: int | None = None
+    if family == "sharepoint":
+        site = _text(r.get("siteurl")) or ""
+        if not object_ and r.get("sourcefilename"):
+            object_ = _join_url(site, _text(r.get("sourcerelativeurl")),
+                                _text(r.get("sourcefilename")))
+        if op == "filecopied" and r.get("destinationfilename"):
+            target = _join_url(site, _text(r.get("destinationrelativeurl")),
+                               _text(r.get("destinationfilename")))
+        if op in ("filedownloaded", "filesyncdownloadedfull"):
+            details["direction"] = "download"
+        if op in SHARING_OPERATIONS:
+            target = _text(r.get("targetuserorgroupname") or r.get("usersharedwith"))
+            target_type = _text(r.get("targetuserorgrouptype"))
+            if op in _ANONYMOUS:
+                details["share"] = "anonymous_link"
+            if target and "@" in target:
+                domain = target.rsplit("@", 1)[1].strip().lower() or None
+        label = _text(r.get("sensitivitylabelid") or r.get("destinationlabel"))
+        size = _integer(r.get("filesizebytes") or r.get("filesize"))
+        details["user_agent"] = _text(r.get("useragent"))
+    elif family == "exchange":
+        item = _object(r.get("item"))
+        subject = _text(item.get("subject"))
+        size = _integer(item.get("sizeinbytes"))
+        attachments = _text(item.get("attachments"))
+        if attachments is not None:
+            n_attachments = len([a for a in attachments.split(";") if a.strip()])
+        listed = _parsed(r.get("recipientlist"))
+        if isinstance(listed, list):
+            recipients = ";".join(
+                str(a.get("Address") or a.get("address") or "").strip().lower()
+                for a in listed if isinstance(a, dict)
+                and (a.get("Address") or a.get("address"))) or None
+        details["mailbox_owner"] = _text(r.get("mailboxownerupn"))
+        details["logon_type"] = _number(r.get("logontype"))
+        if op == "mailitemsaccessed":
+            details["mail_access_type"] = _operation_property(r, "MailAccessType")
+        if object_ is None and op == "send":
+            object_ = _text(item.get("internetmessageid"))
+    elif family == "endpoint":
+        host = _text(r.get("devicename"))
+        target = _text(r.get("targetfilepath") or r.get("targetprintername"))
+        domain = (_text(r.get("targetdomain")) or "").lower() or None
+        size = _integer(r.get("filesize"))
+        media = _object(r.get("removablemediadeviceattributes"))
+        if media:
+            device = " ".join(str(media[k]) for k in ("manufacturer", "model", "serialnumber")
+                              if media.get(k))
+            target = device or target
+            details["to_removable_media"] = True
+        label = (_text(_object(r.get("sensitivitylabeleventdata")).get("sensitivitylabelid"))
+                 or _text(r.get("sensitivitylabelid")))
+        details["application"] = _text(r.get("application"))
+        details["enforcement_mode"] = _number(r.get("enforcementmode"))
+    elif family == "badge":
+        object_ = _text(r.get("assetname") or r.get("assetid")) or object_
+        details["access_status"] = _text(r.get("accessstatus"))
+        ts_text = _text(r.get("eventtime")) or ts_text
+    elif family == "hr":
+        return _hr_record(r, shape, line, number, raw, ts_text, user_id)
+    else:
+        label = _text(r.get("sensitivitylabelid"))
+    dest = "service_events" if _is_service(user_type, user_id) else "events"
+    if label:
+        details["label_id"] = label
+    if dest == "service_events":
+        details["account"] = user_raw
+    if user_raw and user_raw != user_id:
+        details["upn"] = user_raw
+    return {
+        "record_id": _text(r.get("id")), "ts": _timestamp(ts_text), "ts_text": ts_text,
+        "shape": shape, "operation": operation, "op_key": f"{family}:{op}",
+        "record_type": record_type, "user_type": user_type, "user_id": user_id, "host": host,
+        "object": object_, "target": target, "target_type": target_type,
+        "recipients": recipients, "domain": domain, "size": size,
+        "n_attachments": n_attachments, "subject": subject,
+        "label_id": label.lower() if label else None,
+        "details": _dump({k: v for k, v in details.items() if v is not None}),
+        "_line": line, "_record": number, "_raw": raw, "_dest": dest,
+        "hr_kind": None, "hr_ts": None, "hr_attrs": None,
+    }
+
+
+#: HR connector fields (Purview HR connector CSV layout, also carried by its HR signal
+#: records) → our HR event kind, in the order they are tried.
+_HR_FIELDS = (
+    ("resignationdate", "resignation_notice"),
+    ("lastworkingdate", "termination"),
+    ("effectivedate", "transfer"),
+    ("performanceremarks", "performance_concern"),
+    ("improvementremarks", "performance_concern"),
+)
+
+
+#: Words of an HR signal's type → our kind, when no dated field says it.
+_HR_SIGNAL_WORDS = (("resign", "resignation_notice"), ("termination", "termination"),
+                    ("level", "transfer"), ("performance", "performance_concern"))
+
+
+def _hr_record(r: dict[str, Any], shape: str, line: int, number: int, raw: str,
+               ts_text: str | None, user_id: str) -> dict[str, Any] | Unreadable:
+    """An HRSignal record as an ``hr_events`` row (its kind from the fields it carries)."""
+    person = (_text(r.get("emailaddress") or r.get("userprincipalname")) or user_id).lower()
+    signal = (_text(r.get("hrsignaltype") or r.get("datatype")) or "").lower()
+    kind = when = None
+    for field, candidate in _HR_FIELDS:
+        if r.get(field) not in (None, ""):
+            kind, when = candidate, _text(r.get(field))
+            break
+    if kind is None and signal:
+        kind = next((k for word, k in _HR_SIGNAL_WORDS if word in signal), None)
+    if kind is None:
+        return Unreadable(line, number, "HR record of unknown kind",
+                          "no ResignationDate, LastWorkingDate, EffectiveDate or performance"
+                          " field", raw)
+    if not person:
+        return Unreadable(line, number, "empty UserId", "the HR record names no person", raw)
+    ts = _timestamp(when) or _timestamp(ts_text)
+    if ts is None:
+        return Unreadable(line, number, "unparseable CreationTime",
+                          f"HR date {when!r} / CreationTime {ts_text!r}", raw)
+    attrs = {k: v for k, v in r.items() if k in {"oldlevel", "newlevel", "rating",
+                                                 "performanceremarks", "improvementremarks",
+                                                 "hrsignaltype", "datatype"} and v is not None}
+    attrs["source"] = "m365"
+    attrs["record_id"] = _text(r.get("id"))
+    return {
+        "record_id": _text(r.get("id")), "ts": ts, "ts_text": ts_text, "shape": shape,
+        "operation": _text(r.get("operation")), "op_key": "hr:", "record_type": "HRSignal",
+        "user_type": None, "user_id": person, "host": None, "object": None, "target": None,
+        "target_type": None, "recipients": None, "domain": None, "size": None,
+        "n_attachments": None, "subject": None, "label_id": None, "details": None,
+        "_line": line, "_record": number, "_raw": raw, "_dest": "hr_events",
+        "hr_kind": kind, "hr_ts": ts, "hr_attrs": _dump(attrs),
+    }
+
+
+# -- the SQL mapping ----------------------------------------------------------------------
+_WEBMAIL = "list_filter(_counterparts, lambda d: mh_is_webmail(d))"
+_EXTERNAL = "list_filter(_counterparts, lambda d: NOT mh_is_company(d))"
+
+
+def _action_and_channel() -> tuple[str, str]:
+    """SQL for the action and the channel of a flattened record."""
+    action_cases = " ".join(f"WHEN {sql_string(f'{family}:{op}')} THEN {sql_string(action)}"
+                            for (family, op), (action, _) in OPERATIONS.items())
+    channel_cases = " ".join(
+        f"WHEN {sql_string(f'{family}:{op}')} THEN {sql_string(channel)}"
+        for (family, op), (_, channel) in OPERATIONS.items() if channel is not None)
+    sharing = ", ".join(sql_string(f"sharepoint:{op}") for op in sorted(SHARING_OPERATIONS))
+    outward = ("(contains(op_key, 'anonymouslink') OR lower(coalesce(target_type, ''))"
+               " IN ('guest', 'partner', 'external') OR (contains(coalesce(target, ''), '@')"
+               " AND NOT mh_is_company(coalesce(domain, ''))))")
+    action = (f"CASE WHEN op_key IN ({sharing}) THEN CASE WHEN {outward} THEN 'web_upload'"
+              f" ELSE 'file_share' END WHEN op_key LIKE 'badge:%' THEN 'badge'"
+              f" ELSE CASE op_key {action_cases} ELSE '{_OTHER_ACTION}' END END")
+    mail = (f"CASE WHEN len(_counterparts) = 0 THEN NULL WHEN len({_WEBMAIL}) > 0 THEN"
+            f" 'webmail' WHEN len({_EXTERNAL}) > 0 THEN 'email_external'"
+            " ELSE 'email_internal' END")
+    channel = (f"CASE WHEN op_key IN ({sharing}) THEN 'cloud_storage'"
+               " WHEN op_key LIKE 'badge:%' THEN 'physical'"
+               f" WHEN op_key IN ('exchange:send', 'exchange:sendas', 'exchange:sendonbehalf')"
+               f" THEN {mail} ELSE CASE op_key {channel_cases} ELSE NULL END END")
+    return action, channel
+
+
+# -- small helpers ------------------------------------------------------------------------
+def _dump(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return str(value)
+    return _dump(value)
+
+
+def _parsed(value: object) -> object:
+    """A nested value; Sentinel keeps nested objects and lists as JSON text."""
+    if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _number(value: object) -> object:
+    """An enum value as a number, whether the shape wrote it as a number or as text."""
+    number = _integer(value)
+    return number if number is not None else value
+
+
+def _object(value: object) -> dict[str, Any]:
+    """A nested object with lower-cased keys."""
+    value = _parsed(value)
+    return {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _integer(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -2**63 <= value < 2**63 else None
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()):
+        return int(value.strip())
+    return None
+
+
+def _record_type(value: object) -> str | None:
+    number = _integer(value)
+    if number is not None:
+        return RECORD_TYPES.get(number, str(number))
+    text = _text(value)
+    if text is None:
+        return None
+    return _RECORD_TYPE_NAMES.get(text.strip().lower(), text.strip())
+
+
+def _user_type(value: object) -> str | None:
+    number = _integer(value)
+    if number is not None:
+        return USER_TYPES.get(number, str(number))
+    text = _text(value)
+    if text is None:
+        return None
+    return _USER_TYPE_NAMES.get(text.strip().lower(), text.strip())
+
+
+def _family(record_type: str | None, workload: str) -> str:
+    """The workload family an operation name is read in (the same name means different
+    things in SharePoint and on a device: ``FileModified``)."""
+    rt = (record_type or "").lower()
+    wl = workload.lower()
+    if rt == "dlpendpoint" or wl == "endpoint":
+        return "endpoint"
+    if rt == "hrsignal":
+        return "hr"
+    if rt == "physicalbadgingsignal":
+        return "badge"
+    if rt.startswith(("sharepoint", "onedrive")) or wl in ("sharepoint", "onedrive"):
+        return "sharepoint"
+    if rt.startswith("exchange") or wl == "exchange":
+        return "exchange"
+    if rt in ("discovery", "aed"):
+        return "discovery"
+    if rt.startswith("azureactivedirectory") or wl == "azureactivedirectory":
+        return "entra"
+    return "other"
+
+
+def _is_service(user_type: str | None, user_id: str) -> bool:
+    if user_type in NON_PERSON_USER_TYPES:
+        return True
+    return (user_id in _SYSTEM_IDS or user_id.startswith(("nt authority\\", "serviceprincipal_"))
+            or user_id.endswith("@sharepoint"))
+
+
+def _operation_property(r: Mapping[str, Any], name: str) -> str | None:
+    properties = _parsed(r.get("operationproperties"))
+    if isinstance(properties, list):
+        for item in properties:
+            if isinstance(item, dict) and item.get("Name") == name:
+                return _text(item.get("Value"))
+    return None
+
+
+def _join_url(site: str, folder: str | None, name: str | None) -> str:
+    """Site URL, folder and file name as one path, as ``ObjectId`` gives it."""
+    parts = [p.strip("/") for p in (folder or "", name or "") if p and p.strip("/")]
+    return "/".join([site.rstrip("/"), *parts]) if site else "/".join(parts)
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    """An audit time as naive UTC, or None.
+
+    >>> _timestamp("2024-03-01T08:00:00.1234567Z")
+    datetime.datetime(2024, 3, 1, 8, 0, 0, 123456)
+    >>> _timestamp("3/1/2024 8:00:00 PM")
+    datetime.datetime(2024, 3, 1, 20, 0)
+    """
+    if not value:
+        return None
+    text = value.strip().replace(" [UTC]", "")
+    iso = _FRACTION.sub(lambda m: m.group(1), text)
+    if iso.endswith(("Z", "z")):
+        iso = iso[:-1] + "+00:00"
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        for layout in _US_FORMATS:
+            try:
+                parsed = datetime.strptime(text, layout)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        return None
+    if parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            return None
+    return parsed
+
+
+def _header_key(field: str) -> str:
+    """A CSV header name as a lower-case key (``TimeGenerated [UTC]`` → ``timegenerated``)."""
+    return field.strip().lstrip("\ufeff").split(" [", 1)[0].strip().strip('"').lower()
+
+
+def _is_json(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _skip_space(text: str, position: int, line: int) -> tuple[int, int]:
+    while position < len(text) and text[position] in " \t\r\n":
+        if text[position] == "\n":
+            line += 1
+        position += 1
+    return position, line
+
+
+def _has_bad_bytes(text: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in text)
+
+
+def _visible(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _quote(field: str) -> str:
+    if any(c in field for c in ',"\r\n'):
+        return '"' + field.replace('"', '""') + '"'
+    return field
+
+
+def _strip_bom(handle: Any) -> Iterator[bytes]:
+    first = True
+    for line in handle:
+        if first and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        first = False
+        yield line
+
+
+class _LineCounter:
+    """Decoded lines, counting how many the CSV reader has taken (its record's start line)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.count = 0
+
+    def __iter__(self) -> _LineCounter:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.count += 1  # each item is one physical line of the file
+        return line
+
+
+__all__ = [
+    "NON_PERSON_USER_TYPES",
+    "OPERATIONS",
+    "RECORD_TYPES",
+    "SHARING_OPERATIONS",
+    "USER_TYPES",
+    "M365Audit",
+]
