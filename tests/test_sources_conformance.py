@@ -11,11 +11,23 @@ import pytest
 
 from molehunt.domains import load_domain_categories
 from molehunt.schema import EVENT_COLUMNS
-from molehunt.sources.base import FileLayout, SqlContext, event_select, load_sources, table_select
-from molehunt.sources.ingest import _Session, recognise
+from molehunt.sources.base import (
+    FileLayout,
+    RecordLayout,
+    SqlContext,
+    event_select,
+    load_sources,
+    table_select,
+)
+from molehunt.sources.ingest import _Session, recognise, recognise_records
+from molehunt.store.coverage import OBSERVATIONS
 from molehunt.store.workspace import Workspace
 
-LAYOUTS = sorted(load_sources().values(), key=lambda layout: layout.name)
+ALL_LAYOUTS = sorted(load_sources().values(), key=lambda layout: layout.name)
+#: Layouts of CSV files read by DuckDB's CSV reader (known by their header).
+LAYOUTS = [layout for layout in ALL_LAYOUTS if not issubclass(layout, RecordLayout)]
+#: Layouts of JSON records, flattened in Python first (known by their content).
+RECORD_LAYOUTS = [layout for layout in ALL_LAYOUTS if issubclass(layout, RecordLayout)]
 
 
 def test_registry_found_every_cert_file_kind() -> None:
@@ -23,6 +35,41 @@ def test_registry_found_every_cert_file_kind() -> None:
     assert {"cert.logon", "cert.device.r4", "cert.device.r6", "cert.file.r4", "cert.file.r6",
             "cert.email.r4", "cert.email.r6", "cert.http.r4", "cert.http.r6", "cert.ldap.r4",
             "cert.ldap.r5", "cert.psychometric", "cert.decoy"} <= names
+    assert {layout.name for layout in RECORD_LAYOUTS} >= {"m365.audit"}
+
+
+@pytest.mark.parametrize("layout", ALL_LAYOUTS, ids=lambda layout: layout.name)
+def test_layout_declares_known_observations(layout: type[FileLayout]) -> None:
+    assert set(layout.observes) <= set(OBSERVATIONS)
+
+
+@pytest.mark.parametrize("layout", RECORD_LAYOUTS, ids=lambda layout: layout.name)
+def test_record_layout_contract(layout: type[RecordLayout], tmp_path: Path) -> None:
+    """A record layout documents itself, maps every event column, claims no CSV header, and
+    its SQL runs over zero flattened rows; its family has an ``ingest`` command."""
+    assert inspect.getdoc(layout) and inspect.getdoc(inspect.getmodule(layout))
+    assert layout.target == "events" and layout.source and layout.family != "cert"
+    assert all(t in {"VARCHAR", "TIMESTAMP", "BIGINT", "INTEGER"}
+               for t in layout.staged_columns().values())
+    assert not layout.matches_header(list(layout.columns))
+    ctx = SqlContext(company_domains=("corp.example",), sensitivity_labels=(("secret", 3),))
+    assert set(layout().mapping(ctx)) == set(EVENT_COLUMNS)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    session = _Session(Workspace(tmp_path / "ws"), staging, ctx, load_domain_categories())
+    try:
+        columns = ", ".join(f"NULL::{t} AS {c}" for c, t in layout.staged_columns().items())
+        raw = f"(SELECT {columns} WHERE false)"
+        select = event_select(layout(), ctx, raw)
+        assert session.con.execute(f"SELECT count(*) FROM ({select})").fetchone() == (0,)
+    finally:
+        session.close()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,date,user,pc,activity\n")
+    assert recognise_records(empty) is None  # a CERT file is never taken for records
+    from molehunt.cli import ingest_app
+
+    assert layout.family in {command.name for command in ingest_app.registered_commands}
 
 
 @pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)

@@ -692,7 +692,12 @@ def _action_and_channel() -> tuple[str, str]:
 
 # -- small helpers ------------------------------------------------------------------------
 def _dump(value: object) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    """Compact JSON with sorted keys, the same on every run."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits (orjson's limit) or a key that is not text
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          default=str)
 
 
 def _text(value: object) -> str | None:
