@@ -168,8 +168,9 @@ def test_the_same_record_through_another_shape_is_a_duplicate(tmp_path: Path) ->
     again = _ingest(workspace, [M365 / "management_api.ndjson", M365 / "graph_records.json"])
     assert again.files[0].status == "skipped"
     graph = again.files[1]
-    # 17 person events and 2 service events are duplicates; HR rows carry no record id
-    assert (graph.rows_stored, graph.rows_duplicate) == (1, 19)
+    # 17 person events, 2 service events and the HR record (by its content key) are duplicates
+    assert (graph.rows_stored, graph.rows_duplicate) == (0, 20)
+    assert len(_table(workspace, "hr_events")) == 1
     assert len(events(workspace)) == 17 and len(_table(workspace, "service_events")) == 2
 
 
@@ -247,7 +248,7 @@ def test_cli_ingest_m365_and_ingest_auto(tmp_path: Path) -> None:
     layouts = sorted((Path(f["path"]).name, f["layout"], f["rows_stored"],
                       f["rows_duplicate"]) for f in report["files"])
     assert layouts == [("audit.ndjson", "m365.audit", 20, 0), ("logon.csv", "cert.logon", 1, 0),
-                       ("page.json", "m365.audit", 1, 19)]
+                       ("page.json", "m365.audit", 0, 20)]
     assert {"cloud_files", "email_sent", "removable_files", "printing", "physical",
             "hr_departure", "logon"} <= set(report["coverage"]["observed"])
 

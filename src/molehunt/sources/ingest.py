@@ -48,7 +48,7 @@ from molehunt.schema import (
     HR_EVENT_COLUMNS,
     QUARANTINE_COLUMNS,
 )
-from molehunt.sources._files import base_name, is_gzip, open_binary
+from molehunt.sources._files import base_name, decode_head, is_gzip, open_binary
 from molehunt.sources._locate import BadRow, locate
 from molehunt.sources.base import (
     CERT_TIMESTAMP_FORMAT,
@@ -227,7 +227,7 @@ def recognise_records(path: Path, family: str | None = None) -> type[RecordLayou
     check_readable(path)
     try:
         with open_binary(path) as handle:
-            head = handle.read(_SNIFF_BYTES).decode("utf-8", "replace")
+            head = decode_head(handle.read(_SNIFF_BYTES))
     except (OSError, EOFError) as error:
         raise SourceError(f"cannot read: {error}", where=str(path)) from None
     found = [layout for layout in record_layouts(family) if layout.sniff(head)]
@@ -753,6 +753,7 @@ class Ingestor:
         chunks, bad = self._flatten_records(path, layout, ctx, staging / "chunks")
         result = _Staged(stored=0)
         kept_apart = hr_rows = 0
+        hr_first: str | None = None
         shapes: list[tuple[str, int]] = []
         if chunks:
             session: _Session | None = None
@@ -767,8 +768,9 @@ class Ingestor:
                     staging / "service_events.parquet")
                 result.duplicates += duplicates
                 result.checked.extend(service_bad)
-                hr_rows = _stage_record_hr_events(session.con, flat,
-                                                  staging / "hr_events.parquet")
+                hr_rows, hr_duplicates, hr_first = _stage_record_hr_events(
+                    session.con, self.workspace, flat, staging / "hr_events.parquet")
+                result.duplicates += hr_duplicates
                 shapes = [(str(shape), int(n)) for shape, n in session.con.execute(
                     f"SELECT shape, count(*) FROM {flat} GROUP BY shape ORDER BY shape"
                 ).fetchall()]
@@ -793,7 +795,11 @@ class Ingestor:
             layout=layout.name, target=layout.target,
             rows_read=stored + result.duplicates + len(bad), rows_stored=stored,
             rows_quarantined=len(bad), rows_duplicate=result.duplicates,
-            min_day=result.min_day, max_day=result.max_day, state="committing",
+            # the first day the batch can change, HR rows included: the features recompute
+            # from a batch's min_day, and a notice may predate the file's first event
+            min_day=min(d for d in (result.min_day, hr_first) if d is not None)
+            if result.min_day or hr_first else None,
+            max_day=result.max_day, state="committing",
         )
         self.workspace.commit(Batch(batch_id, staging, record))
         notes = [", ".join(f"{shape}: {n}" for shape, n in shapes)] if shapes else []
@@ -1099,18 +1105,37 @@ def _stage_service_events(con: duckdb.DuckDBPyConnection, workspace: Workspace,
     return stored, int(good[0]) - stored, bad
 
 
-def _stage_record_hr_events(con: duckdb.DuckDBPyConnection, flat: str, target: Path) -> int:
-    """Write the HR records of a flattened file as ``hr_events`` rows; return how many."""
+def _stage_record_hr_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, flat: str,
+                            target: Path) -> tuple[int, int, str | None]:
+    """Write the HR records of a flattened file as ``hr_events`` rows; return how many were
+    stored, how many were duplicates, and the first day they concern.
+
+    ``hr_events`` has no id column: a record layout puts a key derived from the event's
+    content in ``record_id`` (and ``attrs.key``), and a key repeated in the file or already
+    stored keeps its first row, so that the same input gives the same stored state however
+    often, and in however many shapes, it is read.
+    """
     count = con.execute(f"SELECT count(*) FROM {flat} WHERE _dest = 'hr_events'").fetchone()
     if not count or not count[0]:
-        return 0
+        return 0, 0, None
+    stored_files = workspace.table_files("hr_events")
+    not_stored = (f" AND record_id NOT IN (SELECT json_extract_string(attrs, '$.key') FROM"
+                  f" read_parquet({sql_paths(stored_files)}) WHERE attrs IS NOT NULL)"
+                  if stored_files else "")
     columns = ", ".join(f"CAST({expr} AS {HR_EVENT_COLUMNS[name]}) AS {quote_identifier(name)}"
                         for name, expr in (("user_id", "user_id"), ("ts", "hr_ts"),
                                            ("kind", "hr_kind"), ("attrs", "hr_attrs")))
-    con.execute(f"COPY (SELECT {columns} FROM {flat} WHERE _dest = 'hr_events'"
+    con.execute(f"COPY (SELECT {columns} FROM {flat} WHERE _dest = 'hr_events'{not_stored}"
+                " QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY _record) = 1"
                 f" ORDER BY _record) TO {sql_string(str(target))} (FORMAT parquet,"
                 " COMPRESSION zstd)")
-    return int(count[0])
+    kept = con.execute(f"SELECT count(*), CAST(min(ts) AS DATE) FROM read_parquet("
+                       f"{sql_path(target)})").fetchone()
+    stored = int(kept[0]) if kept else 0
+    if not stored:
+        target.unlink()
+    first = kept[1].isoformat() if kept and kept[1] is not None else None
+    return stored, int(count[0]) - stored, first
 
 
 def _answers_folder(folder: Path, path: Path) -> Path | None:

@@ -10,7 +10,9 @@ may even mix them):
 * **Purview audit search export / Search-UnifiedAuditLog | Export-Csv**: CSV with at least
   ``CreationDate``, ``UserIds`` (or ``UserId``), ``Operations`` (or ``Operation``) and
   ``AuditData``, the last holding the whole record as a JSON string. A ``#TYPE`` line that
-  Windows PowerShell writes before the header is skipped.
+  Windows PowerShell writes before the header is skipped. The same rows saved as JSON
+  (``Search-UnifiedAuditLog | ConvertTo-Json``: ``AuditData`` as text, or as an object when
+  a tool parsed it) are read too.
 * **Microsoft Graph** ``auditLogRecord`` (``/security/auditLog/queries/{id}/records``):
   ``createdDateTime``, ``operation``, ``auditLogRecordType`` (a camelCase name),
   ``userPrincipalName``, ``service``, ``objectId``, ``clientIp`` and the original record
@@ -18,6 +20,9 @@ may even mix them):
 * **Microsoft Sentinel / Log Analytics** ``OfficeActivity`` rows as JSON or CSV: the common
   schema flattened under other names (``TimeGenerated``, ``OfficeId``, ``OfficeWorkload``,
   ``OfficeObjectId``, ``Site_Url``; CSV headers may carry `` [UTC]``).
+
+Files may be UTF-8 or UTF-16 (Windows PowerShell 5 writes UTF-16 with ``>`` and
+``Out-File``), plain or gzip-compressed.
 
 Design. The store's layouts are SQL mappings over rows of flat columns (DESIGN.md §9), and
 the CSV reader cannot take nested JSON apart. So this module is a
@@ -51,7 +56,10 @@ Mapping (the operation, within its workload):
   device → ``file_open``/``file_write``/``file_delete`` on ``local``.
 * ``PhysicalBadgingSignal`` → ``badge`` on ``physical``; ``HRSignal`` → ``hr_events``
   (resignation → ``resignation_notice``, last working date → ``termination``, job level
-  change → ``transfer``, performance review or improvement plan → ``performance_concern``).
+  change → ``transfer``, performance review or improvement plan → ``performance_concern``;
+  a resignation's last working date is its ``attrs.leave_date``). ``hr_events`` has no id:
+  each HR row carries a key derived from its content (``attrs.key``, :func:`hr_key`), and a
+  key already stored is a duplicate, so a re-uploaded HR file is not stored twice.
 * Entra sign-ins (``UserLoggedIn``, ``UserLoginFailed``) → ``cloud_sign_in``: token
   refreshes from phones arrive at every hour, so they are not ``logon`` (a logon to a
   computer). Any other operation is kept as ``m365_activity`` with its name in ``attrs``.
@@ -72,6 +80,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import json
 import re
 from collections.abc import Generator, Iterator, Mapping, Sequence
@@ -81,7 +90,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from molehunt.sources._files import open_binary
+from molehunt.sources._files import open_utf8
 from molehunt.sources.base import (
     Check,
     RecordLayout,
@@ -165,10 +174,13 @@ _OTHER_ACTION = "m365_activity"
 
 #: The start of a Graph response page (``@odata.context`` or ``value`` as its first key).
 _GRAPH_PAGE = re.compile(r'\{\s*"(@odata\.context|value|@odata\.nextLink)"\s*:')
+_PAGE_VALUE = re.compile(r'"value"\s*:\s*\[')
 _HEAD = 256 * 1024
 _FRACTION = re.compile(r"(\.\d{1,6})\d*")
 _US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y, %I:%M:%S.%f %p", "%m/%d/%Y, %I:%M:%S %p",
                "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
+#: Keys only a Graph ``auditLogRecord`` has (the Purview export's JSON has ``AuditData`` too).
+_GRAPH_KEYS = frozenset({"createddatetime", "auditlogrecordtype", "userprincipalname"})
 _SENTINEL_RENAMES = {
     "timegenerated": "creationtime", "officeid": "id", "officeworkload": "workload",
     "officeobjectid": "objectid", "site_url": "siteurl", "client_ipaddress": "clientipaddress",
@@ -263,22 +275,27 @@ class M365Audit(RecordLayout):
     # -- reading ---------------------------------------------------------------------------
     def records(self, path: Path, ctx: SqlContext) -> Iterator[dict[str, Any] | Unreadable]:
         """Every record of the file, flattened (see the module docstring for the shapes)."""
-        with open_binary(path) as handle:
+        with open_utf8(path) as handle:
             head = handle.read(_HEAD)
         text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
-        first_line = text.split("\n", 1)[0].strip()
+        first_line, newline, _ = text.partition("\n")
+        first_line = first_line.strip()
         if text.startswith("["):
             yield from self._document(path)
-        elif text.startswith("{") and _is_json(first_line):
+        elif text.startswith("{") and (not newline or first_line.endswith("}")
+                                       or _is_json(first_line)):
+            # one record per line. Not only when the first line is valid JSON: a first
+            # record that is damaged, or longer than the head, must cost that record alone
+            # (a pretty-printed object's first line is "{" or ends in "," or "[")
             yield from self._ndjson(path)
         elif text.startswith("{"):
-            yield from self._document(path)  # one pretty-printed object, e.g. a Graph page
+            yield from self._document(path)  # pretty-printed objects, e.g. Graph pages
         else:
             yield from self._csv(path)
 
     def _ndjson(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
         number = 0
-        with open_binary(path) as handle:
+        with open_utf8(path) as handle:
             for line_no, line in enumerate(handle, start=1):
                 if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
                     line = line[3:]
@@ -311,36 +328,46 @@ class M365Audit(RecordLayout):
                 yield self._flat(value, line_no, number, text)
 
     def _document(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
-        """Records of a JSON document: an array (arrays written one after another, as
-        content blobs appended to one file, are read in turn), a Graph response page
-        (``{"value": [...]}``) or a single record. The whole file is read at once: the API's
-        blobs and pages are small, and large exports are NDJSON or CSV, which stream."""
-        with open_binary(path) as handle:
+        """Records of a JSON document: JSON values written one after another, each an array
+        of records (content blobs appended to one file), a Graph response page
+        (``{"value": [...]}``; pages appended one after another too) or a single record
+        (pretty-printed records one after another). The whole file is read at once: the
+        API's blobs and pages are small, and large exports are NDJSON or CSV, which stream."""
+        with open_utf8(path) as handle:
             data = handle.read()
         # surrogateescape keeps bytes that are not UTF-8 visible, so a record holding them is
         # quarantined instead of silently altered
         text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
         position, line = _skip_space(text, 0, 1)
         counter = [0]
-        in_page = False
         while position < len(text):
+            page_end: int | None = None
+            found: re.Match[str] | None = None
             if text[position] == "{":
-                in_page = True
-                page = _GRAPH_PAGE.match(text, position)
-                found = re.compile(r'"value"\s*:\s*\[').search(text, position) if page else None
+                if _GRAPH_PAGE.match(text, position):
+                    # the page's end, to go on after it (its nextLink holds no record); a
+                    # damaged page is read up to the damage, which its records then report
+                    try:
+                        page_end = json.JSONDecoder().raw_decode(text, position)[1]
+                    except (ValueError, RecursionError):
+                        page_end = None
+                    found = _PAGE_VALUE.search(text, position,
+                                               len(text) if page_end is None else page_end)
                 if found is None:
-                    yield from self._values(text, position, line, counter, single=True)
-                    return
-                line += text.count("\n", position, found.end() - 1)
-                position = found.end() - 1
-            elif text[position] != "[":
+                    reader = self._values(text, position, line, counter, single=True)
+                else:
+                    line += text.count("\n", position, found.end() - 1)
+                    position = found.end() - 1
+                    reader = self._values(text, position, line, counter, single=False)
+            elif text[position] == "[":
+                reader = self._values(text, position, line, counter, single=False)
+            else:
                 counter[0] += 1
                 rest = text[position:]
                 yield Unreadable(line, counter[0], "text after the records",
-                                 f"{len(rest)} characters that are not a JSON array",
+                                 f"{len(rest)} characters that are not JSON records",
                                  _visible(rest[:2000]))
                 return
-            reader = self._values(text, position, line, counter, single=False)
             try:
                 while True:
                     yield next(reader)
@@ -348,14 +375,18 @@ class M365Audit(RecordLayout):
                 if stop.value is None:
                     return
                 position, line = stop.value
-            if in_page:
-                return  # the rest of a Graph page (its nextLink) holds no record
+            if found is not None:
+                if page_end is None:
+                    return
+                line += text.count("\n", position, page_end)
+                position = page_end
             position, line = _skip_space(text, position, line)
 
     def _values(self, text: str, position: int, line: int, counter: list[int], single: bool
                 ) -> Generator[dict[str, Any] | Unreadable, None, tuple[int, int] | None]:
         """Records of the array starting at ``position`` (or the one object there, when
-        ``single``); returns where the array ends, or None when the rest cannot be read."""
+        ``single``); returns where the array (or the object) ends and its line, or None when
+        the rest cannot be read."""
         decoder = json.JSONDecoder()
         if not single:
             position += 1
@@ -398,19 +429,12 @@ class M365Audit(RecordLayout):
             else:
                 yield self._flat(value, start_line, counter[0], raw)
             if single:
-                position, line = _skip_space(text, position, line)
-                if position < len(text):
-                    counter[0] += 1
-                    rest = text[position:]
-                    yield Unreadable(line, counter[0], "text after the records",
-                                     f"{len(rest)} characters after the JSON object",
-                                     _visible(rest[:2000]))
-                return None
+                return position, line
 
     def _csv(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
         # one AuditData cell can exceed the csv module's default limit of 128 KiB
         csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-        with open_binary(path) as handle:
+        with open_utf8(path) as handle:
             reader_lines = _LineCounter(codecs.iterdecode(
                 _strip_bom(handle), "utf-8", errors="surrogateescape"))
             reader = csv.reader(reader_lines)
@@ -449,21 +473,29 @@ class M365Audit(RecordLayout):
     def _csv_row(self, row: dict[str, str], line: int, number: int,
                  raw: str) -> dict[str, Any] | Unreadable:
         if "auditdata" in row:
-            try:
-                inner = orjson.loads(row["auditdata"])
-            except orjson.JSONDecodeError as error:
-                return Unreadable(line, number, "invalid AuditData", f"AuditData: {error}", raw)
-            if not isinstance(inner, dict):
-                return Unreadable(line, number, "invalid AuditData",
-                                  "AuditData is not a JSON object", raw)
-            outer = {"creationtime": row.get("creationdate"),
-                     "userid": row.get("userids") or row.get("userid"),
-                     "operation": row.get("operations") or row.get("operation"),
-                     "recordtype": row.get("recordtype"), "id": row.get("recordid")}
-            return self._flat(inner, line, number, raw, outer=outer,
-                              shape="purview_csv")
+            return self._purview(row, line, number, raw, "purview_csv")
         return self._flat({k: v for k, v in row.items() if v != ""}, line, number, raw,
                           shape="sentinel")
+
+    def _purview(self, row: Mapping[str, Any], line: int, number: int, raw: str,
+                 shape: str) -> dict[str, Any] | Unreadable:
+        """A Purview export row (keys lower-cased): its ``AuditData`` record, JSON text or
+        already an object (``Search-UnifiedAuditLog | ConvertTo-Json`` keeps it as text,
+        other tools parse it), with the row's columns filling what the record lacks."""
+        inner = row["auditdata"]
+        if isinstance(inner, str):
+            try:
+                inner = orjson.loads(inner)
+            except orjson.JSONDecodeError as error:
+                return Unreadable(line, number, "invalid AuditData", f"AuditData: {error}", raw)
+        if not isinstance(inner, dict):
+            return Unreadable(line, number, "invalid AuditData",
+                              "AuditData is not a JSON object", raw)
+        outer = {"creationtime": row.get("creationdate"),
+                 "userid": row.get("userids") or row.get("userid"),
+                 "operation": row.get("operations") or row.get("operation"),
+                 "recordtype": row.get("recordtype"), "id": row.get("recordid")}
+        return self._flat(inner, line, number, raw, outer=outer, shape=shape)
 
     # -- one record ------------------------------------------------------------------------
     def _flat(self, value: object, line: int, number: int, raw: str,
@@ -473,6 +505,13 @@ class M365Audit(RecordLayout):
             return Unreadable(line, number, "not a JSON object", f"got {type(value).__name__}",
                               raw)
         keys = {str(k).lower(): v for k, v in value.items()}
+        if shape is None and "auditdata" in keys and not _GRAPH_KEYS & keys.keys():
+            # the Purview export as JSON: its columns, with the record in AuditData
+            return self._purview(keys, line, number, raw, "purview_json")
+        if shape is None and isinstance(keys.get("auditdata"), str):
+            parsed = _parsed(keys["auditdata"])  # a Graph record whose auditData is text
+            if isinstance(parsed, dict):
+                keys["auditdata"] = parsed
         if shape is None:
             if isinstance(keys.get("auditdata"), dict):
                 shape = "graph"
@@ -607,20 +646,42 @@ def _flatten(r: dict[str, Any], shape: str, line: int, number: int,
     }
 
 
-#: HR connector fields (Purview HR connector CSV layout, also carried by its HR signal
-#: records) → our HR event kind, in the order they are tried.
-_HR_FIELDS = (
-    ("resignationdate", "resignation_notice"),
-    ("lastworkingdate", "termination"),
-    ("effectivedate", "transfer"),
-    ("performanceremarks", "performance_concern"),
-    ("improvementremarks", "performance_concern"),
+#: Fields of the Purview HR connector's data types (its CSV layout, also carried by its HR
+#: signal records) that tell the kind: (fields, kind, the field holding its date), tried in
+#: order. A resignation's ``LastWorkingDate`` is its leaving date, not a second event. A job
+#: level change and a performance review both carry ``EffectiveDate``: the levels tell them
+#: apart, so a review is never taken for a transfer.
+_HR_KINDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("resignationdate",), "resignation_notice", "resignationdate"),
+    (("lastworkingdate",), "termination", "lastworkingdate"),
+    (("oldlevel", "newlevel"), "transfer", "effectivedate"),
+    (("improvementremarks", "performanceremarks", "rating"), "performance_concern",
+     "effectivedate"),
 )
-
-
-#: Words of an HR signal's type → our kind, when no dated field says it.
+#: Words of an HR signal's type → our kind, when no field says it.
 _HR_SIGNAL_WORDS = (("resign", "resignation_notice"), ("termination", "termination"),
                     ("level", "transfer"), ("performance", "performance_concern"))
+#: HR fields kept in ``attrs`` (the dates are the row's ``ts`` and ``leave_date``).
+_HR_ATTRS = frozenset({"oldlevel", "newlevel", "rating", "remarks", "performanceremarks",
+                       "improvementremarks", "hrsignaltype", "datatype"})
+
+
+def hr_key(user_id: str, kind: str, ts: datetime, attrs: Mapping[str, Any]) -> str:
+    """A stable key of an HR event from what it says, not from where it came.
+
+    ``hr_events`` has no id column, and an HR fact reaches the audit log again whenever the
+    HR connector uploads its file again (a new record ``Id`` each time) or another shape of
+    the log is read; the key makes those one row (see
+    :func:`molehunt.sources.ingest.Ingestor.ingest_record_file`).
+
+    >>> from datetime import datetime
+    >>> k = hr_key("a@x.com", "termination", datetime(2024, 3, 29), {"rating": "2"})
+    >>> k == hr_key("a@x.com", "termination", datetime(2024, 3, 29), {"rating": "2"}), len(k)
+    (True, 32)
+    """
+    text = _dump([user_id, kind, ts.isoformat(), {k: attrs[k] for k in sorted(attrs)}])
+    return hashlib.sha256(b"m365.hr\x00" + text.encode("utf-8", "surrogateescape")
+                          ).hexdigest()[:32]
 
 
 def _hr_record(r: dict[str, Any], shape: str, line: int, number: int, raw: str,
@@ -629,15 +690,16 @@ def _hr_record(r: dict[str, Any], shape: str, line: int, number: int, raw: str,
     person = (_text(r.get("emailaddress") or r.get("userprincipalname")) or user_id).lower()
     signal = (_text(r.get("hrsignaltype") or r.get("datatype")) or "").lower()
     kind = when = None
-    for field, candidate in _HR_FIELDS:
-        if r.get(field) not in (None, ""):
-            kind, when = candidate, _text(r.get(field))
+    for fields, candidate, date_field in _HR_KINDS:
+        if any(r.get(field) not in (None, "") for field in fields):
+            kind, when = candidate, _text(r.get(date_field))
             break
     if kind is None and signal:
         kind = next((k for word, k in _HR_SIGNAL_WORDS if word in signal), None)
+        when = _text(r.get("effectivedate"))
     if kind is None:
         return Unreadable(line, number, "HR record of unknown kind",
-                          "no ResignationDate, LastWorkingDate, EffectiveDate or performance"
+                          "no ResignationDate, LastWorkingDate, job level or performance"
                           " field", raw)
     if not person:
         return Unreadable(line, number, "empty UserId", "the HR record names no person", raw)
@@ -645,13 +707,18 @@ def _hr_record(r: dict[str, Any], shape: str, line: int, number: int, raw: str,
     if ts is None:
         return Unreadable(line, number, "unparseable CreationTime",
                           f"HR date {when!r} / CreationTime {ts_text!r}", raw)
-    attrs = {k: v for k, v in r.items() if k in {"oldlevel", "newlevel", "rating",
-                                                 "performanceremarks", "improvementremarks",
-                                                 "hrsignaltype", "datatype"} and v is not None}
+    attrs: dict[str, Any] = {k: v for k, v in r.items() if k in _HR_ATTRS and v is not None}
+    if kind == "resignation_notice":
+        # the features read a notice's leaving date from here (days_to_departure_1d)
+        leaves = _timestamp(_text(r.get("lastworkingdate")))
+        if leaves is not None:
+            attrs["leave_date"] = leaves.date().isoformat()
     attrs["source"] = "m365"
+    key = hr_key(person, kind, ts, attrs)
+    attrs["key"] = key
     attrs["record_id"] = _text(r.get("id"))
     return {
-        "record_id": _text(r.get("id")), "ts": ts, "ts_text": ts_text, "shape": shape,
+        "record_id": key, "ts": ts, "ts_text": ts_text, "shape": shape,
         "operation": _text(r.get("operation")), "op_key": "hr:", "record_type": "HRSignal",
         "user_type": None, "user_id": person, "host": None, "object": None, "target": None,
         "target_type": None, "recipients": None, "domain": None, "size": None,

@@ -1,0 +1,168 @@
+"""The Microsoft 365 audit log source against the files a real tenant and its tools produce.
+
+Each test is a fault found in review: HR records stored again on every read, records after
+the first Graph page or the first pretty-printed record lost or lumped together, a damaged
+first NDJSON line sinking the whole file, Windows PowerShell's UTF-16 files refused, and
+the Purview export saved as JSON quarantined whole. Records are counted from the input
+itself, never from the ingest's own report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import FIXTURES, events, quarantine, query
+from molehunt.sources.ingest import Ingestor, IngestSummary
+from molehunt.sql import sql_paths
+from molehunt.store.workspace import Workspace
+
+M365 = FIXTURES / "m365"
+RECORDS = [json.loads(line) for line in (M365 / "management_api.ndjson").read_text()
+           .splitlines()]
+#: Records of people, of service accounts and the HR record, as the fixture holds them.
+PEOPLE, SERVICE, HR = 17, 2, 1
+
+
+def _workspace(root: Path) -> Workspace:
+    root.mkdir(parents=True)
+    (root / "molehunt.toml").write_text('company_domains = ["contoso.com"]\n')
+    return Workspace(root)
+
+
+def _ingest(workspace: Workspace, paths: list[Path]) -> IngestSummary:
+    with workspace.locked():
+        return Ingestor(workspace).ingest_records(paths, "m365")
+
+
+def _table(workspace: Workspace, table: str) -> list[dict[str, Any]]:
+    files = workspace.table_files(table)
+    if not files:
+        return []
+    return query(f"SELECT * FROM read_parquet({sql_paths(files)}) ORDER BY ALL")
+
+
+def _held(workspace: Workspace) -> tuple[int, int, int]:
+    return (len(events(workspace)), len(_table(workspace, "service_events")),
+            len(_table(workspace, "hr_events")))
+
+
+def _hr(**fields: Any) -> dict[str, Any]:
+    """An HR signal record as the Management API gives it (Purview HR connector fields)."""
+    return {"CreationTime": "2024-03-05T00:00:00", "Operation": "HRSignal", "RecordType": 58,
+            "UserType": 4, "Workload": "HRConnector", "UserId": "HRConnector", **fields}
+
+
+def test_hr_records_are_stored_once_however_often_they_are_read(tmp_path: Path) -> None:
+    # the HR connector uploads its file again: the same facts under new record ids
+    notice = {"EmailAddress": "Al.Ali@contoso.com", "ResignationDate": "2024-03-01T00:00:00Z",
+              "LastWorkingDate": "2024-03-29T00:00:00Z"}
+    first = tmp_path / "upload1.ndjson"
+    first.write_text(json.dumps(_hr(Id="hr-1", **notice)) + "\n")
+    again = tmp_path / "upload2.ndjson"
+    again.write_text(json.dumps(_hr(Id="hr-2", **notice)) + "\n"
+                     + json.dumps(_hr(Id="hr-3", **notice)) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [first])
+    summary = _ingest(workspace, [again])
+    assert (summary.files[0].rows_stored, summary.files[0].rows_duplicate) == (0, 2)
+    rows = _table(workspace, "hr_events")
+    assert [(r["user_id"], str(r["ts"]), r["kind"]) for r in rows] == [
+        ("al.ali@contoso.com", "2024-03-01 00:00:00", "resignation_notice")]
+    # the leaving date is where the features read it (days_to_departure_1d)
+    assert json.loads(rows[0]["attrs"])["leave_date"] == "2024-03-29"
+
+
+def test_hr_kinds_follow_the_connector_data_types(tmp_path: Path) -> None:
+    records = [
+        _hr(Id="a", EmailAddress="bo.berg@contoso.com", EffectiveDate="2024-02-10T00:00:00Z",
+            Remarks="missed targets", Rating="1"),
+        _hr(Id="b", EmailAddress="cy.chen@contoso.com", EffectiveDate="2024-02-11T00:00:00Z",
+            OldLevel="L4", NewLevel="L3", Remarks="demoted"),
+        _hr(Id="c", EmailAddress="dn.dale@contoso.com", LastWorkingDate="2024-02-12T00:00:00Z"),
+    ]
+    path = tmp_path / "hr.ndjson"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records)
+                    + json.dumps({**RECORDS[0], "CreationTime": "2024-03-04T08:15:02"}) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [path])
+    kinds = {r["user_id"]: (r["kind"], str(r["ts"].date())) for r in
+             _table(workspace, "hr_events")}
+    assert kinds == {"bo.berg@contoso.com": ("performance_concern", "2024-02-10"),
+                     "cy.chen@contoso.com": ("transfer", "2024-02-11"),
+                     "dn.dale@contoso.com": ("termination", "2024-02-12")}
+    # the batch's first day is the first HR day, before its only event: the features
+    # recompute from there
+    assert workspace.records()[0].min_day == "2024-02-10"
+
+
+def test_graph_pages_written_one_after_another_are_all_read(tmp_path: Path) -> None:
+    page = json.loads((M365 / "graph_records.json").read_text())
+    other = {**page["value"][0], "id": "ffffffff-0000-4000-8000-000000000099",
+             "auditData": {**page["value"][0]["auditData"],
+                           "Id": "ffffffff-0000-4000-8000-000000000099"}}
+    path = tmp_path / "pages.json"
+    path.write_text(json.dumps(page, indent=2) + "\n"
+                    + json.dumps({"@odata.context": "x", "value": [other]}, indent=2) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [path])
+    assert summary.files[0].rows_read == 21
+    assert _held(workspace) == (PEOPLE + 1, SERVICE, HR)
+
+
+def test_pretty_printed_records_one_after_another_are_each_a_record(tmp_path: Path) -> None:
+    path = tmp_path / "records.json"  # ConvertTo-Json per record, appended
+    path.write_text("\n".join(json.dumps(r, indent=4) for r in RECORDS[:5]) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [path])
+    assert (summary.files[0].rows_read, summary.files[0].rows_stored) == (5, 5)
+
+
+def test_a_damaged_first_ndjson_line_costs_that_record_alone(tmp_path: Path) -> None:
+    lines = [json.dumps(r).encode() for r in RECORDS]
+    damaged = lines[0].replace(b"FileAccessed", b"File\x00Accessed")
+    huge = json.dumps({**RECORDS[1], "Padding": "x" * 300_000}).encode()  # beyond the head
+    for name, first in (("nul.ndjson", damaged), ("huge.ndjson", huge)):
+        path = tmp_path / name
+        path.write_bytes(b"\n".join([first, *lines[2:]]) + b"\n")
+        workspace = _workspace(tmp_path / name.replace(".", "_"))
+        summary = _ingest(workspace, [path])
+        result = summary.files[0]
+        assert result.rows_read == len(lines) - 1
+        stored_first = name == "huge.ndjson"
+        assert result.rows_quarantined == (0 if stored_first else 1)
+        assert [r["line"] for r in quarantine(workspace)] == ([] if stored_first else [1])
+
+
+def test_windows_powershell_utf16_files_read_as_utf8_ones(tmp_path: Path) -> None:
+    ndjson = (M365 / "management_api.ndjson").read_text(encoding="utf-8")
+    csv_text = (M365 / "purview_export.csv").read_text(encoding="utf-8-sig")
+    files = {"bom.ndjson": ndjson.replace("\n", "\r\n").encode("utf-16"),
+             "le.ndjson": ndjson.encode("utf-16-le"),
+             "export.csv": csv_text.replace("\n", "\r\n").encode("utf-16")}
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        workspace = _workspace(tmp_path / ("ws_" + name.replace(".", "_")))
+        summary = _ingest(workspace, [path])
+        assert (summary.files[0].rows_read, summary.rows_quarantined) == (20, 0), name
+        assert _held(workspace) == (PEOPLE, SERVICE, HR), name
+        assert "al.ali@contoso.com" in {e["user_id"] for e in events(workspace)}
+
+
+def test_the_purview_export_saved_as_json_is_read(tmp_path: Path) -> None:
+    rows = [{"RecordType": r["RecordType"], "CreationDate": r["CreationTime"],
+             "UserIds": r["UserId"], "Operations": r["Operation"], "AuditData": json.dumps(r),
+             "ResultIndex": i + 1, "ResultCount": len(RECORDS), "IsValid": True}
+            for i, r in enumerate(RECORDS)]
+    as_text = tmp_path / "text.json"  # Search-UnifiedAuditLog | ConvertTo-Json
+    as_text.write_text(json.dumps(rows, indent=2))
+    as_object = tmp_path / "object.json"  # a tool that parsed AuditData already
+    as_object.write_text(json.dumps([{**r, "AuditData": json.loads(r["AuditData"])}
+                                     for r in rows]))
+    for path in (as_text, as_object):
+        workspace = _workspace(tmp_path / ("ws_" + path.stem))
+        summary = _ingest(workspace, [path])
+        assert (summary.files[0].rows_stored, summary.rows_quarantined) == (20, 0), path.name
+        assert _held(workspace) == (PEOPLE, SERVICE, HR)
