@@ -166,3 +166,31 @@ def test_the_purview_export_saved_as_json_is_read(tmp_path: Path) -> None:
         summary = _ingest(workspace, [path])
         assert (summary.files[0].rows_stored, summary.rows_quarantined) == (20, 0), path.name
         assert _held(workspace) == (PEOPLE, SERVICE, HR)
+
+
+def test_csv_exports_appended_into_one_file_are_read_as_one(tmp_path: Path) -> None:
+    export = (M365 / "search_unifiedauditlog.csv").read_text(encoding="utf-8-sig")
+    lines = export.splitlines(keepends=True)
+    assert lines[0].startswith("#TYPE")
+    body = [line for line in lines[2:] if line.strip()]
+    # two exports one after the other, each with its #TYPE line and header
+    path = tmp_path / "appended.csv"
+    path.write_text("".join(lines[:2] + body[:7] + lines[:2] + body[7:]))
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [path])
+    assert (summary.files[0].rows_read, summary.rows_quarantined) == (20, 0)
+    assert _held(workspace) == (PEOPLE, SERVICE, HR)
+
+
+def test_a_file_in_someone_elses_onedrive_says_whose_it_is(tmp_path: Path) -> None:
+    url = "https://contoso-my.sharepoint.com/personal/bo_berg_contoso_com/Documents/plan.docx"
+    records = [{**RECORDS[0], "Id": "own", "ObjectId": url, "UserId": "Bo.Berg@contoso.com"},
+               {**RECORDS[0], "Id": "other", "ObjectId": url, "UserId": "al.ali@contoso.com"}]
+    path = tmp_path / "onedrive.ndjson"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [path])
+    owners = {e["user_id"]: json.loads(e["attrs"]) for e in events(workspace)}
+    assert {u: (a["onedrive_owner"], a["own_onedrive"]) for u, a in owners.items()} == {
+        "bo.berg@contoso.com": ("bo_berg_contoso_com", True),
+        "al.ali@contoso.com": ("bo_berg_contoso_com", False)}

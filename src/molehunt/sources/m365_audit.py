@@ -68,9 +68,26 @@ Sensitivity: a record's label id (``SensitivityLabelId``, ``SensitivityLabelEven
 ``DestinationLabel``) becomes 0-4 through ``[sensitivity_labels]`` in ``molehunt.toml``; a
 label not in that map leaves ``sensitivity`` null and the id in ``attrs.label_id``.
 
-People: ``UserId`` is a UPN; it is kept, lower-cased, as the user id (molehunt has no
-UPN-to-person resolution through the directory yet, so a person whose directory ``user_id``
-differs from their UPN appears under the UPN). System and service accounts (user types
+People: ``UserId`` is a UPN; it is kept, lower-cased, as the user id. A OneDrive URL
+(``https://<tenant>-my.sharepoint.com/personal/<alias>/...``) names its owner: the alias goes
+to ``attrs.onedrive_owner`` and ``attrs.own_onedrive`` says whether it is the actor's own
+(SharePoint derives the alias from the UPN; no directory is needed for that).
+
+Resolving a UPN or alias to the directory's ``user_id`` is deliberately *not* done here. At
+ingest it would make the stored events depend on whether and which directory was loaded
+first (``ingest m365`` may run before the LDAP snapshots), so the same input would not give
+the same store, and an address that the directory later shows belonged to someone else could
+only be corrected by re-ingesting. It belongs at read time in the store: the directory
+rebuild (``molehunt.store.directory.rebuild_directory``) deriving an alias table (the
+directory's ``email``, the OneDrive alias, any alias column → ``user_id`` with its validity)
+and ``molehunt.store.connect`` mapping ``events.user_id`` through it, together with the
+feature cache invalidating, on a directory batch, the first event day of every alias whose
+person changed (``features.build._dirty_from`` touches only the snapshot's month today).
+Until then a person whose directory ``user_id`` differs from their UPN appears under the UPN
+and without directory context; a deployment that reads only M365 can give its directory rows
+the lower-cased UPN as ``user_id`` (``ingest jsonl --table directory``).
+
+System and service accounts (user types
 System, Application, ServicePrincipal, DCAdmin, CustomPolicy, SystemPolicy, and ids such as
 ``app@sharepoint`` or ``NT AUTHORITY\\SYSTEM``) are never a person: their records are stored
 in ``service_events``, which no detector reads.
@@ -450,11 +467,13 @@ class M365Audit(RecordLayout):
                     number += 1
                     yield Unreadable(start, number, "malformed quoting", str(error), "")
                     continue
+                if len(fields) == 1 and fields[0].startswith("#TYPE"):
+                    continue  # Windows PowerShell's type line, before each export's header
                 if header is None:
-                    if fields and fields[0].startswith("#TYPE"):
-                        continue
                     header = [_header_key(f) for f in fields]
                     continue
+                if [_header_key(f) for f in fields] == header:
+                    continue  # exports appended into one file each bring their header
                 if not fields:
                     continue  # a blank line holds no record
                 number += 1
@@ -625,6 +644,11 @@ def _flatten(r: dict[str, Any], shape: str, line: int, number: int,
         return _hr_record(r, shape, line, number, raw, ts_text, user_id)
     else:
         label = _text(r.get("sensitivitylabelid"))
+    owner = _onedrive_owner(object_)
+    if owner is not None:
+        # whose OneDrive the object is in: someone else's is what a snooper opens
+        details["onedrive_owner"] = owner
+        details["own_onedrive"] = owner == _onedrive_alias(user_id)
     dest = "service_events" if _is_service(user_type, user_id) else "events"
     if label:
         details["label_id"] = label
@@ -867,6 +891,28 @@ def _operation_property(r: Mapping[str, Any], name: str) -> str | None:
             if isinstance(item, dict) and item.get("Name") == name:
                 return _text(item.get("Value"))
     return None
+
+
+_ONEDRIVE = re.compile(r"^https?://[^/]+-my\.sharepoint\.[a-z.]+/personal/([^/?#]+)", re.I)
+
+
+def _onedrive_owner(url: str | None) -> str | None:
+    """The site alias of the person whose OneDrive a URL is in, or None.
+
+    >>> _onedrive_owner("https://contoso-my.sharepoint.com/personal/al_ali_contoso_com/x.docx")
+    'al_ali_contoso_com'
+    """
+    found = _ONEDRIVE.match(url or "")
+    return found.group(1).lower() if found else None
+
+
+def _onedrive_alias(upn: str) -> str:
+    """The OneDrive site alias SharePoint derives from a UPN (every other character ``_``).
+
+    >>> _onedrive_alias("al.ali@contoso.com")
+    'al_ali_contoso_com'
+    """
+    return re.sub(r"[^a-z0-9]", "_", upn.lower())
 
 
 def _join_url(site: str, folder: str | None, name: str | None) -> str:
