@@ -10,8 +10,12 @@ itself, never from the ingest's own report.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import FIXTURES, events, quarantine, query
 from molehunt.sources.ingest import Ingestor, IngestSummary
@@ -194,3 +198,65 @@ def test_a_file_in_someone_elses_onedrive_says_whose_it_is(tmp_path: Path) -> No
     assert {u: (a["onedrive_owner"], a["own_onedrive"]) for u, a in owners.items()} == {
         "bo.berg@contoso.com": ("bo_berg_contoso_com", True),
         "al.ali@contoso.com": ("bo_berg_contoso_com", False)}
+
+
+def test_a_record_nested_deeper_than_json_can_write_is_quarantined(tmp_path: Path) -> None:
+    # orjson reads 1,000 levels; writing them back (attrs, the quarantine) used to crash
+    deep = "[" * 1000 + "]" * 1000
+    line = json.dumps(RECORDS[0]).replace('"ObjectId": "', f'"ObjectId": {deep}, "X": "', 1)
+    path = tmp_path / "deep.ndjson"
+    path.write_text(line + "\n" + json.dumps(RECORDS[1]) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [path])
+    assert (summary.files[0].rows_stored, dict(summary.files[0].quarantined_by_reason)) == (
+        1, {"too deeply nested": 1})
+    assert [r["line"] for r in quarantine(workspace)] == [1]
+
+
+def test_content_blobs_one_per_line_are_each_their_records(tmp_path: Path) -> None:
+    path = tmp_path / "blobs.ndjson"
+    path.write_text(json.dumps(RECORDS[0]) + "\n" + json.dumps(RECORDS[1:5]) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [path])
+    assert (summary.files[0].rows_read, summary.files[0].rows_stored) == (5, 5)
+
+
+_SETTINGS = settings(max_examples=15, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow])
+
+
+@_SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(["array", "object", "page"]),
+                          st.lists(st.sampled_from(range(len(RECORDS))), min_size=1,
+                                   max_size=4)),
+                min_size=1, max_size=5),
+       st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-le"]), st.booleans())
+def test_json_values_one_after_another_account_for_every_record(
+        values: list[tuple[str, list[int]]], encoding: str, pretty: bool) -> None:
+    """Arrays, Graph pages and lone records in any order and encoding: each record is read."""
+    parts, records_in, ids = [], 0, []
+    for kind, picked in values:
+        records = [RECORDS[i] for i in picked]
+        if kind == "object":
+            records = records[:1]
+        ids += [r["Id"] for r in records]
+        records_in += len(records)
+        value: object = (records if kind == "array" else records[0] if kind == "object"
+                         else {"@odata.context": "x", "value": [
+                             {"id": r["Id"], "auditData": r} for r in records],
+                             "@odata.nextLink": "https://graph.microsoft.com/next"})
+        parts.append(json.dumps(value, indent=2 if pretty else None))
+    # a first value on one line is NDJSON; start with an array so every layout is a document
+    text = "[]\n" + "\n".join(parts) + "\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mixed.json"
+        path.write_bytes(text.encode(encoding))
+        workspace = _workspace(Path(tmp) / "ws")
+        summary = _ingest(workspace, [path])
+        result = summary.files[0]
+        assert (result.rows_read, result.rows_quarantined) == (records_in, 0)
+        assert result.rows_stored + result.rows_duplicate == records_in
+        held = _held(workspace)
+        stored_ids = ({e["event_id"] for e in events(workspace)}
+                      | {e["event_id"] for e in _table(workspace, "service_events")})
+        assert stored_ids | ({RECORDS[15]["Id"]} if held[2] else set()) == set(ids)

@@ -335,11 +335,13 @@ class M365Audit(RecordLayout):
                     reason = "truncated last line (invalid JSON)" if truncated else "invalid JSON"
                     yield Unreadable(line_no, number, reason, str(error), text)
                     continue
-                if isinstance(value, dict) and isinstance(value.get("value"), list):
-                    # a Graph response page stored as one line: each of its records counts
-                    for item in value["value"]:
+                items = value.get("value") if isinstance(value, dict) else value
+                if isinstance(items, list):
+                    # a Graph response page, or a content blob's array, stored as one line:
+                    # each of its records counts
+                    for item in items:
                         number += 1
-                        yield self._flat(item, line_no, number, _dump(item))
+                        yield self._flat(item, line_no, number, _raw_text(item))
                     continue
                 number += 1
                 yield self._flat(value, line_no, number, text)
@@ -520,6 +522,17 @@ class M365Audit(RecordLayout):
     def _flat(self, value: object, line: int, number: int, raw: str,
               outer: Mapping[str, Any] | None = None,
               shape: str | None = None) -> dict[str, Any] | Unreadable:
+        try:
+            return self._flat_record(value, line, number, raw, outer, shape)
+        except RecursionError:
+            # orjson reads nesting up to 1,024 levels deep, Python's json writes fewer: such
+            # a record is hostile or broken, never an audit record
+            return Unreadable(line, number, "too deeply nested",
+                              "a value is nested too deeply to store", raw[:2000])
+
+    def _flat_record(self, value: object, line: int, number: int, raw: str,
+                     outer: Mapping[str, Any] | None,
+                     shape: str | None) -> dict[str, Any] | Unreadable:
         if not isinstance(value, dict):
             return Unreadable(line, number, "not a JSON object", f"got {type(value).__name__}",
                               raw)
@@ -789,6 +802,14 @@ def _dump(value: object) -> str:
     except TypeError:  # an integer beyond 64 bits (orjson's limit) or a key that is not text
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           default=str)
+
+
+def _raw_text(value: object) -> str:
+    """A record's text for the quarantine, when only its parsed value is at hand."""
+    try:
+        return _dump(value)
+    except RecursionError:
+        return "(a value nested too deeply to show)"
 
 
 def _text(value: object) -> str | None:
