@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, events, quarantine, query
+from conftest import FIXTURES, events, ingest_jsonl, quarantine, query
 from molehunt.sources.ingest import Ingestor, IngestSummary
 from molehunt.sql import sql_paths
 from molehunt.store.workspace import Workspace
@@ -76,6 +76,21 @@ def test_hr_records_are_stored_once_however_often_they_are_read(tmp_path: Path) 
         ("al.ali@contoso.com", "2024-03-01 00:00:00", "resignation_notice")]
     # the leaving date is where the features read it (days_to_departure_1d)
     assert json.loads(rows[0]["attrs"])["leave_date"] == "2024-03-29"
+
+
+def test_hr_records_are_stored_beside_hr_events_of_other_sources(tmp_path: Path) -> None:
+    # HR rows of the canonical JSONL carry no key: they must not hide every new M365 row
+    workspace = _workspace(tmp_path / "ws")
+    canonical = tmp_path / "hr_events.jsonl"
+    canonical.write_text('{"user_id": "bo.berg@contoso.com", "ts": "2024-01-02T09:00:00",'
+                         ' "kind": "hire", "grade": "L4"}\n')
+    ingest_jsonl(workspace, [canonical], table="hr_events")
+    path = tmp_path / "hr.ndjson"
+    path.write_text(json.dumps(_hr(Id="hr-1", EmailAddress="al.ali@contoso.com",
+                                   LastWorkingDate="2024-03-29T00:00:00Z")) + "\n")
+    summary = _ingest(workspace, [path])
+    assert (summary.files[0].rows_stored, summary.files[0].rows_duplicate) == (1, 0)
+    assert sorted(r["kind"] for r in _table(workspace, "hr_events")) == ["hire", "termination"]
 
 
 def test_hr_kinds_follow_the_connector_data_types(tmp_path: Path) -> None:

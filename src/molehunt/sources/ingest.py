@@ -1119,9 +1119,11 @@ def _stage_record_hr_events(con: duckdb.DuckDBPyConnection, workspace: Workspace
     if not count or not count[0]:
         return 0, 0, None
     stored_files = workspace.table_files("hr_events")
-    not_stored = (f" AND record_id NOT IN (SELECT json_extract_string(attrs, '$.key') FROM"
-                  f" read_parquet({sql_paths(stored_files)}) WHERE attrs IS NOT NULL)"
-                  if stored_files else "")
+    # HR rows of other sources have no key: NOT IN over a NULL would hide every new row
+    stored_keys = (f"SELECT key FROM (SELECT CASE WHEN json_valid(attrs) THEN"
+                   f" json_extract_string(attrs, '$.key') END AS key FROM"
+                   f" read_parquet({sql_paths(stored_files)})) WHERE key IS NOT NULL")
+    not_stored = f" AND record_id NOT IN ({stored_keys})" if stored_files else ""
     columns = ", ".join(f"CAST({expr} AS {HR_EVENT_COLUMNS[name]}) AS {quote_identifier(name)}"
                         for name, expr in (("user_id", "user_id"), ("ts", "hr_ts"),
                                            ("kind", "hr_kind"), ("attrs", "hr_attrs")))
