@@ -275,3 +275,16 @@ def test_json_values_one_after_another_account_for_every_record(
         stored_ids = ({e["event_id"] for e in events(workspace)}
                       | {e["event_id"] for e in _table(workspace, "service_events")})
         assert stored_ids | ({RECORDS[15]["Id"]} if held[2] else set()) == set(ids)
+
+
+def test_a_graph_record_is_its_upn_not_its_object_id(tmp_path: Path) -> None:
+    inner = {k: v for k, v in RECORDS[0].items() if k != "UserId"}
+    record = {"id": inner["Id"], "createdDateTime": "2024-03-04T08:15:02Z",
+              "auditLogRecordType": "sharePointFileOperation", "operation": "FileAccessed",
+              "userPrincipalName": "Al.Ali@contoso.com",
+              "userId": "5e7f3c1a-0000-4000-8000-00000000a11a", "auditData": inner}
+    path = tmp_path / "graph.json"
+    path.write_text(json.dumps({"value": [record]}))
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [path])
+    assert [e["user_id"] for e in events(workspace)] == ["al.ali@contoso.com"]

@@ -556,7 +556,11 @@ class M365Audit(RecordLayout):
                                   "no CreationTime/Operation, auditData or OfficeWorkload", raw)
         if shape == "graph":
             inner = {str(k).lower(): v for k, v in keys["auditdata"].items()}
-            renamed = {_GRAPH_RENAMES.get(k, k): v for k, v in keys.items() if k != "auditdata"}
+            # the envelope's userId is the Entra object id, its userPrincipalName the UPN:
+            # the UPN is the person, whichever of the two keys the file lists first
+            envelope = {k: v for k, v in keys.items() if k != "auditdata"
+                        and not (k == "userid" and keys.get("userprincipalname"))}
+            renamed = {_GRAPH_RENAMES.get(k, k): v for k, v in envelope.items()}
             record = {**{k: v for k, v in renamed.items() if v not in (None, "")}, **inner}
             # the record's own values win; the envelope fills what the record lacks
             for key in ("creationtime", "userid", "operation", "recordtype", "id", "workload",
