@@ -288,3 +288,15 @@ def test_a_graph_record_is_its_upn_not_its_object_id(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     _ingest(workspace, [path])
     assert [e["user_id"] for e in events(workspace)] == ["al.ali@contoso.com"]
+
+
+def test_an_hr_fact_has_one_key_whatever_the_shape_wrote_its_values_as(tmp_path: Path) -> None:
+    review = {"EmailAddress": "bo.berg@contoso.com", "EffectiveDate": "2024-02-10T00:00:00Z"}
+    path = tmp_path / "hr.ndjson"  # the API's numbers; a CSV's text; another signal type name
+    path.write_text(json.dumps(_hr(Id="a", Rating=1, HRSignalType="PerformanceReview",
+                                   **review)) + "\n"
+                    + json.dumps(_hr(Id="b", Rating="1", DataType="performance", **{
+                        **review, "EffectiveDate": "2024-02-10T00:00:00.0000000Z"})) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [path])
+    assert (summary.files[0].rows_stored, summary.files[0].rows_duplicate) == (1, 1)

@@ -702,6 +702,8 @@ _HR_KINDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
 #: Words of an HR signal's type → our kind, when no field says it.
 _HR_SIGNAL_WORDS = (("resign", "resignation_notice"), ("termination", "termination"),
                     ("level", "transfer"), ("performance", "performance_concern"))
+#: ``attrs`` of an HR row that say where it came from, not what happened.
+_HR_BOOKKEEPING = frozenset({"source", "key", "record_id", "hrsignaltype", "datatype"})
 #: HR fields kept in ``attrs`` (the dates are the row's ``ts`` and ``leave_date``).
 _HR_ATTRS = frozenset({"oldlevel", "newlevel", "rating", "remarks", "performanceremarks",
                        "improvementremarks", "hrsignaltype", "datatype"})
@@ -720,7 +722,10 @@ def hr_key(user_id: str, kind: str, ts: datetime, attrs: Mapping[str, Any]) -> s
     >>> k == hr_key("a@x.com", "termination", datetime(2024, 3, 29), {"rating": "2"}), len(k)
     (True, 32)
     """
-    text = _dump([user_id, kind, ts.isoformat(), {k: attrs[k] for k in sorted(attrs)}])
+    # values as text and without the shape's bookkeeping: a rating is 2 in the API's JSON
+    # and "2" in a Sentinel CSV, and the same fact must give the same key
+    said = {k: _text(v) for k, v in attrs.items() if k not in _HR_BOOKKEEPING}
+    text = _dump([user_id, kind, ts.isoformat(), said])
     return hashlib.sha256(b"m365.hr\x00" + text.encode("utf-8", "surrogateescape")
                           ).hexdigest()[:32]
 
