@@ -300,3 +300,26 @@ def test_an_hr_fact_has_one_key_whatever_the_shape_wrote_its_values_as(tmp_path:
     workspace = _workspace(tmp_path / "ws")
     summary = _ingest(workspace, [path])
     assert (summary.files[0].rows_stored, summary.files[0].rows_duplicate) == (1, 1)
+
+
+def test_colleagues_are_inside_before_any_directory_or_company_domain(tmp_path: Path) -> None:
+    # `ingest m365` first, nothing configured: the actor's own tenant domain is the company's
+    root = tmp_path / "ws"
+    root.mkdir()
+    workspace = Workspace(root)
+    send = RECORDS[8]
+    records = [
+        RECORDS[6],  # SharingSet to cy.chen@contoso.com, a member
+        {**send, "Id": "to-colleague", "recipientList": [{"Address": "Cy.Chen@contoso.com"}]},
+        {**send, "Id": "to-partner", "recipientList": [{"Address": "jo@fabrikam.com"}]},
+        {**RECORDS[7], "Id": "to-partner-share", "TargetUserOrGroupName": "jo@fabrikam.com",
+         "TargetUserOrGroupType": "Member"},
+    ]
+    path = tmp_path / "audit.ndjson"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _ingest(workspace, [path])
+    found = {e["event_id"]: (e["action"], e["channel"]) for e in events(workspace)}
+    assert found == {RECORDS[6]["Id"]: ("file_share", "cloud_storage"),
+                     "to-colleague": ("email_send", "email_internal"),
+                     "to-partner": ("email_send", "email_external"),
+                     "to-partner-share": ("web_upload", "cloud_storage")}

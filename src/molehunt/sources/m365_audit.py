@@ -248,10 +248,16 @@ class M365Audit(RecordLayout):
 
     # -- the SQL mapping -------------------------------------------------------------------
     def relation(self, raw: str, ctx: SqlContext) -> str:
-        """Add the recipients' domains (for the e-mail channel)."""
+        """Add the recipients' domains (for the e-mail channel) and the actor's own domain.
+
+        The actor's UPN domain is the tenant's: a colleague at it is inside the company even
+        when ``company_domains`` is not configured and no directory has been loaded yet
+        (``ingest m365`` may come first), which would otherwise make every internal share an
+        upload to outside and every internal mail external, for good.
+        """
         return ("(SELECT *, list_filter(list_transform(string_split(coalesce(recipients, ''),"
-                " ';'), lambda a: mh_email_domain(a)), lambda d: d <> '') AS _counterparts"
-                f" FROM {raw})")
+                " ';'), lambda a: mh_email_domain(a)), lambda d: d <> '') AS _counterparts,"
+                f" mh_email_domain(coalesce(user_id, '')) AS _own_domain FROM {raw})")
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
         """Operation and workload to action and channel; labels to sensitivity (see above)."""
@@ -775,8 +781,12 @@ def _hr_record(r: dict[str, Any], shape: str, line: int, number: int, raw: str,
 
 
 # -- the SQL mapping ----------------------------------------------------------------------
+#: A domain inside the company: configured or inferred, or the actor's own tenant domain.
+_INSIDE = ("(mh_is_company({d}) OR (_own_domain <> ''"
+           " AND list_contains(mh_suffixes({d}), _own_domain)))")
+_SHARE_DOMAIN = "coalesce(domain, '')"
 _WEBMAIL = "list_filter(_counterparts, lambda d: mh_is_webmail(d))"
-_EXTERNAL = "list_filter(_counterparts, lambda d: NOT mh_is_company(d))"
+_EXTERNAL = f"list_filter(_counterparts, lambda d: NOT {_INSIDE.format(d='d')})"
 
 
 def _action_and_channel() -> tuple[str, str]:
@@ -789,7 +799,7 @@ def _action_and_channel() -> tuple[str, str]:
     sharing = ", ".join(sql_string(f"sharepoint:{op}") for op in sorted(SHARING_OPERATIONS))
     outward = ("(contains(op_key, 'anonymouslink') OR lower(coalesce(target_type, ''))"
                " IN ('guest', 'partner', 'external') OR (contains(coalesce(target, ''), '@')"
-               " AND NOT mh_is_company(coalesce(domain, ''))))")
+               f" AND NOT {_INSIDE.format(d=_SHARE_DOMAIN)}))")
     action = (f"CASE WHEN op_key IN ({sharing}) THEN CASE WHEN {outward} THEN 'web_upload'"
               f" ELSE 'file_share' END WHEN op_key LIKE 'badge:%' THEN 'badge'"
               f" ELSE CASE op_key {action_cases} ELSE '{_OTHER_ACTION}' END END")
