@@ -323,3 +323,14 @@ def test_colleagues_are_inside_before_any_directory_or_company_domain(tmp_path: 
                      "to-colleague": ("email_send", "email_internal"),
                      "to-partner": ("email_send", "email_external"),
                      "to-partner-share": ("web_upload", "cloud_storage")}
+
+
+def test_a_sentinel_csv_in_local_time_is_not_read_as_utc(tmp_path: Path) -> None:
+    text = (M365 / "sentinel_officeactivity.csv").read_text(encoding="utf-8-sig")
+    path = tmp_path / "local.csv"
+    path.write_text(text.replace("TimeGenerated [UTC]", "TimeGenerated [Local Time]", 1))
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [path])
+    assert (summary.files[0].rows_stored,
+            dict(summary.files[0].quarantined_by_reason)) == (0, {"time not in UTC": 20})
+    assert quarantine(workspace)[0]["line"] == 2

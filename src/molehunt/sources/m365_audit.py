@@ -464,6 +464,7 @@ class M365Audit(RecordLayout):
                 _strip_bom(handle), "utf-8", errors="surrogateescape"))
             reader = csv.reader(reader_lines)
             header: list[str] | None = None
+            local_time: str | None = None
             number = 0
             while True:
                 start = reader_lines.count + 1
@@ -479,6 +480,7 @@ class M365Audit(RecordLayout):
                     continue  # Windows PowerShell's type line, before each export's header
                 if header is None:
                     header = [_header_key(f) for f in fields]
+                    local_time = _local_time_column(fields)
                     continue
                 if [_header_key(f) for f in fields] == header:
                     continue  # exports appended into one file each bring their header
@@ -493,6 +495,12 @@ class M365Audit(RecordLayout):
                 if len(fields) != len(header):
                     yield Unreadable(start, number, "wrong field count",
                                      f"{len(fields)} fields, the header has {len(header)}", raw)
+                    continue
+                if local_time is not None:
+                    # read as UTC, every time would be off by the exporter's offset: the
+                    # after-hours features would move with it
+                    yield Unreadable(start, number, "time not in UTC",
+                                     f"column {local_time!r}: export the times in UTC", raw)
                     continue
                 row = dict(zip(header, fields, strict=True))
                 yield self._csv_row(row, start, number, raw)
@@ -998,6 +1006,29 @@ def _timestamp(value: str | None) -> datetime | None:
 def _header_key(field: str) -> str:
     """A CSV header name as a lower-case key (``TimeGenerated [UTC]`` → ``timegenerated``)."""
     return field.strip().lstrip("\ufeff").split(" [", 1)[0].strip().strip('"').lower()
+
+
+def _local_time_column(fields: Sequence[str]) -> str | None:
+    """The header name of a Sentinel CSV's time column when it is not in UTC, else None.
+
+    The Log Analytics portal writes the display time zone into the header
+    (``TimeGenerated [UTC]``, or ``TimeGenerated [Local Time]`` after the viewer chose local
+    time); a Purview export's own time is the one inside ``AuditData``, always UTC.
+
+    >>> _local_time_column(["TimeGenerated [Local Time]", "Operation"])
+    'TimeGenerated [Local Time]'
+    >>> _local_time_column(["TimeGenerated [UTC]", "Operation"]) is None
+    True
+    """
+    keys = {_header_key(f) for f in fields}
+    if "auditdata" in keys:
+        return None
+    for field in fields:
+        zone = re.search(r"\[([^\]]*)\]\s*$", field)
+        if (_header_key(field) in ("timegenerated", "creationtime") and zone
+                and zone.group(1).strip().upper() != "UTC"):
+            return field.strip().lstrip("\ufeff")
+    return None
 
 
 def _is_json(text: str) -> bool:
