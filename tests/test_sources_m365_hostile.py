@@ -100,6 +100,9 @@ def test_hr_kinds_follow_the_connector_data_types(tmp_path: Path) -> None:
         _hr(Id="b", EmailAddress="cy.chen@contoso.com", EffectiveDate="2024-02-11T00:00:00Z",
             OldLevel="L4", NewLevel="L3", Remarks="demoted"),
         _hr(Id="c", EmailAddress="dn.dale@contoso.com", LastWorkingDate="2024-02-12T00:00:00Z"),
+        # an improvement plan is a concern; the review above, even rated 1, is not one
+        _hr(Id="d", EmailAddress="ed.eko@contoso.com", EffectiveDate="2024-02-13T00:00:00Z",
+            ImprovementRemarks="plan agreed"),
     ]
     path = tmp_path / "hr.ndjson"
     path.write_text("".join(json.dumps(r) + "\n" for r in records)
@@ -108,9 +111,10 @@ def test_hr_kinds_follow_the_connector_data_types(tmp_path: Path) -> None:
     _ingest(workspace, [path])
     kinds = {r["user_id"]: (r["kind"], str(r["ts"].date())) for r in
              _table(workspace, "hr_events")}
-    assert kinds == {"bo.berg@contoso.com": ("performance_concern", "2024-02-10"),
+    assert kinds == {"bo.berg@contoso.com": ("performance_review", "2024-02-10"),
                      "cy.chen@contoso.com": ("transfer", "2024-02-11"),
-                     "dn.dale@contoso.com": ("termination", "2024-02-12")}
+                     "dn.dale@contoso.com": ("termination", "2024-02-12"),
+                     "ed.eko@contoso.com": ("performance_concern", "2024-02-13")}
     # the batch's first day is the first HR day, before its only event: the features
     # recompute from there
     assert workspace.records()[0].min_day == "2024-02-10"

@@ -15,6 +15,8 @@ HR_EVENT_KINDS: frozenset[str] = frozenset(
         "termination",
         "layoff",
         "performance_concern",
+        # a review on its own (not a concern: every employee gets one); context for analysts
+        "performance_review",
         "transfer",
         "travel",
         "outside_engagement_declared",

@@ -56,7 +56,8 @@ Mapping (the operation, within its workload):
   device → ``file_open``/``file_write``/``file_delete`` on ``local``.
 * ``PhysicalBadgingSignal`` → ``badge`` on ``physical``; ``HRSignal`` → ``hr_events``
   (resignation → ``resignation_notice``, last working date → ``termination``, job level
-  change → ``transfer``, performance review or improvement plan → ``performance_concern``;
+  change → ``transfer``, improvement plan → ``performance_concern``, performance review →
+  ``performance_review`` (context only: a review is not a concern by itself);
   a resignation's last working date is its ``attrs.leave_date``). ``hr_events`` has no id:
   each HR row carries a key derived from its content (``attrs.key``, :func:`hr_key`), and a
   key already stored is a duplicate, so a re-uploaded HR file is not stored twice.
@@ -710,12 +711,15 @@ _HR_KINDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("resignationdate",), "resignation_notice", "resignationdate"),
     (("lastworkingdate",), "termination", "lastworkingdate"),
     (("oldlevel", "newlevel"), "transfer", "effectivedate"),
-    (("improvementremarks", "performanceremarks", "rating"), "performance_concern",
-     "effectivedate"),
+    # an improvement plan is a concern; a review is not one by itself (every employee gets a
+    # yearly review, and what a low rating is depends on the company's scale)
+    (("improvementremarks",), "performance_concern", "effectivedate"),
+    (("performanceremarks", "rating"), "performance_review", "effectivedate"),
 )
 #: Words of an HR signal's type → our kind, when no field says it.
 _HR_SIGNAL_WORDS = (("resign", "resignation_notice"), ("termination", "termination"),
-                    ("level", "transfer"), ("performance", "performance_concern"))
+                    ("level", "transfer"), ("improvement", "performance_concern"),
+                    ("performance", "performance_review"))
 #: ``attrs`` of an HR row that say where it came from, not what happened.
 _HR_BOOKKEEPING = frozenset({"source", "key", "record_id", "hrsignaltype", "datatype"})
 #: HR fields kept in ``attrs`` (the dates are the row's ``ts`` and ``leave_date``).

@@ -53,7 +53,9 @@ _ACTIONS: Mapping[str, str] = {
 }
 _HR_KINDS: Mapping[str, str] = {
     "resignation_notice": "hr_departure", "termination": "hr_departure",
-    "travel": "hr_travel", "performance_concern": "hr_performance", "layoff": "hr_layoff",
+    "travel": "hr_travel", "performance_concern": "hr_performance",
+    # a feed of reviews is a feed of performance: a concern would show in it
+    "performance_review": "hr_performance", "layoff": "hr_layoff",
     "outside_engagement_declared": "hr_declarations",
 }
 
