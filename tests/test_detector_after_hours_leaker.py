@@ -131,3 +131,20 @@ def test_a_late_workers_night_with_a_new_drive_and_a_new_leak_site_is_unusual() 
     # either act alone, on a late worker's usual night, is one signal
     assert _late_workers_pair_night(drive=True, leak_site=False) < 0.2
     assert _late_workers_pair_night(drive=False, leak_site=True) < 0.3
+
+
+def test_without_a_removable_media_log_a_first_night_with_a_leak_is_two_signals() -> None:
+    # a deployment with logons, a proxy and mail only (telemetry `sparse`): the device
+    # columns are null (cannot be seen); the night and the leak are still two signals
+    start = dt.date(2024, 1, 1)
+    unseen = {"device_first_use_1d": None, "device_connects_1d": None,
+              "device_connects_off_hours_1d": None, "files_to_removable_1d": None}
+    days = [{"user_id": "n", "day": start + dt.timedelta(days=n), "days_observed_1d": n + 1,
+             "days_since_travel_1d": None, **unseen} for n in range(100)]
+    days[-1].update(logons_off_hours_1d=1, events_after_hours_z_self_90d=2.8,
+                    uploads_paste_leak_1d=1, events_out_off_hours_1d=1,
+                    leak_sites_first_seen_1d=1)
+    window = synthetic_window(days, columns=AfterHoursLeaker.requires)
+    window.observations = frozenset({"web_direction", "logon"})
+    found = AfterHoursLeaker().fit(window).score(window).to_pandas()
+    assert float(found[found.day == found.day.max()].score.max()) >= 0.7

@@ -54,7 +54,7 @@ class AfterHoursLeaker(Detector):
     """
 
     name: ClassVar[str] = "after_hours_leaker"
-    version: ClassVar[int] = 10
+    version: ClassVar[int] = 11
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({
@@ -95,6 +95,13 @@ class AfterHoursLeaker(Detector):
     def score(self, window: Window) -> ibis.Table:
         """Findings on days with at least one of the signals."""
         u = window.user_day
+        # a column the deployment cannot see is null (e.g. no removable-media log): here it
+        # gives no signal, and must not turn the count of signals itself into null (a null
+        # count failed "two signals" and left a night with a leak at the single-signal score)
+        u = u.mutate(**{c: u[c].fill_null(0) for c in (
+            "device_first_use_1d", "device_connects_1d", "device_connects_off_hours_1d",
+            "logons_off_hours_1d", "events_out_off_hours_1d", "leak_sites_first_seen_1d")},
+            _files=u.files_to_removable_1d.fill_null(0))
         # "new" = first ever, or off-hours use by someone with none in the months before the
         # last few weeks (an episode lasts weeks; an occasional user has older use)
         older = ibis.window(group_by=u.user_id, order_by=u.day,
@@ -139,7 +146,7 @@ class AfterHoursLeaker(Detector):
         media_night = (u.logons_off_hours_1d > 0) & media_new & (
             u.device_connects_off_hours_1d > 0) & (
             u.days_observed_1d >= self.min_history_days) & (
-            ibis.literal(True) if blind_copies else u.files_to_removable_1d > 0)
+            ibis.literal(True) if blind_copies else u._files > 0)
         # ... and so is one in which something went to a leak site new to the person (where
         # uploads are seen: a visit cannot be told from a night's reading)
         leak_night = (u.logons_off_hours_1d > 0) & leak & (
@@ -172,14 +179,14 @@ class AfterHoursLeaker(Detector):
                 (night, 0.45), else_=0.0),
             # a device plugged in with nothing copied is weak; files copied make it strong
             _media_s=ibis.ifelse(media_new,
-                                 0.25 + 0.55 * saturate(u.files_to_removable_1d, 3.0), 0.0),
+                                 0.25 + 0.55 * saturate(u._files, 3.0), 0.0),
             _leak_s=ibis.ifelse(leak, 0.6 + 0.3 * saturate(u._leaks, 2.0), 0.0))
         rows = t.filter(t._night | t._media | t._leak)
         # media counts toward the conjunction once something was copied to it, once the
         # person's history is long enough for "new" to mean anything, and when it is part of
         # the night's work (plugged in off hours) or of a leak: a first device used at the
         # office by day, on a day that also had an evening session, is two separate habits
-        filled = ibis.literal(True) if blind_copies else rows.files_to_removable_1d > 0
+        filled = ibis.literal(True) if blind_copies else rows._files > 0
         copied = rows._media & filled & (
             rows.days_observed_1d >= self.min_history_days) & (
             (rows.device_connects_off_hours_1d > 0) | rows._leak)
