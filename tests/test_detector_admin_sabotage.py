@@ -79,3 +79,37 @@ def test_lookalike_it_admin_with_habitual_media_is_not_flagged() -> None:
 
 def test_tool_carried_to_a_colleagues_machine_scores_high() -> None:
     assert _last_day_score(carry=True) >= 0.8
+
+
+#: What a deployment with logons, a web proxy (uploads and downloads told apart) and the mail
+#: gateway sees (telemetry `sparse`): no endpoint agent, no removable media, no HR feed.
+_SPARSE = frozenset({"logon", "email_sent", "email_received", "web_visit", "web_direction",
+                     "directory"})
+
+
+def _tool_to_a_new_computer(observations: frozenset[str]) -> Any:
+    """60 quiet days, then a hacking-tool download on a day at a computer new to the person;
+    removable media cannot be seen (device column null), HR performance records only when
+    ``observations`` has them (a concern 10 days before)."""
+    start = dt.date(2024, 1, 1)
+    hr = "hr_performance" in observations
+    days = [{"user_id": "adm", "day": start + dt.timedelta(days=n), "device_connects_1d": None,
+             "downloads_hacking_tools_1d": 1 if n == 59 else 0,
+             "hosts_first_seen_1d": 1 if n == 59 else 0,
+             "days_since_performance_concern_1d": float(n - 49) if hr and n >= 49 else None,
+             "days_to_departure_1d": None} for n in range(60)]
+    window = synthetic_window(days, columns=AdminSabotage.requires)
+    window.observations = observations
+    found = AdminSabotage().fit(window).score(window).to_pandas()
+    return found[found.day == found.day.max()].iloc[0]
+
+
+def test_without_a_removable_media_log_a_new_computer_stands_in_for_the_carry() -> None:
+    # sparse: the device column is null (cannot be seen); the tool carried to a computer new
+    # to the person is the carry, and the finding says the grievance cannot be seen
+    row = _tool_to_a_new_computer(_SPARSE)
+    assert "performance_concerns_unseen" in {r["feature"] for r in row.reasons}
+    # the same deployment with an HR feed: the grievance behind the carried tool counts
+    row = _tool_to_a_new_computer(_SPARSE | {"hr_performance"})
+    assert "downloads_hacking_tools_with_grievance" in {r["feature"] for r in row.reasons}
+    assert float(row.score) >= 0.85

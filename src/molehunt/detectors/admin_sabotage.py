@@ -51,7 +51,7 @@ class AdminSabotage(Detector):
     """
 
     name: ClassVar[str] = "admin_sabotage"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 120
     observes: ClassVar[frozenset[str]] = frozenset({
@@ -190,8 +190,10 @@ class AdminSabotage(Detector):
         carried_media = t._carried > 0
         habitual_carry = t._prior_carried.fill_null(0) >= self.habitual_days
         carry_s = ibis.ifelse(tool & carried_media, ibis.ifelse(habitual_carry, 0.2, 0.5), 0.0)
+        # media unseen (null): a computer new to the person alone is the carry (the fallback)
+        media_used = (t.device_connects_1d > 0).fill_null(True)
         carried = (carried_media & ~habitual_carry) | (
-            (t.device_connects_1d > 0) & ~habitual_media & other_host & ~habitual_other)
+            media_used & ~habitual_media & other_host & ~habitual_other)
         grievance_s = ibis.ifelse(tool & grievance, 0.45, 0.0)
         # leaving is a weaker motive: most leavers are honest
         leaving_s = ibis.ifelse(tool & t.days_to_departure_1d.notnull(), 0.2, 0.0)
