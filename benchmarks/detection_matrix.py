@@ -14,10 +14,11 @@ Each cell runs exactly what a user runs, through the installed ``molehunt`` comm
 and keeps, for molehunt, the Isolation Forest baseline and ``peer_anomaly`` alone: C1-C5 and
 S1-S4 recall at a 1 % daily budget, recall per scenario, user ROC AUC, median and worst days to
 detect, benign people in band high per 1,000 per day, alert load, and the scenarios that left
-no trace in the profile's logs. A cell passes issue 17's targets when, on the profiles that
-are judged (full, cert-r6.2, cert-r4.2), molehunt has C1-C5 recall at 1 % ≥ 0.9, ROC AUC ≥
-0.95, median days to detect ≤ 3 and ≤ 0.5 benign people in band high per 1,000 per day, each
-at least as good as the forest's. Every cell is labelled development or held-out
+no trace in the profile's logs. A cell passes issue 17's targets when molehunt has C1-C5
+recall at 1 % ≥ 0.9, ROC AUC ≥ 0.95, median days to detect ≤ 3 and ≤ 0.5 benign people in
+band high per 1,000 per day, each at least as good as the forest's (the median over the
+insiders both catch), on every profile (on sparse over the scenarios that leave a trace).
+Every cell is labelled development or held-out
 (``--dev-seeds``, ``--dev-styles``): a figure counts only on held-out cells. Each cell says
 what organisation it ran on (``organisation``: the style of ``company.json`` and, for ``auto``
 and ``random``, the knobs the seed drew).
@@ -46,8 +47,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Profiles judged against the targets; ``sparse`` is measured, not judged.
-JUDGED_PROFILES = ("full", "cert-r6.2", "cert-r4.2")
+#: Profiles judged against the targets. On ``sparse`` the same targets hold over the scenarios
+#: that leave a trace in its logs (issue 17): ``evaluate`` leaves the untraceable ones (C2
+#: there) out of every figure and says so per scenario.
+JUDGED_PROFILES = ("full", "cert-r6.2", "cert-r4.2", "sparse")
 #: Issue 17's targets for C1-C5 (molehunt, on a judged profile).
 TARGETS = {"recall_at_1pct": 0.9, "roc_auc": 0.95, "median_days_to_detect": 3.0,
            "benign_high_per_1000_per_day": 0.5}
@@ -57,7 +60,7 @@ SYSTEMS = ("molehunt", "baseline_isolation_forest", "peer_anomaly_alone")
 #: Seeds already looked at while developing (docs/detection.md, tests, demo, and every seed
 #: of issue 17's held-out rounds once its round was reported): never held out again.
 DEV_SEEDS = ("5,7,11,12,13,21,31,32,51,91,92,93,94,95,96,97,98,201,202,301,302,401,402,"
-             "501,502,601,603,604")
+             "501,502,601,603,604,605,606")
 #: The organisation styles detection was developed on (a seen style on a new seed is still a
 #: new organisation: the summary counts those cells as `held_out_seed`).
 DEV_STYLES = "baseline,night_shift,consultancy,startup,random"
