@@ -27,19 +27,27 @@ def test_rarely_scores_high_for_others(detect_org: Any) -> None:
     assert people <= 3, f"{people} people without a scenario score 0.8 or more"
 
 
-def _snooping_then_mail() -> dict[dt.date, float]:
-    """Scores by day for someone who opens three files on a colleague's computer on day 20
-    and mails attachments to a personal address the day after."""
-    start = dt.date(2024, 3, 1)
+def _colleagues_at_their_desks(start: dt.date, count: int
+                               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Events and person-days of ``s`` and ``o`` each logging on to their own computer
+    (PC-S, PC-O) every day for ``count`` days."""
     events: list[dict[str, Any]] = []
     days: list[dict[str, Any]] = []
-    for n in range(30):
+    for n in range(count):
         day = start + dt.timedelta(days=n)
         for user, host in (("s", "PC-S"), ("o", "PC-O")):
             events.append({"event_id": f"{user}{n}", "ts": dt.datetime.combine(
                 day, dt.time(9)), "day": day, "user_id": user, "host": host,
                 "action": "logon", "channel": "logon"})
             days.append({"user_id": user, "day": day})
+    return events, days
+
+
+def _snooping_then_mail() -> dict[dt.date, float]:
+    """Scores by day for someone who opens three files on a colleague's computer on day 20
+    and mails attachments to a personal address the day after."""
+    start = dt.date(2024, 3, 1)
+    events, days = _colleagues_at_their_desks(start, 30)
     snoop = start + dt.timedelta(days=20)
     for k in range(3):
         events.append({"event_id": f"x{k}", "ts": dt.datetime.combine(snoop, dt.time(13, k)),
@@ -69,20 +77,13 @@ def _blind_first_day(history_days: int, earlier_visits: int) -> float:
     attachment to a personal address, where file opens are not logged (CERT r4.2), after
     ``history_days`` days with ``earlier_visits`` earlier days at ``o``'s computer."""
     start = dt.date(2024, 3, 1)
-    events: list[dict[str, Any]] = []
-    days: list[dict[str, Any]] = []
-    visits = set(range(5, 5 + 3 * earlier_visits, 3))
-    for n in range(history_days + 1):
+    events, days = _colleagues_at_their_desks(start, history_days + 1)
+    visits = set(range(5, 5 + 3 * earlier_visits, 3)) | {history_days}
+    for n in sorted(visits):
         day = start + dt.timedelta(days=n)
-        for user, host in (("s", "PC-S"), ("o", "PC-O")):
-            events.append({"event_id": f"{user}{n}", "ts": dt.datetime.combine(
-                day, dt.time(9)), "day": day, "user_id": user, "host": host,
-                "action": "logon", "channel": "logon"})
-            days.append({"user_id": user, "day": day})
-        if n in visits or n == history_days:
-            events.append({"event_id": f"v{n}", "ts": dt.datetime.combine(day, dt.time(14)),
-                           "day": day, "user_id": "s", "host": "PC-O", "action": "logon",
-                           "channel": "logon"})
+        events.append({"event_id": f"v{n}", "ts": dt.datetime.combine(day, dt.time(14)),
+                       "day": day, "user_id": "s", "host": "PC-O", "action": "logon",
+                       "channel": "logon"})
     last = next(d for d in days if d["user_id"] == "s" and d["day"] == start
                 + dt.timedelta(days=history_days))
     last.update(emails_personal_sent_1d=1, attachments_out_email_1d=1)
