@@ -38,6 +38,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -173,11 +174,7 @@ def _at_least(mine: float | None, theirs: float | None, lower_is_better: bool) -
 
 
 def _median(values: Sequence[float]) -> float | None:
-    if not values:
-        return None
-    ordered, middle = sorted(values), len(values) // 2
-    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1]
-                                                            + ordered[middle]) / 2
+    return float(statistics.median(values)) if values else None
 
 
 def paired_medians(ours: dict[str, Any], theirs: dict[str, Any]

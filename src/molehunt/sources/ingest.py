@@ -32,6 +32,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -600,6 +601,23 @@ class Ingestor:
             self.workspace.set_meta("company_domains", ",".join(inferred))
         return inferred
 
+    @contextmanager
+    def _session(self, staging: Path, ctx: SqlContext, path: Path, step: str
+                 ) -> Iterator[_Session]:
+        """A staging session for one file; a DuckDB error drops the staging and says, in one
+        line, that nothing of the file was stored (``step``: ``reading`` or ``writing``)."""
+        session: _Session | None = None
+        try:
+            session = _Session(self.workspace, staging, ctx, self.categories)
+            yield session
+        except duckdb.Error as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise SourceError(f"{step} failed ({type(error).__name__}: {_first_line(error)});"
+                              " nothing of this file was stored", where=str(path)) from error
+        finally:
+            if session is not None:
+                session.close()
+
     def ingest_cert(self, folder: Path, skip_unknown: bool = False) -> IngestSummary:
         """Ingest a folder: every CERT-layout CSV file and every canonical JSONL file under it.
 
@@ -756,9 +774,7 @@ class Ingestor:
         hr_first: str | None = None
         shapes: list[tuple[str, int]] = []
         if chunks:
-            session: _Session | None = None
-            try:
-                session = _Session(self.workspace, staging, ctx, self.categories)
+            with self._session(staging, ctx, path, "reading") as session:
                 flat = f"read_parquet({sql_paths(chunks)})"
                 result = self._stage_events(
                     session, layout, ctx, f"(SELECT * FROM {flat} WHERE _dest = 'events')",
@@ -774,14 +790,6 @@ class Ingestor:
                 shapes = [(str(shape), int(n)) for shape, n in session.con.execute(
                     f"SELECT shape, count(*) FROM {flat} GROUP BY shape ORDER BY shape"
                 ).fetchall()]
-            except duckdb.Error as error:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise SourceError(f"reading failed ({type(error).__name__}:"
-                                  f" {_first_line(error)}); nothing of this file was stored",
-                                  where=str(path)) from error
-            finally:
-                if session is not None:
-                    session.close()
         shutil.rmtree(staging / "chunks", ignore_errors=True)
         shutil.rmtree(staging / "tmp", ignore_errors=True)
         bad.extend(_located(row) for row in result.checked)
@@ -879,9 +887,7 @@ class Ingestor:
         ctx = SqlContext(company_domains=self.company_domains(), snapshot=snapshot)
         batch_id = uuid.uuid4().hex[:16]
         staging = self.workspace.new_staging(batch_id)
-        session: _Session | None = None
-        try:
-            session = _Session(self.workspace, staging, ctx, self.categories)
+        with self._session(staging, ctx, path, "reading") as session:
             raw = _read_csv_sql(path, layout_cls, has_header)
             if layout.target == "events":
                 result = self._stage_events(session, layout, ctx, raw, staging, batch_id,
@@ -889,13 +895,6 @@ class Ingestor:
             else:
                 result = self._stage_table(session, layout, ctx, raw, staging)
             bad_rows = _rejected_rows(session.con, path)
-        except duckdb.Error as error:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise SourceError(f"reading failed ({type(error).__name__}: {_first_line(error)});"
-                              " nothing of this file was stored", where=str(path)) from error
-        finally:
-            if session is not None:
-                session.close()
         sha = digest.result()
         done = self.workspace.find_ingested(sha, size, layout_key)
         if done is not None:  # the same content under another name
@@ -958,9 +957,7 @@ class Ingestor:
         if staged.chunks:
             chunks = f"read_parquet({sql_paths(staged.chunks)})"
             ctx = SqlContext(company_domains=())
-            session: _Session | None = None
-            try:
-                session = _Session(self.workspace, staging, ctx, self.categories)
+            with self._session(staging, ctx, path, "writing") as session:
                 if table == "events":
                     target = staging / "events"
                     columns = ", ".join(quote_identifier(c) for c in EVENT_COLUMNS)
@@ -981,14 +978,6 @@ class Ingestor:
                         f" {sql_string(str(staging / (name + '.parquet')))}"
                         " (FORMAT parquet, COMPRESSION zstd)"
                     )
-            except duckdb.Error as error:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise SourceError(f"writing failed ({type(error).__name__}:"
-                                  f" {_first_line(error)}); nothing of this file was stored",
-                                  where=str(path)) from error
-            finally:
-                if session is not None:
-                    session.close()
         shutil.rmtree(chunks_dir, ignore_errors=True)
         shutil.rmtree(staging / "tmp", ignore_errors=True)
         if staged.bad:

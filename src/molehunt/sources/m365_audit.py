@@ -887,24 +887,25 @@ def _integer(value: object) -> int | None:
     return None
 
 
-def _record_type(value: object) -> str | None:
+def _enumerated(value: object, by_number: Mapping[int, str], by_name: Mapping[str, str]
+                ) -> str | None:
+    """An enumeration the API writes as a number and exports as its name (``RecordType``,
+    ``UserType``), as one name either way; an unknown value is kept as it is."""
     number = _integer(value)
     if number is not None:
-        return RECORD_TYPES.get(number, str(number))
+        return by_number.get(number, str(number))
     text = _text(value)
     if text is None:
         return None
-    return _RECORD_TYPE_NAMES.get(text.strip().lower(), text.strip())
+    return by_name.get(text.strip().lower(), text.strip())
+
+
+def _record_type(value: object) -> str | None:
+    return _enumerated(value, RECORD_TYPES, _RECORD_TYPE_NAMES)
 
 
 def _user_type(value: object) -> str | None:
-    number = _integer(value)
-    if number is not None:
-        return USER_TYPES.get(number, str(number))
-    text = _text(value)
-    if text is None:
-        return None
-    return _USER_TYPE_NAMES.get(text.strip().lower(), text.strip())
+    return _enumerated(value, USER_TYPES, _USER_TYPE_NAMES)
 
 
 def _family(record_type: str | None, workload: str) -> str:
