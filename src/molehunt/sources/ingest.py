@@ -62,7 +62,7 @@ from molehunt.sources.base import (
     record_layouts,
     table_select,
 )
-from molehunt.sources.jsonl import JSONL_TABLES, arrow_schema, stage_jsonl
+from molehunt.sources.jsonl import JSONL_TABLES, ParquetChunks, arrow_schema, stage_jsonl
 from molehunt.sql import quote_identifier, sql_list, sql_path, sql_paths, sql_string
 from molehunt.store.directory import (
     directory_is_stale,
@@ -825,19 +825,8 @@ class Ingestor:
         """Write the file's flattened records as Parquet chunks; return them and the records
         that could not be flattened."""
         folder.mkdir()
-        schema = arrow_schema(layout.staged_columns())
-        buffer: list[dict[str, Any]] = []
-        chunks: list[Path] = []
+        chunks = ParquetChunks(folder, arrow_schema(layout.staged_columns()), _RECORD_CHUNK_ROWS)
         bad: list[BadRow] = []
-
-        def flush() -> None:
-            if buffer:
-                chunk = folder / f"chunk_{len(chunks):05d}.parquet"
-                pq.write_table(pa.Table.from_pylist(buffer, schema=schema), chunk,
-                               compression="zstd", compression_level=1)
-                chunks.append(chunk)
-                buffer.clear()
-
         try:
             for item in layout.records(path, ctx):
                 if isinstance(item, Unreadable):
@@ -845,16 +834,14 @@ class Ingestor:
                                       detail=f"record {item.record}: {item.detail}",
                                       line=item.line, raw=item.raw))
                     continue
-                buffer.append(item)
-                if len(buffer) >= _RECORD_CHUNK_ROWS:
-                    flush()
+                if chunks.add(item):
                     self.progress(f"reading {path.name}", None)
         except (OSError, EOFError) as error:
             shutil.rmtree(folder.parent, ignore_errors=True)
             raise SourceError(f"cannot read: {error}; nothing of this file was stored",
                               where=str(path)) from None
-        flush()
-        return chunks, bad
+        chunks.flush()
+        return chunks.paths, bad
 
     def ingest_csv(self, path: Path, layout_cls: type[FileLayout],
                    has_header: bool) -> FileResult:

@@ -263,26 +263,42 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number, line, not line.endswith(b"\n")
 
 
+class ParquetChunks:
+    """Rows of one schema, buffered and written as numbered Parquet chunks under a folder
+    (``paths``), so a file of any size is staged in bounded memory."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, rows_per_chunk: int) -> None:
+        self.folder, self.schema, self.rows_per_chunk = folder, schema, rows_per_chunk
+        self.paths: list[Path] = []
+        self._buffer: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> bool:
+        """Buffer one row; True when that filled a chunk and it was written."""
+        self._buffer.append(row)
+        if len(self._buffer) < self.rows_per_chunk:
+            return False
+        self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Write what is buffered as the next chunk (nothing when the buffer is empty)."""
+        if self._buffer:
+            chunk = self.folder / f"chunk_{len(self.paths):05d}.parquet"
+            pq.write_table(pa.Table.from_pylist(self._buffer, schema=self.schema), chunk,
+                           compression="zstd", compression_level=1)
+            self.paths.append(chunk)
+            self._buffer.clear()
+
+
 def stage_jsonl(path: Path, table: str, default_source: str, staging: Path,
                 progress: Callable[[float], None]) -> JsonlStaged:
     """Parse a JSONL file line by line into Parquet chunks under ``staging``."""
     parse_row = ROW_PARSERS[table]
-    schema = arrow_schema(TABLE_COLUMNS[table])
+    chunks = ParquetChunks(staging, arrow_schema(TABLE_COLUMNS[table]), _CHUNK_ROWS)
     size = path.stat().st_size or 1
-    buffer: list[dict[str, Any]] = []
-    chunks: list[Path] = []
     bad: list[BadRow] = []
     rows = 0
     done = 0
-
-    def flush() -> None:
-        if buffer:
-            chunk = staging / f"chunk_{len(chunks):05d}.parquet"
-            pq.write_table(pa.Table.from_pylist(buffer, schema=schema), chunk,
-                           compression="zstd", compression_level=1)
-            chunks.append(chunk)
-            buffer.clear()
-
     for number, raw, unterminated in _lines(path):
         done += len(raw)
         try:
@@ -298,15 +314,13 @@ def stage_jsonl(path: Path, table: str, default_source: str, staging: Path,
                 raise RowError("invalid JSON", str(error)) from None
             if not isinstance(record, dict):
                 raise RowError("not a JSON object", f"got {type(record).__name__}")
-            buffer.append(parse_row(record, raw, default_source))
+            if chunks.add(parse_row(record, raw, default_source)):
+                progress(done / size)
             rows += 1
         except RowError as error:
             reason = f"truncated last line ({error.reason})" if unterminated else error.reason
             bad.append(BadRow(key="", reason=reason, detail=str(error), line=number,
                               raw=raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")))
-        if len(buffer) >= _CHUNK_ROWS:
-            flush()
-            progress(done / size)
-    flush()
+    chunks.flush()
     progress(1.0)
-    return JsonlStaged(chunks=chunks, rows=rows, bad=bad)
+    return JsonlStaged(chunks=chunks.paths, rows=rows, bad=bad)
