@@ -110,6 +110,11 @@ def _print_summary(summary: Any, strict: bool) -> int:
                 " see `molehunt status`",
                 highlight=False,
             )
+    for result in summary.failed:
+        console.print(f"[red]error:[/red] {result.path}: {result.note}", highlight=False,
+                      soft_wrap=True)
+    if summary.failed:
+        return EXIT_ERROR
     if summary.rows_quarantined and strict:
         console.print("[red]strict:[/red] rows were quarantined")
         return EXIT_QUARANTINED

@@ -11,6 +11,12 @@ override the workspace location (``MOLEHUNT_WORKSPACE``).
     psychometric_enabled = false            # psychometric data is stored but never used unless true
     memory_limit = "2GB"                    # DuckDB memory limit for ingestion
     threads = 2
+    encoding = "utf-8"                      # of CSV input files (BOMs are recognised)
+    earliest_event = 1990-01-01             # events before this date are quarantined
+    latest_event_days_ahead = 1             # ... and those more than this many days after ingest
+    [encodings]                             # per layout name or file glob; the first match wins
+    "cert.email.r6" = "gb18030"
+    "*/mail/*.csv" = "gb18030"
 
     # protected content (see molehunt.content)
     company_names = ["DTAA", "Acme Power"]  # the company's own names: its markings are not foreign
@@ -41,10 +47,13 @@ override the workspace location (``MOLEHUNT_WORKSPACE``).
 
 from __future__ import annotations
 
+import codecs
+import fnmatch
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +103,27 @@ class Settings:
     alert_budget_per_1000: float = 0.5
     alert_budget_days: int = 90
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+    #: Text encoding of CSV input files, and per layout name or file glob (first match wins).
+    encoding: str = "utf-8"
+    encodings: tuple[tuple[str, str], ...] = ()
+    #: Events outside ``earliest_event`` … ingest time + ``latest_event_days_ahead`` days are
+    #: quarantined as implausible.
+    earliest_event: date = date(1990, 1, 1)
+    latest_event_days_ahead: int = 1
+
+    def encoding_for(self, path: Path, layout: str) -> str:
+        """The encoding of one input file: the first ``[encodings]`` key that is its layout's
+        name or a glob matching its name or path, else ``encoding``.
+
+        >>> Settings(encodings=(("*/mail/*.csv", "gb18030"),)).encoding_for(
+        ...     Path("/d/mail/email.csv"), "cert.email.r6")
+        'gb18030'
+        """
+        for key, encoding in self.encodings:
+            if key == layout or fnmatch.fnmatchcase(path.name, key) or fnmatch.fnmatchcase(
+                    path.as_posix(), key):
+                return encoding
+        return self.encoding
 
     @classmethod
     def load(cls, workspace: Path) -> Settings:
@@ -159,6 +189,26 @@ class Settings:
         budget_days = raw.get("alert_budget_days", cls.alert_budget_days)
         if not isinstance(budget_days, int) or isinstance(budget_days, bool) or budget_days < 1:
             raise ConfigError("alert_budget_days must be a positive integer", where=str(path))
+        def codec(key: str, value: object) -> str:
+            if not isinstance(value, str):
+                raise ConfigError(f"{key} must be the name of a text encoding", where=str(path))
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ConfigError(f"{key}: unknown encoding {value!r}", where=str(path)) from None
+            return value
+
+        encodings = raw.get("encodings", {})
+        if not isinstance(encodings, dict):
+            raise ConfigError("encodings must be a table of layout or glob = encoding",
+                              where=str(path))
+        earliest = raw.get("earliest_event", cls.earliest_event)
+        if isinstance(earliest, datetime) or not isinstance(earliest, date):
+            raise ConfigError("earliest_event must be a date (YYYY-MM-DD)", where=str(path))
+        ahead = raw.get("latest_event_days_ahead", cls.latest_event_days_ahead)
+        if not isinstance(ahead, int) or isinstance(ahead, bool) or ahead < 0:
+            raise ConfigError("latest_event_days_ahead must be a whole number, 0 or more",
+                              where=str(path))
         min_hits = raw.get("content_min_hits", 2)
         if not isinstance(min_hits, int) or min_hits < 1:
             raise ConfigError("content_min_hits must be a positive integer", where=str(path))
@@ -187,4 +237,8 @@ class Settings:
             alert_budget_per_1000=float(budget),
             alert_budget_days=budget_days,
             detectors={str(k): dict(v) for k, v in detectors.items()},
+            encoding=codec("encoding", raw.get("encoding", "utf-8")),
+            encodings=tuple((str(k), codec(f"encodings.{k}", v)) for k, v in encodings.items()),
+            earliest_event=earliest,
+            latest_event_days_ahead=ahead,
         )

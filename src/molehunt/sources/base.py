@@ -61,6 +61,9 @@ class SqlContext:
     snapshot: str | None = None
     #: Sensitivity label (name or id, lower-cased) → level 0-4, from ``molehunt.toml``.
     sensitivity_labels: tuple[tuple[str, int], ...] = ()
+    #: Events before the first or after the second timestamp (``YYYY-MM-DD HH:MM:SS``) are
+    #: quarantined as implausible (see :func:`time_checks`); None checks nothing.
+    time_window: tuple[str, str] | None = None
 
 
 class FileLayout(ABC):
@@ -262,6 +265,30 @@ def _case(checks: Sequence[Check], attribute: str) -> str:
     return "CASE " + " ".join(branches) + " END"
 
 
+def time_checks(ts: str, ctx: SqlContext) -> list[Check]:
+    """Checks that quarantine an event whose time cannot be true: a year below 100 (a
+    two-digit year such as ``01/02/10`` read as year 10), or a time outside the plausible
+    window of ``ctx`` (a clock reset to 1970, a row dated 2099 or 9999, which would otherwise
+    pass for the newest day there is). They come after a layout's own checks, so a missing
+    date keeps its own reason.
+
+    >>> [c.reason for c in time_checks("date", SqlContext((), time_window=("a", "b")))]
+    ['two-digit year', 'implausible time']
+    """
+    value = f"CAST({ts} AS TIMESTAMP)"
+    checks = [Check(f"year({value}) < 100", "two-digit year",
+                    f"'year ' || year({value}) || ' has fewer than four digits; a two-digit"
+                    " year is ambiguous'")]
+    if ctx.time_window is not None:
+        earliest, latest = (sql_string(t) for t in ctx.time_window)
+        checks.append(Check(
+            f"{value} < CAST({earliest} AS TIMESTAMP) OR {value} > CAST({latest} AS TIMESTAMP)",
+            "implausible time",
+            f"'time ' || CAST({value} AS VARCHAR) || ' is outside the plausible window '"
+            f" || {earliest} || ' to ' || {latest}"))
+    return checks
+
+
 def event_select(layout: FileLayout, ctx: SqlContext, relation: str) -> str:
     """The SELECT that maps ``relation`` (raw rows) to event columns.
 
@@ -273,7 +300,7 @@ def event_select(layout: FileLayout, ctx: SqlContext, relation: str) -> str:
     missing = set(EVENT_COLUMNS) - set(mapping)
     if missing:
         raise SourceError(f"layout {layout.name} does not map {sorted(missing)}")
-    checks = list(layout.checks(ctx))
+    checks = [*layout.checks(ctx), *time_checks(mapping["ts"], ctx)]
     columns = []
     for column, sql_type in EVENT_COLUMNS.items():
         value = f"CAST({mapping[column]} AS {sql_type})"

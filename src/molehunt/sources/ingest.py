@@ -24,6 +24,7 @@ whatever its family.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import json
 import re
@@ -41,6 +42,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from molehunt.config import Settings
 from molehunt.domains import DomainCategories, load_domain_categories
 from molehunt.errors import SourceError
 from molehunt.schema import (
@@ -50,6 +52,14 @@ from molehunt.schema import (
     QUARANTINE_COLUMNS,
 )
 from molehunt.sources._files import base_name, decode_head, is_gzip, open_binary
+from molehunt.sources._lines import Counter as LineCounter
+from molehunt.sources._lines import (
+    LineScan,
+    count_records,
+    declared_copy_reason,
+    normalise,
+    utf8_lines,
+)
 from molehunt.sources._locate import BadRow, locate
 from molehunt.sources.base import (
     CERT_TIMESTAMP_FORMAT,
@@ -124,7 +134,7 @@ class FileResult:
 
     path: str
     layout: str
-    status: str  # "ingested" | "skipped"
+    status: str  # "ingested" | "skipped" | "failed"
     rows_read: int = 0
     rows_stored: int = 0
     rows_duplicate: int = 0
@@ -148,6 +158,11 @@ class IngestSummary:
     def rows_quarantined(self) -> int:
         """Quarantined rows over all files."""
         return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """Files of which nothing was stored because their records did not add up."""
+        return [f for f in self.files if f.status == "failed"]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form of the summary."""
@@ -187,12 +202,29 @@ def check_readable(path: Path) -> bytes:
 
 
 def read_first_line(path: Path) -> str:
-    """The first line of a file, decoded, without its line break."""
-    first = check_readable(path)
+    """The first line of a file, decoded, without its line break (which may be CRLF, LF or a
+    lone CR; a UTF-16 file is read as such)."""
+    check_readable(path)
+    first = next(_text_lines(path), b"")
     try:
-        return first.decode("utf-8-sig").rstrip("\r\n")
+        return first.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SourceError("first line is not UTF-8 text", where=f"{path}:1") from None
+
+
+def _text_lines(path: Path) -> Iterator[bytes]:
+    """The file's lines as UTF-8 bytes, split as the independent reader splits them."""
+    torn: list[BaseException] = []
+    for line, _, undecodable in utf8_lines(path, "utf-8", torn):
+        yield line if undecodable is None else b""
+
+
+def _fields(text: str) -> list[str]:
+    """A line split into CSV fields; a line the CSV module refuses has none."""
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return []
 
 
 def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]:
@@ -208,7 +240,7 @@ def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]
     if not first.strip():
         raise SourceError("empty file or blank first line; no layout to recognise",
                           where=str(path))
-    header = [f.strip().lower() for f in next(csv.reader([first]), [])]
+    header = [f.strip().lower() for f in _fields(first)]
     layouts = layouts_of_family(family)
     by_header = [layout for layout in layouts if layout.matches_header(header)]
     if len(by_header) == 1:
@@ -263,29 +295,27 @@ def _choose(candidates: Sequence[type[FileLayout]], path: Path, sample: Sequence
 
 def _rows_after(path: Path, skip: int) -> Iterator[list[str]]:
     """The file's rows after its first ``skip`` lines, split into fields."""
-    with open_binary(path) as handle:
-        for number, line in enumerate(handle):
-            if number >= skip:
-                text = line.decode("utf-8", "replace").rstrip("\r\n")
-                yield next(csv.reader([text]), [])
+    for number, line in enumerate(_text_lines(path)):
+        if number >= skip:
+            yield _fields(line.decode("utf-8", "replace"))
 
 
 def _sample_rows(path: Path, skip_first: bool, limit: int = 200) -> list[list[str]]:
     """The first data rows of a file, split into fields (undecodable bytes replaced)."""
     rows: list[list[str]] = []
-    with open_binary(path) as handle:
-        for number, line in enumerate(handle):
-            if number == 0 and skip_first:
-                continue
-            text = line.decode("utf-8-sig" if number == 0 else "utf-8", "replace").rstrip("\r\n")
-            rows.append(next(csv.reader([text]), []))
-            if len(rows) >= limit:
-                break
+    for number, line in enumerate(_text_lines(path)):
+        if number == 0 and skip_first:
+            continue
+        rows.append(_fields(line.decode("utf-8", "replace")))
+        if len(rows) >= limit:
+            break
     return rows
 
 
-def file_digest(path: Path, progress: ProgressFn | None = None) -> tuple[int, str]:
-    """Size and SHA-256 of a file, read in chunks."""
+def file_digest(path: Path, progress: ProgressFn | None = None,
+                counter: LineCounter | None = None) -> tuple[int, str]:
+    """Size and SHA-256 of a file, read in chunks; ``counter`` counts its records on the way
+    (the file must not be compressed)."""
     digest = hashlib.sha256()
     try:
         size = path.stat().st_size
@@ -293,6 +323,8 @@ def file_digest(path: Path, progress: ProgressFn | None = None) -> tuple[int, st
         with open(path, "rb") as handle:
             while chunk := handle.read(_HASH_CHUNK):
                 digest.update(chunk)
+                if counter is not None:
+                    counter.feed(chunk)
                 done += len(chunk)
                 if progress is not None:
                     progress(f"hashing {path.name}", done / size if size else 1.0)
@@ -302,20 +334,36 @@ def file_digest(path: Path, progress: ProgressFn | None = None) -> tuple[int, st
 
 
 class _Digest:
-    """SHA-256 of a file, computed in the calling thread or in a background thread."""
+    """SHA-256 of a file and the independent count of its records (see
+    :mod:`molehunt.sources._lines`), computed in the calling thread or in a background thread.
 
-    def __init__(self, path: Path) -> None:
+    A plain file is counted from the chunks that are hashed, so the count costs no extra
+    read; a compressed one is decompressed once more after hashing.
+    """
+
+    def __init__(self, path: Path, has_header: bool) -> None:
         self.path = path
+        self.has_header = has_header
         self._thread: threading.Thread | None = None
         self._value: str | None = None
+        self._scan: LineScan | None = None
         self._error: SourceError | None = None
 
     def run(self) -> None:
-        """Hash now, in this thread."""
+        """Hash and count now, in this thread."""
         try:
-            self._value = file_digest(self.path)[1]
+            if is_gzip(self.path):
+                self._value = file_digest(self.path)[1]
+                self._scan = count_records(self.path, self.has_header)
+            else:
+                counter = LineCounter(self.has_header)
+                self._value = file_digest(self.path, counter=counter)[1]
+                self._scan = counter.finish()
         except SourceError as error:
             self._error = error
+        except OSError as error:
+            self._error = SourceError(f"cannot read: {error.strerror or error}",
+                                      where=str(self.path))
 
     def start(self) -> None:
         """Hash in a background thread."""
@@ -330,8 +378,16 @@ class _Digest:
             raise self._error
         if self._value is None:
             self.run()
+            if self._error is not None:
+                raise self._error
         assert self._value is not None
         return self._value
+
+    def scan(self) -> LineScan:
+        """The independent count (waits for the background thread)."""
+        self.result()
+        assert self._scan is not None
+        return self._scan
 
 
 def _unterminated_tail(path: Path) -> str | None:
@@ -497,12 +553,13 @@ class _Rejected:
 
 
 def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path) -> list[BadRow]:
-    """Rows DuckDB's CSV reader rejected, one quarantine row per physical line.
+    """Rows DuckDB's CSV reader rejected, one quarantine row per record.
 
     Line numbers and raw text are taken from the file itself, found by the record's byte
     offset: the reader counts records, not lines, and replaces bytes that are not UTF-8. A
-    record spanning several lines (an unclosed quote swallows the lines after it) gives one
-    quarantine row for each of its lines, so that no line goes unaccounted for.
+    record spanning several lines (a quoted field with line breaks; a quote that never closes
+    was cut off before DuckDB read the file, see :mod:`molehunt.sources._lines`) is named by
+    its first line and keeps the text of all of them.
     """
     records = []
     for offset, types, columns, copy, message in con.execute(
@@ -530,10 +587,7 @@ def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path) -> list[BadRow]:
         for number, line in enumerate(handle, start=1):
             end = position + len(line)
             if taking is not None and number - first_line < taking.physical_lines:
-                result.append(BadRow(key="", reason=f"{taking.reason} (continued)",
-                                     detail=f"part of the record that starts on line"
-                                     f" {first_line}: {taking.detail}",
-                                     line=number, raw=_raw_text(line)))
+                result[-1].raw = f"{result[-1].raw}\n{_raw_text(line)}"
             else:
                 taking = None
             # DuckDB reports two bytes past the start of the previous line's terminator: the
@@ -574,6 +628,24 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
+def plausible_window(settings: Settings, now: dt.datetime | None = None) -> tuple[str, str]:
+    """The times an event may plausibly have: from ``earliest_event`` to
+    ``latest_event_days_ahead`` days after now (the ingest), as SQL timestamp text.
+
+    >>> plausible_window(Settings(), dt.datetime(2026, 1, 2, 3, 4, 5))
+    ('1990-01-01 00:00:00', '2026-01-03 03:04:05')
+    """
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    latest = now + dt.timedelta(days=settings.latest_event_days_ahead)
+    return (f"{settings.earliest_event.isoformat()} 00:00:00",
+            latest.isoformat(sep=" "))
+
+
+class UnaccountedRowsError(SourceError):
+    """A file's records do not add up: the independent count differs from what was stored,
+    found duplicate and quarantined. Nothing of the file is stored."""
+
+
 # -- the ingestor ---------------------------------------------------------------------------
 class Ingestor:
     """Ingests files into one workspace; hold the workspace lock while using it."""
@@ -584,6 +656,7 @@ class Ingestor:
         settings = workspace.settings()
         self.categories = load_domain_categories(settings.domain_category_files,
                                                  settings.competitors)
+        self.time_window = plausible_window(settings)
         if directory_is_stale(workspace):
             rebuild_directory(workspace)
 
@@ -712,7 +785,12 @@ class Ingestor:
                         "company domains unknown (no directory, no company_domains setting):"
                         " every e-mail counts as external"
                     )
-            result = self.ingest_csv(item.path, item.layout, item.has_header)
+            try:
+                result = self.ingest_csv(item.path, item.layout, item.has_header)
+            except UnaccountedRowsError as error:
+                # one file that does not add up does not stop the rest of the folder
+                result = FileResult(str(item.path), item.layout.name, "failed",
+                                    note=error.message)
             summary.files.append(result)
             directory_changed |= item.target == "ldap" and result.status == "ingested"
         if directory_changed or not self.workspace.directory_file.exists():
@@ -765,7 +843,8 @@ class Ingestor:
                               note=f"already ingested as batch {done.batch_id}")
         settings = self.workspace.settings()
         ctx = SqlContext(company_domains=self.company_domains(),
-                         sensitivity_labels=settings.sensitivity_labels)
+                         sensitivity_labels=settings.sensitivity_labels,
+                         time_window=self.time_window)
         batch_id = uuid.uuid4().hex[:16]
         staging = self.workspace.new_staging(batch_id)
         chunks, bad = self._flatten_records(path, layout, ctx, staging / "chunks")
@@ -861,7 +940,7 @@ class Ingestor:
             size = path.stat().st_size
         except OSError as error:
             raise SourceError(f"cannot read: {error.strerror}", where=str(path)) from None
-        digest = _Digest(path)
+        digest = _Digest(path, has_header)
         if self.workspace.seen_before(str(path.resolve()), size, layout_key):
             # probably a re-run: hash first, so that a file already stored costs one read
             digest.run()
@@ -871,29 +950,54 @@ class Ingestor:
                                   note=f"already ingested as batch {done.batch_id}")
         else:
             digest.start()  # in parallel with reading: hashing releases the GIL
-        ctx = SqlContext(company_domains=self.company_domains(), snapshot=snapshot)
+        ctx = SqlContext(company_domains=self.company_domains(), snapshot=snapshot,
+                         time_window=self.time_window)
+        encoding = self.workspace.settings().encoding_for(path, layout.name)
+        try:
+            needs_copy = declared_copy_reason(path, encoding)
+        except OSError as error:
+            raise SourceError(f"cannot read: {error.strerror or error}", where=str(path)) from None
         batch_id = uuid.uuid4().hex[:16]
         staging = self.workspace.new_staging(batch_id)
-        with self._session(staging, ctx, path, "reading") as session:
-            raw = _read_csv_sql(path, layout_cls, has_header)
-            if layout.target == "events":
-                result = self._stage_events(session, layout, ctx, raw, staging, batch_id,
-                                            path.name)
+        staged: tuple[_Staged, list[BadRow]] | None = None
+        scan: LineScan | None = None
+        if needs_copy is None:
+            # the usual case: DuckDB reads the file as it is while it is hashed and counted
+            try:
+                staged = self._read_csv(path, path, layout, ctx, staging, batch_id, has_header)
+            except SourceError:
+                scan = digest.scan()
+                if scan.needs_copy is None:
+                    raise
+                staging = self.workspace.new_staging(batch_id)
             else:
-                result = self._stage_table(session, layout, ctx, raw, staging)
-            bad_rows = _rejected_rows(session.con, path)
+                scan = digest.scan()
+                if scan.needs_copy is not None:
+                    staged = None
+                    staging = self.workspace.new_staging(batch_id)
+        if staged is None:
+            copy = staging / "normalised.csv"
+            self.progress(f"normalising {path.name}", None)
+            scan = normalise(path, copy, has_header, len(layout.columns), encoding)
+            staged = self._read_csv(path, copy, layout, ctx, staging, batch_id, has_header)
+            copy.unlink()
+        assert scan is not None
+        result, bad_rows = staged
+        bad_rows.extend(scan.bad)
         sha = digest.result()
         done = self.workspace.find_ingested(sha, size, layout_key)
         if done is not None:  # the same content under another name
             shutil.rmtree(staging, ignore_errors=True)
             return FileResult(str(path), layout_key, "skipped",
                               note=f"same content as batch {done.batch_id}")
-        if result.checked:
-            self.progress(f"locating {len(result.checked)} bad rows in {path.name}", None)
-            locate(path, result.checked, layout_cls.typed_positions(), has_header)
-            bad_rows.extend(result.checked)
-        if bad_rows:
-            _mark_truncated_last_line(path, bad_rows)
+        accounted = result.stored + result.duplicates + len(bad_rows)
+        if accounted != scan.records:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UnaccountedRowsError(
+                f"{scan.records:,} records read but {accounted:,} accounted for (stored"
+                f" {result.stored:,}, duplicates {result.duplicates:,}, quarantined"
+                f" {len(bad_rows):,}): {scan.records - accounted:+,} unaccounted; nothing of"
+                " this file was stored", where=str(path))
         bad_rows.sort(key=lambda r: (r.line is None, r.line or 0))
         if bad_rows:
             _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()),
@@ -902,8 +1006,7 @@ class Ingestor:
         by_reason = Counter(r.reason for r in bad_rows)
         record = FileRecord(
             batch_id=batch_id, path=str(path.resolve()), size=size, sha256=sha,
-            layout=layout_key, target=layout.target,
-            rows_read=result.stored + result.duplicates + len(bad_rows),
+            layout=layout_key, target=layout.target, rows_read=scan.records,
             rows_stored=result.stored, rows_quarantined=len(bad_rows),
             rows_duplicate=result.duplicates, min_day=result.min_day, max_day=result.max_day,
             state="committing",
@@ -911,7 +1014,28 @@ class Ingestor:
         _fault_point("before_commit")
         self.workspace.commit(Batch(batch_id, staging, record))
         return FileResult(str(path), layout_key, "ingested", record.rows_read, result.stored,
-                          result.duplicates, by_reason)
+                          result.duplicates, by_reason, note="; ".join(scan.notes))
+
+    def _read_csv(self, path: Path, source: Path, layout: FileLayout, ctx: SqlContext,
+                  staging: Path, batch_id: str, has_header: bool
+                  ) -> tuple[_Staged, list[BadRow]]:
+        """Stage the rows of ``source`` (``path`` itself, or its normalised copy, whose line
+        numbers are the original's); return what was staged and the rows to quarantine."""
+        with self._session(staging, ctx, path, "reading") as session:
+            raw = _read_csv_sql(source, type(layout), has_header)
+            if layout.target == "events":
+                result = self._stage_events(session, layout, ctx, raw, staging, batch_id,
+                                            path.name)
+            else:
+                result = self._stage_table(session, layout, ctx, raw, staging)
+            bad_rows = _rejected_rows(session.con, source)
+        if result.checked:
+            self.progress(f"locating {len(result.checked)} bad rows in {path.name}", None)
+            locate(source, result.checked, type(layout).typed_positions(), has_header)
+            bad_rows.extend(result.checked)
+        if bad_rows:
+            _mark_truncated_last_line(source, bad_rows)
+        return result, bad_rows
 
     def ingest_jsonl(self, paths: Sequence[Path], table: str = "events",
                      source: str = "jsonl") -> IngestSummary:

@@ -1,0 +1,354 @@
+"""Counting a CSV file's records independently of the CSV parser, and normalising a file.
+
+DuckDB's CSV reader is fast but trusts the file: one unclosed quote makes the rest of a file
+one record, a file mixing LF and CRLF line ends is refused whole, and its tally is what it
+parsed, not what the file holds. So every CSV file is also read here, by a reader that does not
+share DuckDB's state machine:
+
+* :class:`Counter` counts the records of a well-formed file from the raw bytes (line breaks,
+  empty lines, the header), fed the same chunks that are hashed, so it costs no extra read. It
+  also says when the file is *not* well-formed in a way DuckDB mis-reads (a lone CR, mixed
+  line ends, a quote left open at the end of a line, a truncated ``.gz``).
+* :func:`normalise` then writes a copy that DuckDB reads safely: UTF-8 (from the declared
+  encoding), LF line ends, each physical line on its own line number, and every line that is
+  not a record (an unclosed quote, bytes not in the declared encoding, the torn tail of a
+  truncated ``.gz``) quarantined and left empty in the copy, so that reading resumes on the
+  next line and line numbers stay those of the original file.
+
+A record is one physical line, except that a quoted field may hold line breaks when the quote
+closes and the record so joined has the layout's number of fields (the CSV rule); otherwise
+the line that opened the quote is the bad one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import re
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from molehunt.sources._files import open_binary, utf16_encoding
+from molehunt.sources._locate import BadRow
+
+#: A quoted field may span at most this many lines, and a record at most this many bytes,
+#: before the line that opened the quote is taken for a stray quote.
+MAX_RECORD_LINES = 1000
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+_BREAK = re.compile(rb"\r\n|\n|\r")
+_EMPTY_AFTER_BREAK = re.compile(rb"\n(?=\r?\n)")
+#: Errors a damaged or truncated gzip stream raises part-way through.
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+_BOMS = {"utf-8": codecs.BOM_UTF8, "gb18030": b"\x84\x31\x95\x33"}
+
+
+@dataclass
+class LineScan:
+    """What the independent reader found in one file."""
+
+    #: Data records: physical lines that are not empty, less the header, with a quoted field's
+    #: continuation lines counted with the line that opened it.
+    records: int = 0
+    #: Why DuckDB cannot read the file as it is (None: it can).
+    needs_copy: str | None = None
+    #: Records this reader quarantined itself (only :func:`normalise` fills this).
+    bad: list[BadRow] = field(default_factory=list)
+    #: Something worth telling the operator that is not a quarantined row.
+    notes: list[str] = field(default_factory=list)
+
+
+def open_quote_at_end(line: bytes) -> bool:
+    """Whether a line (without its break) ends inside a quoted field, by the CSV rule that a
+    quote opens a field only at its start.
+
+    >>> open_quote_at_end(b'{B},01/04/2010 07:10:00,U1,PC-1,"Logon')
+    True
+    >>> open_quote_at_end(b'a,Lo"gon'), open_quote_at_end(b'a,"b,c",d')
+    (False, False)
+    """
+    if b'"' not in line:
+        return False
+    try:
+        for _ in csv.reader([line.decode("utf-8", "replace")], strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
+
+
+class Counter:
+    """Counts a well-formed file's records from its bytes, chunk by chunk (see module doc).
+
+    Feed every chunk of the (decompressed) file to :meth:`feed`, then call :meth:`finish`.
+    Once :attr:`needs_copy` is set the count stops: :func:`normalise` counts such a file.
+
+    >>> counter = Counter(has_header=True)
+    >>> counter.feed(b"id,date\\n{A},x\\n\\n{B},")
+    >>> counter.feed(b"y\\n{C},z")
+    >>> counter.finish()
+    LineScan(records=3, needs_copy=None, bad=[], notes=[])
+    """
+
+    def __init__(self, has_header: bool) -> None:
+        self._has_header = has_header
+        self._carry = b""
+        self._lines = 0
+        self._empty = 0
+        self._crlf = False
+        self._lf = False
+        self.needs_copy: str | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        """Count the complete lines of ``chunk`` (a partial last line waits for the next)."""
+        if self.needs_copy is not None:
+            return
+        data = self._carry + chunk if self._carry else chunk
+        cut = data.rfind(b"\n") + 1
+        body, self._carry = data[:cut], data[cut:]
+        if body:
+            self._count(body)
+
+    def _count(self, body: bytes) -> None:
+        lf, cr, crlf = body.count(b"\n"), body.count(b"\r"), body.count(b"\r\n")
+        if cr != crlf:
+            self.needs_copy = "a line ends with a lone CR"
+            return
+        self._crlf |= crlf > 0
+        self._lf |= lf > crlf
+        if self._crlf and self._lf:
+            self.needs_copy = "mixed LF and CRLF line ends"
+            return
+        if b'"' in body and any(open_quote_at_end(line.rstrip(b"\r"))
+                                for line in body.split(b"\n") if b'"' in line):
+            self.needs_copy = "a quote is open at the end of a line"
+            return
+        self._lines += lf
+        # a line is empty when it starts the body or follows a break and ends at once
+        if body.startswith((b"\n", b"\r\n")):
+            self._empty += 1
+        if b"\n\n" in body or b"\n\r\n" in body:
+            self._empty += len(_EMPTY_AFTER_BREAK.findall(body))
+
+    def damaged(self, error: BaseException) -> None:
+        """Record that the compressed stream broke off (the copy keeps what came out)."""
+        self.needs_copy = f"compressed file is damaged or truncated ({error})"
+
+    def finish(self) -> LineScan:
+        """The count (or, when :attr:`needs_copy`, only the reason)."""
+        if self.needs_copy is None and self._carry:
+            if b"\r" in self._carry:
+                self.needs_copy = "a line ends with a lone CR"
+            else:
+                self._lines += 1
+        if self.needs_copy is not None:
+            return LineScan(needs_copy=self.needs_copy)
+        return LineScan(records=self._lines - self._empty - int(self._has_header))
+
+
+def count_records(path: Path, has_header: bool) -> LineScan:
+    """Count a file's records by reading its (decompressed) bytes once."""
+    counter = Counter(has_header)
+    with open_binary(path) as handle:
+        try:
+            while chunk := _read_some(handle):
+                counter.feed(chunk)
+        except GZIP_ERRORS as error:
+            counter.damaged(error)
+    return counter.finish()
+
+
+def _read_some(handle: BinaryIO) -> bytes:
+    """The next piece of a file. ``read1`` where there is one: a buffered ``read`` of a
+    truncated ``.gz`` raises and drops what it had decompressed for that call."""
+    read1 = getattr(handle, "read1", None)
+    if read1 is not None:
+        return bytes(read1(_READ_CHUNK))
+    return handle.read(_READ_CHUNK)
+
+
+def declared_copy_reason(path: Path, encoding: str) -> str | None:
+    """Why a file must be normalised whatever its lines hold: its encoding is not UTF-8."""
+    with open_binary(path) as handle:
+        try:
+            head = handle.read(4)
+        except GZIP_ERRORS:
+            head = b""
+    if utf16_encoding(head) is not None:
+        return "UTF-16 text"
+    if codecs.lookup(encoding).name != "utf-8":
+        return f"encoding {encoding}"
+    return None
+
+
+def _physical_lines(handle: BinaryIO, torn: list[BaseException]
+                    ) -> Iterator[tuple[bytes, bool]]:
+    """(line without its break, whether a break ended it), breaking at CRLF, LF or a lone CR.
+
+    A damaged compressed stream ends the lines where it broke; the error goes to ``torn``.
+    """
+    carry = b""
+    while True:
+        try:
+            chunk = _read_some(handle)
+        except GZIP_ERRORS as error:
+            torn.append(error)
+            chunk = b""
+        if not chunk:
+            break
+        data = carry + chunk
+        # a CR at the very end may be the first half of a CRLF
+        end = len(data) - 1 if data.endswith(b"\r") else len(data)
+        start = 0
+        for match in _BREAK.finditer(data, 0, end):
+            yield data[start:match.start()], True
+            start = match.end()
+        carry = data[start:]
+    if carry.endswith(b"\r"):
+        yield carry[:-1], True
+    elif carry:
+        yield carry, False
+
+
+def utf8_lines(path: Path, encoding: str, torn: list[BaseException]
+                ) -> Iterator[tuple[bytes, bool, str | None]]:
+    """The file's lines as UTF-8 bytes, with whether each was terminated and, for a line not
+    in ``encoding``, its raw text (``\\xNN`` for the bytes that are not)."""
+    raw = open_binary(path)
+    try:
+        head = raw.read(4)
+        raw.close()
+        raw = open_binary(path)
+        utf16 = utf16_encoding(head)
+        if utf16 is not None:
+            from molehunt.sources._files import _Utf8FromUtf16
+
+            reader: BinaryIO = _Utf8FromUtf16(raw, utf16)  # type: ignore[assignment]
+            codec = "utf-8"
+        else:
+            reader, codec = raw, codecs.lookup(encoding).name
+        bom = _BOMS.get(codec, b"")
+        first = True
+        for line, terminated in _physical_lines(reader, torn):
+            if first:
+                first = False
+                if line.startswith(codecs.BOM_UTF8):
+                    line = line[len(codecs.BOM_UTF8):]
+                elif bom and line.startswith(bom):
+                    line = line[len(bom):]
+            if codec == "utf-8":
+                # DuckDB quarantines invalid UTF-8 itself, with the same reason as ever
+                yield line, terminated, None
+                continue
+            try:
+                yield line.decode(codec).encode("utf-8"), terminated, None
+            except UnicodeDecodeError:
+                yield b"", terminated, line.decode(codec, "backslashreplace")
+    finally:
+        raw.close()
+
+
+def normalise(path: Path, target: Path, has_header: bool, n_fields: int,
+              encoding: str = "utf-8") -> LineScan:
+    """Write ``path`` to ``target`` as UTF-8 with LF line ends, one record per line number,
+    quarantining the lines that are no record; return the count and those lines."""
+    scan = LineScan()
+    torn: list[BaseException] = []
+    lines = utf8_lines(path, encoding, torn)
+    pending: deque[tuple[bytes, bool, str | None]] = deque()
+    number = 0
+    #: the last record when it was written without a line break (it may be torn)
+    open_tail: bytes | None = None
+
+    def take() -> tuple[bytes, bool, str | None] | None:
+        if pending:
+            return pending.popleft()
+        return next(lines, None)
+
+    with open(target, "wb") as out:
+        while (item := take()) is not None:
+            line, terminated, undecodable = item
+            number += 1
+            open_tail = None
+            if undecodable is not None:
+                scan.records += 1
+                scan.bad.append(BadRow(key="", reason=f"invalid {encoding}",
+                                       detail=f"bytes that are not {encoding}", line=number,
+                                       raw=undecodable))
+                out.write(b"\n")
+                continue
+            if number == 1 and has_header:
+                out.write(line + b"\n")
+                continue
+            if not line:
+                out.write(b"\n")
+                continue
+            if open_quote_at_end(line):
+                joined = _join_quoted(line, lines, pending, n_fields)
+                if joined is None:
+                    scan.records += 1
+                    scan.bad.append(BadRow(
+                        key="", reason="malformed quoting",
+                        detail="a quote opens a field that does not close on this line",
+                        line=number, raw=line.decode("utf-8", "backslashreplace")))
+                    out.write(b"\n")
+                    continue
+                scan.records += 1
+                out.write(joined + b"\n")
+                number += joined.count(b"\n")
+                continue
+            scan.records += 1
+            out.write(line + (b"\n" if terminated else b""))
+            if not terminated:
+                open_tail = line
+        if torn:
+            scan.notes.append(f"the compressed file breaks off after line {number}"
+                              f" ({torn[0]}); the lines before it were read")
+            if open_tail is not None:
+                # the last line broke off with the stream: quarantine it, keep its number
+                out.flush()
+                out.truncate(out.tell() - len(open_tail))
+                scan.bad.append(BadRow(
+                    key="", reason="truncated compressed file",
+                    detail="the compressed file breaks off in this line", line=number,
+                    raw=open_tail.decode("utf-8", "backslashreplace")))
+    return scan
+
+
+def _join_quoted(first: bytes, lines: Iterator[tuple[bytes, bool, str | None]],
+                 pending: deque[tuple[bytes, bool, str | None]], n_fields: int
+                 ) -> bytes | None:
+    """The record a line opening a quoted field starts, joined with the lines its field spans,
+    or None when the quote never closes into a record of ``n_fields`` fields (a stray quote).
+
+    Lines looked at are left in ``pending`` unless they became part of the record.
+    """
+    parts = [first]
+    size = len(first)
+    looked: list[tuple[bytes, bool, str | None]] = []
+    while len(parts) < MAX_RECORD_LINES and size < MAX_RECORD_BYTES:
+        item = pending.popleft() if pending else next(lines, None)
+        if item is None or item[2] is not None:
+            if item is not None:
+                looked.append(item)
+            break
+        looked.append(item)
+        parts.append(item[0])
+        size += len(item[0]) + 1
+        joined = b"\n".join(parts)
+        try:
+            rows = list(csv.reader([joined.decode("utf-8", "replace")], strict=True))
+        except csv.Error as error:
+            if "unexpected end of data" in str(error):
+                continue  # still inside the quoted field
+            break
+        if len(rows) == 1 and len(rows[0]) == n_fields:
+            return joined
+        break
+    pending.extendleft(reversed(looked))
+    return None

@@ -1,0 +1,157 @@
+"""Issue 20: ordinary bad input loses nothing silently (counting, line ends, encodings, times,
+skipped input). Each test reproduces a failure seen at 7d28abf."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from conftest import events, ingest_cert, quarantine
+from molehunt.sources import _lines
+from molehunt.sources.ingest import Ingestor
+from molehunt.store.workspace import Workspace
+
+_HEADERLESS_HTTP = "{{H{i}}},01/04/2010 09:{m:02d}:00,U{u},PC-{u},http://site{u}.example/p{i},words"
+
+
+def _http_lines(n: int) -> list[str]:
+    return [_HEADERLESS_HTTP.format(i=i, m=i % 60, u=i % 7) for i in range(n)]
+
+
+def _folder(root: Path, name: str = "data") -> Path:
+    folder = root / name
+    folder.mkdir()
+    return folder
+
+
+# -- 1. count independently, commit only when it adds up ------------------------------------
+def test_a_stray_quote_costs_its_own_line_only(workspace: Workspace, tmp_path: Path) -> None:
+    """At 7d28abf a stray quote on line 1,001 dropped the rest of the file's chunk silently and
+    quarantined line 1,000 (a valid, stored line)."""
+    folder = _folder(tmp_path)
+    lines = _http_lines(60_000)
+    lines[1000] = lines[1000].replace(",words", ',"words')  # line 1,001: the quote never closes
+    (folder / "http.csv").write_text("\n".join(lines) + "\n")
+    summary = ingest_cert(workspace, folder)
+    held = quarantine(workspace)
+    assert [(r["line"], r["reason"]) for r in held] == [(1001, "malformed quoting")]
+    assert held[0]["raw"] == lines[1000]
+    assert len(events(workspace)) == 59_999
+    (result,) = summary.files
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (60_000, 59_999, 1)
+
+
+def test_rows_read_is_counted_not_summed(workspace: Workspace, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """When what was stored, found duplicate and quarantined does not add up to the records
+    the independent reader counted, the file fails with one line and nothing is stored."""
+    folder = _folder(tmp_path)
+    (folder / "http.csv").write_text("\n".join(_http_lines(10)) + "\n")
+    finish = _lines.Counter.finish
+
+    def one_more(self: _lines.Counter) -> _lines.LineScan:
+        scan = finish(self)
+        scan.records += 1  # a record DuckDB would not have seen
+        return scan
+
+    monkeypatch.setattr(_lines.Counter, "finish", one_more)
+    summary = ingest_cert(workspace, folder)
+    (result,) = summary.files
+    assert result.status == "failed"
+    assert "11 records read but 10 accounted for" in result.note
+    assert "+1 unaccounted" in result.note
+    assert events(workspace) == [] and quarantine(workspace) == []
+
+
+def test_a_truncated_gzip_keeps_what_decompressed(workspace: Workspace, tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    packed = gzip.compress(("\n".join(_http_lines(5000)) + "\n").encode())
+    (folder / "http.csv.gz").write_bytes(packed[: len(packed) * 2 // 3])
+    summary = ingest_cert(workspace, folder)
+    (result,) = summary.files
+    stored = len(events(workspace))
+    held = quarantine(workspace)
+    assert 1000 < stored < 5000
+    assert [r["reason"] for r in held] == ["truncated compressed file"]
+    assert held[0]["line"] == stored + 1
+    assert "breaks off" in result.note
+    assert result.rows_read == stored + 1
+
+
+# -- 2. line endings and encodings ----------------------------------------------------------
+_LOGON = ["id,date,user,pc,activity", "{A},01/04/2010 07:00:00,U1,PC-1,Logon",
+          "{B},01/04/2010 07:10:00,U1,PC-1,Logoff", "{C},01/04/2010 08:00:00,U1,PC-1,Logon",
+          "{D},01/04/2010 09:00:00,U1,PC-1,Logoff"]
+
+
+@pytest.mark.parametrize("ends", [
+    ["\n", "\r\n", "\n", "\n", "\n"],  # one CRLF line in an LF file
+    ["\r\n", "\n", "\n", "\n", "\n"],  # a CRLF header over an LF body
+    ["\n", "\n", "\r", "\n", ""],  # a lone CR, and no break after the last line
+    ["\r", "\r", "\r", "\r", "\r"],  # classic Mac
+])
+def test_mixed_line_ends_are_read(ends: list[str], workspace: Workspace, tmp_path: Path) -> None:
+    """At 7d28abf these files were refused whole (exit 1) and the rest of the folder was not
+    ingested."""
+    folder = _folder(tmp_path)
+    (folder / "logon.csv").write_text("".join(line + end for line, end in zip(_LOGON, ends,
+                                                                                strict=True)),
+                                      newline="")
+    (folder / "email.csv").write_text(
+        "id,date,user,pc,to,cc,bcc,from,size,attachments,content\n"
+        "{E1},01/04/2010 07:00:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,0,x\n")
+    ingest_cert(workspace, folder)
+    assert [e["event_id"] for e in events(workspace)] == ["{A}", "{B}", "{C}", "{D}", "{E1}"]
+    assert quarantine(workspace) == []
+
+
+def test_a_declared_encoding_reads_gb18030(workspace: Workspace, tmp_path: Path) -> None:
+    """At 7d28abf every row with Chinese text was quarantined as invalid UTF-8."""
+    (workspace.root).mkdir(parents=True, exist_ok=True)
+    (workspace.root / "molehunt.toml").write_text('[encodings]\n"email*.csv" = "gb18030"\n')
+    folder = _folder(tmp_path)
+    rows = ["id,date,user,pc,to,cc,bcc,from,size,attachments,content",
+            "{E1},01/04/2010 07:00:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,0,季度 凤凰 计划",
+            "{E2},01/04/2010 07:05:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,0,ok"]
+    data = "\n".join(rows).encode("gb18030") + b"\n"
+    data += b"{E3},01/04/2010 07:06:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,0,\x81\xff\n"
+    (folder / "email.csv").write_bytes(data)
+    ingest_cert(workspace, folder)
+    by_id = {e["event_id"]: e for e in events(workspace)}
+    assert by_id["{E1}"]["content"] == "季度 凤凰 计划"
+    assert set(by_id) == {"{E1}", "{E2}"}
+    (held,) = quarantine(workspace)
+    assert (held["line"], held["reason"]) == (4, "invalid gb18030")
+    assert held["raw"].endswith("\\x81\\xff")
+
+
+def test_byte_order_marks_are_recognised(workspace: Workspace, tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    text = "\n".join(_LOGON) + "\n"
+    (folder / "logon.csv").write_bytes(text.encode("utf-16"))
+    (folder / "http.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(_http_lines(2)).encode())
+    ingest_cert(workspace, folder)
+    assert [e["event_id"] for e in events(workspace)] == ["{A}", "{B}", "{C}", "{D}", "{H0}",
+                                                          "{H1}"]
+    assert quarantine(workspace) == []
+
+
+def test_an_unknown_encoding_is_a_setting_error(tmp_path: Path) -> None:
+    from molehunt.config import Settings
+    from molehunt.errors import ConfigError
+
+    (tmp_path / "molehunt.toml").write_text('encoding = "klingon"\n')
+    with pytest.raises(ConfigError, match="unknown encoding"):
+        Settings.load(tmp_path)
+
+
+def test_ingest_csv_without_a_folder_still_counts(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "http.csv"
+    path.write_text("\n".join(_http_lines(3)) + "\n\n")
+    from molehunt.sources.base import load_sources
+
+    with workspace.locked():
+        result = Ingestor(workspace).ingest_csv(path, load_sources()["cert.http.r4"], False)
+    assert (result.rows_read, result.rows_stored) == (3, 3)
