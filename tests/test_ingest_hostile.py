@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import events, ingest_cert, quarantine
 from molehunt.sources import _lines
+from molehunt.sources import ingest as ingest_module
 from molehunt.sources.ingest import Ingestor
 from molehunt.store.workspace import Workspace
 
@@ -49,14 +51,20 @@ def test_rows_read_is_counted_not_summed(workspace: Workspace, tmp_path: Path,
     the independent reader counted, the file fails with one line and nothing is stored."""
     folder = _folder(tmp_path)
     (folder / "http.csv").write_text("\n".join(_http_lines(10)) + "\n")
-    finish = _lines.Counter.finish
+    finish, normalise = _lines.Counter.finish, ingest_module.normalise
 
     def one_more(self: _lines.Counter) -> _lines.LineScan:
         scan = finish(self)
         scan.records += 1  # a record DuckDB would not have seen
         return scan
 
+    def one_more_too(*args: Any, **kwargs: Any) -> _lines.LineScan:
+        scan = normalise(*args, **kwargs)
+        scan.records += 1  # the careful reader sees it too
+        return scan
+
     monkeypatch.setattr(_lines.Counter, "finish", one_more)
+    monkeypatch.setattr(ingest_module, "normalise", one_more_too)
     summary = ingest_cert(workspace, folder)
     (result,) = summary.files
     assert result.status == "failed"
@@ -145,6 +153,19 @@ def test_an_unknown_encoding_is_a_setting_error(tmp_path: Path) -> None:
     (tmp_path / "molehunt.toml").write_text('encoding = "klingon"\n')
     with pytest.raises(ConfigError, match="unknown encoding"):
         Settings.load(tmp_path)
+
+
+def test_empty_lines_and_quoted_line_breaks_are_no_loss(workspace: Workspace,
+                                                        tmp_path: Path) -> None:
+    """The quick count takes every line for a record; the careful one settles the rest."""
+    folder = _folder(tmp_path)
+    (folder / "email.csv").write_text(
+        "id,date,user,pc,to,cc,bcc,from,size,attachments,content\n\n"
+        '{E1},01/04/2010 07:00:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,0,"two\n\nlines"\n'
+        "\n{E2},01/04/2010 07:00:00,U1,PC-1,a@dtaa.com,,,u1@dtaa.com,10,0,x\n\n")
+    (result,) = ingest_cert(workspace, folder).files
+    assert [e["content"] for e in events(workspace)] == ["two\n\nlines", "x"]
+    assert (result.rows_read, result.rows_stored) == (2, 2)
 
 
 def test_ingest_csv_without_a_folder_still_counts(workspace: Workspace, tmp_path: Path) -> None:

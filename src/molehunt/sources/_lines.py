@@ -42,7 +42,6 @@ MAX_RECORD_LINES = 1000
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 _READ_CHUNK = 1024 * 1024
 _BREAK = re.compile(rb"\r\n|\n|\r")
-_EMPTY_AFTER_BREAK = re.compile(rb"\n(?=\r?\n)")
 #: Errors a damaged or truncated gzip stream raises part-way through.
 GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 _BOMS = {"utf-8": codecs.BOM_UTF8, "gb18030": b"\x84\x31\x95\x33"}
@@ -83,13 +82,17 @@ def open_quote_at_end(line: bytes) -> bool:
 
 
 class Counter:
-    """Counts a well-formed file's records from its bytes, chunk by chunk (see module doc).
+    """Counts a file's physical lines from its bytes, chunk by chunk, at memory speed.
 
     Feed every chunk of the (decompressed) file to :meth:`feed`, then call :meth:`finish`.
-    Once :attr:`needs_copy` is set the count stops: :func:`normalise` counts such a file.
+    The count takes every line for a record: an empty line (which holds none) or a quoted
+    field's line break makes what DuckDB accounts for differ from it, and the file is then
+    read again through :func:`normalise`, which counts each line for what it is. Once
+    :attr:`needs_copy` is set (a lone CR, mixed line ends, a quote open at the end of a line,
+    a truncated ``.gz``) the count stops: only :func:`normalise` can read such a file.
 
     >>> counter = Counter(has_header=True)
-    >>> counter.feed(b"id,date\\n{A},x\\n\\n{B},")
+    >>> counter.feed(b"id,date\\n{A},x\\n{B},")
     >>> counter.feed(b"y\\n{C},z")
     >>> counter.finish()
     LineScan(records=3, needs_copy=None, bad=[], notes=[])
@@ -97,43 +100,40 @@ class Counter:
 
     def __init__(self, has_header: bool) -> None:
         self._has_header = has_header
-        self._carry = b""
         self._lines = 0
-        self._empty = 0
-        self._crlf = False
-        self._lf = False
+        self._cr = 0
+        self._last = b""
+        self._quote_tail = b""  # the start of a line holding a quote, cut by the chunk's end
         self.needs_copy: str | None = None
 
     def feed(self, chunk: bytes) -> None:
-        """Count the complete lines of ``chunk`` (a partial last line waits for the next)."""
-        if self.needs_copy is not None:
+        """Count the line breaks of ``chunk``; check the lines that hold a quote."""
+        if self.needs_copy is not None or not chunk:
             return
-        data = self._carry + chunk if self._carry else chunk
-        cut = data.rfind(b"\n") + 1
-        body, self._carry = data[:cut], data[cut:]
-        if body:
-            self._count(body)
+        # only single-byte searches over the whole chunk: they run at memory speed
+        self._lines += chunk.count(b"\n")
+        if b"\r" in chunk:
+            self._cr += chunk.count(b"\r")
+        if self._quote_tail or b'"' in chunk:
+            self._check_quotes(chunk)
+        self._last = chunk[-1:]
 
-    def _count(self, body: bytes) -> None:
-        lf, cr, crlf = body.count(b"\n"), body.count(b"\r"), body.count(b"\r\n")
-        if cr != crlf:
-            self.needs_copy = "a line ends with a lone CR"
-            return
-        self._crlf |= crlf > 0
-        self._lf |= lf > crlf
-        if self._crlf and self._lf:
-            self.needs_copy = "mixed LF and CRLF line ends"
-            return
-        if b'"' in body and any(open_quote_at_end(line.rstrip(b"\r"))
-                                for line in body.split(b"\n") if b'"' in line):
-            self.needs_copy = "a quote is open at the end of a line"
-            return
-        self._lines += lf
-        # a line is empty when it starts the body or follows a break and ends at once
-        if body.startswith((b"\n", b"\r\n")):
-            self._empty += 1
-        if b"\n\n" in body or b"\n\r\n" in body:
-            self._empty += len(_EMPTY_AFTER_BREAK.findall(body))
+    def _check_quotes(self, chunk: bytes) -> None:
+        data = self._quote_tail + chunk if self._quote_tail else chunk
+        self._quote_tail = b""
+        position = 0 if data is not chunk else data.find(b'"')
+        while position != -1:
+            start = data.rfind(b"\n", 0, position) + 1
+            end = data.find(b"\n", position)
+            if end == -1:
+                self._quote_tail = data[start:]
+                if len(self._quote_tail) > MAX_RECORD_BYTES:
+                    self.needs_copy = "a line holding a quote is too long to check"
+                return
+            if open_quote_at_end(data[start:end].rstrip(b"\r")):
+                self.needs_copy = "a quote is open at the end of a line"
+                return
+            position = data.find(b'"', end)
 
     def damaged(self, error: BaseException) -> None:
         """Record that the compressed stream broke off (the copy keeps what came out)."""
@@ -141,14 +141,16 @@ class Counter:
 
     def finish(self) -> LineScan:
         """The count (or, when :attr:`needs_copy`, only the reason)."""
-        if self.needs_copy is None and self._carry:
-            if b"\r" in self._carry:
-                self.needs_copy = "a line ends with a lone CR"
-            else:
-                self._lines += 1
+        if self.needs_copy is None and self._quote_tail and open_quote_at_end(
+                self._quote_tail.rstrip(b"\r")):
+            self.needs_copy = "a quote is open at the end of a line"
+        lines = self._lines + int(bool(self._last) and self._last != b"\n")
+        if self.needs_copy is None and self._cr not in (0, self._lines):
+            # CRLF throughout has one CR per LF; anything else has lone CRs or mixes ends
+            self.needs_copy = "lone CR or mixed LF and CRLF line ends"
         if self.needs_copy is not None:
             return LineScan(needs_copy=self.needs_copy)
-        return LineScan(records=self._lines - self._empty - int(self._has_header))
+        return LineScan(records=lines - int(self._has_header))
 
 
 def count_records(path: Path, has_header: bool) -> LineScan:

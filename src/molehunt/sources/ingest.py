@@ -636,9 +636,17 @@ def plausible_window(settings: Settings, now: dt.datetime | None = None) -> tupl
     ('1990-01-01 00:00:00', '2026-01-03 03:04:05')
     """
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    latest = now + dt.timedelta(days=settings.latest_event_days_ahead)
+    try:
+        latest = now + dt.timedelta(days=settings.latest_event_days_ahead)
+    except OverflowError:
+        latest = dt.datetime(9999, 12, 31, 23, 59, 59)
     return (f"{settings.earliest_event.isoformat()} 00:00:00",
             latest.isoformat(sep=" "))
+
+
+def _adds_up(scan: LineScan, result: _Staged, bad_rows: Sequence[BadRow]) -> bool:
+    """Whether every record counted is stored, a duplicate or quarantined."""
+    return result.stored + result.duplicates + len(bad_rows) == scan.records
 
 
 class UnaccountedRowsError(SourceError):
@@ -972,7 +980,9 @@ class Ingestor:
                 staging = self.workspace.new_staging(batch_id)
             else:
                 scan = digest.scan()
-                if scan.needs_copy is not None:
+                if scan.needs_copy is not None or not _adds_up(scan, *staged):
+                    # an empty line or a quoted line break, which the quick count takes for
+                    # records, or rows lost: the careful reader decides which
                     staged = None
                     staging = self.workspace.new_staging(batch_id)
         if staged is None:
@@ -1063,7 +1073,8 @@ class Ingestor:
         chunks_dir = staging / "chunks"
         chunks_dir.mkdir()
         staged = stage_jsonl(path, table, source, chunks_dir,
-                             lambda f: self.progress(f"reading {path.name}", f))
+                             lambda f: self.progress(f"reading {path.name}", f),
+                             time_window=self.time_window if table == "events" else None)
         result = _Staged(stored=staged.rows)
         if staged.chunks:
             chunks = f"read_parquet({sql_paths(staged.chunks)})"
