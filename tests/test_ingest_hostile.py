@@ -176,3 +176,70 @@ def test_ingest_csv_without_a_folder_still_counts(workspace: Workspace, tmp_path
     with workspace.locked():
         result = Ingestor(workspace).ingest_csv(path, load_sources()["cert.http.r4"], False)
     assert (result.rows_read, result.rows_stored) == (3, 3)
+
+
+# -- 3. time sanity ------------------------------------------------------------------------
+def test_implausible_times_are_quarantined_with_a_reason(workspace: Workspace,
+                                                         tmp_path: Path) -> None:
+    """At 7d28abf ``01/02/10`` was stored as year 10 and a year-9999 row crashed ``run``."""
+    folder = _folder(tmp_path)
+    (folder / "logon.csv").write_text(
+        "id,date,user,pc,activity\n"
+        "{OK},01/04/2010 07:00:00,U1,PC-1,Logon\n"
+        "{Y2},01/02/10 07:00:00,U1,PC-1,Logon\n"
+        "{OLD},12/31/1989 23:59:59,U1,PC-1,Logon\n"
+        "{FUT},01/05/2099 08:00:00,U1,PC-1,Logon\n"
+        "{MAX},12/31/9999 23:59:59,U1,PC-1,Logon\n")
+    (folder / "events.jsonl").write_text(
+        '{"event_id": "J1", "ts": "2099-01-01T00:00:00", "user_id": "u1", "action": "print"}\n'
+        '{"event_id": "J2", "ts": "2010-01-04T00:00:00", "user_id": "u1", "action": "print"}\n')
+    ingest_cert(workspace, folder)
+    assert [e["event_id"] for e in events(workspace)] == ["J2", "{OK}"]
+    assert [(Path(r["file"]).name, r["line"], r["reason"]) for r in quarantine(workspace)] == [
+        ("events.jsonl", 1, "implausible time"),
+        ("logon.csv", 3, "two-digit year"),
+        ("logon.csv", 4, "implausible time"),
+        ("logon.csv", 5, "implausible time"),
+        ("logon.csv", 6, "implausible time"),
+    ]
+    assert "outside the plausible window 1990-01-01" in quarantine(workspace)[2]["detail"]
+
+
+def test_the_plausible_window_is_a_setting(workspace: Workspace, tmp_path: Path) -> None:
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    (workspace.root / "molehunt.toml").write_text("earliest_event = 2010-01-05\n"
+                                                  "latest_event_days_ahead = 40000\n")
+    folder = _folder(tmp_path)
+    (folder / "logon.csv").write_text("id,date,user,pc,activity\n"
+                                      "{A},01/04/2010 07:00:00,U1,PC-1,Logon\n"
+                                      "{B},01/05/2099 07:00:00,U1,PC-1,Logon\n")
+    ingest_cert(workspace, folder)
+    assert [e["event_id"] for e in events(workspace)] == ["{B}"]
+    assert [r["reason"] for r in quarantine(workspace)] == ["implausible time"]
+
+
+def test_a_future_dated_row_does_not_stop_scoring(workspace: Workspace, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 7d28abf one stored row dated 2099 made every later run say "no new days to score".
+    Ingest refuses such rows now; a store that holds one from before must still go on."""
+    from molehunt.pipeline import run_detection
+
+    monkeypatch.setattr(ingest_module, "plausible_window",
+                        lambda settings, now=None: ("1990-01-01 00:00:00", "9999-12-31 23:59:59"))
+
+    def logons(name: str, days: range, extra: str = "") -> Path:
+        folder = _folder(tmp_path, name)
+        rows = [f"{{L{d}-{u}}},01/{d:02d}/2010 08:00:00,U{u},PC-{u},Logon"
+                for d in days for u in range(5)]
+        (folder / "logon.csv").write_text("id,date,user,pc,activity\n" + "\n".join(rows)
+                                          + "\n" + extra)
+        return folder
+
+    ingest_cert(workspace, logons("a", range(4, 9), "{F},01/05/2099 08:00:00,U1,PC-1,Logon\n"))
+    with workspace.locked():
+        first = run_detection(workspace)
+    assert (str(first.start), str(first.end)) == ("2010-01-04", "2010-01-08")
+    ingest_cert(workspace, logons("b", range(11, 14)))
+    with workspace.locked():
+        second = run_detection(workspace)
+    assert (str(second.start), str(second.end)) == ("2010-01-09", "2010-01-13")

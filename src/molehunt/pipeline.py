@@ -168,6 +168,20 @@ def scan_inbound(workspace: Workspace) -> int:
     return (last - first).days + 1
 
 
+def processing_cutoff(days_ahead: int, today: dt.date | None = None) -> dt.date:
+    """The last day a run may score: today (UTC) plus the days ahead an event may plausibly
+    be dated (``latest_event_days_ahead``); later days wait until their time comes.
+
+    >>> processing_cutoff(1, dt.date(2026, 12, 31))
+    datetime.date(2027, 1, 1)
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
+    try:
+        return today + dt.timedelta(days=days_ahead)
+    except OverflowError:
+        return dt.date.max
+
+
 def _signature(detectors: list[Detector]) -> str:
     described = [[d.name, d.version, repr(sorted((k, repr(v)) for k, v in vars(d).items()
                                                   if not k.endswith("_")))]
@@ -223,6 +237,15 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
     try:
         seen = coverage(workspace, store)
         full = open_window(workspace, store, seen)
+        cutoff = processing_cutoff(settings.latest_event_days_ahead)
+        if full.end > cutoff:
+            # "scored until" is how far processing got, not the latest event: one row dated
+            # 2099 (stored before ingest refused such times) must not end scoring for good,
+            # so the run ends on the last day with data up to the cutoff
+            days = full.user_day.filter(full.user_day.day <= cutoff)
+            last = days.aggregate(last=days.day.max()).to_pyarrow()["last"][0].as_py()
+            end = full.start if last is None else as_date(last)
+            full = full.cut(full.start, max(full.start, end))
         scored_until = (dt.date.fromisoformat(state["scored_until"])
                         if state.get("scored_until") else None)
         start = full.start if scored_until is None else scored_until + dt.timedelta(days=1)

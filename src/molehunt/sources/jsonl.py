@@ -291,9 +291,16 @@ class ParquetChunks:
 
 
 def stage_jsonl(path: Path, table: str, default_source: str, staging: Path,
-                progress: Callable[[float], None]) -> JsonlStaged:
-    """Parse a JSONL file line by line into Parquet chunks under ``staging``."""
+                progress: Callable[[float], None],
+                time_window: tuple[str, str] | None = None) -> JsonlStaged:
+    """Parse a JSONL file line by line into Parquet chunks under ``staging``.
+
+    Rows whose ``ts`` falls outside ``time_window`` (``YYYY-MM-DD HH:MM:SS`` text, as
+    :class:`~molehunt.sources.base.SqlContext` carries it) are quarantined as implausible.
+    """
     parse_row = ROW_PARSERS[table]
+    earliest, latest = ((datetime.fromisoformat(t) for t in time_window) if time_window
+                        else (datetime.min, datetime.max))
     chunks = ParquetChunks(staging, arrow_schema(TABLE_COLUMNS[table]), _CHUNK_ROWS)
     size = path.stat().st_size or 1
     bad: list[BadRow] = []
@@ -314,7 +321,11 @@ def stage_jsonl(path: Path, table: str, default_source: str, staging: Path,
                 raise RowError("invalid JSON", str(error)) from None
             if not isinstance(record, dict):
                 raise RowError("not a JSON object", f"got {type(record).__name__}")
-            if chunks.add(parse_row(record, raw, default_source)):
+            row = parse_row(record, raw, default_source)
+            if time_window is not None and not earliest <= row["ts"] <= latest:
+                raise RowError("implausible time", f"time {row['ts']} is outside the plausible"
+                               f" window {earliest} to {latest}")
+            if chunks.add(row):
                 progress(done / size)
             rows += 1
         except RowError as error:
