@@ -91,6 +91,49 @@ def test_a_burst_scores_and_names_its_measures() -> None:
     assert {"device_connects_1d", "visits_job_board_1d"} <= named
 
 
+def _one_fact_or_three(last: dict[str, int]) -> Any:
+    """12 people with varied quiet days; on the last day U00 has ``last`` as its counts."""
+    import datetime as dt
+
+    from detect_helpers import synthetic_window
+
+    measures = ("hosts_1d", "hosts_other_user_1d", "logons_other_user_host_1d",
+                "events_other_user_host_1d", "device_connects_1d", "visits_job_board_1d",
+                "emails_personal_sent_1d")
+    rows = []
+    start = dt.date(2010, 1, 4)
+    for person in range(12):
+        for offset in range(70):
+            row: dict[str, Any] = {"user_id": f"U{person:02d}",
+                                   "day": start + dt.timedelta(days=offset)}
+            for index, m in enumerate(measures):
+                row[m] = (offset * (person + 1) + index) % 3 // 2
+            if person == 0 and offset == 69:
+                row.update(last)
+            rows.append(row)
+    return synthetic_window(rows)
+
+
+def test_one_behaviour_measured_several_ways_counts_once() -> None:
+    # a day at other people's machines is a host, a host of another user, logons and events
+    # there: four measures of one fact. Three different behaviours at once (media, job
+    # boards, personal mail) are what breadth means, and must outrank it.
+    def last_day_score(last: dict[str, int]) -> float:
+        window = _one_fact_or_three(last)
+        found = PeerAnomaly(min_score=0.0).fit(window).score(window).to_pandas()
+        mine = found[(found.user_id == "U00") & (found.day == found.day.max())]
+        return float(mine.score.iloc[0]) if len(mine) else 0.0
+
+    one_fact = last_day_score({"hosts_1d": 2, "hosts_other_user_1d": 2,
+                               "logons_other_user_host_1d": 2,
+                               "events_other_user_host_1d": 2})
+    three = last_day_score({"device_connects_1d": 2, "visits_job_board_1d": 2,
+                            "emails_personal_sent_1d": 2})
+    assert three > one_fact + 0.2
+    alone = last_day_score({"hosts_other_user_1d": 2})
+    assert one_fact == pytest.approx(alone, abs=0.05), "the other three add nothing new"
+
+
 def test_measures_the_deployment_cannot_see_are_left_out() -> None:
     window = _history()
     window.observations = frozenset({"logon", "web_visit", "email_sent"})

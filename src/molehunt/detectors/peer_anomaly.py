@@ -54,6 +54,30 @@ MEASURE_OBSERVES: Mapping[str, str] = {
     "documents_read_other_unit_sensitive": "document_labels",
 }
 
+#: Measures that count one behaviour several ways (a day at another person's machine is a
+#: host, a host of another user, logons and events there, and often a host first seen): a
+#: family adds only its most unusual member to a day, so that breadth means several kinds of
+#: behaviour at once, not one fact counted five times. A measure not listed is its own family.
+MEASURE_FAMILIES: Mapping[str, str] = {
+    **dict.fromkeys(("hosts", "hosts_other_user", "logons_other_user_host",
+                     "events_other_user_host", "hosts_first_seen"), "hosts"),
+    **dict.fromkeys(("device_first_use", "device_connects", "device_connects_off_hours",
+                     "files_to_removable", "bytes_to_removable", "file_copies"),
+                    "removable_media"),
+    **dict.fromkeys(("events_after_hours", "events_weekend", "logons_off_hours",
+                     "events_out_off_hours"), "off_hours"),
+    **dict.fromkeys(("events_out", "bytes_out"), "outbound_volume"),
+    **dict.fromkeys(("emails_sent", "emails_external_sent", "attachments_out_email",
+                     "bytes_out_email"), "mail_volume"),
+    **dict.fromkeys(("recipients_first_seen", "recipient_domains_first_seen"),
+                    "mail_recipients_new"),
+    **dict.fromkeys(("visits_cloud_storage", "uploads_cloud_storage", "web_uploads"),
+                    "cloud_storage"),
+    **dict.fromkeys(("visits_webmail", "uploads_webmail"), "webmail"),
+    **dict.fromkeys(("visits_paste_leak", "uploads_paste_leak"), "paste_leak"),
+    **dict.fromkeys(("visits_hacking_tools", "downloads_hacking_tools"), "hacking_tools"),
+}
+
 #: Upper-tail probabilities at which the distribution of a deviation is learned; its
 #: surprise is ``-log10`` of the share of person-days at least as unusual.
 TAIL_PROBABILITIES = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005,
@@ -132,8 +156,10 @@ class PeerAnomaly(Detector):
     ``history_days`` active days (on a log scale, the spread floored); each deviation is
     rank-normalised against every person-day of the history (its *surprise*: ``-log10`` of
     the share of person-days at least as unusual), so a heavy-tailed measure weighs no more
-    than a rare one. A day is the sum of its ``top`` largest surprises (breadth counts, but
-    a busy day of many slight changes does not); a week adds the days of the person's last
+    than a rare one. Measures of one behaviour (:data:`MEASURE_FAMILIES`) give their family
+    their largest surprise; a day is the sum of its ``top`` largest family surprises
+    (breadth of behaviour counts, one fact measured five ways does not, nor does a busy day
+    of many slight changes); a week adds the days of the person's last
     ``week_days`` active days at ``week_weight`` (persistence: unusual several days running).
     The sum is ranked once more against the history's, and the score is that tail level
     over ``full_level``. Optionally (``trees`` > 0) an isolation forest over the surprises,
@@ -145,7 +171,7 @@ class PeerAnomaly(Detector):
     """
 
     name: ClassVar[str] = "peer_anomaly"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     kind: ClassVar[str] = "baseline"
     requires: ClassVar[frozenset[str]] = frozenset({"user_day"})
     #: The person's baseline (``history_days``) and the run of days (``week_days``) before a
@@ -223,7 +249,11 @@ class PeerAnomaly(Detector):
         """``t`` with ``_s_<m>`` (surprise per measure), ``_day`` and ``_total``."""
         t = t.mutate(**{f"_s_{m}": rounded(surprise(t[f"_z_{m}"], self.knots_.get(m, [])), 4)
                         for m in measures})
-        values = [t[f"_s_{m}"] for m in measures]
+        families: dict[str, list[Any]] = {}
+        for m in measures:
+            families.setdefault(MEASURE_FAMILIES.get(m, m), []).append(t[f"_s_{m}"])
+        values = [members[0] if len(members) == 1 else ibis.greatest(*members)
+                  for members in families.values()]
         if len(values) <= self.top:
             day = balanced_sum(values)
         else:
