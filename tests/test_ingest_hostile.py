@@ -4,6 +4,7 @@ skipped input). Each test reproduces a failure seen at 7d28abf."""
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,137 @@ def test_a_future_dated_row_does_not_stop_scoring(workspace: Workspace, tmp_path
     with workspace.locked():
         second = run_detection(workspace)
     assert (str(second.start), str(second.end)) == ("2010-01-09", "2010-01-13")
+
+
+# -- 6. never skip silently ----------------------------------------------------------------
+_ONE_LOGON = "id,date,user,pc,activity\n{A},01/04/2010 07:00:00,U1,PC-1,Logon\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 folder anyway")
+def test_an_unreadable_folder_is_named(workspace: Workspace, tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    (folder / "logon.csv").write_text(_ONE_LOGON)
+    locked = folder / "2011"
+    locked.mkdir()
+    (locked / "device.csv").write_text("id,date,user,pc,activity\n")
+    locked.chmod(0)
+    try:
+        summary = ingest_cert(workspace, folder)
+    finally:
+        locked.chmod(0o755)
+    assert summary.skipped == [(str(locked), "cannot read folder: Permission denied")]
+
+
+def test_unreadable_folders_are_named_even_as_root(workspace: Workspace, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """As :func:`test_an_unreadable_folder_is_named`, with the refusal simulated (root can
+    read a chmod 000 folder; at 7d28abf ``rglob`` passed over it without a word)."""
+    folder = _folder(tmp_path)
+    (folder / "logon.csv").write_text(_ONE_LOGON)
+    locked = folder / "2011"
+    locked.mkdir()
+    scandir = os.scandir
+
+    def refuse(path: Any) -> Any:
+        if isinstance(path, str | os.PathLike) and Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(ingest_module.os, "scandir", refuse)
+    summary = ingest_cert(workspace, folder)
+    assert summary.skipped == [(str(locked), "cannot read folder: Permission denied")]
+    assert [e["event_id"] for e in events(workspace)] == ["{A}"]
+
+
+def test_a_linked_folder_a_fifo_and_an_empty_file_are_named(workspace: Workspace,
+                                                            tmp_path: Path) -> None:
+    """At 7d28abf a linked folder was passed over, a FIFO named logon.csv hung the ingest and
+    one empty file aborted the whole folder."""
+    folder = _folder(tmp_path)
+    (folder / "logon.csv").write_text(_ONE_LOGON)
+    elsewhere = _folder(tmp_path, "elsewhere")
+    (elsewhere / "device.csv").write_text("id,date,user,pc,activity\n")
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    os.mkfifo(folder / "http.csv")
+    (folder / "email.csv").write_text("")
+    (folder / "file.csv.gz").write_bytes(gzip.compress(b"\n\n"))
+    summary = ingest_cert(workspace, folder)
+    reasons = {Path(p).name: r for p, r in summary.skipped}
+    assert reasons == {
+        "email.csv": "empty file (no line holds anything)",
+        "file.csv.gz": "empty file (no line holds anything)",
+        "http.csv": "not a regular file (a FIFO); refused without reading",
+        "linked": "linked folder, not followed (ingest the folder it links to by its own path)",
+    }
+    assert [e["event_id"] for e in events(workspace)] == ["{A}"]
+
+
+def test_a_fifo_given_by_name_is_refused_at_once(workspace: Workspace, tmp_path: Path) -> None:
+    from molehunt.errors import SourceError
+
+    fifo = tmp_path / "events.jsonl"
+    os.mkfifo(fifo)
+    with workspace.locked(), pytest.raises(SourceError, match="not a regular file"):
+        Ingestor(workspace).ingest_jsonl([fifo])
+
+
+def test_strict_fails_on_any_skip(tmp_path: Path) -> None:
+    """At 7d28abf ``--skip-unknown --strict`` exited 0 after skipping a whole file."""
+    from typer.testing import CliRunner
+
+    from molehunt.cli import app
+
+    folder = _folder(tmp_path)
+    (folder / "logon.csv").write_text(_ONE_LOGON)
+    (folder / "http.csv").write_text("not,a,cert,row\n" + "\n".join(_http_lines(3)) + "\n")
+    runner = CliRunner()
+    base = ["--workspace", str(tmp_path / "ws"), "ingest", "cert", str(folder), "--skip-unknown"]
+    lenient = runner.invoke(app, base)
+    assert lenient.exit_code == 0, lenient.output
+    assert "skipped" in lenient.output
+    strict = runner.invoke(app, ["--workspace", str(tmp_path / "ws2"), *base[2:], "--strict"])
+    assert strict.exit_code == 3, strict.output
+    assert "were not read" in strict.output
+
+
+def _events_jsonl(folder: Path, name: str, *objects: str) -> Path:
+    path = folder / name
+    path.write_text("".join(o + "\n" for o in objects))
+    return path
+
+
+def test_a_reused_event_id_with_other_content_is_reported(workspace: Workspace,
+                                                          tmp_path: Path) -> None:
+    """At 7d28abf rows reusing a stored event id with other content were dropped as plain
+    duplicates without a word."""
+    folder = _folder(tmp_path)
+    first = _events_jsonl(folder, "a.jsonl",
+                          '{"event_id": "X", "ts": "2010-01-04T08:00:00", "user_id": "u1",'
+                          ' "action": "print"}')
+    again = _events_jsonl(folder, "b.jsonl",
+                          '{"event_id": "X", "ts": "2010-01-04T08:00:00", "user_id": "u1",'
+                          ' "action": "print"}',
+                          '{"event_id": "X", "ts": "2010-01-05T09:00:00", "user_id": "u2",'
+                          ' "action": "print"}')
+    with workspace.locked():
+        Ingestor(workspace).ingest_jsonl([first])
+        (result,) = Ingestor(workspace).ingest_jsonl([again]).files
+    assert (result.rows_read, result.rows_stored, result.rows_duplicate) == (2, 0, 2)
+    assert result.rows_conflicting == 1
+    assert "1 repeated event ids with other content" in result.note
+    assert quarantine(workspace) == []
+
+
+def test_strict_quarantines_a_reused_event_id(workspace: Workspace, tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    (folder / "logon.csv").write_text(
+        "id,date,user,pc,activity\n{A},01/04/2010 07:00:00,U1,PC-1,Logon\n"
+        "{A},01/04/2010 07:00:00,U1,PC-1,Logon\n{A},01/05/2010 07:00:00,U2,PC-2,Logoff\n")
+    with workspace.locked():
+        (result,) = Ingestor(workspace, strict=True).ingest_cert(folder).files
+    assert (result.rows_read, result.rows_stored, result.rows_duplicate,
+            result.rows_quarantined) == (3, 1, 1, 1)
+    (held,) = quarantine(workspace)
+    assert held["reason"] == "conflicting duplicate event id"
+    assert held["detail"] == "event id {A} is earlier in this file with other content"
+    assert '"user_id":"U2"' in held["raw"]

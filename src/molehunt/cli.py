@@ -1,7 +1,7 @@
 """The ``molehunt`` command line: parse, call the API, print one clear line on errors.
 
 Exit codes: 0 success; 1 a molehunt error (one line, traceback only with ``--debug``);
-2 usage error; 3 ``--strict`` and rows were quarantined.
+2 usage error; 3 ``--strict`` and rows were quarantined or input files were not read.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ out = Console()
 
 EXIT_ERROR = 1
 EXIT_QUARANTINED = 3
+_STRICT_HELP = "Exit 3 when any row is quarantined or any input file or folder is not read."
 
 
 class _State:
@@ -115,6 +116,10 @@ def _print_summary(summary: Any, strict: bool) -> int:
                       soft_wrap=True)
     if summary.failed:
         return EXIT_ERROR
+    if summary.skipped and strict:
+        console.print(f"[red]strict:[/red] {len(summary.skipped):,} input files or folders"
+                      " were not read (see the notes above)", highlight=False)
+        return EXIT_QUARANTINED
     if summary.rows_quarantined and strict:
         console.print("[red]strict:[/red] rows were quarantined")
         return EXIT_QUARANTINED
@@ -125,7 +130,7 @@ def _print_summary(summary: Any, strict: bool) -> int:
 def ingest_cert(
     folder: Annotated[Path, typer.Argument(
         help="Folder of CERT-layout CSV files (r4.x-r6.x) and canonical JSONL files.")],
-    strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")] = False,
+    strict: Annotated[bool, typer.Option(help=_STRICT_HELP)] = False,
     skip_unknown: Annotated[bool, typer.Option(
         help="Skip CSV and JSONL files of unknown layout instead of failing.")] = False,
 ) -> None:
@@ -137,7 +142,7 @@ def ingest_cert(
 
     def action() -> int:
         with Workspace(state.workspace).locked() as workspace, _progress() as progress:
-            summary = Ingestor(workspace, progress).ingest_cert(folder, skip_unknown)
+            summary = Ingestor(workspace, progress, strict).ingest_cert(folder, skip_unknown)
         return _print_summary(summary, strict)
 
     _run(action)
@@ -148,7 +153,7 @@ def ingest_auto(
     folder: Annotated[Path, typer.Argument(
         help="Folder of log files of any known layout (CERT, canonical JSONL, Microsoft 365"
              " audit log, ...).")],
-    strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")] = False,
+    strict: Annotated[bool, typer.Option(help=_STRICT_HELP)] = False,
     skip_unknown: Annotated[bool, typer.Option(
         help="Skip files of unknown layout instead of failing.")] = False,
 ) -> None:
@@ -160,7 +165,7 @@ def ingest_auto(
 
     def action() -> int:
         with Workspace(state.workspace).locked() as workspace, _progress() as progress:
-            summary = Ingestor(workspace, progress).ingest_auto(folder, skip_unknown)
+            summary = Ingestor(workspace, progress, strict).ingest_auto(folder, skip_unknown)
         return _print_summary(summary, strict)
 
     _run(action)
@@ -171,7 +176,7 @@ def _record_family_command(family: str, title: str) -> None:
 
     def command(
         paths: Annotated[list[Path], typer.Argument(help="Files, or folders of files.")],
-        strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")
+        strict: Annotated[bool, typer.Option(help=_STRICT_HELP)
                           ] = False,
         skip_unknown: Annotated[bool, typer.Option(
             help="Skip files in the folders that are not of this source.")] = False,
@@ -180,7 +185,7 @@ def _record_family_command(family: str, title: str) -> None:
 
         def action() -> int:
             with Workspace(state.workspace).locked() as workspace, _progress() as progress:
-                summary = Ingestor(workspace, progress).ingest_records(paths, family,
+                summary = Ingestor(workspace, progress, strict).ingest_records(paths, family,
                                                                        skip_unknown)
             return _print_summary(summary, strict)
 
@@ -212,14 +217,14 @@ def ingest_jsonl(
     ] = "events",
     source: Annotated[str, typer.Option(
         help="events.source for lines that do not name one.")] = "jsonl",
-    strict: Annotated[bool, typer.Option(help="Exit 3 when any row is quarantined.")] = False,
+    strict: Annotated[bool, typer.Option(help=_STRICT_HELP)] = False,
 ) -> None:
     """Ingest JSONL files in molehunt's canonical schema."""
     from molehunt.sources.ingest import Ingestor
 
     def action() -> int:
         with Workspace(state.workspace).locked() as workspace, _progress() as progress:
-            summary = Ingestor(workspace, progress).ingest_jsonl(files, table, source)
+            summary = Ingestor(workspace, progress, strict).ingest_jsonl(files, table, source)
         return _print_summary(summary, strict)
 
     _run(action)

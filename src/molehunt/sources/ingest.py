@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import fnmatch
 import hashlib
 import json
+import os
 import re
 import shutil
+import stat
 import threading
 import uuid
 from collections import Counter
@@ -55,6 +58,7 @@ from molehunt.sources._files import base_name, decode_head, is_gzip, open_binary
 from molehunt.sources._lines import Counter as LineCounter
 from molehunt.sources._lines import (
     LineScan,
+    count_lines,
     count_records,
     declared_copy_reason,
     normalise,
@@ -140,6 +144,8 @@ class FileResult:
     rows_duplicate: int = 0
     quarantined_by_reason: Counter[str] = field(default_factory=Counter)
     note: str = ""
+    #: Repeated event ids whose content differs from the row kept (see ``note``).
+    rows_conflicting: int = 0
 
     @property
     def rows_quarantined(self) -> int:
@@ -153,11 +159,18 @@ class IngestSummary:
 
     files: list[FileResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Input files and folders not read, each with its reason (also in ``notes``).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def rows_quarantined(self) -> int:
         """Quarantined rows over all files."""
         return sum(f.rows_quarantined for f in self.files)
+
+    def skip(self, path: Path, reason: str) -> None:
+        """Name an input file or folder that is not read, and why (``--strict`` fails)."""
+        self.skipped.append((str(path), reason))
+        self.notes.append(f"skipped {path}: {reason}")
 
     @property
     def failed(self) -> list[FileResult]:
@@ -176,6 +189,7 @@ class IngestSummary:
                     "rows_stored": f.rows_stored,
                     "rows_duplicate": f.rows_duplicate,
                     "rows_quarantined": f.rows_quarantined,
+                    "rows_conflicting": f.rows_conflicting,
                     "quarantined_by_reason": dict(f.quarantined_by_reason),
                     "note": f.note,
                 }
@@ -183,12 +197,90 @@ class IngestSummary:
             ],
             "rows_quarantined": self.rows_quarantined,
             "notes": self.notes,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
         }
+
+
+# -- finding files --------------------------------------------------------------------------
+def walk_inputs(folder: Path, patterns: Sequence[str]
+                ) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The regular files under ``folder`` whose names match ``patterns``, in path order, and
+    every folder or matching file that is not read, with the reason.
+
+    ``Path.rglob`` passes over an unreadable folder without a word and does not follow a
+    linked one (Python 3.11), and it lists a FIFO named ``logon.csv``, whose reading would
+    hang; here each of them is named instead.
+    """
+    found: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            skipped.append((current, f"cannot read folder: {error.strerror or error}"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                    continue
+                if entry.is_symlink() and entry.is_dir():
+                    skipped.append((path, "linked folder, not followed (ingest the folder it"
+                                          " links to by its own path)"))
+                    continue
+                if not any(fnmatch.fnmatchcase(entry.name, p) for p in patterns):
+                    continue
+                mode = entry.stat().st_mode
+            except OSError as error:
+                skipped.append((path, f"cannot read: {error.strerror or error}"))
+                continue
+            if not stat.S_ISREG(mode):
+                skipped.append((path, f"not a regular file ({_file_kind(mode)}); refused"
+                                      " without reading"))
+                continue
+            found.append(path)
+    found.sort()
+    skipped.sort()
+    return found, skipped
+
+
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, in words.
+
+    >>> _file_kind(stat.S_IFIFO)
+    'a FIFO'
+    """
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def has_content(path: Path) -> bool:
+    """Whether any line of a file holds something other than white space."""
+    check_readable(path)
+    return any(line.strip() for line in _text_lines(path))
 
 
 # -- recognising files ----------------------------------------------------------------------
 def check_readable(path: Path) -> bytes:
-    """The first line of a file as bytes; one clear error when it cannot be read."""
+    """The first line of a file as bytes; one clear error when it cannot be read.
+
+    A FIFO, socket or device is refused before it is opened: reading a FIFO waits for a
+    writer that may never come.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SourceError("no such file", where=str(path)) from None
+    except OSError as error:
+        raise SourceError(f"cannot read: {error.strerror or error}", where=str(path)) from None
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise SourceError(f"not a regular file ({_file_kind(mode)}); refused without reading",
+                          where=str(path))
     try:
         with open_binary(path) as handle:
             return handle.readline(_MAX_LINE_BYTES)
@@ -644,6 +736,14 @@ def plausible_window(settings: Settings, now: dt.datetime | None = None) -> tupl
             latest.isoformat(sep=" "))
 
 
+def _gap(read: int, result: _Staged, quarantined: int) -> str:
+    """The one line that says a file's records do not add up."""
+    accounted = result.stored + result.duplicates + quarantined
+    return (f"{read:,} records read but {accounted:,} accounted for (stored {result.stored:,},"
+            f" duplicates {result.duplicates:,}, quarantined {quarantined:,}):"
+            f" {read - accounted:+,} unaccounted; nothing of this file was stored")
+
+
 def _adds_up(scan: LineScan, result: _Staged, bad_rows: Sequence[BadRow]) -> bool:
     """Whether every record counted is stored, a duplicate or quarantined."""
     return result.stored + result.duplicates + len(bad_rows) == scan.records
@@ -658,9 +758,12 @@ class UnaccountedRowsError(SourceError):
 class Ingestor:
     """Ingests files into one workspace; hold the workspace lock while using it."""
 
-    def __init__(self, workspace: Workspace, progress: ProgressFn = _no_progress) -> None:
+    def __init__(self, workspace: Workspace, progress: ProgressFn = _no_progress,
+                 strict: bool = False) -> None:
         self.workspace = workspace
         self.progress = progress
+        #: quarantine repeated event ids with other content instead of counting duplicates
+        self.strict = strict
         settings = workspace.settings()
         self.categories = load_domain_categories(settings.domain_category_files,
                                                  settings.competitors)
@@ -725,12 +828,18 @@ class Ingestor:
         summary = IngestSummary()
         plan: list[_Planned] = []
         patterns = _RECORD_PATTERNS if records else _CERT_PATTERNS
-        candidates = {path for pattern in patterns for path in folder.rglob(pattern)}
+        candidates, not_read = walk_inputs(folder, patterns)
         answers: set[Path] = set()
-        for path in sorted(candidates):
+        for path, reason in not_read:
+            if _answers_folder(folder, path) is None:
+                summary.skip(path, reason)
+        for path in candidates:
             truth = _answers_folder(folder, path)
             if truth is not None:
                 answers.add(truth)
+                continue
+            if not has_content(path):
+                summary.skip(path, "empty file (no line holds anything)")
                 continue
             found = recognise_records(path) if records else None
             if found is not None:
@@ -739,7 +848,7 @@ class Ingestor:
             if path.name.endswith((".json", ".json.gz", ".ndjson", ".ndjson.gz")):
                 message = "unknown layout: no record layout recognises this JSON"
                 if skip_unknown:
-                    summary.notes.append(f"skipped {path}: {message}")
+                    summary.skip(path, message)
                     continue
                 raise SourceError(message, where=str(path))
             if path.name.endswith((".jsonl", ".jsonl.gz")):
@@ -748,7 +857,7 @@ class Ingestor:
                     message = ("unknown layout: a JSONL file's name must be events, hr_events,"
                                " documents or directory, optionally followed by _ or - and more")
                     if skip_unknown:
-                        summary.notes.append(f"skipped {path}: {message}")
+                        summary.skip(path, message)
                         continue
                     raise SourceError(message, where=str(path))
                 check_readable(path)
@@ -758,7 +867,7 @@ class Ingestor:
                 layout, has_header = recognise(path, "cert")
             except SourceError as error:
                 if skip_unknown and "unknown layout" in error.message:
-                    summary.notes.append(f"skipped {path}: {error.message}")
+                    summary.skip(path, error.message)
                     continue
                 raise
             plan.append(_Planned(path, layout.target, layout.order, layout, has_header))
@@ -780,7 +889,11 @@ class Ingestor:
                 summary.files.append(self.ingest_record_file(item.path, item.layout))
                 continue
             if item.layout is None:
-                result = self._ingest_jsonl_file(item.path, item.target, "jsonl")
+                try:
+                    result = self._ingest_jsonl_file(item.path, item.target, "jsonl")
+                except UnaccountedRowsError as error:
+                    result = FileResult(str(item.path), f"jsonl.{item.target}", "failed",
+                                        note=error.message)
                 summary.files.append(result)
                 directory_changed |= item.target == "directory" and result.status == "ingested"
                 continue
@@ -818,8 +931,11 @@ class Ingestor:
         plan: list[tuple[Path, type[RecordLayout]]] = []
         for given in paths:
             if given.is_dir():
-                files = sorted({p for pattern in _RECORD_PATTERNS for p in given.rglob(pattern)
-                                if _answers_folder(given, p) is None})
+                found, not_read = walk_inputs(given, _RECORD_PATTERNS)
+                files = [p for p in found if _answers_folder(given, p) is None]
+                for path, reason in not_read:
+                    if _answers_folder(given, path) is None:
+                        summary.skip(path, reason)
                 if not files:
                     raise SourceError("no .json, .ndjson, .jsonl or .csv files", where=str(given))
             else:
@@ -829,7 +945,7 @@ class Ingestor:
                 if layout is None:
                     message = f"unknown layout: not a {family} file this version can read"
                     if skip_unknown and path != given:
-                        summary.notes.append(f"skipped {path}: {message}")
+                        summary.skip(path, message)
                         continue
                     raise SourceError(message, where=str(path))
                 plan.append((path, layout))
@@ -880,6 +996,7 @@ class Ingestor:
         shutil.rmtree(staging / "chunks", ignore_errors=True)
         shutil.rmtree(staging / "tmp", ignore_errors=True)
         bad.extend(_located(row) for row in result.checked)
+        conflicts = self._settle_conflicts(result, bad)
         bad.sort(key=lambda r: (r.line or 0, r.detail))
         if bad:
             _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()),
@@ -905,7 +1022,8 @@ class Ingestor:
             notes.append(f"{hr_rows} HR records in hr_events")
         return FileResult(str(path), layout.name, "ingested", record.rows_read, stored,
                           result.duplicates, Counter(r.reason for r in bad),
-                          note="; ".join(notes))
+                          note="; ".join([*notes, *conflicts]),
+                          rows_conflicting=len(result.conflicts))
 
     def _flatten_records(self, path: Path, layout: RecordLayout, ctx: SqlContext,
                          folder: Path) -> tuple[list[Path], list[BadRow]]:
@@ -994,6 +1112,7 @@ class Ingestor:
         assert scan is not None
         result, bad_rows = staged
         bad_rows.extend(scan.bad)
+        conflicts = self._settle_conflicts(result, bad_rows)
         sha = digest.result()
         done = self.workspace.find_ingested(sha, size, layout_key)
         if done is not None:  # the same content under another name
@@ -1003,11 +1122,8 @@ class Ingestor:
         accounted = result.stored + result.duplicates + len(bad_rows)
         if accounted != scan.records:
             shutil.rmtree(staging, ignore_errors=True)
-            raise UnaccountedRowsError(
-                f"{scan.records:,} records read but {accounted:,} accounted for (stored"
-                f" {result.stored:,}, duplicates {result.duplicates:,}, quarantined"
-                f" {len(bad_rows):,}): {scan.records - accounted:+,} unaccounted; nothing of"
-                " this file was stored", where=str(path))
+            raise UnaccountedRowsError(_gap(scan.records, result, len(bad_rows)),
+                                       where=str(path))
         bad_rows.sort(key=lambda r: (r.line is None, r.line or 0))
         if bad_rows:
             _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()),
@@ -1024,7 +1140,23 @@ class Ingestor:
         _fault_point("before_commit")
         self.workspace.commit(Batch(batch_id, staging, record))
         return FileResult(str(path), layout_key, "ingested", record.rows_read, result.stored,
-                          result.duplicates, by_reason, note="; ".join(scan.notes))
+                          result.duplicates, by_reason, note="; ".join([*scan.notes,
+                                                                         *conflicts]),
+                          rows_conflicting=len(result.conflicts))
+
+    def _settle_conflicts(self, result: _Staged, bad: list[BadRow]) -> list[str]:
+        """Report duplicates whose content differs from the row kept; under ``strict`` they
+        move from the duplicates to the quarantine. Returns the note to show (or none)."""
+        if not result.conflicts:
+            return []
+        count = len(result.conflicts)
+        if self.strict:
+            result.duplicates -= count
+            bad.extend(result.conflicts)
+            return [f"{count:,} repeated event ids with other content than the row kept:"
+                    " quarantined (--strict)"]
+        return [f"{count:,} repeated event ids with other content than the row kept (the"
+                " first is kept; --strict quarantines them)"]
 
     def _read_csv(self, path: Path, source: Path, layout: FileLayout, ctx: SqlContext,
                   staging: Path, batch_id: str, has_header: bool
@@ -1102,19 +1234,29 @@ class Ingestor:
                     )
         shutil.rmtree(chunks_dir, ignore_errors=True)
         shutil.rmtree(staging / "tmp", ignore_errors=True)
-        if staged.bad:
+        bad = list(staged.bad)
+        conflicts = self._settle_conflicts(result, bad)
+        bad.sort(key=lambda r: (r.line is None, r.line or 0))
+        # every line is a row or quarantined (a blank line too): count them apart
+        read = count_lines(path)
+        accounted = result.stored + result.duplicates + len(bad)
+        if accounted != read:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UnaccountedRowsError(_gap(read, result, len(bad)), where=str(path))
+        if bad:
             _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()), layout,
-                              staged.bad)
+                              bad)
         record = FileRecord(
             batch_id=batch_id, path=str(path.resolve()), size=size, sha256=sha, layout=layout,
-            target=table, rows_read=result.stored + result.duplicates + len(staged.bad),
-            rows_stored=result.stored, rows_quarantined=len(staged.bad),
+            target=table, rows_read=read,
+            rows_stored=result.stored, rows_quarantined=len(bad),
             rows_duplicate=result.duplicates, min_day=result.min_day, max_day=result.max_day,
             state="committing",
         )
         self.workspace.commit(Batch(batch_id, staging, record))
         return FileResult(str(path), layout, "ingested", record.rows_read, result.stored,
-                          result.duplicates, Counter(r.reason for r in staged.bad))
+                          result.duplicates, Counter(r.reason for r in bad),
+                          note="; ".join(conflicts), rows_conflicting=len(result.conflicts))
 
     def _stage_events(self, session: _Session, layout: FileLayout, ctx: SqlContext,
                       raw: str, staging: Path, batch_id: str, label: str) -> _Staged:
@@ -1282,6 +1424,8 @@ class _Staged:
     min_day: str | None = None
     max_day: str | None = None
     checked: list[BadRow] = field(default_factory=list)
+    #: Duplicates (counted in ``duplicates``) whose content differs from the row kept.
+    conflicts: list[BadRow] = field(default_factory=list)
 
 
 def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target: Path,
@@ -1307,8 +1451,14 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
         )
     con.execute(f"CREATE TEMP TABLE duplicate_ids AS {duplicate_sql}")
     duplicates = 0
+    conflicts: list[BadRow] = []
     dup_count = con.execute("SELECT count(*) FROM duplicate_ids").fetchone()
     if dup_count and dup_count[0]:
+        # the rows of repeated ids, kept before the repeats are removed: which carry other
+        # content is told after
+        staged_rows = "staged_duplicates"
+        con.execute(f"CREATE TEMP TABLE {staged_rows} AS SELECT * FROM {staged}"
+                    " WHERE event_id IN (SELECT event_id FROM duplicate_ids)")
         affected = [
             str(r[0]) for r in con.execute(
                 f"SELECT DISTINCT CAST(day AS VARCHAR) FROM {staged}"
@@ -1349,12 +1499,52 @@ def _publish_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, target
             f"SELECT count(*) FROM read_parquet({sql_paths(kept_files)})"
         ).fetchone() if kept_files else (0,)
         duplicates = int(before[0] if before else 0) - int(after[0] if after else 0)
+        conflicts = _conflicting_duplicates(con, staged_rows, existing_files)
     stats = con.execute(
         f"SELECT count(*), CAST(min(day) AS VARCHAR), CAST(max(day) AS VARCHAR) FROM {staged}"
     ).fetchone() if any(target.iterdir()) else (0, None, None)
     assert stats is not None
     return _Staged(stored=int(stats[0]), duplicates=duplicates, min_day=stats[1],
-                   max_day=stats[2])
+                   max_day=stats[2], conflicts=conflicts)
+
+
+def _conflicting_duplicates(con: duckdb.DuckDBPyConnection, staged_rows: str,
+                            existing_files: Sequence[Path]) -> list[BadRow]:
+    """The repeats of an event id (in ``staged_rows``) that tell of another event than the row
+    kept (the stored one, else the file's first by the order duplicates are removed in).
+
+    The same event read twice is a duplicate; an id reused for another event is a conflict
+    the operator must hear of (the first row wins either way, or the rows are quarantined
+    under ``--strict``). Another event is another time, person, action or object: the rest
+    may differ for one event read through two shapes of a log (an audit record from the API
+    and from a portal export carries other detail in ``attrs``).
+    """
+    content = ", ".join(quote_identifier(c) for c in _EVENT_IDENTITY)
+    stored = "SELECT NULL::VARCHAR AS event_id, NULL::UBIGINT AS h WHERE false"
+    if existing_files:
+        stored = (f"SELECT event_id, min(hash({content})) AS h FROM read_parquet("
+                  f"{sql_paths(existing_files)}) WHERE event_id IN (SELECT event_id FROM"
+                  f" {staged_rows}) GROUP BY event_id")
+    rows = con.execute(
+        f"WITH s AS (SELECT *, hash({content}) AS _h, row_number() OVER (PARTITION BY event_id"
+        f" ORDER BY day, ts, hash(content), hash(attrs)) AS _k FROM {staged_rows}),"
+        f" e AS ({stored}),"
+        " r AS (SELECT s.*, e.h IS NOT NULL AS _was_stored, coalesce(e.h, first_value(s._h)"
+        " OVER (PARTITION BY s.event_id ORDER BY s._k)) AS _ref FROM s LEFT JOIN e"
+        " ON s.event_id = e.event_id)"
+        " SELECT event_id, _was_stored, CAST(to_json(struct_pack("
+        + ", ".join(f"{quote_identifier(c)} := {quote_identifier(c)}" for c in EVENT_COLUMNS)
+        + ")) AS VARCHAR) FROM r WHERE (_was_stored OR _k > 1) AND _h <> _ref"
+        " ORDER BY event_id, _k"
+    ).fetchall()
+    return [BadRow(key="", reason="conflicting duplicate event id",
+                   detail=f"event id {event_id} is {_KEPT[bool(was_stored)]} with other content",
+                   raw=str(raw)) for event_id, was_stored, raw in rows]
+
+
+_KEPT = {True: "stored", False: "earlier in this file"}
+#: The columns that say which event a row tells of (see :func:`_conflicting_duplicates`).
+_EVENT_IDENTITY = ("ts", "user_id", "action", "object")
 
 
 def _stage_documents(con: duckdb.DuckDBPyConnection, chunks: Sequence[Path],
