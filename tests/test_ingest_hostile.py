@@ -378,3 +378,13 @@ def test_strict_quarantines_a_reused_event_id(workspace: Workspace, tmp_path: Pa
     assert held["reason"] == "conflicting duplicate event id"
     assert held["detail"] == "event id {A} is earlier in this file with other content"
     assert '"user_id":"U2"' in held["raw"]
+
+
+def test_a_bad_row_after_an_empty_line_is_named_by_its_own_line(workspace: Workspace,
+                                                               tmp_path: Path) -> None:
+    """Found by the damage property test: DuckDB's offset for a rejected row after an empty
+    line was matched to the empty line."""
+    folder = _folder(tmp_path)
+    (folder / "logon.csv").write_text(_ONE_LOGON + "\n{")
+    ingest_cert(workspace, folder)
+    assert [(r["line"], r["raw"]) for r in quarantine(workspace)] == [(4, "{")]

@@ -102,6 +102,7 @@ class Counter:
         self._has_header = has_header
         self._lines = 0
         self._cr = 0
+        self._crlf = 0
         self._last = b""
         self._quote_tail = b""  # the start of a line holding a quote, cut by the chunk's end
         self.needs_copy: str | None = None
@@ -113,7 +114,13 @@ class Counter:
         # only single-byte searches over the whole chunk: they run at memory speed
         self._lines += chunk.count(b"\n")
         if b"\r" in chunk:
+            # CRLF throughout has as many CRs as CRLFs as LFs (a pair cut by the chunk's end
+            # shows as a CR at its end and an LF at the next one's start)
+            crlf = chunk.count(b"\r\n") + int(self._last == b"\r" and chunk[:1] == b"\n")
             self._cr += chunk.count(b"\r")
+            self._crlf += crlf
+        elif self._last == b"\r" and chunk[:1] == b"\n":
+            self._crlf += 1
         if self._quote_tail or b'"' in chunk:
             self._check_quotes(chunk)
         self._last = chunk[-1:]
@@ -145,8 +152,7 @@ class Counter:
                 self._quote_tail.rstrip(b"\r")):
             self.needs_copy = "a quote is open at the end of a line"
         lines = self._lines + int(bool(self._last) and self._last != b"\n")
-        if self.needs_copy is None and self._cr not in (0, self._lines):
-            # CRLF throughout has one CR per LF; anything else has lone CRs or mixes ends
+        if self.needs_copy is None and self._cr and not self._cr == self._crlf == self._lines:
             self.needs_copy = "lone CR or mixed LF and CRLF line ends"
         if self.needs_copy is not None:
             return LineScan(needs_copy=self.needs_copy)

@@ -55,8 +55,8 @@ from molehunt.schema import (
     QUARANTINE_COLUMNS,
 )
 from molehunt.sources._files import base_name, decode_head, is_gzip, open_binary
-from molehunt.sources._lines import Counter as LineCounter
 from molehunt.sources._lines import (
+    GZIP_ERRORS,
     LineScan,
     count_lines,
     count_records,
@@ -64,6 +64,7 @@ from molehunt.sources._lines import (
     normalise,
     utf8_lines,
 )
+from molehunt.sources._lines import Counter as LineCounter
 from molehunt.sources._locate import BadRow, locate
 from molehunt.sources.base import (
     CERT_TIMESTAMP_FORMAT,
@@ -283,7 +284,11 @@ def check_readable(path: Path) -> bytes:
                           where=str(path))
     try:
         with open_binary(path) as handle:
-            return handle.readline(_MAX_LINE_BYTES)
+            try:
+                return handle.readline(_MAX_LINE_BYTES)
+            except GZIP_ERRORS:
+                # a torn .gz: its lines are read as far as they go, and the tail quarantined
+                return b""
     except FileNotFoundError:
         raise SourceError("no such file", where=str(path)) from None
     except IsADirectoryError:
@@ -683,9 +688,10 @@ def _rejected_rows(con: duckdb.DuckDBPyConnection, path: Path) -> list[BadRow]:
             else:
                 taking = None
             # DuckDB reports two bytes past the start of the previous line's terminator: the
-            # line's start after "\r\n", one byte into the line after "\n"
-            while current is not None and (current.offset < end
-                                           or current.offset == terminator + 2):
+            # line's start after "\r\n", one byte into the line after "\n"; after an empty
+            # line (which holds no record) the start of the line itself
+            while current is not None and line.rstrip(b"\r\n") and (
+                    current.offset < end or current.offset == terminator + 2):
                 if taking is None:
                     taking, first_line = current, number
                     result.append(BadRow(key="", reason=current.reason, detail=current.detail,
@@ -1092,9 +1098,9 @@ class Ingestor:
             try:
                 staged = self._read_csv(path, path, layout, ctx, staging, batch_id, has_header)
             except SourceError:
+                # DuckDB refuses what the careful reader can read (it is stricter about line
+                # ends than the quick count can afford to check); that one has the last word
                 scan = digest.scan()
-                if scan.needs_copy is None:
-                    raise
                 staging = self.workspace.new_staging(batch_id)
             else:
                 scan = digest.scan()
