@@ -388,3 +388,35 @@ def test_a_bad_row_after_an_empty_line_is_named_by_its_own_line(workspace: Works
     (folder / "logon.csv").write_text(_ONE_LOGON + "\n{")
     ingest_cert(workspace, folder)
     assert [(r["line"], r["raw"]) for r in quarantine(workspace)] == [(4, "{")]
+
+
+def test_cli_names_a_file_that_does_not_add_up_and_goes_on(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    from typer.testing import CliRunner
+
+    from molehunt.cli import app
+
+    folder = _folder(tmp_path)
+    (folder / "http.csv").write_text("\n".join(_http_lines(10)) + "\n")
+    (folder / "logon.csv").write_text(_ONE_LOGON)
+    finish, normalise = _lines.Counter.finish, ingest_module.normalise
+    wanted = folder / "http.csv"
+
+    def one_more(self: _lines.Counter) -> _lines.LineScan:
+        scan = finish(self)
+        scan.records += int(self._has_header is False)  # only the header-less http.csv
+        return scan
+
+    def one_more_too(path: Path, *args: Any, **kwargs: Any) -> _lines.LineScan:
+        scan = normalise(path, *args, **kwargs)
+        scan.records += int(path == wanted)
+        return scan
+
+    monkeypatch.setattr(_lines.Counter, "finish", one_more)
+    monkeypatch.setattr(ingest_module, "normalise", one_more_too)
+    done = CliRunner().invoke(app, ["--workspace", str(tmp_path / "ws"), "ingest", "cert",
+                                    str(folder)])
+    assert done.exit_code == 1, done.output
+    assert "+1 unaccounted; nothing of this file was stored" in done.output
+    assert "logon.csv" in done.output  # the rest of the folder was ingested
