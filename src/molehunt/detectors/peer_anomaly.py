@@ -66,9 +66,10 @@ MEASURE_FAMILIES: Mapping[str, str] = {
                     "removable_media"),
     **dict.fromkeys(("events_after_hours", "events_weekend", "logons_off_hours",
                      "events_out_off_hours"), "off_hours"),
-    **dict.fromkeys(("events_out", "bytes_out"), "outbound_volume"),
-    **dict.fromkeys(("emails_sent", "emails_external_sent", "attachments_out_email",
-                     "bytes_out_email"), "mail_volume"),
+    # everything that left counts mail too (where only mail is logged, it is the same
+    # number); each other channel has a family of its own
+    **dict.fromkeys(("events_out", "bytes_out", "emails_sent", "emails_external_sent",
+                     "attachments_out_email", "bytes_out_email"), "outbound_volume"),
     **dict.fromkeys(("recipients_first_seen", "recipient_domains_first_seen"),
                     "mail_recipients_new"),
     **dict.fromkeys(("visits_cloud_storage", "uploads_cloud_storage", "web_uploads"),
