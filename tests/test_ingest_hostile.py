@@ -154,6 +154,9 @@ def test_an_unknown_encoding_is_a_setting_error(tmp_path: Path) -> None:
     (tmp_path / "molehunt.toml").write_text('encoding = "klingon"\n')
     with pytest.raises(ConfigError, match="unknown encoding"):
         Settings.load(tmp_path)
+    (tmp_path / "molehunt.toml").write_text("latest_event_days_ahead = 3000000\n")
+    with pytest.raises(ConfigError, match="from 0 to 36500"):
+        Settings.load(tmp_path)
 
 
 def test_empty_lines_and_quoted_line_breaks_are_no_loss(workspace: Workspace,
@@ -209,7 +212,7 @@ def test_implausible_times_are_quarantined_with_a_reason(workspace: Workspace,
 def test_the_plausible_window_is_a_setting(workspace: Workspace, tmp_path: Path) -> None:
     workspace.root.mkdir(parents=True, exist_ok=True)
     (workspace.root / "molehunt.toml").write_text("earliest_event = 2010-01-05\n"
-                                                  "latest_event_days_ahead = 40000\n")
+                                                  "latest_event_days_ahead = 36500\n")
     folder = _folder(tmp_path)
     (folder / "logon.csv").write_text("id,date,user,pc,activity\n"
                                       "{A},01/04/2010 07:00:00,U1,PC-1,Logon\n"
@@ -221,8 +224,9 @@ def test_the_plausible_window_is_a_setting(workspace: Workspace, tmp_path: Path)
 
 def test_a_future_dated_row_does_not_stop_scoring(workspace: Workspace, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """At 7d28abf one stored row dated 2099 made every later run say "no new days to score".
-    Ingest refuses such rows now; a store that holds one from before must still go on."""
+    """At 7d28abf one stored row dated 2099 made every later run say "no new days to score",
+    and a year-9999 row crashed ``run`` (OverflowError). Ingest refuses such rows now; a store
+    that holds them from before must still go on."""
     from molehunt.pipeline import run_detection
 
     monkeypatch.setattr(ingest_module, "plausible_window",
@@ -236,7 +240,8 @@ def test_a_future_dated_row_does_not_stop_scoring(workspace: Workspace, tmp_path
                                           + "\n" + extra)
         return folder
 
-    ingest_cert(workspace, logons("a", range(4, 9), "{F},01/05/2099 08:00:00,U1,PC-1,Logon\n"))
+    ingest_cert(workspace, logons("a", range(4, 9), "{F},01/05/2099 08:00:00,U1,PC-1,Logon\n"
+                                                    "{G},12/31/9999 23:00:00,U2,PC-2,Logon\n"))
     with workspace.locked():
         first = run_detection(workspace)
     assert (str(first.start), str(first.end)) == ("2010-01-04", "2010-01-08")

@@ -206,8 +206,9 @@ class Settings:
         if isinstance(earliest, datetime) or not isinstance(earliest, date):
             raise ConfigError("earliest_event must be a date (YYYY-MM-DD)", where=str(path))
         ahead = raw.get("latest_event_days_ahead", cls.latest_event_days_ahead)
-        if not isinstance(ahead, int) or isinstance(ahead, bool) or ahead < 0:
-            raise ConfigError("latest_event_days_ahead must be a whole number, 0 or more",
+        if not isinstance(ahead, int) or isinstance(ahead, bool) or not 0 <= ahead <= 36_500:
+            # a century ahead at most: a wider window would let a year-9999 row in
+            raise ConfigError("latest_event_days_ahead must be a whole number from 0 to 36500",
                               where=str(path))
         min_hits = raw.get("content_min_hits", 2)
         if not isinstance(min_hits, int) or min_hits < 1:
