@@ -159,13 +159,15 @@ class Counter:
         return LineScan(records=lines - int(self._has_header))
 
 
-def count_records(path: Path, has_header: bool) -> LineScan:
-    """Count a file's records by reading its (decompressed) bytes once."""
+def decompress_counted(path: Path, target: Path, has_header: bool) -> LineScan:
+    """Decompress a ``.gz`` to ``target``, counting its records on the way with a
+    :class:`Counter`; a stream that breaks off sets ``needs_copy``."""
     counter = Counter(has_header)
-    with open_binary(path) as handle:
+    with open_binary(path) as handle, open(target, "wb") as out:
         try:
             while chunk := _read_some(handle):
                 counter.feed(chunk)
+                out.write(chunk)
         except GZIP_ERRORS as error:
             counter.damaged(error)
     return counter.finish()

@@ -59,8 +59,8 @@ from molehunt.sources._lines import (
     GZIP_ERRORS,
     LineScan,
     count_lines,
-    count_records,
     declared_copy_reason,
+    decompress_counted,
     normalise,
     utf8_lines,
 )
@@ -450,8 +450,9 @@ class _Digest:
         """Hash and count now, in this thread."""
         try:
             if is_gzip(self.path):
+                # counted where it is decompressed (see Ingestor.ingest_csv)
                 self._value = file_digest(self.path)[1]
-                self._scan = count_records(self.path, self.has_header)
+                self._scan = LineScan(needs_copy="counted where it is decompressed")
             else:
                 counter = LineCounter(self.has_header)
                 self._value = file_digest(self.path, counter=counter)[1]
@@ -1093,17 +1094,27 @@ class Ingestor:
         staging = self.workspace.new_staging(batch_id)
         staged: tuple[_Staged, list[BadRow]] | None = None
         scan: LineScan | None = None
+        source = path
+        if needs_copy is None and is_gzip(path):
+            # decompressed once, here, and counted on the way: counting the .gz apart would
+            # decompress it twice, and DuckDB reads a plain file in parallel, a .gz not
+            source = staging / "decompressed.csv"
+            self.progress(f"decompressing {path.name}", None)
+            scan = decompress_counted(path, source, has_header)
+            needs_copy = scan.needs_copy
         if needs_copy is None:
             # the usual case: DuckDB reads the file as it is while it is hashed and counted
             try:
-                staged = self._read_csv(path, path, layout, ctx, staging, batch_id, has_header)
+                staged = self._read_csv(path, source, layout, ctx, staging, batch_id,
+                                        has_header)
             except SourceError:
                 # DuckDB refuses what the careful reader can read (it is stricter about line
                 # ends than the quick count can afford to check); that one has the last word
-                scan = digest.scan()
+                scan = digest.scan() if source == path else scan
                 staging = self.workspace.new_staging(batch_id)
             else:
-                scan = digest.scan()
+                scan = digest.scan() if source == path else scan
+                assert scan is not None
                 if scan.needs_copy is not None or not _adds_up(scan, *staged):
                     # an empty line or a quoted line break, which the quick count takes for
                     # records, or rows lost: the careful reader decides which
@@ -1115,6 +1126,7 @@ class Ingestor:
             scan = normalise(path, copy, has_header, len(layout.columns), encoding)
             staged = self._read_csv(path, copy, layout, ctx, staging, batch_id, has_header)
             copy.unlink()
+        (staging / "decompressed.csv").unlink(missing_ok=True)
         assert scan is not None
         result, bad_rows = staged
         bad_rows.extend(scan.bad)
