@@ -84,7 +84,9 @@ def test_ingest_cert_reads_csv_and_jsonl_but_never_answers(workspace: Workspace,
         ("events.jsonl", "jsonl.events", "ingested"),
     ]
     assert summary.rows_quarantined == 0 and quarantine(workspace) == []
-    assert summary.notes == [f"skipped {folder / 'answers'}: ground truth is never ingested"]
+    assert summary.notes == [
+        "ignored 1 file that is not *.csv/*.csv.gz/*.jsonl/*.jsonl.gz: company.json",
+        f"skipped {folder / 'answers'}: ground truth is never ingested"]
     assert not any("answers" in r.path for r in workspace.records())
     assert {p: p.read_bytes() for p in truth} == truth
     by_id = {e["event_id"]: e for e in events(workspace)}

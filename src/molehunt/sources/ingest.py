@@ -203,10 +203,11 @@ class IngestSummary:
 
 
 # -- finding files --------------------------------------------------------------------------
-def walk_inputs(folder: Path, patterns: Sequence[str]
+def walk_inputs(folder: Path, patterns: Sequence[str], ignored: list[Path] | None = None
                 ) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The regular files under ``folder`` whose names match ``patterns``, in path order, and
-    every folder or matching file that is not read, with the reason.
+    every folder or matching file that is not read, with the reason. Files whose names match
+    no pattern are added to ``ignored``, when given.
 
     ``Path.rglob`` passes over an unreadable folder without a word and does not follow a
     linked one (Python 3.11), and it lists a FIFO named ``logon.csv``, whose reading would
@@ -234,6 +235,8 @@ def walk_inputs(folder: Path, patterns: Sequence[str]
                                           " links to by its own path)"))
                     continue
                 if not any(fnmatch.fnmatchcase(entry.name, p) for p in patterns):
+                    if ignored is not None:
+                        ignored.append(path)
                     continue
                 mode = entry.stat().st_mode
             except OSError as error:
@@ -835,11 +838,20 @@ class Ingestor:
         summary = IngestSummary()
         plan: list[_Planned] = []
         patterns = _RECORD_PATTERNS if records else _CERT_PATTERNS
-        candidates, not_read = walk_inputs(folder, patterns)
+        others: list[Path] = []
+        candidates, not_read = walk_inputs(folder, patterns, others)
         answers: set[Path] = set()
         for path, reason in not_read:
             if _answers_folder(folder, path) is None:
                 summary.skip(path, reason)
+        others = sorted(p for p in others if _answers_folder(folder, p) is None)
+        if others:
+            # named, but no skip: a readme or company.json next to the logs is no input
+            shown = ", ".join(p.relative_to(folder).as_posix() for p in others[:5])
+            more = f" and {len(others) - 5:,} more" if len(others) > 5 else ""
+            files = "file that is" if len(others) == 1 else "files that are"
+            summary.notes.append(f"ignored {len(others):,} {files} not {'/'.join(patterns)}:"
+                                 f" {shown}{more}")
         for path in candidates:
             truth = _answers_folder(folder, path)
             if truth is not None:
