@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a molehunt error (one line, traceback only with ``--deb
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,11 +16,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from molehunt.config import workspace_from_env
-from molehunt.errors import MolehuntError
+from molehunt.errors import MolehuntError, describe_os_error
 from molehunt.store.workspace import Workspace
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -108,7 +110,7 @@ def _print_summary(summary: Any, strict: bool) -> int:
             console.print(
                 f"[yellow]warning:[/yellow] {result.path}: {result.rows_quarantined:,} rows"
                 f" quarantined ({format_reasons(result.quarantined_by_reason)});"
-                " see `molehunt status`",
+                f" see `molehunt quarantine show --file {shlex.quote(Path(result.path).name)}`",
                 highlight=False,
             )
     for result in summary.failed:
@@ -247,6 +249,117 @@ def status(
         return 0
 
     _run(action)
+
+
+# -- quarantine: the rows that could not be stored -------------------------------------------
+quarantine_app = typer.Typer(no_args_is_help=True, help="See the rows ingest could not store:"
+                             " file, line, reason and raw text.")
+app.add_typer(quarantine_app, name="quarantine")
+FileOption = Annotated[str | None, typer.Option(
+    "--file", help="Only this input file: its path, or its last parts (logon.csv).")]
+ReasonOption = Annotated[str | None, typer.Option(
+    "--reason", help="Only this reason, or the reasons starting with it (any case).")]
+SupersededOption = Annotated[bool, typer.Option(
+    "--include-superseded", help="Also the rows of files ingested again since.")]
+
+
+def _quarantine_reader(file: str | None, reason: str | None, superseded: bool) -> Any:
+    from molehunt.store.quarantine import QuarantineFilter, QuarantineReader
+
+    return QuarantineReader(Workspace(state.workspace),
+                            QuarantineFilter(file, reason, superseded))
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    file: FileOption = None,
+    reason: ReasonOption = None,
+    include_superseded: SupersededOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Count the quarantined rows per file and reason."""
+    from rich.text import Text
+
+    def action() -> int:
+        with _quarantine_reader(file, reason, include_superseded) as reader:
+            counts = reader.counts()
+        total = sum(c.rows for c in counts)
+        if as_json:
+            out.print_json(json.dumps({"quarantined_total": total, "by_file_and_reason": [
+                {"file": c.file, "reason": c.reason, "rows": c.rows} for c in counts]}))
+            return 0
+        if not counts:
+            out.print("quarantine: empty" + (" (for this selection)" if file or reason else ""))
+            return 0
+        table = Table(title=f"quarantine: {total:,} rows", title_justify="left")
+        table.add_column("file", overflow="fold")
+        table.add_column("reason", overflow="fold")
+        table.add_column("rows", justify="right")
+        for count in counts:
+            table.add_row(Text(count.file), Text(count.reason), f"{count.rows:,}")
+        out.print(table)
+        return 0
+
+    _run(action)
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    file: FileOption = None,
+    reason: ReasonOption = None,
+    include_superseded: SupersededOption = False,
+    limit: Annotated[int, typer.Option(help="Rows to show at most.", min=1)] = 50,
+    offset: Annotated[int, typer.Option(help="Rows to pass over first.", min=0)] = 0,
+) -> None:
+    """Show quarantined rows by file and line: reason, detail and the raw text.
+
+    Control characters of the raw text are shown as \\xNN, so a hostile line cannot drive
+    the terminal.
+    """
+    from molehunt.store.quarantine import printable
+
+    def action() -> int:
+        with _quarantine_reader(file, reason, include_superseded) as reader:
+            total = reader.total()
+            shown = 0
+            for row in reader.rows(limit, offset):
+                where = f"{row['file']}:{row['line']}" if row["line"] is not None else row["file"]
+                detail = f" ({row['detail']})" if row["detail"] else ""
+                typer.echo(printable(f"{where}: {row['reason']}{detail}"))
+                typer.echo("    " + printable(row["raw"] or ""))
+                shown += 1
+        if shown == 0:
+            console.print(f"no quarantined rows to show ({total:,} selected)", highlight=False)
+        elif shown < total:
+            console.print(f"rows {offset + 1:,} to {offset + shown:,} of {total:,}; more with"
+                          f" --offset {offset + shown} (and --limit)", highlight=False)
+        return 0
+
+    _run(action)
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    out_file: Annotated[Path, typer.Option("--out", help="A .csv or .jsonl file.")],
+    file: FileOption = None,
+    reason: ReasonOption = None,
+    include_superseded: SupersededOption = False,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="csv or jsonl (default: by the file's extension).")] = None,
+) -> None:
+    """Write the quarantined rows (file, line, layout, reason, detail, raw, batch) to CSV or
+    JSONL. CSV cells that a spreadsheet could take for a formula start with ' ."""
+    from molehunt.store.quarantine import export_format, export_quarantine
+
+    def action() -> int:
+        chosen = export_format(out_file, fmt)
+        with _quarantine_reader(file, reason, include_superseded) as reader:
+            rows = export_quarantine(reader, out_file, chosen)
+        console.print(f"wrote {rows:,} quarantined rows to {out_file}", highlight=False)
+        return 0
+
+    _run(action)
+# -- end of quarantine --------------------------------------------------------------------------
 
 
 features_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
@@ -860,6 +973,11 @@ def main() -> None:
     except Exception as error:  # an unexpected bug: still one line unless --debug
         if state.debug or "--debug" in sys.argv:
             raise
+        classified = describe_os_error(error)
+        if classified is not None:  # a full disk, a read-only file system, a permission
+            console.print(f"[red]error:[/red] {escape(classified)}", highlight=False,
+                          soft_wrap=True)
+            sys.exit(EXIT_ERROR)
         text = str(error).strip()
         first_line = text.splitlines()[0] if text else ""
         console.print(f"[red]internal error:[/red] {type(error).__name__}: {first_line}"

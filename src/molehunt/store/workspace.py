@@ -6,6 +6,7 @@ Layout of a workspace::
     manifest.sqlite             ingested files and their batches
     events/day=YYYY-MM-DD/<batch>_<n>.parquet
     quarantine/<batch>.parquet  rows that could not be stored, with file, line and reason
+                                (a later batch of the same file supersedes a batch's rows)
     ldap/<batch>.parquet        monthly directory snapshots as read
     directory_rows/<batch>.parquet  directory rows given directly (JSONL)
     hr_events/<batch>.parquet
@@ -162,13 +163,38 @@ class Workspace:
             if part.name.split("_", 1)[0] in committed
         ]
 
-    def table_files(self, table: str) -> list[Path]:
-        """Files of a per-batch table that belong to committed batches."""
+    def table_files(self, table: str, include_superseded: bool = False) -> list[Path]:
+        """Files of a per-batch table that belong to committed batches.
+
+        For ``quarantine``, the files of batches superseded by a later batch of the same file
+        (see :meth:`superseded_batches`) are left out unless ``include_superseded``.
+        """
         folder = self.table_dir(table)
         if not folder.exists():
             return []
         committed = self.committed_batches()
+        if table == "quarantine" and not include_superseded:
+            committed -= self.superseded_batches()
         return [p for p in sorted(folder.glob("*.parquet")) if p.stem in committed]
+
+    def superseded_batches(self) -> set[str]:
+        """Committed batches of a file that a later committed batch of the same file replaces.
+
+        "The same file" is the same resolved path (``FileRecord.path``: absolute, links
+        resolved) read by the same layout (``FileRecord.layout``, which for an LDAP snapshot
+        includes its month). A file re-ingested there after a fix (other content: the same
+        content is skipped and makes no batch) is read whole again, so its new batch's
+        quarantine replaces the earlier one; the rows it stored stay stored.
+        """
+        if not self.exists():
+            return set()
+        with self.manifest(write=False) as db:
+            rows = db.execute(
+                "SELECT b.batch_id FROM batches b WHERE b.state='committed' AND EXISTS ("
+                " SELECT 1 FROM batches n WHERE n.state='committed' AND n.path=b.path"
+                " AND n.layout=b.layout AND (n.committed_at, n.started_at, n.batch_id)"
+                " > (b.committed_at, b.started_at, b.batch_id))").fetchall()
+        return {str(r[0]) for r in rows}
 
     def table_files_by_commit(self, table: str) -> list[Path]:
         """Files of a per-batch table that belong to committed batches, oldest commit first."""
