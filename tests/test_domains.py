@@ -47,5 +47,5 @@ def test_settings_file(tmp_path: Path) -> None:
     assert settings.company_domains == ("corp.example",)
     assert settings.threads == 1
     (tmp_path / "molehunt.toml").write_text("colour = 'blue'\n")
-    with pytest.raises(ConfigError, match="unknown settings"):
+    with pytest.raises(ConfigError, match="unknown setting"):
         Settings.load(tmp_path)

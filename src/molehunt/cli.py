@@ -40,6 +40,7 @@ _STRICT_HELP = "Exit 3 when any row is quarantined or any input file or folder i
 class _State:
     workspace: Path = Path("workspace")
     debug: bool = False
+    wait: float = 0.0
 
 
 state = _State()
@@ -51,10 +52,14 @@ def main_options(
         "--workspace", "-w", help="Workspace folder (default ./workspace or $MOLEHUNT_WORKSPACE)."
     )] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    wait: Annotated[float, typer.Option(
+        "--wait", metavar="SECONDS", min=0, help="When another molehunt process is writing the"
+        " workspace, wait up to this long for it to finish (default: refuse at once).")] = 0.0,
 ) -> None:
     """Global options."""
     state.workspace = workspace_from_env(workspace)
     state.debug = debug
+    state.wait = wait
 
 
 @contextmanager
@@ -143,7 +148,7 @@ def ingest_cert(
     from molehunt.sources.ingest import Ingestor
 
     def action() -> int:
-        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+        with Workspace(state.workspace).locked(state.wait) as workspace, _progress() as progress:
             summary = Ingestor(workspace, progress, strict).ingest_cert(folder, skip_unknown)
         return _print_summary(summary, strict)
 
@@ -166,7 +171,7 @@ def ingest_auto(
     from molehunt.sources.ingest import Ingestor
 
     def action() -> int:
-        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+        with Workspace(state.workspace).locked(state.wait) as workspace, _progress() as progress:
             summary = Ingestor(workspace, progress, strict).ingest_auto(folder, skip_unknown)
         return _print_summary(summary, strict)
 
@@ -186,7 +191,8 @@ def _record_family_command(family: str, title: str) -> None:
         from molehunt.sources.ingest import Ingestor
 
         def action() -> int:
-            with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+            with Workspace(state.workspace).locked(state.wait) as workspace, \
+                    _progress() as progress:
                 summary = Ingestor(workspace, progress, strict).ingest_records(paths, family,
                                                                        skip_unknown)
             return _print_summary(summary, strict)
@@ -225,7 +231,7 @@ def ingest_jsonl(
     from molehunt.sources.ingest import Ingestor
 
     def action() -> int:
-        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+        with Workspace(state.workspace).locked(state.wait) as workspace, _progress() as progress:
             summary = Ingestor(workspace, progress, strict).ingest_jsonl(files, table, source)
         return _print_summary(summary, strict)
 
@@ -249,6 +255,49 @@ def status(
         return 0
 
     _run(action)
+
+
+# -- config: the workspace's settings --------------------------------------------------------
+config_app = typer.Typer(no_args_is_help=True, help="The workspace's settings (molehunt.toml).")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("check")
+def config_check(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Validate <workspace>/molehunt.toml and print the effective settings (defaults filled
+    in) as TOML, or the one line that says what is wrong (exit 1).
+
+    Checks every key's type and bounds, the detector sections (names, parameters, enabled)
+    and that the domain category files can be read.
+    """
+    import tomllib
+
+    from molehunt.config import SETTINGS_FILE, Settings
+    from molehunt.detectors import build
+    from molehunt.domains import load_domain_categories
+    from molehunt.errors import ConfigError, DetectorError
+
+    def action() -> int:
+        settings = Settings.load(state.workspace)
+        path = state.workspace / SETTINGS_FILE
+        try:
+            build(settings.detectors)
+        except DetectorError as error:  # [detectors.<name>] of this file
+            raise ConfigError(error.message, where=str(path)) from None
+        load_domain_categories(settings.domain_category_files, settings.competitors)
+        text = settings.to_toml()
+        if as_json:
+            out.print_json(json.dumps(tomllib.loads(text), default=str))
+        else:
+            typer.echo(text, nl=False)
+        console.print(f"{path}: valid" if path.exists() else
+                      f"no {path}: the defaults apply", highlight=False)
+        return 0
+
+    _run(action)
+# -- end of config ------------------------------------------------------------------------------
 
 
 # -- quarantine: the rows that could not be stored -------------------------------------------
@@ -381,7 +430,7 @@ def features(
     from molehunt.features.build import build_features
 
     def action() -> int:
-        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+        with Workspace(state.workspace).locked(state.wait) as workspace, _progress() as progress:
             summary = build_features(workspace, backend, rebuild=rebuild,
                                      progress=lambda _step, done: progress("features", done))
         if as_json:
@@ -506,7 +555,7 @@ def protect_add_command(
     from molehunt.content.protect import protect_add
 
     def action() -> int:
-        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+        with Workspace(state.workspace).locked(state.wait) as workspace, _progress() as progress:
             result = protect_add(workspace, paths, label, project, progress)
         for document in result.added:
             verb = "replaced" if document.doc_id in result.replaced else "added"
@@ -532,7 +581,7 @@ def protect_import_command(
     from molehunt.content.protect import protect_from_store
 
     def action() -> int:
-        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+        with Workspace(state.workspace).locked(state.wait) as workspace, _progress() as progress:
             result = protect_from_store(workspace, min_sensitivity, progress)
         out.print(f"protected {len(result.added):,} documents ({len(result.replaced):,}"
                   f" replaced, {len(result.unchanged):,} unchanged)", highlight=False)
@@ -577,7 +626,7 @@ def protect_remove_command(
     from molehunt.content.protect import protect_remove
 
     def action() -> int:
-        with Workspace(state.workspace).locked() as workspace:
+        with Workspace(state.workspace).locked(state.wait) as workspace:
             removed = protect_remove(workspace, items)
         for doc_id in removed:
             out.print(f"removed {doc_id}", highlight=False)
@@ -641,7 +690,7 @@ def protect_scan_command(
             days = date.fromisoformat(first), date.fromisoformat(last)
         except ValueError:
             raise ConfigError("--from and --to must be YYYY-MM-DD dates") from None
-        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+        with Workspace(state.workspace).locked(state.wait) as workspace, _progress() as progress:
             for result in (match_events(workspace, *days, progress),
                            scan_foreign_markings(workspace, *days, progress)):
                 out.print(f"{result.table}: {result.rows:,} rows from"
@@ -845,7 +894,7 @@ def run_command(
     from molehunt.pipeline import results_dir, run_detection
 
     def action() -> int:
-        with Workspace(state.workspace).locked() as workspace, _progress() as progress:
+        with Workspace(state.workspace).locked(state.wait) as workspace, _progress() as progress:
             summary = run_detection(workspace, backend, rebuild=rebuild,
                                     features=not skip_features, progress=progress)
         if as_json:

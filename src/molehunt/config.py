@@ -1,7 +1,11 @@
 """Typed settings of a workspace.
 
 Settings live in ``<workspace>/molehunt.toml``; every key is optional. Environment variables
-override the workspace location (``MOLEHUNT_WORKSPACE``).
+override the workspace location (``MOLEHUNT_WORKSPACE``). :meth:`Settings.load` checks every
+key's type and bounds and names the key in its :class:`~molehunt.errors.ConfigError`: unknown
+keys (with a "did you mean"), ``threads`` from 1 to :func:`max_threads`, booleans only
+``true``/``false``, ``memory_limit`` as :func:`check_memory_limit` reads it.
+``molehunt config check`` prints the effective settings (:meth:`Settings.to_toml`).
 
 .. code-block:: toml
 
@@ -9,8 +13,8 @@ override the workspace location (``MOLEHUNT_WORKSPACE``).
     competitors = ["rival.example"]         # category "competitor" for web and e-mail
     domain_category_files = ["domains.csv"] # extra domain,category rows (relative to workspace)
     psychometric_enabled = false            # psychometric data is stored but never used unless true
-    memory_limit = "2GB"                    # DuckDB memory limit for ingestion
-    threads = 2
+    memory_limit = "2GB"                    # DuckDB memory limit for ingestion (or "50%")
+    threads = 2                             # 1 to 4 per core of the machine
     encoding = "utf-8"                      # of CSV input files (BOMs are recognised)
     earliest_event = 1990-01-01             # events before this date are quarantined
     latest_event_days_ahead = 1             # ... and those more than this many days after ingest
@@ -48,7 +52,9 @@ override the workspace location (``MOLEHUNT_WORKSPACE``).
 from __future__ import annotations
 
 import codecs
+import difflib
 import fnmatch
+import json
 import os
 import re
 import tomllib
@@ -73,6 +79,56 @@ def workspace_from_env(explicit: Path | None = None) -> Path:
         return explicit
     from_env = os.environ.get("MOLEHUNT_WORKSPACE")
     return Path(from_env) if from_env else DEFAULT_WORKSPACE
+
+
+#: Units of ``memory_limit`` (as DuckDB reads them, case-insensitive) → bytes.
+MEMORY_UNITS: dict[str, int] = {
+    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+}
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+|%)\s*$", re.IGNORECASE)
+#: The smallest ``memory_limit`` accepted, in bytes.
+MIN_MEMORY_LIMIT = 1000**2
+
+
+def max_threads() -> int:
+    """The most ``threads`` a workspace may ask for: four per core of this machine."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def check_memory_limit(value: object) -> str:
+    """``value`` if it is a memory size DuckDB reads (a number and a unit: ``2GB``,
+    ``512 MiB``; or a percentage of the machine's memory: ``50%``) of at least 1 MB, else a
+    :class:`ValueError` that says what is expected.
+
+    >>> check_memory_limit("1.5 GiB")
+    '1.5 GiB'
+    >>> check_memory_limit("lots")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: must be a size such as "2GB" or "512MiB" (units ...) ..., not "lots"
+    """
+    expected = ('must be a size such as "2GB" or "512MiB" (units KB, MB, GB, TB, KiB, MiB, GiB,'
+                ' TiB) or a percentage of the memory such as "50%"')
+    found = _MEMORY.match(value) if isinstance(value, str) else None
+    if found is None:
+        raise ValueError(f"{expected}, not {_shown(value)}")
+    number, unit = float(found.group(1)), found.group(2).lower()
+    if unit == "%":
+        if not 0 < number <= 100:
+            raise ValueError(f"as a percentage must be above 0 and at most 100,"
+                             f" not {_shown(value)}")
+        return str(value)
+    if unit not in MEMORY_UNITS:
+        raise ValueError(f"{expected}, not {_shown(value)}")
+    if number * MEMORY_UNITS[unit] < MIN_MEMORY_LIMIT:
+        raise ValueError(f"must be at least 1MB, not {_shown(value)}")
+    return str(value)
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key)
 
 
 @dataclass(frozen=True)
@@ -125,6 +181,30 @@ class Settings:
                 return encoding
         return self.encoding
 
+    def to_toml(self) -> str:
+        """Every setting, defaults included, as the text of a ``molehunt.toml`` that loads
+        to the same settings (plain keys first, then the tables).
+
+        >>> "threads = 2" in Settings(threads=2).to_toml().splitlines()
+        True
+        """
+        plain: list[str] = []
+        tables: list[str] = []
+        pair_tables = {"content_codenames", "content_patterns", "sensitivity_labels",
+                       "encodings"}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name in pair_tables:
+                tables.append(f"\n[{name}]")
+                tables += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value]
+            elif name == "detectors":
+                for detector, params in sorted(value.items()):
+                    tables.append(f"\n[detectors.{_toml_key(detector)}]")
+                    tables += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in params.items()]
+            else:
+                plain.append(f"{name} = {_toml_value(value)}")
+        return "\n".join(plain + tables) + "\n"
+
     @classmethod
     def load(cls, workspace: Path) -> Settings:
         """Read ``molehunt.toml`` from ``workspace`` (defaults when it does not exist)."""
@@ -135,10 +215,12 @@ class Settings:
             raw = tomllib.loads(path.read_text("utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"cannot read settings: {error}", where=str(path)) from error
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(raw) - known
+        known = sorted(cls.__dataclass_fields__)
+        unknown = sorted(set(raw) - set(known))
         if unknown:
-            raise ConfigError(f"unknown settings {sorted(unknown)}", where=str(path))
+            listed = ", ".join(_suggest(key, known) for key in unknown)
+            raise ConfigError(f"unknown setting{'s' if len(unknown) > 1 else ''} {listed}",
+                              where=str(path))
 
         def strings(key: str) -> tuple[str, ...]:
             value = raw.get(key, [])
@@ -147,8 +229,22 @@ class Settings:
             return tuple(value)
 
         threads = raw.get("threads", cls().threads)
-        if not isinstance(threads, int) or threads < 1:
-            raise ConfigError("threads must be a positive integer", where=str(path))
+        most = max_threads()
+        if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= most:
+            raise ConfigError(f"threads must be a whole number from 1 to {most} (4 per core,"
+                              f" {os.cpu_count() or 1} cores here), not {_shown(threads)}",
+                              where=str(path))
+
+        def boolean(key: str, value: object) -> bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{key} must be true or false (without quotes), not"
+                                  f" {_shown(value)}", where=str(path))
+            return value
+
+        try:
+            memory_limit = check_memory_limit(raw.get("memory_limit", "2GB"))
+        except ValueError as error:
+            raise ConfigError(f"memory_limit {error}", where=str(path)) from None
 
         def level(key: str, default: int) -> int:
             value = raw.get(key, default)
@@ -179,6 +275,9 @@ class Settings:
         if not isinstance(detectors, dict) or not all(
                 isinstance(v, dict) for v in detectors.values()):
             raise ConfigError("detectors must be tables [detectors.<name>]", where=str(path))
+        for name, params in detectors.items():
+            if "enabled" in params:
+                boolean(f"detectors.{name}.enabled", params["enabled"])
         half_life = raw.get("risk_half_life_days", 4.0)
         if not isinstance(half_life, int | float) or isinstance(half_life, bool) or half_life <= 0:
             raise ConfigError("risk_half_life_days must be a positive number", where=str(path))
@@ -211,7 +310,7 @@ class Settings:
             raise ConfigError("latest_event_days_ahead must be a whole number from 0 to 36500",
                               where=str(path))
         min_hits = raw.get("content_min_hits", 2)
-        if not isinstance(min_hits, int) or min_hits < 1:
+        if not isinstance(min_hits, int) or isinstance(min_hits, bool) or min_hits < 1:
             raise ConfigError("content_min_hits must be a positive integer", where=str(path))
         return cls(
             company_domains=tuple(d.lower() for d in strings("company_domains")),
@@ -219,8 +318,9 @@ class Settings:
             domain_category_files=tuple(
                 workspace / p for p in strings("domain_category_files")
             ),
-            psychometric_enabled=bool(raw.get("psychometric_enabled", False)),
-            memory_limit=str(raw.get("memory_limit", "2GB")),
+            psychometric_enabled=boolean("psychometric_enabled",
+                                         raw.get("psychometric_enabled", False)),
+            memory_limit=memory_limit,
             threads=threads,
             company_names=strings("company_names"),
             foreign_companies=strings("foreign_companies"),
@@ -243,3 +343,31 @@ class Settings:
             earliest_event=earliest,
             latest_event_days_ahead=ahead,
         )
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+
+
+def _toml_value(value: object) -> str:
+    """One value in TOML (strings in JSON's escapes, which TOML's basic strings share)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | date):
+        return value.isoformat() if isinstance(value, date) else repr(value)
+    if isinstance(value, str | Path):
+        return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}"
+                               for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _shown(value: object) -> str:
+    """A setting's value as it is written in TOML, for error messages."""
+    try:
+        return _toml_value(value)
+    except TypeError:
+        return repr(value)

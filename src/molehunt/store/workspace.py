@@ -258,16 +258,27 @@ class Workspace:
             yield active
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[Workspace]:
-        """Hold the workspace's writer lock, recovering any interrupted ingest first."""
+    def locked(self, wait: float = 0.0) -> Iterator[Workspace]:
+        """Hold the workspace's writer lock, recovering any interrupted ingest first.
+
+        When another process holds it, try again for up to ``wait`` seconds (0: refuse at
+        once), then refuse with a :class:`StoreError`.
+        """
         self.create()
         handle = open(self.root / ".lock", "w")  # noqa: SIM115 - held for the whole block
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise StoreError("another molehunt process is writing this workspace",
-                             where=str(self.root)) from None
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    handle.close()
+                    waited = f" (waited {wait:g} s)" if wait > 0 else ""
+                    raise StoreError(f"another molehunt process is writing this workspace"
+                                     f"{waited}", where=str(self.root)) from None
+                time.sleep(min(0.2, left))
         self._lock_file = handle
         try:
             self.recover()
