@@ -196,6 +196,18 @@ def test_disk_full_read_only_and_permission_are_one_classified_line(tmp_path: Pa
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(expected), (expected, result.stderr)
         assert "internal error" not in result.stderr
+    # DuckDB running out of space while it writes a file's batch: the input is not to blame
+    result = _with_failure(
+        workspace, "import molehunt.sources.ingest as i\n"
+        "def full(self, sql, label, progress):\n"
+        "    raise duckdb.IOException('IO Error: Could not write file"
+        " \"/ws/staging/b/events/data_0.parquet\": No space left on device')\n"
+        "i._Session.read_file = full", "ingest", "cert", str(folder))
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {folder}"), result.stderr
+    assert lines[0].endswith(": no space left on device while writing"
+                             " /ws/staging/b/events/data_0.parquet; nothing of this file was"
+                             " stored"), result.stderr
     # the export of the quarantine is classified the same way
     _molehunt("ingest", "cert", str(folder), workspace=workspace)
     result = _with_failure(

@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 
 from molehunt.config import Settings
 from molehunt.domains import DomainCategories, load_domain_categories
-from molehunt.errors import SourceError
+from molehunt.errors import SourceError, describe_os_error
 from molehunt.schema import (
     DOCUMENT_COLUMNS,
     EVENT_COLUMNS,
@@ -806,6 +806,10 @@ class Ingestor:
             yield session
         except duckdb.Error as error:
             shutil.rmtree(staging, ignore_errors=True)
+            classified = describe_os_error(error)  # a full disk is not the input's fault
+            if classified is not None:
+                raise SourceError(f"{classified}; nothing of this file was stored",
+                                  where=str(path)) from error
             raise SourceError(f"{step} failed ({type(error).__name__}: {_first_line(error)});"
                               " nothing of this file was stored", where=str(path)) from error
         finally:
