@@ -122,6 +122,9 @@ def test_a_fixed_file_supersedes_its_quarantine(tmp_path: Path) -> None:
     logon.write_text("\n".join(fixed) + "\n", "utf-8")
     again = _molehunt("ingest", "cert", str(folder), workspace=workspace)
     assert again.returncode == 0, again.stderr
+    assert (f"note: {logon}: supersedes the quarantine of this file's earlier ingest (7 rows,"
+            " batch ") in again.stderr
+    assert again.stderr.count("supersedes the quarantine") == 1  # the only file read again
     report = json.loads(_molehunt("quarantine", "list", "--json", "--file", "logon.csv",
                                   workspace=workspace).stdout)
     assert report["by_file_and_reason"] == [

@@ -111,6 +111,9 @@ def _print_summary(summary: Any, strict: bool) -> int:
     for note in summary.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     for result in summary.files:
+        if result.status == "ingested" and result.note:
+            console.print(f"[yellow]note:[/yellow] {escape(result.path)}: {escape(result.note)}",
+                          highlight=False, soft_wrap=True)
         if result.rows_quarantined:
             console.print(
                 f"[yellow]warning:[/yellow] {result.path}: {result.rows_quarantined:,} rows"

@@ -1036,7 +1036,7 @@ class Ingestor:
             if result.min_day or hr_first else None,
             max_day=result.max_day, state="committing",
         )
-        self.workspace.commit(Batch(batch_id, staging, record))
+        superseding = self._commit(Batch(batch_id, staging, record))
         notes = [", ".join(f"{shape}: {n}" for shape, n in shapes)] if shapes else []
         if kept_apart:
             notes.append(f"{kept_apart} by system or service accounts, kept apart in"
@@ -1045,7 +1045,7 @@ class Ingestor:
             notes.append(f"{hr_rows} HR records in hr_events")
         return FileResult(str(path), layout.name, "ingested", record.rows_read, stored,
                           result.duplicates, Counter(r.reason for r in bad),
-                          note="; ".join([*notes, *conflicts]),
+                          note="; ".join([*notes, *conflicts, *superseding]),
                           rows_conflicting=len(result.conflicts))
 
     def _flatten_records(self, path: Path, layout: RecordLayout, ctx: SqlContext,
@@ -1172,11 +1172,21 @@ class Ingestor:
             state="committing",
         )
         _fault_point("before_commit")
-        self.workspace.commit(Batch(batch_id, staging, record))
+        superseding = self._commit(Batch(batch_id, staging, record))
         return FileResult(str(path), layout_key, "ingested", record.rows_read, result.stored,
-                          result.duplicates, by_reason, note="; ".join([*scan.notes,
-                                                                         *conflicts]),
+                          result.duplicates, by_reason,
+                          note="; ".join([*scan.notes, *conflicts, *superseding]),
                           rows_conflicting=len(result.conflicts))
+
+    def _commit(self, batch: Batch) -> list[str]:
+        """Commit a staged batch; return the note to show when it supersedes the quarantine
+        of an earlier ingest of the same file (see :meth:`Workspace.superseded_batches`)."""
+        self.workspace.commit(batch)
+        previous = self.workspace.previous_batch(batch.batch_id)
+        if previous is None or not previous.rows_quarantined:
+            return []
+        return [f"supersedes the quarantine of this file's earlier ingest"
+                f" ({previous.rows_quarantined:,} rows, batch {previous.batch_id})"]
 
     def _settle_conflicts(self, result: _Staged, bad: list[BadRow]) -> list[str]:
         """Report duplicates whose content differs from the row kept; under ``strict`` they
@@ -1287,10 +1297,11 @@ class Ingestor:
             rows_duplicate=result.duplicates, min_day=result.min_day, max_day=result.max_day,
             state="committing",
         )
-        self.workspace.commit(Batch(batch_id, staging, record))
+        superseding = self._commit(Batch(batch_id, staging, record))
         return FileResult(str(path), layout, "ingested", record.rows_read, result.stored,
                           result.duplicates, Counter(r.reason for r in bad),
-                          note="; ".join(conflicts), rows_conflicting=len(result.conflicts))
+                          note="; ".join([*conflicts, *superseding]),
+                          rows_conflicting=len(result.conflicts))
 
     def _stage_events(self, session: _Session, layout: FileLayout, ctx: SqlContext,
                       raw: str, staging: Path, batch_id: str, label: str) -> _Staged:

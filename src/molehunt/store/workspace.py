@@ -289,6 +289,20 @@ class Workspace:
             self._lock_file = None
 
     # -- manifest queries ----------------------------------------------------------------
+    def previous_batch(self, batch_id: str) -> FileRecord | None:
+        """The newest committed batch of the same file (path and layout) committed before
+        ``batch_id``: the one whose quarantine ``batch_id`` supersedes (see
+        :meth:`superseded_batches`), if any."""
+        with self.manifest(write=False) as db:
+            row = db.execute(
+                "SELECT p.* FROM batches b JOIN batches p ON p.path=b.path AND p.layout=b.layout"
+                " AND p.state='committed' AND p.batch_id<>b.batch_id"
+                " AND (p.committed_at, p.started_at, p.batch_id)"
+                " < (b.committed_at, b.started_at, b.batch_id)"
+                " WHERE b.batch_id=? ORDER BY p.committed_at DESC, p.started_at DESC,"
+                " p.batch_id DESC LIMIT 1", (batch_id,)).fetchone()
+        return _record(row) if row else None
+
     def find_ingested(self, sha256: str, size: int, layout: str) -> FileRecord | None:
         """The committed batch that already holds a file with this content, if any."""
         return self._committed_file("sha256", sha256, size, layout)
