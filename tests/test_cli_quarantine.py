@@ -68,6 +68,14 @@ def test_show_escapes_control_characters(tmp_path: Path) -> None:
     shown = _molehunt("quarantine", "show", workspace=tmp_path / "ws")
     assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
     assert "AGR0002,\\x1b[2J\\x1b]0;pwned\\x07,Logon,x" in shown.stdout
+    # a long raw text is cut on the terminal and kept whole in the export
+    (folder / "http.csv").write_text("id,date,user,pc,url,content\n{H1},01/04/2010 07:12:00,"
+                                     "AGR0002,PC-0001,http://a.example/" + "x" * 5000 + "\n")
+    assert _molehunt("ingest", "cert", str(folder), workspace=tmp_path / "ws").returncode == 0
+    long = _molehunt("quarantine", "show", "--file", "http.csv", workspace=tmp_path / "ws")
+    assert "… (+3,0" in long.stdout and "characters; `quarantine export` has them all" in (
+        long.stdout)
+    assert max(len(line) for line in long.stdout.splitlines()) < 2200
 
 
 def test_export_csv_is_formula_safe_and_jsonl_is_raw(tmp_path: Path) -> None:

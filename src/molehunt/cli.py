@@ -311,6 +311,8 @@ FileOption = Annotated[str | None, typer.Option(
     "--file", help="Only this input file: its path, or its last parts (logon.csv).")]
 ReasonOption = Annotated[str | None, typer.Option(
     "--reason", help="Only this reason, or the reasons starting with it (any case).")]
+#: Characters of a raw line that ``quarantine show`` prints.
+_SHOW_RAW_CHARS = 2000
 SupersededOption = Annotated[bool, typer.Option(
     "--include-superseded", help="Also the rows of files ingested again since.")]
 
@@ -366,7 +368,7 @@ def quarantine_show(
     """Show quarantined rows by file and line: reason, detail and the raw text.
 
     Control characters of the raw text are shown as \\xNN, so a hostile line cannot drive
-    the terminal.
+    the terminal; a raw text longer than 2,000 characters is cut there (export has it all).
     """
     from molehunt.store.quarantine import printable
 
@@ -378,7 +380,11 @@ def quarantine_show(
                 where = f"{row['file']}:{row['line']}" if row["line"] is not None else row["file"]
                 detail = f" ({row['detail']})" if row["detail"] else ""
                 typer.echo(printable(f"{where}: {row['reason']}{detail}"))
-                typer.echo("    " + printable(row["raw"] or ""))
+                raw = printable(row["raw"] or "")
+                if len(raw) > _SHOW_RAW_CHARS:  # a 4 MiB line would flood the terminal
+                    raw = (f"{raw[:_SHOW_RAW_CHARS]}… (+{len(raw) - _SHOW_RAW_CHARS:,}"
+                           " characters; `quarantine export` has them all)")
+                typer.echo("    " + raw)
                 shown += 1
         if shown == 0:
             console.print(f"no quarantined rows to show ({total:,} selected)", highlight=False)
