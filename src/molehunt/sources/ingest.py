@@ -754,9 +754,9 @@ def _gap(read: int, result: _Staged, quarantined: int) -> str:
             f" {read - accounted:+,} unaccounted; nothing of this file was stored")
 
 
-def _adds_up(scan: LineScan, result: _Staged, bad_rows: Sequence[BadRow]) -> bool:
-    """Whether every record counted is stored, a duplicate or quarantined."""
-    return result.stored + result.duplicates + len(bad_rows) == scan.records
+def _adds_up(read: int, result: _Staged, quarantined: int) -> bool:
+    """Whether every record counted (``read``) is stored, a duplicate or quarantined."""
+    return result.stored + result.duplicates + quarantined == read
 
 
 class UnaccountedRowsError(SourceError):
@@ -1131,7 +1131,8 @@ class Ingestor:
             else:
                 scan = digest.scan() if source == path else scan
                 assert scan is not None
-                if scan.needs_copy is not None or not _adds_up(scan, *staged):
+                if scan.needs_copy is not None or not _adds_up(scan.records, staged[0],
+                                                                len(staged[1])):
                     # an empty line or a quoted line break, which the quick count takes for
                     # records, or rows lost: the careful reader decides which
                     staged = None
@@ -1153,8 +1154,7 @@ class Ingestor:
             shutil.rmtree(staging, ignore_errors=True)
             return FileResult(str(path), layout_key, "skipped",
                               note=f"same content as batch {done.batch_id}")
-        accounted = result.stored + result.duplicates + len(bad_rows)
-        if accounted != scan.records:
+        if not _adds_up(scan.records, result, len(bad_rows)):
             shutil.rmtree(staging, ignore_errors=True)
             raise UnaccountedRowsError(_gap(scan.records, result, len(bad_rows)),
                                        where=str(path))
@@ -1283,8 +1283,7 @@ class Ingestor:
         bad.sort(key=lambda r: (r.line is None, r.line or 0))
         # every line is a row or quarantined (a blank line too): count them apart
         read = count_lines(path)
-        accounted = result.stored + result.duplicates + len(bad)
-        if accounted != read:
+        if not _adds_up(read, result, len(bad)):
             shutil.rmtree(staging, ignore_errors=True)
             raise UnaccountedRowsError(_gap(read, result, len(bad)), where=str(path))
         if bad:
