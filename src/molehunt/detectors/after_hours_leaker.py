@@ -39,22 +39,25 @@ class AfterHoursLeaker(Detector):
     ``episode_rows`` active days, so a daily paste-site reader's first visit to a leak site
     still counts). One signal alone
     scores low; two or three on one day
-    score high (new media counts toward two only when files were copied to it, and toward the
-    night only when it was connected off hours).
+    score high (new media counts toward two only when files were copied to it or it is the
+    person's first drive ever, whose copies a partial file log may miss, and toward the night
+    only when it was connected off hours).
 
     False positives: travellers (nights while travelling are not counted), late workers (their
     own baseline already includes late hours), IT staff
     with daily removable media (their usual is not zero), a one-off late deadline. A single
     paste-site upload by a developer scores low unless the other signals join it. A new
     device plugged in on a late night with nothing copied to it (a traveller charging a
-    phone, a new keyboard) counts as one weak signal, not as the night's second; nor does a
-    first device used by day on a day that also had an evening session. Nor does a
+    phone, a new keyboard) counts as one weak signal, not as the night's second, unless it is
+    the first drive the person ever used and the night is unusual for them on its own (its
+    cost: a traveller's first phone charge on an unusual night where no travel calendar is
+    seen); nor does a first device used by day on a day that also had an evening session. Nor does a
     "first" device in a person's first ``min_history_days`` observed days: for a new joiner,
     or a log source connected last month, every device is new.
     """
 
     name: ClassVar[str] = "after_hours_leaker"
-    version: ClassVar[int] = 11
+    version: ClassVar[int] = 12
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({
@@ -186,7 +189,11 @@ class AfterHoursLeaker(Detector):
         # person's history is long enough for "new" to mean anything, and when it is part of
         # the night's work (plugged in off hours) or of a leak: a first device used at the
         # office by day, on a day that also had an evening session, is two separate habits
-        filled = ibis.literal(True) if blind_copies else rows._files > 0
+        # a file log rarely covers every copy to a drive (CERT r4.2 has one, yet none of its
+        # scenario-1 drives has a file row): the person's first drive ever counts without a
+        # row; a drive merely unused for months still needs something copied to it
+        filled = ibis.literal(True) if blind_copies else (
+            (rows._files > 0) | (rows.device_first_use_1d > 0))
         copied = rows._media & filled & (
             rows.days_observed_1d >= self.min_history_days) & (
             (rows.device_connects_off_hours_1d > 0) | rows._leak)
