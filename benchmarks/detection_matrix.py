@@ -24,7 +24,9 @@ what organisation it ran on (``organisation``: the style of ``company.json`` and
 and ``random``, the knobs the seed drew).
 
 A cell whose evaluation JSON exists is not run again (an interrupted matrix resumes); the
-simulated organisation and the workspace are deleted once evaluated unless ``--keep``.
+simulated organisation and the workspace are deleted once evaluated unless ``--keep``; their
+small parts stay (``answers/`` and each variant's ``results-*/``: findings, risk and alerts, a
+few MB), so a failing cell can be read insider by insider without simulating it again.
 
     python benchmarks/detection_matrix.py --profiles full,cert-r4.2 --styles baseline,auto \\
         --seeds 101,102 --users 1000 --days 500 --out results.json
@@ -115,6 +117,13 @@ def _call(command: list[str], log: Path) -> None:
                                 check=False).returncode
     if status != 0:
         raise RuntimeError(f"exit {status}: {' '.join(command)}")
+
+
+def _keep_small(source: Path, target: Path) -> None:
+    """Copy ``source`` (a cell's answers or results) to ``target`` before its folder goes."""
+    if source.is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
 
 
 def _tail(log: Path, lines: int = 15) -> str:
@@ -292,8 +301,10 @@ class Matrix:
             result["evaluation"] = str(evaluation)
             results.append(result)
             if not self.args.keep:
+                _keep_small(folder / f"ws-{variant}" / "results", folder / f"results-{variant}")
                 shutil.rmtree(folder / f"ws-{variant}", ignore_errors=True)
         if not self.args.keep and all("error" not in r for r in results):
+            _keep_small(org / "answers", folder / "answers")
             shutil.rmtree(org, ignore_errors=True)
             shutil.rmtree(folder / "org.partial", ignore_errors=True)
         return results

@@ -68,3 +68,17 @@ def test_sparse_is_judged_over_the_scenarios_it_can_see(matrix: ModuleType) -> N
     systems = {"molehunt": ours, "baseline_isolation_forest": forest}
     assert matrix.judge("sparse", systems)["passed"] is False  # median 4.5 > 3
     assert matrix.judge("enterprise", systems)["passed"] is None
+
+
+def test_a_deleted_cell_keeps_its_answers_and_results(matrix: ModuleType, tmp_path: Path
+                                                      ) -> None:
+    """What a failing held-out cell needs to be read again (a few MB) outlives the
+    organisation and workspace (GBs) the matrix deletes."""
+    results = tmp_path / "ws-competitors" / "results" / "risk"
+    results.mkdir(parents=True)
+    (results / "part-0.parquet").write_bytes(b"risk rows")
+    matrix._keep_small(tmp_path / "ws-competitors" / "results", tmp_path / "results-competitors")
+    matrix._keep_small(tmp_path / "org" / "answers", tmp_path / "answers")
+    kept = tmp_path / "results-competitors" / "risk" / "part-0.parquet"
+    assert kept.read_bytes() == b"risk rows"
+    assert not (tmp_path / "answers").exists()
