@@ -6,8 +6,9 @@ keys. The key lives in ``<workspace>/console/pseudonym.key`` (mode 0600), outsid
 database, so a copy of the database alone does not link pseudonyms to people.
 
 Log text is full of identities (mail addresses, names in ``cc`` lists, personal addresses made
-of a name). :class:`Redactor` replaces every directory identity it recognises in a string by
-the person's pseudonym before the string is shown to anyone without a reveal.
+of a name, home folders, user names). :meth:`Pseudonyms.redact` replaces every directory
+identity it recognises in a string by the person's pseudonym before the string is shown to
+anyone without a reveal.
 """
 
 from __future__ import annotations
@@ -79,13 +80,59 @@ class Person:
     department: str | None = None
 
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+")
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w'-]*(?:[ .,_]+[A-Z][\w'-]*)+")
-_TOKEN = re.compile(r"[A-Za-z0-9]+")
+#: a word of a log string: letters and digits of any script (``_`` separates, as in ``jsmith_adm``)
+_WORD = re.compile(r"[^\W_]+")
+#: what may stand between the words of one name: "Ann Carol Moss", "ann.carol.moss",
+#: "Moss, Ann", "nina_zoe-jensen", "A. Moss" (not "@", "/" or "\\": a name does not span them)
+_NAME_GAP = re.compile(r"[\s.,_'-]{1,3}")
+#: a name form made of one derived word ("amoss", "annmoss") must be this long to be used:
+#: shorter ones collide with ordinary words and ids
+MIN_DERIVED_WORD = 5
+#: shown for a name form that more than one person has: redacted, but not attributed
+AMBIGUOUS = "[a name]"
 
 
-def _name_key(text: str) -> str:
-    return " ".join(re.split(r"[ ._,]+", text.strip().lower()))
+def _words(text: str) -> list[str]:
+    return [w.casefold() for w in _WORD.findall(text)]
+
+
+@dataclass(frozen=True)
+class _Form:
+    """One way a person's identity is written, as the words it is made of."""
+
+    alias: str
+    #: an initial and a surname ("A. Moss", "a.moss"): only where the text marks the initial
+    #: (a capital, or a dot after it), not "a moss garden"
+    initial: bool = False
+    #: the person's own identifier (user id, mail local part): it wins over a name form that
+    #: another person's name happens to make ("jsmith" the user id over John Smith's "jsmith")
+    exact: bool = False
+
+
+def _name_forms(person: Person) -> Iterable[_Form]:
+    """Every way of writing ``person``'s identity, keyed by its words (``_Form.alias`` holds
+    the words here, joined by spaces; the caller puts the pseudonym in)."""
+    def form(words: Iterable[str], initial: bool = False, exact: bool = False) -> _Form:
+        return _Form(" ".join(words), initial, exact)
+
+    yield form(_words(person.user_id), exact=True)
+    if person.email and "@" in person.email:
+        yield form(_words(person.email.split("@", 1)[0]), exact=True)
+    words = _words(person.name or "")
+    if len(words) < 2:
+        return
+    first, middle, last = words[0], words[1:-1], words[-1]
+    initials = first[0] + "".join(m[0] for m in middle)
+    yield form(words)                                   # Ann Carol Moss
+    yield form((first, last))                           # Ann Moss
+    yield form((last, first))                           # Moss, Ann
+    yield form((last, first, *middle))                  # Moss, Ann Carol
+    yield form((first[0], last), initial=True)          # A. Moss, a.moss
+    yield form((*initials, last), initial=True)         # A. C. Moss
+    yield form((initials, last), initial=True)          # AC Moss
+    for derived in (first + last, first[0] + last, last + first[0], initials + last):
+        if len(derived) >= MIN_DERIVED_WORD:
+            yield form((derived,))                      # annmoss, amoss, mossa, acmoss
 
 
 @dataclass
@@ -98,11 +145,11 @@ class Pseudonyms:
     def __post_init__(self) -> None:
         self._forward: dict[str, str] = {}
         self._back: dict[str, str] = {}
-        self._names: dict[str, str] = {}
-        self._local_parts: dict[str, str] = {}
-        self._ids: dict[str, str] = {}
-        #: redactions already made: log strings repeat (hosts, domains, file names) and the
-        #: regular expressions are the person page's main cost; emptied when people are added
+        #: every name form of every person, by its words (case-folded)
+        self._forms: dict[tuple[str, ...], _Form] = {}
+        self._longest = 1
+        #: redactions already made: log strings repeat (hosts, domains, file names) and
+        #: redaction is the person page's main cost; emptied when people are added
         self._redacted: dict[str, str] = {}
         for person in self.people.values():
             self._index(person)
@@ -111,13 +158,19 @@ class Pseudonyms:
         alias = pseudonym(self.key, person.user_id)
         self._forward[person.user_id] = alias
         self._back[alias] = person.user_id
-        self._ids[person.user_id.lower()] = alias
-        if person.name and len(person.name.split()) >= 2:
-            self._names[_name_key(person.name)] = alias
-        if person.email and "@" in person.email:
-            local = person.email.split("@", 1)[0].lower()
-            self._local_parts[local] = alias
-            self._names.setdefault(_name_key(local), alias)
+        for form in _name_forms(person):
+            words = tuple(form.alias.split())
+            if not words:
+                continue
+            mine = _Form(alias, form.initial, form.exact)
+            known = self._forms.get(words)
+            if known is None or (mine.exact and not known.exact):
+                self._forms[words] = mine
+            elif known.alias != alias and known.exact == mine.exact:
+                # two people share this form (two John Smiths): it is still a name
+                self._forms[words] = _Form(AMBIGUOUS, known.initial and mine.initial,
+                                           known.exact)
+            self._longest = max(self._longest, len(words))
         return alias
 
     def add(self, people: Iterable[Person]) -> None:
@@ -143,52 +196,68 @@ class Pseudonyms:
     def redact(self, text: str | None) -> str | None:
         """``text`` with every recognised identity replaced by a pseudonym.
 
+        A person is recognised by their user id, their mail address's local part (at any
+        domain) and their name written any usual way: in any case, with spaces, dots,
+        underscores or hyphens between its words ("nina.zoe.jensen" in a home-folder path),
+        without the middle names, surname first ("Moss, Ann"), with initials ("A. C. Moss"),
+        or run together as user names are ("amoss", "annmoss"). A form that two people share
+        is replaced by ``[a name]``. A first name or a surname alone is left as it is.
+
         >>> p = Pseudonyms(b"k" * 32, {"ACM2278": Person("ACM2278", "Ann Carol Moss",
         ...                                              "Ann.Carol.Moss@dtaa.com")})
         >>> p.redact("to Ann.Carol.Moss@dtaa.com, ann.carol.moss@gmail.com; cc Ann Carol Moss")
         'to P-BRETQ2MVDA@dtaa.com, P-BRETQ2MVDA@gmail.com; cc P-BRETQ2MVDA'
         >>> p.redact("logon by ACM2278 on PC-1")
         'logon by P-BRETQ2MVDA on PC-1'
+        >>> p.redact("/home/ann.moss/plan.docx; Moss, Ann; a moss garden; A. Moss; amoss_adm")
+        '/home/P-BRETQ2MVDA/plan.docx; P-BRETQ2MVDA; a moss garden; P-BRETQ2MVDA; P-BRETQ2MVDA_adm'
         """
         if not text:
             return text
         known = self._redacted.get(text)
         if known is not None:
             return known
-
-        def email(match: re.Match[str]) -> str:
-            local, _, domain = match.group(0).partition("@")
-            alias = self._local_parts.get(local.lower()) or self._names.get(_name_key(local))
-            return f"{alias}@{domain}" if alias else match.group(0)
-
-        def names(match: re.Match[str]) -> str:
-            run = match.group(0)
-            alias = self._names.get(_name_key(run))
-            if alias:
-                return alias
-            words = re.split(r"([ .,_]+)", run)  # words at even positions, separators odd
-            tokens = words[0::2]
-            for size in (4, 3, 2):
-                for start in range(len(tokens) - size + 1):
-                    candidate = " ".join(tokens[start:start + size]).lower()
-                    alias = self._names.get(candidate)
-                    if alias:
-                        head = "".join(words[:2 * start])
-                        tail = "".join(words[2 * (start + size) - 1:])
-                        return head + alias + (names_in(tail) if tail else "")
-            return run
-
-        def names_in(text: str) -> str:
-            return _CAPITALISED_RUN.sub(names, text)
-
-        def ids(match: re.Match[str]) -> str:
-            return self._ids.get(match.group(0).lower(), match.group(0))
-
-        redacted = _EMAIL.sub(email, text)
-        redacted = names_in(redacted)
-        redacted = _TOKEN.sub(ids, redacted)
+        redacted = self._replace_names(text)
         cache = self._redacted
         if len(cache) >= REDACTION_CACHE:
             cache = self._redacted = {}
         cache[text] = redacted
         return redacted
+
+    def _replace_names(self, text: str) -> str:
+        spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        words = [text[a:b].casefold() for a, b in spans]
+        out: list[str] = []
+        done = 0
+        index = 0
+        while index < len(words):
+            match = self._match_at(text, spans, words, index)
+            if match is None:
+                index += 1
+                continue
+            size, alias = match
+            out.append(text[done:spans[index][0]])
+            out.append(alias)
+            done = spans[index + size - 1][1]
+            index += size
+        out.append(text[done:])
+        return "".join(out)
+
+    def _match_at(self, text: str, spans: list[tuple[int, int]], words: list[str],
+                  index: int) -> tuple[int, str] | None:
+        """The longest name form starting at word ``index``: its size in words and alias."""
+        for size in range(min(self._longest, len(words) - index), 0, -1):
+            form = self._forms.get(tuple(words[index:index + size]))
+            if form is None:
+                continue
+            gaps = [text[spans[i][1]:spans[i + 1][0]] for i in range(index, index + size - 1)]
+            if not all(_NAME_GAP.fullmatch(gap) for gap in gaps):
+                continue
+            if form.initial:
+                initial = text[spans[index][0]:spans[index][1]]
+                surname = text[spans[index + size - 1][0]:spans[index + size - 1][1]]
+                marked = (initial.isupper() and surname[:1].isupper()) or gaps[0].startswith(".")
+                if not marked:
+                    continue
+            return size, form.alias
+        return None
