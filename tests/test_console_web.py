@@ -3,6 +3,7 @@ pseudonymity of every answer to an analyst, the alert/case workflow and the expo
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import re
@@ -11,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from console_fixture import PLANTED, ConsoleWorkspace, build
-from molehunt.cases.accounts import create_account, create_token
+from molehunt.cases.accounts import InputError, create_account, create_token
 from molehunt.cases.bundle import verify_bundle
 from molehunt.cases.models import ROLES, Account
 from molehunt.web.app import create_app
@@ -482,3 +484,77 @@ def test_api_tokens_are_listed_and_revoked_at_once(app_and_tokens: tuple[Any, di
     assert done.status_code == 303
     assert client.get("/api/v1/me", headers=as_(second)).status_code == 401
     assert "revoked" in browser.get("/settings").text
+
+
+def _hosts(made: ConsoleWorkspace) -> list[str]:
+    con = duckdb.connect()
+    rows = con.sql(f"SELECT DISTINCT host FROM read_parquet('{made.root}/events/**/*.parquet',"
+                   " union_by_name=true) WHERE host IS NOT NULL").fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def test_no_computer_name_reaches_an_analyst(app_and_tokens: tuple[Any, dict[str, str]],
+                                             made: ConsoleWorkspace, alert_ids: list[str]
+                                             ) -> None:
+    # one person's usual computer is as good as their name to anyone with the asset inventory
+    app, _ = app_and_tokens
+    texts = _texts_for_analyst(app, alert_ids)
+    hosts = _hosts(made)
+    assert hosts
+    pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(h)}(?![\w-])" for h in hosts),
+                         re.IGNORECASE)
+    leaks = {(url, m.group(0)) for url, text in texts.items() for m in pattern.finditer(text)}
+    assert leaks == set()
+    assert any(re.search(r"H-[A-Z2-7]{10}", t) for t in texts.values())
+
+
+def test_role_and_department_are_shown_only_for_groups_of_k(
+        app_and_tokens: tuple[Any, dict[str, str]], made: ConsoleWorkspace) -> None:
+    app, tokens = app_and_tokens
+    console = app.state.console
+    k = console.workspace_settings.console_min_group
+    con = duckdb.connect()
+    latest = con.sql(f"SELECT user_id, role, department FROM read_parquet("
+                     f"'{made.root}/directory.parquet') QUALIFY row_number() OVER (PARTITION BY"
+                     " user_id ORDER BY valid_from DESC NULLS LAST) = 1").fetchall()
+    pairs = collections.Counter((r, d) for _, r, d in latest)
+    departments = collections.Counter(d for _, _, d in latest)
+    roles = collections.Counter(r for _, r, _ in latest)
+    client = TestClient(app)
+    headers = {"Authorization": f"Bearer {tokens['analyst']}"}
+    seen = {"pair": 0, "hidden": 0}
+    for user_id, role, department in latest[:80]:
+        shown = client.get(f"/api/v1/people/{console.pseudonyms.of(user_id)}",
+                           headers=headers).json()
+        if pairs[(role, department)] >= k:
+            assert (shown["role"], shown["department"]) == (role, department)
+            seen["pair"] += 1
+        else:
+            expected = ((None, department) if departments[department] >= k
+                        else (role, None) if roles[role] >= k else (None, None))
+            assert (shown["role"], shown["department"]) == expected
+            assert "fewer than" in shown["context_hidden"]
+            seen["hidden"] += 1
+    assert seen["pair"] and seen["hidden"], seen
+
+
+def test_a_computer_is_allowlisted_by_the_pseudonym_the_console_showed(
+        app_and_tokens: tuple[Any, dict[str, str]], made: ConsoleWorkspace,
+        alert_ids: list[str]) -> None:
+    app, tokens = app_and_tokens
+    client = TestClient(app)
+    analyst = {"Authorization": f"Bearer {tokens['analyst']}"}
+    person = client.get(f"/api/v1/alerts/{alert_ids[2]}", headers=analyst).json()["person"]
+    page = client.get(f"/api/v1/people/{person}", headers=analyst).text
+    found = re.search(r"H-[A-Z2-7]{10}", page)
+    assert found, "the person page shows the computers of the person's events"
+    alert, shown = alert_ids[2], found.group(0)
+    response = client.post(f"/api/v1/alerts/{alert}/dismiss", json={
+        "reason": "shared kiosk in the lobby", "allowlist_kind": "host",
+        "allowlist_value": shown}, headers=analyst)
+    assert response.status_code == 200, response.text
+    allow = json.loads((made.root / "console" / "allowlists.json").read_text())
+    assert allow[-1]["kind"] == "host" and allow[-1]["value"] in _hosts(made)
+    with pytest.raises(InputError, match="no computer"):
+        app.state.console.add_allowlist(_principal(app, "admin"), "host", "H-AAAAAAAAAA",
+                                        "a pseudonym this console never showed")

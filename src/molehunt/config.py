@@ -45,6 +45,8 @@ keys (with a "did you mean"), ``threads`` from 1 to :func:`max_threads`, boolean
     risk_half_life_days = 4.0                    # how fast accumulated risk fades
     alert_budget_per_1000 = 0.5                  # people at band high per 1,000 per day, at most
     alert_budget_days = 90                       # ... on average over this many days
+    # console
+    console_min_group = 5                        # role, department shown only for groups this big
     [detectors.after_hours_leaker]               # per-detector parameters; enabled = false
     min_after_hours_z = 4.0
 """
@@ -166,6 +168,9 @@ class Settings:
     #: quarantined as implausible.
     earliest_event: date = date(1990, 1, 1)
     latest_event_days_ahead: int = 1
+    #: The console shows a person's role and department only where at least this many people
+    #: share them (k-anonymity: "Director · Cell Production" may be one person).
+    console_min_group: int = 5
 
     def encoding_for(self, path: Path, layout: str) -> str:
         """The encoding of one input file: the first ``[encodings]`` key that is its layout's
@@ -309,6 +314,11 @@ class Settings:
             # a century ahead at most: a wider window would let a year-9999 row in
             raise ConfigError("latest_event_days_ahead must be a whole number from 0 to 36500",
                               where=str(path))
+        min_group = raw.get("console_min_group", cls.console_min_group)
+        if not isinstance(min_group, int) or isinstance(min_group, bool) or not (
+                1 <= min_group <= 10_000):
+            raise ConfigError("console_min_group must be a whole number from 1 to 10000",
+                              where=str(path))
         min_hits = raw.get("content_min_hits", 2)
         if not isinstance(min_hits, int) or isinstance(min_hits, bool) or min_hits < 1:
             raise ConfigError("content_min_hits must be a positive integer", where=str(path))
@@ -342,6 +352,7 @@ class Settings:
             encodings=tuple((str(k), codec(f"encodings.{k}", v)) for k, v in encodings.items()),
             earliest_event=earliest,
             latest_event_days_ahead=ahead,
+            console_min_group=min_group,
         )
 
 

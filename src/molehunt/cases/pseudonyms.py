@@ -60,6 +60,17 @@ def pseudonym(key: bytes, user_id: str) -> str:
     return "P-" + base64.b32encode(digest).decode("ascii")[:10]
 
 
+def host_pseudonym(key: bytes, host: str) -> str:
+    """The pseudonym of a computer: one person's usual computer is as good as their name to
+    anyone with the asset inventory.
+
+    >>> host_pseudonym(b"k" * 32, "PC-1234")
+    'H-STLMEMKFIP'
+    """
+    digest = hmac.new(key, b"host\x00" + host.encode("utf-8"), hashlib.sha256).digest()
+    return "H-" + base64.b32encode(digest).decode("ascii")[:10]
+
+
 def is_pseudonym(text: str) -> bool:
     """Whether ``text`` has the form of a pseudonym.
 
@@ -147,6 +158,8 @@ class Pseudonyms:
         self._back: dict[str, str] = {}
         #: every name form of every person, by its words (case-folded)
         self._forms: dict[tuple[str, ...], _Form] = {}
+        self._hosts: dict[str, str] = {}
+        self._host_back: dict[str, str] = {}
         self._longest = 1
         #: redactions already made: log strings repeat (hosts, domains, file names) and
         #: redaction is the person page's main cost; emptied when people are added
@@ -183,6 +196,34 @@ class Pseudonyms:
                 added = True
         if added:
             self._redacted = {}
+
+    def add_hosts(self, hosts: Iterable[str | None]) -> None:
+        """Learn computer names, so that they are pseudonymised in free text too."""
+        added = False
+        for host in hosts:
+            if not host or host in self._hosts:
+                continue
+            alias = host_pseudonym(self.key, host)
+            self._hosts[host] = alias
+            self._host_back[alias] = host
+            words = tuple(_words(host))
+            if words and (words not in self._forms or not self._forms[words].exact):
+                self._forms[words] = _Form(alias, exact=True)
+                self._longest = max(self._longest, len(words))
+            added = True
+        if added:
+            self._redacted = {}
+
+    def host(self, host: str | None) -> str | None:
+        """The pseudonym of a computer name (learned from then on)."""
+        if not host:
+            return host
+        self.add_hosts([host])
+        return self._hosts[host]
+
+    def host_of(self, alias: str) -> str | None:
+        """The computer name behind a host pseudonym the console has shown."""
+        return self._host_back.get(alias)
 
     def of(self, user_id: str) -> str:
         """The pseudonym of a user id (computed even for people the directory lacks)."""

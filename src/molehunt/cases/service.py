@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from molehunt.cases.models import (
 from molehunt.cases.pseudonyms import Person, Pseudonyms, load_or_create_key, pseudonym
 from molehunt.cases.results import WorkspaceResults
 from molehunt.cases.store import CONSOLE_DIR, CaseStore
+from molehunt.store.workspace import Workspace
 
 BANDS = ("none", "low", "medium", "high", "critical")
 ALLOWLIST_KINDS = ("domain", "person", "device", "host", "recipient")
@@ -116,11 +118,38 @@ class Console:
         self._building: dict[tuple[Any, ...], threading.Lock] = {}
         self._building_lock = threading.Lock()
         self.pseudonyms = Pseudonyms(load_or_create_key(self.workspace / CONSOLE_DIR))
+        self.workspace_settings = Workspace(self.workspace).settings()
         self._load_people()
 
     def _load_people(self) -> None:
+        directory = self.results.directory()
         self.pseudonyms.add(Person(r["user_id"], r["name"], r["email"], r["role"],
-                                   r["department"]) for r in self.results.directory())
+                                   r["department"]) for r in directory)
+        self._group_sizes: Counter[tuple[str | None, str | None]] = Counter()
+        for r in directory:
+            role, department = r["role"] or None, r["department"] or None
+            self._group_sizes.update([(role, department), (role, None), (None, department)])
+
+    def _context(self, person: Person | None) -> dict[str, Any]:
+        """A person's role and department, each shown only where at least
+        ``console_min_group`` people share what is shown (k-anonymity): the pair where it is
+        common enough, else the department alone, else nothing; ``context_hidden`` says so."""
+        if person is None:
+            return {"role": None, "department": None, "context_hidden": None}
+        k = self.workspace_settings.console_min_group
+        role, department = person.role or None, person.department or None
+        sizes = self._group_sizes
+        if sizes[(role, department)] >= k:
+            return {"role": role, "department": department, "context_hidden": None}
+        hidden = (f"shared by fewer than {k} people: hidden so that it does not name the"
+                  " person")
+        if department is not None and sizes[(None, department)] >= k:
+            return {"role": None, "department": department, "context_hidden": "role " + hidden}
+        if role is not None and sizes[(role, None)] >= k:
+            return {"role": role, "department": None,
+                    "context_hidden": "department " + hidden}
+        return {"role": None, "department": None,
+                "context_hidden": "role and department " + hidden}
 
     # -- helpers -------------------------------------------------------------------------
     def _view(self, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]
@@ -221,6 +250,9 @@ class Console:
         return _iso(value)
 
     def _event(self, row: dict[str, Any]) -> dict[str, Any]:
+        # the computer is learned before the row is redacted, so its name gives way to its
+        # pseudonym in the host column and wherever else the row writes it (paths, targets)
+        self.pseudonyms.add_hosts([row.get("host")])
         shown = {k: v for k, v in row.items() if k != "user_id"}
         if shown.get("content") and len(str(shown["content"])) > 500:
             shown["content"] = str(shown["content"])[:500] + "…"
@@ -386,8 +418,7 @@ class Console:
         return {
             "person": alias, "ready": self.results.ready,
             "cannot_see": self.results.cannot_see(),
-            "role": person.role if person else None,
-            "department": person.department if person else None,
+            **self._context(person),
             "risk": [{"day": _iso(r["day"]), "risk": round(float(r["risk"]), 1),
                       "band": r["band"]} for r in risk],
             "latest_reasons": self._reasons(self.results.reasons_on(user_id, risk[-1]["day"])
@@ -778,6 +809,11 @@ class Console:
             raise InputError("an allowlist value has 1 to 512 characters")
         if kind == "person" and cleaned.startswith("P-"):
             cleaned = self.person_of(cleaned)
+        if kind == "host" and cleaned.startswith("H-"):
+            host = self.pseudonyms.host_of(cleaned)
+            if host is None:
+                raise InputError(f"no computer {cleaned!r} has been shown in this console")
+            cleaned = host
         session.add(AllowlistEntry(kind=kind, value=cleaned, reason=reason,
                                    created_by=principal.account_id))
         self._audit(session, principal, "allowlist.add", f"{kind}", reason)
