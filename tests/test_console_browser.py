@@ -86,6 +86,12 @@ def test_walk_and_nothing_planted_executes(server: str, tmp_path: Path) -> None:
         page.wait_for_selector("#alert-state")
         no_execution()
         shot("04-alert")
+        alert_url = page.url
+        # the analyst's thirty seconds: what fired, why and when, before any scrolling
+        summary = page.locator("#alert-summary").bounding_box()
+        assert summary is not None and summary["y"] + summary["height"] <= 1000, summary
+        assert page.locator("#alert-summary .top-reasons li").count() >= 1
+        assert page.locator("#alert-summary svg.timeline rect").count() > 1
         assert page.locator("text=<script>window.__xss = 1</script>").count() > 0
         page.locator("a[href^='/people/']").first.click()
         page.wait_for_selector("#person-title")
@@ -104,6 +110,13 @@ def test_walk_and_nothing_planted_executes(server: str, tmp_path: Path) -> None:
         page.wait_for_selector("text=interviewed")
         no_execution()
         shot("06-case")
+        # an event of the alert's evidence goes to the case in one click
+        page.goto(alert_url)
+        event_id = page.locator("table.events tbody tr td").first.inner_text()
+        page.locator("table.events button", has_text="attach").first.click()
+        page.wait_for_selector("#case-status")
+        assert page.locator(f"text={event_id}").count() > 0
+        shot("07-evidence-attached")
         with page.expect_download() as download_info:
             page.click("#export")
         bundle = tmp_path / "bundle.zip"
@@ -115,7 +128,7 @@ def test_walk_and_nothing_planted_executes(server: str, tmp_path: Path) -> None:
     print(f"screenshots: {shots}")
     assert dialogs == []
     assert violations == []
-    assert len(list(shots.glob("*.png"))) == 6
+    assert len(list(shots.glob("*.png"))) == 7
 
 
 def test_csp_blocks_inline_script_even_if_markup_got_through(server: str) -> None:

@@ -558,3 +558,20 @@ def test_a_computer_is_allowlisted_by_the_pseudonym_the_console_showed(
     with pytest.raises(InputError, match="no computer"):
         app.state.console.add_allowlist(_principal(app, "admin"), "host", "H-AAAAAAAAAA",
                                         "a pseudonym this console never showed")
+
+
+def test_the_alert_page_opens_with_its_summary_and_folds_the_days(
+        app_and_tokens: tuple[Any, dict[str, str]], alert_ids: list[str]) -> None:
+    app, tokens = app_and_tokens
+    client = TestClient(app)
+    headers = {"Authorization": f"Bearer {tokens['analyst']}"}
+    html = client.get(f"/alerts/{alert_ids[0]}", headers=headers).text
+    summary = html.index('id="alert-summary"')
+    assert summary < html.index("Findings by day") < html.index("<h2>Evidence")
+    # every day's findings repeated the same reasons open, one under another: now folded
+    assert '<details class="finding" open' not in html
+    shown = client.get(f"/api/v1/alerts/{alert_ids[0]}", headers=headers).json()["summary"]
+    assert shown["top_reasons"] and len(shown["top_reasons"]) <= 3
+    assert shown["timeline"][-1]["day"] == client.get(
+        f"/api/v1/alerts/{alert_ids[0]}", headers=headers).json()["last_day"]
+    assert ">None<" not in html

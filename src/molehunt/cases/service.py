@@ -53,6 +53,7 @@ from molehunt.cases.models import (
 from molehunt.cases.pseudonyms import Person, Pseudonyms, load_or_create_key, pseudonym
 from molehunt.cases.results import WorkspaceResults
 from molehunt.cases.store import CONSOLE_DIR, CaseStore
+from molehunt.cases.summary import summary as alert_summary
 from molehunt.store.workspace import Workspace
 
 BANDS = ("none", "low", "medium", "high", "critical")
@@ -497,6 +498,8 @@ class Console:
         shown["evidence"] = [self._event(e) for e in evidence]
         shown["decisions"] = [{"action": d.action, "by": name, "at": _iso(d.at),
                                "reason": d.reason} for d, name in decisions]
+        shown["summary"] = alert_summary(shown["findings"], shown["evidence"],
+                                         self.results.person_risk(user_id), first, last)
         return shown
 
     def _decide(self, session: Session, principal: Principal, alert: Alert, action: str,

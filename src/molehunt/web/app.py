@@ -50,7 +50,7 @@ from molehunt.web.security import (
     check_csrf,
     new_login_csrf,
 )
-from molehunt.web.svg import bars_svg, sparkline_svg
+from molehunt.web.svg import bars_svg, sparkline_svg, timeline_svg
 
 HERE = Path(__file__).parent
 #: worker threads for the sync endpoints (see create_app's lifespan)
@@ -223,8 +223,9 @@ def create_app(workspace: Path, database_url: str | None = None, *,
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(sparkline=sparkline_svg, bars=bars_svg, bands=BANDS,
-                                 allowlist_kinds=ALLOWLIST_KINDS, version=__version__)
+    templates.env.globals.update(sparkline=sparkline_svg, bars=bars_svg, timeline=timeline_svg,
+                                 bands=BANDS, allowlist_kinds=ALLOWLIST_KINDS,
+                                 version=__version__)
     _errors(app, templates)
     _api(app, console)
     _pages(app, console, templates)
