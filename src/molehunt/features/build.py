@@ -526,12 +526,14 @@ def weekly(user_day: ibis.Table) -> ibis.Table:
     # engines return the truncated week as a timestamp, which Ibis already calls a date
     u = user_day.mutate(week=user_day.day.truncate("W").cast("string").substr(0, 10)
                         .cast("date"))
-    rules = {"sum": lambda c: c.sum(), "max": lambda c: c.max(), "min": lambda c: c.min(),
-             "mean": lambda c: c.mean(), "last": lambda c: c.argmax(u.day)}
+    rules: dict[str, Callable[[Any], Any]] = {
+        "sum": lambda c: c.sum(), "max": lambda c: c.max(), "min": lambda c: c.min(),
+        "mean": lambda c: c.mean(), "last": lambda c: c.argmax(u.day)}
     # a parallel sum of floats depends on the order the threads add the rows in (the last
     # bits differ from run to run); a week's few values, sorted, are added in one order
-    in_order = {"sum": lambda c: c.collect().sort().sums(),
-                "mean": lambda c: c.collect().sort().means()}
+    in_order: dict[str, Callable[[Any], Any]] = {
+        "sum": lambda c: c.collect().sort().sums(),
+        "mean": lambda c: c.collect().sort().means()}
     columns = {}
     for f in catalogue():
         if f.window == "1d":
