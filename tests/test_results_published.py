@@ -159,6 +159,22 @@ def test_a_workspace_with_plain_results_switches_to_versions(scored: Path,
     assert _risk_csv(workspace, tmp_path / "after.csv") == before
 
 
+def test_a_switch_to_versions_killed_half_way_is_finished(scored: Path,
+                                                          tmp_path: Path) -> None:
+    from molehunt.store import published as versions
+
+    workspace = Path(shutil.copytree(scored, tmp_path / "ws", symlinks=False))
+    shutil.rmtree(workspace / VERSIONS)
+    (workspace / VERSIONS).mkdir()
+    # killed between moving the plain folder aside and linking to it
+    os.replace(workspace / RESULTS, workspace / VERSIONS / "v000000")
+
+    new = versions.begin(Workspace(workspace), carry=("findings",))
+
+    assert _published(workspace) == f"{VERSIONS}/v000000"
+    assert any((new / "findings").rglob("*.parquet"))
+
+
 # -- status: one committed state, nothing written ---------------------------------------------
 def _tree(root: Path) -> dict[str, tuple[Any, ...]]:
     """Everything about every entry under ``root`` (and itself) that a write would change."""

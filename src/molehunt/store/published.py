@@ -61,6 +61,9 @@ def begin(workspace: Workspace, carry: Iterable[str] = ()) -> Path:
     version (e.g. ``findings``) linked in. Call with the writer lock held."""
     versions = workspace.root / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
+    link = workspace.root / RESULTS
+    if not link.exists() and not link.is_symlink() and (versions / _name(0)).is_dir():
+        link.symlink_to(Path(VERSIONS) / _name(0))  # a switch to versions killed half-way
     current = published_dir(workspace)
     found = _numbers(versions)
     published = max((n for n, path in found.items() if path == current), default=0)
