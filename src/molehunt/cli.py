@@ -900,7 +900,8 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Update features, run the detectors on the new days, score risk and open alerts."""
-    from molehunt.pipeline import results_dir, run_detection
+    from molehunt.pipeline import run_detection
+    from molehunt.store.published import RESULTS
 
     def action() -> int:
         with Workspace(state.workspace).locked(state.wait) as workspace, _progress() as progress:
@@ -919,7 +920,7 @@ def run_command(
             console.print(f"[yellow]not run:[/yellow] {name}: this deployment cannot see"
                           f" {', '.join(missing)} (see `molehunt status`)", highlight=False)
         console.print(f"{summary.risk_rows:,} risk rows, {summary.alerts:,} alerts in"
-                      f" {results_dir(Workspace(state.workspace))} ({summary.seconds:.1f} s)",
+                      f" {Workspace(state.workspace).root / RESULTS} ({summary.seconds:.1f} s)",
                       highlight=False)
         return 0
 

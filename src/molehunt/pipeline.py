@@ -1,6 +1,7 @@
 """``molehunt run``: features, detectors, scoring and alerts, incremental per day.
 
-Results go under ``<workspace>/results/`` (see docs/detection.md):
+Results go under ``<workspace>/results/``, a link to the version published last (see
+:mod:`molehunt.store.published` and docs/detection.md):
 
 * ``findings/day=YYYY-MM-DD/<detector>.parquet`` — the findings schema of DESIGN.md §4;
 * ``risk/day=YYYY-MM-DD/risk.parquet`` — user_id, day, risk 0-100, band, top reasons;
@@ -26,6 +27,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from molehunt.detectors import Detector, Window, build
@@ -34,6 +36,7 @@ from molehunt.portable import as_date
 from molehunt.scoring.alerts import open_alerts
 from molehunt.scoring.risk import Context, ScoringParams, score_risk
 from molehunt.scoring.tuning import apply_console
+from molehunt.store import published
 from molehunt.store.connect import Store, connect, unique_view_name
 from molehunt.store.coverage import Span, coverage, describe
 from molehunt.store.workspace import Workspace
@@ -86,8 +89,9 @@ COVERAGE_FILE = "coverage.json"
 
 
 def results_dir(workspace: Workspace) -> Path:
-    """Where ``molehunt run`` writes."""
-    return workspace.root / "results"
+    """The published results (:mod:`molehunt.store.published`): read the files of one
+    reading from the same call, so that they all come from one version."""
+    return published.published_dir(workspace)
 
 
 def open_window(workspace: Workspace, store: Store,
@@ -198,10 +202,37 @@ def _to_arrow(table: ibis.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=FINDINGS_ARROW)
 
 
+def stable_order(table: pa.Table) -> pa.Table:
+    """``table``'s rows sorted by every column, so that the same rows make the same file.
+
+    Engines return rows in whatever order their threads finish in. List and struct columns
+    (reasons, evidence), which Arrow cannot sort by, decide only between rows equal in all
+    the others, by their JSON text.
+
+    >>> t = pa.table({"user_id": ["b", "a", "a"], "evidence": [["x"], ["z"], ["y"]]})
+    >>> stable_order(t).to_pydict()
+    {'user_id': ['a', 'a', 'b'], 'evidence': [['y'], ['z'], ['x']]}
+    """
+    if table.num_rows < 2:
+        return table
+    flat = [n for n in table.column_names if not pa.types.is_nested(table.schema.field(n).type)]
+    nested = [n for n in table.column_names if n not in flat]
+    keyed = table
+    tied = table.group_by(flat).aggregate([]).num_rows < table.num_rows if flat else True
+    if nested and tied:
+        rows = table.select(nested).to_pylist()
+        keyed = table.append_column("_tie", pa.array(
+            [json.dumps(r, default=str, sort_keys=True) for r in rows], pa.string()))
+    keys = [*flat, "_tie"] if nested and tied else flat
+    order = pc.sort_indices(keyed, sort_keys=[(n, "ascending") for n in keys])
+    return table.take(order)
+
+
 def _write_partitions(table: pa.Table, root: Path, file_name: str, key: str = "day") -> None:
-    """One file per day: ``root/day=YYYY-MM-DD/file_name``."""
+    """One file per day: ``root/day=YYYY-MM-DD/file_name``, its rows in :func:`stable_order`."""
     if table.num_rows == 0:
         return
+    table = stable_order(table)
     days = table.column(key).to_pylist()
     order: dict[dt.date, list[int]] = {}
     for index, day in enumerate(days):
@@ -209,6 +240,9 @@ def _write_partitions(table: pa.Table, root: Path, file_name: str, key: str = "d
     for day, indices in order.items():
         folder = root / f"{key}={day.isoformat()}"
         folder.mkdir(parents=True, exist_ok=True)
+        # a file carried from the published version is a hard link to it: replace it, never
+        # write into it
+        (folder / file_name).unlink(missing_ok=True)
         pq.write_table(table.take(pa.array(indices)), folder / file_name)
 
 
@@ -226,13 +260,14 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
     scan_inbound(workspace)
     settings = workspace.settings()
     detectors = build(settings.detectors)
-    results = results_dir(workspace)
-    state_path = results / "state.json"
+    state_path = results_dir(workspace) / "state.json"
     state = json.loads(state_path.read_text("utf-8")) if state_path.exists() else {}
     signature = _signature(detectors)
     if rebuild or state.get("signature") != signature:
-        shutil.rmtree(results, ignore_errors=True)
         state = {}
+    # written beside the published results and switched in when complete: until then (and
+    # after a failure) readers see the old ones
+    results = published.begin(workspace, carry=("findings",) if state else ())
     store = connect(workspace, backend)
     try:
         seen = coverage(workspace, store)
@@ -271,10 +306,13 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
         results.mkdir(parents=True, exist_ok=True)
         (results / COVERAGE_FILE).write_text(json.dumps(
             describe(seen), indent=1, sort_keys=True), "utf-8")
+    except BaseException:
+        published.discard(results)
+        raise
     finally:
         store.close()
-    results.mkdir(parents=True, exist_ok=True)
-    state_path.write_text(json.dumps(state, indent=1), "utf-8")
+    (results / "state.json").write_text(json.dumps(state, indent=1), "utf-8")
+    published.publish(workspace, results)
     return RunSummary(start=start if counts else None, end=full.end if counts else None,
                       findings=counts, risk_rows=risk_rows, alerts=alerts,
                       seconds=time.monotonic() - started, backend=backend, blind=blind)
@@ -357,7 +395,8 @@ def _score(workspace: Workspace, store: Store, results: Path, params: ScoringPar
     _write_partitions(risk_table, results / "risk", "risk.parquet")
     alerts = open_alerts(risk)
     results.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(alerts, schema=ALERTS_ARROW), results / "alerts.parquet")
+    pq.write_table(stable_order(pa.Table.from_pylist(alerts, schema=ALERTS_ARROW)),
+                   results / "alerts.parquet")
     pq.write_table(graph_edges(rows), results / "graph.parquet")
     return len(risk), len(alerts)
 

@@ -276,11 +276,11 @@ class WorkspaceResults:
         self._cursors = _Cursors()
         self._cursor_lock = threading.Lock()
         self.activity = ActivityIndex(self.root / "events", self.root / "console" / "activity")
-        results = self.results_dir
-        self._risk = Cached(lambda: _signature(results / "risk"), self._build_risk,
+        # the results folder is looked up each time: ``molehunt run`` publishes a new one
+        self._risk = Cached(lambda: _signature(self.results_dir / "risk"), self._build_risk,
                             recheck_seconds)
-        self._findings = Cached(lambda: _signature(results / "findings"), self._build_findings,
-                                recheck_seconds)
+        self._findings = Cached(lambda: _signature(self.results_dir / "findings"),
+                                self._build_findings, recheck_seconds)
         features = self.root / "features"
         self._ledger = Cached(lambda: _signature(features / "ledger.parquet"),
                               self._build_ledger, recheck_seconds)
@@ -308,8 +308,9 @@ class WorkspaceResults:
 
     @property
     def results_dir(self) -> Path:
-        """The detection core's output folder."""
-        return self.root / "results"
+        """The detection core's published results (the version ``results`` links to, looked
+        up once per call: see :mod:`molehunt.store.published`)."""
+        return (self.root / "results").resolve()
 
     def cannot_see(self) -> dict[str, str]:
         """Observations no source of this deployment provides (observation → what it is), as

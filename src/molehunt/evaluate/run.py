@@ -278,7 +278,8 @@ def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
     ``peer_anomaly`` alone, each risk recomputed from a subset of the same findings.
     """
     report = progress or (lambda _s, _d: None)
-    risk_table = read_results(results_dir(workspace) / "risk")
+    results = results_dir(workspace)  # one version of the results for every table read
+    risk_table = read_results(results / "risk")
     if risk_table is None:
         raise StoreError("no results; run `molehunt run` first", where=str(workspace.root))
     store = connect(workspace, backend)
@@ -289,7 +290,7 @@ def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
         report("isolation forest baseline", None)
         baseline = isolation_forest_scores(user_day)
         report("without the long-horizon detectors", None)
-        findings_table = read_results(results_dir(workspace) / "findings")
+        findings_table = read_results(results / "findings")
         finding_rows = findings_table.to_pylist() if findings_table is not None else []
         ablation = without_long_horizon(workspace, store, finding_rows)
         report("peer_anomaly alone", None)
@@ -300,7 +301,7 @@ def evaluate(workspace: Workspace, truth: Path, backend: str = "duckdb",
     scores: dict[dt.date, dict[str, float]] = defaultdict(dict)
     for row in risk_table.select(["user_id", "day", "risk"]).to_pylist():
         scores[row["day"]][row["user_id"]] = float(row["risk"])
-    alerts_path = results_dir(workspace) / "alerts.parquet"
+    alerts_path = results / "alerts.parquet"
     alerts = read_results(alerts_path)
     molehunt_alerts = ([(r["user_id"], r["opened_day"]) for r in alerts.to_pylist()]
                        if alerts is not None else [])

@@ -526,10 +526,20 @@ def weekly(user_day: ibis.Table) -> ibis.Table:
     # engines return the truncated week as a timestamp, which Ibis already calls a date
     u = user_day.mutate(week=user_day.day.truncate("W").cast("string").substr(0, 10)
                         .cast("date"))
-    rules = {"sum": lambda c: c.sum(), "max": lambda c: c.max(), "min": lambda c: c.min(),
-             "mean": lambda c: c.mean(), "last": lambda c: c.argmax(u.day)}
-    columns = {f.name.removesuffix("_1d") + "_1w": rules[f.weekly](u[f.name])
-               for f in catalogue() if f.window == "1d"}
+    rules: dict[str, Callable[[Any], Any]] = {
+        "sum": lambda c: c.sum(), "max": lambda c: c.max(), "min": lambda c: c.min(),
+        "mean": lambda c: c.mean(), "last": lambda c: c.argmax(u.day)}
+    # a parallel sum of floats depends on the order the threads add the rows in (the last
+    # bits differ from run to run); a week's few values, sorted, are added in one order
+    in_order: dict[str, Callable[[Any], Any]] = {
+        "sum": lambda c: c.collect().sort().sums(),
+        "mean": lambda c: c.collect().sort().means()}
+    columns = {}
+    for f in catalogue():
+        if f.window == "1d":
+            floating = u[f.name].type().is_floating() and f.weekly in in_order
+            rule = in_order[f.weekly] if floating else rules[f.weekly]
+            columns[f.name.removesuffix("_1d") + "_1w"] = rule(u[f.name])
     return u.group_by(u.user_id, u.week).aggregate(active_days_1w=u.count(), **columns)
 
 

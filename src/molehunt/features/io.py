@@ -32,13 +32,18 @@ def parquet_files(folder: Path) -> list[Path]:
 
 
 def write(store: Store, expr: ibis.Table, path: Path) -> None:
-    """Execute ``expr`` and write it to ``path`` (DuckDB: a file; Spark: a folder of parts)."""
+    """Execute ``expr`` and write it to ``path`` (DuckDB: a file; Spark: a folder of parts).
+
+    On DuckDB the rows are written sorted by all their columns, so the same rows make the
+    same bytes: the engine returns them in whatever order its threads finish in.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     if store.backend == "duckdb":
         store.con._run_pre_execute_hooks(expr)  # registers the expression's in-memory tables
         query = _exact_integers(expr, str(store.con.compile(expr)))
         target = "'" + os.fspath(path).replace("'", "''") + "'"
-        store.con.raw_sql(f"COPY ({query}) TO {target} (FORMAT parquet)")
+        store.con.raw_sql(f"COPY (SELECT * FROM ({query}) ORDER BY ALL) TO {target}"
+                          " (FORMAT parquet)")
         return
     store.con.to_parquet(expr, os.fspath(path), mode="overwrite")
 

@@ -1603,7 +1603,7 @@ def _stage_documents(con: duckdb.DuckDBPyConnection, chunks: Sequence[Path],
     con.execute(
         f"COPY (SELECT {columns} FROM read_parquet({sql_paths(chunks)}, filename=true,"
         " file_row_number=true) QUALIFY row_number() OVER (PARTITION BY doc_id"
-        " ORDER BY filename DESC, file_row_number DESC) = 1)"
+        " ORDER BY filename DESC, file_row_number DESC) = 1 ORDER BY doc_id)"
         f" TO {sql_string(str(target))} (FORMAT parquet, COMPRESSION zstd)"
     )
     read = con.execute(f"SELECT count(*) FROM read_parquet({sql_paths(chunks)})").fetchone()

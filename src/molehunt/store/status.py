@@ -19,7 +19,11 @@ def store_status(workspace: Workspace, backend: str = "duckdb") -> dict[str, Any
     ``first_day``,
     ``last_day``, ``quarantined_total``, ``quarantined_by_reason``, ``quarantined_by_file``,
     ``files``.
+
+    Everything is read from one committed state of the store (:meth:`Workspace.snapshot`),
+    consistent while an ingest commits, and nothing is written: it works on a read-only copy.
     """
+    workspace = workspace.snapshot()
     store = connect(workspace, backend)
     try:
         events = store.events

@@ -119,6 +119,8 @@ class Workspace:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._lock_file: IO[str] | None = None
+        #: the manifest as of one committed state (see :meth:`snapshot`), else None
+        self._frozen: bytes | None = None
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -242,13 +244,40 @@ class Workspace:
         """Whether a workspace has been created here."""
         return self.manifest_path.exists()
 
+    def snapshot(self) -> Workspace:
+        """This workspace as of one committed state of its manifest, read without writing
+        anything: no lock, journal or temporary file, so also on a read-only copy.
+
+        Every manifest query of the snapshot answers from that one state, so a report made of
+        several queries (``status``) holds together while an ingest commits batches; files
+        of batches committed after it are not read. The snapshot cannot write.
+        """
+        if self._frozen is not None:
+            return self
+        view = Workspace(self.root)
+        if self.exists():
+            view._frozen = _committed_manifest(self.manifest_path)
+        return view
+
     @contextlib.contextmanager
     def manifest(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         """A transaction on the manifest: committed on success, rolled back on error.
 
-        Reading transactions take no write lock, so that readers (``status``, an auditor on a
-        read-only copy) never wait for or block a writer.
+        Reading transactions take no write lock, so that readers never wait for or block a
+        writer.
         """
+        if self._frozen is not None:
+            if write:
+                raise StoreError("a snapshot of the workspace cannot be written",
+                                 where=str(self.root))
+            frozen = sqlite3.connect(":memory:", isolation_level=None)
+            if self._frozen:
+                frozen.deserialize(self._frozen)
+            # a manifest being created may not hold its tables yet (in this copy only)
+            frozen.executescript(_MANIFEST_SCHEMA)
+            with transaction(frozen, write=False) as active:
+                yield active
+            return
         try:
             db = sqlite3.connect(self.manifest_path, timeout=60, isolation_level=None)
         except sqlite3.Error as error:
@@ -421,6 +450,56 @@ class Workspace:
 
 def _record(row: tuple[Any, ...]) -> FileRecord:
     return FileRecord(*row[:13])
+
+
+def _committed_manifest(path: Path) -> bytes:
+    """The manifest's content as of one committed state, read without creating, locking or
+    writing anything beside it (see :meth:`Workspace.snapshot`).
+
+    While a writer is active its journal (``-wal``) and index (``-shm``) exist, and SQLite
+    reads committed transactions through them, read-only. Otherwise the file alone holds the
+    last committed state and is read as unchanging (SQLite's ``immutable``: no ``-shm`` is
+    created); a writer that began meanwhile can change it only by a checkpoint, so the read
+    is repeated if the file changed under it.
+    """
+    journal = path.with_name(path.name + "-wal")
+    uri = path.resolve().as_uri()
+    for _ in range(50):
+        if journal.exists():
+            try:
+                return _image(f"{uri}?mode=ro")
+            except StoreError:  # a read-only copy without the index: no writer is at work
+                return _image(f"{uri}?immutable=1")
+        before = _identity(path)
+        image = _image(f"{uri}?immutable=1")
+        # a checkpoint (the only write to the file) runs while a journal exists
+        if not journal.exists() and _identity(path) == before:
+            return image
+        time.sleep(0.05)
+    raise StoreError("the manifest kept changing while being read", where=str(path))
+
+
+def _image(uri: str) -> bytes:
+    """The database at ``uri`` serialised in one read transaction, as a rollback-journal
+    database (an in-memory copy cannot be opened in WAL mode)."""
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+        try:
+            db.execute("BEGIN")
+            pages = db.execute("PRAGMA page_count").fetchone()
+            image = db.serialize() if pages and pages[0] else b""  # a file just created
+            db.execute("COMMIT")
+        finally:
+            db.close()
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot read manifest: {error}", where=uri) from None
+    # bytes 18 and 19 of the header: 2 (WAL) to 1 (rollback journal)
+    return image[:18] + b"\x01\x01" + image[20:] if len(image) >= 100 else image
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    stat = path.stat()
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 def _fsync_dir(path: Path) -> None:
