@@ -35,7 +35,8 @@ Mapping (event id → store):
   "Removable Storage" subcategory (task 12812), else on ``local``. Other object types skipped.
 * 5140 share opened → ``share_access`` on ``network_share`` (object ``\\\\server\\share``);
   5145 detailed file share → ``file_open``/``file_write``/``file_delete`` on
-  ``network_share`` (object ``\\\\server\\share\\relative\\path``).
+  ``network_share`` (object ``\\\\server\\share\\relative\\path``). Named pipes
+  (``IPC$``) are skipped: remote procedure calls, not files.
 * 6416 new external device: storage classes (DiskDrive, WPD, CDROM, Volume, USB mass storage)
   → ``device_connect`` on ``removable_media``; other classes (keyboards, mice, network) skipped.
   Windows names the computer account as the subject of a 6416; the person is whoever was
@@ -365,6 +366,8 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         details["process"] = _dash(d.get("processname"))
     elif code in (5140, 5145):
         share = (_dash(d.get("sharename")) or "").replace("\\\\*\\", f"\\\\{host or '*'}\\")
+        if share.lower().endswith("\\ipc$"):
+            return Skipped("named pipe on IPC$ (not a file)")
         if code == 5140:
             action, obj = "share_access", share
         else:
