@@ -30,7 +30,12 @@ from molehunt.sources.ingest import (
     UnaccountedRowsError,
     recognise_records,
 )
-from molehunt.sources.windows_security import WindowsSecurity, evtx_record_locations
+from molehunt.sources.windows_security import (
+    WindowsSecurity,
+    _count_start_tags,
+    _xml_segments,
+    evtx_record_locations,
+)
 from molehunt.store.workspace import Workspace
 
 WINDOWS = FIXTURES / "windows"
@@ -320,3 +325,26 @@ def test_header_walk_matches_the_file_header() -> None:
     first, last, next_record = struct.unpack_from("<QQQ", data, 8)
     assert (first, last) == (0, 3)
     assert [loc.record_id for loc in evtx_record_locations(EVTX)] == list(range(1, next_record))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(st.sampled_from(["<Event xmlns='x'>", "<Event>", "</Event>", "\n",
+                                        "<Events>", "<Even", "t>", "é", "<System/>", "ab"]),
+                       max_size=40),
+       block=st.integers(1, 40), utf16=st.booleans())
+def test_xml_is_split_and_counted_the_same_in_any_block_size(
+        tmp_path_factory: pytest.TempPathFactory, pieces: list[str], block: int,
+        utf16: bool) -> None:
+    path = tmp_path_factory.mktemp("xml") / "events.xml"
+    text = "".join(pieces)
+    path.write_bytes(text.encode("utf-16") if utf16 else text.encode())
+    whole = list(_xml_segments(path, block_size=1 << 20))
+    assert list(_xml_segments(path, block_size=block)) == whole
+    assert _count_start_tags(path, block_size=block) == len(whole)
+    starts = [i for i in range(len(text))
+              if text.startswith(("<Event ", "<Event>", "<Event\n", "<Event/"), i)]
+    ends = [*starts[1:], len(text)] if starts else []
+    assert [segment for _, segment in whole] == [
+        text[a:b] for a, b in zip(starts, ends, strict=True)]
+    assert [line for line, _ in whole] == [text.count("\n", 0, a) + 1 for a in starts]

@@ -64,6 +64,7 @@ a reason (counted in the file's result). The event id is derived from computer, 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import struct
@@ -205,9 +206,7 @@ class WindowsSecurity(RecordLayout):
         with open_utf8(path) as handle:
             head = handle.read(_HEAD).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
         if head.startswith("<"):
-            with open_utf8(path) as handle:
-                text = handle.read().decode("utf-8", "replace")
-            return len(_EVENT_START.findall(text))
+            return _count_start_tags(path)
         if head.startswith("{"):
             with open_utf8(path) as handle:
                 return sum(1 for line in handle if line.strip())
@@ -396,12 +395,13 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         return Skipped(f"event {code} not read")
     if code == 6416 and _is_service(name, sid):
         # Windows names the computer account here; the person is the one logged on
+        if not final:
+            # after every logon and logoff of the file: exports may be newest first
+            return _NEEDS_SESSION
         if ts is None:
             return Skipped("external device connected at an unreadable time: no person")
         person = sessions.person_at(host or "", ts)
         if person is None:
-            if not final:
-                return _NEEDS_SESSION
             return Skipped("external device connected with nobody logged on (in this file)")
         user_id, account = person
         details["account"] = account
@@ -504,22 +504,49 @@ def _xml_event(element: ET.Element, shape: str, line: int | None, number: int, r
                   location)
 
 
+def _xml_segments(path: Path, block_size: int = 8 * 1024 * 1024
+                  ) -> Iterator[tuple[int, str]]:
+    """The text from each ``<Event`` start tag to the next one (or the end), with the line it
+    starts on, read in blocks: a ``wevtutil qe`` export can be larger than memory should
+    hold. Text before the first event (an XML declaration, ``<Events>``) holds no record."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    buffer = ""
+    line = 1  # the line the buffer starts on
+    with open_utf8(path) as handle:
+        while True:
+            block = handle.read(block_size)
+            final = not block
+            buffer += decoder.decode(block, final)
+            starts = [m.start() for m in _EVENT_START.finditer(buffer)]
+            if not starts:
+                if final:
+                    return
+                # no event yet: keep a tail where a start tag may be cut off
+                cut = max(0, len(buffer) - 16)
+                line += buffer.count("\n", 0, cut)
+                buffer = buffer[cut:]
+                continue
+            # the last segment may go on in the next block
+            complete = starts if final else starts[:-1]
+            line += buffer.count("\n", 0, starts[0])
+            for i, at in enumerate(complete):
+                until = starts[i + 1] if i + 1 < len(starts) else len(buffer)
+                yield line, buffer[at:until]
+                line += buffer.count("\n", at, until)
+            if final:
+                return
+            buffer = buffer[starts[-1]:]
+
+
 def _xml_events(path: Path) -> Iterator[_Event | Unreadable]:
     """Each ``<Event>`` of an XML file; one that is damaged costs itself alone."""
-    with open_utf8(path) as handle:
-        text = handle.read().decode("utf-8", "replace")
-    starts = [m.start() for m in _EVENT_START.finditer(text)]
-    line, last = 1, 0
-    for number, start in enumerate(starts, start=1):
-        line += text.count("\n", last, start)
-        last = start
-        limit = starts[number] if number < len(starts) else len(text)
-        end = text.find(_EVENT_END, start, limit)
+    for number, (line, segment) in enumerate(_xml_segments(path), start=1):
+        end = segment.find(_EVENT_END)
         if end < 0:
             yield Unreadable(line, number, "truncated event", "no </Event> before the next"
-                             " event or the end of the file", text[start:limit][:2000])
+                             " event or the end of the file", segment[:2000])
             continue
-        raw = text[start:end + len(_EVENT_END)]
+        raw = segment[:end + len(_EVENT_END)]
         try:
             element = _parse_xml(raw)
         except ET.ParseError as error:
@@ -724,6 +751,21 @@ def _evtx_events(path: Path) -> Iterator[_Event | Unreadable]:
                    or (other_errors[0] if other_errors else "not returned by the parser"))
         yield Unreadable(None, n, "corrupt chunk",
                          f"{place}, record id {loc.record_id}: {message}", "")
+
+
+def _count_start_tags(path: Path, block_size: int = 8 * 1024 * 1024) -> int:
+    """``<Event`` start tags in a file's bytes, block by block (a tag cut by a block's end is
+    found in the next: the blocks overlap by a tag's length)."""
+    pattern = re.compile(rb"<Event[\s>/]")
+    count = 0
+    tail = b""
+    with open_utf8(path) as handle:
+        while block := handle.read(block_size):
+            data = tail + block
+            # a tag that ends in the overlap was counted with the block before
+            count += sum(1 for m in pattern.finditer(data) if m.end() > len(tail))
+            tail = data[-6:]
+    return count
 
 
 # -- small helpers ------------------------------------------------------------------------
