@@ -348,3 +348,19 @@ def test_xml_is_split_and_counted_the_same_in_any_block_size(
     assert [segment for _, segment in whole] == [
         text[a:b] for a, b in zip(starts, ends, strict=True)]
     assert [line for line, _ in whole] == [text.count("\n", 0, a) + 1 for a in starts]
+
+
+def test_ingest_auto_names_an_xml_file_that_is_not_windows_events(tmp_path: Path) -> None:
+    from molehunt.errors import SourceError
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(WINDOWS / "winlogbeat.ndjson", folder / "winlogbeat.ndjson")
+    (folder / "sysmon-config.xml").write_text("<Sysmon schemaversion='4.90'></Sysmon>\n")
+    workspace = _workspace(tmp_path / "ws")
+    with workspace.locked(), pytest.raises(SourceError, match="not Windows events"):
+        Ingestor(workspace).ingest_auto(folder)
+    with workspace.locked():
+        summary = Ingestor(workspace).ingest_auto(folder, skip_unknown=True)
+    assert [Path(p).name for p, _ in summary.skipped] == ["sysmon-config.xml"]
+    assert [f.rows_stored for f in summary.files] == [12]

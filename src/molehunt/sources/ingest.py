@@ -885,6 +885,13 @@ class Ingestor:
                     summary.skip(path, message)
                     continue
                 raise SourceError(message, where=str(path))
+            if path.name.endswith((".xml", ".xml.gz", ".evtx")):
+                message = ("unknown layout: not Windows events (Event XML or EVTX), nor any"
+                           " other record layout")
+                if skip_unknown:
+                    summary.skip(path, message)
+                    continue
+                raise SourceError(message, where=str(path))
             if path.name.endswith((".jsonl", ".jsonl.gz")):
                 table = jsonl_table_of(path)
                 if table is None:
