@@ -364,3 +364,21 @@ def test_ingest_auto_names_an_xml_file_that_is_not_windows_events(tmp_path: Path
         summary = Ingestor(workspace).ingest_auto(folder, skip_unknown=True)
     assert [Path(p).name for p, _ in summary.skipped] == ["sysmon-config.xml"]
     assert [f.rows_stored for f in summary.files] == [12]
+
+
+def test_cli_shows_skipped_records_in_their_own_column(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
+           "COLUMNS": "200"}
+    result = subprocess.run(
+        [sys.executable, "-m", "molehunt.cli", "--workspace", str(tmp_path / "ws"), "ingest",
+         "windows", str(WINDOWS / "security_wevtutil.xml")],
+        capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if "read" in line)
+    assert header.split("┃")[-2].strip() == "skipped"
+    row = next(line for line in result.stdout.splitlines() if "security_wevtutil" in line)
+    assert [cell.strip() for cell in row.split("│")[4:9]] == ["21", "12", "0", "1", "8"]
+    assert "machine account (not a person): 1" in result.stdout + result.stderr
