@@ -382,3 +382,29 @@ def test_cli_shows_skipped_records_in_their_own_column(tmp_path: Path) -> None:
     row = next(line for line in result.stdout.splitlines() if "security_wevtutil" in line)
     assert [cell.strip() for cell in row.split("│")[4:9]] == ["21", "12", "0", "1", "8"]
     assert "machine account (not a person): 1" in result.stdout + result.stderr
+
+
+def test_elasticsearch_hits_and_arrays_are_read(tmp_path: Path) -> None:
+    docs = [json.loads(line) for line in (WINDOWS / "winlogbeat.ndjson").read_text().splitlines()]
+    hits = tmp_path / "search.json"
+    hits.write_text(json.dumps({"took": 3, "hits": {"total": {"value": len(docs)},
+                                                    "hits": [{"_index": "winlogbeat-8",
+                                                              "_source": d} for d in docs]}},
+                               indent=2))
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps(docs))
+    for path in (hits, array):
+        workspace = _workspace(tmp_path / path.stem)
+        [result] = _ingest(workspace, [path]).files
+        assert (result.rows_read, result.rows_stored, result.rows_skipped) == (21, 12, 8), path
+
+
+def test_a_damaged_first_ndjson_line_costs_that_record_alone(tmp_path: Path) -> None:
+    lines = (WINDOWS / "winlogbeat.ndjson").read_text().splitlines()
+    path = tmp_path / "winlogbeat.ndjson"
+    path.write_text("\ufeff" + lines[0][:80] + "\n" + "\n".join(lines[1:]) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path]).files
+    assert result.status == "ingested" and _adds_up(result) and result.rows_read == 21
+    assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [
+        (1, "invalid JSON"), (21, "implausible time")]

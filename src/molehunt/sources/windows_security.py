@@ -199,17 +199,16 @@ class WindowsSecurity(RecordLayout):
         damaged chunk in which none could be found). XML: the ``<Event`` start tags. NDJSON:
         the lines that hold anything. A JSON array: None (its count needs the JSON parser).
         """
-        with open_binary(path) as handle:
-            magic = handle.read(8)
-        if magic == _EVTX_MAGIC:
+        shape = _file_shape(path)
+        if shape == "evtx":
             return len(evtx_record_locations(path))
-        with open_utf8(path) as handle:
-            head = handle.read(_HEAD).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
-        if head.startswith("<"):
+        if shape == "xml":
             return _count_start_tags(path)
-        if head.startswith("{"):
+        if shape == "ndjson":
             with open_utf8(path) as handle:
-                return sum(1 for line in handle if line.strip())
+                return sum(1 for number, line in enumerate(handle)
+                           if (line.removeprefix(b"\xef\xbb\xbf") if number == 0 else line
+                               ).strip())
         return None
 
     # -- reading ---------------------------------------------------------------------------
@@ -217,20 +216,16 @@ class WindowsSecurity(RecordLayout):
                 ) -> Iterator[dict[str, Any] | Unreadable | Skipped]:
         """Every record of the file, flattened, skipped or unreadable, in file order (a 6416
         whose person comes from the logons comes at the end)."""
-        with open_binary(path) as handle:
-            magic = handle.read(8)
         sessions = _Sessions()
-        if magic == _EVTX_MAGIC:
+        shape = _file_shape(path)
+        if shape == "evtx":
             events: Iterator[_Event | Unreadable] = _evtx_events(path)
+        elif shape == "xml":
+            events = _xml_events(path)
+        elif shape == "ndjson":
+            events = _ndjson_events(path)
         else:
-            with open_utf8(path) as handle:
-                head = handle.read(_HEAD).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
-            if head.startswith("<"):
-                events = _xml_events(path)
-            elif head.startswith("{") and not _is_pretty(head):
-                events = _ndjson_events(path)
-            else:
-                events = _json_document_events(path)
+            events = _json_document_events(path)
         waiting: list[_Event] = []
         for event in events:
             if isinstance(event, Unreadable):
@@ -787,14 +782,28 @@ def _parse_xml(raw: str) -> ET.Element:
         return ET.fromstring(cleaned)
 
 
+def _file_shape(path: Path) -> str:
+    """``evtx``, ``xml``, ``ndjson`` or ``document`` (a JSON array or pretty-printed JSON)."""
+    with open_binary(path) as handle:
+        if handle.read(8) == _EVTX_MAGIC:
+            return "evtx"
+    with open_utf8(path) as handle:
+        head = handle.read(_HEAD).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    if head.startswith("<"):
+        return "xml"
+    return "ndjson" if head.startswith("{") and not _is_pretty(head) else "document"
+
+
 def _is_pretty(head: str) -> bool:
-    """Whether a JSON file starting with ``{`` is one pretty-printed document, not NDJSON."""
+    """Whether a JSON file starting with ``{`` is one pretty-printed document, not NDJSON: its
+    first line opens an object or a list, or ends with a comma. A first NDJSON record that is
+    damaged (cut off, say) is still NDJSON, so that it costs that record alone.
+
+    >>> _is_pretty('{'), _is_pretty('{"winlog": {"event_id": 46'), _is_pretty('{}')
+    (True, False, False)
+    """
     first = head.split("\n", 1)[0].strip()
-    try:
-        orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return first in ("{", "") or not first.endswith("}")
-    return False
+    return first in ("{", "") or first.endswith(("{", "[", ","))
 
 
 def _dump(value: object) -> str:
