@@ -29,7 +29,9 @@ Mapping (event id → store):
   ``network_logon`` on ``network_share`` (the server is ``host``, the client address in
   ``attrs.source_ip``): a file server sees one for every share a person opens, and counted as
   ``logon`` they would look like logons to someone else's computer. Their logoffs (4634 type 3)
-  and batch, service and new-credentials logons (4, 5, 9) are skipped with a reason.
+  and batch, service and new-credentials logons (4, 5, 9) are skipped with a reason, and so is
+  the 4634 that ends an unlock's own short logon session (types 7, 13: the desktop session
+  goes on).
 * 4663 object access on a file: ``file_open`` (read), ``file_write`` (write/append) or
   ``file_delete``; on ``removable_media`` (write → ``file_copy``) when it was audited by the
   "Removable Storage" subcategory (task 12812), else on ``local``. Other object types skipped.
@@ -335,6 +337,10 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         if code == 4634:
             if logon_action == "network_logon":
                 return Skipped("logoff of a network logon (4634 type 3 or 8)")
+            if kind in ("unlock", "cached_unlock"):
+                # Windows ends the short logon session an unlock opens at once; the person's
+                # desktop session goes on, so this is no logoff
+                return Skipped("end of an unlock's logon session (4634 type 7 or 13)")
             action, channel = "logoff", "local"
         elif logon_action == "network_logon":
             action, channel = "network_logon", "network_share"
