@@ -35,7 +35,7 @@ def test_registry_found_every_cert_file_kind() -> None:
     assert {"cert.logon", "cert.device.r4", "cert.device.r6", "cert.file.r4", "cert.file.r6",
             "cert.email.r4", "cert.email.r6", "cert.http.r4", "cert.http.r6", "cert.ldap.r4",
             "cert.ldap.r5", "cert.psychometric", "cert.decoy"} <= names
-    assert {layout.name for layout in RECORD_LAYOUTS} >= {"m365.audit"}
+    assert {layout.name for layout in RECORD_LAYOUTS} >= {"m365.audit", "windows.security"}
 
 
 @pytest.mark.parametrize("layout", ALL_LAYOUTS, ids=lambda layout: layout.name)

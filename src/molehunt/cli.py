@@ -98,11 +98,17 @@ def _print_summary(summary: Any, strict: bool) -> int:
     from molehunt.sources.ingest import format_reasons, summary_table_rows
 
     table = Table(title="ingest summary", title_justify="left")
-    rows = [[f"{v:,}" if isinstance(v, int) else v for v in row]
-            for row in summary_table_rows(summary)]
+    # records read and deliberately not stored (e.g. machine accounts' logons) get a column
+    # of their own where there are any, so that each row still adds up on screen
+    skipping = any(f.rows_skipped for f in summary.files)
+    rows = [[f"{v:,}" if isinstance(v, int) else v
+             for v in (*row, *((f.rows_skipped,) if skipping else ()))]
+            for row, f in zip(summary_table_rows(summary), summary.files, strict=True)]
     for heading in ("file", "layout", "status"):
         table.add_column(heading, overflow="fold")
-    for index, heading in enumerate(("read", "stored", "duplicates", "quarantined"), start=3):
+    headings = ("read", "stored", "duplicates", "quarantined", *(("skipped",) if skipping
+                                                                 else ()))
+    for index, heading in enumerate(headings, start=3):
         width = max([len(row[index]) for row in rows] + [len(heading)])
         table.add_column(heading, justify="right", no_wrap=True, min_width=width)
     for row in rows:

@@ -149,11 +149,20 @@ class FileLayout(ABC):
 class Unreadable:
     """A record a :class:`RecordLayout` could not flatten: where it is, and why."""
 
-    line: int  # physical line (1-based) on which the record starts
+    line: int | None  # physical line (1-based) it starts on; None in a binary file (EVTX)
     record: int  # the record's number in the file (1-based), counted over every record
     reason: str  # short, stable text used for counting
     detail: str
     raw: str
+
+
+@dataclass
+class Skipped:
+    """A record a :class:`RecordLayout` read and deliberately does not store (a machine
+    account's logon, an event the store has no action for): counted by its reason in the
+    file's result, never dropped silently."""
+
+    reason: str  # short, stable text used for counting
 
 
 class RecordLayout(FileLayout):
@@ -165,7 +174,8 @@ class RecordLayout(FileLayout):
     shape keeps them), plus its location: ``_line`` (the physical line it starts on),
     ``_record`` (its number in the file) and ``_raw`` (its text). A record that cannot be
     flattened (not JSON, not an object, an unknown shape) is yielded as :class:`Unreadable`
-    instead. Then the layout's SQL :meth:`~FileLayout.mapping` and :meth:`~FileLayout.checks`
+    instead, and one it reads but deliberately does not store as :class:`Skipped`. Then the
+    layout's SQL :meth:`~FileLayout.mapping` and :meth:`~FileLayout.checks`
     run over the flattened rows exactly as over a CSV file's rows, and a row failing a check
     is quarantined with its ``_line`` and ``_raw`` (see :meth:`key_expression`).
 
@@ -187,9 +197,16 @@ class RecordLayout(FileLayout):
         """Whether a file whose first characters are ``head`` is this layout's."""
         raise NotImplementedError
 
-    def records(self, path: Path, ctx: SqlContext) -> Iterator[dict[str, Any] | Unreadable]:
+    def records(self, path: Path, ctx: SqlContext
+                ) -> Iterator[dict[str, Any] | Unreadable | Skipped]:
         """The file's records, flattened (see the class docstring), in file order."""
         raise NotImplementedError
+
+    def count_records(self, path: Path) -> int | None:
+        """How many records the file holds, counted without the parser that :meth:`records`
+        uses (issue 20: a file commits only when read = stored + duplicates + quarantined +
+        skipped against such a count); None where the layout has no independent count."""
+        return None
 
     def key_expression(self) -> str:
         """The record's location and text, to quarantine it without searching the file again."""

@@ -70,6 +70,7 @@ from molehunt.sources.base import (
     CERT_TIMESTAMP_FORMAT,
     FileLayout,
     RecordLayout,
+    Skipped,
     SqlContext,
     Unreadable,
     event_select,
@@ -100,7 +101,8 @@ _HASH_CHUNK = 8 * 1024 * 1024
 _SNAPSHOT_NAME = re.compile(r"^(\d{4})-(\d{2})$")
 #: Files ``ingest cert`` looks at, and the further ones ``ingest auto`` and record layouts do.
 _CERT_PATTERNS = ("*.csv", "*.csv.gz", "*.jsonl", "*.jsonl.gz")
-_RECORD_PATTERNS = (*_CERT_PATTERNS, "*.json", "*.json.gz", "*.ndjson", "*.ndjson.gz")
+_RECORD_PATTERNS = (*_CERT_PATTERNS, "*.json", "*.json.gz", "*.ndjson", "*.ndjson.gz", "*.xml",
+                    "*.xml.gz", "*.evtx")
 _RECORD_CHUNK_ROWS = 50_000
 _SNIFF_BYTES = 256 * 1024
 
@@ -147,11 +149,18 @@ class FileResult:
     note: str = ""
     #: Repeated event ids whose content differs from the row kept (see ``note``).
     rows_conflicting: int = 0
+    #: Records read and deliberately not stored (record layouts), by reason.
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)
 
     @property
     def rows_quarantined(self) -> int:
         """Rows of this file that went to the quarantine."""
         return sum(self.quarantined_by_reason.values())
+
+    @property
+    def rows_skipped(self) -> int:
+        """Records of this file read and deliberately not stored, each with a reason."""
+        return sum(self.skipped_by_reason.values())
 
 
 @dataclass
@@ -192,6 +201,8 @@ class IngestSummary:
                     "rows_quarantined": f.rows_quarantined,
                     "rows_conflicting": f.rows_conflicting,
                     "quarantined_by_reason": dict(f.quarantined_by_reason),
+                    "rows_skipped": f.rows_skipped,
+                    "skipped_by_reason": dict(f.skipped_by_reason),
                     "note": f.note,
                 }
                 for f in self.files
@@ -874,6 +885,13 @@ class Ingestor:
                     summary.skip(path, message)
                     continue
                 raise SourceError(message, where=str(path))
+            if path.name.endswith((".xml", ".xml.gz", ".evtx")):
+                message = ("unknown layout: not Windows events (Event XML or EVTX), nor any"
+                           " other record layout")
+                if skip_unknown:
+                    summary.skip(path, message)
+                    continue
+                raise SourceError(message, where=str(path))
             if path.name.endswith((".jsonl", ".jsonl.gz")):
                 table = jsonl_table_of(path)
                 if table is None:
@@ -909,7 +927,7 @@ class Ingestor:
                 if directory_changed:
                     rebuild_directory(self.workspace)
                     directory_changed = False
-                summary.files.append(self.ingest_record_file(item.path, item.layout))
+                summary.files.append(self._record_file_or_failure(item.path, item.layout))
                 continue
             if item.layout is None:
                 try:
@@ -973,14 +991,25 @@ class Ingestor:
                     raise SourceError(message, where=str(path))
                 plan.append((path, layout))
         for path, layout in plan:
-            summary.files.append(self.ingest_record_file(path, layout))
+            summary.files.append(self._record_file_or_failure(path, layout))
         return summary
+
+    def _record_file_or_failure(self, path: Path, layout: type[RecordLayout]) -> FileResult:
+        """:meth:`ingest_record_file`, where a file that does not add up is a failed result
+        and the rest of the files go on."""
+        try:
+            return self.ingest_record_file(path, layout)
+        except UnaccountedRowsError as error:
+            return FileResult(str(path), layout.name, "failed", note=error.message)
 
     def ingest_record_file(self, path: Path, layout_cls: type[RecordLayout]) -> FileResult:
         """Ingest one file of a record layout (see :class:`~molehunt.sources.base.RecordLayout`).
 
         Every record is stored (in ``events``, ``service_events`` or ``hr_events``), a
-        duplicate, or quarantined with its line, its record number and a reason.
+        duplicate, quarantined with its line, its record number and a reason, or skipped with
+        a reason. Where the layout counts a file's records on its own
+        (:meth:`~molehunt.sources.base.RecordLayout.count_records`), the file is stored only
+        when that count is accounted for; else :class:`UnaccountedRowsError`.
         """
         layout = layout_cls()
         size, sha = file_digest(path, self.progress)
@@ -994,7 +1023,7 @@ class Ingestor:
                          time_window=self.time_window)
         batch_id = uuid.uuid4().hex[:16]
         staging = self.workspace.new_staging(batch_id)
-        chunks, bad = self._flatten_records(path, layout, ctx, staging / "chunks")
+        chunks, bad, skipped = self._flatten_records(path, layout, ctx, staging / "chunks")
         result = _Staged(stored=0)
         kept_apart = hr_rows = 0
         hr_first: str | None = None
@@ -1025,10 +1054,19 @@ class Ingestor:
             _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()),
                               layout.name, bad)
         stored = result.stored + kept_apart + hr_rows
+        read = stored + result.duplicates + len(bad) + skipped.total()
+        counted = layout.count_records(path)
+        if counted is not None and counted != read:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UnaccountedRowsError(
+                f"{counted:,} records counted but {read:,} accounted for (stored {stored:,},"
+                f" duplicates {result.duplicates:,}, quarantined {len(bad):,}, skipped"
+                f" {skipped.total():,}): {counted - read:+,} unaccounted; nothing of this file"
+                " was stored", where=str(path))
         record = FileRecord(
             batch_id=batch_id, path=str(path.resolve()), size=size, sha256=sha,
             layout=layout.name, target=layout.target,
-            rows_read=stored + result.duplicates + len(bad), rows_stored=stored,
+            rows_read=read, rows_stored=stored,
             rows_quarantined=len(bad), rows_duplicate=result.duplicates,
             # the first day the batch can change, HR rows included: the features recompute
             # from a batch's min_day, and a notice may predate the file's first event
@@ -1043,20 +1081,26 @@ class Ingestor:
                          " service_events")
         if hr_rows:
             notes.append(f"{hr_rows} HR records in hr_events")
+        if skipped:
+            notes.append(f"{skipped.total():,} skipped ({format_reasons(skipped)})")
         return FileResult(str(path), layout.name, "ingested", record.rows_read, stored,
                           result.duplicates, Counter(r.reason for r in bad),
                           note="; ".join([*notes, *conflicts, *superseding]),
-                          rows_conflicting=len(result.conflicts))
+                          rows_conflicting=len(result.conflicts), skipped_by_reason=skipped)
 
     def _flatten_records(self, path: Path, layout: RecordLayout, ctx: SqlContext,
-                         folder: Path) -> tuple[list[Path], list[BadRow]]:
-        """Write the file's flattened records as Parquet chunks; return them and the records
-        that could not be flattened."""
+                         folder: Path) -> tuple[list[Path], list[BadRow], Counter[str]]:
+        """Write the file's flattened records as Parquet chunks; return them, the records
+        that could not be flattened and the reasons of those skipped."""
         folder.mkdir()
         chunks = ParquetChunks(folder, arrow_schema(layout.staged_columns()), _RECORD_CHUNK_ROWS)
         bad: list[BadRow] = []
+        skipped: Counter[str] = Counter()
         try:
             for item in layout.records(path, ctx):
+                if isinstance(item, Skipped):
+                    skipped[item.reason] += 1
+                    continue
                 if isinstance(item, Unreadable):
                     bad.append(BadRow(key="", reason=item.reason,
                                       detail=f"record {item.record}: {item.detail}",
@@ -1069,7 +1113,7 @@ class Ingestor:
             raise SourceError(f"cannot read: {error}; nothing of this file was stored",
                               where=str(path)) from None
         chunks.flush()
-        return chunks.paths, bad
+        return chunks.paths, bad, skipped
 
     def ingest_csv(self, path: Path, layout_cls: type[FileLayout],
                    has_header: bool) -> FileResult:
@@ -1362,7 +1406,7 @@ def _located(row: BadRow) -> BadRow:
         return row
     try:
         line, number, raw = json.loads(row.key)
-        row.line, row.raw = int(line), str(raw)
+        row.line, row.raw = (None if line is None else int(line)), str(raw)
         row.detail = f"record {number}: {row.detail}" if row.detail else f"record {number}"
     except (ValueError, TypeError):
         row.raw = row.key
