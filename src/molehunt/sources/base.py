@@ -240,6 +240,9 @@ class RecordLayout(FileLayout):
         #: The file's records as a reader independent of the parser counted them, set by
         #: :meth:`records` once it has run; None: this layout (or this file) has no such count.
         self.independent_count: int | None = None
+        #: Where :meth:`records` may write a copy of the file while reading it (the batch's
+        #: staging folder, so that the space it needs is the ingest's); None: a temporary one.
+        self.scratch: Path | None = None
 
     @classmethod
     def matches_header(cls, fields: Sequence[str]) -> bool:

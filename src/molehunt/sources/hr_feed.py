@@ -280,7 +280,7 @@ class _CsvFeed(_HrFeed):
             self.independent_count = 0
             return
         csv.field_size_limit(max(csv.field_size_limit(), 4 * 1024 * 1024))
-        with tempfile.TemporaryDirectory(prefix="molehunt-hr-") as folder:
+        with tempfile.TemporaryDirectory(prefix="hr-", dir=self.scratch) as folder:
             copy = Path(folder) / "normalised.csv"
             scan = normalise(path, copy, has_header=True, n_fields=len(header))
             self.independent_count = scan.records
@@ -451,7 +451,7 @@ class WorkdayReport(_HrFeed):
 
     def records(self, path: Path, ctx: SqlContext) -> Iterator[dict[str, Any] | Unreadable]:
         """Every entry of the report (up to damage in the JSON: the rest is one record)."""
-        self.independent_count = _count_entries(path)
+        self.independent_count = _count_entries(path, self.scratch)
         with open_utf8(path) as handle:
             # bytes that are not UTF-8 stay visible, so that their entry is quarantined
             text = handle.read().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
@@ -572,12 +572,12 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _count_entries(path: Path) -> int | None:
+def _count_entries(path: Path, scratch: Path | None) -> int | None:
     """How many entries the report's ``Report_Entry`` holds, by DuckDB's JSON reader (None
     when DuckDB cannot read the document: then only the parser counts)."""
     with open_binary(path) as handle:
         data = handle.read()
-    with tempfile.TemporaryDirectory(prefix="molehunt-hr-") as folder:
+    with tempfile.TemporaryDirectory(prefix="hr-", dir=scratch) as folder:
         plain = Path(folder) / "report.json"
         plain.write_bytes(data)  # decompressed, whatever the file's name says
         con = duckdb.connect()

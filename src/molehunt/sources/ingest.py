@@ -1095,6 +1095,7 @@ class Ingestor:
         """Write the file's flattened records as Parquet chunks; return them and the records
         that could not be flattened."""
         folder.mkdir()
+        layout.scratch = folder.parent
         chunks = ParquetChunks(folder, arrow_schema(layout.staged_columns()), _RECORD_CHUNK_ROWS)
         bad: list[BadRow] = []
         try:
