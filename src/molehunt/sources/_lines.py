@@ -23,6 +23,7 @@ the line that opened the quote is the bad one.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import json
@@ -37,7 +38,7 @@ from typing import BinaryIO
 
 import duckdb
 
-from molehunt.sources._files import open_binary, open_utf8, utf16_encoding
+from molehunt.sources._files import is_gzip, open_binary, open_utf8, utf16_encoding
 from molehunt.sources._locate import BadRow
 from molehunt.sql import sql_string
 
@@ -402,6 +403,10 @@ def count_json_records(path: Path, scratch: Path | None = None) -> int | None:
     cannot read the file (damaged JSON, bytes that are not UTF-8): then nothing but the
     parser can say where the records are.
 
+    The file is streamed once (the longest line bounds DuckDB's object size); a compressed
+    or UTF-16 file, or one with a byte-order mark, is copied on the way as plain UTF-8 into
+    ``scratch`` (DuckDB reads only that).
+
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = Path(folder, "a.json")
@@ -410,27 +415,44 @@ def count_json_records(path: Path, scratch: Path | None = None) -> int | None:
     (6, None)
     """
     try:
-        with open_utf8(path) as handle:
-            data = handle.read()
+        with open_binary(path) as probe:
+            head = probe.read(4)
     except (OSError, *GZIP_ERRORS):
         return None
+    plain_utf8 = (not is_gzip(path) and utf16_encoding(head) is None
+                  and not head.startswith(codecs.BOM_UTF8))
     with tempfile.TemporaryDirectory(prefix="count-", dir=scratch) as folder:
-        plain = Path(folder) / "records.json"
-        # plain UTF-8 whatever the file's compression and encoding: DuckDB reads only that
-        plain.write_bytes(data.removeprefix(codecs.BOM_UTF8))
+        target = path if plain_utf8 else Path(folder) / "records.json"
+        longest = size = 0
+        carry = b""
+        try:
+            with open_utf8(path) as handle, contextlib.ExitStack() as stack:
+                out = None if plain_utf8 else stack.enter_context(open(target, "wb"))
+                first = True
+                while chunk := handle.read(_READ_CHUNK):
+                    if first:
+                        chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False
+                    size += len(chunk)
+                    lines = (carry + chunk).split(b"\n")
+                    carry = lines.pop()
+                    longest = max([longest, len(carry), *map(len, lines)])
+                    if out is not None:
+                        out.write(chunk)
+        except (OSError, *GZIP_ERRORS):
+            return None
         con = duckdb.connect()
         try:
             row = con.execute(
                 f"SELECT count(*), sum({_RECORDS_OF_VALUE}) FROM read_json_objects("
-                f"{sql_string(str(plain))}, format='unstructured',"
-                f" maximum_object_size={max(len(data) + 1, 1024 * 1024)})").fetchone()
+                f"{sql_string(str(target))}, format='unstructured',"
+                f" maximum_object_size={max(longest + 1, 1024 * 1024)})").fetchone()
         except duckdb.Error:
             return None
         finally:
             con.close()
-    if row is None or not row[0]:
-        return 0 if data.strip() == b"" else None
-    return int(row[1])
+    if row is None:
+        return None
+    return int(row[1] or 0)  # no value at all (only white space): no record
 
 
 def count_ndjson_records(path: Path) -> int:
@@ -447,15 +469,16 @@ def count_ndjson_records(path: Path) -> int:
     """
     count = 0
     with open_utf8(path) as handle:
-        data = handle.read()
-    for line in data.removeprefix(codecs.BOM_UTF8).split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except (ValueError, RecursionError):
-            count += 1
-            continue
-        items = value.get("value") if isinstance(value, dict) else value
-        count += len(items) if isinstance(items, list) else 1
+        for number, line in enumerate(handle):
+            if number == 0:
+                line = line.removeprefix(codecs.BOM_UTF8)
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except (ValueError, RecursionError):
+                count += 1
+                continue
+            items = value.get("value") if isinstance(value, dict) else value
+            count += len(items) if isinstance(items, list) else 1
     return count
