@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from conftest import FIXTURES, ingest_jsonl, quarantine, query
 from molehunt.config import Settings
-from molehunt.errors import ConfigError
+from molehunt.errors import ConfigError, SourceError
 from molehunt.sources.base import SqlContext, Unreadable
 from molehunt.sources.hr_feed import GenericHrCsv, PurviewHrCsv, WorkdayReport
 from molehunt.sources.ingest import Ingestor, IngestSummary, recognise_records
@@ -197,6 +197,8 @@ def test_a_feed_read_before_the_directory_is_read_again_after_it(tmp_path: Path)
     assert quarantine(workspace) == []  # the new batch supersedes the old quarantine
     assert _facts(workspace) == [("FAB0101", "2024-04-23", "resignation_notice"),
                                  ("GOR0102", "2024-04-24", "resignation_notice")]
+    # read again once, not on every later ingest: the latest batch of the content decides
+    assert _ingest(workspace, [HR / "purview_resignation.csv"]).files[0].status == "skipped"
 
 
 def test_a_feed_exported_again_stores_nothing_twice(tmp_path: Path) -> None:
@@ -255,6 +257,15 @@ def test_a_record_the_parser_loses_fails_the_file(tmp_path: Path) -> None:
     (result,) = summary.files
     assert result.status == "failed"
     assert "9 records read but 8 accounted for" in result.note
+    assert _hr(workspace) == [] and quarantine(workspace) == []
+
+
+def test_a_csv_without_a_header_on_its_first_line_is_one_clear_error(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path / "ws")
+    path = tmp_path / "late_header.csv"
+    path.write_bytes(b"\n" + (HR / "purview_resignation.csv").read_bytes())
+    with pytest.raises(SourceError, match="starts with its header"):
+        _ingest(workspace, [path])
     assert _hr(workspace) == [] and quarantine(workspace) == []
 
 

@@ -82,6 +82,7 @@ from typing import Any, ClassVar
 
 import duckdb
 
+from molehunt.errors import SourceError
 from molehunt.schema import HR_EVENT_KINDS
 from molehunt.sources._files import open_binary, open_utf8
 from molehunt.sources._lines import normalise, utf8_lines
@@ -277,8 +278,9 @@ class _CsvFeed(_HrFeed):
         """Every row of the file as an HR event or the reason it is none."""
         header = _csv_header(path)
         if header is None:
-            self.independent_count = 0
-            return
+            # the header's line is the first: rows read against another would be guesses
+            raise SourceError("the first line is empty or not UTF-8; an HR CSV starts with its"
+                              " header; nothing of this file was stored", where=str(path))
         csv.field_size_limit(max(csv.field_size_limit(), 4 * 1024 * 1024))
         with tempfile.TemporaryDirectory(prefix="hr-", dir=self.scratch) as folder:
             copy = Path(folder) / "normalised.csv"
