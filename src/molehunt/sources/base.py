@@ -232,6 +232,9 @@ class RecordLayout(FileLayout):
 
     family = "records"
     target = "events"
+    #: What ``molehunt ingest <family> --help`` says the family reads (else the first
+    #: line of the docstring of the family's first layout by name).
+    family_title: ClassVar[str] = ""
     #: Whether :meth:`records` turns people's addresses into the directory's ``user_id``
     #: itself (from :attr:`SqlContext.people`), quarantining those it cannot resolve.
     resolves_people: ClassVar[bool] = False

@@ -195,6 +195,8 @@ class _HrFeed(RecordLayout):
     """What the three HR layouts share: the row they make, people, time and counting."""
 
     family = "hr"
+    family_title = ("HR feeds (Purview HR connector CSV, Workday report JSON, an HR CSV mapped"
+                    " in molehunt.toml) into hr_events")
     target = "hr_events"
     source = "hr"
     resolves_people = True
