@@ -128,6 +128,22 @@ def test_purview_rows_become_the_documented_kinds(tmp_path: Path) -> None:
     assert sum(f.rows_read for f in summary.files) == 2 + 5
 
 
+def test_a_file_of_one_scenario_says_the_kind_of_its_sparse_rows(tmp_path: Path) -> None:
+    """Microsoft's layout is a file per scenario, each with optional columns: an improvement
+    plan that only has a rating is still a plan (not a review), a level change that only has
+    remarks still a level change."""
+    plans = tmp_path / "pip.csv"
+    plans.write_text("EmailAddress,EffectiveDate,ImprovementRemarks,PerformanceRating\n"
+                     "goran.oriel@fabrikam.example,2024-02-20T00:00:00Z,,2-Below expectation\n")
+    levels = tmp_path / "levels.csv"
+    levels.write_text("EmailAddress,EffectiveDate,Remarks,OldLevel,NewLevel\n"
+                      "kemal.ruiz@fabrikam.example,2024-02-01T00:00:00Z,restructuring,,\n")
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [plans, levels])
+    assert _facts(workspace) == [("KEM0106", "2024-02-01", "transfer"),
+                                 ("GOR0102", "2024-02-20", "performance_concern")]
+
+
 def test_bad_rows_are_quarantined_with_their_line_and_reason(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     summary = _ingest(workspace, [HR / "purview_bad.csv"])

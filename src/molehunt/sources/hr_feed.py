@@ -369,26 +369,41 @@ class PurviewHrCsv(_CsvFeed):
                           when_field="EffectiveDate", attrs=attrs, where=where, shape=shape)
 
 
+#: Columns that only one of Purview's scenarios dated by ``EffectiveDate`` has, with the kind
+#: (a job level change may carry ``Remarks`` and an improvement plan ``PerformanceRating``
+#: too, so those tell nothing).
+_SCENARIO_COLUMNS: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"improvementremarks", "improvementrating"}), "performance_concern"),
+    (frozenset({"oldlevel", "newlevel"}), "transfer"),
+    (frozenset({"rating", "performanceremarks"}), "performance_review"),
+)
+_REVIEW_FIELDS = frozenset({"remarks", "rating", "performanceremarks", "performancerating"})
+
+
 def _purview_kind(filled: set[str], header: set[str]) -> str | None:
-    """A Purview row's kind from the fields it fills in, else from the file's columns (a
-    review row may leave its optional remarks and rating empty)."""
-    for names, kind in ((("resignationdate",), "resignation_notice"),
-                        (("lastworkingdate",), "termination"),
-                        (("oldlevel", "newlevel"), "transfer"),
-                        (("improvementremarks", "improvementrating"), "performance_concern"),
-                        (("remarks", "rating", "performanceremarks", "performancerating"),
-                         "performance_review")):
-        if filled & set(names):
-            return kind
+    """A Purview row's kind without ``HRScenario``: its resignation dates; else the file's
+    scenario when its columns are one scenario's (Microsoft's layout is a file per scenario,
+    and a row may leave every optional field empty); else the fields the row fills in.
+
+    >>> _purview_kind({"effectivedate", "performancerating"},
+    ...               {"effectivedate", "improvementremarks", "performancerating"})
+    'performance_concern'
+    >>> _purview_kind({"effectivedate", "remarks"}, {"effectivedate", "remarks", "oldlevel"})
+    'transfer'
+    """
+    if "resignationdate" in filled:
+        return "resignation_notice"
+    if "lastworkingdate" in filled:
+        return "termination"
     if "effectivedate" not in filled:
         return None
-    for names, kind in ((("oldlevel", "newlevel"), "transfer"),
-                        (("improvementremarks", "improvementrating"), "performance_concern"),
-                        (("remarks", "rating", "performanceremarks", "performancerating"),
-                         "performance_review")):
-        if header & set(names):
+    scenarios = [kind for columns, kind in _SCENARIO_COLUMNS if header & columns]
+    if len(scenarios) == 1:
+        return scenarios[0]
+    for columns, kind in _SCENARIO_COLUMNS:
+        if filled & columns:
             return kind
-    return None
+    return "performance_review" if filled & _REVIEW_FIELDS else None
 
 
 class GenericHrCsv(_CsvFeed):
