@@ -52,7 +52,9 @@ def _hr(workspace: Workspace) -> list[dict[str, Any]]:
     files = workspace.table_files("hr_events")
     if not files:
         return []
-    return query(f"SELECT * FROM read_parquet({sql_paths(files)}) ORDER BY ts, user_id, kind")
+    # attrs too: two sources may tell of one person's change on one day
+    return query(f"SELECT * FROM read_parquet({sql_paths(files)})"
+                 " ORDER BY ts, user_id, kind, attrs")
 
 
 def _facts(workspace: Workspace) -> list[tuple[str, str, str]]:
