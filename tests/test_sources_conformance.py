@@ -35,7 +35,8 @@ def test_registry_found_every_cert_file_kind() -> None:
     assert {"cert.logon", "cert.device.r4", "cert.device.r6", "cert.file.r4", "cert.file.r6",
             "cert.email.r4", "cert.email.r6", "cert.http.r4", "cert.http.r6", "cert.ldap.r4",
             "cert.ldap.r5", "cert.psychometric", "cert.decoy"} <= names
-    assert {layout.name for layout in RECORD_LAYOUTS} >= {"m365.audit", "windows.security"}
+    assert {layout.name for layout in RECORD_LAYOUTS} >= {"m365.audit", "windows.security",
+                                                          "hr.purview", "hr.workday", "hr.csv"}
 
 
 @pytest.mark.parametrize("layout", ALL_LAYOUTS, ids=lambda layout: layout.name)
@@ -48,10 +49,22 @@ def test_record_layout_contract(layout: type[RecordLayout], tmp_path: Path) -> N
     """A record layout documents itself, maps every event column, claims no CSV header, and
     its SQL runs over zero flattened rows; its family has an ``ingest`` command."""
     assert inspect.getdoc(layout) and inspect.getdoc(inspect.getmodule(layout))
-    assert layout.target == "events" and layout.source and layout.family != "cert"
+    assert layout.target in {"events", "hr_events"} and layout.source
+    assert layout.family != "cert"
     assert all(t in {"VARCHAR", "TIMESTAMP", "BIGINT", "INTEGER"}
                for t in layout.staged_columns().values())
     assert not layout.matches_header(list(layout.columns))
+    from molehunt.cli import ingest_app
+
+    assert layout.family in {command.name for command in ingest_app.registered_commands}
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,date,user,pc,activity\n")
+    assert recognise_records(empty) is None  # a CERT file is never taken for records
+    if layout.target == "hr_events":
+        # HR rows go straight to hr_events: the columns that table's staging reads
+        assert {"record_id", "user_id"} <= set(layout.staged_columns())
+        assert layout.resolves_people  # HR feeds name people by address or employee id
+        return
     ctx = SqlContext(company_domains=("corp.example",), sensitivity_labels=(("secret", 3),))
     assert set(layout().mapping(ctx)) == set(EVENT_COLUMNS)
     staging = tmp_path / "staging"
@@ -64,12 +77,6 @@ def test_record_layout_contract(layout: type[RecordLayout], tmp_path: Path) -> N
         assert session.con.execute(f"SELECT count(*) FROM ({select})").fetchone() == (0,)
     finally:
         session.close()
-    empty = tmp_path / "empty.csv"
-    empty.write_text("id,date,user,pc,activity\n")
-    assert recognise_records(empty) is None  # a CERT file is never taken for records
-    from molehunt.cli import ingest_app
-
-    assert layout.family in {command.name for command in ingest_app.registered_commands}
 
 
 @pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)

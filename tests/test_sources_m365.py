@@ -344,13 +344,16 @@ def test_purview_csv_never_crashes_and_accounts_for_every_row(cells: list[str]) 
     import io
 
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF, as Export-Csv writes it: the writer then quotes a cell holding a CR. (With LF
+    # alone it leaves "\r" bare, and a bare CR ends a line, as in every CSV file molehunt
+    # reads: the row is then two records, each accounted for, not the one written.)
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["CreationDate", "UserIds", "Operations", "AuditData"])
     for cell in cells:
         writer.writerow(["2024-03-04T08:00:00Z", "u@contoso.com", "FileAccessed", cell])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.csv"
-        path.write_text(out.getvalue())
+        path.write_text(out.getvalue(), newline="")
         workspace = _workspace(Path(tmp) / "ws")
         summary = _ingest(workspace, [path])
         _accounted(summary, len(cells), workspace)

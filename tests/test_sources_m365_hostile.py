@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, events, ingest_jsonl, quarantine, query
+from molehunt.sources.base import SqlContext, Unreadable
 from molehunt.sources.ingest import Ingestor, IngestSummary
+from molehunt.sources.m365_audit import M365Audit
 from molehunt.sql import sql_paths
 from molehunt.store.workspace import Workspace
 
@@ -338,3 +342,49 @@ def test_a_sentinel_csv_in_local_time_is_not_read_as_utc(tmp_path: Path) -> None
     assert (summary.files[0].rows_stored,
             dict(summary.files[0].quarantined_by_reason)) == (0, {"time not in UTC": 20})
     assert quarantine(workspace)[0]["line"] == 2
+
+
+# -- every record counted apart from the parser (issue 20, item 1) ------------------------------
+def test_a_stray_quote_in_a_csv_export_costs_its_own_line(tmp_path: Path) -> None:
+    """A quote left open in one row made the CSV reader take the next rows into that row's
+    field: those records were gone without a word. Now the line is quarantined alone."""
+    lines = (M365 / "purview_export.csv").read_text(encoding="utf-8-sig").splitlines()
+    records = len(lines) - 1
+    # the last (empty) field of row 5 opens a quote that never closes
+    assert lines[5].endswith(",")
+    lines[5] += '"'
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    (result,) = _ingest(workspace, [path]).files
+    assert result.status == "ingested"
+    assert [(q["line"], q["reason"]) for q in quarantine(workspace)] == [
+        (6, "malformed quoting")]
+    assert result.rows_read == records
+    assert result.rows_stored == records - 1
+
+
+class _LosesOne(M365Audit):
+    """The real audit-log reader with a fault put in: it loses the file's third record."""
+
+    def records(self, path: Path, ctx: SqlContext) -> Iterator[dict[str, Any] | Unreadable]:
+        for number, item in enumerate(super().records(path, ctx)):
+            if number != 2:
+                yield item
+
+
+@pytest.mark.parametrize("name", ["management_api.json", "management_api.ndjson",
+                                  "purview_export.csv", "search_unifiedauditlog.csv",
+                                  "graph_records.json", "sentinel_officeactivity.csv",
+                                  "sentinel_officeactivity.json"])
+def test_a_record_the_parser_loses_fails_the_file(name: str, tmp_path: Path) -> None:
+    """Each shape's records are counted by a reader that is not the parser: a record the
+    parser drops makes the file fail, nothing of it stored."""
+    workspace = _workspace(tmp_path / "ws")
+    with workspace.locked():
+        result = Ingestor(workspace)._record_file_or_failure(M365 / name, _LosesOne)
+    assert result.status == "failed"
+    assert "unaccounted; nothing of this file was stored" in result.note
+    assert _held(workspace) == (0, 0, 0)
+    # the same file read by the reader itself adds up
+    assert _ingest(workspace, [M365 / name]).files[0].status == "ingested"

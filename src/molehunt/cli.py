@@ -218,7 +218,8 @@ def _register_record_families() -> None:
 
     titles: dict[str, str] = {}
     for layout in record_layouts():
-        titles.setdefault(layout.family, (layout.__doc__ or layout.name).splitlines()[0])
+        titles.setdefault(layout.family, layout.family_title
+                          or (layout.__doc__ or layout.name).splitlines()[0])
     for family, title in sorted(titles.items()):
         _record_family_command(family, title.rstrip("."))
 

@@ -21,6 +21,13 @@ keys (with a "did you mean"), ``threads`` from 1 to :func:`max_threads`, boolean
     [encodings]                             # per layout name or file glob; the first match wins
     "cert.email.r6" = "gb18030"
     "*/mail/*.csv" = "gb18030"
+    [hr_csv]                                # an HR system's CSV: field = its column's header
+    person = "Work Email"                   # (fields: molehunt.config.HR_CSV_FIELDS)
+    date = "Event Date"
+    kind = "Event"
+    leave_date = "Last Day"
+    [hr_csv_kinds]                          # a value of the kind column → an hr_events kind
+    "Voluntary Resignation" = "resignation_notice"
 
     # protected content (see molehunt.content)
     company_names = ["DTAA", "Acme Power"]  # the company's own names: its markings are not foreign
@@ -66,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from molehunt.errors import ConfigError
+from molehunt.schema import HR_EVENT_KINDS
 
 DEFAULT_WORKSPACE = Path("workspace")
 SETTINGS_FILE = "molehunt.toml"
@@ -171,6 +179,10 @@ class Settings:
     #: The console shows a person's role and department only where at least this many people
     #: share them (k-anonymity: "Director · Cell Production" may be one person).
     console_min_group: int = 5
+    #: The generic HR CSV (``hr.csv``): field (:data:`HR_CSV_FIELDS`) → its column's header.
+    hr_csv: tuple[tuple[str, str], ...] = ()
+    #: A value of its kind column (lower-cased) → an ``hr_events`` kind.
+    hr_csv_kinds: tuple[tuple[str, str], ...] = ()
 
     def encoding_for(self, path: Path, layout: str) -> str:
         """The encoding of one input file: the first ``[encodings]`` key that is its layout's
@@ -196,7 +208,7 @@ class Settings:
         plain: list[str] = []
         tables: list[str] = []
         pair_tables = {"content_codenames", "content_patterns", "sensitivity_labels",
-                       "encodings"}
+                       "encodings", "hr_csv", "hr_csv_kinds"}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
             if name in pair_tables:
@@ -319,6 +331,7 @@ class Settings:
                 1 <= min_group <= 10_000):
             raise ConfigError("console_min_group must be a whole number from 1 to 10000",
                               where=str(path))
+        hr_csv, hr_csv_kinds = _hr_csv(raw, path)
         min_hits = raw.get("content_min_hits", 2)
         if not isinstance(min_hits, int) or isinstance(min_hits, bool) or min_hits < 1:
             raise ConfigError("content_min_hits must be a positive integer", where=str(path))
@@ -353,7 +366,50 @@ class Settings:
             earliest_event=earliest,
             latest_event_days_ahead=ahead,
             console_min_group=min_group,
+            hr_csv=hr_csv,
+            hr_csv_kinds=hr_csv_kinds,
         )
+
+
+#: Fields of the generic HR CSV's column map (``[hr_csv]``): the person (an e-mail address,
+#: UPN or directory user id), the date of the event and its kind are required.
+HR_CSV_FIELDS: dict[str, str] = {
+    "person": "e-mail address, UPN or user id of the person (required)",
+    "date": "date (and time) of the event (required)",
+    "kind": "what happened: an hr_events kind, or a value mapped in [hr_csv_kinds] (required)",
+    "leave_date": "a resignation's last working day",
+    "department": "the department (a layoff's group)",
+    "days": "a trip's length in days",
+    "remarks": "free text kept with the event",
+}
+
+
+def _hr_csv(raw: dict[str, Any], path: Path
+            ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """``[hr_csv]`` and ``[hr_csv_kinds]``, checked: known fields, text values, the required
+    fields present, kinds that ``hr_events`` has."""
+    columns = raw.get("hr_csv", {})
+    kinds = raw.get("hr_csv_kinds", {})
+    if not isinstance(columns, dict) or not all(isinstance(v, str) and v.strip()
+                                                for v in columns.values()):
+        raise ConfigError("hr_csv must be a table of field = column header", where=str(path))
+    unknown = sorted(set(columns) - set(HR_CSV_FIELDS))
+    if unknown:
+        listed = ", ".join(_suggest(key, sorted(HR_CSV_FIELDS)) for key in unknown)
+        raise ConfigError(f"hr_csv: unknown field {listed}", where=str(path))
+    missing = [f for f in ("person", "date", "kind") if f not in columns]
+    if columns and missing:
+        raise ConfigError(f"hr_csv: {', '.join(missing)} must be given (the column that holds"
+                          " it)", where=str(path))
+    if not isinstance(kinds, dict):
+        raise ConfigError("hr_csv_kinds must be a table of value = kind", where=str(path))
+    for value, kind in kinds.items():
+        if kind not in HR_EVENT_KINDS:
+            raise ConfigError(f"hr_csv_kinds.{value}: {_shown(kind)} is not a kind of"
+                              f" hr_events ({', '.join(sorted(HR_EVENT_KINDS))})",
+                              where=str(path))
+    return (tuple((str(k), str(v)) for k, v in columns.items()),
+            tuple((str(k).strip().lower(), str(v)) for k, v in kinds.items()))
 
 
 def _toml_key(key: str) -> str:

@@ -23,9 +23,12 @@ the line that opened the quote is the bad one.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
+import json
 import re
+import tempfile
 import zlib
 from collections import deque
 from collections.abc import Iterator
@@ -33,8 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from molehunt.sources._files import open_binary, utf16_encoding
+import duckdb
+
+from molehunt.sources._files import is_gzip, open_binary, open_utf8, utf16_encoding
 from molehunt.sources._locate import BadRow
+from molehunt.sql import sql_string
 
 #: A quoted field may span at most this many lines, and a record at most this many bytes,
 #: before the line that opened the quote is taken for a stray quote.
@@ -377,3 +383,102 @@ def _join_quoted(first: bytes, lines: Iterator[tuple[bytes, bool, str | None]],
         break
     pending.extendleft(reversed(looked))
     return None
+
+
+# -- logs of JSON records ----------------------------------------------------------------------
+#: How DuckDB counts the records of one top-level JSON value: an array's items, a response
+#: page's ``value`` items, else the value itself.
+_RECORDS_OF_VALUE = (
+    "CASE json_type(json) WHEN 'ARRAY' THEN json_array_length(json)"
+    " WHEN 'OBJECT' THEN CASE WHEN json_type(json, '$.value') = 'ARRAY'"
+    " THEN json_array_length(json, '$.value') ELSE 1 END ELSE 1 END"
+)
+
+
+def count_json_records(path: Path, scratch: Path | None = None) -> int | None:
+    """The records of a file of JSON values written one after another (a JSON array, NDJSON,
+    arrays or response pages appended), counted by DuckDB's JSON reader, which shares
+    nothing with the Python parser: an array counts its items, an object whose ``value`` is
+    an array (a Microsoft Graph page) those items, any other value one. None when DuckDB
+    cannot read the file (damaged JSON, bytes that are not UTF-8): then nothing but the
+    parser can say where the records are.
+
+    The file is streamed once (the longest line bounds DuckDB's object size); a compressed
+    or UTF-16 file, or one with a byte-order mark, is copied on the way as plain UTF-8 into
+    ``scratch`` (DuckDB reads only that).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "a.json")
+    ...     _ = path.write_text('[{"a": 1}, {"a": 2}]\\n{"value": [{}, {}, {}]}\\n{"b": 1}\\n')
+    ...     count_json_records(path), count_json_records(Path(folder, "none.json"))
+    (6, None)
+    """
+    try:
+        with open_binary(path) as probe:
+            head = probe.read(4)
+    except (OSError, *GZIP_ERRORS):
+        return None
+    plain_utf8 = (not is_gzip(path) and utf16_encoding(head) is None
+                  and not head.startswith(codecs.BOM_UTF8))
+    with tempfile.TemporaryDirectory(prefix="count-", dir=scratch) as folder:
+        target = path if plain_utf8 else Path(folder) / "records.json"
+        longest = size = 0
+        carry = b""
+        try:
+            with open_utf8(path) as handle, contextlib.ExitStack() as stack:
+                out = None if plain_utf8 else stack.enter_context(open(target, "wb"))
+                first = True
+                while chunk := handle.read(_READ_CHUNK):
+                    if first:
+                        chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False
+                    size += len(chunk)
+                    lines = (carry + chunk).split(b"\n")
+                    carry = lines.pop()
+                    longest = max([longest, len(carry), *map(len, lines)])
+                    if out is not None:
+                        out.write(chunk)
+        except (OSError, *GZIP_ERRORS):
+            return None
+        con = duckdb.connect()
+        try:
+            row = con.execute(
+                f"SELECT count(*), sum({_RECORDS_OF_VALUE}) FROM read_json_objects("
+                f"{sql_string(str(target))}, format='unstructured',"
+                f" maximum_object_size={max(longest + 1, 1024 * 1024)})").fetchone()
+        except duckdb.Error:
+            return None
+        finally:
+            con.close()
+    if row is None:
+        return None
+    return int(row[1] or 0)  # no value at all (only white space): no record
+
+
+def count_ndjson_records(path: Path) -> int:
+    """The records of NDJSON whose lines DuckDB cannot all read, counted line by line with
+    Python's own ``json`` module: a blank line holds none, a line that does not parse is one
+    (it is quarantined), a line holding an array or a response page its items.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "a.ndjson")
+    ...     _ = path.write_bytes(b'{"a": 1}\\n\\n{broken\\n[{}, {}]\\n')
+    ...     count_ndjson_records(path)
+    4
+    """
+    count = 0
+    with open_utf8(path) as handle:
+        for number, line in enumerate(handle):
+            if number == 0:
+                line = line.removeprefix(codecs.BOM_UTF8)
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except (ValueError, RecursionError):
+                count += 1
+                continue
+            items = value.get("value") if isinstance(value, dict) else value
+            count += len(items) if isinstance(items, list) else 1
+    return count

@@ -22,6 +22,7 @@ import re
 from abc import ABC
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -64,6 +65,61 @@ class SqlContext:
     #: Events before the first or after the second timestamp (``YYYY-MM-DD HH:MM:SS``) are
     #: quarantined as implausible (see :func:`time_checks`); None checks nothing.
     time_window: tuple[str, str] | None = None
+    #: The directory, for layouts that resolve people themselves
+    #: (:attr:`RecordLayout.resolves_people`); None where no layout asked for it.
+    people: People | None = None
+    #: ``[hr_csv]`` of ``molehunt.toml``: field → the CSV column holding it.
+    hr_columns: tuple[tuple[str, str], ...] = ()
+    #: ``[hr_csv_kinds]``: a value of the kind column (lower-cased) → an ``hr_events`` kind.
+    hr_kinds: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """One row of the directory as a layout resolving people sees it."""
+
+    user_id: str
+    valid_from: date | None
+    valid_to: date | None  # exclusive; None while current
+
+    def valid_on(self, day: date) -> bool:
+        """Whether the row describes the person on ``day``."""
+        return ((self.valid_from is None or self.valid_from <= day)
+                and (self.valid_to is None or day < self.valid_to))
+
+
+@dataclass(frozen=True)
+class People:
+    """The directory's addresses and ids, to turn an e-mail address, UPN or employee id into
+    the directory's ``user_id``.
+
+    >>> people = People({"al@x.com": (DirectoryEntry("U1", None, None),)}, {"u1": "U1"})
+    >>> people.resolve("AL@x.com", date(2024, 1, 1)), people.resolve("u1", date(2024, 1, 1))
+    (('U1', None), ('U1', None))
+    >>> people.resolve("bo@x.com", date(2024, 1, 1))
+    (None, 'person not in the directory')
+    """
+
+    #: lower-cased e-mail address → the directory rows that carry it
+    by_email: Mapping[str, tuple[DirectoryEntry, ...]]
+    #: lower-cased user id → the user id as the directory writes it
+    by_id: Mapping[str, str]
+
+    def resolve(self, identifier: str, day: date) -> tuple[str | None, str | None]:
+        """The ``user_id`` an identifier names on ``day``, or None and the reason why not."""
+        key = identifier.strip().lower()
+        rows = self.by_email.get(key, ())
+        ids = {row.user_id for row in rows}
+        if len(ids) > 1:
+            # an address handed on to someone else: the row valid that day decides
+            ids = {row.user_id for row in rows if row.valid_on(day)}
+            if len(ids) != 1:
+                return None, "ambiguous person"
+        if ids:
+            return next(iter(ids)), None
+        if key in self.by_id:
+            return self.by_id[key], None
+        return None, "person not in the directory"
 
 
 class FileLayout(ABC):
@@ -186,6 +242,20 @@ class RecordLayout(FileLayout):
 
     family = "records"
     target = "events"
+    #: What ``molehunt ingest <family> --help`` says the family reads (else the first
+    #: line of the docstring of the family's first layout by name).
+    family_title: ClassVar[str] = ""
+    #: Whether :meth:`records` turns people's addresses into the directory's ``user_id``
+    #: itself (from :attr:`SqlContext.people`), quarantining those it cannot resolve.
+    resolves_people: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        #: The file's records as a reader independent of the parser counted them, set by
+        #: :meth:`records` once it has run; None: this layout (or this file) has no such count.
+        self.independent_count: int | None = None
+        #: Where :meth:`records` may write a copy of the file while reading it (the batch's
+        #: staging folder, so that the space it needs is the ingest's); None: a temporary one.
+        self.scratch: Path | None = None
 
     @classmethod
     def matches_header(cls, fields: Sequence[str]) -> bool:
@@ -196,6 +266,11 @@ class RecordLayout(FileLayout):
     def sniff(cls, head: str) -> bool:
         """Whether a file whose first characters are ``head`` is this layout's."""
         raise NotImplementedError
+
+    @classmethod
+    def sniff_configured(cls, head: str, ctx: SqlContext) -> bool:
+        """As :meth:`sniff`, for a layout whose shape the settings in ``ctx`` describe."""
+        return cls.sniff(head)
 
     def records(self, path: Path, ctx: SqlContext
                 ) -> Iterator[dict[str, Any] | Unreadable | Skipped]:
@@ -270,6 +345,11 @@ def looks_like_cert_event(fields: Sequence[str]) -> bool:
     return len(fields) >= 5 and bool(_CERT_ID.match(fields[0])) and bool(
         _CERT_DATE.match(fields[1])
     )
+
+
+def check_case(checks: Sequence[Check], attribute: str) -> str:
+    """SQL naming the first check a row fails: its ``reason`` or its ``detail`` (NULL: none)."""
+    return _case(checks, attribute)
 
 
 def _case(checks: Sequence[Check], attribute: str) -> str:

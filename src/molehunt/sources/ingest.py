@@ -68,15 +68,19 @@ from molehunt.sources._lines import Counter as LineCounter
 from molehunt.sources._locate import BadRow, locate
 from molehunt.sources.base import (
     CERT_TIMESTAMP_FORMAT,
+    DirectoryEntry,
     FileLayout,
+    People,
     RecordLayout,
     Skipped,
     SqlContext,
     Unreadable,
+    check_case,
     event_select,
     layouts_of_family,
     record_layouts,
     table_select,
+    time_checks,
 )
 from molehunt.sources.jsonl import JSONL_TABLES, ParquetChunks, arrow_schema, stage_jsonl
 from molehunt.sql import quote_identifier, sql_list, sql_path, sql_paths, sql_string
@@ -366,15 +370,18 @@ def recognise(path: Path, family: str = "cert") -> tuple[type[FileLayout], bool]
     return _choose(candidates, path, sample, has_header), has_header
 
 
-def recognise_records(path: Path, family: str | None = None) -> type[RecordLayout] | None:
-    """The record layout (of ``family``, or of any) whose content a file's start shows."""
+def recognise_records(path: Path, family: str | None = None, ctx: SqlContext | None = None
+                      ) -> type[RecordLayout] | None:
+    """The record layout (of ``family``, or of any) whose content a file's start shows
+    (``ctx``: the settings that describe configured layouts, such as ``[hr_csv]``)."""
     check_readable(path)
     try:
         with open_binary(path) as handle:
             head = decode_head(handle.read(_SNIFF_BYTES))
     except (OSError, EOFError) as error:
         raise SourceError(f"cannot read: {error}", where=str(path)) from None
-    found = [layout for layout in record_layouts(family) if layout.sniff(head)]
+    found = [layout for layout in record_layouts(family)
+             if (layout.sniff_configured(head, ctx) if ctx is not None else layout.sniff(head))]
     return found[0] if found else None
 
 
@@ -757,11 +764,12 @@ def plausible_window(settings: Settings, now: dt.datetime | None = None) -> tupl
             latest.isoformat(sep=" "))
 
 
-def _gap(read: int, result: _Staged, quarantined: int) -> str:
+def _gap(read: int, result: _Staged, quarantined: int, skipped: int = 0) -> str:
     """The one line that says a file's records do not add up."""
-    accounted = result.stored + result.duplicates + quarantined
+    accounted = result.stored + result.duplicates + quarantined + skipped
+    kept_out = f", skipped {skipped:,}" if skipped else ""
     return (f"{read:,} records read but {accounted:,} accounted for (stored {result.stored:,},"
-            f" duplicates {result.duplicates:,}, quarantined {quarantined:,}):"
+            f" duplicates {result.duplicates:,}, quarantined {quarantined:,}{kept_out}):"
             f" {read - accounted:+,} unaccounted; nothing of this file was stored")
 
 
@@ -786,9 +794,13 @@ class Ingestor:
         #: quarantine repeated event ids with other content instead of counting duplicates
         self.strict = strict
         settings = workspace.settings()
+        self.settings = settings
         self.categories = load_domain_categories(settings.domain_category_files,
                                                  settings.competitors)
         self.time_window = plausible_window(settings)
+        #: what recognising a configured record layout needs (``[hr_csv]``)
+        self.sniff_ctx = SqlContext(company_domains=(), hr_columns=settings.hr_csv,
+                                    hr_kinds=settings.hr_csv_kinds)
         if directory_is_stale(workspace):
             rebuild_directory(workspace)
 
@@ -875,7 +887,7 @@ class Ingestor:
             if not has_content(path):
                 summary.skip(path, "empty file (no line holds anything)")
                 continue
-            found = recognise_records(path) if records else None
+            found = recognise_records(path, ctx=self.sniff_ctx) if records else None
             if found is not None:
                 plan.append(_Planned(path, found.target, found.order, found))
                 continue
@@ -982,7 +994,7 @@ class Ingestor:
             else:
                 files = [given]
             for path in files:
-                layout = recognise_records(path, family)
+                layout = recognise_records(path, family, self.sniff_ctx)
                 if layout is None:
                     message = f"unknown layout: not a {family} file this version can read"
                     if skip_unknown and path != given:
@@ -1002,6 +1014,15 @@ class Ingestor:
         except UnaccountedRowsError as error:
             return FileResult(str(path), layout.name, "failed", note=error.message)
 
+    def _directory_changed_since(self, done: FileRecord) -> bool:
+        """Whether the directory was rebuilt after a batch quarantined rows: a layout that
+        resolves people then reads the same file again (its people may be known now)."""
+        if not done.rows_quarantined or not self.workspace.directory_file.exists():
+            return False
+        quarantine = self.workspace.table_dir("quarantine") / f"{done.batch_id}.parquet"
+        return (not quarantine.exists() or self.workspace.directory_file.stat().st_mtime_ns
+                > quarantine.stat().st_mtime_ns)
+
     def ingest_record_file(self, path: Path, layout_cls: type[RecordLayout]) -> FileResult:
         """Ingest one file of a record layout (see :class:`~molehunt.sources.base.RecordLayout`).
 
@@ -1014,13 +1035,16 @@ class Ingestor:
         layout = layout_cls()
         size, sha = file_digest(path, self.progress)
         done = self.workspace.find_ingested(sha, size, layout.name)
-        if done is not None:
+        if done is not None and not (layout.resolves_people
+                                     and self._directory_changed_since(done)):
             return FileResult(str(path), layout.name, "skipped",
                               note=f"already ingested as batch {done.batch_id}")
-        settings = self.workspace.settings()
+        settings = self.settings
         ctx = SqlContext(company_domains=self.company_domains(),
                          sensitivity_labels=settings.sensitivity_labels,
-                         time_window=self.time_window)
+                         time_window=self.time_window,
+                         people=load_people(self.workspace) if layout.resolves_people else None,
+                         hr_columns=settings.hr_csv, hr_kinds=settings.hr_csv_kinds)
         batch_id = uuid.uuid4().hex[:16]
         staging = self.workspace.new_staging(batch_id)
         chunks, bad, skipped = self._flatten_records(path, layout, ctx, staging / "chunks")
@@ -1028,20 +1052,24 @@ class Ingestor:
         kept_apart = hr_rows = 0
         hr_first: str | None = None
         shapes: list[tuple[str, int]] = []
+        hr_last: str | None = None
         if chunks:
             with self._session(staging, ctx, path, "reading") as session:
                 flat = f"read_parquet({sql_paths(chunks)})"
-                result = self._stage_events(
-                    session, layout, ctx, f"(SELECT * FROM {flat} WHERE _dest = 'events')",
-                    staging, batch_id, path.name)
-                kept_apart, duplicates, service_bad = _stage_service_events(
-                    session.con, self.workspace, layout, ctx, flat,
-                    staging / "service_events.parquet")
-                result.duplicates += duplicates
-                result.checked.extend(service_bad)
-                hr_rows, hr_duplicates, hr_first = _stage_record_hr_events(
-                    session.con, self.workspace, flat, staging / "hr_events.parquet")
-                result.duplicates += hr_duplicates
+                if layout.target == "events":
+                    result = self._stage_events(
+                        session, layout, ctx, f"(SELECT * FROM {flat} WHERE _dest = 'events')",
+                        staging, batch_id, path.name)
+                    kept_apart, duplicates, service_bad = _stage_service_events(
+                        session.con, self.workspace, layout, ctx, flat,
+                        staging / "service_events.parquet")
+                    result.duplicates += duplicates
+                    result.checked.extend(service_bad)
+                hr = _stage_record_hr_events(session.con, self.workspace, layout, ctx, flat,
+                                             staging / "hr_events.parquet")
+                hr_rows, hr_first, hr_last = hr.stored, hr.first, hr.last
+                result.duplicates += hr.duplicates
+                result.checked.extend(hr.bad)
                 shapes = [(str(shape), int(n)) for shape, n in session.con.execute(
                     f"SELECT shape, count(*) FROM {flat} GROUP BY shape ORDER BY shape"
                 ).fetchall()]
@@ -1050,19 +1078,20 @@ class Ingestor:
         bad.extend(_located(row) for row in result.checked)
         conflicts = self._settle_conflicts(result, bad)
         bad.sort(key=lambda r: (r.line or 0, r.detail))
+        stored = result.stored + kept_apart + hr_rows
+        accounted = stored + result.duplicates + len(bad) + skipped.total()
+        # counted apart from the parser: while reading (independent_count) or after it
+        counted = layout.independent_count
+        if counted is None:
+            counted = layout.count_records(path)
+        if counted is not None and counted != accounted:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UnaccountedRowsError(_gap(counted, _Staged(stored, result.duplicates),
+                                            len(bad), skipped.total()), where=str(path))
+        read = accounted if counted is None else counted
         if bad:
             _write_quarantine(staging / "quarantine.parquet", batch_id, str(path.resolve()),
                               layout.name, bad)
-        stored = result.stored + kept_apart + hr_rows
-        read = stored + result.duplicates + len(bad) + skipped.total()
-        counted = layout.count_records(path)
-        if counted is not None and counted != read:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise UnaccountedRowsError(
-                f"{counted:,} records counted but {read:,} accounted for (stored {stored:,},"
-                f" duplicates {result.duplicates:,}, quarantined {len(bad):,}, skipped"
-                f" {skipped.total():,}): {counted - read:+,} unaccounted; nothing of this file"
-                " was stored", where=str(path))
         record = FileRecord(
             batch_id=batch_id, path=str(path.resolve()), size=size, sha256=sha,
             layout=layout.name, target=layout.target,
@@ -1072,7 +1101,9 @@ class Ingestor:
             # from a batch's min_day, and a notice may predate the file's first event
             min_day=min(d for d in (result.min_day, hr_first) if d is not None)
             if result.min_day or hr_first else None,
-            max_day=result.max_day, state="committing",
+            # an HR feed's last day too: its declared observations cover its days
+            max_day=max(d for d in (result.max_day, hr_last) if d is not None)
+            if result.max_day or hr_last else None, state="committing",
         )
         superseding = self._commit(Batch(batch_id, staging, record))
         notes = [", ".join(f"{shape}: {n}" for shape, n in shapes)] if shapes else []
@@ -1093,6 +1124,7 @@ class Ingestor:
         """Write the file's flattened records as Parquet chunks; return them, the records
         that could not be flattened and the reasons of those skipped."""
         folder.mkdir()
+        layout.scratch = folder.parent
         chunks = ParquetChunks(folder, arrow_schema(layout.staged_columns()), _RECORD_CHUNK_ROWS)
         bad: list[BadRow] = []
         skipped: Counter[str] = Counter()
@@ -1446,19 +1478,44 @@ def _stage_service_events(con: duckdb.DuckDBPyConnection, workspace: Workspace,
     return stored, int(good[0]) - stored, bad
 
 
-def _stage_record_hr_events(con: duckdb.DuckDBPyConnection, workspace: Workspace, flat: str,
-                            target: Path) -> tuple[int, int, str | None]:
+@dataclass
+class _StagedHr:
+    """What :func:`_stage_record_hr_events` did with a file's HR records."""
+
+    stored: int = 0
+    duplicates: int = 0
+    bad: list[BadRow] = field(default_factory=list)
+    first: str | None = None  # the first and last day the stored rows concern
+    last: str | None = None
+
+
+def _stage_record_hr_events(con: duckdb.DuckDBPyConnection, workspace: Workspace,
+                            layout: FileLayout, ctx: SqlContext, flat: str,
+                            target: Path) -> _StagedHr:
     """Write the HR records of a flattened file as ``hr_events`` rows; return how many were
-    stored, how many were duplicates, and the first day they concern.
+    stored, how many were duplicates, those quarantined and the days they concern.
 
     ``hr_events`` has no id column: a record layout puts a key derived from the event's
     content in ``record_id`` (and ``attrs.key``), and a key repeated in the file or already
     stored keeps its first row, so that the same input gives the same stored state however
-    often, and in however many shapes, it is read.
+    often, and in however many shapes, it is read. An HR time fails the same checks as an
+    event's (:func:`~molehunt.sources.base.time_checks`): a notice dated 2099 or in year 10
+    is quarantined, not stored.
     """
     count = con.execute(f"SELECT count(*) FROM {flat} WHERE _dest = 'hr_events'").fetchone()
     if not count or not count[0]:
-        return 0, 0, None
+        return _StagedHr()
+    checks = time_checks("hr_ts", ctx)
+    con.execute(f"CREATE TEMP TABLE hr_rows AS SELECT *, {check_case(checks, 'reason')} AS"
+                f" _reason, {check_case(checks, 'detail')} AS _detail FROM {flat}"
+                " WHERE _dest = 'hr_events'")
+    bad = [BadRow(key=k or "", reason=r, detail=d or "") for k, r, d in con.execute(
+        f"SELECT {layout.key_expression()}, _reason, _detail FROM hr_rows"
+        " WHERE _reason IS NOT NULL ORDER BY _record").fetchall()]
+    flat = "(SELECT * FROM hr_rows WHERE _reason IS NULL)"
+    good = int(count[0]) - len(bad)
+    if not good:
+        return _StagedHr(bad=bad)
     stored_files = workspace.table_files("hr_events")
     # HR rows of other sources have no key: NOT IN over a NULL would hide every new row
     stored_keys = (f"SELECT key FROM (SELECT CASE WHEN json_valid(attrs) THEN"
@@ -1472,13 +1529,37 @@ def _stage_record_hr_events(con: duckdb.DuckDBPyConnection, workspace: Workspace
                 " QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY _record) = 1"
                 f" ORDER BY _record) TO {sql_string(str(target))} (FORMAT parquet,"
                 " COMPRESSION zstd)")
-    kept = con.execute(f"SELECT count(*), CAST(min(ts) AS DATE) FROM read_parquet("
-                       f"{sql_path(target)})").fetchone()
+    kept = con.execute(f"SELECT count(*), CAST(min(ts) AS DATE), CAST(max(ts) AS DATE) FROM"
+                       f" read_parquet({sql_path(target)})").fetchone()
     stored = int(kept[0]) if kept else 0
     if not stored:
         target.unlink()
     first = kept[1].isoformat() if kept and kept[1] is not None else None
-    return stored, int(count[0]) - stored, first
+    last = kept[2].isoformat() if kept and kept[2] is not None else None
+    return _StagedHr(stored, good - stored, bad, first, last)
+
+
+def load_people(workspace: Workspace) -> People:
+    """The directory's addresses and ids, for the layouts that resolve people
+    (:class:`~molehunt.sources.base.People`); empty when no directory is loaded."""
+    if not workspace.directory_file.exists():
+        return People({}, {})
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT user_id, lower(trim(email)), valid_from, valid_to FROM read_parquet("
+            f"{sql_path(workspace.directory_file)}) WHERE user_id IS NOT NULL"
+            " ORDER BY user_id, valid_from").fetchall()
+    finally:
+        con.close()
+    by_email: dict[str, list[DirectoryEntry]] = {}
+    by_id: dict[str, str] = {}
+    for user_id, email, valid_from, valid_to in rows:
+        by_id.setdefault(str(user_id).lower(), str(user_id))
+        if email:
+            by_email.setdefault(str(email), []).append(
+                DirectoryEntry(str(user_id), valid_from, valid_to))
+    return People({k: tuple(v) for k, v in by_email.items()}, by_id)
 
 
 def _answers_folder(folder: Path, path: Path) -> Path | None:

@@ -101,6 +101,7 @@ import csv
 import hashlib
 import json
 import re
+import tempfile
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +110,12 @@ from typing import Any, ClassVar
 import orjson
 
 from molehunt.sources._files import open_utf8
+from molehunt.sources._lines import (
+    count_json_records,
+    count_ndjson_records,
+    normalise,
+    utf8_lines,
+)
 from molehunt.sources.base import (
     Check,
     RecordLayout,
@@ -298,24 +305,37 @@ class M365Audit(RecordLayout):
 
     # -- reading ---------------------------------------------------------------------------
     def records(self, path: Path, ctx: SqlContext) -> Iterator[dict[str, Any] | Unreadable]:
-        """Every record of the file, flattened (see the module docstring for the shapes)."""
+        """Every record of the file, flattened (see the module docstring for the shapes).
+
+        The file's records are also counted apart from this parser
+        (:attr:`~molehunt.sources.base.RecordLayout.independent_count`): JSON by DuckDB's
+        JSON reader (NDJSON that DuckDB cannot read whole, line by line with Python's
+        ``json``), CSV by :func:`~molehunt.sources._lines.normalise`, which also sets a stray
+        quote's line apart so that the parser resumes on the next line.
+        """
         with open_utf8(path) as handle:
             head = handle.read(_HEAD)
         text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
         first_line, newline, _ = text.partition("\n")
         first_line = first_line.strip()
         if text.startswith("["):
+            self.independent_count = count_json_records(path, self.scratch)
             yield from self._document(path)
         elif text.startswith("{") and (not newline or first_line.endswith("}")
                                        or _is_json(first_line)):
             # one record per line. Not only when the first line is valid JSON: a first
             # record that is damaged, or longer than the head, must cost that record alone
             # (a pretty-printed object's first line is "{" or ends in "," or "[")
+            counted = count_json_records(path, self.scratch)
+            self.independent_count = (counted if counted is not None
+                                      else count_ndjson_records(path))
             yield from self._ndjson(path)
         elif text.startswith("{"):
+            self.independent_count = count_json_records(path, self.scratch)
             yield from self._document(path)  # pretty-printed objects, e.g. Graph pages
         else:
-            yield from self._csv(path)
+            with tempfile.TemporaryDirectory(prefix="m365-", dir=self.scratch) as folder:
+                yield from self._csv(path, Path(folder) / "normalised.csv")
 
     def _ndjson(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
         number = 0
@@ -457,16 +477,25 @@ class M365Audit(RecordLayout):
             if single:
                 return position, line
 
-    def _csv(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
+    def _csv(self, path: Path, copy: Path) -> Iterator[dict[str, Any] | Unreadable]:
+        """The rows of a CSV export, read from a normalised copy (UTF-8, LF, each line at its
+        own number, a stray quote's line quarantined and left empty: see
+        :func:`~molehunt.sources._lines.normalise`), which also counts them."""
         # one AuditData cell can exceed the csv module's default limit of 128 KiB
         csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-        with open_utf8(path) as handle:
+        fields_in_header = _csv_header_width(path)
+        scan = normalise(path, copy, has_header=True, n_fields=fields_in_header)
+        self.independent_count = scan.records - _header_lines(copy)
+        number = 0
+        for bad in scan.bad:
+            number += 1
+            yield Unreadable(bad.line or 0, number, bad.reason, bad.detail, bad.raw or "")
+        with copy.open("rb") as handle:
             reader_lines = _LineCounter(codecs.iterdecode(
                 _strip_bom(handle), "utf-8", errors="surrogateescape"))
             reader = csv.reader(reader_lines)
             header: list[str] | None = None
             local_time: str | None = None
-            number = 0
             while True:
                 start = reader_lines.count + 1
                 try:
@@ -1034,6 +1063,40 @@ def _local_time_column(fields: Sequence[str]) -> str | None:
                 and zone.group(1).strip().upper() != "UTC"):
             return field.strip().lstrip("\ufeff")
     return None
+
+
+def _csv_header_width(path: Path) -> int:
+    """How many fields a CSV export's header has (the line after Windows PowerShell's
+    ``#TYPE`` line, if any)."""
+    torn: list[BaseException] = []
+    for line, _, _ in utf8_lines(path, "utf-8", torn):
+        text = line.decode("utf-8", "replace")
+        if text.startswith("#TYPE") or not text.strip():
+            continue
+        return len(next(csv.reader([text]), []))
+    return 0
+
+
+def _header_lines(copy: Path) -> int:
+    """The lines of a normalised CSV export after its first that are no record: another
+    export's ``#TYPE`` line or header (exports appended into one file bring theirs), or
+    the header itself when a ``#TYPE`` line came first."""
+    lines = 0
+    header: list[str] | None = None
+    longest = 0
+    with copy.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.rstrip("\n").removeprefix("\ufeff")
+            if text.startswith("#TYPE"):
+                lines += number > 1
+            elif header is None:
+                header = [_header_key(f) for f in next(csv.reader([text]), [])]
+                longest = 4 * len(text) + 64  # however another export quoted its header
+                lines += number > 1
+            elif len(text) <= longest:
+                fields = next(csv.reader([text]), [])
+                lines += bool(fields) and [_header_key(f) for f in fields] == header
+    return lines
 
 
 def _is_json(text: str) -> bool:

@@ -333,7 +333,7 @@ class Workspace:
         return _record(row) if row else None
 
     def find_ingested(self, sha256: str, size: int, layout: str) -> FileRecord | None:
-        """The committed batch that already holds a file with this content, if any."""
+        """The latest committed batch that already holds a file with this content, if any."""
         return self._committed_file("sha256", sha256, size, layout)
 
     def seen_before(self, path: str, size: int, layout: str) -> bool:
@@ -346,7 +346,7 @@ class Workspace:
         with self.manifest(write=False) as db:
             row = db.execute(
                 f"SELECT * FROM batches WHERE {column}=? AND size=? AND layout=?"
-                " AND state='committed' LIMIT 1",
+                " AND state='committed' ORDER BY committed_at DESC, started_at DESC LIMIT 1",
                 (value, size, layout),
             ).fetchone()
         return _record(row) if row else None
