@@ -42,6 +42,7 @@ from molehunt.cases.service import ACTIVITY_PAGE, ALLOWLIST_KINDS, BANDS, Consol
 from molehunt.cases.siem import cef_line
 from molehunt.cases.store import CaseStore, default_database_url, open_store
 from molehunt.errors import MolehuntError
+from molehunt.safe_text import bidi_safe
 from molehunt.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -223,12 +224,20 @@ def create_app(workspace: Path, database_url: str | None = None, *,
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
+    # every value a page renders passes here first: log strings cannot reorder the text
+    # around them with bidirectional control characters
+    templates.env.finalize = _bidi_finalize
     templates.env.globals.update(sparkline=sparkline_svg, bars=bars_svg, bands=BANDS,
                                  allowlist_kinds=ALLOWLIST_KINDS, version=__version__)
     _errors(app, templates)
     _api(app, console)
     _pages(app, console, templates)
     return app
+
+
+def _bidi_finalize(value: Any) -> Any:
+    """Jinja's ``finalize`` hook: text with its bidi controls shown as ``[U+XXXX]``."""
+    return bidi_safe(value) if isinstance(value, str) else value
 
 
 def _is_api(request: Request) -> bool:
