@@ -6,16 +6,30 @@ the admin, normalised user names and the password policy."""
 from __future__ import annotations
 
 import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
+import psutil
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from conftest import ingest_jsonl
 from console_fixture import ConsoleWorkspace, build
-from molehunt.cases.accounts import create_account, create_token
-from molehunt.cases.models import ROLES
+from molehunt.cases import audit
+from molehunt.cases.accounts import Principal, create_account, create_token
+from molehunt.cases.models import ROLES, AuditEntry, LoginFailure
+from molehunt.cases.service import Console
+from molehunt.cases.store import open_store
 from molehunt.safe_text import BIDI_CONTROLS
 from molehunt.store.workspace import Workspace
 from molehunt.web.app import create_app
@@ -83,3 +97,156 @@ def test_bidi_controls_in_log_strings_are_shown_not_obeyed(
     assert all(f"[U+{ord(c):04X}]" in pages["email_external"] for c in BIDI_CONTROLS)
     for html in pages.values():
         assert not any(c in html for c in BIDI_CONTROLS)
+
+
+# -- item 6: availability against the real server -------------------------------------------------
+@dataclass
+class Served:
+    """``molehunt serve`` in a child process: its URL, port, database and admin password."""
+
+    url: str
+    port: int
+    database_url: str
+    admin_password: str
+    process: subprocess.Popen[str]
+
+
+@pytest.fixture(scope="module")
+def served(made: ConsoleWorkspace, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Served]:
+    """The console exactly as `molehunt serve` runs it (uvicorn, default options)."""
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('served') / 'console.sqlite'}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("FORWARDED_ALLOW_IPS", "MOLEHUNT_FORWARDED_ALLOW_IPS")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "molehunt.cli", "--workspace", str(made.root), "serve",
+         "--port", str(port), "--database-url", database_url],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    password = ""
+    assert process.stdout is not None
+    for line in process.stdout:  # the child prints the URL, then the admin password
+        if line.startswith("admin password:"):
+            password = line.split()[2]
+            break
+    assert password, "molehunt serve printed no admin password"
+    for _ in range(600):  # wait until it listens (not a timing assertion)
+        with socket.socket() as attempt:
+            if attempt.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield Served(f"http://127.0.0.1:{port}", port, database_url, password, process)
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def _read_response(connection: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_a_250_mb_content_length_is_refused_before_the_body(served: Served) -> None:
+    with socket.create_connection(("127.0.0.1", served.port)) as connection:
+        connection.settimeout(60)  # a safety net for the old behaviour (waiting for 250 MB)
+        connection.sendall(b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Type: application/json\r\n"
+                           b"Content-Length: 262144000\r\n\r\n" + b"{" + b" " * 65535)
+        answer = _read_response(connection)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert b"at most 1,048,576 bytes" in answer
+
+
+def test_a_streamed_250_mb_body_is_cut_off_without_being_read(served: Served) -> None:
+    server = psutil.Process(served.process.pid)
+    before = server.memory_info().rss
+    chunk = b"x" * 65536
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    with socket.create_connection(("127.0.0.1", served.port)) as connection:
+        connection.sendall(b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Type: application/json\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n")
+        try:
+            while sent < 250 * 2**20:
+                readable, _, _ = select.select([connection], [], [], 0)
+                if readable:  # the server answered before the body ended
+                    break
+                connection.sendall(framed)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        connection.settimeout(60)
+        answer = _read_response(connection)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert b"at most 1,048,576 bytes" in answer
+    assert sent < 64 * 2**20, f"the server read {sent:,} bytes before answering"
+    assert server.memory_info().rss - before < 64 * 2**20
+
+
+def test_x_forwarded_for_from_loopback_is_not_believed(served: Served) -> None:
+    spoofed = "203.0.113.77"
+    with httpx.Client(base_url=served.url, timeout=60) as client:
+        response = client.post("/api/v1/login", json={"username": "admin",
+                                                      "password": "not the password"},
+                               headers={"X-Forwarded-For": spoofed})
+    assert response.status_code == 401
+    store = open_store(served.database_url)
+    with store.sessions() as session:
+        keys = set(session.scalars(sa.select(LoginFailure.key)).all())
+    store.close()
+    assert not any(spoofed in key for key in keys), keys
+    assert any("127.0.0.1" in key for key in keys), keys
+
+
+def test_a_request_body_over_1_mb_is_one_line_413(app_and_tokens: tuple[Any, dict[str, str]]
+                                                   ) -> None:
+    app, tokens = app_and_tokens
+    client = TestClient(app)
+    big = client.post("/api/v1/cases/1/notes", json={"body": "x" * (2 * 2**20)},
+                      headers=_bearer(tokens["analyst"]))
+    assert big.status_code == 413
+    assert big.json() == {"error": "request body too large: at most 1,048,576 bytes here"}
+    small = client.post("/api/v1/login", json={"username": "nobody", "password": "x" * 20})
+    assert small.status_code == 401
+
+
+def test_the_audit_page_verifies_from_its_last_checkpoint(
+        made: ConsoleWorkspace, tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    console = Console(made.root, store)
+    auditor = Principal(1, "aud", "auditor")
+    for i in range(50):
+        with store.transaction() as session:
+            audit.record(session, actor="ana", role="analyst", action="person.view",
+                         target=f"P-{i}")
+    first = console.audit_log(auditor)["verification"]
+    assert first["ok"] and first["entries"] == 50 and first["checked"] == 50
+    for i in range(3):
+        with store.transaction() as session:
+            audit.record(session, actor="ana", role="analyst", action="person.view",
+                         target=f"Q-{i}")
+    second = console.audit_log(auditor)["verification"]
+    assert second["ok"] and second["entries"] == 53 and second["checked"] == 3
+    # what was appended since the checkpoint is still checked, and a cut below it is seen
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER audit_log_no_update")
+        connection.exec_driver_sql("DROP TRIGGER audit_log_no_delete")
+    with store.transaction() as session:
+        audit.record(session, actor="ana", role="analyst", action="person.view", target="R")
+    with store.engine.begin() as connection:
+        connection.execute(sa.update(AuditEntry).where(AuditEntry.seq == 54)
+                           .values(actor="mallory"))
+    assert console.audit_log(auditor)["verification"]["problem"] == (
+        "entry 54 was altered (hash mismatch)")
+    with store.engine.begin() as connection:
+        connection.execute(sa.delete(AuditEntry).where(AuditEntry.seq >= 40))
+    assert console.audit_log(auditor)["verification"]["problem"] == (
+        "entry 53 is missing (the log was cut below the last verified entry)")
+    console.close()

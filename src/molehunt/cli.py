@@ -737,6 +737,10 @@ def serve(
         " print it.")] = False,
     secure_cookies: Annotated[bool, typer.Option(
         help="Mark cookies Secure (set when served over HTTPS, e.g. behind a proxy).")] = False,
+    forwarded_allow_ips: Annotated[str, typer.Option(
+        envvar="MOLEHUNT_FORWARDED_ALLOW_IPS",
+        help="Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed"
+        " (default: none, so every client is known by its own address).")] = "",
 ) -> None:
     """Run the analyst console (web pages and the JSON API under /api/v1)."""
 
@@ -744,7 +748,7 @@ def serve(
         import uvicorn
 
         from molehunt.cases.accounts import ensure_admin
-        from molehunt.web.app import create_app
+        from molehunt.web.app import create_app, server_options
 
         store = _case_store(database_url)
         with store.transaction() as session:
@@ -754,7 +758,8 @@ def serve(
         out.print(f"molehunt console: {url}", highlight=False)
         if password:
             out.print(f"admin password: {password}  (user name: admin)", highlight=False)
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        uvicorn.run(application, host=host, port=port, log_level="warning",
+                    **server_options(forwarded_allow_ips))
         return 0
 
     _run(action)

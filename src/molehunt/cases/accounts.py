@@ -26,6 +26,7 @@ from molehunt.cases.models import (
     LoginSession,
     utcnow,
 )
+from molehunt.cases.store import CaseStore
 from molehunt.errors import MolehuntError
 
 #: permission → roles that hold it. Analysts triage pseudonymous leads; investigators also
@@ -162,23 +163,44 @@ def _check_username(username: str) -> str:
     return name
 
 
-def create_account(session: Session, username: str, password: str, role: str) -> Account:
+@dataclass(frozen=True)
+class HashedPassword:
+    """A password that passed the policy, already hashed (see :func:`hash_password`)."""
+
+    value: str
+
+
+def hash_password(password: str) -> HashedPassword:
+    """Check ``password`` against the policy and hash it (argon2id).
+
+    Call it before :meth:`CaseStore.transaction`: hashing is slow on purpose and should not
+    hold the process's write lock.
+    """
+    _check_password(password)
+    return HashedPassword(_hasher.hash(password))
+
+
+def _hashed(password: str | HashedPassword) -> str:
+    return password.value if isinstance(password, HashedPassword) else (
+        hash_password(password).value)
+
+
+def create_account(session: Session, username: str, password: str | HashedPassword,
+                   role: str) -> Account:
     """Add an account (one-line errors for a taken name, weak password or unknown role)."""
     name = _check_username(username)
     check_role(role)
-    _check_password(password)
     if session.scalar(sa.select(Account.id).where(Account.username == name)) is not None:
         raise InputError(f"user name {name!r} is taken")
-    account = Account(username=name, password_hash=_hasher.hash(password), role=role)
+    account = Account(username=name, password_hash=_hashed(password), role=role)
     session.add(account)
     session.flush()
     return account
 
 
-def set_password(session: Session, account: Account, password: str) -> None:
+def set_password(session: Session, account: Account, password: str | HashedPassword) -> None:
     """Replace an account's password and end its sessions."""
-    _check_password(password)
-    account.password_hash = _hasher.hash(password)
+    account.password_hash = _hashed(password)
     session.execute(sa.delete(LoginSession).where(LoginSession.account_id == account.id))
 
 
@@ -205,19 +227,25 @@ def _recent_failures(session: Session, key: str, now: dt.datetime) -> int:
         LoginFailure.key == key, LoginFailure.at > now - FAILURE_WINDOW)) or 0
 
 
-def login(session: Session, username: str, password: str, client: str
+def login(store: CaseStore, username: str, password: str, client: str
           ) -> tuple[Account, str, str]:
     """Check a password; returns the account, a new session token and its CSRF token.
 
     After :data:`MAX_FAILURES` failures within :data:`FAILURE_WINDOW` for the same user name
     or the same client address, every attempt is refused (even a right password) until the
     window has passed, so guessing costs at most five tries per quarter hour.
+
+    The argon2 work (tens of milliseconds of CPU, on purpose) runs outside
+    :meth:`CaseStore.transaction`: that lock serialises every write of the process (audit
+    entries of page views among them), so a flood of logins must not hold it while hashing.
+    Only the short writes (the failure rows, the new session) take it.
     """
     now = utcnow()
     keys = (f"user:{username.strip().lower()}", f"addr:{client}")
-    if any(_recent_failures(session, key, now) >= MAX_FAILURES for key in keys):
-        raise RateLimitError("too many failed logins; try again in 15 minutes")
-    account = session.scalar(sa.select(Account).where(Account.username == username.strip()))
+    with store.sessions() as session:
+        if any(_recent_failures(session, key, now) >= MAX_FAILURES for key in keys):
+            raise RateLimitError("too many failed logins; try again in 15 minutes")
+        account = session.scalar(sa.select(Account).where(Account.username == username.strip()))
     valid = False
     if account is not None and account.active:
         try:
@@ -227,17 +255,25 @@ def login(session: Session, username: str, password: str, client: str
     else:  # same work whether or not the name exists, so timing does not reveal names
         _hasher.hash(password)
     if not valid or account is None:
-        for key in keys:
-            session.add(LoginFailure(key=key, at=now))
+        with store.transaction() as session:
+            for key in keys:
+                session.add(LoginFailure(key=key, at=now))
         raise AccessError("wrong user name or password", status=401)
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
+    rehashed = (_hasher.hash(password) if _hasher.check_needs_rehash(account.password_hash)
+                else None)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    session.add(LoginSession(token_hash=_sha256(token), account_id=account.id, csrf_token=csrf,
-                             created_at=now, expires_at=now + dt.timedelta(hours=SESSION_HOURS)))
-    session.execute(sa.delete(LoginSession).where(LoginSession.expires_at < now))
-    session.execute(sa.delete(LoginFailure).where(LoginFailure.at < now - FAILURE_WINDOW))
-    return account, token, csrf
+    with store.transaction() as session:
+        current = session.get(Account, account.id)
+        if current is None or not current.active:  # deactivated while we were hashing
+            raise AccessError("wrong user name or password", status=401)
+        if rehashed is not None:
+            current.password_hash = rehashed
+        session.add(LoginSession(token_hash=_sha256(token), account_id=current.id,
+                                 csrf_token=csrf, created_at=now,
+                                 expires_at=now + dt.timedelta(hours=SESSION_HOURS)))
+        session.execute(sa.delete(LoginSession).where(LoginSession.expires_at < now))
+        session.execute(sa.delete(LoginFailure).where(LoginFailure.at < now - FAILURE_WINDOW))
+    return current, token, csrf
 
 
 def logout(session: Session, token: str) -> None:

@@ -2,8 +2,9 @@
 
 Every route declares the permission it needs with :func:`need` (``None`` for the login page
 and static files); a test enumerates every route and every role against the expected matrix.
-Errors become one clear line: 400 bad input, 401/403 access, 404 unknown, 422 malformed
-request, 429 too many logins; never a traceback.
+Errors become one clear line: 400 bad input, 401/403 access, 404 unknown, 413 body over
+:data:`~molehunt.web.security.MAX_BODY_BYTES`, 422 malformed request, 429 too many logins;
+never a traceback.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from molehunt.safe_text import bidi_safe
 from molehunt.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    BodyLimit,
     SecurityHeaders,
     authenticate,
     check_csrf,
@@ -221,7 +223,8 @@ def create_app(workspace: Path, database_url: str | None = None, *,
                   lifespan=lifespan)
     app.state.console = console
     app.state.secure_cookies = secure_cookies
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so a 413 has the headers too
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     # every value a page renders passes here first: log strings cannot reorder the text
@@ -233,6 +236,23 @@ def create_app(workspace: Path, database_url: str | None = None, *,
     _api(app, console)
     _pages(app, console, templates)
     return app
+
+
+def server_options(forwarded_allow_ips: str = "") -> dict[str, Any]:
+    """uvicorn's options for the client address: trust no proxy unless one is named.
+
+    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 by default, so anything on the
+    machine could claim any address and dodge the per-address login limit or write a false
+    address into the audit log. Here the header is read only from the proxies listed in
+    ``forwarded_allow_ips`` (``molehunt serve --forwarded-allow-ips``).
+
+    >>> server_options()
+    {'proxy_headers': False, 'forwarded_allow_ips': ''}
+    >>> server_options("10.0.0.5")["proxy_headers"]
+    True
+    """
+    trusted = ",".join(p.strip() for p in forwarded_allow_ips.split(",") if p.strip())
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
 
 def _bidi_finalize(value: Any) -> Any:
@@ -301,12 +321,7 @@ def _api(app: FastAPI, console: Console) -> None:
     def api_login(body: LoginBody, request: Request) -> JSONResponse:
         """Sign in; sets the session cookie and returns the CSRF token for state changes."""
         client = request.client.host if request.client else "unknown"
-        with console.store.transaction() as session:
-            try:
-                account, token, csrf = login(session, body.username, body.password, client)
-            except (AccessError, RateLimitError):
-                session.commit()  # keep the failure count even though we raise
-                raise
+        account, token, csrf = login(console.store, body.username, body.password, client)
         principal = Principal(account.id, account.username, account.role, csrf)
         console.record(principal, "login", account.username, via="api")
         response = JSONResponse({"username": account.username, "role": account.role,
@@ -546,12 +561,7 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
             raise AccessError("the login form expired; reload the page")
         client = request.client.host if request.client else "unknown"
         try:
-            with console.store.transaction() as session:
-                try:
-                    account, token, csrf = login(session, username, password, client)
-                except (AccessError, RateLimitError):
-                    session.commit()
-                    raise
+            account, token, csrf = login(console.store, username, password, client)
         except (AccessError, RateLimitError) as error:
             fresh = new_login_csrf()
             failed = page(request, "login.html", None, login_csrf=fresh, error=str(error))
