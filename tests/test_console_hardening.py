@@ -5,6 +5,8 @@ the admin, normalised user names and the password policy."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import os
 import select
@@ -21,15 +23,25 @@ import httpx
 import psutil
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from conftest import ingest_jsonl
 from console_fixture import ConsoleWorkspace, build
 from molehunt.cases import audit
-from molehunt.cases.accounts import Principal, create_account, create_token
-from molehunt.cases.models import ROLES, AuditEntry, LoginFailure
+from molehunt.cases.accounts import (
+    InputError,
+    Principal,
+    create_account,
+    create_token,
+    login,
+    principal_from_token,
+    set_password,
+)
+from molehunt.cases.models import ROLES, Account, ApiToken, AuditEntry, LoginFailure, utcnow
 from molehunt.cases.service import Console
-from molehunt.cases.store import open_store
+from molehunt.cases.store import _alembic_config, open_store
 from molehunt.safe_text import BIDI_CONTROLS
 from molehunt.store.workspace import Workspace
 from molehunt.web.app import create_app
@@ -143,9 +155,14 @@ def served(made: ConsoleWorkspace, tmp_path_factory: pytest.TempPathFactory
 
 
 def _read_response(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (a refused body's
+    connection cannot carry another request, so the server closes it)."""
     data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = connection.recv(65536)
+    while True:
+        try:
+            chunk = connection.recv(65536)
+        except ConnectionResetError:
+            break
         if not chunk:
             break
         data += chunk
@@ -250,3 +267,175 @@ def test_the_audit_page_verifies_from_its_last_checkpoint(
     assert console.audit_log(auditor)["verification"]["problem"] == (
         "entry 53 is missing (the log was cut below the last verified entry)")
     console.close()
+
+
+# -- item 5: sessions and accounts ---------------------------------------------------------------
+def _account_with_token(app: Any, name: str) -> str:
+    with app.state.console.store.transaction() as session:
+        account = create_account(session, name, PASSWORD, "analyst")
+        return create_token(session, account, "script")
+
+
+def test_a_token_is_refused_after_a_password_reset(app_and_tokens: tuple[Any, dict[str, str]]
+                                                   ) -> None:
+    app, _ = app_and_tokens
+    token = _account_with_token(app, "resetme")
+    client = TestClient(app)
+    assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 200
+    store = app.state.console.store
+    with store.transaction() as session:
+        account = session.scalar(sa.select(Account).where(Account.username == "resetme"))
+        set_password(session, account, "an entirely new pass phrase")
+    app.state.console.principals.clear()
+    assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 401
+    # the console's own reset (and `molehunt accounts reset-password`) does the same
+    again = _account_with_token(app, "resetme2")
+    assert client.get("/api/v1/me", headers=_bearer(again)).status_code == 200
+    admin = Principal(0, "admin", "admin")
+    app.state.console.reset_password(admin, "resetme2")
+    assert client.get("/api/v1/me", headers=_bearer(again)).status_code == 401
+
+
+def test_a_token_is_refused_after_deactivation_even_once_reactivated(
+        app_and_tokens: tuple[Any, dict[str, str]]) -> None:
+    app, _ = app_and_tokens
+    token = _account_with_token(app, "leaver")
+    client = TestClient(app)
+    assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 200
+    admin = Principal(0, "admin", "admin")
+    app.state.console.update_account(admin, "leaver", None, False)
+    assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 401
+    app.state.console.update_account(admin, "leaver", None, True)
+    assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 401
+
+
+def test_tokens_cannot_mint_tokens_and_carry_scope_and_expiry(
+        app_and_tokens: tuple[Any, dict[str, str]]) -> None:
+    app, tokens = app_and_tokens
+    client = TestClient(app)
+    minted = client.post("/api/v1/tokens", json={"name": "child"},
+                         headers=_bearer(tokens["analyst"]))
+    assert minted.status_code == 403 and "sign in" in minted.json()["error"]
+    store = app.state.console.store
+    with store.transaction() as session:
+        account = session.scalar(sa.select(Account).where(Account.username == "analyst"))
+        reader = create_token(session, account, "reader", ["read"])
+        short = create_token(session, account, "short", days=1)
+    assert client.get("/api/v1/alerts", headers=_bearer(reader)).status_code == 200
+    change = client.post("/api/v1/alerts/import", headers=_bearer(reader))
+    assert change.status_code == 403 and "may only read" in change.json()["error"]
+    assert client.get("/api/v1/me", headers=_bearer(short)).status_code == 200
+    with store.transaction() as session:
+        session.execute(sa.update(ApiToken).where(ApiToken.name == "short").values(
+            expires_at=utcnow() - dt.timedelta(seconds=1)))
+    app.state.console.principals.clear()
+    assert client.get("/api/v1/me", headers=_bearer(short)).status_code == 401
+    listed = {t["name"]: t for t in client.get("/api/v1/tokens",
+                                               headers=_bearer(tokens["analyst"])).json()}
+    assert listed["reader"]["scopes"] == ["read"] and listed["short"]["expired"]
+
+
+def test_homoglyph_and_case_variants_are_one_account(app_and_tokens: tuple[Any, dict[str, str]]
+                                                     ) -> None:
+    app, tokens = app_and_tokens
+    client = TestClient(app)
+    refused = {}
+    for name in ("Admin", "ADMIN", "\u0430dmin", "\uff41dmin"):  # Cyrillic а, full-width a
+        response = client.post("/api/v1/accounts", json={
+            "username": name, "password": "yet another long secret", "role": "analyst"},
+            headers=_bearer(tokens["admin"]))
+        refused[name] = (response.status_code, response.json()["error"])
+    assert refused == {"Admin": (400, "user name 'admin' is taken"),
+                       "ADMIN": (400, "user name 'admin' is taken"),
+                       "\u0430dmin": (400, "user name 'аdmin' mixes scripts (cyrillic, latin)"),
+                       "\uff41dmin": (400, "user name 'admin' is taken")}
+    signed_in = client.post("/api/v1/login", json={"username": "ADMIN", "password": PASSWORD})
+    assert signed_in.status_code == 200 and signed_in.json()["username"] == "admin"
+
+
+def test_common_and_decorated_passwords_are_refused(app_and_tokens: tuple[Any, dict[str, str]]
+                                                    ) -> None:
+    app, tokens = app_and_tokens
+    client = TestClient(app)
+    for password in ("Password123!", "P@ssw0rd2024!", "qwertyuiop123", "Summer2025!!",
+                     "newcomer-rules-ok"):
+        response = client.post("/api/v1/accounts", json={
+            "username": "newcomer", "password": password, "role": "analyst"},
+            headers=_bearer(tokens["admin"]))
+        assert response.status_code == 400, password
+        assert "password" in response.json()["error"], password
+    good = client.post("/api/v1/accounts", json={
+        "username": "newcomer", "password": "violet tram under the bridge", "role": "analyst"},
+        headers=_bearer(tokens["admin"]))
+    assert good.status_code == 200, good.text
+
+
+def _audit_rows(app: Any, action: str) -> list[AuditEntry]:
+    with app.state.console.store.sessions() as session:
+        return list(session.scalars(sa.select(AuditEntry).where(AuditEntry.action == action)
+                                    .order_by(AuditEntry.seq)).all())
+
+
+def test_an_attacker_cannot_lock_the_admin_out(app_and_tokens: tuple[Any, dict[str, str]]
+                                               ) -> None:
+    app, _ = app_and_tokens
+    attacker = TestClient(app, client=("198.51.100.99", 40000))
+    for _ in range(6):
+        attacker.post("/api/v1/login", json={"username": "admin", "password": "x" * 16})
+    admin = TestClient(app, client=("192.0.2.11", 40001))
+    signed_in = admin.post("/api/v1/login", json={"username": "admin", "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+
+
+def test_failed_logins_and_lockouts_are_audited(app_and_tokens: tuple[Any, dict[str, str]]
+                                                ) -> None:
+    app, _ = app_and_tokens
+    attacker = TestClient(app, client=("198.51.100.66", 40000))
+    for _ in range(5):
+        wrong = attacker.post("/api/v1/login", json={"username": "Auditor",
+                                                     "password": "guess guess guess"})
+        assert wrong.status_code == 401
+    assert attacker.post("/api/v1/login", json={"username": "auditor", "password": PASSWORD}
+                         ).status_code == 429  # this address is locked out of this account
+    failed = [r for r in _audit_rows(app, "login.failed")
+              if json.loads(r.details)["client"] == "198.51.100.66"]
+    assert len(failed) == 5
+    assert all(r.target == "auditor" and json.loads(r.details)["account_exists"] for r in failed)
+    lockouts = [json.loads(r.details) for r in _audit_rows(app, "login.lockout")]
+    assert {"client": "198.51.100.66", "scope": "account+address"} in [
+        {k: d[k] for k in ("client", "scope")} for d in lockouts]
+    # the account's owner, from their own address, still gets in
+    owner = TestClient(app, client=("192.0.2.10", 40001))
+    signed_in = owner.post("/api/v1/login", json={"username": "auditor", "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+
+
+def test_accounts_made_before_normalisation_keep_working(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = open_store(url, migrate=False)
+    with old.engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0001")
+        hasher = PasswordHasher()
+        for name, password in (("Admin", "first admin password"),
+                               ("admin", "second admin password"),
+                               ("JSmith", "smith's own password")):
+            connection.execute(sa.text(
+                "INSERT INTO accounts (username, password_hash, role, active, created_at)"
+                " VALUES (:n, :h, 'analyst', 1, '2024-01-01 00:00:00')"),
+                {"n": name, "h": hasher.hash(password)})
+        connection.execute(sa.text(
+            "INSERT INTO api_tokens (token_hash, account_id, name, created_at, revoked)"
+            " VALUES (:h, 3, 'old', '2024-01-01 00:00:00', 0)"),
+            {"h": hashlib.sha256(b"mh_old_token").hexdigest()})
+    old.close()
+    store = open_store(url)  # migrates
+    assert store.revision() == "0002"
+    assert login(store, "Admin", "first admin password", "10.0.0.1")[0].username == "Admin"
+    assert login(store, "admin", "second admin password", "10.0.0.1")[0].username == "admin"
+    assert login(store, "jsmith", "smith's own password", "10.0.0.1")[0].username == "JSmith"
+    with store.sessions() as session:
+        principal = principal_from_token(session, "mh_old_token")
+    assert principal is not None and principal.scopes == {"read", "write"}
+    with store.transaction() as session, pytest.raises(InputError, match="taken"):
+        create_account(session, "JSMITH", "a fresh long password", "analyst")
+    store.close()

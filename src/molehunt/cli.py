@@ -829,10 +829,40 @@ def accounts_create(
     def action() -> int:
         password = generate_password()
         with _case_store(database_url).transaction() as session:
-            create_account(session, username, password, role)
+            account = create_account(session, username, password, role)
             record(session, actor="cli", role="admin", action="account.create",
-                   target=username, details={"role": role})
-        out.print(f"created {username} ({role}); password: {password}", highlight=False)
+                   target=account.username, details={"role": role})
+        out.print(f"created {account.username} ({role}); password: {password}",
+                  highlight=False)
+        return 0
+
+    _run(action)
+
+
+@accounts_app.command("reset-password")
+def accounts_reset_password(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Give an account a new random password (printed once); ends its sessions and revokes
+    its API tokens."""
+    from molehunt.cases.accounts import find_account, generate_password, hash_password
+    from molehunt.cases.accounts import set_password as store_password
+    from molehunt.cases.audit import record
+    from molehunt.errors import ConfigError
+
+    def action() -> int:
+        password = generate_password()
+        hashed = hash_password(password)
+        with _case_store(database_url).transaction() as session:
+            account = find_account(session, username)
+            if account is None:
+                raise ConfigError(f"no account {username!r}")
+            store_password(session, account, hashed)
+            record(session, actor="cli", role="admin", action="account.password_reset",
+                   target=account.username)
+        out.print(f"new password for {account.username}: {password}  (its sessions and API"
+                  " tokens are ended)", highlight=False)
         return 0
 
     _run(action)

@@ -31,7 +31,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from molehunt import __version__
 from molehunt.cases.accounts import (
+    MAX_TOKEN_DAYS,
     PERMISSIONS,
+    TOKEN_DAYS,
     AccessError,
     NotFoundError,
     Principal,
@@ -51,6 +53,7 @@ from molehunt.web.security import (
     SecurityHeaders,
     authenticate,
     check_csrf,
+    check_scope,
     new_login_csrf,
 )
 from molehunt.web.svg import bars_svg, sparkline_svg
@@ -62,12 +65,14 @@ log = logging.getLogger("molehunt.web")
 
 
 class Need:
-    """A route dependency: the caller must be signed in and hold ``permission``."""
+    """A route dependency: the caller must be signed in and hold ``permission``
+    (``session_only``: signed in as a person, not by an API token)."""
 
-    def __init__(self, permission: str) -> None:
+    def __init__(self, permission: str, session_only: bool = False) -> None:
         if permission not in PERMISSIONS:
             raise ValueError(f"unknown permission {permission}")
         self.permission = permission
+        self.session_only = session_only
 
     async def __call__(self, request: Request) -> Principal:
         """Authenticate, check CSRF on state changes, check the permission."""
@@ -85,13 +90,20 @@ class Need:
             value = form.get("csrf_token")
             submitted = value if isinstance(value, str) else None
         check_csrf(principal, request, submitted)
+        check_scope(principal, request)
+        if self.session_only and principal.via == "token":
+            raise AccessError("an API token cannot do this (e.g. create API tokens); sign in")
         console.require(principal, self.permission)
         return principal
 
 
-def need(permission: str) -> Any:
+def need(permission: str, session_only: bool = False) -> Any:
     """``Depends`` on :class:`Need` for ``permission``."""
-    return Depends(Need(permission))
+    return Depends(Need(permission, session_only))
+
+
+#: a signed-in person (not an API token): what only a person may do, such as minting tokens
+Person = Annotated[Principal, need("self", session_only=True)]
 
 
 View = Annotated[Principal, need("view")]
@@ -175,9 +187,12 @@ class AccountBody(BaseModel):
 
 
 class TokenBody(BaseModel):
-    """A new API token's name."""
+    """A new API token: its name, what it may do (``read``; ``write`` to change things too)
+    and for how many days."""
 
     name: str = Field(max_length=128)
+    scopes: list[str] = Field(default=["read"], min_length=1, max_length=2)
+    days: int = Field(default=TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS)
 
 
 class DecisionBody(BaseModel):
@@ -336,10 +351,10 @@ def _api(app: FastAPI, console: Console) -> None:
                 "permissions": sorted(k for k in PERMISSIONS if principal.can(k))}
 
     @app.post(f"{p}/tokens", tags=["access"])
-    def api_token(body: TokenBody, principal: Annotated[Principal, need("self")]
-                  ) -> dict[str, str]:
-        """Create an API token acting as the caller (shown once)."""
-        return {"token": console.create_token(principal, body.name)}
+    def api_token(body: TokenBody, principal: Person) -> dict[str, str]:
+        """Create an API token acting as the caller (shown once; signed-in callers only, not
+        another token). Read-only unless ``scopes`` holds ``write``; expires after ``days``."""
+        return {"token": console.create_token(principal, body.name, body.scopes, body.days)}
 
     @app.get(f"{p}/tokens", tags=["access"])
     def api_tokens(principal: Annotated[Principal, need("self")]) -> list[dict[str, Any]]:
@@ -738,9 +753,13 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
         return back("/settings")
 
     @app.post("/settings/tokens", include_in_schema=False)
-    def token_submit(request: Request, principal: Annotated[Principal, need("self")],
-                     name: Annotated[str, Form(max_length=128)]) -> HTMLResponse:
-        token = console.create_token(principal, name)
+    def token_submit(request: Request, principal: Person,
+                     name: Annotated[str, Form(max_length=128)],
+                     write: Annotated[str | None, Form(max_length=8)] = None,
+                     days: Annotated[int, Form(ge=1, le=MAX_TOKEN_DAYS)] = TOKEN_DAYS
+                     ) -> HTMLResponse:
+        token = console.create_token(principal, name,
+                                     ("read", "write") if write == "on" else ("read",), days)
         requests = console.reveal_requests(principal) if principal.can(
             "approve_reveal") else []
         data = console.settings(principal) if principal.can("settings_read") else {}

@@ -115,20 +115,24 @@ class BodyLimit:
             await _refuse(scope, send, BodyTooLarge(limit))
             return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise BodyTooLarge(limit)
             return message
 
         async def watched(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if exceeded:  # the rest of the body stays unread: end the connection
+                    MutableHeaders(scope=message)["connection"] = "close"
             await send(message)
 
         try:
@@ -190,6 +194,13 @@ def check_csrf(principal: Principal, request: Request, submitted: str | None) ->
     sent = submitted or request.headers.get("x-csrf-token") or ""
     if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
         raise AccessError("missing or wrong CSRF token; reload the page", status=403)
+
+
+def check_scope(principal: Principal, request: Request) -> None:
+    """Refuse a change made with an API token that only holds the ``read`` scope."""
+    if principal.via == "token" and request.method not in SAFE_METHODS and (
+            "write" not in principal.scopes):
+        raise AccessError("this API token may only read (scope 'read')")
 
 
 def new_login_csrf() -> str:
