@@ -32,7 +32,7 @@ from molehunt.cases.store import open_store
 
 def test_migrations_reach_head_and_are_idempotent(database_url: str) -> None:
     store = open_store(database_url)
-    assert store.revision() == store.head_revision() == "0001"
+    assert store.revision() == store.head_revision() == "0002"
     store.migrate()  # a second run changes nothing and does not fail
     names = set(sa.inspect(store.engine).get_table_names())
     assert {"accounts", "alerts", "cases", "audit_log", "alembic_version"} <= names
@@ -49,8 +49,8 @@ def test_accounts_sessions_tokens(database_url: str) -> None:
             create_account(session, "bob", "short", "analyst")
         with pytest.raises(InputError, match="unknown role"):
             create_account(session, "bob", "long enough password", "boss")
-    with store.transaction() as session:
-        account, token, csrf = login(session, "ana", "correct horse battery", "10.0.0.1")
+    account, token, csrf = login(store, "ana", "correct horse battery", "10.0.0.1")
+    with store.sessions() as session:
         stored = session.scalar(sa.select(Account.password_hash).where(Account.id == account.id))
         assert stored is not None and stored.startswith("$argon2")
         assert session.scalar(sa.select(LoginSession.token_hash)) != token  # only a hash
@@ -73,18 +73,15 @@ def test_login_rate_limit_blocks_even_the_right_password(database_url: str) -> N
     with store.transaction() as session:
         create_account(session, "ana", "correct horse battery", "analyst")
     for _ in range(5):
-        with store.transaction() as session, pytest.raises(AccessError):
-            try:
-                login(session, "ana", "wrong password!!", "10.0.0.9")
-            finally:
-                session.commit()
-    with store.transaction() as session, pytest.raises(RateLimitError):
-        login(session, "ana", "correct horse battery", "10.0.0.9")
+        with pytest.raises(AccessError):
+            login(store, "ana", "wrong password!!", "10.0.0.9")
+    with pytest.raises(RateLimitError):
+        login(store, "ana", "correct horse battery", "10.0.0.9")
     # another user from the same address is blocked too (per-address limit)
     with store.transaction() as session:
         create_account(session, "eve", "another good password", "analyst")
-    with store.transaction() as session, pytest.raises(RateLimitError):
-        login(session, "eve", "another good password", "10.0.0.9")
+    with pytest.raises(RateLimitError):
+        login(store, "eve", "another good password", "10.0.0.9")
 
 
 def test_ensure_admin_creates_once_and_resets_on_request(database_url: str) -> None:
@@ -95,9 +92,8 @@ def test_ensure_admin_creates_once_and_resets_on_request(database_url: str) -> N
         assert ensure_admin(session) is None
         second = ensure_admin(session, reset=True)
         assert second is not None and second != first
-    with store.transaction() as session:
-        account, _, _ = login(session, "admin", second, "127.0.0.1")
-        assert account.role == "admin"
+    account, _, _ = login(store, "admin", second, "127.0.0.1")
+    assert account.role == "admin"
 
 
 def _append(store: object, n: int) -> None:

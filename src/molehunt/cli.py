@@ -744,6 +744,10 @@ def serve(
         " print it.")] = False,
     secure_cookies: Annotated[bool, typer.Option(
         help="Mark cookies Secure (set when served over HTTPS, e.g. behind a proxy).")] = False,
+    forwarded_allow_ips: Annotated[str, typer.Option(
+        envvar="MOLEHUNT_FORWARDED_ALLOW_IPS",
+        help="Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed"
+        " (default: none, so every client is known by its own address).")] = "",
 ) -> None:
     """Run the analyst console (web pages and the JSON API under /api/v1)."""
 
@@ -751,7 +755,7 @@ def serve(
         import uvicorn
 
         from molehunt.cases.accounts import ensure_admin
-        from molehunt.web.app import create_app
+        from molehunt.web.app import create_app, server_options
 
         store = _case_store(database_url)
         with store.transaction() as session:
@@ -761,7 +765,8 @@ def serve(
         out.print(f"molehunt console: {url}", highlight=False)
         if password:
             out.print(f"admin password: {password}  (user name: admin)", highlight=False)
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        uvicorn.run(application, host=host, port=port, log_level="warning",
+                    **server_options(forwarded_allow_ips))
         return 0
 
     _run(action)
@@ -831,10 +836,40 @@ def accounts_create(
     def action() -> int:
         password = generate_password()
         with _case_store(database_url).transaction() as session:
-            create_account(session, username, password, role)
+            account = create_account(session, username, password, role)
             record(session, actor="cli", role="admin", action="account.create",
-                   target=username, details={"role": role})
-        out.print(f"created {username} ({role}); password: {password}", highlight=False)
+                   target=account.username, details={"role": role})
+        out.print(f"created {account.username} ({role}); password: {password}",
+                  highlight=False)
+        return 0
+
+    _run(action)
+
+
+@accounts_app.command("reset-password")
+def accounts_reset_password(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Give an account a new random password (printed once); ends its sessions and revokes
+    its API tokens."""
+    from molehunt.cases.accounts import find_account, generate_password, hash_password
+    from molehunt.cases.accounts import set_password as store_password
+    from molehunt.cases.audit import record
+    from molehunt.errors import ConfigError
+
+    def action() -> int:
+        password = generate_password()
+        hashed = hash_password(password)
+        with _case_store(database_url).transaction() as session:
+            account = find_account(session, username)
+            if account is None:
+                raise ConfigError(f"no account {username!r}")
+            store_password(session, account, hashed)
+            record(session, actor="cli", role="admin", action="account.password_reset",
+                   target=account.username)
+        out.print(f"new password for {account.username}: {password}  (its sessions and API"
+                  " tokens are ended)", highlight=False)
         return 0
 
     _run(action)

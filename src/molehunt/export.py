@@ -1,7 +1,9 @@
 """``molehunt export``: results as CSV or Parquet so that other tools can check them.
 
 Risk rows are ``user_id, day, risk, band`` plus the top reasons; in CSV the list columns
-(reasons, evidence, related users, detectors) are JSON text.
+(reasons, evidence, related users, detectors) are JSON text. Every text cell of a CSV is
+formula-safe (:func:`molehunt.safe_text.formula_safe_column`): reason texts, object names and
+event ids come from logs, and a spreadsheet must never run one as a formula.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pyarrow.parquet as pq
 
 from molehunt.errors import ConfigError, StoreError
 from molehunt.pipeline import read_results, results_dir
+from molehunt.safe_text import formula_safe_column
 from molehunt.store.workspace import Workspace
 
 TABLES = {"risk": "risk", "findings": "findings", "alerts": "alerts.parquet",
@@ -45,6 +48,6 @@ def export_results(workspace: Workspace, table: str, out: Path) -> int:
         if pa.types.is_list(column.type):
             column = pa.array([json.dumps(v, default=str, ensure_ascii=False)
                                for v in column.to_pylist()], pa.string())
-        columns.append(column)
+        columns.append(formula_safe_column(column))
     pacsv.write_csv(pa.Table.from_arrays(columns, names=data.column_names), out)
     return int(data.num_rows)

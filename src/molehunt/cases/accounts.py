@@ -2,22 +2,35 @@
 
 What each role may do is :data:`PERMISSIONS`; the web layer checks every route against it and
 a test enumerates every route and every role.
+
+User names are compared in one normal form (:func:`canonical_username`: NFKC, case-folded,
+one script), so ``Admin``, ``ADMIN`` and a Cyrillic ``аdmin`` cannot be three accounts.
+Passwords must pass :func:`check_password` (length, a shipped list of common passwords and
+their decorated forms, sequences, the user name). API tokens expire and carry scopes; a
+password reset or a deactivation ends every session and token of the account
+(:func:`end_access`). Failed logins and lockouts are written to the audit log with the
+account and the client address.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import importlib.resources
+import re
 import secrets
 import string
 import time
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
+from molehunt.cases import audit
 from molehunt.cases.models import (
     ROLES,
     Account,
@@ -26,6 +39,7 @@ from molehunt.cases.models import (
     LoginSession,
     utcnow,
 )
+from molehunt.cases.store import CaseStore
 from molehunt.errors import MolehuntError
 
 #: permission → roles that hold it. Analysts triage pseudonymous leads; investigators also
@@ -46,9 +60,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 SESSION_HOURS = 8
+#: failed logins within :data:`FAILURE_WINDOW` after which an account is refused *from that
+#: address*, and after which an address is refused for every account
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
+#: once an account has :data:`MAX_FAILURES` recent failures from anywhere, every attempt on
+#: it is answered this much later: guessing from many addresses slows down, yet nobody can
+#: lock the account (the admin's included) by failing on purpose
+ACCOUNT_DELAY_SECONDS = 1.0
 MIN_PASSWORD = 12
+#: API tokens: what they may do, and for how long by default and at most
+TOKEN_SCOPES = ("read", "write")
+TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 365
 _hasher = PasswordHasher()
 
 
@@ -81,6 +105,8 @@ class Principal:
     role: str
     csrf_token: str | None = None   # None for API tokens (no ambient credential to forge)
     via: str = "session"
+    #: what an API token may do (``read``: GET and HEAD only); sessions hold both
+    scopes: frozenset[str] = field(default_factory=lambda: frozenset(TOKEN_SCOPES))
 
     def can(self, permission: str) -> bool:
         """Whether this principal's role holds ``permission``."""
@@ -150,36 +176,176 @@ def check_role(role: str) -> str:
     return role
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise InputError(f"password must have at least {MIN_PASSWORD} characters")
+#: scripts that are written together in one language, so a name may mix them
+_SCRIPT_FAMILIES = {"CJK": "HAN", "HIRAGANA": "HAN", "KATAKANA": "HAN", "HANGUL": "HAN",
+                    "BOPOMOFO": "HAN"}
 
 
-def _check_username(username: str) -> str:
-    name = username.strip()
+def _script(ch: str) -> str:
+    first = unicodedata.name(ch, "UNKNOWN").split(" ")[0]
+    return _SCRIPT_FAMILIES.get(first, first)
+
+
+def canonical_username(username: str) -> str:
+    """The form in which user names are stored and compared: NFKC, case-folded, one script.
+
+    Refuses (one-line :class:`InputError`) names with characters other than letters, digits
+    and ``. _ - @`` (zero-width and bidi characters included) and names that mix scripts,
+    such as a Latin name with one Cyrillic letter in it.
+
+    >>> [canonical_username(n) for n in ("  ADMIN ", "Ａｄｍｉｎ", "Straße")]
+    ['admin', 'admin', 'strasse']
+    >>> canonical_username("\u0430dmin")
+    Traceback (most recent call last):
+    ...
+    molehunt.cases.accounts.InputError: user name 'аdmin' mixes scripts (cyrillic, latin)
+    """
+    name = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+    name = name.strip()
     if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
         raise InputError("user name must be 1-64 letters, digits or . _ - @")
+    scripts = {_script(c) for c in name if c.isalpha()}
+    if len(scripts) > 1:
+        raise InputError(f"user name {username.strip()!r} mixes scripts"
+                         f" ({', '.join(sorted(scripts)).lower()})")
     return name
 
 
-def create_account(session: Session, username: str, password: str, role: str) -> Account:
-    """Add an account (one-line errors for a taken name, weak password or unknown role)."""
+def find_account(session: Session, username: str) -> Account | None:
+    """The account a typed user name means (``None`` when there is none).
+
+    By its normal form. An account made before migration 0002 that shares its normal form
+    with another (``Admin`` next to ``admin``) has no key and is found by its exact name,
+    looked up first (no new account can be without a key, so none can take that path).
+    """
+    legacy = session.scalar(sa.select(Account).where(Account.username == username.strip(),
+                                                     Account.username_key.is_(None)))
+    if legacy is not None:
+        return legacy
+    try:
+        key = canonical_username(username)
+    except InputError:
+        return None
+    return session.scalar(sa.select(Account).where(Account.username_key == key))
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords and stems (``molehunt/data/common_passwords.txt``)."""
+    text = importlib.resources.files("molehunt").joinpath(
+        "data/common_passwords.txt").read_text("utf-8")
+    return frozenset(line.strip() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
+                       "@": "a", "$": "s", "!": "i", "|": "l", "+": "t"})
+_RUNS = ("abcdefghijklmnopqrstuvwxyz", "01234567890", "qwertyuiopasdfghjklzxcvbnm",
+         "qwertzuiopasdfghjklyxcvbnm", "azertyuiopqsdfghjklmwxcvbn", "1qaz2wsx3edc4rfv5tgb",
+         "zaq1xsw2cde3vfr4bgt5")
+
+
+def check_password(password: str, username: str = "") -> None:
+    """Refuse (one-line :class:`InputError`) a password that is short or easy to guess.
+
+    At least :data:`MIN_PASSWORD` characters; not a common password or stem
+    (:func:`common_passwords`) however decorated (case, leetspeak, digits and symbols around
+    or between, repeated: ``P@ssw0rd2024!``, ``Summer2025!!``, ``passwordpassword``); not a
+    run of the alphabet, digits or a keyboard row; not digits only; not three or fewer
+    different characters; not containing the user name.
+
+    >>> check_password("a long test password")
+    >>> check_password("P@ssw0rd2024!")
+    Traceback (most recent call last):
+    ...
+    molehunt.cases.accounts.InputError: password is a common one, however decorated
+    """
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"password must have at least {MIN_PASSWORD} characters")
+    folded = unicodedata.normalize("NFKC", password).casefold()
+    squashed = re.sub(r"[\W_]", "", folded)
+    # digits and symbols before and after the word are decoration; inside it, leetspeak
+    undecorated = re.sub(r"^[^a-z]+|[^a-z]+$", "", folded)
+    letters = re.sub(r"[^a-z]", "", undecorated.translate(_LEET))
+    core = re.sub(r"[^a-z]", "", folded)
+    if len(set(folded)) <= 3:
+        raise InputError("password has too few different characters")
+    if squashed.isdigit():
+        raise InputError("password must not be digits only")
+    common = common_passwords()
+    for form in {squashed, letters, core}:
+        if form and (form in common or any(
+                len(form) % len(word) == 0 and form == word * (len(form) // len(word))
+                for word in common)):
+            raise InputError("password is a common one, however decorated")
+    if any(squashed in run or squashed in run[::-1] for run in _RUNS):
+        raise InputError("password is a run of the alphabet, digits or a keyboard row")
+    try:
+        name = canonical_username(username) if username else ""
+    except InputError:
+        name = ""
+    if len(name) >= 3 and name in folded:
+        raise InputError("password must not contain the user name")
+
+
+def _check_username(username: str) -> str:
+    return canonical_username(username)
+
+
+@dataclass(frozen=True)
+class HashedPassword:
+    """A password that passed the policy, already hashed (see :func:`hash_password`)."""
+
+    value: str
+
+
+def hash_password(password: str, username: str = "") -> HashedPassword:
+    """Check ``password`` against the policy (:func:`check_password`) and hash it (argon2id).
+
+    Call it before :meth:`CaseStore.transaction`: hashing is slow on purpose and should not
+    hold the process's write lock.
+    """
+    check_password(password, username)
+    return HashedPassword(_hasher.hash(password))
+
+
+def _hashed(password: str | HashedPassword, username: str) -> str:
+    return password.value if isinstance(password, HashedPassword) else (
+        hash_password(password, username).value)
+
+
+def create_account(session: Session, username: str, password: str | HashedPassword,
+                   role: str) -> Account:
+    """Add an account (one-line errors for a taken name, weak password or unknown role).
+
+    The name is stored in its normal form (:func:`canonical_username`); a name whose normal
+    form is taken (``ADMIN`` when ``admin`` exists) is refused.
+    """
     name = _check_username(username)
     check_role(role)
-    _check_password(password)
-    if session.scalar(sa.select(Account.id).where(Account.username == name)) is not None:
+    if session.scalar(sa.select(Account.id).where(
+            sa.or_(Account.username_key == name, Account.username == name))) is not None:
         raise InputError(f"user name {name!r} is taken")
-    account = Account(username=name, password_hash=_hasher.hash(password), role=role)
+    account = Account(username=name, username_key=name,
+                      password_hash=_hashed(password, name), role=role)
     session.add(account)
     session.flush()
     return account
 
 
-def set_password(session: Session, account: Account, password: str) -> None:
-    """Replace an account's password and end its sessions."""
-    _check_password(password)
-    account.password_hash = _hasher.hash(password)
+def end_access(session: Session, account: Account) -> int:
+    """End every browser session and revoke every API token of ``account`` (a password
+    reset, a deactivation); returns how many tokens were revoked."""
     session.execute(sa.delete(LoginSession).where(LoginSession.account_id == account.id))
+    revoked = session.execute(sa.update(ApiToken).where(
+        ApiToken.account_id == account.id, ApiToken.revoked.is_(False)).values(revoked=True))
+    return int(getattr(revoked, "rowcount", 0) or 0)
+
+
+def set_password(session: Session, account: Account, password: str | HashedPassword) -> None:
+    """Replace an account's password; end its sessions and revoke its API tokens."""
+    account.password_hash = _hashed(password, account.username)
+    end_access(session, account)
 
 
 def ensure_admin(session: Session, username: str = "admin", *, reset: bool = False
@@ -188,7 +354,7 @@ def ensure_admin(session: Session, username: str = "admin", *, reset: bool = Fal
 
     Returns the new password, or ``None`` when nothing changed.
     """
-    account = session.scalar(sa.select(Account).where(Account.username == username))
+    account = find_account(session, username)
     password = generate_password()
     if account is None:
         create_account(session, username, password, "admin")
@@ -205,19 +371,39 @@ def _recent_failures(session: Session, key: str, now: dt.datetime) -> int:
         LoginFailure.key == key, LoginFailure.at > now - FAILURE_WINDOW)) or 0
 
 
-def login(session: Session, username: str, password: str, client: str
+def login(store: CaseStore, username: str, password: str, client: str
           ) -> tuple[Account, str, str]:
     """Check a password; returns the account, a new session token and its CSRF token.
 
-    After :data:`MAX_FAILURES` failures within :data:`FAILURE_WINDOW` for the same user name
-    or the same client address, every attempt is refused (even a right password) until the
-    window has passed, so guessing costs at most five tries per quarter hour.
+    Lockout is per account *and* address: after :data:`MAX_FAILURES` failures within
+    :data:`FAILURE_WINDOW` for this account from this client address, or for any account
+    from this address, that address is refused (even with the right password) until the
+    window has passed. Failures from elsewhere never lock an account, so an attacker cannot
+    lock the admin out; they only slow it: once the account has :data:`MAX_FAILURES` recent
+    failures from anywhere, every answer about it waits :data:`ACCOUNT_DELAY_SECONDS`.
+    Every failure is audited (``login.failed``: the name tried, whether it exists, the
+    client address) and so is the failure that starts a lockout (``login.lockout``).
+
+    The argon2 work (tens of milliseconds of CPU, on purpose) and the delay run outside
+    :meth:`CaseStore.transaction`: that lock serialises every write of the process (audit
+    entries of page views among them), so a flood of logins must not hold it. Only the short
+    writes (the failure rows and audit entries, the new session) take it.
     """
     now = utcnow()
-    keys = (f"user:{username.strip().lower()}", f"addr:{client}")
-    if any(_recent_failures(session, key, now) >= MAX_FAILURES for key in keys):
-        raise RateLimitError("too many failed logins; try again in 15 minutes")
-    account = session.scalar(sa.select(Account).where(Account.username == username.strip()))
+    try:
+        key = canonical_username(username)
+    except InputError:
+        key = username.strip()[:64]
+    pair, address, anywhere = f"pair:{key}|{client}"[:200], f"addr:{client}"[:200], (
+        f"acct:{key}"[:200])
+    with store.sessions() as session:
+        counts = {k: _recent_failures(session, k, now) for k in (pair, address, anywhere)}
+        account = find_account(session, username)
+    if counts[pair] >= MAX_FAILURES or counts[address] >= MAX_FAILURES:
+        raise RateLimitError("too many failed logins from this address; try again in 15"
+                             " minutes")
+    if counts[anywhere] >= MAX_FAILURES:
+        time.sleep(ACCOUNT_DELAY_SECONDS)
     valid = False
     if account is not None and account.active:
         try:
@@ -227,17 +413,35 @@ def login(session: Session, username: str, password: str, client: str
     else:  # same work whether or not the name exists, so timing does not reveal names
         _hasher.hash(password)
     if not valid or account is None:
-        for key in keys:
-            session.add(LoginFailure(key=key, at=now))
+        with store.transaction() as session:
+            for k in (pair, address, anywhere):
+                session.add(LoginFailure(key=k, at=now))
+            known = account is not None
+            audit.record(session, actor="anonymous", role="none", action="login.failed",
+                         target=key, details={"client": client, "account_exists": known})
+            locked = [scope for scope, k in (("account+address", pair), ("address", address))
+                      if counts[k] + 1 == MAX_FAILURES]
+            if locked:
+                audit.record(session, actor="anonymous", role="none", action="login.lockout",
+                             target=key, details={
+                                 "client": client, "scope": locked[0],
+                                 "until": (now + FAILURE_WINDOW).isoformat(timespec="seconds")})
         raise AccessError("wrong user name or password", status=401)
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
+    rehashed = (_hasher.hash(password) if _hasher.check_needs_rehash(account.password_hash)
+                else None)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    session.add(LoginSession(token_hash=_sha256(token), account_id=account.id, csrf_token=csrf,
-                             created_at=now, expires_at=now + dt.timedelta(hours=SESSION_HOURS)))
-    session.execute(sa.delete(LoginSession).where(LoginSession.expires_at < now))
-    session.execute(sa.delete(LoginFailure).where(LoginFailure.at < now - FAILURE_WINDOW))
-    return account, token, csrf
+    with store.transaction() as session:
+        current = session.get(Account, account.id)
+        if current is None or not current.active:  # deactivated while we were hashing
+            raise AccessError("wrong user name or password", status=401)
+        if rehashed is not None:
+            current.password_hash = rehashed
+        session.add(LoginSession(token_hash=_sha256(token), account_id=current.id,
+                                 csrf_token=csrf, created_at=now,
+                                 expires_at=now + dt.timedelta(hours=SESSION_HOURS)))
+        session.execute(sa.delete(LoginSession).where(LoginSession.expires_at < now))
+        session.execute(sa.delete(LoginFailure).where(LoginFailure.at < now - FAILURE_WINDOW))
+    return current, token, csrf
 
 
 def logout(session: Session, token: str) -> None:
@@ -258,21 +462,44 @@ def principal_from_session(session: Session, token: str) -> Principal | None:
     return Principal(account.id, account.username, account.role, login_session.csrf_token)
 
 
-def create_token(session: Session, account: Account, name: str) -> str:
-    """A new API token for ``account`` (shown once; only its hash is kept)."""
+def check_scopes(scopes: object) -> tuple[str, ...]:
+    """``scopes`` as a sorted tuple of :data:`TOKEN_SCOPES` (one-line error otherwise).
+
+    >>> check_scopes(["write", "read"])
+    ('read', 'write')
+    """
+    if not isinstance(scopes, list | tuple | set | frozenset) or not scopes or not all(
+            isinstance(x, str) and x in TOKEN_SCOPES for x in scopes):
+        raise InputError(f"token scopes must be one or more of {', '.join(TOKEN_SCOPES)}")
+    return tuple(sorted(set(scopes)))
+
+
+def create_token(session: Session, account: Account, name: str,
+                 scopes: tuple[str, ...] | list[str] = TOKEN_SCOPES, days: int = TOKEN_DAYS
+                 ) -> str:
+    """A new API token for ``account`` (shown once; only its hash is kept), valid ``days``
+    days (at most :data:`MAX_TOKEN_DAYS`) for ``scopes``."""
     if not name.strip() or len(name) > 128:
         raise InputError("token name must be 1-128 characters")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise InputError(f"a token is valid for 1 to {MAX_TOKEN_DAYS} days")
+    allowed = check_scopes(scopes)
     token = "mh_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(token_hash=_sha256(token), account_id=account.id, name=name.strip()))
+    session.add(ApiToken(token_hash=_sha256(token), account_id=account.id, name=name.strip(),
+                         scopes=" ".join(allowed),
+                         expires_at=utcnow() + dt.timedelta(days=days)))
     session.flush()
     return token
 
 
 def principal_from_token(session: Session, token: str) -> Principal | None:
-    """The principal of a bearer token, or ``None`` when unknown or revoked."""
+    """The principal of a bearer token, or ``None`` when unknown, revoked or expired."""
     row = session.execute(
         sa.select(ApiToken, Account).join(Account, Account.id == ApiToken.account_id)
         .where(ApiToken.token_hash == _sha256(token))).first()
     if row is None or row[0].revoked or not row[1].active:
         return None
-    return Principal(row[1].id, row[1].username, row[1].role, None, via="token")
+    if row[0].expires_at is None or row[0].expires_at <= utcnow():
+        return None
+    return Principal(row[1].id, row[1].username, row[1].role, None, via="token",
+                     scopes=frozenset(row[0].scopes.split()))

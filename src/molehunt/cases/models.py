@@ -45,10 +45,17 @@ class Account(Base):
     __tablename__ = "accounts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the name as sign-in compares it (NFKC, case-folded; see
+    #: :func:`molehunt.cases.accounts.canonical_username`); ``None`` only for an account made
+    #: before migration 0002 whose key an older account already had (it signs in by its
+    #: exact name)
+    username_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("uq_accounts_username_key", "username_key", unique=True),)
 
 
 class ApiToken(Base):
@@ -61,6 +68,11 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: refused from this time on (``None`` only before migration 0002 ran)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: space-separated: ``read`` (GET, HEAD) and ``write`` (every change the role may make)
+    scopes: Mapped[str] = mapped_column(String(64), default="read write",
+                                        server_default="read write")
 
 
 class LoginSession(Base):

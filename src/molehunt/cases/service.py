@@ -23,14 +23,21 @@ from sqlalchemy.orm import Session
 
 from molehunt.cases import audit
 from molehunt.cases.accounts import (
+    TOKEN_DAYS,
     AccessError,
     InputError,
     NotFoundError,
     Principal,
     PrincipalCache,
+    canonical_username,
     check_role,
     create_account,
     create_token,
+    end_access,
+    find_account,
+    generate_password,
+    hash_password,
+    set_password,
 )
 from molehunt.cases.bundle import build_bundle
 from molehunt.cases.models import (
@@ -112,6 +119,8 @@ class Console:
         self.store = store
         self.results = WorkspaceResults(self.workspace)
         self.audit_writer = audit.AuditWriter(store)
+        #: the audit page's check, from the last verified entry on (not the whole chain)
+        self.audit_verifier = audit.IncrementalVerifier(store)
         #: who each recently seen credential is (cleared whenever accounts or tokens change)
         self.principals = PrincipalCache()
         self._views: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
@@ -515,7 +524,7 @@ class Console:
         with self._alerts_changing() as session:
             alert = self._get_alert(session, alert_id)
             name = (assignee or principal.username).strip()
-            account = session.scalar(sa.select(Account).where(Account.username == name))
+            account = find_account(session, name)
             if account is None or not account.active or account.role not in (
                     "analyst", "investigator"):
                 raise InputError(f"{name!r} is not an active analyst or investigator")
@@ -768,7 +777,8 @@ class Console:
     # -- audit ---------------------------------------------------------------------------
     def audit_log(self, principal: Principal, limit: int = 200, before: int | None = None
                   ) -> dict[str, Any]:
-        """Audit entries, newest first, and whether the chain verifies."""
+        """Audit entries, newest first, and whether the chain verifies (incrementally: see
+        :class:`~molehunt.cases.audit.IncrementalVerifier`)."""
         self.require(principal, "audit")
         query = sa.select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
         if before is not None:
@@ -778,7 +788,7 @@ class Console:
             entries = [{"seq": e.seq, "at": e.at, "actor": e.actor, "role": e.role,
                         "action": e.action, "target": e.target, "reason": e.reason,
                         "details": json.loads(e.details), "hash": e.hash} for e in rows]
-        return {"entries": entries, "verification": audit.verify(self.store).to_json()}
+        return {"entries": entries, "verification": self.audit_verifier.verify().to_json()}
 
     # -- settings ------------------------------------------------------------------------
     def settings(self, principal: Principal) -> dict[str, Any]:
@@ -898,37 +908,71 @@ class Console:
                        ) -> None:
         """Add an account (admins)."""
         self.require(principal, "accounts")
+        name = canonical_username(username)
+        # before the write lock: argon2 is slow on purpose
+        hashed = hash_password(password, name)
         with self.store.transaction() as session:
-            create_account(session, username, password, role)
+            create_account(session, name, hashed, role)
             self._audit(session, principal, "account.create", username, role=role)
 
     def update_account(self, principal: Principal, username: str, role: str | None,
                        active: bool | None) -> None:
-        """Change an account's role or deactivate it (admins; never one's own)."""
+        """Change an account's role or deactivate it (admins; never one's own).
+
+        Deactivating ends the account's sessions and revokes its API tokens: reactivating it
+        later does not bring them back.
+        """
         self.require(principal, "accounts")
         with self.store.transaction() as session:
-            account = session.scalar(sa.select(Account).where(Account.username == username))
+            account = find_account(session, username)
             if account is None:
                 raise NotFoundError(f"no account {username!r}")
             if account.id == principal.account_id:
                 raise InputError("you cannot change your own role or deactivate yourself")
             if role is not None:
                 account.role = check_role(role)
+            revoked = 0
             if active is not None:
                 account.active = active
-            self._audit(session, principal, "account.update", username, role=role,
-                        active=active)
+                if not active:
+                    revoked = end_access(session, account)
+            self._audit(session, principal, "account.update", account.username, role=role,
+                        active=active, tokens_revoked=revoked)
         self.principals.clear()
 
-    def create_token(self, principal: Principal, name: str) -> str:
-        """A new API token acting as the caller (shown once)."""
+    def reset_password(self, principal: Principal, username: str) -> str:
+        """Give an account a new random password (returned once); ends its sessions and
+        revokes its API tokens (admins; audited)."""
+        self.require(principal, "accounts")
+        password = generate_password()
+        hashed = hash_password(password)  # before the write lock
+        with self.store.transaction() as session:
+            account = find_account(session, username)
+            if account is None:
+                raise NotFoundError(f"no account {username!r}")
+            set_password(session, account, hashed)
+            self._audit(session, principal, "account.password_reset", account.username)
+        self.principals.clear()
+        return password
+
+    def create_token(self, principal: Principal, name: str,
+                     scopes: Iterable[str] = ("read",), days: int = TOKEN_DAYS) -> str:
+        """A new API token acting as the caller (shown once), for ``scopes`` and ``days``.
+
+        Only a signed-in person makes tokens: a token cannot mint another (which would
+        outlive its own expiry or revocation, or widen its scopes).
+        """
         self.require(principal, "self")
+        if principal.via == "token":
+            raise AccessError("an API token cannot create API tokens; sign in to make one")
+        wanted = list(scopes)
         with self.store.transaction() as session:
             account = session.get(Account, principal.account_id)
             if account is None:
                 raise NotFoundError("account gone")
-            token = create_token(session, account, name)
-            self._audit(session, principal, "token.create", name)
+            token = create_token(session, account, name, wanted, days)
+            self._audit(session, principal, "token.create", name, scopes=sorted(set(wanted)),
+                        days=days)
         return token
 
     def tokens(self, principal: Principal) -> list[dict[str, Any]]:
@@ -939,8 +983,11 @@ class Console:
         if not principal.can("accounts"):
             query = query.where(ApiToken.account_id == principal.account_id)
         with self.store.sessions() as session:
+            now = utcnow()
             return [{"id": t.id, "name": t.name, "owner": owner,
-                     "created_at": _iso(t.created_at), "revoked": t.revoked}
+                     "created_at": _iso(t.created_at), "revoked": t.revoked,
+                     "scopes": t.scopes.split(), "expires_at": _iso(t.expires_at),
+                     "expired": t.expires_at is None or t.expires_at <= now}
                     for t, owner in session.execute(query).all()]
 
     def revoke_token(self, principal: Principal, token_id: int) -> None:

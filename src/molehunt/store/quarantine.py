@@ -6,8 +6,9 @@ same file is ingested again later (see :meth:`Workspace.superseded_batches`); th
 left out unless asked for.
 
 Exports to CSV are safe to open in a spreadsheet: a text cell that starts with ``=``, ``+``,
-``-``, ``@``, a tab or a carriage return is prefixed with ``'`` (:func:`formula_safe`), so
-that a hostile log line cannot become a formula.
+``-``, ``@``, a tab or a carriage return is prefixed with ``'``
+(:func:`molehunt.safe_text.formula_safe`, shared by every CSV writer), so that a hostile log
+line cannot become a formula.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import duckdb
 
 from molehunt.errors import ConfigError, StoreError
+from molehunt.safe_text import formula_safe
 from molehunt.schema import QUARANTINE_COLUMNS
 from molehunt.sql import empty_select, sql_path, sql_string
 from molehunt.store.workspace import Workspace
@@ -32,17 +34,7 @@ EXPORT_COLUMNS: tuple[str, ...] = ("file", "line", "layout", "reason", "detail",
                                    "batch_id")
 #: Export formats by file extension.
 EXPORT_FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FETCH_ROWS = 10_000
-
-
-def formula_safe(value: str) -> str:
-    """``value`` with ``'`` in front when a spreadsheet could take it for a formula.
-
-    >>> [formula_safe(v) for v in ("=HYPERLINK(1)", "-2", "@x", "\\tx", "plain", "")]
-    ["'=HYPERLINK(1)", "'-2", "'@x", "'\\tx", 'plain', '']
-    """
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def printable(text: str) -> str:

@@ -2,8 +2,9 @@
 
 Every route declares the permission it needs with :func:`need` (``None`` for the login page
 and static files); a test enumerates every route and every role against the expected matrix.
-Errors become one clear line: 400 bad input, 401/403 access, 404 unknown, 422 malformed
-request, 429 too many logins; never a traceback.
+Errors become one clear line: 400 bad input, 401/403 access, 404 unknown, 413 body over
+:data:`~molehunt.web.security.MAX_BODY_BYTES`, 422 malformed request, 429 too many logins;
+never a traceback.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from molehunt import __version__
 from molehunt.cases.accounts import (
+    MAX_TOKEN_DAYS,
     PERMISSIONS,
+    TOKEN_DAYS,
     AccessError,
     NotFoundError,
     Principal,
@@ -42,12 +45,15 @@ from molehunt.cases.service import ACTIVITY_PAGE, ALLOWLIST_KINDS, BANDS, Consol
 from molehunt.cases.siem import cef_line
 from molehunt.cases.store import CaseStore, default_database_url, open_store
 from molehunt.errors import MolehuntError
+from molehunt.safe_text import bidi_safe
 from molehunt.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    BodyLimit,
     SecurityHeaders,
     authenticate,
     check_csrf,
+    check_scope,
     new_login_csrf,
 )
 from molehunt.web.svg import bars_svg, sparkline_svg, timeline_svg
@@ -59,12 +65,14 @@ log = logging.getLogger("molehunt.web")
 
 
 class Need:
-    """A route dependency: the caller must be signed in and hold ``permission``."""
+    """A route dependency: the caller must be signed in and hold ``permission``
+    (``session_only``: signed in as a person, not by an API token)."""
 
-    def __init__(self, permission: str) -> None:
+    def __init__(self, permission: str, session_only: bool = False) -> None:
         if permission not in PERMISSIONS:
             raise ValueError(f"unknown permission {permission}")
         self.permission = permission
+        self.session_only = session_only
 
     async def __call__(self, request: Request) -> Principal:
         """Authenticate, check CSRF on state changes, check the permission."""
@@ -82,13 +90,20 @@ class Need:
             value = form.get("csrf_token")
             submitted = value if isinstance(value, str) else None
         check_csrf(principal, request, submitted)
+        check_scope(principal, request)
+        if self.session_only and principal.via == "token":
+            raise AccessError("an API token cannot do this (e.g. create API tokens); sign in")
         console.require(principal, self.permission)
         return principal
 
 
-def need(permission: str) -> Any:
+def need(permission: str, session_only: bool = False) -> Any:
     """``Depends`` on :class:`Need` for ``permission``."""
-    return Depends(Need(permission))
+    return Depends(Need(permission, session_only))
+
+
+#: a signed-in person (not an API token): what only a person may do, such as minting tokens
+Person = Annotated[Principal, need("self", session_only=True)]
 
 
 View = Annotated[Principal, need("view")]
@@ -172,9 +187,12 @@ class AccountBody(BaseModel):
 
 
 class TokenBody(BaseModel):
-    """A new API token's name."""
+    """A new API token: its name, what it may do (``read``; ``write`` to change things too)
+    and for how many days."""
 
     name: str = Field(max_length=128)
+    scopes: list[str] = Field(default=["read"], min_length=1, max_length=2)
+    days: int = Field(default=TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS)
 
 
 class DecisionBody(BaseModel):
@@ -220,9 +238,13 @@ def create_app(workspace: Path, database_url: str | None = None, *,
                   lifespan=lifespan)
     app.state.console = console
     app.state.secure_cookies = secure_cookies
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so a 413 has the headers too
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
+    # every value a page renders passes here first: log strings cannot reorder the text
+    # around them with bidirectional control characters
+    templates.env.finalize = _bidi_finalize
     templates.env.globals.update(sparkline=sparkline_svg, bars=bars_svg, timeline=timeline_svg,
                                  bands=BANDS, allowlist_kinds=ALLOWLIST_KINDS,
                                  version=__version__)
@@ -230,6 +252,28 @@ def create_app(workspace: Path, database_url: str | None = None, *,
     _api(app, console)
     _pages(app, console, templates)
     return app
+
+
+def server_options(forwarded_allow_ips: str = "") -> dict[str, Any]:
+    """uvicorn's options for the client address: trust no proxy unless one is named.
+
+    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 by default, so anything on the
+    machine could claim any address and dodge the per-address login limit or write a false
+    address into the audit log. Here the header is read only from the proxies listed in
+    ``forwarded_allow_ips`` (``molehunt serve --forwarded-allow-ips``).
+
+    >>> server_options()
+    {'proxy_headers': False, 'forwarded_allow_ips': ''}
+    >>> server_options("10.0.0.5")["proxy_headers"]
+    True
+    """
+    trusted = ",".join(p.strip() for p in forwarded_allow_ips.split(",") if p.strip())
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
+
+
+def _bidi_finalize(value: Any) -> Any:
+    """Jinja's ``finalize`` hook: text with its bidi controls shown as ``[U+XXXX]``."""
+    return bidi_safe(value) if isinstance(value, str) else value
 
 
 def _is_api(request: Request) -> bool:
@@ -293,12 +337,7 @@ def _api(app: FastAPI, console: Console) -> None:
     def api_login(body: LoginBody, request: Request) -> JSONResponse:
         """Sign in; sets the session cookie and returns the CSRF token for state changes."""
         client = request.client.host if request.client else "unknown"
-        with console.store.transaction() as session:
-            try:
-                account, token, csrf = login(session, body.username, body.password, client)
-            except (AccessError, RateLimitError):
-                session.commit()  # keep the failure count even though we raise
-                raise
+        account, token, csrf = login(console.store, body.username, body.password, client)
         principal = Principal(account.id, account.username, account.role, csrf)
         console.record(principal, "login", account.username, via="api")
         response = JSONResponse({"username": account.username, "role": account.role,
@@ -313,10 +352,10 @@ def _api(app: FastAPI, console: Console) -> None:
                 "permissions": sorted(k for k in PERMISSIONS if principal.can(k))}
 
     @app.post(f"{p}/tokens", tags=["access"])
-    def api_token(body: TokenBody, principal: Annotated[Principal, need("self")]
-                  ) -> dict[str, str]:
-        """Create an API token acting as the caller (shown once)."""
-        return {"token": console.create_token(principal, body.name)}
+    def api_token(body: TokenBody, principal: Person) -> dict[str, str]:
+        """Create an API token acting as the caller (shown once; signed-in callers only, not
+        another token). Read-only unless ``scopes`` holds ``write``; expires after ``days``."""
+        return {"token": console.create_token(principal, body.name, body.scopes, body.days)}
 
     @app.get(f"{p}/tokens", tags=["access"])
     def api_tokens(principal: Annotated[Principal, need("self")]) -> list[dict[str, Any]]:
@@ -538,12 +577,7 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
             raise AccessError("the login form expired; reload the page")
         client = request.client.host if request.client else "unknown"
         try:
-            with console.store.transaction() as session:
-                try:
-                    account, token, csrf = login(session, username, password, client)
-                except (AccessError, RateLimitError):
-                    session.commit()
-                    raise
+            account, token, csrf = login(console.store, username, password, client)
         except (AccessError, RateLimitError) as error:
             fresh = new_login_csrf()
             failed = page(request, "login.html", None, login_csrf=fresh, error=str(error))
@@ -720,9 +754,13 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
         return back("/settings")
 
     @app.post("/settings/tokens", include_in_schema=False)
-    def token_submit(request: Request, principal: Annotated[Principal, need("self")],
-                     name: Annotated[str, Form(max_length=128)]) -> HTMLResponse:
-        token = console.create_token(principal, name)
+    def token_submit(request: Request, principal: Person,
+                     name: Annotated[str, Form(max_length=128)],
+                     write: Annotated[str | None, Form(max_length=8)] = None,
+                     days: Annotated[int, Form(ge=1, le=MAX_TOKEN_DAYS)] = TOKEN_DAYS
+                     ) -> HTMLResponse:
+        token = console.create_token(principal, name,
+                                     ("read", "write") if write == "on" else ("read",), days)
         requests = console.reveal_requests(principal) if principal.can(
             "approve_reveal") else []
         data = console.settings(principal) if principal.can("settings_read") else {}
