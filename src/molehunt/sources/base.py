@@ -22,7 +22,7 @@ import re
 from abc import ABC
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -427,3 +427,18 @@ def table_select(layout: FileLayout, ctx: SqlContext, relation: str) -> str:
         f" {_case(checks, 'detail')} AS _detail, {layout.key_expression()} AS _key"
         f" FROM {layout.relation(relation, ctx)}"
     )
+
+
+def utc_naive(moment: datetime) -> datetime | None:
+    """``moment`` in UTC without a zone, as the store keeps times (a naive time is taken to
+    be UTC already); None where the conversion leaves the calendar (year 1 or 9999 shifted).
+
+    >>> utc_naive(datetime.fromisoformat("2024-03-01 09:00:00+01:00"))
+    datetime.datetime(2024, 3, 1, 8, 0)
+    """
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        return None

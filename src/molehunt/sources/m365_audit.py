@@ -103,7 +103,7 @@ import json
 import re
 import tempfile
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -121,6 +121,7 @@ from molehunt.sources.base import (
     RecordLayout,
     SqlContext,
     Unreadable,
+    utc_naive,
 )
 from molehunt.sql import sql_string
 
@@ -1027,14 +1028,7 @@ def _timestamp(value: str | None) -> datetime | None:
                 break
             except ValueError:
                 continue
-    if parsed is None:
-        return None
-    if parsed.tzinfo is not None:
-        try:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-        except (OverflowError, ValueError):
-            return None
-    return parsed
+    return None if parsed is None else utc_naive(parsed)
 
 
 def _header_key(field: str) -> str:

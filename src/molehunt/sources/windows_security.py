@@ -73,14 +73,21 @@ import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
 
 from molehunt.sources._files import open_binary, open_utf8
-from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable
+from molehunt.sources.base import (
+    Check,
+    RecordLayout,
+    Skipped,
+    SqlContext,
+    Unreadable,
+    utc_naive,
+)
 from molehunt.sql import sql_string
 
 #: The namespace of Windows Event XML.
@@ -857,12 +864,7 @@ def _timestamp(value: str) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if parsed.tzinfo is not None:
-        try:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-        except (OverflowError, ValueError):
-            return None
-    return parsed
+    return utc_naive(parsed)
 
 
 __all__ = ["LOGON_TYPES", "REMOVABLE_STORAGE_TASK", "STORAGE_CLASSES", "WindowsSecurity",
