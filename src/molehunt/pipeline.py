@@ -7,13 +7,19 @@ Results go under ``<workspace>/results/`` (see docs/detection.md):
 * ``alerts.parquet`` — one row per episode at band high or above;
 * ``state.json`` — the last day scored and the detector configuration it was scored with.
 
-A daily run scores only the days after the last one scored (detectors get the look-back
-they declare); a changed detector configuration rescores everything. Risk and alerts are
+A daily run scores the days after the last one scored (detectors get the look-back they
+declare), and rescores every earlier day that ingest batches not yet seen by a run may change
+(late events, a back-filled log, late HR news) through the last day: a day's inputs carry
+forward (baselines, first-seen history, whole-history sums, each detector's look-back), so
+the history of daily runs equals one full run. A detector that learns from the whole history
+(``fit`` state in attributes ending in ``_``) rescores every day when what it learned
+changed. A changed detector configuration rescores everything. Risk and alerts are
 recomputed from all findings each run: they are small, and decay needs the whole history.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -72,6 +78,9 @@ class RunSummary:
     #: Detectors not run because the deployment cannot see what they cannot do without
     #: (detector → the missing observations).
     blind: dict[str, list[str]] = field(default_factory=dict)
+    #: One line saying which already-scored days were scored again and why (``None``: only
+    #: new days were scored).
+    rescored: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -189,6 +198,49 @@ def _signature(detectors: list[Detector]) -> str:
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
 
 
+def _learned(detector: Detector) -> str:
+    """A fingerprint of what ``fit`` learned (the attributes ending in ``_``)."""
+    learned = sorted((k, repr(v)) for k, v in vars(detector).items() if k.endswith("_"))
+    return hashlib.sha256(json.dumps(learned).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Rescore:
+    """The already-scored days a run scores again because of batches no run has seen."""
+
+    #: The first day to score again (``None``: nothing late arrived).
+    start: dt.date | None
+    #: Why, for the run's line.
+    because: str
+
+
+def _late_rescore(workspace: Workspace, state: Mapping[str, Any], first_day: dt.date,
+                  scored_until: dt.date | None) -> _Rescore:
+    """From which already-scored day the batches committed since the last run change the
+    inputs (none before the first run)."""
+    from molehunt.features.build import earliest_changed_day
+
+    if scored_until is None:
+        return _Rescore(None, "")
+    included = state.get("batches")
+    if included is None:  # results of a version that did not record its batches
+        return _Rescore(first_day, "the results do not record which ingest batches they"
+                        " include (written before late data was tracked)")
+    changed = earliest_changed_day(workspace, set(included), first_day)
+    if changed is None or changed > scored_until:
+        return _Rescore(None, "")
+    seen = set(included)
+    late = [r for r in workspace.records() if r.state == "committed"
+            and r.batch_id not in seen and r.min_day is not None
+            and r.min_day <= scored_until.isoformat()]
+    files = sorted({Path(r.path).name for r in late})
+    named = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    what = f" ({named})" if named else ""
+    ends = [r.max_day for r in late if r.max_day is not None]
+    until = min(scored_until, dt.date.fromisoformat(max(ends))) if ends else scored_until
+    return _Rescore(changed, f"late data arrived for {changed}..{max(changed, until)}{what}")
+
+
 def _to_arrow(table: ibis.Table) -> pa.Table:
     """Execute a findings expression into Arrow with the canonical schema."""
     frame = table.to_pyarrow()
@@ -248,10 +300,16 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
             full = full.cut(full.start, max(full.start, end))
         scored_until = (dt.date.fromisoformat(state["scored_until"])
                         if state.get("scored_until") else None)
+        batches = sorted(r.batch_id for r in workspace.records() if r.state == "committed")
+        late = _late_rescore(workspace, state, full.start, scored_until)
         start = full.start if scored_until is None else scored_until + dt.timedelta(days=1)
+        if late.start is not None:
+            start = max(full.start, min(start, late.start))
         counts: dict[str, int] = {}
         blind = {d.name: sorted(o for o in d.essential if not full.sees(o)) for d in detectors}
         blind = {name: missing for name, missing in blind.items() if missing}
+        learned: dict[str, str] = dict(state.get("learned") or {})
+        relearned: list[str] = []
         if start <= full.end:
             for detector in detectors:
                 detector.check(full)
@@ -260,10 +318,22 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
                 if detector.name in blind:
                     counts[detector.name] = 0
                     continue
-                counts[detector.name] = _run_one(detector, full, start, results)
+                fitted = _fit(detector, full)
+                fingerprint = _learned(fitted)
+                first = start
+                if scored_until is not None and learned.get(detector.name) != fingerprint:
+                    # what it learned from the whole history changed, so every earlier day
+                    # would score otherwise in a full run
+                    first = full.start
+                    if first < start:
+                        relearned.append(detector.name)
+                learned[detector.name] = fingerprint
+                counts[detector.name] = _run_one(fitted, full, first, results)
             report("detectors", 1.0)
+        rescored = _rescored_line(late, relearned, start, full)
         state = {"signature": signature, "scored_until": full.end.isoformat(),
-                 "detectors": [d.name for d in detectors]}
+                 "detectors": [d.name for d in detectors], "batches": batches,
+                 "learned": learned}
         report("scoring", None)
         risk_rows, alerts = _score(workspace, store, results, settings_params(workspace),
                                    full.end)
@@ -277,7 +347,20 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
     state_path.write_text(json.dumps(state, indent=1), "utf-8")
     return RunSummary(start=start if counts else None, end=full.end if counts else None,
                       findings=counts, risk_rows=risk_rows, alerts=alerts,
-                      seconds=time.monotonic() - started, backend=backend, blind=blind)
+                      seconds=time.monotonic() - started, backend=backend, blind=blind,
+                      rescored=rescored if counts else None)
+
+
+def _rescored_line(late: _Rescore, relearned: list[str], start: dt.date, full: Window
+                   ) -> str | None:
+    """The run's one line on the already-scored days it scored again (``None``: none)."""
+    parts = []
+    if late.start is not None and start <= full.end:
+        parts.append(f"rescored days {start}..{full.end} because {late.because}")
+    if relearned:
+        parts.append(f"{', '.join(relearned)} rescored days {full.start}..{full.end} because"
+                     " what it learned from the whole history changed")
+    return "; ".join(parts) or None
 
 
 GRAPH_ARROW = pa.schema([
@@ -317,22 +400,38 @@ def settings_params(workspace: Workspace) -> ScoringParams:
     return apply_console(ScoringParams.from_settings(workspace.settings()), workspace.root)
 
 
-def _run_one(detector: Detector, full: Window, start: dt.date, results: Path) -> int:
-    """Fit on all history up to the window's end, score the new days, write findings."""
-    # rolling contexts count active days; a calendar look-back of twice that is generous
-    back = dt.timedelta(days=2 * detector.lookback_days + 7) if detector.lookback_days else (
-        dt.timedelta(0))
-    window = full.cut(max(full.start, start - back), full.end)
+def _fit(detector: Detector, full: Window) -> Detector:
+    """The detector fitted on all history up to the window's end."""
     try:
-        fitted = detector.fit(full)
-        found = fitted.score(window)
+        return detector.fit(full)
     except DetectorError:
         raise
     except Exception as error:  # an engine error inside one detector names the detector
         raise DetectorError(f"detector {detector.name} failed: {error}") from error
-    found = found.filter(found.day >= start)
-    table = _to_arrow(found)
-    _write_partitions(table, results / "findings", f"{detector.name}.parquet")
+
+
+def _run_one(fitted: Detector, full: Window, start: dt.date, results: Path) -> int:
+    """Score a fitted detector's days from ``start`` to the window's end, replacing its
+    findings of those days."""
+    # rolling contexts count active days; a calendar look-back of twice that is generous
+    back = dt.timedelta(days=2 * fitted.lookback_days + 7) if fitted.lookback_days else (
+        dt.timedelta(0))
+    window = full.cut(max(full.start, start - back), full.end)
+    try:
+        found = fitted.score(window)
+        found = found.filter(found.day >= start)
+        table = _to_arrow(found)
+    except DetectorError:
+        raise
+    except Exception as error:  # an engine error inside one detector names the detector
+        raise DetectorError(f"detector {fitted.name} failed: {error}") from error
+    # a rescored day may now have no finding where it had one
+    for stale in (results / "findings").glob(f"day=*/{fitted.name}.parquet"):
+        if dt.date.fromisoformat(stale.parent.name[4:]) >= start:
+            stale.unlink()
+            with contextlib.suppress(OSError):  # other detectors' findings of that day
+                stale.parent.rmdir()
+    _write_partitions(table, results / "findings", f"{fitted.name}.parquet")
     return int(table.num_rows)
 
 
