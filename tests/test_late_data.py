@@ -15,11 +15,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow.parquet as pq
 import pytest
 
 from conftest import ingest_cert
-from molehunt.pipeline import RunSummary, read_results, results_dir, run_detection
+from molehunt.pipeline import (
+    RunSummary,
+    context_start,
+    read_results,
+    results_dir,
+    run_detection,
+)
 from molehunt.simulate import SimulationConfig, simulate
 from molehunt.store.workspace import Workspace
 
@@ -173,3 +180,22 @@ def test_a_clean_split_equals_a_full_run(full_run: tuple[Path, Results],
     # a longer history, so it scores its earlier days again
     assert second.rescored is not None and "late data" not in second.rescored
     assert second.rescored.startswith("peer_anomaly rescored days")
+
+
+def test_the_context_of_a_rescored_range_holds_every_persons_lookback_in_active_days() -> None:
+    first = dt.date(2010, 1, 1)
+    daily = [("daily", first + dt.timedelta(days=i)) for i in range(400)]
+    weekly = [("weekly", first + dt.timedelta(days=7 * i)) for i in range(57)]
+    gone = [("gone", first)]  # not active in the scored range: needs no context
+    user_day = ibis.memtable({"user_id": [u for u, _ in daily + weekly + gone],
+                              "day": [d for _, d in daily + weekly + gone]})
+    start = dt.date(2011, 1, 1)
+    # the weekly person's tenth latest day before the start (their last is 2010-12-31), far
+    # beyond the calendar margin of 2 x 10 + 7 days
+    assert context_start(user_day, start, 10) == first + dt.timedelta(days=7 * 43)
+    # more look-back than the weekly person has days: all of them
+    assert context_start(user_day, start, 100) == first
+    # the calendar margin when everyone is active daily
+    only_daily = user_day.filter(user_day.user_id == "daily")
+    assert context_start(only_daily, start, 10) == start - dt.timedelta(days=27)
+    assert context_start(only_daily, start, 0) == start

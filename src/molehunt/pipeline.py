@@ -42,7 +42,7 @@ from molehunt.scoring.risk import Context, ScoringParams, score_risk
 from molehunt.scoring.tuning import apply_console
 from molehunt.store.connect import Store, connect, unique_view_name
 from molehunt.store.coverage import Span, coverage, describe
-from molehunt.store.workspace import Workspace
+from molehunt.store.workspace import FileRecord, Workspace
 
 Progress = Callable[[str, float | None], None]
 
@@ -226,17 +226,29 @@ def _late_rescore(workspace: Workspace, state: Mapping[str, Any], first_day: dt.
     if included is None:  # results of a version that did not record its batches
         return _Rescore(first_day, "the results do not record which ingest batches they"
                         " include (written before late data was tracked)")
-    changed = earliest_changed_day(workspace, set(included), first_day)
-    if changed is None or changed > scored_until:
-        return _Rescore(None, "")
+    committed = [r for r in workspace.records() if r.state == "committed"]
     seen = set(included)
-    late = [r for r in workspace.records() if r.state == "committed"
-            and r.batch_id not in seen and r.min_day is not None
-            and r.min_day <= scored_until.isoformat()]
-    files = sorted({Path(r.path).name for r in late})
+    everything = {r.batch_id for r in committed}
+    late: list[tuple[dt.date, FileRecord]] = []
+    for record in committed:
+        if record.batch_id in seen:
+            continue
+        if record.target == "foreign_markings":
+            # the content module's scan: detection reads it directly (the features do not)
+            day = (max(first_day, dt.date.fromisoformat(record.min_day))
+                   if record.min_day else None)
+        else:
+            day = earliest_changed_day(workspace, everything - {record.batch_id}, first_day)
+        if day is not None and day <= scored_until:
+            late.append((day, record))
+    if not late:
+        return _Rescore(None, "")
+    changed = min(day for day, _ in late)
+    # name the input files; a scan of the run's own new days is no news
+    files = sorted({Path(r.path).name for _, r in late if r.target != "foreign_markings"})
     named = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-    what = f" ({named})" if named else ""
-    ends = [r.max_day for r in late if r.max_day is not None]
+    what = f" ({named})" if named else " (a foreign-markings scan)"
+    ends = [r.max_day for _, r in late if r.max_day is not None]
     until = min(scored_until, dt.date.fromisoformat(max(ends))) if ends else scored_until
     return _Rescore(changed, f"late data arrived for {changed}..{max(changed, until)}{what}")
 
@@ -410,13 +422,36 @@ def _fit(detector: Detector, full: Window) -> Detector:
         raise DetectorError(f"detector {detector.name} failed: {error}") from error
 
 
+def context_start(user_day: ibis.Table, start: dt.date, lookback_days: int) -> dt.date:
+    """The first day a window scoring ``start`` onwards must hold so that every person active
+    from ``start`` on has their last ``lookback_days`` active days before it (all their days
+    if fewer): the earliest of those days, and no later than twice the look-back (plus a
+    week) in calendar days before ``start``.
+
+    Rolling contexts count a person's active days: someone active one day a week has 60
+    active days over more than a year, and a window cut by the calendar alone would give
+    them a shorter history in a daily run than in a full one.
+    """
+    if lookback_days <= 0:
+        return start
+    calendar = start - dt.timedelta(days=2 * lookback_days + 7)
+    u = user_day.select("user_id", "day")
+    active = u.filter(u.day >= start).select(a_user=u.user_id).distinct()
+    before = u.filter(u.day < start)
+    before = before.join(active, before.user_id == active.a_user)
+    latest_first = ibis.window(group_by=before.user_id, order_by=ibis.desc(before.day))
+    ranked = before.mutate(rank=ibis.row_number().over(latest_first))
+    kept = ranked.filter(ranked.rank < lookback_days)
+    first = kept.aggregate(first=kept.day.min()).to_pyarrow()["first"][0].as_py()
+    return calendar if first is None else min(calendar, as_date(first))
+
+
 def _run_one(fitted: Detector, full: Window, start: dt.date, results: Path) -> int:
     """Score a fitted detector's days from ``start`` to the window's end, replacing its
     findings of those days."""
-    # rolling contexts count active days; a calendar look-back of twice that is generous
-    back = dt.timedelta(days=2 * fitted.lookback_days + 7) if fitted.lookback_days else (
-        dt.timedelta(0))
-    window = full.cut(max(full.start, start - back), full.end)
+    back = (context_start(full.user_day, start, fitted.lookback_days) if start > full.start
+            else full.start)
+    window = full.cut(max(full.start, back), full.end)
     try:
         found = fitted.score(window)
         found = found.filter(found.day >= start)
