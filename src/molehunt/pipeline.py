@@ -312,7 +312,7 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
             full = full.cut(full.start, max(full.start, end))
         scored_until = (dt.date.fromisoformat(state["scored_until"])
                         if state.get("scored_until") else None)
-        batches = sorted(r.batch_id for r in workspace.records() if r.state == "committed")
+        batches = _included_batches(workspace)
         late = _late_rescore(workspace, state, full.start, scored_until)
         start = full.start if scored_until is None else scored_until + dt.timedelta(days=1)
         if late.start is not None:
@@ -361,6 +361,17 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
                       findings=counts, risk_rows=risk_rows, alerts=alerts,
                       seconds=time.monotonic() - started, backend=backend, blind=blind,
                       rescored=rescored if counts else None)
+
+
+def _included_batches(workspace: Workspace) -> list[str]:
+    """The committed batches this run's results include: those the features include (after
+    ``--skip-features`` a new batch waits for the run that computes its features) and the
+    content module's foreign markings, which the detectors read directly."""
+    from molehunt.features.build import FeatureStore
+
+    featured = set(FeatureStore(workspace).state().get("batches") or [])
+    return sorted(r.batch_id for r in workspace.records() if r.state == "committed"
+                  and (r.batch_id in featured or r.target == "foreign_markings"))
 
 
 def _rescored_line(late: _Rescore, relearned: list[str], start: dt.date, full: Window
