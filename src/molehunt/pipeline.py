@@ -5,7 +5,8 @@ Results go under ``<workspace>/results/`` (see docs/detection.md):
 * ``findings/day=YYYY-MM-DD/<detector>.parquet`` — the findings schema of DESIGN.md §4;
 * ``risk/day=YYYY-MM-DD/risk.parquet`` — user_id, day, risk 0-100, band, top reasons;
 * ``alerts.parquet`` — one row per episode at band high or above;
-* ``state.json`` — the last day scored and the detector configuration it was scored with.
+* ``state.json`` — the last day scored, the detector configuration it was scored with, the
+  ingest batches the results include and a fingerprint of what each detector learned.
 
 A daily run scores the days after the last one scored (detectors get the look-back they
 declare), and rescores every earlier day that ingest batches not yet seen by a run may change
