@@ -941,7 +941,8 @@ def run_command(
         help="Do not update the features first.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Update features, run the detectors on the new days, score risk and open alerts."""
+    """Update features, run the detectors on the new days (and the days late data changed),
+    score risk and open alerts."""
     from molehunt.pipeline import run_detection
     from molehunt.store.published import RESULTS
 
@@ -958,6 +959,8 @@ def run_command(
             found = ", ".join(f"{k} {v:,}" for k, v in summary.findings.items())
             console.print(f"scored {summary.start} to {summary.end}: findings {found}",
                           highlight=False)
+        if summary.rescored:
+            console.print(summary.rescored, highlight=False)
         for name, missing in summary.blind.items():
             console.print(f"[yellow]not run:[/yellow] {name}: this deployment cannot see"
                           f" {', '.join(missing)} (see `molehunt status`)", highlight=False)

@@ -6,15 +6,22 @@ Results go under ``<workspace>/results/``, a link to the version published last 
 * ``findings/day=YYYY-MM-DD/<detector>.parquet`` — the findings schema of DESIGN.md §4;
 * ``risk/day=YYYY-MM-DD/risk.parquet`` — user_id, day, risk 0-100, band, top reasons;
 * ``alerts.parquet`` — one row per episode at band high or above;
-* ``state.json`` — the last day scored and the detector configuration it was scored with.
+* ``state.json`` — the last day scored, the detector configuration it was scored with, the
+  ingest batches the results include and a fingerprint of what each detector learned.
 
-A daily run scores only the days after the last one scored (detectors get the look-back
-they declare); a changed detector configuration rescores everything. Risk and alerts are
+A daily run scores the days after the last one scored (detectors get the look-back they
+declare), and rescores every earlier day that ingest batches not yet seen by a run may change
+(late events, a back-filled log, late HR news) through the last day: a day's inputs carry
+forward (baselines, first-seen history, whole-history sums, each detector's look-back), so
+the history of daily runs equals one full run. A detector that learns from the whole history
+(``fit`` state in attributes ending in ``_``) rescores every day when what it learned
+changed. A changed detector configuration rescores everything. Risk and alerts are
 recomputed from all findings each run: they are small, and decay needs the whole history.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -39,7 +46,7 @@ from molehunt.scoring.tuning import apply_console
 from molehunt.store import published
 from molehunt.store.connect import Store, connect, unique_view_name
 from molehunt.store.coverage import Span, coverage, describe
-from molehunt.store.workspace import Workspace
+from molehunt.store.workspace import FileRecord, Workspace
 
 Progress = Callable[[str, float | None], None]
 
@@ -75,6 +82,9 @@ class RunSummary:
     #: Detectors not run because the deployment cannot see what they cannot do without
     #: (detector → the missing observations).
     blind: dict[str, list[str]] = field(default_factory=dict)
+    #: One line saying which already-scored days were scored again and why (``None``: only
+    #: new days were scored).
+    rescored: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -193,6 +203,61 @@ def _signature(detectors: list[Detector]) -> str:
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
 
 
+def _learned(detector: Detector) -> str:
+    """A fingerprint of what ``fit`` learned (the attributes ending in ``_``)."""
+    learned = sorted((k, repr(v)) for k, v in vars(detector).items() if k.endswith("_"))
+    return hashlib.sha256(json.dumps(learned).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Rescore:
+    """The already-scored days a run scores again because of batches no run has seen."""
+
+    #: The first day to score again (``None``: nothing late arrived).
+    start: dt.date | None
+    #: Why, for the run's line.
+    because: str
+
+
+def _late_rescore(workspace: Workspace, state: Mapping[str, Any], first_day: dt.date,
+                  scored_until: dt.date | None) -> _Rescore:
+    """From which already-scored day the batches committed since the last run change the
+    inputs (none before the first run)."""
+    from molehunt.features.build import earliest_changed_day
+
+    if scored_until is None:
+        return _Rescore(None, "")
+    included = state.get("batches")
+    if included is None:  # results of a version that did not record its batches
+        return _Rescore(first_day, "the results do not record which ingest batches they"
+                        " include (written before late data was tracked)")
+    committed = [r for r in workspace.records() if r.state == "committed"]
+    seen = set(included)
+    everything = {r.batch_id for r in committed}
+    late: list[tuple[dt.date, FileRecord]] = []
+    for record in committed:
+        if record.batch_id in seen:
+            continue
+        if record.target == "foreign_markings":
+            # the content module's scan: detection reads it directly (the features do not)
+            day = (max(first_day, dt.date.fromisoformat(record.min_day))
+                   if record.min_day else None)
+        else:
+            day = earliest_changed_day(workspace, everything - {record.batch_id}, first_day)
+        if day is not None and day <= scored_until:
+            late.append((day, record))
+    if not late:
+        return _Rescore(None, "")
+    changed = min(day for day, _ in late)
+    # name the input files; a scan of the run's own new days is no news
+    files = sorted({Path(r.path).name for _, r in late if r.target != "foreign_markings"})
+    named = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    what = f" ({named})" if named else " (a foreign-markings scan)"
+    ends = [r.max_day for _, r in late if r.max_day is not None]
+    until = min(scored_until, dt.date.fromisoformat(max(ends))) if ends else scored_until
+    return _Rescore(changed, f"late data arrived for {changed}..{max(changed, until)}{what}")
+
+
 def _to_arrow(table: ibis.Table) -> pa.Table:
     """Execute a findings expression into Arrow with the canonical schema."""
     frame = table.to_pyarrow()
@@ -283,10 +348,16 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
             full = full.cut(full.start, max(full.start, end))
         scored_until = (dt.date.fromisoformat(state["scored_until"])
                         if state.get("scored_until") else None)
+        batches = _included_batches(workspace)
+        late = _late_rescore(workspace, state, full.start, scored_until)
         start = full.start if scored_until is None else scored_until + dt.timedelta(days=1)
+        if late.start is not None:
+            start = max(full.start, min(start, late.start))
         counts: dict[str, int] = {}
         blind = {d.name: sorted(o for o in d.essential if not full.sees(o)) for d in detectors}
         blind = {name: missing for name, missing in blind.items() if missing}
+        learned: dict[str, str] = dict(state.get("learned") or {})
+        relearned: list[str] = []
         if start <= full.end:
             for detector in detectors:
                 detector.check(full)
@@ -295,10 +366,22 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
                 if detector.name in blind:
                     counts[detector.name] = 0
                     continue
-                counts[detector.name] = _run_one(detector, full, start, results)
+                fitted = _fit(detector, full)
+                fingerprint = _learned(fitted)
+                first = start
+                if scored_until is not None and learned.get(detector.name) != fingerprint:
+                    # what it learned from the whole history changed, so every earlier day
+                    # would score otherwise in a full run
+                    first = full.start
+                    if first < start:
+                        relearned.append(detector.name)
+                learned[detector.name] = fingerprint
+                counts[detector.name] = _run_one(fitted, full, first, results)
             report("detectors", 1.0)
+        rescored = _rescored_line(late, relearned, start, full)
         state = {"signature": signature, "scored_until": full.end.isoformat(),
-                 "detectors": [d.name for d in detectors]}
+                 "detectors": [d.name for d in detectors], "batches": batches,
+                 "learned": learned}
         report("scoring", None)
         risk_rows, alerts = _score(workspace, store, results, settings_params(workspace),
                                    full.end)
@@ -315,7 +398,31 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
     published.publish(workspace, results)
     return RunSummary(start=start if counts else None, end=full.end if counts else None,
                       findings=counts, risk_rows=risk_rows, alerts=alerts,
-                      seconds=time.monotonic() - started, backend=backend, blind=blind)
+                      seconds=time.monotonic() - started, backend=backend, blind=blind,
+                      rescored=rescored if counts else None)
+
+
+def _included_batches(workspace: Workspace) -> list[str]:
+    """The committed batches this run's results include: those the features include (after
+    ``--skip-features`` a new batch waits for the run that computes its features) and the
+    content module's foreign markings, which the detectors read directly."""
+    from molehunt.features.build import FeatureStore
+
+    featured = set(FeatureStore(workspace).state().get("batches") or [])
+    return sorted(r.batch_id for r in workspace.records() if r.state == "committed"
+                  and (r.batch_id in featured or r.target == "foreign_markings"))
+
+
+def _rescored_line(late: _Rescore, relearned: list[str], start: dt.date, full: Window
+                   ) -> str | None:
+    """The run's one line on the already-scored days it scored again (``None``: none)."""
+    parts = []
+    if late.start is not None and start <= full.end:
+        parts.append(f"rescored days {start}..{full.end} because {late.because}")
+    if relearned:
+        parts.append(f"{', '.join(relearned)} rescored days {full.start}..{full.end} because"
+                     " what it learned from the whole history changed")
+    return "; ".join(parts) or None
 
 
 GRAPH_ARROW = pa.schema([
@@ -355,22 +462,61 @@ def settings_params(workspace: Workspace) -> ScoringParams:
     return apply_console(ScoringParams.from_settings(workspace.settings()), workspace.root)
 
 
-def _run_one(detector: Detector, full: Window, start: dt.date, results: Path) -> int:
-    """Fit on all history up to the window's end, score the new days, write findings."""
-    # rolling contexts count active days; a calendar look-back of twice that is generous
-    back = dt.timedelta(days=2 * detector.lookback_days + 7) if detector.lookback_days else (
-        dt.timedelta(0))
-    window = full.cut(max(full.start, start - back), full.end)
+def _fit(detector: Detector, full: Window) -> Detector:
+    """The detector fitted on all history up to the window's end."""
     try:
-        fitted = detector.fit(full)
-        found = fitted.score(window)
+        return detector.fit(full)
     except DetectorError:
         raise
     except Exception as error:  # an engine error inside one detector names the detector
         raise DetectorError(f"detector {detector.name} failed: {error}") from error
-    found = found.filter(found.day >= start)
-    table = _to_arrow(found)
-    _write_partitions(table, results / "findings", f"{detector.name}.parquet")
+
+
+def context_start(user_day: ibis.Table, start: dt.date, lookback_days: int) -> dt.date:
+    """The first day a window scoring ``start`` onwards must hold so that every person active
+    from ``start`` on has their last ``lookback_days`` active days before it (all their days
+    if fewer): the earliest of those days, and no later than twice the look-back (plus a
+    week) in calendar days before ``start``.
+
+    Rolling contexts count a person's active days: someone active one day a week has 60
+    active days over more than a year, and a window cut by the calendar alone would give
+    them a shorter history in a daily run than in a full one.
+    """
+    if lookback_days <= 0:
+        return start
+    calendar = start - dt.timedelta(days=2 * lookback_days + 7)
+    u = user_day.select("user_id", "day")
+    active = u.filter(u.day >= start).select(a_user=u.user_id).distinct()
+    before = u.filter(u.day < start)
+    before = before.join(active, before.user_id == active.a_user)
+    latest_first = ibis.window(group_by=before.user_id, order_by=ibis.desc(before.day))
+    ranked = before.mutate(rank=ibis.row_number().over(latest_first))
+    kept = ranked.filter(ranked.rank < lookback_days)
+    first = kept.aggregate(first=kept.day.min()).to_pyarrow()["first"][0].as_py()
+    return calendar if first is None else min(calendar, as_date(first))
+
+
+def _run_one(fitted: Detector, full: Window, start: dt.date, results: Path) -> int:
+    """Score a fitted detector's days from ``start`` to the window's end, replacing its
+    findings of those days."""
+    back = (context_start(full.user_day, start, fitted.lookback_days) if start > full.start
+            else full.start)
+    window = full.cut(max(full.start, back), full.end)
+    try:
+        found = fitted.score(window)
+        found = found.filter(found.day >= start)
+        table = _to_arrow(found)
+    except DetectorError:
+        raise
+    except Exception as error:  # an engine error inside one detector names the detector
+        raise DetectorError(f"detector {fitted.name} failed: {error}") from error
+    # a rescored day may now have no finding where it had one
+    for stale in (results / "findings").glob(f"day=*/{fitted.name}.parquet"):
+        if dt.date.fromisoformat(stale.parent.name[4:]) >= start:
+            stale.unlink()
+            with contextlib.suppress(OSError):  # other detectors' findings of that day
+                stale.parent.rmdir()
+    _write_partitions(table, results / "findings", f"{fitted.name}.parquet")
     return int(table.num_rows)
 
 

@@ -213,9 +213,10 @@ def _earliest_day(workspace: Workspace, table: str, batch: _Batch, column: str
     return row[0] if row and row[0] is not None else None
 
 
-def _dirty_from(workspace: Workspace, included: set[str],
-                first_event_day: dt.date) -> dt.date | None:
-    """The earliest day whose features the batches not yet included may change."""
+def earliest_changed_day(workspace: Workspace, included: set[str],
+                         first_event_day: dt.date) -> dt.date | None:
+    """The earliest day whose features the committed batches not in ``included`` may change
+    (no earlier than ``first_event_day``; ``None`` when they change nothing)."""
     earliest: dt.date | None = None
 
     def touch(day: dt.date | None) -> None:
@@ -670,7 +671,7 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
                          where=str(workspace.root))
     included = set(state.get("batches", []))
     full = not state
-    start = first_day if full else _dirty_from(workspace, included, first_day)
+    start = first_day if full else earliest_changed_day(workspace, included, first_day)
     batches = [b.batch_id for b in _batches(workspace)]
     if start is None:
         return BuildSummary(None, None, 0, 0, time.perf_counter() - started, False,

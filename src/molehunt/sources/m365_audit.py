@@ -83,7 +83,8 @@ rebuild (``molehunt.store.directory.rebuild_directory``) deriving an alias table
 directory's ``email``, the OneDrive alias, any alias column → ``user_id`` with its validity)
 and ``molehunt.store.connect`` mapping ``events.user_id`` through it, together with the
 feature cache invalidating, on a directory batch, the first event day of every alias whose
-person changed (``features.build._dirty_from`` touches only the snapshot's month today).
+person changed (``features.build.earliest_changed_day`` touches only the snapshot's month
+today).
 Until then a person whose directory ``user_id`` differs from their UPN appears under the UPN
 and without directory context; a deployment that reads only M365 can give its directory rows
 the lower-cased UPN as ``user_id`` (``ingest jsonl --table directory``).
