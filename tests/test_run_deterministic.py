@@ -22,8 +22,9 @@ import pytest
 #: Small enough for two ingests and two runs in about a minute; every detector has days to
 #: score and, with a generous alert budget, risk reaches band high.
 ORG = {"users": 40, "days": 90, "seed": 5}
-#: Bookkeeping, not results: the batches a feature build covered (random ids) and when.
-BOOKKEEPING = {"features/state.json"}
+#: Bookkeeping, not results: the batches a feature build or a run covered (random ids) and
+#: when; the rest of the run's state is compared on its own below.
+BOOKKEEPING = {"features/state.json", "results/state.json"}
 
 
 def _molehunt(workspace: Path, *args: str, hash_seed: str) -> None:
@@ -88,6 +89,11 @@ def test_two_runs_on_the_same_input_write_the_same_bytes(twice: tuple[Path, Path
     assert any(name.startswith("features/user_day/") for name in first)
     alerts = pq.read_table(twice[0] / "results" / "alerts.parquet")
     assert alerts.num_rows > 0
+    # what each detector learned (its fingerprint decides late rescoring) is the same too
+    states = [json.loads((w / "results" / "state.json").read_text("utf-8")) for w in twice]
+    for state in states:
+        state.pop("batches")
+    assert states[0] == states[1] and states[0]["learned"]
 
 
 @pytest.mark.parametrize("table", ["events", "documents", "hr_events", "ldap", "quarantine"])
