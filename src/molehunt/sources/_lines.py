@@ -42,6 +42,23 @@ from molehunt.sources._files import is_gzip, open_binary, open_utf8, utf16_encod
 from molehunt.sources._locate import BadRow
 from molehunt.sql import sql_string
 
+
+class LineCounter:
+    """Lines handed to :mod:`csv` one by one, counting how many it has taken: the count
+    before a record is read plus one is that record's first line in the file."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.count = 0
+
+    def __iter__(self) -> LineCounter:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.count += 1  # each item is one physical line of the file
+        return line
+
 #: A quoted field may span at most this many lines, and a record at most this many bytes,
 #: before the line that opened the quote is taken for a stray quote.
 MAX_RECORD_LINES = 1000

@@ -85,9 +85,16 @@ import duckdb
 from molehunt.errors import SourceError
 from molehunt.schema import HR_EVENT_KINDS
 from molehunt.sources._files import open_binary, open_utf8
-from molehunt.sources._lines import normalise, utf8_lines
+from molehunt.sources._lines import LineCounter, normalise, utf8_lines
 from molehunt.sources.base import People, RecordLayout, SqlContext, Unreadable
-from molehunt.sources.m365_audit import M365Audit, _dump, _timestamp, hr_key
+from molehunt.sources.m365_audit import (
+    M365Audit,
+    _dump,
+    _quote,
+    _timestamp,
+    _visible,
+    hr_key,
+)
 from molehunt.sql import sql_string
 
 #: Words of a scenario, business process, reason or kind value → our kind, tried in order
@@ -618,10 +625,6 @@ def _has_bad_bytes(text: str) -> bool:
     return any("\udc80" <= c <= "\udcff" for c in text)
 
 
-def _visible(text: str) -> str:
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def _header_of(head: str) -> set[str]:
     """The keys of a CSV header line at the start of a file."""
     text = head.lstrip("\ufeff \t\r\n")
@@ -644,7 +647,7 @@ def _csv_header(path: Path) -> list[str] | None:
 def _csv_rows(copy: Path) -> Iterator[tuple[int, list[str], str]]:
     """(line, fields, raw text) of every record of a normalised copy after its header."""
     with copy.open("r", encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        counter = _Lines(handle)
+        counter = LineCounter(handle)
         reader = csv.reader(counter)
         next(reader, None)
         while True:
@@ -654,25 +657,7 @@ def _csv_rows(copy: Path) -> Iterator[tuple[int, list[str], str]]:
                 return
             if not fields:
                 continue
-            raw = ",".join('"' + f.replace('"', '""') + '"' if any(c in f for c in ',"\r\n')
-                           else f for f in fields)
-            yield start, fields, _visible(raw)
-
-
-class _Lines:
-    """A file's lines, counting how many the CSV reader has taken."""
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self.count = 0
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        self.count += 1
-        return line
+            yield start, fields, _visible(",".join(_quote(f) for f in fields))
 
 
 __all__ = ["KIND_WORDS", "WORKDAY_FIELDS", "GenericHrCsv", "PurviewHrCsv", "WorkdayReport",

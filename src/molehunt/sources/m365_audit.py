@@ -112,6 +112,7 @@ import orjson
 
 from molehunt.sources._files import open_utf8
 from molehunt.sources._lines import (
+    LineCounter,
     count_json_records,
     count_ndjson_records,
     normalise,
@@ -493,7 +494,7 @@ class M365Audit(RecordLayout):
             number += 1
             yield Unreadable(bad.line or 0, number, bad.reason, bad.detail, bad.raw or "")
         with copy.open("rb") as handle:
-            reader_lines = _LineCounter(codecs.iterdecode(
+            reader_lines = LineCounter(codecs.iterdecode(
                 _strip_bom(handle), "utf-8", errors="surrogateescape"))
             reader = csv.reader(reader_lines)
             header: list[str] | None = None
@@ -1131,22 +1132,6 @@ def _strip_bom(handle: Any) -> Iterator[bytes]:
             line = line[3:]
         first = False
         yield line
-
-
-class _LineCounter:
-    """Decoded lines, counting how many the CSV reader has taken (its record's start line)."""
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self.count = 0
-
-    def __iter__(self) -> _LineCounter:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        self.count += 1  # each item is one physical line of the file
-        return line
 
 
 __all__ = [
