@@ -778,6 +778,15 @@ def _adds_up(read: int, result: _Staged, quarantined: int) -> bool:
     return result.stored + result.duplicates + quarantined == read
 
 
+#: File names only record layouts read, and what is said when none of them recognises one.
+_UNRECOGNISED_RECORDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    ((".json", ".json.gz", ".ndjson", ".ndjson.gz"),
+     "unknown layout: no record layout recognises this JSON"),
+    ((".xml", ".xml.gz", ".evtx"),
+     "unknown layout: not Windows events (Event XML or EVTX), nor any other record layout"),
+)
+
+
 class UnaccountedRowsError(SourceError):
     """A file's records do not add up: the independent count differs from what was stored,
     found duplicate and quarantined. Nothing of the file is stored."""
@@ -891,19 +900,13 @@ class Ingestor:
             if found is not None:
                 plan.append(_Planned(path, found.target, found.order, found))
                 continue
-            if path.name.endswith((".json", ".json.gz", ".ndjson", ".ndjson.gz")):
-                message = "unknown layout: no record layout recognises this JSON"
+            unread = next((m for ends, m in _UNRECOGNISED_RECORDS if path.name.endswith(ends)),
+                          None)
+            if unread is not None:
                 if skip_unknown:
-                    summary.skip(path, message)
+                    summary.skip(path, unread)
                     continue
-                raise SourceError(message, where=str(path))
-            if path.name.endswith((".xml", ".xml.gz", ".evtx")):
-                message = ("unknown layout: not Windows events (Event XML or EVTX), nor any"
-                           " other record layout")
-                if skip_unknown:
-                    summary.skip(path, message)
-                    continue
-                raise SourceError(message, where=str(path))
+                raise SourceError(unread, where=str(path))
             if path.name.endswith((".jsonl", ".jsonl.gz")):
                 table = jsonl_table_of(path)
                 if table is None:
