@@ -54,6 +54,11 @@ from typing import Any
 #: that leave a trace in its logs (issue 17): ``evaluate`` leaves the untraceable ones (C2
 #: there) out of every figure and says so per scenario.
 JUDGED_PROFILES = ("full", "cert-r6.2", "cert-r4.2", "sparse")
+#: Profiles whose speed counts from each insider's first logged trace of the harm, not from
+#: the scenario's first day: those that cannot log the first acts (``sparse`` has no endpoint
+#: agent: a C1's first nights with a drive leave only late logons, its first trace is the
+#: upload). Elsewhere the first acts are logged and the clock starts at the scenario's start.
+TRACE_CLOCK_PROFILES = ("sparse",)
 #: Issue 17's targets for C1-C5 (molehunt, on a judged profile).
 TARGETS = {"recall_at_1pct": 0.9, "roc_auc": 0.95, "median_days_to_detect": 3.0,
            "benign_high_per_1000_per_day": 0.5}
@@ -151,6 +156,7 @@ def system_figures(figures: dict[str, Any], system: str) -> dict[str, Any] | Non
         found = groups.get(group)
         if not found:
             return {"insiders": 0, "recall_at_1pct": None, "median_days_to_detect": None,
+                    "median_days_from_trace": None,
                     "worst_days_to_detect": None, "roc_auc": None}
         recall = found["recall"]["1.0%"]
         return {"insiders": found["insiders"], "recall_at_1pct": recall["recall"],
@@ -159,6 +165,10 @@ def system_figures(figures: dict[str, Any], system: str) -> dict[str, Any] | Non
                 "roc_auc": found["roc_auc"],
                 "days_to_detect": {row["user_id"]: row["days_to_detect"]
                                    for row in recall.get("insiders", [])},
+                # from the first logged trace of the harm (judged on TRACE_CLOCK_PROFILES)
+                "median_days_from_trace": recall.get("median_days_from_trace"),
+                "days_from_trace": {row["user_id"]: row.get("days_from_trace")
+                                    for row in recall.get("insiders", [])},
                 # with only benign people competing for the day's places (not judged)
                 "recall_alone": recall.get("recall_alone"),
                 "median_days_to_detect_alone": recall.get("median_days_to_detect_alone")}
@@ -186,7 +196,7 @@ def _median(values: Sequence[float]) -> float | None:
     return float(statistics.median(values)) if values else None
 
 
-def paired_medians(ours: dict[str, Any], theirs: dict[str, Any]
+def paired_medians(ours: dict[str, Any], theirs: dict[str, Any], clock: str = "days_to_detect"
                    ) -> tuple[float | None, float | None, int]:
     """Median days to detect of each system over the insiders both catch, and how many.
 
@@ -194,7 +204,7 @@ def paired_medians(ours: dict[str, Any], theirs: dict[str, Any]
     the easy insiders on their first day has the lower median. Comparing speed is comparing
     the same insiders (decided before round 5 of issue 17's held-out evaluation).
     """
-    mine, other = ours.get("days_to_detect") or {}, theirs.get("days_to_detect") or {}
+    mine, other = ours.get(clock) or {}, theirs.get(clock) or {}
     both = [user for user, days in mine.items()
             if days is not None and other.get(user) is not None]
     return (_median([mine[u] for u in both]), _median([other[u] for u in both]), len(both))
@@ -210,10 +220,13 @@ def judge(profile: str, systems: dict[str, Any], untraceable_c1_c5: int = 0
         return {"passed": None, "why": "no C1-C5 insider left a trace in these logs"
                 if untraceable_c1_c5 else "no C1-C5 insider in this organisation"}
     ours, theirs = mine["C1-C5"], forest["C1-C5"]
+    # where the profile cannot log a scenario's first acts, speed counts from its first trace
+    by_trace = profile in TRACE_CLOCK_PROFILES and (
+        ours.get("median_days_from_trace") is not None or ours["median_days_to_detect"] is None)
+    median = "median_days_from_trace" if by_trace else "median_days_to_detect"
     values = {"recall_at_1pct": (ours["recall_at_1pct"], theirs["recall_at_1pct"]),
               "roc_auc": (ours["roc_auc"], theirs["roc_auc"]),
-              "median_days_to_detect": (ours["median_days_to_detect"],
-                                        theirs["median_days_to_detect"]),
+              "median_days_to_detect": (ours[median], theirs[median]),
               "benign_high_per_1000_per_day": (mine["benign_high_per_1000_per_day"],
                                                forest["benign_high_per_1000_per_day"])}
     checks: dict[str, Any] = {}
@@ -225,8 +238,10 @@ def judge(profile: str, systems: dict[str, Any], untraceable_c1_c5: int = 0
                         "forest": baseline,
                         "at_least_forest": _at_least(value, baseline, lower)}
     # speed against the forest: over the insiders both catch (None when they share none)
-    mine_paired, forest_paired, shared = paired_medians(ours, theirs)
+    mine_paired, forest_paired, shared = paired_medians(
+        ours, theirs, "days_from_trace" if by_trace else "days_to_detect")
     checks["median_days_to_detect"].update(
+        clock="first trace" if by_trace else "scenario start",
         paired_value=mine_paired, paired_forest=forest_paired, paired_insiders=shared,
         at_least_forest=mine_paired is None or forest_paired is None
         or mine_paired <= forest_paired)
@@ -405,8 +420,11 @@ def table(cells: Sequence[dict[str, Any]]) -> str:
         untraced = ",".join(f"{code}:{e['insiders']}" for code, e in c["untraceable"].items())
         passed = c["targets"]["passed"]
         paired = (c["targets"].get("checks") or {}).get("median_days_to_detect") or {}
-        median = (_number(ours["C1-C5"]["median_days_to_detect"], 1) + "/"
-                  + _number(forest["C1-C5"]["median_days_to_detect"], 1)
+        clock = ("median_days_from_trace" if paired.get("clock") == "first trace"
+                 else "median_days_to_detect")
+        median = (("t " if clock != "median_days_to_detect" else "")
+                  + _number(ours["C1-C5"][clock], 1) + "/"
+                  + _number(forest["C1-C5"][clock], 1)
                   + (f" [{_number(paired['paired_value'], 1)}/"
                      f"{_number(paired['paired_forest'], 1)}]" if paired else ""))
         high = (_number(ours["benign_high_per_1000_per_day"], 3) + "/"
@@ -419,8 +437,8 @@ def table(cells: Sequence[dict[str, Any]]) -> str:
             f"{_number(ours['S1-S4']['recall_at_1pct']):>9} {untraced or '-':<12} "
             f"{'-' if passed is None else 'PASS' if passed else 'FAIL'}")
     lines.append("columns: molehunt/forest/peer_anomaly alone (C1-C5 recall at 1 %, AUC);"
-                 " molehunt/forest (median days [over insiders both catch], benign in band high per"
-                 " 1,000 per day)")
+                 " molehunt/forest (median days [over insiders both catch]; 't': from the first"
+                 " logged trace, benign in band high per 1,000 per day)")
     return "\n".join(lines)
 
 

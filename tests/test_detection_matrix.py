@@ -82,3 +82,21 @@ def test_a_deleted_cell_keeps_its_answers_and_results(matrix: ModuleType, tmp_pa
     kept = tmp_path / "results-competitors" / "risk" / "part-0.parquet"
     assert kept.read_bytes() == b"risk rows"
     assert not (tmp_path / "answers").exists()
+
+
+def test_sparse_speed_counts_from_the_first_logged_trace(matrix: ModuleType) -> None:
+    """sparse cannot log a C1's first nights with a drive: its speed counts from the first
+    trace of the harm in its logs; a profile that logs the first acts keeps the start."""
+    ours = _system({"a": 0, "b": 9, "c": 10})
+    ours["C1-C5"].update(days_from_trace={"a": 0, "b": 1, "c": 0},
+                         median_days_from_trace=0.0)
+    forest = _system({"a": None, "b": 9, "c": None}, auc=0.7, high=2.0)
+    forest["C1-C5"].update(days_from_trace={"a": None, "b": 1, "c": None},
+                           median_days_from_trace=1.0)
+    systems = {"molehunt": ours, "baseline_isolation_forest": forest}
+    sparse = matrix.judge("sparse", systems)
+    median = sparse["checks"]["median_days_to_detect"]
+    assert (median["value"], median["clock"], median["paired_value"]) == (0.0, "first trace", 1.0)
+    assert sparse["passed"]
+    full = matrix.judge("full", systems)["checks"]["median_days_to_detect"]
+    assert (full["value"], full["clock"], full["meets_target"]) == (9.0, "scenario start", False)

@@ -113,3 +113,36 @@ def test_without_a_removable_media_log_a_new_computer_stands_in_for_the_carry() 
     row = _tool_to_a_new_computer(_SPARSE | {"hr_performance"})
     assert "downloads_hacking_tools_with_grievance" in {r["feature"] for r in row.reasons}
     assert float(row.score) >= 0.85
+
+
+def test_the_masquerade_counts_for_the_planter_on_a_day_they_are_not_active() -> None:
+    """The administrator logs on to the supervisor's computer one morning (the planted tool)
+    and is gone the next evening, when the supervisor's account mails 60 people off hours
+    from that computer: the day belongs to the planter although they have no activity then
+    (sparse: no removable media, so the logon at that computer is what is left of it)."""
+    start = dt.date(2024, 1, 1)
+    days = [{"user_id": user, "day": start + dt.timedelta(days=n), "device_connects_1d": None}
+            for n in range(30) for user in ("adm", "boss") if not (user == "adm" and n == 29)]
+    events = []
+    for n in range(30):
+        day = start + dt.timedelta(days=n)
+        events.append({"event_id": f"b{n}", "ts": dt.datetime.combine(day, dt.time(9)),
+                       "day": day, "user_id": "boss", "host": "PC-BOSS", "action": "logon"})
+        if n < 29:
+            events.append({"event_id": f"a{n}", "ts": dt.datetime.combine(day, dt.time(9)),
+                           "day": day, "user_id": "adm", "host": "PC-ADM", "action": "logon"})
+    planted, mailed = start + dt.timedelta(days=28), start + dt.timedelta(days=29)
+    events += [
+        {"event_id": "plant", "ts": dt.datetime.combine(planted, dt.time(11)), "day": planted,
+         "user_id": "adm", "host": "PC-BOSS", "action": "logon"},
+        {"event_id": "mass", "ts": dt.datetime.combine(mailed, dt.time(21)), "day": mailed,
+         "user_id": "boss", "host": "PC-BOSS", "action": "email_send",
+         "target": ";".join(f"p{k}@corp.example" for k in range(60))}]
+    window = synthetic_window(days, events, columns=AdminSabotage.requires)
+    window.observations = _SPARSE
+    found = AdminSabotage().fit(window).score(window).to_pandas()
+    mine = found[(found.user_id == "adm") & (found.day.astype(str) == str(mailed))]
+    assert len(mine) == 1 and float(mine.score.iloc[0]) >= 0.8
+    # the evidence is the mail and the visit that planted the tool, not the planter's day
+    assert set(mine.evidence.iloc[0]) == {"mass", "plant"}
+    assert list(mine.related_users.iloc[0]) == ["boss"]

@@ -113,3 +113,32 @@ def test_benign_high_counts_person_days_at_the_threshold() -> None:
     forest = {D[0]: {"x": 0.61, "y": 0.58}, D[1]: {"x": 0.5}}
     assert high_days_per_1000(forest, {"x", "y"}, 2, 0.6) == 250.0
     assert high_days_per_1000(forest, set(), 2, 0.6) == 0.0
+
+
+def test_the_first_trace_is_the_first_logged_event_of_the_harm(workspace: Workspace,
+                                                               tmp_path: Path) -> None:
+    """A C2 whose job search began before anything left: its first trace is the copy to
+    removable media, not the scenario's first day; masquerade events count for the planter."""
+    ingest_cert(workspace, FIXTURES / "cert_r6")
+    folder = tmp_path / "truth" / "answers"
+    folder.mkdir(parents=True)
+    (folder / "insiders.csv").write_text(
+        "dataset,scenario,details,user,start,end\n"
+        "sim,C2,C2-1:insider,AGR0002,01/01/2010 09:00:00,01/09/2010 00:00:00\n"
+        "sim,C3,C3-1:insider,DKF0004,01/02/2010 09:00:00,01/05/2010 00:00:00\n", "utf-8")
+    (folder / "labels.csv").write_text(
+        "event_id,scenario,user,role,instance,file\n"
+        "{F2},C2,AGR0002,insider,C2-1,file.csv\n"
+        "{F1},C3,DKF0004,masquerade,C3-1,file.csv\n", "utf-8")
+    store = connect(workspace, "duckdb")
+    try:
+        insiders, _ = read_truth(tmp_path / "truth", store)
+        by_user = {i.user_id: i for i in insiders}
+        assert by_user["AGR0002"].first == dt.date(2010, 1, 1)
+        assert by_user["AGR0002"].first_trace == DAY
+        assert by_user["DKF0004"].first_trace == DAY
+        # without labels nothing says what was logged: no trace day
+        insiders, _ = read_truth(_truth(tmp_path / "plain", None), store)
+        assert all(i.first_trace is None for i in insiders)
+    finally:
+        store.close()

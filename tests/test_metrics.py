@@ -67,3 +67,18 @@ def test_time_to_detect_alone_leaves_other_insiders_out_of_the_ranking() -> None
     later = Insider("second", "C5", D[3], D[3])
     assert detection_day_alone(later, scores, benign_ranking(scores, involved), POPULATION,
                                0.01) is None
+
+
+def test_time_to_detect_also_counts_from_the_first_logged_trace() -> None:
+    """A profile that cannot log a scenario's first acts shows its harm later: the second
+    clock starts at that trace, and a detection before it (from context) counts 0."""
+    late_trace = Insider("bad", "C1", D[2], D[9], first_trace=D[5])
+    early = Insider("early", "C1", D[2], D[9], first_trace=D[5])
+    unknown = Insider("plain", "C1", D[2], D[9])  # no labels: the scenario's start
+    scores = {D[6]: {"bad": 9.0}, D[3]: {"early": 9.0}, D[4]: {"plain": 9.0}}
+    result = recall_at_budget([late_trace, early, unknown], scores, POPULATION, 0.01)
+    rows = {r["user_id"]: r for r in result["insiders"]}  # type: ignore[union-attr]
+    assert (rows["bad"]["days_to_detect"], rows["bad"]["days_from_trace"]) == (4, 1)
+    assert (rows["early"]["days_to_detect"], rows["early"]["days_from_trace"]) == (1, 0)
+    assert (rows["plain"]["days_to_detect"], rows["plain"]["days_from_trace"]) == (2, 2)
+    assert result["median_days_to_detect"] == 2.0 and result["median_days_from_trace"] == 1.0

@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 import ibis
 
 from molehunt.detectors.base import (
+    EVIDENCE_LIMIT,
+    FINDINGS_SCHEMA,
     Detector,
     Window,
     empty_strings,
@@ -51,7 +53,7 @@ class AdminSabotage(Detector):
     """
 
     name: ClassVar[str] = "admin_sabotage"
-    version: ClassVar[int] = 4
+    version: ClassVar[int] = 5
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 120
     observes: ClassVar[frozenset[str]] = frozenset({
@@ -107,7 +109,8 @@ class AdminSabotage(Detector):
                         (hour < self.workday_start) | (hour >= self.workday_end))
         mail = mail.mutate(_n=mail.target.replace(",", ";").split(";").length())
         return mail.filter(mail._n >= self.min_recipients).select(
-            a_user=mail.user_id, a_day=mail.day, a_host=mail.host, a_n=mail._n)
+            a_user=mail.user_id, a_day=mail.day, a_host=mail.host, a_n=mail._n,
+            a_id=mail.event_id)
 
     def _mass_mail(self, window: Window) -> ibis.Table:
         mail = self._off_hours_mass_mails(window)
@@ -126,13 +129,16 @@ class AdminSabotage(Detector):
         # the visit that planted the tool
         planted = ("device_connect",) if window.sees("removable_connect") else ("logon",)
         media = e.filter(e.action.isin(planted), e.host.notnull()).select(
-            p_user=e.user_id, p_day=e.day, p_host=e.host).distinct()
+            p_user=e.user_id, p_day=e.day, p_host=e.host, p_id=e.event_id)
         both = mail.join(media, [mail.a_host == media.p_host, mail.a_user != media.p_user,
                                  media.p_day <= mail.a_day,
                                  media.p_day >= mail.a_day - ibis.interval(
                                      days=self.masquerade_days)])
+        # the evidence: the mail and the visits that planted it (on the mail's day the
+        # planter may have no event of their own)
         return both.group_by(q_user=both.p_user, q_day=both.a_day).aggregate(
-            q_recipients=both.a_n.max(), q_accounts=both.a_user.collect(distinct=True).sort())
+            q_recipients=both.a_n.max(), q_accounts=both.a_user.collect(distinct=True).sort(),
+            q_ids=both.a_id.collect(distinct=True).concat(both.p_id.collect(distinct=True)))
 
     def _carried(self, window: Window) -> ibis.Table:
         """Per person and day: other people's computers on which they connected media."""
@@ -164,10 +170,18 @@ class AdminSabotage(Detector):
             _prior_media=(u.device_connects_1d > 0).cast("int32").sum().over(prior),
             _prior_other=other_host.cast("int32").sum().over(prior),
             _prior_carried=(u._carried > 0).cast("int32").sum().over(prior))
+        masquerade = self._masquerade(window)
+        # the planter need not be active the evening the harvested account mails (the
+        # scenario ends with them gone): that day is theirs too, with no activity of its own
+        absent = masquerade.anti_join(u, [masquerade.q_user == u.user_id,
+                                          masquerade.q_day == u.day])
+        keys = u.select(k_user=u.user_id, k_day=u.day).union(
+            absent.select(k_user=absent.q_user, k_day=absent.q_day))
+        u = keys.left_join(u, [keys.k_user == u.user_id, keys.k_day == u.day])
+        u = u.mutate(user_id=u.k_user, day=u.k_day).drop("k_user", "k_day")
         mass = self._mass_mail(window)
         t = u.left_join(mass, [u.user_id == mass.m_user, u.day == mass.m_day])
         t = t.mutate(_recipients=t.m_recipients.fill_null(0))
-        masquerade = self._masquerade(window)
         t = t.left_join(masquerade, [t.user_id == masquerade.q_user, t.day == masquerade.q_day])
         t = t.mutate(_masq=t.q_recipients.fill_null(0))
         tool = t._tools > 0
@@ -271,6 +285,12 @@ class AdminSabotage(Detector):
         ]
         found = findings(t, detector=self, score=score, reasons=reasons,
                          related_users=ibis.coalesce(t.q_accounts, empty_strings()))
-        return with_evidence(found, window.events, lambda e: (
+        found = with_evidence(found, window.events, lambda e: (
             (e.action == "web_download") | (e.channel == "removable_media")
             | (e.action == "logon") | (e.action == "email_send")))
+        ids = masquerade.select(i_user=masquerade.q_user, i_day=masquerade.q_day,
+                                i_ids=masquerade.q_ids)
+        found = found.left_join(ids, [found.user_id == ids.i_user, found.day == ids.i_day])
+        merged = ibis.ifelse(found.i_ids.isnull(), found.evidence,
+                             found.i_ids.concat(found.evidence).unique().sort()[:EVIDENCE_LIMIT])
+        return found.mutate(evidence=merged).select(*FINDINGS_SCHEMA.names)

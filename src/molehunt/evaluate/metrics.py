@@ -29,6 +29,10 @@ class Insider:
     #: False when the truth lists the logged malicious events (``labels.csv``) and none of
     #: this insider's is in the store: these logs hold no trace of the scenario to catch
     traced: bool = True
+    #: The first day an event of the scenario's harm is in the store (``None``: the truth
+    #: lists no logged events): a profile that cannot see the first acts (a drive on a night
+    #: with no endpoint agent) shows the harm only later, and no detector can be faster.
+    first_trace: dt.date | None = None
 
 
 Scores = Mapping[dt.date, Mapping[str, float]]
@@ -105,6 +109,9 @@ def recall_at_budget(insiders: Sequence[Insider], scores: Scores,
                      benign: BenignRanking | None = None) -> dict[str, object]:
     """Recall at a daily budget, with each insider's detection day and time to detect.
 
+    Time to detect counts from the scenario's first day (``days_to_detect``) and from the
+    first logged trace of its harm (``days_from_trace``; see :attr:`Insider.first_trace`).
+
     With ``benign`` (:func:`benign_ranking`), each insider's time to detect is also given
     with only benign people competing (``days_to_detect_alone``). A test organisation holds
     far more insiders than a real one: where the two differ, other insiders held the day's
@@ -117,6 +124,9 @@ def recall_at_budget(insiders: Sequence[Insider], scores: Scores,
             "user_id": insider.user_id, "scenario": insider.scenario,
             "first": insider.first.isoformat(), "detected": day.isoformat() if day else None,
             "days_to_detect": (day - insider.first).days if day else None}
+        # from the first logged trace of the harm; a detection before it (from context) is 0
+        start = insider.first_trace or insider.first
+        row["days_from_trace"] = max(0, (day - start).days) if day else None
         if benign is not None:
             alone = detection_day_alone(insider, scores, benign, population, fraction, floor)
             row["days_to_detect_alone"] = (alone - insider.first).days if alone else None
@@ -125,7 +135,10 @@ def recall_at_budget(insiders: Sequence[Insider], scores: Scores,
     result: dict[str, object] = {
         "budget": fraction, "recall": len(caught) / len(rows) if rows else None,
         "median_days_to_detect": _median(caught),
-        "worst_days_to_detect": max(caught) if caught else None, "insiders": rows}
+        "worst_days_to_detect": max(caught) if caught else None,
+        "median_days_from_trace": _median([int(str(r["days_from_trace"])) for r in rows
+                                           if r["days_from_trace"] is not None]),
+        "insiders": rows}
     if benign is not None:
         alone_days = [int(str(r["days_to_detect_alone"])) for r in rows
                       if r["days_to_detect_alone"] is not None]

@@ -87,7 +87,7 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
     With a ``labels.csv``, an insider is ``traced`` when at least one of the events labelled
     with their user id that shows the scenario's harm (:func:`shows_harm`) is in the store (a
     masquerade event, logged under the victim's account, is a trace too); without one, every
-    insider is.
+    insider is. The first day of such an event is the insider's ``first_trace``.
     """
     folder = truth / "answers" if (truth / "answers" / "insiders.csv").exists() else truth
     insiders_csv = folder / "insiders.csv"
@@ -95,6 +95,7 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
         raise ConfigError("no insiders.csv (CERT answers layout) here", where=str(truth))
     labelled: dict[str, set[dt.date]] = defaultdict(set)
     traced: set[str] | None = None
+    trace: dict[str, dt.date] = {}
     labels_csv = folder / "labels.csv"
     if labels_csv.exists():
         traced = set()
@@ -115,6 +116,8 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
             for row in hits.to_pyarrow().to_pylist():
                 if shows_harm(scenario_of[row["event_id"]], row["action"], row["channel"]):
                     traced.add(wanted[row["event_id"]])
+                    user = wanted[row["event_id"]]
+                    trace[user] = min(trace.get(user, row["day"]), row["day"])
                 # masquerade events are under someone else's account: not the insider's days
                 if row["user_id"] == wanted.get(row["event_id"]):
                     labelled[row["user_id"]].add(row["day"])
@@ -128,8 +131,11 @@ def read_truth(truth: Path, store: Store) -> tuple[list[Insider], dict[str, set[
             except KeyError as error:
                 raise ConfigError(f"missing column {error}", where=where) from None
             days = frozenset(d for d in labelled.get(user, set()) if first <= d <= last)
+            first_trace = trace.get(user)
             insiders.append(Insider(user, scenario, first, last, days,
-                                    traced=traced is None or user in traced))
+                                    traced=traced is None or user in traced,
+                                    first_trace=max(first, first_trace) if first_trace
+                                    else None))
     lookalikes: dict[str, set[str]] = defaultdict(set)
     lookalikes_csv = folder / "lookalikes.csv"
     if lookalikes_csv.exists():
@@ -511,6 +517,7 @@ def _done_when(figures: dict[str, Any]) -> dict[str, Any]:
         at_1 = group["recall"]["1.0%"]
         out[system] = {"recall_at_1pct": at_1["recall"],
                        "median_days_to_detect": at_1["median_days_to_detect"],
+                       "median_days_from_trace": at_1.get("median_days_from_trace"),
                        "roc_auc": group["roc_auc"], "alert_load": figures[system]["alert_load"],
                        "benign_high_per_1000_per_day":
                            figures[system]["benign_high_per_1000_per_day"],

@@ -73,8 +73,8 @@ from molehunt.store.workspace import Workspace
 
 #: Bumped when a stored table changes meaning (6: layoffs from the directory without HR; 7: a
 #: directory wave may span two snapshots; 8: a column the deployment cannot observe is null;
-#: 9: first-seen history holds paste and leak sites).
-STATE_VERSION = 9
+#: 9: first-seen history holds paste and leak sites; 10: layoffs from activity without HR).
+STATE_VERSION = 10
 #: Ranges up to this many days get their own-history baselines by joining each person-day to
 #: its earlier days; longer ranges compute the windows over the whole history in one pass.
 SHORT_RANGE_DAYS = 14
@@ -113,6 +113,13 @@ class FeatureInputs:
     directory: ibis.Table
     start: dt.date
     end: dt.date
+    #: One row per person and day with any event (``user_id``, ``day``), from
+    #: :data:`ACTIVITY_LOOKBACK_DAYS` before ``start`` to ``end``: who stopped appearing.
+    activity: ibis.Table | None = None
+
+
+#: Days of activity before the first computed day that families can read (``activity``).
+ACTIVITY_LOOKBACK_DAYS = 60
 
 
 @dataclass
@@ -386,7 +393,8 @@ def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ib
                            user_days=keys,
                            context=context,
                            first_seen=first_seen, hr_events=store.hr_events,
-                           directory=store.directory, start=start, end=end)
+                           directory=store.directory, start=start, end=end,
+                           activity=_activity(store, start, end))
     parts = [context.select("user_id", "day", *CONTEXT)]
     fills: dict[str, Any] = {}
     for family in families():
@@ -404,6 +412,11 @@ def daily_base(store: Store, base: ibis.Table, detail: ibis.Table, host_days: ib
     return table.select(table.user_id, table.day, *[table[c] for c in CONTEXT],
                         *[observed(by_name[n], table[n].cast(casts[n]), table.day, seen).name(n)
                           for n in ordered])
+
+
+def _activity(store: Store, start: dt.date, end: dt.date) -> ibis.Table:
+    events = store.events_of(start - dt.timedelta(days=ACTIVITY_LOOKBACK_DAYS), end)
+    return events.select(events.user_id, events.day).distinct()
 
 
 def _joined_by_person_day(table: ibis.Table, parts: list[ibis.Table],

@@ -47,8 +47,12 @@ def _derive(inputs: Any) -> Any:
         l_group=hr.group, l_at=hr.at).aggregate()
     if int(layoffs.count().execute()) == 0:
         # no HR layoff records (a deployment without an HR feed): a wave of leavers in one
-        # department, as the directory snapshots show it, stands for one
+        # department, as the directory snapshots show it, stands for one; so does one seen in
+        # the logs, where regular workers stop appearing (weeks before the next snapshot)
         layoffs = departure_waves(inputs.directory)
+        if inputs.activity is not None:
+            layoffs = layoffs.union(activity_waves(inputs.activity, inputs.directory,
+                                                   keys.select(keys.day).distinct()))
     groups = keys.mutate(today=today).join(
         layoffs, [keys.department == layoffs.l_group, layoffs.l_at <= today])
     groups = groups.group_by(g_user=groups.user_id, g_day=groups.day).aggregate(
@@ -117,6 +121,60 @@ def departure_waves(directory: Any) -> Any:
     return waves.select(l_group=waves.c_group, l_at=waves.c_at.cast("date").epoch_days())
 
 
+#: Waves from activity: a person with at least :data:`REGULAR_DAYS` active days in the 30
+#: days up to their last active day ...
+REGULAR_DAYS = 12
+#: ... who has not appeared for this many calendar days (a weekend and a day off are not
+#: leaving) ...
+ABSENT_DAYS = 7
+#: ... counts as gone for this many days after their last active day (longer absences are
+#: attrition or a long leave, not the same wave) ...
+GONE_SPAN_DAYS = 21
+#: ... and a department whose gone people are at least :data:`WAVE_MIN_LEAVERS` and this
+#: share of its people had a wave. Higher than the directory's share: an absence is not yet a
+#: departure (holidays), so only a wave that visibly thins the department counts.
+ACTIVITY_WAVE_SHARE = 0.15
+
+
+def activity_waves(activity: Any, directory: Any, days: Any) -> Any:
+    """Departure waves (``l_group``, ``l_at`` epoch day) as the logs show them, on ``days``.
+
+    A real layoff shows in the logs the day the accounts stop, weeks before the next
+    directory snapshot lists the leavers: on each day of ``days`` (a table with ``day``), the
+    people gone then (see :data:`REGULAR_DAYS`, :data:`ABSENT_DAYS`, :data:`GONE_SPAN_DAYS`) are
+    counted per department (their directory row on their last day) against the department's
+    people :data:`GONE_SPAN_DAYS` earlier. Only activity up to the day counts: a person who
+    comes back later was gone as far as that day could tell, so a daily run equals a rebuild.
+    """
+    a = activity.select(a_user=activity.user_id, a_at=activity.day.epoch_days())
+    person = ibis.window(group_by=a.a_user, order_by=a.a_at)
+    month = ibis.window(group_by=a.a_user, order_by=a.a_at, range=(-29, 0))
+    a = a.mutate(a_next=a.a_at.lead().over(person), a_month=a.a_at.count().over(month))
+    last = a.filter((a.a_next.isnull() | (a.a_next - a.a_at > ABSENT_DAYS))
+                    & (a.a_month >= REGULAR_DAYS))
+    d = directory.filter(directory.department.notnull())
+    d = d.select(r_user=d.user_id, r_group=d.department,
+                 r_from=d.valid_from.cast("date").epoch_days(),
+                 r_to=d.valid_to.cast("date").epoch_days())
+    last = last.join(d, [last.a_user == d.r_user, d.r_from <= last.a_at,
+                         d.r_to.isnull() | (d.r_to > last.a_at)])
+    calendar = days.select(c_at=days.day.epoch_days())
+    gone = last.join(calendar, [calendar.c_at >= last.a_at + ABSENT_DAYS,
+                                calendar.c_at <= last.a_at + GONE_SPAN_DAYS,
+                                last.a_next.isnull() | (last.a_next > calendar.c_at)])
+    counts = gone.group_by(g_group=gone.r_group, g_at=gone.c_at).aggregate(
+        n=gone.a_user.nunique())
+    staff = counts.join(d, [counts.g_group == d.r_group,
+                            d.r_from <= counts.g_at - GONE_SPAN_DAYS,
+                            d.r_to.isnull() | (d.r_to > counts.g_at - GONE_SPAN_DAYS)])
+    sizes = staff.group_by(s_group=staff.g_group, s_at=staff.g_at).aggregate(
+        people=staff.r_user.nunique())
+    waves = counts.join(sizes, [counts.g_group == sizes.s_group, counts.g_at == sizes.s_at])
+    waves = waves.filter((waves.n >= WAVE_MIN_LEAVERS)
+                         & (waves.n >= ACTIVITY_WAVE_SHARE * waves.people))
+    return waves.select(l_group=waves.g_group, l_at=waves.g_at.cast("int64"))
+
+
 FAMILY = Family(
     name="hr",
     title="HR context",
@@ -136,7 +194,9 @@ FAMILY = Family(
         Feature("days_since_layoff_in_group_1d", "hr", "days",
                 "Days since the last layoff in the person's department; null if none. Without"
                 " HR layoff records, a wave of leavers in the department as the directory"
-                " snapshots show it (at least 3 people and 10 % of it at one snapshot).",
+                " snapshots show it (at least 3 people and 10 % of it at one snapshot) or as"
+                " the logs show it (at least 3 people and 15 % of it, regular workers not"
+                " seen for a week).",
                 weekly="last", observes=("directory",)),
         Feature("days_since_travel_1d", "hr", "days",
                 "Days since the person's last business trip ended (0 while travelling); "
