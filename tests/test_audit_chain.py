@@ -362,3 +362,40 @@ def test_a_bundle_verifies_offline_with_the_public_key_alone(made: ConsoleWorksp
     bad = _molehunt(elsewhere, "audit", "verify-bundle", str(tmp_path / "forged.zip"),
                     "--public-key", str(pem))
     assert bad.exit_code == 1 and "signature does not hold" in _text(bad)
+
+
+def test_the_console_writer_checkpoints_and_sends_each_checkpoint_to_the_siem(
+        tmp_path: Path) -> None:
+    """Every 100 entries of the group-committing writer, and when it closes, a signed
+    checkpoint goes to the file and, as CEF over syslog (TCP, on loopback), to the SIEM."""
+    import socket
+
+    from molehunt.cases import audit
+    from molehunt.cases.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'console.sqlite'}")
+    key = audit.open_chain(store, tmp_path / "console")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(60)
+        audit.configure_forwarding(key, f"syslog+tcp://127.0.0.1:{server.getsockname()[1]}")
+        writer = audit.AuditWriter(store)
+        for i in range(130):
+            writer.write(actor="ana", role="analyst", action="person.view", target=f"P-{i}")
+        writer.close()
+        received = []
+        while len(received) < 2:  # one connection per checkpoint, closed by the sender
+            connection, _ = server.accept()
+            with connection:
+                connection.settimeout(60)
+                data = b""
+                while chunk := connection.recv(65536):
+                    data += chunk
+                received.append(data.decode())
+    audit.configure_forwarding(key, "")
+    lines = (tmp_path / "console" / "audit-checkpoints.jsonl").read_text().splitlines()
+    seqs = [json.loads(line)["seq"] for line in lines]
+    assert seqs[-1] == 130 and any(100 <= s < 130 for s in seqs), seqs
+    assert all("audit-checkpoint" in message for message in received)
+    assert sorted(int(m.split("cn1=")[1].split()[0]) for m in received) == sorted(seqs[-2:])
+    assert audit.verify(store).ok and audit.verify(store).anchored == 130
+    store.close()
