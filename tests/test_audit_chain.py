@@ -399,3 +399,28 @@ def test_the_console_writer_checkpoints_and_sends_each_checkpoint_to_the_siem(
     assert sorted(int(m.split("cn1=")[1].split()[0]) for m in received) == sorted(seqs[-2:])
     assert audit.verify(store).ok and audit.verify(store).anchored == 130
     store.close()
+
+
+def test_a_hand_written_export_row_does_not_vouch_for_a_bundle(made: ConsoleWorkspace,
+                                                                tmp_path: Path) -> None:
+    """The export's own entry deleted and written again by hand (documented hash): the
+    bundle's signature holds, but its entry in the log was not written by the console."""
+    url = f"sqlite:///{tmp_path / 'console.sqlite'}"
+    genuine = tmp_path / "genuine.zip"
+    genuine.write_bytes(_export(made, url))
+    engine = sa.create_engine(url)
+    _drop_triggers(engine)
+    with engine.begin() as connection:
+        export = connection.execute(sa.text("SELECT * FROM audit_log WHERE action ="
+                                            " 'case.export'")).one()
+        connection.execute(sa.text("DELETE FROM audit_log WHERE seq = :s"), {"s": export.seq})
+        connection.execute(sa.text(
+            "INSERT INTO audit_log (seq, at, actor, role, action, target, reason, details,"
+            " prev_hash, hash) VALUES (:seq, :at, :actor, :role, :action, :target, :reason,"
+            " :details, :prev, :hash)"),
+            {**export._asdict(), "prev": export.prev_hash,
+             "hash": _documented_hash(export.prev_hash, export)})
+    engine.dispose()
+    result = _molehunt(made.root, "audit", "verify-bundle", str(genuine), "--database-url", url)
+    assert result.exit_code == 1
+    assert "was not written by the console (its keyed hash does not hold)" in _text(result)
