@@ -8,6 +8,7 @@ import io
 import json
 import threading
 import zipfile
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -27,20 +28,20 @@ from molehunt.cases.accounts import (
 from molehunt.cases.bundle import build_bundle, verify_bundle
 from molehunt.cases.models import Account, AuditEntry, LoginSession
 from molehunt.cases.pseudonyms import Person, Pseudonyms, load_or_create_key, pseudonym
-from molehunt.cases.store import open_store
+from molehunt.cases.store import CaseStore, open_store
 
 
-def test_migrations_reach_head_and_are_idempotent(database_url: str) -> None:
-    store = open_store(database_url)
-    assert store.revision() == store.head_revision() == "0002"
+def test_migrations_reach_head_and_are_idempotent(database_url: str, tmp_path: Path) -> None:
+    store = _open(database_url, tmp_path)
+    assert store.revision() == store.head_revision() == "0003"
     store.migrate()  # a second run changes nothing and does not fail
     names = set(sa.inspect(store.engine).get_table_names())
     assert {"accounts", "alerts", "cases", "audit_log", "alembic_version"} <= names
     store.close()
 
 
-def test_accounts_sessions_tokens(database_url: str) -> None:
-    store = open_store(database_url)
+def test_accounts_sessions_tokens(database_url: str, tmp_path: Path) -> None:
+    store = _open(database_url, tmp_path)
     with store.transaction() as session:
         create_account(session, "ana", "correct horse battery", "analyst")
         with pytest.raises(InputError, match="taken"):
@@ -68,8 +69,8 @@ def test_accounts_sessions_tokens(database_url: str) -> None:
         assert by_token is not None and by_token.via == "token" and by_token.csrf_token is None
 
 
-def test_login_rate_limit_blocks_even_the_right_password(database_url: str) -> None:
-    store = open_store(database_url)
+def test_login_rate_limit_blocks_even_the_right_password(database_url: str, tmp_path: Path) -> None:
+    store = _open(database_url, tmp_path)
     with store.transaction() as session:
         create_account(session, "ana", "correct horse battery", "analyst")
     for _ in range(5):
@@ -84,8 +85,8 @@ def test_login_rate_limit_blocks_even_the_right_password(database_url: str) -> N
         login(store, "eve", "another good password", "10.0.0.9")
 
 
-def test_ensure_admin_creates_once_and_resets_on_request(database_url: str) -> None:
-    store = open_store(database_url)
+def test_ensure_admin_creates_once_and_resets_on_request(database_url: str, tmp_path: Path) -> None:
+    store = _open(database_url, tmp_path)
     with store.transaction() as session:
         first = ensure_admin(session)
         assert first is not None
@@ -96,6 +97,13 @@ def test_ensure_admin_creates_once_and_resets_on_request(database_url: str) -> N
     assert account.role == "admin"
 
 
+def _open(database_url: str, tmp_path: Path) -> CaseStore:
+    """The store with its audit entries keyed (the key kept in ``tmp_path``)."""
+    store = open_store(database_url)
+    audit.open_chain(store, tmp_path / "console")
+    return store
+
+
 def _append(store: object, n: int) -> None:
     for i in range(n):
         with store.transaction() as session:  # type: ignore[attr-defined]
@@ -103,8 +111,8 @@ def _append(store: object, n: int) -> None:
                          target=f"P-{i}", reason=None, details={"i": i})
 
 
-def test_audit_chain_verifies_and_detects_tampering(database_url: str) -> None:
-    store = open_store(database_url)
+def test_audit_chain_verifies_and_detects_tampering(database_url: str, tmp_path: Path) -> None:
+    store = _open(database_url, tmp_path)
     _append(store, 5)
     result = audit.verify(store)
     assert result.ok and result.entries == 5
@@ -130,8 +138,8 @@ def test_audit_chain_verifies_and_detects_tampering(database_url: str) -> None:
     assert audit.verify(store).problem == "entry 3 is missing (next is 4)"
 
 
-def test_audit_chain_holds_under_concurrent_writers(database_url: str) -> None:
-    store = open_store(database_url)
+def test_audit_chain_holds_under_concurrent_writers(database_url: str, tmp_path: Path) -> None:
+    store = _open(database_url, tmp_path)
     threads = [threading.Thread(target=_append, args=(store, 10)) for _ in range(4)]
     for thread in threads:
         thread.start()
@@ -141,9 +149,9 @@ def test_audit_chain_holds_under_concurrent_writers(database_url: str) -> None:
     assert result.ok and result.entries == 40
 
 
-def test_audit_chain_across_two_store_objects(database_url: str) -> None:
+def test_audit_chain_across_two_store_objects(database_url: str, tmp_path: Path) -> None:
     """Two processes (two engines) appending: the database, not a Python lock, orders them."""
-    first, second = open_store(database_url), open_store(database_url)
+    first, second = _open(database_url, tmp_path), _open(database_url, tmp_path)
     threads = [threading.Thread(target=_append, args=(s, 10)) for s in (first, second)]
     for thread in threads:
         thread.start()
@@ -152,11 +160,11 @@ def test_audit_chain_across_two_store_objects(database_url: str) -> None:
     assert audit.verify(first).entries == 20 and audit.verify(first).ok
 
 
-def test_audit_writer_group_commits_a_correct_chain(database_url: str) -> None:
+def test_audit_writer_group_commits_a_correct_chain(database_url: str, tmp_path: Path) -> None:
     """Many threads writing views through the group commit, interleaved with entries written
     inside changes: every caller's entry is committed when write() returns, and the chain
     verifies with every entry present once."""
-    store = open_store(database_url)
+    store = _open(database_url, tmp_path)
     writer = audit.AuditWriter(store)
     seen_after_return: list[bool] = []
 

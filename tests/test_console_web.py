@@ -285,11 +285,12 @@ def test_alert_case_bundle_workflow(app_and_tokens: tuple[Any, dict[str, str]],
                 headers=inv)
     bundle = client.get(f"/api/v1/cases/{case_id}/bundle", headers=inv)
     assert bundle.status_code == 200
-    ok, head, problems = verify_bundle(bundle.content)
+    ok, head, problems = verify_bundle(bundle.content, app.state.console.audit_key.public)
     assert ok and problems == [] and head == bundle.headers["x-chain-head"]
     archive = zipfile.ZipFile(io.BytesIO(bundle.content))
-    assert sorted(archive.namelist()) == ["audit.jsonl", "case.json", "events.jsonl",
-                                          "findings.jsonl", "manifest.json", "notes.jsonl"]
+    assert sorted(archive.namelist()) == ["audit-public.pem", "audit.jsonl", "case.json",
+                                          "events.jsonl", "findings.jsonl", "manifest.json",
+                                          "manifest.sig", "notes.jsonl"]
     assert "xss-file-0" in archive.read("events.jsonl").decode()
     assert "interviewed manager" in archive.read("notes.jsonl").decode()
     audit = client.get("/api/v1/audit", headers={

@@ -728,10 +728,16 @@ DatabaseOption = Annotated[str | None, typer.Option(
     " <workspace>/console/console.sqlite).")]
 
 
-def _case_store(database_url: str | None) -> Any:
-    from molehunt.cases.store import default_database_url, open_store
+def _case_store(database_url: str | None, *, append_only: bool = False,
+                anchor: bool = True) -> Any:
+    """The analyst store, its audit entries keyed with the workspace's audit key
+    (:func:`molehunt.cases.audit.open_chain`)."""
+    from molehunt.cases.audit import open_chain
+    from molehunt.cases.store import CONSOLE_DIR, default_database_url, open_store
 
-    return open_store(database_url or default_database_url(state.workspace))
+    store = open_store(database_url or default_database_url(state.workspace))
+    open_chain(store, state.workspace / CONSOLE_DIR, append_only=append_only, anchor=anchor)
+    return store
 
 
 @app.command()
@@ -757,7 +763,7 @@ def serve(
         from molehunt.cases.accounts import ensure_admin
         from molehunt.web.app import create_app, server_options
 
-        store = _case_store(database_url)
+        store = _case_store(database_url, append_only=True)
         with store.transaction() as session:
             password = ensure_admin(session, reset=new_admin_password)
         application = create_app(state.workspace, store=store, secure_cookies=secure_cookies)
@@ -774,14 +780,26 @@ def serve(
 
 @audit_app.command("verify")
 def audit_verify(database_url: DatabaseOption = None) -> None:
-    """Walk the audit log's hash chain; exit 1 naming the first bad entry."""
-    from molehunt.cases.audit import verify
+    """Walk the audit log's keyed chain and hold it against the signed checkpoints; exit 1
+    naming the first bad entry."""
+    from molehunt.cases.audit import CHECKPOINT_FILE, missing_append_only_triggers, verify
 
     def action() -> int:
-        result = verify(_case_store(database_url))
+        store = _case_store(database_url, anchor=False)
+        result = verify(store)
+        missing = missing_append_only_triggers(store)
+        if missing:
+            console.print(f"[yellow]warning:[/yellow] the append-only triggers are missing or"
+                          f" disabled ({', '.join(missing)})", highlight=False)
+        if result.foreign:
+            console.print(f"[yellow]warning:[/yellow] {result.foreign:,} checkpoints in"
+                          f" {CHECKPOINT_FILE} belong to another chain (another store, or this"
+                          " log's first entries were replaced)", highlight=False)
         if result.ok:
-            out.print(f"audit log intact: {result.entries:,} entries, head {result.head}",
-                      highlight=False)
+            anchored = (f"; holds against the signed checkpoint of entry {result.anchored:,}"
+                        if result.anchored else "; no signed checkpoint of it yet")
+            out.print(f"audit log intact: {result.entries:,} entries, head {result.head}"
+                      f"{anchored}", highlight=False)
             return 0
         console.print(f"[red]audit log broken:[/red] {result.problem}", highlight=False)
         return EXIT_ERROR
@@ -789,34 +807,112 @@ def audit_verify(database_url: DatabaseOption = None) -> None:
     _run(action)
 
 
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    siem: Annotated[str | None, typer.Option(
+        envvar="MOLEHUNT_AUDIT_SIEM",
+        help="Also send it to syslog://HOST:PORT, syslog+tcp://HOST:PORT or an http(s)"
+        " webhook.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Sign the audit log's current head and append it to the checkpoint file (run it on a
+    schedule; the console also writes one every 100 entries)."""
+    import json as json_module
+
+    from molehunt.cases.audit import write_checkpoint
+    from molehunt.cases.siem import checkpoint_sender
+
+    def action() -> int:
+        send = checkpoint_sender(siem) if siem else None
+        store = _case_store(database_url, anchor=False)
+        checkpoint = write_checkpoint(store)
+        out.print(json_module.dumps(checkpoint.to_json()), highlight=False, soft_wrap=True)
+        if send is not None:
+            send(checkpoint.to_json())
+            console.print(f"sent to {siem}", highlight=False)
+        return 0
+
+    _run(action)
+
+
+@audit_app.command("public-key")
+def audit_public_key(
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write the PEM to this file instead of printing it.")] = None,
+) -> None:
+    """Print the audit key's Ed25519 public key (PEM) and fingerprint: what an auditor needs
+    to verify evidence bundles and checkpoints offline."""
+    from molehunt.cases.auditkey import load_or_create_key
+    from molehunt.cases.store import CONSOLE_DIR
+
+    def action() -> int:
+        key = load_or_create_key(state.workspace / CONSOLE_DIR)
+        if out_file is not None:
+            out_file.write_text(key.public_pem, "ascii")
+            console.print(f"wrote {out_file} ({key.fingerprint})", highlight=False)
+        else:
+            out.print(key.public_pem, end="", highlight=False)
+            console.print(key.fingerprint, highlight=False)
+        return 0
+
+    _run(action)
+
+
 @audit_app.command("verify-bundle")
 def audit_verify_bundle(
     bundle: Annotated[Path, typer.Argument(help="An evidence bundle (zip).")],
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", help="The trusted audit public key (PEM, from `molehunt audit"
+        " public-key`): check the signature with it, offline, without the audit log.")] = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Check an evidence bundle's files against its chained manifest and the audit log."""
+    """Check an evidence bundle's files, chained manifest and signature; without --public-key
+    also that its export is a sound entry of the workspace's audit log."""
     import json as json_module
 
     import sqlalchemy as sa
 
+    from molehunt.cases.audit import entry_holds, keyed_from
+    from molehunt.cases.auditkey import load_public_key
     from molehunt.cases.bundle import verify_bundle
     from molehunt.cases.models import AuditEntry
+    from molehunt.errors import ConfigError
 
     def action() -> int:
-        ok, head, problems = verify_bundle(bundle)
+        store = None
+        if public_key is not None:
+            try:
+                trusted = load_public_key(public_key.read_bytes(), str(public_key))
+            except OSError as error:
+                raise ConfigError(f"cannot read the public key: {error.strerror}",
+                                  where=str(public_key)) from None
+        else:
+            store = _case_store(database_url, anchor=False)
+            trusted = store.audit_key.public
+        ok, head, problems = verify_bundle(bundle, trusted)
         for problem in problems:
             console.print(f"[red]bundle:[/red] {problem}", highlight=False)
         if not ok:
             return EXIT_ERROR
-        store = _case_store(database_url)
+        if store is None:
+            out.print(f"bundle intact and signed: chain head {head}", highlight=False)
+            return 0
+        switch = keyed_from(store)
         with store.sessions() as session:
-            logged = any(json_module.loads(d).get("chain_head") == head for d in session.scalars(
-                sa.select(AuditEntry.details).where(AuditEntry.action == "case.export")))
+            logged = [e for e in session.scalars(sa.select(AuditEntry).where(
+                AuditEntry.action == "case.export"))
+                if json_module.loads(e.details).get("chain_head") == head]
         if not logged:
             console.print("[red]bundle:[/red] its chain head is not in the audit log",
                           highlight=False)
             return EXIT_ERROR
-        out.print(f"bundle intact and logged: chain head {head}", highlight=False)
+        if not any(entry_holds(e, store.audit_key, switch) for e in logged):
+            console.print(f"[red]bundle:[/red] the audit entry of its export (entry"
+                          f" {logged[0].seq}) was not written by the console (its keyed hash"
+                          " does not hold)", highlight=False)
+            return EXIT_ERROR
+        out.print(f"bundle intact, signed and logged (entry {logged[0].seq}): chain head"
+                  f" {head}", highlight=False)
         return 0
 
     _run(action)

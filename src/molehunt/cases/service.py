@@ -117,6 +117,8 @@ class Console:
     def __init__(self, workspace: Path, store: CaseStore) -> None:
         self.workspace = Path(workspace)
         self.store = store
+        # the audit key, kept beside the pseudonym key; refuses a log that can be rewritten
+        self.audit_key = audit.open_chain(store, self.workspace / CONSOLE_DIR)
         self.results = WorkspaceResults(self.workspace)
         self.audit_writer = audit.AuditWriter(store)
         #: the audit page's check, from the last verified entry on (not the whole chain)
@@ -707,7 +709,7 @@ class Console:
         ]
         meta = {"case_id": case_id, "person": shown["person"],
                 "created_at": utcnow().isoformat(), "created_by": principal.username}
-        data, head = build_bundle(files, meta)
+        data, head = build_bundle(files, meta, self.audit_key)
         self.record(principal, "case.export", f"case:{case_id}", chain_head=head,
                     bytes=len(data))
         return data, head

@@ -1,4 +1,5 @@
-"""Alert exports for SIEMs: JSON (pull, or pushed to a webhook) and syslog CEF.
+"""Alert exports for SIEMs: JSON (pull, or pushed to a webhook) and syslog CEF; and the
+audit log's signed checkpoints, so that a copy of each lives outside the console's host.
 
 Exports carry pseudonyms only: a SIEM is read by more people than the console.
 """
@@ -9,6 +10,7 @@ import json
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from molehunt import __version__ as _version
@@ -59,7 +61,11 @@ def syslog_line(alert: dict[str, Any], hostname: str = "molehunt") -> str:
 def send_syslog(alerts: list[dict[str, Any]], host: str, port: int, protocol: str = "udp"
                 ) -> int:
     """Send alerts as CEF-over-syslog to ``host:port`` (UDP, or TCP with octet counting)."""
-    lines = [syslog_line(a).encode("utf-8") for a in alerts]
+    return _send_lines([syslog_line(a) for a in alerts], host, port, protocol)
+
+
+def _send_lines(messages: list[str], host: str, port: int, protocol: str) -> int:
+    lines = [m.encode("utf-8") for m in messages]
     try:
         if protocol == "tcp":
             with socket.create_connection((host, port), timeout=10) as connection:
@@ -78,7 +84,11 @@ def post_webhook(alerts: list[dict[str, Any]], url: str, timeout: float = 10) ->
     """POST ``{"alerts": [...]}`` as JSON to ``url``; returns the HTTP status."""
     if not url.startswith(("http://", "https://")):
         raise MolehuntError(f"webhook URL must be http(s): {url!r}")
-    body = json.dumps({"source": "molehunt", "alerts": alerts}, default=str).encode("utf-8")
+    return _post_json({"source": "molehunt", "alerts": alerts}, url, timeout)
+
+
+def _post_json(document: dict[str, Any], url: str, timeout: float) -> int:
+    body = json.dumps(document, default=str).encode("utf-8")
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
@@ -86,3 +96,52 @@ def post_webhook(alerts: list[dict[str, Any]], url: str, timeout: float = 10) ->
             return int(response.status)
     except (urllib.error.URLError, OSError) as error:
         raise MolehuntError(f"webhook {url}: {error}") from None
+
+
+def checkpoint_cef(checkpoint: dict[str, Any]) -> str:
+    """A signed audit checkpoint (:class:`molehunt.cases.audit.Checkpoint`) as a CEF record.
+
+    >>> checkpoint_cef({"seq": 7, "head": "ab", "first": "cd", "keyed_from": 1,
+    ...                 "at": "2026-01-01T00:00:00", "signature": "c2ln"}).split("|")[-1][:24]
+    'cn1Label=seq cn1=7 cn2La'
+    """
+    extension = {
+        "cn1Label": "seq", "cn1": checkpoint["seq"],
+        "cn2Label": "keyedFrom", "cn2": checkpoint["keyed_from"],
+        "cs1Label": "head", "cs1": checkpoint["head"],
+        "cs2Label": "first", "cs2": checkpoint["first"],
+        "cs3Label": "signature", "cs3": checkpoint["signature"],
+        "rt": checkpoint["at"],
+    }
+    head = "|".join(_cef_header(p) for p in ("CEF:0", "molehunt", "molehunt", _version,
+                                              "audit-checkpoint", "Audit log checkpoint", "3"))
+    return head + "|" + " ".join(f"{k}={_cef_value(v)}" for k, v in extension.items())
+
+
+def checkpoint_sender(target: str) -> Callable[[dict[str, Any]], None]:
+    """A function that sends one checkpoint to ``target``: ``syslog://HOST:PORT`` (UDP),
+    ``syslog+tcp://HOST:PORT``, or an ``http(s)://`` webhook (JSON ``{"audit_checkpoint":
+    ...}``). Anything else is refused at once, in one line.
+
+    >>> checkpoint_sender("ftp://x")
+    Traceback (most recent call last):
+    ...
+    molehunt.errors.MolehuntError: audit SIEM target must be syslog://HOST:PORT, \
+syslog+tcp://HOST:PORT or an http(s) URL: 'ftp://x'
+    """
+    if target.startswith(("http://", "https://")):
+        def post(checkpoint: dict[str, Any]) -> None:
+            _post_json({"source": "molehunt", "audit_checkpoint": checkpoint}, target, 10)
+        return post
+    for scheme, protocol in (("syslog://", "udp"), ("syslog+tcp://", "tcp")):
+        if target.startswith(scheme):
+            host, _, port = target[len(scheme):].rpartition(":")
+            if host and port.isdigit():
+                def send(checkpoint: dict[str, Any], host: str = host, port: int = int(port),
+                         protocol: str = protocol) -> None:
+                    message = (f"<{20 * 8 + 5}>1 - molehunt molehunt - audit-checkpoint - "
+                               + checkpoint_cef(checkpoint))
+                    _send_lines([message], host, port, protocol)
+                return send
+    raise MolehuntError("audit SIEM target must be syslog://HOST:PORT, syslog+tcp://HOST:PORT"
+                        f" or an http(s) URL: {target!r}")

@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -22,6 +22,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session, sessionmaker
 
 from molehunt.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from molehunt.cases.auditkey import AuditKey
 
 CONSOLE_DIR = "console"
 
@@ -58,6 +61,15 @@ class CaseStore:
         #: SQLite serialises writers anyway; one lock per process keeps the audit chain's
         #: "read the head, append after it" step from racing between threads.
         self.write_lock = threading.RLock()
+        #: the key of the audit chain (:mod:`molehunt.cases.auditkey`); writing an audit entry
+        #: needs it (:func:`molehunt.cases.audit.open_chain` sets it)
+        self.audit_key: AuditKey | None = None
+
+    def use_audit_key(self, key: AuditKey) -> None:
+        """Key the audit entries written through this store (every write session carries it
+        in ``session.info["audit_key"]``, where :func:`molehunt.cases.audit.record` finds it)."""
+        self.audit_key = key
+        self._writers.configure(info={"audit_key": key})
 
     @property
     def dialect(self) -> str:
