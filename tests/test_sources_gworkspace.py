@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, events, quarantine
+from molehunt.sources.base import Skipped, SqlContext, Unreadable
 from molehunt.sources.google_workspace import GoogleWorkspace
-from molehunt.sources.ingest import Ingestor, IngestSummary, recognise_records
+from molehunt.sources.ingest import (
+    Ingestor,
+    IngestSummary,
+    UnaccountedRowsError,
+    recognise_records,
+)
 from molehunt.store.workspace import Workspace
 
 GW = FIXTURES / "gworkspace"
@@ -189,6 +196,39 @@ def test_quarantined_activities_in_a_page_keep_their_own_line(tmp_path: Path) ->
     start = text[:text.rindex("{", 0, text.index('"not a time"'))].rfind('\n    {')
     assert [r["reason"] for r in quarantine(workspace)] == ["unparseable id.time"]
     assert quarantine(workspace)[0]["line"] == text[:start + 1].count("\n") + 1 < line
+
+
+@pytest.mark.parametrize("name", ["pages.json", "activities.ndjson"])
+def test_an_event_lost_by_the_reader_fails_the_file(name: str, tmp_path: Path) -> None:
+    class KeepsFirstEvents(GoogleWorkspace):
+        """A reader that reads one record per activity, losing the second event of the
+        activity that has two (the count of events, not of activities, must notice)."""
+
+        def records(self, path: Path, ctx: SqlContext
+                    ) -> Iterator[dict[str, Any] | Unreadable | Skipped]:
+            return (r for r in super().records(path, ctx)
+                    if not (isinstance(r, Skipped) and "side effect" in r.reason))
+
+    workspace = _workspace(tmp_path / "ws")
+    with workspace.locked(), pytest.raises(UnaccountedRowsError, match="1 unaccounted"):
+        Ingestor(workspace).ingest_record_file(GW / name, KeepsFirstEvents)
+    assert not events(workspace)
+
+
+def test_the_sample_in_the_documentation_becomes_what_it_says(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[1] / "docs" / "sources.md").read_text()
+    section = text[text.index("## Google Workspace Reports API"):]
+    sample = section[section.index("```json") + 7:section.index("```\n\n→")]
+    path = tmp_path / "sample.json"
+    path.write_text(sample)
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [path])
+    (event,) = events(workspace)
+    assert (event["action"], event["channel"], event["user_id"], event["object"],
+            event["target"], event["domain"]) == (
+        "web_upload", "cloud_storage", "al.ali@corp.example", "1aX9roadmapQ2FvW3",
+        "al.ali.private@gmail.com", "gmail.com")
+    assert json.loads(event["attrs"])["own_file"] is False
 
 
 def _molehunt(*args: str, workspace: Path) -> subprocess.CompletedProcess[str]:
