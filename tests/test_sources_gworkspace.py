@@ -8,6 +8,7 @@ records they write themselves.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -229,6 +230,43 @@ def test_the_sample_in_the_documentation_becomes_what_it_says(tmp_path: Path) ->
         "web_upload", "cloud_storage", "al.ali@corp.example", "1aX9roadmapQ2FvW3",
         "al.ali.private@gmail.com", "gmail.com")
     assert json.loads(event["attrs"])["own_file"] is False
+
+
+def test_pages_one_per_file_compressed_utf16_and_an_empty_last_page(tmp_path: Path) -> None:
+    # a pull script saves each page as it comes; the last page of a quiet day has no items
+    pages = [json.loads("{" + part if not part.startswith("{") else part)
+             for part in (GW / "pages.json").read_text().strip().split("\n{")]
+    folder = tmp_path / "pulled"
+    folder.mkdir()
+    for number, page in enumerate(pages):
+        text = json.dumps(page, indent=2)
+        path = folder / f"page_{number}.json"
+        if number == 0:
+            (folder / "page_0.json.gz").write_bytes(gzip.compress(text.encode()))
+        elif number == 1:
+            path.write_bytes(text.encode("utf-16"))
+        else:
+            path.write_text(text)
+    assert "items" not in pages[-1]
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [folder])
+    assert [f.status for f in summary.files] == ["ingested"] * len(pages)
+    assert sum(f.rows_stored for f in summary.files) == EVENTS_IN - SKIPPED
+    assert _jsonable(events(workspace)) == json.loads(EXPECTED.read_text())
+
+
+def test_bytes_that_are_not_utf8_cost_their_activity_alone(tmp_path: Path) -> None:
+    text = (GW / "pages.json").read_bytes().replace(b"Signed contract.pdf",
+                                                    b"Signed \xffcontract.pdf", 1)
+    path = tmp_path / "pages.json"
+    path.write_bytes(text)
+    workspace = _workspace(tmp_path / "ws")
+    result = _ingest(workspace, [path]).files[0]
+    assert (result.rows_stored, dict(result.quarantined_by_reason)) == (
+        EVENTS_IN - SKIPPED - 1, {"invalid UTF-8": 1})
+    (row,) = quarantine(workspace)
+    starts = text[:text.index(b"\xff")].rfind(b"\n    {")  # the activity holding the byte
+    assert row["line"] == text[:starts + 1].count(b"\n") + 1 > 100
 
 
 def _molehunt(*args: str, workspace: Path) -> subprocess.CompletedProcess[str]:

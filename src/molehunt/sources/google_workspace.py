@@ -42,9 +42,9 @@ Mapping (application and event name):
   (``new_value`` ``none``, visibility back to ``private``) is ``share_revoked``. Events Drive
   marks as side effects of another (``primary_event`` false) are skipped with that reason:
   one upload writes several events, and counted each they would multiply it.
-* **login**: ``login_success``, ``login_failure``, ``login_verification`` and the
-  ``suspicious_*`` events → ``cloud_sign_in`` (not ``logon``, which is a person at a
-  computer), with ``attrs.outcome`` and ``attrs.suspicious``.
+* **login**: ``login_success``, ``login_failure`` and the ``suspicious_*`` login events →
+  ``cloud_sign_in`` (not ``logon``, which is a person at a computer), with ``attrs.outcome``
+  and ``attrs.suspicious``.
 * **gmail** (``delivery``, whose ``event_info.mail_event_type`` says what happened): 1 (sent)
   → ``email_send`` with the recipients (``message_info.destination[].address``), the channel
   from their domains as for Microsoft 365, size (``payload_size``), attachment count and
@@ -118,7 +118,6 @@ EVENTS: Mapping[tuple[str, str], tuple[str, str | None]] = {
     ("drive", "print"): ("print", "printer"),
     ("login", "login_success"): ("cloud_sign_in", None),
     ("login", "login_failure"): ("cloud_sign_in", None),
-    ("login", "login_verification"): ("cloud_sign_in", None),
     ("login", "suspicious_login"): ("cloud_sign_in", None),
     ("login", "suspicious_login_less_secure_app"): ("cloud_sign_in", None),
     ("login", "suspicious_programmatic_login"): ("cloud_sign_in", None),
@@ -135,9 +134,11 @@ PUBLIC_VISIBILITIES = frozenset({"people_with_link", "public_on_the_web"})
 #: Gmail's ``event_info.mail_event_type`` values this layout maps (the rest are kept).
 MAIL_EVENT_TYPES: Mapping[int, str] = {1: "sent", 2: "received"}
 _OTHER_ACTION = "gworkspace_activity"
-#: Keys a saved Reports API response or activity has in its first characters.
-_SNIFF = re.compile(r'"kind"\s*:\s*"admin#reports#activit|"applicationName"\s*:')
-_EVENTS_KEY = re.compile(r'"events"\s*:|"items"\s*:')
+#: What a saved Reports API response or activity shows in its first characters: its
+#: ``kind``, or (a tool that dropped it) an application, events and the Reports API's ids.
+_KIND = re.compile(r'"kind"\s*:\s*"admin#reports#activit')
+_ACTIVITY_KEYS = (re.compile(r'"applicationName"\s*:'), re.compile(r'"events"\s*:\s*\['),
+                  re.compile(r'"(uniqueQualifier|callerType|profileId)"\s*:'))
 _HEAD = 256 * 1024
 _PAGE_KIND = "admin#reports#activities"
 
@@ -164,8 +165,8 @@ class GoogleWorkspace(RecordLayout):
     def sniff(cls, head: str) -> bool:
         """JSON whose first keys are a Reports API response's or activity's."""
         text = head.lstrip("\ufeff \t\r\n")
-        return (text.startswith(("[", "{")) and bool(_SNIFF.search(text))
-                and bool(_EVENTS_KEY.search(text)))
+        return text.startswith(("[", "{")) and (
+            bool(_KIND.search(text)) or all(key.search(text) for key in _ACTIVITY_KEYS))
 
     # -- the SQL mapping -------------------------------------------------------------------
     def relation(self, raw: str, ctx: SqlContext) -> str:
@@ -286,7 +287,12 @@ class GoogleWorkspace(RecordLayout):
                                  f"{error}; the rest ({len(rest)} characters from here)"
                                  " cannot be read", _visible(rest[:2000]))
                 return
-            for activity, at_line, raw in _located(text, position, end, line, value):
+            try:
+                located = _located(text, position, end, line, value)
+            except (ValueError, RecursionError, IndexError):
+                # the walk that finds each activity's line failed: the value's line for all
+                located = [(a, line, _raw_text(a)) for a in activities_of(value)]
+            for activity, at_line, raw in located:
                 if _has_bad_bytes(raw):
                     for _ in range(_record_count(activity)):
                         counter[0] += 1
