@@ -269,6 +269,17 @@ def test_bytes_that_are_not_utf8_cost_their_activity_alone(tmp_path: Path) -> No
     assert row["line"] == text[:starts + 1].count(b"\n") + 1 > 100
 
 
+def test_a_damaged_first_ndjson_line_costs_that_activity_alone(tmp_path: Path) -> None:
+    lines = (GW / "activities.ndjson").read_text().splitlines()
+    path = tmp_path / "activities.ndjson"
+    path.write_text(lines[0][:120] + "\n" + "\n".join(lines[1:]) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    result = _ingest(workspace, [path]).files[0]
+    assert (result.rows_stored, dict(result.quarantined_by_reason)) == (
+        EVENTS_IN - SKIPPED - 1, {"invalid JSON": 1})
+    assert [r["line"] for r in quarantine(workspace)] == [1]
+
+
 def _molehunt(*args: str, workspace: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "molehunt.cli", "--workspace", str(workspace),
                            *args], capture_output=True, text=True,

@@ -95,7 +95,6 @@ from molehunt.sources.m365_audit import (
     _WEBMAIL,
     _dump,
     _has_bad_bytes,
-    _is_json,
     _raw_text,
     _skip_space,
     _text,
@@ -225,11 +224,10 @@ class GoogleWorkspace(RecordLayout):
         with open_utf8(path) as handle:
             head = handle.read(_HEAD)
         text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
-        first_line, newline, _ = text.partition("\n")
-        first_line = first_line.strip()
         counter = [0]
-        if text.startswith("{") and (not newline or first_line.endswith("}")
-                                     or _is_json(first_line)):
+        # NDJSON unless the first line opens a pretty-printed document: a damaged or cut
+        # first record is still NDJSON, so that it costs that record alone
+        if text.startswith("{") and not _is_pretty(text):
             yield from self._ndjson(path, counter)
         else:
             yield from self._document(path, counter)
@@ -320,6 +318,23 @@ _EVENTS_OF_VALUE = (
     f"list_transform(json_extract(json, '$[*]'), lambda e: {_ACTIVITIES.format(v='e')}))"
     f" ELSE {_ACTIVITIES.format(v='json')} END, lambda a: {_EVENTS_OF_ACTIVITY})), 0)"
 )
+
+
+def _is_pretty(head: str) -> bool:
+    """Whether a JSON file starting with ``{`` is pretty-printed rather than NDJSON: its first
+    line opens an object alone, or ends open (``{``, ``[``, ``,``) with the next line
+    indented. A first NDJSON record cut off after a comma is still NDJSON (the next line
+    starts a record at its first column), so that it costs that record alone.
+
+    >>> _is_pretty('{\\n  "kind": 1}'), _is_pretty('{"kind": "x",\\n  "items": []}')
+    (True, True)
+    >>> _is_pretty('{"kind": "x", "id": {"time": "t",\\n{"kind": "y"}'), _is_pretty('{}')
+    (False, False)
+    """
+    first, _, rest = head.partition("\n")
+    first = first.strip()
+    return first in ("{", "") or (first.endswith(("{", "[", ","))
+                                  and rest[:1] in (" ", "\t", "\r", "\n"))
 
 
 def activities_of(value: object) -> list[Any]:
