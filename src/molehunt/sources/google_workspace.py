@@ -76,7 +76,6 @@ stored once.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
@@ -679,10 +678,8 @@ def _integer(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value if -2**63 <= value < 2**63 else None
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            if re.fullmatch(r"\s*-?\d{1,18}\s*", value):
-                return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
+        return int(value)
     return None
 
 
