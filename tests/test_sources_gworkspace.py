@@ -154,6 +154,22 @@ def test_without_company_domains_the_actors_own_domain_is_inside(tmp_path: Path)
                        "cy.chen@corp.example": "file_share"}
 
 
+def test_an_outside_collaborator_sharing_onwards_shares_outside(tmp_path: Path) -> None:
+    # the customer's domain (ownerDomain) is inside, not the collaborator's own
+    activity = json.loads((GW / "activities.ndjson").read_text().splitlines()[9])
+    activity["actor"] = {"callerType": "USER", "email": "pat@partner.example"}
+    activity["events"][0]["parameters"] = [
+        {"name": "doc_id", "value": "1bY8pricingR3GwX4"},
+        {"name": "target_user", "value": "sam@partner.example"},
+        {"name": "new_value", "multiValue": ["can_view"]}]
+    path = tmp_path / "collaborator.ndjson"
+    path.write_text(json.dumps(activity) + "\n")
+    workspace = _workspace(tmp_path / "ws", settings_text="")
+    _ingest(workspace, [path])
+    assert [(e["user_id"], e["action"], e["domain"]) for e in events(workspace)] == [
+        ("pat@partner.example", "web_upload", "partner.example")]
+
+
 def test_bad_records_are_quarantined_with_line_and_reason(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     result = _ingest(workspace, [GW / "bad.ndjson"]).files[0]

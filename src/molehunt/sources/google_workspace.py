@@ -154,7 +154,8 @@ class GoogleWorkspace(RecordLayout):
         "record_id": "VARCHAR", "ts": "TIMESTAMP", "ts_text": "VARCHAR", "shape": "VARCHAR",
         "application": "VARCHAR", "event_name": "VARCHAR", "op_key": "VARCHAR",
         "user_id": "VARCHAR", "object": "VARCHAR", "target": "VARCHAR", "share": "VARCHAR",
-        "party_domain": "VARCHAR", "recipients": "VARCHAR", "size": "BIGINT",
+        "party_domain": "VARCHAR", "owner_domain": "VARCHAR", "recipients": "VARCHAR",
+        "size": "BIGINT",
         "n_attachments": "INTEGER", "subject": "VARCHAR", "details": "VARCHAR",
     }
     order = 46
@@ -168,11 +169,14 @@ class GoogleWorkspace(RecordLayout):
 
     # -- the SQL mapping -------------------------------------------------------------------
     def relation(self, raw: str, ctx: SqlContext) -> str:
-        """Add the recipients' domains and the actor's own domain (inside the company even
-        when no company domains are configured yet, as for Microsoft 365)."""
+        """Add the recipients' domains and the customer's own domain (inside the company even
+        when no company domains are configured yet, as for Microsoft 365): the activity's
+        ``ownerDomain``, else the actor's (an outside collaborator's domain is not the
+        company's)."""
         return ("(SELECT *, list_filter(list_transform(string_split(coalesce(recipients, ''),"
                 " ';'), lambda a: mh_email_domain(a)), lambda d: d <> '') AS _counterparts,"
-                f" mh_email_domain(coalesce(user_id, '')) AS _own_domain FROM {raw})")
+                " coalesce(nullif(owner_domain, ''), mh_email_domain(coalesce(user_id, '')))"
+                f" AS _own_domain FROM {raw})")
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
         """Application and event to action and channel (see the module docstring)."""
@@ -476,7 +480,7 @@ def _envelope(activity: Mapping[str, Any]) -> dict[str, Any]:
         "profile_id": _text(actor.get("profileId")),
         "key": _text(actor.get("key")),
         "ip": _text(activity.get("ipAddress")),
-        "owner_domain": _text(activity.get("ownerDomain")),
+        "owner_domain": (_text(activity.get("ownerDomain")) or "").strip().lower() or None,
         "app_info": _dump(actor.get("applicationInfo")) if actor.get("applicationInfo")
         else None,
     }
@@ -572,6 +576,7 @@ def _event_record(envelope: Mapping[str, Any], activity: Mapping[str, Any], inde
         "ts_text": envelope["ts_text"], "shape": shape, "application": application or None,
         "event_name": name or None, "op_key": f"{application}:{key}", "user_id": email,
         "object": object_, "target": target, "share": share, "party_domain": party_domain,
+        "owner_domain": envelope["owner_domain"],
         "recipients": recipients, "size": size, "n_attachments": n_attachments,
         "subject": subject,
         "details": _dump({k: v for k, v in details.items() if v is not None}),
