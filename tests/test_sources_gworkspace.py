@@ -36,9 +36,9 @@ from molehunt.store.workspace import Workspace
 GW = FIXTURES / "gworkspace"
 EXPECTED = FIXTURES / "expected" / "gworkspace_events.json"
 SETTINGS = 'company_domains = ["corp.example"]\n'
-#: Events in the fixtures: 26, of which 3 are skipped (a side effect, Google's own key and
+#: Events in the fixtures: 27, of which 3 are skipped (a side effect, Google's own key and
 #: a service account).
-EVENTS_IN, SKIPPED = 26, 3
+EVENTS_IN, SKIPPED = 27, 3
 
 
 def _workspace(root: Path, settings_text: str = SETTINGS) -> Workspace:
@@ -129,6 +129,8 @@ def test_mapping_of_the_documented_events(tmp_path: Path) -> None:
     assert sent_home["attrs"]["attachments"] == ["roadmap.pdf"]
     internal = next(e for e in by["delivery"] if e["user_id"] == "bo.berg@corp.example")
     assert (internal["action"], internal["channel"]) == ("email_send", "email_internal")
+    assert (mail[11]["action"], mail[11]["channel"], mail[11]["target"]) == (
+        "email_send", "webmail", "cy.chen.home@outlook.com")
     assert (mail[2]["action"], mail[2]["user_id"], mail[2]["target"], mail[2]["domain"]) == (
         "email_view", "cy.chen@corp.example", "bo.berg@corp.example", "corp.example")
     grant = by["authorize"][0]

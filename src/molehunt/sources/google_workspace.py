@@ -48,7 +48,8 @@ Mapping (application and event name):
 * **gmail** (``delivery``, whose ``event_info.mail_event_type`` says what happened): 1 (sent)
   → ``email_send`` with the recipients (``message_info.destination[].address``), the channel
   from their domains as for Microsoft 365, size (``payload_size``), attachment count and
-  names; 2 (received) → ``email_view`` (as the CERT layouts count received mail) with the
+  names; 11 (autoforwarded by a forwarding setting, no one composing it) → ``email_send``
+  likewise; 2 (received) → ``email_view`` (as the CERT layouts count received mail) with the
   sender (``message_info.source.address``) as target.
 * **token**: ``authorize`` (a person granted a third-party app OAuth access) → ``oauth_grant``
   with the app as object, its client id as target and the scopes in ``attrs``; ``revoke`` →
@@ -121,6 +122,7 @@ EVENTS: Mapping[tuple[str, str], tuple[str, str | None]] = {
     ("login", "suspicious_programmatic_login"): ("cloud_sign_in", None),
     ("gmail", "sent"): ("email_send", None),
     ("gmail", "received"): ("email_view", None),
+    ("gmail", "autoforwarded"): ("email_send", None),
     ("token", "authorize"): ("oauth_grant", None),
     ("token", "revoke"): ("oauth_revoke", None),
 }
@@ -130,7 +132,7 @@ SHARING_EVENTS = frozenset({"change_user_access", "change_document_visibility",
 #: Visibilities that let anyone with the link, or anyone at all, read the file.
 PUBLIC_VISIBILITIES = frozenset({"people_with_link", "public_on_the_web"})
 #: Gmail's ``event_info.mail_event_type`` values this layout maps (the rest are kept).
-MAIL_EVENT_TYPES: Mapping[int, str] = {1: "sent", 2: "received"}
+MAIL_EVENT_TYPES: Mapping[int, str] = {1: "sent", 2: "received", 11: "autoforwarded"}
 _OTHER_ACTION = "gworkspace_activity"
 #: What a saved Reports API response or activity shows in its first characters: its
 #: ``kind``, or (a tool that dropped it) an application, events and the Reports API's ids.
@@ -671,7 +673,7 @@ def _action_and_channel() -> tuple[str, str]:
             f" 'webmail' WHEN len({_EXTERNAL}) > 0 THEN 'email_external'"
             " ELSE 'email_internal' END")
     channel = ("CASE WHEN share IS NOT NULL THEN 'cloud_storage'"
-               f" WHEN op_key = 'gmail:sent' THEN {mail}"
+               f" WHEN op_key IN ('gmail:sent', 'gmail:autoforwarded') THEN {mail}"
                f" ELSE CASE op_key {channel_cases} ELSE NULL END END")
     return action, channel
 
