@@ -37,6 +37,7 @@ def test_registry_found_every_cert_file_kind() -> None:
             "cert.ldap.r5", "cert.psychometric", "cert.decoy"} <= names
     assert {layout.name for layout in RECORD_LAYOUTS} >= {"m365.audit", "windows.security",
                                                           "hr.purview", "hr.workday", "hr.csv"}
+    assert "gworkspace.reports" in {layout.name for layout in RECORD_LAYOUTS}
 
 
 @pytest.mark.parametrize("layout", ALL_LAYOUTS, ids=lambda layout: layout.name)

@@ -412,13 +412,16 @@ _RECORDS_OF_VALUE = (
 )
 
 
-def count_json_records(path: Path, scratch: Path | None = None) -> int | None:
+def count_json_records(path: Path, scratch: Path | None = None,
+                       per_value: str = _RECORDS_OF_VALUE) -> int | None:
     """The records of a file of JSON values written one after another (a JSON array, NDJSON,
     arrays or response pages appended), counted by DuckDB's JSON reader, which shares
     nothing with the Python parser: an array counts its items, an object whose ``value`` is
     an array (a Microsoft Graph page) those items, any other value one. None when DuckDB
     cannot read the file (damaged JSON, bytes that are not UTF-8): then nothing but the
-    parser can say where the records are.
+    parser can say where the records are. ``per_value`` is the SQL (over the column
+    ``json``, one top-level value) that counts a value's records, for a layout whose
+    records nest otherwise.
 
     The file is streamed once (the longest line bounds DuckDB's object size); a compressed
     or UTF-16 file, or one with a byte-order mark, is copied on the way as plain UTF-8 into
@@ -460,7 +463,7 @@ def count_json_records(path: Path, scratch: Path | None = None) -> int | None:
         con = duckdb.connect()
         try:
             row = con.execute(
-                f"SELECT count(*), sum({_RECORDS_OF_VALUE}) FROM read_json_objects("
+                f"SELECT count(*), sum({per_value}) FROM read_json_objects("
                 f"{sql_string(str(target))}, format='unstructured',"
                 f" maximum_object_size={max(longest + 1, 1024 * 1024)})").fetchone()
         except duckdb.Error:
