@@ -83,6 +83,27 @@ def test_daily_runs_equal_one_full_run(detect_org: Any, tmp_path: Path) -> None:
     assert nothing.start is None and nothing.findings == {}
 
 
+def test_features_of_a_new_meaning_rescore_every_day(detect_org: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new molehunt whose features changed meaning (STATE_VERSION: they are rebuilt) makes
+    every finding stale: the next run scores every day again, not only new ones (before, it
+    said "no new days to score" and kept findings of the old features)."""
+    workspace, _ = detect_org
+    copy = Workspace(tmp_path / "ws")
+    shutil.copytree(workspace.root, copy.root)
+    with copy.locked():
+        unchanged = run_detection(copy, features=False)
+    assert unchanged.start is None
+    import molehunt.features.build as build
+
+    monkeypatch.setattr(build, "STATE_VERSION", build.STATE_VERSION + 1)
+    with copy.locked():
+        again = run_detection(copy, features=False)
+    state = json.loads((results_dir(copy) / "state.json").read_text())
+    assert again.start is not None and again.start.isoformat() < state["scored_until"]
+    assert sum(again.findings.values()) > 0
+
+
 def test_run_applies_the_consoles_allowlists_and_weights(detect_org: Any, tmp_path: Path
                                                          ) -> None:
     workspace, _ = detect_org

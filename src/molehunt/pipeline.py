@@ -197,9 +197,12 @@ def processing_cutoff(days_ahead: int, today: dt.date | None = None) -> dt.date:
 
 
 def _signature(detectors: list[Detector]) -> str:
-    described = [[d.name, d.version, repr(sorted((k, repr(v)) for k, v in vars(d).items()
-                                                  if not k.endswith("_")))]
-                 for d in detectors]
+    from molehunt.features.build import STATE_VERSION
+
+    described: list[Any] = [[d.name, d.version, repr(sorted(
+        (k, repr(v)) for k, v in vars(d).items() if not k.endswith("_")))] for d in detectors]
+    # features whose meaning changed (a new version rebuilds them) make every finding stale
+    described.append(["features", STATE_VERSION])
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
 
 
