@@ -55,7 +55,7 @@ import orjson
 from molehunt.sources._files import open_utf8
 from molehunt.sources._lines import count_json_records
 from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable
-from molehunt.sources.windows_security import _dump, _text, _timestamp
+from molehunt.sources.windows_security import _timestamp
 from molehunt.sql import sql_string
 
 #: Event types read, and what each becomes.
@@ -181,6 +181,25 @@ def _flatten(value: object, line: int | None, number: int, raw: str
     }
 
 
+def _dump(value: object) -> str:
+    """JSON text of a value; Python's ``json`` reads integers of any size, which ``orjson``
+    cannot write."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return _dump(value)
+
+
 def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -256,14 +275,14 @@ def _document_values(path: Path) -> Iterator[_Value | Unreadable]:
             if text[at] != "[":
                 value, end = decoder.raw_decode(text, at)
                 number += 1
-                yield line_of(at), number, _dump(value), value
+                yield line_of(at), number, text[at:end], value
                 at = _skip_space(text, end)
                 continue
             at = _skip_space(text, at + 1)
             while at < len(text) and text[at] != "]":
                 value, end = decoder.raw_decode(text, at)
                 number += 1
-                yield line_of(at), number, _dump(value), value
+                yield line_of(at), number, text[at:end], value
                 at = _skip_space(text, end)
                 if at < len(text) and text[at] == ",":
                     at = _skip_space(text, at + 1)
