@@ -158,7 +158,7 @@ def test_a_customer_field_map_reads_a_custom_zscaler_feed(tmp_path: Path) -> Non
 
 def test_the_field_map_is_checked(tmp_path: Path) -> None:
     (tmp_path / "molehunt.toml").write_text('[proxy_zscaler]\nbytes_snt = "reqsize"\n')
-    with pytest.raises(ConfigError, match="bytes_snt.*bytes_sent"):
+    with pytest.raises(ConfigError, match=r"bytes_snt.*bytes_sent"):
         Settings.load(tmp_path)
     (tmp_path / "molehunt.toml").write_text('[proxy_zscaler]\nuser = 3\n')
     with pytest.raises(ConfigError, match="field = JSON key"):
