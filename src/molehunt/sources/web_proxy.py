@@ -76,7 +76,7 @@ from molehunt.sources.windows_security import _dump, _text, _timestamp
 from molehunt.sql import sql_string
 
 #: A POST or PUT that sent at least this many bytes is an upload (headers included: a
-#: browser's request headers are well under 4 KiB, a form post adds a few hundred bytes).
+#: browser's request headers, cookies too, rarely pass 8 KiB; a form adds a few hundred bytes).
 UPLOAD_MIN_BYTES = 16 * 1024
 #: Methods whose request carries a body that leaves the company.
 BODY_METHODS = frozenset({"POST", "PUT"})
