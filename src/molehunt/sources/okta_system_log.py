@@ -274,8 +274,11 @@ def _document_values(path: Path) -> Iterator[_Value | Unreadable]:
         while at < len(text):
             if text[at] != "[":
                 value, end = decoder.raw_decode(text, at)
-                number += 1
-                yield line_of(at), number, text[at:end], value
+                page = value.get("value") if isinstance(value, dict) else None
+                # a response page kept whole: its items, as DuckDB's count has them
+                for item in page if isinstance(page, list) else [value]:
+                    number += 1
+                    yield line_of(at), number, _dump(item) if page else text[at:end], item
                 at = _skip_space(text, end)
                 continue
             at = _skip_space(text, at + 1)
