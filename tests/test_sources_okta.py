@@ -123,6 +123,16 @@ def test_a_damaged_array_costs_the_rest_of_the_file_and_says_so(tmp_path: Path) 
     assert "the rest of the file cannot be read" in bad["detail"] and bad["line"] > 1
 
 
+def test_a_response_page_kept_whole_gives_its_items(tmp_path: Path) -> None:
+    events_of_page = [json.loads(line) for line in NDJSON.read_text().splitlines()[:3]]
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps({"value": events_of_page}, indent=1) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [page]).files
+    assert result.status == "ingested" and _adds_up(result)
+    assert (result.rows_read, result.rows_stored, result.rows_skipped) == (3, 2, 1)
+
+
 def test_ingest_auto_recognises_okta_and_nothing_else_claims_it(tmp_path: Path) -> None:
     folder = tmp_path / "logs"
     folder.mkdir()
