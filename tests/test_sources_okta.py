@@ -133,6 +133,24 @@ def test_a_response_page_kept_whole_gives_its_items(tmp_path: Path) -> None:
     assert (result.rows_read, result.rows_stored, result.rows_skipped) == (3, 2, 1)
 
 
+@pytest.mark.parametrize("per_line", [True, False], ids=["ndjson", "pretty"])
+def test_event_hook_deliveries_give_their_events(per_line: bool, tmp_path: Path) -> None:
+    events_of_file = [json.loads(line) for line in NDJSON.read_text().splitlines()[:9]]
+    hooks = [{"eventType": "com.okta.event_hook", "eventTypeVersion": "1.0",
+              "cloudEventsVersion": "0.1", "source": "https://corp.okta.com/api/v1/eventHooks/x",
+              "eventId": f"hook-{n}", "eventTime": "2024-03-04T22:00:00.000Z",
+              "contentType": "application/json", "data": {"events": events_of_file[n::3]}}
+             for n in range(3)]
+    path = tmp_path / "hooks.json"
+    path.write_text("".join(json.dumps(h, indent=None if per_line else 1) + "\n"
+                            for h in hooks))
+    assert recognise_records(path) is OktaSystemLog
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path]).files
+    assert result.status == "ingested" and _adds_up(result)
+    assert (result.rows_read, result.rows_stored, result.rows_skipped) == (9, 7, 2)
+
+
 def test_ingest_auto_recognises_okta_and_nothing_else_claims_it(tmp_path: Path) -> None:
     folder = tmp_path / "logs"
     folder.mkdir()
@@ -178,7 +196,7 @@ _EVENT = st.fixed_dictionaries({
     "target": st.one_of(st.none(), st.lists(st.dictionaries(
         st.sampled_from(["type", "id", "alternateId", "displayName"]),
         st.one_of(_FIELD, st.sampled_from(["AppInstance"]))), max_size=2)),
-    "damage": st.sampled_from(["none", "none", "none", "cut", "not an object"]),
+    "damage": st.sampled_from(["none", "none", "none", "cut", "not an object", "hook"]),
 })
 
 
@@ -186,6 +204,11 @@ def _event_text(event: dict[str, Any]) -> str:
     damage = event["damage"]
     if damage == "not an object":
         return json.dumps([event["uuid"]])
+    if damage == "hook":
+        # an event hook delivery: the event twice (a retried delivery), one duplicate id
+        plain = {k: v for k, v in event.items() if k != "damage"}
+        return json.dumps({"eventType": "com.okta.event_hook", "data": {"events": [plain,
+                                                                                     plain]}})
     text = json.dumps({k: v for k, v in event.items() if k != "damage"})
     return text[:len(text) // 2] if damage == "cut" else text
 
@@ -202,7 +225,8 @@ def test_any_events_are_accounted_for(tmp_path_factory: pytest.TempPathFactory,
     records = [first, *batch]
     path = root / "okta.json"
     if as_array:
-        # an array holds whole events only: the damage of the NDJSON shape is left out
+        # an array holds whole events only: the damage and the hook deliveries of the
+        # NDJSON shape are left out
         records = [{**r, "damage": "none"} for r in records]
         path.write_text("[\n" + ",\n".join(_event_text(r) for r in records) + "\n]\n")
     else:
@@ -210,6 +234,7 @@ def test_any_events_are_accounted_for(tmp_path_factory: pytest.TempPathFactory,
     workspace = _workspace(root / "ws")
     [result] = _ingest(workspace, [path]).files
     assert result.status == "ingested", result.note
-    assert result.rows_read == len(records) and _adds_up(result)
+    expected = len(records) + sum(r["damage"] == "hook" for r in records)
+    assert result.rows_read == expected and _adds_up(result)
     assert len(events(workspace)) == result.rows_stored
     assert len(quarantine(workspace)) == result.rows_quarantined

@@ -412,7 +412,8 @@ _RECORDS_OF_VALUE = (
 )
 
 
-def count_json_records(path: Path, scratch: Path | None = None) -> int | None:
+def count_json_records(path: Path, scratch: Path | None = None,
+                       records_of_value: str = _RECORDS_OF_VALUE) -> int | None:
     """The records of a file of JSON values written one after another (a JSON array, NDJSON,
     arrays or response pages appended), counted by DuckDB's JSON reader, which shares
     nothing with the Python parser: an array counts its items, an object whose ``value`` is
@@ -422,7 +423,9 @@ def count_json_records(path: Path, scratch: Path | None = None) -> int | None:
 
     The file is streamed once (the longest line bounds DuckDB's object size); a compressed
     or UTF-16 file, or one with a byte-order mark, is copied on the way as plain UTF-8 into
-    ``scratch`` (DuckDB reads only that).
+    ``scratch`` (DuckDB reads only that). ``records_of_value`` is the SQL over ``json`` (one
+    top-level value) that says how many records it holds, for a layout whose values wrap their
+    records otherwise.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -460,7 +463,7 @@ def count_json_records(path: Path, scratch: Path | None = None) -> int | None:
         con = duckdb.connect()
         try:
             row = con.execute(
-                f"SELECT count(*), sum({_RECORDS_OF_VALUE}) FROM read_json_objects("
+                f"SELECT count(*), sum({records_of_value}) FROM read_json_objects("
                 f"{sql_string(str(target))}, format='unstructured',"
                 f" maximum_object_size={max(longest + 1, 1024 * 1024)})").fetchone()
         except duckdb.Error:

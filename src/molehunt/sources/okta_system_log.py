@@ -10,6 +10,8 @@ Shapes, told apart by the file's first characters:
 * **API pages**: ``GET /api/v1/logs`` answers a JSON array of LogEvents; pages saved one
   after another (``curl ... >> okta.json``) are arrays written back to back, and read so.
 * **NDJSON**: one LogEvent per line, as log shippers and ``jq -c '.[]'`` write them.
+* **Event hook deliveries** saved as they arrived: ``{"eventType": "com.okta.event_hook",
+  ..., "data": {"events": [...]}}``, one per file or one per line; their events are read.
 
 Mapping (``eventType`` → store):
 
@@ -37,8 +39,9 @@ entry for cloud sign-ins yet, so the layout declares none; its rows are stored a
 
 Every record is stored, a duplicate (the event's ``uuid`` is its id, so pages fetched twice
 are stored once), quarantined with its line, record number and reason, or skipped with a
-reason. The records are counted apart from the parser: DuckDB's JSON reader counts the items
-of the arrays, and an NDJSON file is counted by its non-blank lines.
+reason. The records are counted apart from the parser by DuckDB's JSON reader (the items of
+the arrays and of the hook deliveries); NDJSON that DuckDB cannot read (a damaged line) is
+counted line by line with Python's ``json`` module.
 """
 
 from __future__ import annotations
@@ -65,6 +68,15 @@ EVENT_TYPES: Mapping[str, str] = {
     "user.authentication.sso": "app_access",
     "user.session.access_admin_app": "app_access",
 }
+#: How many LogEvents one top-level JSON value holds, in DuckDB's SQL over ``json``: an
+#: array's items, a response page's ``value`` items, a hook delivery's ``data.events``.
+RECORDS_OF_VALUE = (
+    "CASE json_type(json) WHEN 'ARRAY' THEN json_array_length(json)"
+    " WHEN 'OBJECT' THEN CASE WHEN json_type(json, '$.value') = 'ARRAY'"
+    " THEN json_array_length(json, '$.value')"
+    " WHEN json_type(json, '$.data.events') = 'ARRAY'"
+    " THEN json_array_length(json, '$.data.events') ELSE 1 END ELSE 1 END"
+)
 _OKTA_KEYS = re.compile(r'"eventType"\s*:')
 _LOG_EVENT_KEYS = re.compile(r'"(actor|published|uuid|displayMessage)"\s*:')
 _HEAD = 256 * 1024
@@ -115,10 +127,12 @@ class OktaSystemLog(RecordLayout):
         ]
 
     def count_records(self, path: Path) -> int | None:
-        """Array items as DuckDB's JSON reader counts them; NDJSON's non-blank lines."""
-        if _is_ndjson(path):
-            return _count_filled_lines(path)
-        return count_json_records(path, self.scratch)
+        """The LogEvents as DuckDB's JSON reader counts them (:data:`RECORDS_OF_VALUE`);
+        NDJSON it cannot read, line by line."""
+        counted = count_json_records(path, self.scratch, RECORDS_OF_VALUE)
+        if counted is None and _is_ndjson(path):
+            return _count_ndjson(path)
+        return counted
 
     def records(self, path: Path, ctx: SqlContext
                 ) -> Iterator[dict[str, Any] | Unreadable | Skipped]:
@@ -224,14 +238,34 @@ def _is_ndjson(path: Path) -> bool:
     return head.startswith("{") and not (first == "{" or first.endswith(("{", "[", ",")))
 
 
-def _count_filled_lines(path: Path) -> int:
-    """Lines (broken at LF) that hold anything but white space."""
+def _count_ndjson(path: Path) -> int:
+    """The LogEvents of NDJSON, line by line with Python's ``json``: a line that does not
+    parse is one (it is quarantined), a line holding several (:func:`_items`) those."""
     count = 0
     with open_utf8(path) as handle:
         for number, line in enumerate(handle):
-            if (line.removeprefix(codecs.BOM_UTF8) if number == 0 else line).strip():
+            text = line.removeprefix(codecs.BOM_UTF8) if number == 0 else line
+            if not text.strip():
+                continue
+            try:
+                count += len(_items(json.loads(text)))
+            except (ValueError, RecursionError):
                 count += 1
     return count
+
+
+def _items(value: object) -> list[Any]:
+    """The LogEvents one JSON value holds (as :data:`RECORDS_OF_VALUE` counts them)."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        page = value.get("value")
+        if isinstance(page, list):
+            return page
+        data = value.get("data")
+        if isinstance(data, dict) and isinstance(data.get("events"), list):
+            return list(data["events"])
+    return [value]
 
 
 _Value = tuple[int | None, int, str, object]
@@ -249,9 +283,15 @@ def _ndjson_values(path: Path) -> Iterator[_Value | Unreadable]:
             number += 1
             text = raw.decode("utf-8", "backslashreplace")
             try:
-                yield line_no, number, text, orjson.loads(raw)
+                value = orjson.loads(raw)
             except orjson.JSONDecodeError as error:
                 yield Unreadable(line_no, number, "invalid JSON", str(error), text)
+                continue
+            items = _items(value)
+            number += len(items) - 1
+            for offset, item in enumerate(items):
+                shown = text if len(items) == 1 and items[0] is value else _dump(item)
+                yield line_no, number - len(items) + 1 + offset, shown, item
 
 
 def _document_values(path: Path) -> Iterator[_Value | Unreadable]:
@@ -274,11 +314,13 @@ def _document_values(path: Path) -> Iterator[_Value | Unreadable]:
         while at < len(text):
             if text[at] != "[":
                 value, end = decoder.raw_decode(text, at)
-                page = value.get("value") if isinstance(value, dict) else None
-                # a response page kept whole: its items, as DuckDB's count has them
-                for item in page if isinstance(page, list) else [value]:
+                # a response page kept whole, a hook delivery: their events, as counted
+                items = _items(value)
+                for item in items:
                     number += 1
-                    yield line_of(at), number, _dump(item) if page else text[at:end], item
+                    yield (line_of(at), number,
+                           text[at:end] if len(items) == 1 and items[0] is value
+                           else _dump(item), item)
                 at = _skip_space(text, end)
                 continue
             at = _skip_space(text, at + 1)
@@ -309,4 +351,4 @@ def _skip_space(text: str, at: int) -> int:
     return match.end() if match else at
 
 
-__all__ = ["EVENT_TYPES", "OktaSystemLog"]
+__all__ = ["EVENT_TYPES", "RECORDS_OF_VALUE", "OktaSystemLog"]
