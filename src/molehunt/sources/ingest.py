@@ -999,7 +999,8 @@ class Ingestor:
                     if _answers_folder(given, path) is None:
                         summary.skip(path, reason)
                 if not files:
-                    raise SourceError("no .json, .ndjson, .jsonl or .csv files", where=str(given))
+                    raise SourceError("no .json, .ndjson, .jsonl, .csv, .xml, .evtx or .log"
+                                      " files", where=str(given))
             else:
                 files = [given]
             for path in files:
