@@ -132,3 +132,12 @@ def test_duckdb_is_the_reader(tmp_path: Path) -> None:
     con.execute(f"SELECT * FROM read_csv('{path}', header=true, auto_detect=false,"
                 " columns={'a': 'VARCHAR', 'b': 'VARCHAR'}, store_rejects=true)").fetchall()
     assert con.execute("SELECT line FROM reject_errors").fetchall() == [(3,)]
+
+
+def test_registry_found_the_okta_and_proxy_layouts() -> None:
+    names = {layout.name: layout for layout in RECORD_LAYOUTS}
+    assert {"okta.system_log", "proxy.squid", "proxy.zscaler", "proxy.bluecoat"} <= set(names)
+    # a proxy declares the upload/visit distinction only where it logs the bytes sent
+    assert {name: set(names[name].observes) for name in names if name.startswith("proxy.")} == {
+        "proxy.squid": {"web_visit"}, "proxy.zscaler": {"web_visit", "web_direction"},
+        "proxy.bluecoat": {"web_visit", "web_direction"}}

@@ -28,6 +28,9 @@ keys (with a "did you mean"), ``threads`` from 1 to :func:`max_threads`, boolean
     leave_date = "Last Day"
     [hr_csv_kinds]                          # a value of the kind column → an hr_events kind
     "Voluntary Resignation" = "resignation_notice"
+    [proxy_zscaler]                         # Zscaler NSS web feed: field = its JSON key
+    user = "login"                          # (fields and defaults:
+    bytes_sent = "reqsize"                  #  molehunt.sources.web_proxy.ZSCALER_FIELDS)
 
     # protected content (see molehunt.content)
     company_names = ["DTAA", "Acme Power"]  # the company's own names: its markings are not foreign
@@ -183,6 +186,9 @@ class Settings:
     hr_csv: tuple[tuple[str, str], ...] = ()
     #: A value of its kind column (lower-cased) → an ``hr_events`` kind.
     hr_csv_kinds: tuple[tuple[str, str], ...] = ()
+    #: The Zscaler NSS web feed (``proxy.zscaler``): field → the key of the feed's JSON
+    #: holding it, over the default map of the feed Zscaler documents.
+    proxy_zscaler: tuple[tuple[str, str], ...] = ()
 
     def encoding_for(self, path: Path, layout: str) -> str:
         """The encoding of one input file: the first ``[encodings]`` key that is its layout's
@@ -208,7 +214,7 @@ class Settings:
         plain: list[str] = []
         tables: list[str] = []
         pair_tables = {"content_codenames", "content_patterns", "sensitivity_labels",
-                       "encodings", "hr_csv", "hr_csv_kinds"}
+                       "encodings", "hr_csv", "hr_csv_kinds", "proxy_zscaler"}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
             if name in pair_tables:
@@ -368,6 +374,7 @@ class Settings:
             console_min_group=min_group,
             hr_csv=hr_csv,
             hr_csv_kinds=hr_csv_kinds,
+            proxy_zscaler=_proxy_zscaler(raw, path),
         )
 
 
@@ -410,6 +417,22 @@ def _hr_csv(raw: dict[str, Any], path: Path
                               where=str(path))
     return (tuple((str(k), str(v)) for k, v in columns.items()),
             tuple((str(k).strip().lower(), str(v)) for k, v in kinds.items()))
+
+
+def _proxy_zscaler(raw: dict[str, Any], path: Path) -> tuple[tuple[str, str], ...]:
+    """``[proxy_zscaler]``, checked: known fields (those of the Zscaler layout's map), each
+    naming a JSON key."""
+    from molehunt.sources.web_proxy import ZSCALER_FIELD_MEANINGS
+
+    table = raw.get("proxy_zscaler", {})
+    if not isinstance(table, dict) or not all(isinstance(v, str) and v.strip()
+                                              for v in table.values()):
+        raise ConfigError("proxy_zscaler must be a table of field = JSON key", where=str(path))
+    unknown = sorted(set(table) - set(ZSCALER_FIELD_MEANINGS))
+    if unknown:
+        listed = ", ".join(_suggest(key, sorted(ZSCALER_FIELD_MEANINGS)) for key in unknown)
+        raise ConfigError(f"proxy_zscaler: unknown field {listed}", where=str(path))
+    return tuple((str(k), str(v).strip()) for k, v in table.items())
 
 
 def _toml_key(key: str) -> str:

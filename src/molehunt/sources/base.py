@@ -72,6 +72,8 @@ class SqlContext:
     hr_columns: tuple[tuple[str, str], ...] = ()
     #: ``[hr_csv_kinds]``: a value of the kind column (lower-cased) → an ``hr_events`` kind.
     hr_kinds: tuple[tuple[str, str], ...] = ()
+    #: ``[proxy_zscaler]``: a field of the Zscaler NSS web feed → the JSON key holding it.
+    proxy_zscaler: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

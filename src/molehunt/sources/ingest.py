@@ -105,8 +105,10 @@ _HASH_CHUNK = 8 * 1024 * 1024
 _SNAPSHOT_NAME = re.compile(r"^(\d{4})-(\d{2})$")
 #: Files ``ingest cert`` looks at, and the further ones ``ingest auto`` and record layouts do.
 _CERT_PATTERNS = ("*.csv", "*.csv.gz", "*.jsonl", "*.jsonl.gz")
+#: Proxy logs (Squid's access.log, ELFF) are plain text lines, named .log as proxies write them.
+_PROXY_PATTERNS = ("*.log", "*.log.gz")
 _RECORD_PATTERNS = (*_CERT_PATTERNS, "*.json", "*.json.gz", "*.ndjson", "*.ndjson.gz", "*.xml",
-                    "*.xml.gz", "*.evtx")
+                    "*.xml.gz", "*.evtx", *_PROXY_PATTERNS)
 _RECORD_CHUNK_ROWS = 50_000
 _SNIFF_BYTES = 256 * 1024
 
@@ -784,6 +786,9 @@ _UNRECOGNISED_RECORDS: tuple[tuple[tuple[str, ...], str], ...] = (
      "unknown layout: no record layout recognises this JSON"),
     ((".xml", ".xml.gz", ".evtx"),
      "unknown layout: not Windows events (Event XML or EVTX), nor any other record layout"),
+    ((".log", ".log.gz"),
+     "unknown layout: not a web proxy log (Squid native, Zscaler NSS JSON, Blue Coat ELFF),"
+     " nor any other record layout"),
 )
 
 
@@ -809,7 +814,8 @@ class Ingestor:
         self.time_window = plausible_window(settings)
         #: what recognising a configured record layout needs (``[hr_csv]``)
         self.sniff_ctx = SqlContext(company_domains=(), hr_columns=settings.hr_csv,
-                                    hr_kinds=settings.hr_csv_kinds)
+                                    hr_kinds=settings.hr_csv_kinds,
+                                    proxy_zscaler=settings.proxy_zscaler)
         if directory_is_stale(workspace):
             rebuild_directory(workspace)
 
@@ -993,7 +999,8 @@ class Ingestor:
                     if _answers_folder(given, path) is None:
                         summary.skip(path, reason)
                 if not files:
-                    raise SourceError("no .json, .ndjson, .jsonl or .csv files", where=str(given))
+                    raise SourceError("no .json, .ndjson, .jsonl, .csv, .xml, .evtx or .log"
+                                      " files", where=str(given))
             else:
                 files = [given]
             for path in files:
@@ -1047,7 +1054,8 @@ class Ingestor:
                          sensitivity_labels=settings.sensitivity_labels,
                          time_window=self.time_window,
                          people=load_people(self.workspace) if layout.resolves_people else None,
-                         hr_columns=settings.hr_csv, hr_kinds=settings.hr_csv_kinds)
+                         hr_columns=settings.hr_csv, hr_kinds=settings.hr_csv_kinds,
+                         proxy_zscaler=settings.proxy_zscaler)
         batch_id = uuid.uuid4().hex[:16]
         staging = self.workspace.new_staging(batch_id)
         chunks, bad, skipped = self._flatten_records(path, layout, ctx, staging / "chunks")
