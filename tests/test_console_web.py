@@ -30,6 +30,7 @@ VIEW = {N, I}
 #: The reviewed access matrix: who may call each route (None: no sign-in needed).
 EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/login"): None,
+    ("GET", "/api/v1/docs"): None,
     ("GET", "/api/v1/me"): EVERYONE,
     ("POST", "/api/v1/tokens"): EVERYONE,
     ("GET", "/api/v1/tokens"): EVERYONE,

@@ -262,6 +262,19 @@ def _day(value: str | None, name: str) -> dt.date | None:
         raise InputError(f"{name} must be a YYYY-MM-DD date") from None
 
 
+def case_number(text: str | None) -> int | None:
+    """A case number typed in a filter box (empty: none).
+
+    >>> case_number(" 12 "), case_number("")
+    (12, None)
+    """
+    if text is None or not text.strip():
+        return None
+    if not text.strip().isdigit() or not 1 <= int(text) <= 2**62:
+        raise InputError("case must be a case number")
+    return int(text)
+
+
 def _case_targets(console: Console, case_id: int) -> list[str]:
     """What audit entries about a case name as their target: the case and its alerts."""
     with console.store.sessions() as session:

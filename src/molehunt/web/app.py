@@ -236,7 +236,7 @@ def create_app(workspace: Path, database_url: str | None = None, *,
 
     app = FastAPI(title="molehunt console API", version=__version__,
                   description="Pseudonymous insider-risk leads, alerts, cases and audit.",
-                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.console = console
     app.state.secure_cookies = secure_cookies
@@ -254,7 +254,21 @@ def create_app(workspace: Path, database_url: str | None = None, *,
     _errors(app, templates)
     _api(app, console)
     _pages(app, console, templates)
+    _api_docs(app, templates)
     return app
+
+
+def _api_docs(app: FastAPI, templates: Jinja2Templates) -> None:
+    """``/api/v1/docs``: the vendored Swagger UI (static/vendor), started by a script file.
+
+    FastAPI's own page loads Swagger UI from a CDN and starts it with an inline script; the
+    console's CSP blocks both, so the page stayed blank.
+    """
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "api_docs.html",
+                                          {"openapi_url": app.openapi_url})
 
 
 def server_options(forwarded_allow_ips: str = "") -> dict[str, Any]:
@@ -751,11 +765,12 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
                    action: Annotated[str | None, Query(max_length=64)] = None,
                    first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
                    last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-                   case: Annotated[int | None, Query(ge=1, le=2**62)] = None
+                   case: Annotated[str | None, Query(max_length=20)] = None
                    ) -> HTMLResponse:
+        # the filter form sends an empty case box as ``case=``: a text, read here
         return page(request, "audit.html", principal, data=browse.audit_entries(
             console, principal, actor or None, action or None, first or None, last or None,
-            case, before, after))
+            browse.case_number(case), before, after))
 
     @app.get("/people", include_in_schema=False)
     def people_page(request: Request, principal: View,
