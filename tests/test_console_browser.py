@@ -96,7 +96,7 @@ def test_walk_and_nothing_planted_executes(server: str, tmp_path: Path) -> None:
         assert page.locator("text=<script>window.__xss = 1</script>").count() > 0
         page.locator("a[href^='/people/']").first.click()
         page.wait_for_selector("#person-title")
-        assert page.locator("#risk-chart canvas").count() == 1  # the vendored chart drew
+        assert page.locator("#risk-chart svg.risk-chart polyline.risk-line").count() == 1
         no_execution()
         shot("05-person")
         page.go_back()
@@ -271,5 +271,31 @@ def test_audit_filters_in_the_browser(server: str) -> None:
         page.click("#audit-filter button")
         page.wait_for_url("**to=2001-01-01*")
         assert page.inner_text("#audit tbody") == "no entries match"
+        browser.close()
+    assert violations == []
+
+
+def test_person_chart_marks_findings_alerts_and_the_peer_band(server: str,
+                                                              tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        violations = _violations(page)
+        _sign_in(page, server, "ivy")
+        page.goto(f"{server}/alerts?sort=peak")
+        page.locator("#alert-queue tbody tr td:nth-child(2) a").first.click()
+        page.wait_for_selector("#person-title")
+        chart = page.locator("#risk-chart svg.risk-chart")
+        assert chart.is_visible()
+        assert chart.locator("circle.finding-marker").count() == 1
+        assert chart.locator("path.alert-marker").count() == 1
+        assert chart.locator("polygon.peer-band").is_visible()
+        assert chart.locator("polyline.peer-p50").count() == 1
+        assert "removable_spike" in chart.locator("circle.finding-marker title").text_content()
+        box = chart.bounding_box()
+        assert box is not None and box["y"] < 1000, "the chart is in the first screen"
+        page.screenshot(path=str(tmp_path / "person-chart.png"), full_page=False)
         browser.close()
     assert violations == []

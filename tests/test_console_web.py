@@ -38,6 +38,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/api/v1/overview"): VIEW,
     ("GET", "/api/v1/people/{person}"): VIEW,
     ("GET", "/api/v1/people"): VIEW,
+    ("GET", "/api/v1/people/{person}/chart"): VIEW,
     ("POST", "/api/v1/people/{person}/reveal"): {I},
     ("GET", "/api/v1/reveal-requests"): {P},
     ("POST", "/api/v1/reveal-requests/{request_id}"): {P},

@@ -42,6 +42,7 @@ from molehunt.cases.accounts import (
     login,
     logout,
 )
+from molehunt.cases.person_chart import person_chart
 from molehunt.cases.service import ACTIVITY_PAGE, ALLOWLIST_KINDS, BANDS, Console
 from molehunt.cases.siem import cef_line
 from molehunt.cases.store import CaseStore, default_database_url, open_store
@@ -58,7 +59,13 @@ from molehunt.web.security import (
     check_scope,
     new_login_csrf,
 )
-from molehunt.web.svg import bars_svg, sparkline_svg, timeline_svg
+from molehunt.web.svg import (
+    bars_svg,
+    cumulative_svg,
+    risk_chart_svg,
+    sparkline_svg,
+    timeline_svg,
+)
 
 HERE = Path(__file__).parent
 #: worker threads for the sync endpoints (see create_app's lifespan)
@@ -251,6 +258,7 @@ def create_app(workspace: Path, database_url: str | None = None, *,
                                  bands=BANDS, allowlist_kinds=ALLOWLIST_KINDS,
                                  version=__version__)
     register_readable(templates)
+    templates.env.globals.update(risk_chart=risk_chart_svg, cumulative=cumulative_svg)
     _errors(app, templates)
     _api(app, console)
     _pages(app, console, templates)
@@ -405,6 +413,14 @@ def _api(app: FastAPI, console: Console) -> None:
         first; ``activity.total`` and ``activity.pages`` say how many there are.
         """
         return console.person(principal, person, channel, first, last, page, page_size)
+
+    @app.get(f"{p}/people/{{person}}/chart", tags=["leads"])
+    def api_person_chart(person: str, principal: View) -> dict[str, Any]:
+        """One person's risk chart: risk per day, the peer band (25th-90th percentile of the
+        role's, else the department's, else everyone's risk, whichever the console shows),
+        finding and alert markers, cumulative data leaving per channel and the largest
+        destinations of the last 90 days."""
+        return person_chart(console, principal, person)
 
     @app.post(f"{p}/people/{{person}}/reveal", tags=["privacy"])
     def api_reveal(person: str, body: ReasonBody,
@@ -665,8 +681,10 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
                     ) -> HTMLResponse:
         data = console.person(principal, person, channel or None, first or None, last or None,
                               number)
+        # the look was audited by console.person just above
+        chart = person_chart(console, principal, person, audited=False)
         return page(request, "person.html", principal, data=data,
-                    channels=console.results.channels(), revealed=None)
+                    channels=console.results.channels(), revealed=None, chart=chart)
 
     @app.post("/people/{person}/reveal", include_in_schema=False)
     def reveal_submit(request: Request, person: str, reason: Text,
