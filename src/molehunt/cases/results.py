@@ -288,6 +288,8 @@ class WorkspaceResults:
                                 self._build_families, recheck_seconds)
         self._outbound = Cached(lambda: _signature(features / "outbound"), self._build_outbound,
                                 recheck_seconds)
+        self._outbound_daily = Cached(lambda: _signature(features / "outbound"),
+                                      self._build_outbound_daily, recheck_seconds)
         self._directory = Cached(lambda: _signature(self.root / "directory.parquet"),
                                  self._build_directory, recheck_seconds)
         self._pages: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], int]] = (
@@ -630,18 +632,22 @@ class WorkspaceResults:
                     f" [0.25, 0.5, 0.75, 0.9]) AS q FROM {source}"
                     f" WHERE {' AND '.join(where)} GROUP BY day ORDER BY day", params)]
 
-    def outbound_by_day(self, user_id: str) -> list[dict[str, Any]]:
-        """What left per day and channel (events, bytes), oldest first, every document and
-        unlabelled transfer included (``features/outbound``)."""
+    def _build_outbound_daily(self) -> Grouped:
         files = segment_files(self.root / "features" / "outbound")
         if not files:
-            return []
-        return self.query(
-            f"SELECT day, channel, CAST(sum(events) AS BIGINT) AS events,"
+            return Grouped(pa.table({"user_id": pa.array([], pa.string())}))
+        return Grouped(self._arrow(
+            f"SELECT user_id, day, channel, CAST(sum(events) AS BIGINT) AS events,"
             f" CAST(sum(coalesce(bytes, 0)) AS BIGINT) AS bytes"
             f" FROM read_parquet({sql_paths(files)}, union_by_name=true)"
-            " WHERE user_id = ? AND channel IS NOT NULL GROUP BY day, channel"
-            " ORDER BY day, channel", [user_id])
+            " WHERE user_id IS NOT NULL AND channel IS NOT NULL GROUP BY user_id, day, channel"
+            " ORDER BY user_id, day, channel"))
+
+    def outbound_by_day(self, user_id: str) -> list[dict[str, Any]]:
+        """What left per day and channel (events, bytes), oldest first, every document and
+        unlabelled transfer included (``features/outbound``, kept in memory per person: one
+        row per person, day and channel that something left by)."""
+        return self._outbound_daily.get().rows(user_id)
 
     def outbound_destinations(self, user_id: str, first: dt.date, last: dt.date,
                               limit: int = 10) -> list[dict[str, Any]]:
