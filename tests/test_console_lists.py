@@ -7,6 +7,7 @@ import collections
 import datetime as dt
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from typing import Any
 
 import duckdb
@@ -284,3 +285,78 @@ def test_the_audit_filter_form_with_empty_boxes_works(
     response = TestClient(app).get("/audit?case=twelve", headers={
         "Authorization": f"Bearer {tokens['auditor']}"})
     assert response.status_code == 400 and "case number" in response.text
+
+
+class _Text(HTMLParser):
+    """The text a reader sees: text nodes outside scripts and styles, and each cell's text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes: list[str] = []
+        self.cells: list[str] = []
+        self._skip = 0
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "title"):
+            self._skip += 1
+        if tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "title"):
+            self._skip -= 1
+        if tag == "td" and self._cell is not None:
+            self.cells.append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.nodes.append(data)
+            if self._cell is not None:
+                self._cell.append(data)
+
+
+def test_every_page_reads_rounded_numbers_readable_times_and_empty_cells(
+        app_and_tokens: tuple[Any, dict[str, str]], made: ConsoleWorkspace) -> None:
+    app, tokens = app_and_tokens
+    client = TestClient(app)
+    console = app.state.console
+
+    def as_(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[role]}"}
+
+    alias = console.pseudonyms.of(made.target)
+    alert = next(a for a in _get(app, tokens["analyst"], "/api/v1/alerts",
+                                 limit=1000)["alerts"] if a["person"] == alias)["alert_id"]
+    case_id = client.post("/api/v1/cases", json={"alert_ids": [alert], "title": "t"},
+                          headers=as_("investigator")).json().get("id")
+    if case_id is None:  # an earlier test put the alert in a case already
+        case_id = _get(app, tokens["analyst"], f"/api/v1/alerts/{alert}")["case_id"]
+    client.post(f"/api/v1/cases/{case_id}/notes", json={"body": "interviewed on Monday"},
+                headers=as_("investigator"))
+    evidence = _get(app, tokens["analyst"], f"/api/v1/alerts/{alert}")["evidence"][0]
+    client.post(f"/api/v1/cases/{case_id}/evidence", json={
+        "event_id": evidence["event_id"], "day": evidence["day"]}, headers=as_("investigator"))
+    client.post("/api/v1/settings/allowlist", json={
+        "kind": "domain", "value": "partner.example", "reason": "an approved partner firm"},
+        headers=as_("admin"))
+    pages = {"investigator": ["/", "/people", f"/people/{alias}", "/alerts",
+                              f"/alerts/{alert}", "/cases", f"/cases/{case_id}",
+                              "/settings"],
+             "auditor": ["/audit"], "admin": ["/settings"]}
+    iso_time = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+    long_decimal = re.compile(r"(?<![\w.])\d+\.\d{3,}(?![\w.])")
+    checked = 0
+    for role, urls in pages.items():
+        for url in urls:
+            response = client.get(url, headers=as_(role))
+            assert response.status_code == 200, (url, response.text[:300])
+            text = _Text()
+            text.feed(response.text)
+            seen = " ".join(text.nodes)
+            assert "None" not in text.cells and not re.search(r"\bNone\b", seen), url
+            assert not iso_time.search(seen), (url, iso_time.findall(seen)[:3])
+            assert not long_decimal.search(seen), (url, long_decimal.findall(seen)[:3])
+            checked += len(text.cells)
+    assert checked > 200

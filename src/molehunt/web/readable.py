@@ -93,6 +93,15 @@ def list_link(current: Mapping[str, Any], **changes: Any) -> str:
 
 
 def register(templates: Jinja2Templates) -> None:
-    """Make the filters and :func:`list_link` available to every template."""
+    """Make the filters and :func:`list_link` available to every template, and render an
+    empty value (``None``) as an empty cell rather than the word "None", on every page."""
     templates.env.filters.update(when=when, number=number, size=size)
+    previous = templates.env.finalize
+
+    def finalize(value: Any) -> Any:
+        if value is None:
+            return ""
+        return previous(value) if previous is not None else value
+
+    templates.env.finalize = finalize
     templates.env.globals["list_link"] = list_link
