@@ -196,13 +196,14 @@ def _alert_order(column: str, descending: bool) -> list[Any]:
     return [first, Alert.peak_risk.desc(), Alert.public_id.asc()]
 
 
-def alert_queue(console: Console, principal: Principal, state: str | None = None,
-                band: str | None = None, sort: str | None = None, order: str | None = None,
-                page: int = 1, page_size: int = PAGE_SIZE) -> dict[str, Any]:
-    """The alert queue filtered by state and band, sorted by a column, one page of it."""
+def alert_rows(console: Console, principal: Principal, state: str | None = None,
+               band: str | None = None, sort: str | None = None, order: str | None = None,
+               limit: int = PAGE_SIZE, offset: int = 0) -> tuple[list[dict[str, Any]], int, str,
+                                                              bool]:
+    """Alerts filtered by state and band, sorted by a column, ``limit`` from ``offset``; and
+    how many match, the column and whether descending."""
     console.require(principal, "view")
     column, descending = order_of(sort, order, ALERT_SORTS, "peak")
-    check_page(page, page_size)
     if state and state not in ALERT_STATES:
         raise InputError(f"state must be one of {', '.join(ALERT_STATES)}")
     if band and band not in BANDS:
@@ -215,9 +216,19 @@ def alert_queue(console: Console, principal: Principal, state: str | None = None
     with console.store.sessions() as session:
         total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(query.order_by(*_alert_order(column, descending))
-                               .limit(page_size).offset((page - 1) * page_size)).all()
+                               .limit(limit).offset(offset)).all()
         accounts = console._accounts(session)
         shown = [console._alert_json(a, accounts) for a in rows]
+    return shown, total, column, descending
+
+
+def alert_queue(console: Console, principal: Principal, state: str | None = None,
+                band: str | None = None, sort: str | None = None, order: str | None = None,
+                page: int = 1, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+    """The alert queue filtered by state and band, sorted by a column, one page of it."""
+    check_page(page, page_size)
+    shown, total, column, descending = alert_rows(console, principal, state, band, sort, order,
+                                                  page_size, (page - 1) * page_size)
     return paged(shown, total, page, page_size, column, descending, state=state, band=band)
 
 

@@ -447,9 +447,14 @@ def _api(app: FastAPI, console: Console) -> None:
                    state: Annotated[str | None, Query(max_length=16)] = None,
                    band: Annotated[str | None, Query(max_length=16)] = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
-        """The alert queue, highest risk first."""
-        return console.alerts(principal, state, band, limit, offset)
+                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                   sort: Annotated[str | None, Query(max_length=16)] = None,
+                   order: Annotated[str | None, Query(max_length=4)] = None) -> dict[str, Any]:
+        """The alert queue, highest risk first unless ``sort`` names a column (``alert``,
+        ``opened``, ``last``, ``peak``, ``band``, ``state``; ``order`` ``asc``/``desc``)."""
+        alerts, total, _, _ = browse.alert_rows(console, principal, state or None, band or None,
+                                                sort or None, order or None, limit, offset)
+        return {"total": total, "alerts": alerts}
 
     @app.post(f"{p}/alerts/import", tags=["alerts"])
     def api_import(principal: Triage) -> dict[str, int]:
