@@ -200,8 +200,11 @@ def test_cases_are_paged(app_and_tokens: tuple[Any, dict[str, str]]) -> None:
     app, tokens = app_and_tokens
     client = TestClient(app)
     headers = {"Authorization": f"Bearer {tokens['analyst']}"}
-    alerts = _get(app, tokens["analyst"], "/api/v1/alerts", limit=60)["alerts"]
-    for alert in alerts[:55]:
+    if _get(app, tokens["analyst"], "/api/v1/alerts", limit=1)["total"] < 20:
+        _add_alerts(app, 260)  # the tests of a module may run on different workers
+    before = len(_get(app, tokens["analyst"], "/api/v1/cases"))
+    alerts = _get(app, tokens["analyst"], "/api/v1/alerts", state="new", limit=60)["alerts"]
+    for alert in alerts[:55 - before]:
         assert client.post("/api/v1/cases", json={"alert_ids": [alert["alert_id"]]},
                            headers=headers).status_code == 200
     html = _get(app, tokens["analyst"], "/cases")
@@ -209,8 +212,8 @@ def test_cases_are_paged(app_and_tokens: tuple[Any, dict[str, str]]) -> None:
     older = _get(app, tokens["analyst"], "/cases", page=2)
     assert len(re.findall(r'<tr><td><a href="/cases/\d+">', older)) == 5
     ascending = _get(app, tokens["analyst"], "/cases", sort="id", order="asc")
-    first = re.search(r'<tr><td><a href="/cases/(\d+)">', ascending)
-    assert first is not None and first.group(1) == "1"
+    shown = re.findall(r'<tr><td><a href="/cases/(\d+)">', ascending)
+    assert shown[0] == "1" and [int(n) for n in shown] == sorted(int(n) for n in shown)
 
 
 def test_audit_filters_filter_and_pages_page(
