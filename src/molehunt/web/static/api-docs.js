@@ -10,7 +10,7 @@
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
-    // the console's own requests carry the session cookie; "Try it out" works when signed in
+    // "Try it out" sends the console's session cookie: reads work when signed in
     withCredentials: true
   });
 })();
