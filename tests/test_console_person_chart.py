@@ -156,6 +156,16 @@ def test_what_left_is_cumulative_by_channel_and_listed_by_destination(
     assert destinations[("email_external", "rival.example")] == 3
     assert destinations[("cloud_storage", "drop.example")] == 3
     assert destinations[("removable_media", "E:\\")] == 3
+    # destinations come from the days asked for: the planted events are two days before the
+    # last day, so a window that ends earlier has none of them
+    _, last = _first_and_last_day(made.root)
+    early = client.get(f"/api/v1/people/{alias}/chart", params={
+        "from": first.isoformat(), "to": (last - dt.timedelta(days=5)).isoformat()}).json()
+    assert early["destinations_to"] == (last - dt.timedelta(days=5)).isoformat()
+    assert ("email_external", "rival.example") not in {
+        (d["channel"], d["destination"]) for d in early["destinations"]}
+    assert client.get(f"/api/v1/people/{alias}/chart", params={
+        "from": first.isoformat()}).status_code == 400
     html = client.get(f"/people/{alias}").text
     assert html.count('class="leaving-line"') == 3
     assert 'data-channel="removable_media"' in html

@@ -286,6 +286,23 @@ def case_number(text: str | None) -> int | None:
     return int(text)
 
 
+def day_window(first: str | None, last: str | None) -> tuple[dt.date, dt.date] | None:
+    """A ``from``/``to`` pair of days from a request (both or neither).
+
+    >>> day_window("2024-01-01", "2024-01-31")
+    (datetime.date(2024, 1, 1), datetime.date(2024, 1, 31))
+    >>> day_window(None, "")
+    """
+    start, end = _day(first, "from"), _day(last, "to")
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise InputError("give both from and to, or neither")
+    if start > end:
+        raise InputError("from must not be after to")
+    return start, end
+
+
 def _case_targets(console: Console, case_id: int) -> list[str]:
     """What audit entries about a case name as their target: the case and its alerts."""
     with console.store.sessions() as session:

@@ -415,12 +415,17 @@ def _api(app: FastAPI, console: Console) -> None:
         return console.person(principal, person, channel, first, last, page, page_size)
 
     @app.get(f"{p}/people/{{person}}/chart", tags=["leads"])
-    def api_person_chart(person: str, principal: View) -> dict[str, Any]:
+    def api_person_chart(person: str, principal: View,
+                         first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+                         last: Annotated[str | None, Query(alias="to", max_length=10)] = None
+                         ) -> dict[str, Any]:
         """One person's risk chart: risk per day, the peer band (25th-90th percentile of the
         role's, else the department's, else everyone's risk, whichever the console shows),
-        finding and alert markers, cumulative data leaving per channel and the largest
-        destinations of the last 90 days."""
-        return person_chart(console, principal, person)
+        finding and alert markers, cumulative data leaving per channel, and the largest
+        destinations of the days ``from``-``to`` (both or neither; default the last 30 days
+        of the person's risk)."""
+        window = browse.day_window(first, last)
+        return person_chart(console, principal, person, window=window)
 
     @app.post(f"{p}/people/{{person}}/reveal", tags=["privacy"])
     def api_reveal(person: str, body: ReasonBody,
@@ -687,7 +692,9 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
         data = console.person(principal, person, channel or None, first or None, last or None,
                               number)
         # the look was audited by console.person just above
-        chart = person_chart(console, principal, person, audited=False)
+        window = (dt.date.fromisoformat(data["activity"]["from"]),
+                  dt.date.fromisoformat(data["activity"]["to"]))
+        chart = person_chart(console, principal, person, audited=False, window=window)
         return page(request, "person.html", principal, data=data,
                     channels=console.results.channels(), revealed=None, chart=chart)
 
