@@ -179,3 +179,32 @@ def test_a_person_with_no_outbound_says_so(client_and_app: tuple[TestClient, Any
     html = client.get(f"/people/{app.state.console.pseudonyms.of(other)}").text
     assert "nothing left by any channel the features record" in html
     assert ">None<" not in html
+
+
+def test_what_left_is_drawn_against_the_peers(client_and_app: tuple[TestClient, Any],
+                                              made: ConsoleWorkspace) -> None:
+    client, app = client_and_app
+    console = app.state.console
+    alias = console.pseudonyms.of(made.target)
+    chart = client.get(f"/api/v1/people/{alias}/chart").json()
+    person = client.get(f"/api/v1/people/{alias}").json()
+    people = console.pseudonyms.people
+    group = ([u for u, p in people.items() if p.role == person["role"]] if person["role"]
+             else [u for u, p in people.items() if p.department == person["department"]]
+             if person["department"] else list(people))
+    assert made.target in group and len(group) >= 5
+    # only the target let anything leave (the fixture's outbound table): the peers' median is
+    # nothing, their 90th percentile is the target's running total weighed by the group size
+    running, totals = 4000, []  # all channels: what _write_outbound wrote, by day offset
+    extra = {2: 1000, 9: 800, 20: 70_000}
+    for i in range(len(chart["days"])):
+        running += extra.get(i, 0)
+        totals.append(running)
+    assert [q["p50"] for q in chart["peer_leaving"]] == [0.0] * len(chart["days"])
+    expected = [np.percentile([0] * (len(group) - 1) + [t], 90) for t in totals]
+    assert [q["p90"] for q in chart["peer_leaving"]] == pytest.approx(expected, abs=0.051)
+    assert [t["bytes"] for t in chart["leaving_total"]] == totals
+    html = client.get(f"/people/{alias}").text
+    assert html.count('class="peer-leaving-p90"') == 1
+    assert html.count('class="leaving-total"') == 1
+    assert "the peers' median (dashed)" in html

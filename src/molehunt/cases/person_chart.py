@@ -25,6 +25,7 @@ import functools
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from molehunt.cases.accounts import InputError, Principal
@@ -55,6 +56,43 @@ def _quantiles(results: WorkspaceResults, versions: tuple[int, ...],
     risk model is rebuilt when ``molehunt run`` writes new results, and so is the band)."""
     del versions
     return tuple(results.risk_quantiles(users, first, last))
+
+
+#: the largest peer group whose cumulative leaving is drawn (each peer's history is walked)
+MAX_LEAVING_PEERS = 5000
+
+
+def running_total(rows: list[dict[str, Any]], days: list[dt.date], measure: str) -> list[int]:
+    """What had left by the end of each of ``days`` (all channels), from per-day rows.
+
+    >>> rows = [{"day": dt.date(2024, 1, 1), "bytes": 5}, {"day": dt.date(2024, 1, 3), "bytes": 2}]
+    >>> running_total(rows, [dt.date(2024, 1, 2), dt.date(2024, 1, 3)], "bytes")
+    [5, 7]
+    """
+    ordered = sorted(rows, key=lambda r: _day(r["day"]))
+    totals, total, i = [], 0, 0
+    for day in days:
+        while i < len(ordered) and _day(ordered[i]["day"]) <= day:
+            total += int(ordered[i][measure] or 0)
+            i += 1
+        totals.append(total)
+    return totals
+
+
+@functools.lru_cache(maxsize=64)
+def _peer_leaving(results: WorkspaceResults, versions: tuple[int, ...],
+                  users: tuple[str, ...], days: tuple[dt.date, ...], measure: str
+                  ) -> tuple[dict[str, Any], ...]:
+    """Per day, the median and 90th percentile over ``users`` of what each had let leave by
+    then (a peer with nothing counts as 0), remembered per read-model version."""
+    del versions
+    if not users or not days:
+        return ()
+    table = np.array([running_total(results.outbound_by_day(u), list(days), measure)
+                      for u in users], dtype=float)
+    p50, p90 = np.percentile(table, [50, 90], axis=0)
+    return tuple({"day": d.isoformat(), "p50": round(float(a), 1), "p90": round(float(b), 1)}
+                 for d, a, b in zip(days, p50, p90, strict=True))
 
 
 def cumulative(rows: list[dict[str, Any]], first: dt.date) -> list[dict[str, Any]]:
@@ -109,7 +147,8 @@ def _build(console: Console, user_id: str, window: tuple[dt.date, dt.date] | Non
     results = console.results
     risk = results.person_risk(user_id)
     empty: dict[str, Any] = {"days": [], "peers": None, "peer_band": [], "findings": [],
-                             "alerts": [], "leaving": [], "destinations": [],
+                             "alerts": [], "leaving": [], "leaving_measure": "bytes",
+                             "peer_leaving": [], "leaving_total": [], "destinations": [],
                              "destinations_from": None, "destinations_to": None}
     if not risk:
         return empty
@@ -132,6 +171,18 @@ def _build(console: Console, user_id: str, window: tuple[dt.date, dt.date] | Non
         flags = [{"alert_id": a.public_id, "opened": a.opened_day.isoformat(),
                   "last": a.last_day.isoformat(), "band": a.band, "state": a.state}
                  for a in alerts if a.last_day >= first]
+    own = results.outbound_by_day(user_id)
+    leaving = cumulative(own, first)
+    measure = "bytes" if any(c["bytes"] for c in leaving) else "events"
+    chart_days = [_day(d["day"]) for d in days]
+    # the person's own total over all channels: what the peers' band is comparable with
+    total = [{"day": d.isoformat(), measure: t}
+             for d, t in zip(chart_days, running_total(own, chart_days, measure), strict=True)]
+    # the peers' band of what left: everyone when the group is "everyone" and small enough
+    peers = users if users is not None else tuple(sorted(console.pseudonyms.people))
+    peer_leaving = list(_peer_leaving(
+        results, results.versions(), peers, tuple(chart_days), measure
+    )) if leaving and len(peers) <= MAX_LEAVING_PEERS else []
     start, end = window or (last - dt.timedelta(days=DESTINATION_DAYS - 1), last)
     destinations = results.outbound_destinations(user_id, start, end)
     # a host or device can name the person: destinations go through the redactor
@@ -142,7 +193,8 @@ def _build(console: Console, user_id: str, window: tuple[dt.date, dt.date] | Non
             "peers": {"label": label, "size": len(users) if users is not None else None},
             "peer_band": [{**q, "day": _day(q["day"]).isoformat()} for q in band],
             "findings": sorted(fired.values(), key=lambda m: str(m["day"])), "alerts": flags,
-            "leaving": cumulative(results.outbound_by_day(user_id), first),
+            "leaving": leaving, "leaving_measure": measure, "peer_leaving": peer_leaving,
+            "leaving_total": total if leaving else [],
             "destinations": [{"channel": d["channel"],
                               "destination": console._redact(d["destination"]) or "",
                               "events": int(d["events"]), "bytes": int(d["bytes"])}

@@ -190,9 +190,13 @@ def risk_chart_svg(chart: dict[str, Any], width: int = 1100, height: int = 220) 
 
 
 def cumulative_svg(leaving: list[dict[str, Any]], first: str, last: str, width: int = 1100,
-                   height: int = 180) -> Markup:
+                   height: int = 180, peers: list[dict[str, Any]] | None = None,
+                   total: list[dict[str, Any]] | None = None) -> Markup:
     """Cumulative data leaving per channel from ``first`` to ``last`` (bytes where any channel
-    counted bytes, else events), one step line per channel.
+    counted bytes, else events), one step line per channel; with ``peers`` (per day ``p50`` and
+    ``p90`` of the peers' totals over all channels), the peers' median and 90th percentile as
+    dashed and dotted lines, and with ``total`` the person's own total over all channels, the
+    line to read against them.
 
     >>> svg = str(cumulative_svg([{"channel": "web", "bytes": 5, "events": 1, "points": [
     ...     {"day": "2024-01-02", "bytes": 5, "events": 1}]}], "2024-01-01", "2024-01-03"))
@@ -206,7 +210,9 @@ def cumulative_svg(leaving: list[dict[str, Any]], first: str, last: str, width: 
     start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
     span = max(1, (end - start).days)
     left, top, bottom = 46.0, 8.0, height - 22.0
-    largest = max(max(float(p[measure]) for p in c["points"]) for c in leaving) or 1.0
+    largest = max([max(float(p[measure]) for p in c["points"]) for c in leaving]
+                  + [float(q["p90"]) for q in peers or []]
+                  + [float(t[measure]) for t in total or []]) or 1.0
 
     def x(day: str) -> float:
         offset = (dt.date.fromisoformat(day) - start).days
@@ -222,6 +228,17 @@ def cumulative_svg(leaving: list[dict[str, Any]], first: str, last: str, width: 
                      f' y2="{y(largest * share):.1f}" stroke="#eaeded"/>'
                      f'<text class="axis" x="{left - 4}" y="{y(largest * share) + 3:.1f}"'
                      f' text-anchor="end">{_short(largest * share)}</text>')
+    for name, dash in (("p50", "4 3"), ("p90", "1 3")):
+        if peers:
+            points = " ".join(f"{x(str(q['day'])):.1f},{y(q[name]):.1f}" for q in peers)
+            parts.append(f'<polyline class="peer-leaving-{name}" points="{points}" fill="none"'
+                         f' stroke="#5d6d7e" stroke-dasharray="{dash}"><title>peers\' {name}'
+                         f" of {measure} left, all channels</title></polyline>")
+    if total:
+        points = " ".join(f"{x(str(t['day'])):.1f},{y(t[measure]):.1f}" for t in total)
+        parts.append(f'<polyline class="leaving-total" points="{points}" fill="none"'
+                     f' stroke="#1b2631" stroke-width="2.5"><title>all channels:'
+                     f" {int(total[-1][measure]):,} {measure}</title></polyline>")
     for channel in leaving:
         colour = CHANNEL_COLOURS.get(str(channel["channel"]), "#99a3a4")
         steps: list[str] = []
