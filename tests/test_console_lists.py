@@ -381,3 +381,14 @@ def test_the_api_alert_queue_sorts_and_pages_by_offset(
               + _get(app, tokens["analyst"], "/api/v1/alerts", sort="opened", order="asc",
                      limit=10, offset=10)["alerts"])
     assert [a["alert_id"] for a in halves] == [a["alert_id"] for a in rows["alerts"][:20]]
+
+
+def test_search_and_filter_values_come_back_inert(
+        app_and_tokens: tuple[Any, dict[str, str]]) -> None:
+    app, tokens = app_and_tokens
+    hostile = '"><script>window.__xss=1</script>\u202e'
+    people = _get(app, tokens["analyst"], "/people", q=hostile)
+    audit = _get(app, tokens["auditor"], "/audit", actor=hostile[:60], action=hostile[:60])
+    for html in (people, audit):
+        assert "<script>window.__xss" not in html and "\u202e" not in html
+        assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html
