@@ -64,3 +64,9 @@ vendor:
 		cp package/dist/uPlot.iife.min.js $(CURDIR)/src/molehunt/web/static/vendor/uplot.min.js && \
 		cp package/dist/uPlot.min.css $(CURDIR)/src/molehunt/web/static/vendor/uplot.min.css && \
 		cp package/LICENSE $(CURDIR)/src/molehunt/web/static/vendor/uplot.LICENSE
+	cd $$(mktemp -d) && npm pack swagger-ui-dist@5.35.0 >/dev/null && \
+		tar xzf swagger-ui-dist-5.35.0.tgz && \
+		cp package/swagger-ui-bundle.js package/swagger-ui.css \
+			package/swagger-ui-bundle.js.LICENSE.txt $(CURDIR)/src/molehunt/web/static/vendor/ && \
+		cp package/LICENSE $(CURDIR)/src/molehunt/web/static/vendor/swagger-ui.LICENSE && \
+		cp package/NOTICE $(CURDIR)/src/molehunt/web/static/vendor/swagger-ui.NOTICE

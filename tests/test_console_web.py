@@ -30,12 +30,15 @@ VIEW = {N, I}
 #: The reviewed access matrix: who may call each route (None: no sign-in needed).
 EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/login"): None,
+    ("GET", "/api/v1/docs"): None,
     ("GET", "/api/v1/me"): EVERYONE,
     ("POST", "/api/v1/tokens"): EVERYONE,
     ("GET", "/api/v1/tokens"): EVERYONE,
     ("POST", "/api/v1/tokens/{token_id}/revoke"): EVERYONE,
     ("GET", "/api/v1/overview"): VIEW,
     ("GET", "/api/v1/people/{person}"): VIEW,
+    ("GET", "/api/v1/people"): VIEW,
+    ("GET", "/api/v1/people/{person}/chart"): VIEW,
     ("POST", "/api/v1/people/{person}/reveal"): {I},
     ("GET", "/api/v1/reveal-requests"): {P},
     ("POST", "/api/v1/reveal-requests/{request_id}"): {P},
@@ -64,6 +67,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/logout"): EVERYONE,
     ("GET", "/"): VIEW,
     ("GET", "/people/{person}"): VIEW,
+    ("GET", "/people"): VIEW,
     ("POST", "/people/{person}/reveal"): {I},
     ("GET", "/alerts"): VIEW,
     ("GET", "/alerts/{alert_id}"): VIEW,

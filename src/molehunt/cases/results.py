@@ -288,6 +288,8 @@ class WorkspaceResults:
                                 self._build_families, recheck_seconds)
         self._outbound = Cached(lambda: _signature(features / "outbound"), self._build_outbound,
                                 recheck_seconds)
+        self._outbound_daily = Cached(lambda: _signature(features / "outbound"),
+                                      self._build_outbound_daily, recheck_seconds)
         self._directory = Cached(lambda: _signature(self.root / "directory.parquet"),
                                  self._build_directory, recheck_seconds)
         self._pages: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], int]] = (
@@ -606,3 +608,66 @@ class WorkspaceResults:
     def documents_out(self, user_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """Labelled documents that left, most sensitive first (``features/outbound``)."""
         return self._outbound.get().rows(user_id)[:limit]
+
+    # -- the person's chart --------------------------------------------------------------
+    def risk_quantiles(self, users: Iterable[str] | None, first: dt.date, last: dt.date
+                       ) -> list[dict[str, Any]]:
+        """Per day from ``first`` to ``last``: the 25th, 50th, 75th and 90th percentile of the
+        risk of ``users`` (everyone when ``None``) and how many people the day counts."""
+        source = self._partitioned(self.results_dir / "risk")
+        if source is None:
+            return []
+        where = ["day BETWEEN ? AND ?"]
+        params: list[Any] = [first, last]
+        if users is not None:
+            where.append("user_id IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(sorted(set(users)))
+        # quantile_cont on float64, rounded in Python: engines and versions round halves
+        # differently, and a chart needs one decimal at most
+        return [{"day": row["day"], "people": int(row["people"]),
+                 "p25": round(float(row["q"][0]), 1), "p50": round(float(row["q"][1]), 1),
+                 "p75": round(float(row["q"][2]), 1), "p90": round(float(row["q"][3]), 1)}
+                for row in self.query(
+                    f"SELECT day, count(*) AS people, quantile_cont(CAST(risk AS DOUBLE),"
+                    f" [0.25, 0.5, 0.75, 0.9]) AS q FROM {source}"
+                    f" WHERE {' AND '.join(where)} GROUP BY day ORDER BY day", params)]
+
+    def _build_outbound_daily(self) -> Grouped:
+        files = segment_files(self.root / "features" / "outbound")
+        if not files:
+            return Grouped(pa.table({"user_id": pa.array([], pa.string())}))
+        return Grouped(self._arrow(
+            f"SELECT user_id, day, channel, CAST(sum(events) AS BIGINT) AS events,"
+            f" CAST(sum(coalesce(bytes, 0)) AS BIGINT) AS bytes"
+            f" FROM read_parquet({sql_paths(files)}, union_by_name=true)"
+            " WHERE user_id IS NOT NULL AND channel IS NOT NULL GROUP BY user_id, day, channel"
+            " ORDER BY user_id, day, channel"))
+
+    def outbound_by_day(self, user_id: str) -> list[dict[str, Any]]:
+        """What left per day and channel (events, bytes), oldest first, every document and
+        unlabelled transfer included (``features/outbound``, kept in memory per person: one
+        row per person, day and channel that something left by)."""
+        return self._outbound_daily.get().rows(user_id)
+
+    def outbound_destinations(self, user_id: str, first: dt.date, last: dt.date,
+                              limit: int = 10) -> list[dict[str, Any]]:
+        """Where things left to, from the events of ``first`` to ``last``: per channel and
+        destination (recipient or web domain, device, printer), events and bytes, largest
+        first. What counts as leaving is the feature build's rule (``features.enrich``)."""
+        found = self._event_source(first, last)
+        if found is None:
+            return []
+        source, columns = found
+        channel = ("CASE WHEN action = 'email_send' THEN channel WHEN action = 'print'"
+                   " THEN 'printer' WHEN action = 'web_upload' THEN coalesce(channel, 'web')"
+                   " ELSE 'removable_media' END")
+        return self.query(
+            f"SELECT {channel} AS channel,"
+            " coalesce(nullif(domain, ''), nullif(target, ''), host, '') AS destination,"
+            " count(*) AS events, CAST(sum(coalesce(bytes, 0)) AS BIGINT) AS bytes"
+            f" FROM (SELECT {columns} FROM {source}) WHERE user_id = ? AND ("
+            "(action = 'email_send' AND channel IN ('email_external', 'webmail'))"
+            " OR action = 'web_upload' OR action = 'print'"
+            " OR (action IN ('file_copy', 'file_write') AND channel = 'removable_media'))"
+            f" GROUP BY ALL ORDER BY bytes DESC, events DESC, destination LIMIT {int(limit)}",
+            [user_id])

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from molehunt import __version__
+from molehunt.cases import browse
 from molehunt.cases.accounts import (
     MAX_TOKEN_DAYS,
     PERMISSIONS,
@@ -41,11 +42,13 @@ from molehunt.cases.accounts import (
     login,
     logout,
 )
+from molehunt.cases.person_chart import person_chart
 from molehunt.cases.service import ACTIVITY_PAGE, ALLOWLIST_KINDS, BANDS, Console
 from molehunt.cases.siem import cef_line
 from molehunt.cases.store import CaseStore, default_database_url, open_store
 from molehunt.errors import MolehuntError
 from molehunt.safe_text import bidi_safe
+from molehunt.web.readable import register as register_readable
 from molehunt.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -56,7 +59,13 @@ from molehunt.web.security import (
     check_scope,
     new_login_csrf,
 )
-from molehunt.web.svg import bars_svg, sparkline_svg, timeline_svg
+from molehunt.web.svg import (
+    bars_svg,
+    cumulative_svg,
+    risk_chart_svg,
+    sparkline_svg,
+    timeline_svg,
+)
 
 HERE = Path(__file__).parent
 #: worker threads for the sync endpoints (see create_app's lifespan)
@@ -234,7 +243,7 @@ def create_app(workspace: Path, database_url: str | None = None, *,
 
     app = FastAPI(title="molehunt console API", version=__version__,
                   description="Pseudonymous insider-risk leads, alerts, cases and audit.",
-                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.console = console
     app.state.secure_cookies = secure_cookies
@@ -248,10 +257,26 @@ def create_app(workspace: Path, database_url: str | None = None, *,
     templates.env.globals.update(sparkline=sparkline_svg, bars=bars_svg, timeline=timeline_svg,
                                  bands=BANDS, allowlist_kinds=ALLOWLIST_KINDS,
                                  version=__version__)
+    register_readable(templates)
+    templates.env.globals.update(risk_chart=risk_chart_svg, cumulative=cumulative_svg)
     _errors(app, templates)
     _api(app, console)
     _pages(app, console, templates)
+    _api_docs(app, templates)
     return app
+
+
+def _api_docs(app: FastAPI, templates: Jinja2Templates) -> None:
+    """``/api/v1/docs``: the vendored Swagger UI (static/vendor), started by a script file.
+
+    FastAPI's own page loads Swagger UI from a CDN and starts it with an inline script; the
+    console's CSP blocks both, so the page stayed blank.
+    """
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "api_docs.html",
+                                          {"openapi_url": app.openapi_url})
 
 
 def server_options(forwarded_allow_ips: str = "") -> dict[str, Any]:
@@ -389,6 +414,19 @@ def _api(app: FastAPI, console: Console) -> None:
         """
         return console.person(principal, person, channel, first, last, page, page_size)
 
+    @app.get(f"{p}/people/{{person}}/chart", tags=["leads"])
+    def api_person_chart(person: str, principal: View,
+                         first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+                         last: Annotated[str | None, Query(alias="to", max_length=10)] = None
+                         ) -> dict[str, Any]:
+        """One person's risk chart: risk per day, the peer band (25th-90th percentile of the
+        role's, else the department's, else everyone's risk, whichever the console shows),
+        finding and alert markers, cumulative data leaving per channel, and the largest
+        destinations of the days ``from``-``to`` (both or neither; default the last 30 days
+        of the person's risk)."""
+        window = browse.day_window(first, last)
+        return person_chart(console, principal, person, window=window)
+
     @app.post(f"{p}/people/{{person}}/reveal", tags=["privacy"])
     def api_reveal(person: str, body: ReasonBody,
                    principal: Annotated[Principal, need("reveal")]) -> dict[str, Any]:
@@ -414,9 +452,14 @@ def _api(app: FastAPI, console: Console) -> None:
                    state: Annotated[str | None, Query(max_length=16)] = None,
                    band: Annotated[str | None, Query(max_length=16)] = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
-        """The alert queue, highest risk first."""
-        return console.alerts(principal, state, band, limit, offset)
+                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                   sort: Annotated[str | None, Query(max_length=16)] = None,
+                   order: Annotated[str | None, Query(max_length=4)] = None) -> dict[str, Any]:
+        """The alert queue, highest risk first unless ``sort`` names a column (``alert``,
+        ``opened``, ``last``, ``peak``, ``band``, ``state``; ``order`` ``asc``/``desc``)."""
+        alerts, total, _, _ = browse.alert_rows(console, principal, state or None, band or None,
+                                                sort or None, order or None, limit, offset)
+        return {"total": total, "alerts": alerts}
 
     @app.post(f"{p}/alerts/import", tags=["alerts"])
     def api_import(principal: Triage) -> dict[str, int]:
@@ -491,9 +534,39 @@ def _api(app: FastAPI, console: Console) -> None:
     @app.get(f"{p}/audit", tags=["audit"])
     def api_audit(principal: Annotated[Principal, need("audit")],
                   limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                  before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> dict[str, Any]:
-        """Audit entries, newest first, and the chain's verification."""
-        return console.audit_log(principal, limit, before)
+                  before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                  after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                  actor: Annotated[str | None, Query(max_length=64)] = None,
+                  action: Annotated[str | None, Query(max_length=64)] = None,
+                  first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+                  last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+                  case: Annotated[int | None, Query(ge=1, le=2**62)] = None
+                  ) -> dict[str, Any]:
+        """Audit entries, newest first, and the chain's verification.
+
+        Filters: ``actor`` (user name), ``action`` (``case.view``, or ``case`` for every
+        ``case.*``), ``from``/``to`` (UTC days, both included), ``case`` (the case and its
+        alerts). Pages: ``before`` (entries older than that number) or ``after`` (newer);
+        ``has_older``/``has_newer`` say whether there are more.
+        """
+        return browse.audit_entries(console, principal, actor or None, action or None,
+                                    first or None, last or None, case, before, after, limit)
+
+    @app.get(f"{p}/people", tags=["leads"])
+    def api_people(principal: View,
+                   query: Annotated[str | None, Query(alias="q", max_length=100)] = None,
+                   band: Annotated[str | None, Query(max_length=16)] = None,
+                   sort: Annotated[str | None, Query(max_length=16)] = None,
+                   order: Annotated[str | None, Query(max_length=4)] = None,
+                   page: Annotated[int, Query(ge=1, le=browse.MAX_PAGE)] = 1,
+                   page_size: Annotated[int, Query(ge=1, le=browse.MAX_PAGE_SIZE)
+                                        ] = browse.PAGE_SIZE) -> dict[str, Any]:
+        """People by pseudonym with their latest risk, band and alerts: ``q`` searches the
+        pseudonym and the role and department where at least ``console_min_group`` people
+        share them (never names); ``sort`` by ``person``, ``risk``, ``band``, ``role``,
+        ``department``, ``open_alerts`` or ``alerts``, ``order`` ``asc``/``desc``; paged."""
+        return browse.people(console, principal, query, band or None, sort or None,
+                             order or None, page, page_size)
 
     @app.get(f"{p}/settings", tags=["settings"])
     def api_settings(principal: Annotated[Principal, need("settings_read")]) -> dict[str, Any]:
@@ -618,8 +691,12 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
                     ) -> HTMLResponse:
         data = console.person(principal, person, channel or None, first or None, last or None,
                               number)
+        # the look was audited by console.person just above
+        window = (dt.date.fromisoformat(data["activity"]["from"]),
+                  dt.date.fromisoformat(data["activity"]["to"]))
+        chart = person_chart(console, principal, person, audited=False, window=window)
         return page(request, "person.html", principal, data=data,
-                    channels=console.results.channels(), revealed=None)
+                    channels=console.results.channels(), revealed=None, chart=chart)
 
     @app.post("/people/{person}/reveal", include_in_schema=False)
     def reveal_submit(request: Request, person: str, reason: Text,
@@ -630,10 +707,17 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
     @app.get("/alerts", include_in_schema=False)
     def alerts_page(request: Request, principal: View,
                     state: Annotated[str | None, Query(max_length=16)] = None,
-                    band: Annotated[str | None, Query(max_length=16)] = None) -> HTMLResponse:
-        return page(request, "alerts.html", principal,
-                    data=console.alerts(principal, state or None, band or None, 200),
-                    state=state, band=band)
+                    band: Annotated[str | None, Query(max_length=16)] = None,
+                    sort: Annotated[str | None, Query(max_length=16)] = None,
+                    order: Annotated[str | None, Query(max_length=4)] = None,
+                    number: Annotated[int, Query(alias="page", ge=1, le=browse.MAX_PAGE)] = 1,
+                    size: Annotated[int, Query(alias="page_size", ge=1,
+                                               le=browse.MAX_PAGE_SIZE)] = browse.PAGE_SIZE
+                    ) -> HTMLResponse:
+        data = browse.alert_queue(principal=principal, console=console, state=state or None,
+                                  band=band or None, sort=sort or None, order=order or None,
+                                  page=number, page_size=size)
+        return page(request, "alerts.html", principal, data=data, state=state, band=band)
 
     @app.get("/alerts/{alert_id}", include_in_schema=False)
     def alert_page(request: Request, alert_id: str, principal: View) -> HTMLResponse:
@@ -664,8 +748,14 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
         return back(f"/cases/{console.open_case(principal, [alert_id], title)}")
 
     @app.get("/cases", include_in_schema=False)
-    def cases_page(request: Request, principal: View) -> HTMLResponse:
-        return page(request, "cases.html", principal, cases=console.cases(principal))
+    def cases_page(request: Request, principal: View,
+                   status: Annotated[str | None, Query(max_length=32)] = None,
+                   sort: Annotated[str | None, Query(max_length=16)] = None,
+                   order: Annotated[str | None, Query(max_length=4)] = None,
+                   number: Annotated[int, Query(alias="page", ge=1, le=browse.MAX_PAGE)] = 1
+                   ) -> HTMLResponse:
+        return page(request, "cases.html", principal, data=browse.case_list(
+            console, principal, status or None, sort or None, order or None, number))
 
     @app.get("/cases/{case_id}", include_in_schema=False)
     def case_page(request: Request, case_id: RowId, principal: View) -> HTMLResponse:
@@ -699,10 +789,31 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
 
     @app.get("/audit", include_in_schema=False)
     def audit_page(request: Request, principal: Annotated[Principal, need("audit")],
-                   before: Annotated[int | None, Query(ge=1, le=2**62)] = None
+                   before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                   after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                   actor: Annotated[str | None, Query(max_length=64)] = None,
+                   action: Annotated[str | None, Query(max_length=64)] = None,
+                   first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+                   last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+                   case: Annotated[str | None, Query(max_length=20)] = None
                    ) -> HTMLResponse:
-        return page(request, "audit.html", principal,
-                    data=console.audit_log(principal, 200, before))
+        # the filter form sends an empty case box as ``case=``: a text, read here
+        return page(request, "audit.html", principal, data=browse.audit_entries(
+            console, principal, actor or None, action or None, first or None, last or None,
+            browse.case_number(case), before, after))
+
+    @app.get("/people", include_in_schema=False)
+    def people_page(request: Request, principal: View,
+                    query: Annotated[str | None, Query(alias="q", max_length=100)] = None,
+                    band: Annotated[str | None, Query(max_length=16)] = None,
+                    sort: Annotated[str | None, Query(max_length=16)] = None,
+                    order: Annotated[str | None, Query(max_length=4)] = None,
+                    number: Annotated[int, Query(alias="page", ge=1, le=browse.MAX_PAGE)] = 1,
+                    size: Annotated[int, Query(alias="page_size", ge=1,
+                                               le=browse.MAX_PAGE_SIZE)] = browse.PAGE_SIZE
+                    ) -> HTMLResponse:
+        return page(request, "people.html", principal, data=browse.people(
+            console, principal, query, band or None, sort or None, order or None, number, size))
 
     @app.get("/settings", include_in_schema=False)
     def settings_page(request: Request, principal: Annotated[Principal, need("settings_read")]

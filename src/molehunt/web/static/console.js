@@ -15,12 +15,6 @@
     new uPlot({ width: width, height: 200, series: series, scales: { x: { time: true } } },
               [xs, ys], target);
   }
-  var risk = data("risk-data");
-  if (risk) {
-    draw(document.getElementById("risk-chart"),
-         [{}, { label: "risk", stroke: "#cb4335", width: 1.5 }],
-         days(risk), risk.map(function (r) { return r.risk; }));
-  }
   var load = data("load-data");
   if (load) {
     draw(document.getElementById("load-chart"),
