@@ -131,3 +131,8 @@ def test_duckdb_is_the_reader(tmp_path: Path) -> None:
     con.execute(f"SELECT * FROM read_csv('{path}', header=true, auto_detect=false,"
                 " columns={'a': 'VARCHAR', 'b': 'VARCHAR'}, store_rejects=true)").fetchall()
     assert con.execute("SELECT line FROM reject_errors").fetchall() == [(3,)]
+
+
+def test_registry_found_the_normalised_inputs() -> None:
+    """Issue 18 item 6: documents a data lake already normalised (OCSF, ECS)."""
+    assert {layout.name for layout in RECORD_LAYOUTS} >= {"ocsf.events", "ecs.events"}
