@@ -180,7 +180,11 @@ def test_doctored_records_fail_validation(
             DetectionFinding.model_validate(record)
 
 
-def test_ocsf_is_for_alerts_only(tmp_path: Path) -> None:
+def test_ocsf_is_for_alerts_only_and_needs_a_run(tmp_path: Path) -> None:
     done = _molehunt("export", "risk", "--format", "ocsf", workspace=tmp_path / "ws")
     assert done.returncode != 0
     assert "--format ocsf exports alerts only" in done.stderr
+    done = _molehunt("export", "alerts", "--format", "ocsf", workspace=tmp_path / "ws")
+    assert done.returncode != 0
+    assert "no alerts yet; run `molehunt run` first" in done.stderr
+    assert not (tmp_path / "ws" / "console").exists()  # nothing written on the way

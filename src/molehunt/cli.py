@@ -880,7 +880,9 @@ def _ocsf_records(since: str | None, database_url: str | None) -> list[dict[str,
     from molehunt.cases.accounts import Principal
     from molehunt.cases.ocsf import ocsf_records
     from molehunt.cases.service import Console
+    from molehunt.export import require_results
 
+    require_results(Workspace(state.workspace), "alerts")
     service = Console(state.workspace, _case_store(database_url))
     try:
         service.import_alerts()

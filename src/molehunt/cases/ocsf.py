@@ -29,7 +29,9 @@ from molehunt import __version__ as _version
 
 #: The OCSF schema version the records follow.
 OCSF_VERSION = "1.7.0"
+#: OCSF class of every alert's record.
 DETECTION_FINDING = 2004
+#: OCSF class of the extra record of an alert whose evidence carried protected content out.
 DATA_SECURITY_FINDING = 2006
 _FINDINGS_CATEGORY = 2
 _CLASS_NAMES = {DETECTION_FINDING: "Detection Finding",

@@ -1024,6 +1024,9 @@ class Console:
         """Alerts for the OCSF export (pseudonymous): :meth:`siem_alerts` plus, per alert,
         the findings of its days (reasons, evidence event ids, related people) and the
         protected-content hits among that evidence (see :mod:`molehunt.cases.ocsf`)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         from molehunt.content.protect import read_batch_table
 
         self.require(principal, "siem")
@@ -1035,8 +1038,14 @@ class Console:
             accounts = self._accounts(session)
             alerts = [(a.user_id, a.opened_day, a.last_day, self._alert_json(a, accounts))
                       for a in session.scalars(query).all()]
+        # only the alerted people's matches become Python rows: the table has one row per
+        # outbound event and protected document of everyone
+        table = read_batch_table(Workspace(self.workspace), "content_matches")
+        table = table.filter(pc.is_in(table["user_id"],
+                                      value_set=pa.array(sorted({a[0] for a in alerts}),
+                                                         pa.string())))
         matches: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for match in read_batch_table(Workspace(self.workspace), "content_matches").to_pylist():
+        for match in table.to_pylist():
             matches.setdefault((str(match["user_id"]), str(match["event_id"])), []).append(match)
         rows = []
         for user_id, opened, last, row in alerts:

@@ -64,6 +64,7 @@ from molehunt.sources._normalised import (
 )
 from molehunt.sources.base import Skipped
 
+# the class_uid of each OCSF class read (category × 1000 + class)
 FILE_SYSTEM_ACTIVITY = 1001
 AUTHENTICATION = 3002
 HTTP_ACTIVITY = 4002
