@@ -325,3 +325,13 @@ def test_any_documents_are_accounted_for(tmp_path_factory: pytest.TempPathFactor
     assert result.rows_read == count and _adds_up(result)
     assert len(events(workspace)) == result.rows_stored
     assert len(quarantine(workspace)) == result.rows_quarantined
+
+
+def test_ecs_proxy_body_bytes_count_as_the_upload() -> None:
+    document = {"@timestamp": "2024-03-01T09:00:00Z", "user": {"name": "bob"},
+                "event": {"category": ["network"]}, "url": {"full": "https://box.com/u"},
+                "http": {"request": {"method": "PUT", "body": {"bytes": 7_000_000}}}}
+    flat = EcsEvents().flatten(document)
+    assert isinstance(flat, dict)
+    assert (flat["action"], flat["bytes"], flat["domain"]) == ("web_upload", 7_000_000,
+                                                              "box.com")

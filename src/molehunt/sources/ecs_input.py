@@ -27,11 +27,11 @@ Documents read, by ``event.category`` (a list or one value) and ``event.type``:
   recipient), the sender as counterpart. ``email.subject`` → ``content``,
   ``email.attachments`` → ``n_attachments``. Mail whose direction cannot be told is skipped.
 * **web** (and **network** documents with a URL): ``http.request.method`` POST, PUT or
-  PATCH → ``web_upload`` (bytes: ``http.request.bytes``, else ``source.bytes``); GET,
-  CONNECT or none → ``web_visit`` (bytes: ``http.response.bytes``, else
-  ``destination.bytes``); other methods skipped. The URL is ``url.full`` (else
-  ``url.original``, else ``url.domain``), the domain ``url.domain``; the channel from the
-  domain's category (cloud storage, webmail, else ``web``).
+  PATCH → ``web_upload`` (bytes: ``http.request.bytes``, else its ``body.bytes``, else
+  ``source.bytes``); GET, CONNECT or none → ``web_visit`` (bytes: ``http.response.bytes``,
+  else its ``body.bytes``, else ``destination.bytes``); other methods skipped. The URL is
+  ``url.full`` (else ``url.original``, else ``url.domain``), the domain ``url.domain``; the
+  channel from the domain's category (cloud storage, webmail, else ``web``).
 
 Any other category is skipped with its name; a document without ``event.category`` is
 quarantined (``no event.category``), as is one without ``@timestamp`` (``unparseable time``).
@@ -212,10 +212,12 @@ def _web(document: Mapping[str, Any], url: str, details: dict[str, Any], flat: d
     if method in _UPLOAD_METHODS:
         action = "web_upload"
         size = (integer(get(document, "http.request.bytes"))
+                or integer(get(document, "http.request.body.bytes"))
                 or integer(get(document, "source.bytes")))
     elif method in _VISIT_METHODS:
         action = "web_visit"
         size = (integer(get(document, "http.response.bytes"))
+                or integer(get(document, "http.response.body.bytes"))
                 or integer(get(document, "destination.bytes")))
     else:
         return Skipped(f"HTTP method {method.upper()} not read")
