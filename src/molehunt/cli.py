@@ -1014,7 +1014,8 @@ def export_command(
             if table != "alerts":
                 raise ConfigError("--format ocsf exports alerts only: `export alerts`")
             records = _ocsf_records(since, database_url)
-            lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n"
+                            for r in records)
             if out_file is None:
                 typer.echo(lines, nl=False)
             else:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -261,11 +262,27 @@ def data_security_finding(alert: Mapping[str, Any]) -> dict[str, Any] | None:
     return record
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every float that JSON cannot write (NaN, infinities) as None: a reason's
+    observed or expected figure may be one, and a SIEM must get valid JSON.
+
+    >>> json_safe({"observed": float("nan"), "list": [1.5, float("inf")]})
+    {'observed': None, 'list': [1.5, None]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def ocsf_records(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The OCSF records of one alert: its Detection Finding, then its Data Security Finding
-    when protected content was among the evidence."""
+    when protected content was among the evidence (valid JSON: see :func:`json_safe`)."""
     records = [detection_finding(alert)]
     data = data_security_finding(alert)
     if data is not None:
         records.append(data)
-    return records
+    return [json_safe(record) for record in records]
