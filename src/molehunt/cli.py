@@ -1024,6 +1024,9 @@ def export_command(
                 console.print(f"wrote {len(records):,} OCSF findings to {out_file}",
                               highlight=False)
             return 0
+        if since is not None:
+            raise ConfigError("--since goes with --format ocsf (the CSV and Parquet exports"
+                              " hold every day)")
         if out_file is None:
             raise ConfigError("--out is required: a .csv or .parquet file")
         if fmt is not None and out_file.suffix.lower() != f".{fmt}":
