@@ -141,3 +141,8 @@ def test_registry_found_the_okta_and_proxy_layouts() -> None:
     assert {name: set(names[name].observes) for name in names if name.startswith("proxy.")} == {
         "proxy.squid": {"web_visit"}, "proxy.zscaler": {"web_visit", "web_direction"},
         "proxy.bluecoat": {"web_visit", "web_direction"}}
+
+
+def test_registry_found_the_normalised_inputs() -> None:
+    """Issue 18 item 6: documents a data lake already normalised (OCSF, ECS)."""
+    assert {layout.name for layout in RECORD_LAYOUTS} >= {"ocsf.events", "ecs.events"}

@@ -971,6 +971,23 @@ def accounts_reset_password(
     _run(action)
 
 
+def _ocsf_records(since: str | None, database_url: str | None) -> list[dict[str, Any]]:
+    """The console's alerts (imported first) as OCSF records, pseudonymous."""
+    from molehunt.cases.accounts import Principal
+    from molehunt.cases.ocsf import ocsf_records
+    from molehunt.cases.service import Console
+    from molehunt.export import require_results
+
+    require_results(Workspace(state.workspace), "alerts")
+    service = Console(state.workspace, _case_store(database_url))
+    try:
+        service.import_alerts()
+        alerts = service.ocsf_alerts(Principal(0, "cli", "admin", via="cli"), since)
+    finally:
+        service.close()
+    return [record for alert in alerts for record in ocsf_records(alert)]
+
+
 @app.command("export-alerts")
 def export_alerts(
     fmt: Annotated[str, typer.Option("--format", help="json or cef.")] = "json",
@@ -1071,12 +1088,46 @@ def run_command(
 @app.command("export")
 def export_command(
     table: Annotated[str, typer.Argument(help="risk, findings, alerts or graph.")],
-    out_file: Annotated[Path, typer.Option("--out", help="A .csv or .parquet file.")],
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="A .csv or .parquet file (with --format ocsf: a JSON-lines file;"
+        " standard output without it).")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="ocsf: alerts as OCSF 1.7 Detection and Data Security Findings"
+        " (pseudonymous, one JSON object a line). Default: by the --out file's extension.")
+                   ] = None,
+    since: Annotated[str | None, typer.Option(
+        help="With --format ocsf: alerts active on or after (YYYY-MM-DD).")] = None,
+    database_url: DatabaseOption = None,
 ) -> None:
-    """Write molehunt's results to CSV or Parquet (by the file's extension)."""
+    """Write molehunt's results to CSV or Parquet (by the file's extension), or alerts as OCSF."""
+    from molehunt.errors import ConfigError
     from molehunt.export import export_results
 
     def action() -> int:
+        if fmt is not None and fmt not in ("csv", "parquet", "ocsf"):
+            raise ConfigError("--format must be csv, parquet or ocsf")
+        if fmt == "ocsf":
+            if table != "alerts":
+                raise ConfigError("--format ocsf exports alerts only: `export alerts`")
+            records = _ocsf_records(since, database_url)
+            lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n"
+                            for r in records)
+            if out_file is None:
+                typer.echo(lines, nl=False)
+            else:
+                out_file.parent.mkdir(parents=True, exist_ok=True)
+                out_file.write_text(lines, "utf-8")
+                console.print(f"wrote {len(records):,} OCSF findings to {out_file}",
+                              highlight=False)
+            return 0
+        if since is not None:
+            raise ConfigError("--since goes with --format ocsf (the CSV and Parquet exports"
+                              " hold every day)")
+        if out_file is None:
+            raise ConfigError("--out is required: a .csv or .parquet file")
+        if fmt is not None and out_file.suffix.lower() != f".{fmt}":
+            raise ConfigError(f"--format {fmt} needs an --out file ending in .{fmt}",
+                              where=str(out_file))
         rows = export_results(Workspace(state.workspace), table, out_file)
         console.print(f"wrote {rows:,} {table} rows to {out_file}", highlight=False)
         return 0

@@ -24,6 +24,14 @@ TABLES = {"risk": "risk", "findings": "findings", "alerts": "alerts.parquet",
           "graph": "graph.parquet"}
 
 
+def require_results(workspace: Workspace, table: str) -> pa.Table:
+    """One results table (see :data:`TABLES`), or a clear error when there is none yet."""
+    data = read_results(results_dir(workspace) / TABLES[table])
+    if data is None:
+        raise StoreError(f"no {table} yet; run `molehunt run` first", where=str(workspace.root))
+    return data
+
+
 def export_results(workspace: Workspace, table: str, out: Path) -> int:
     """Write one results table to ``out`` (.csv or .parquet); returns the rows written."""
     if table not in TABLES:
@@ -31,9 +39,7 @@ def export_results(workspace: Workspace, table: str, out: Path) -> int:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ConfigError("the output file must end in .csv or .parquet", where=str(out))
-    data = read_results(results_dir(workspace) / TABLES[table])
-    if data is None:
-        raise StoreError(f"no {table} yet; run `molehunt run` first", where=str(workspace.root))
+    data = require_results(workspace, table)
     sort = ([("day", "ascending")] if "day" in data.column_names else
             [("opened_day", "ascending")] if "opened_day" in data.column_names else
             [("first_day", "ascending")])

@@ -1020,3 +1020,55 @@ class Console:
             row["summary"] = "; ".join(str(r.get("text", "")) for r in row["reasons"][:3])
         self.record(principal, "siem.export", "", count=len(rows))
         return rows
+
+    def ocsf_alerts(self, principal: Principal, since: str | None = None
+                    ) -> list[dict[str, Any]]:
+        """Alerts for the OCSF export (pseudonymous): :meth:`siem_alerts` plus, per alert,
+        the findings of its days (reasons, evidence event ids, related people) and the
+        protected-content hits among that evidence (see :mod:`molehunt.cases.ocsf`)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from molehunt.content.protect import read_batch_table
+
+        self.require(principal, "siem")
+        first = _parse_day(since, "since")
+        query = sa.select(Alert).order_by(Alert.opened_day, Alert.alert_id)
+        if first is not None:
+            query = query.where(Alert.last_day >= first)
+        with self.store.sessions() as session:
+            accounts = self._accounts(session)
+            alerts = [(a.user_id, a.opened_day, a.last_day, self._alert_json(a, accounts))
+                      for a in session.scalars(query).all()]
+        # only the alerted people's matches become Python rows: the table has one row per
+        # outbound event and protected document of everyone
+        table = read_batch_table(Workspace(self.workspace), "content_matches")
+        table = table.filter(pc.is_in(table["user_id"],
+                                      value_set=pa.array(sorted({a[0] for a in alerts}),
+                                                         pa.string())))
+        matches: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for match in table.to_pylist():
+            matches.setdefault((str(match["user_id"]), str(match["event_id"])), []).append(match)
+        rows = []
+        for user_id, opened, last, row in alerts:
+            findings = sorted(self.results.findings(user_id, opened, last),
+                              key=lambda f: (f["day"], f["detector"]))
+            row["summary"] = "; ".join(str(r.get("text", "")) for r in row["reasons"][:3])
+            row["findings"] = [
+                {"day": _iso(f["day"]), "detector": f["detector"],
+                 "score": round(float(f["score"]), 3), "reasons": self._reasons(f["reasons"]),
+                 "evidence": [self._redact(str(e)) for e in f["evidence"] or []],
+                 "related_users": [self.pseudonyms.of(str(u))
+                                   for u in f["related_users"] or []]}
+                for f in findings]
+            evidence = dict.fromkeys(str(e) for f in findings for e in f["evidence"] or [])
+            row["content_hits"] = [
+                {"event_id": self._redact(event_id), "day": _iso(m["day"]),
+                 "action": m["action"], "channel": m["channel"],
+                 "doc_id": self._redact(str(m["doc_id"])),
+                 "matched_fraction": round(float(m["matched_fraction"]), 4),
+                 "hits": int(m["hits"]), "sensitivity": m["sensitivity"]}
+                for event_id in evidence for m in matches.get((user_id, event_id), [])]
+            rows.append(row)
+        self.record(principal, "siem.export", "", count=len(rows), format="ocsf")
+        return rows
