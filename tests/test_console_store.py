@@ -32,10 +32,11 @@ from molehunt.cases.store import open_store
 
 def test_migrations_reach_head_and_are_idempotent(database_url: str) -> None:
     store = open_store(database_url)
-    assert store.revision() == store.head_revision() == "0002"
+    assert store.revision() == store.head_revision() == "0003"
     store.migrate()  # a second run changes nothing and does not fail
     names = set(sa.inspect(store.engine).get_table_names())
-    assert {"accounts", "alerts", "cases", "audit_log", "alembic_version"} <= names
+    assert {"accounts", "alerts", "cases", "audit_log", "approval_requests",
+            "alembic_version"} <= names
     store.close()
 
 
