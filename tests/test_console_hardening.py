@@ -429,7 +429,7 @@ def test_accounts_made_before_normalisation_keep_working(tmp_path: Path) -> None
             {"h": hashlib.sha256(b"mh_old_token").hexdigest()})
     old.close()
     store = open_store(url)  # migrates
-    assert store.revision() == "0002"
+    assert store.revision() == store.head_revision()  # 0002 and every later revision ran
     assert login(store, "Admin", "first admin password", "10.0.0.1")[0].username == "Admin"
     assert login(store, "admin", "second admin password", "10.0.0.1")[0].username == "admin"
     assert login(store, "jsmith", "smith's own password", "10.0.0.1")[0].username == "JSmith"
