@@ -194,6 +194,7 @@ def test_a_second_admin_switches_approval_off_and_promotions_wait(app: Any) -> N
     reset = console.reset_password(admin, "admin2", "admin2 lost the password")
     assert reset["status"] == "pending" and "password" not in reset
     officer, status, csrf = _sign_in(app, "officer")
+    assert status == 200
     page = officer.get("/settings").text
     assert "new password for admin2 (admin); shown to the approver" in page
     shown = officer.post(f"/settings/approvals/{reset['approval']}", data={

@@ -66,7 +66,6 @@ from molehunt.cases.results import WorkspaceResults
 from molehunt.cases.store import CONSOLE_DIR, CaseStore
 from molehunt.cases.summary import summary as alert_summary
 from molehunt.domains import load_domain_categories, normalise_domain
-from molehunt.scoring.risk import _matches as evidence_matches
 from molehunt.store.workspace import Workspace
 
 BANDS = ("none", "low", "medium", "high", "critical")
@@ -113,6 +112,33 @@ def approver_permission(action: str, requester_role: str) -> str:
     if action == "allowlist.add" and requester_role in PERMISSIONS["accounts"]:
         return "approve_privileged"
     return needed
+
+
+def _in_evidence(kind: str, value: str, event: dict[str, Any]) -> bool:
+    """Whether an evidence event shows exactly the value an allowlist entry would name.
+
+    Stricter than the scoring's match (which lets a domain cover its subdomains): here it
+    decides whether one person may allowlist alone, so a parent domain does not count.
+
+    >>> _in_evidence("domain", "Drop.example", {"domain": "drop.example"})
+    True
+    >>> _in_evidence("domain", "example", {"domain": "drop.example"})
+    False
+    >>> _in_evidence("recipient", "x@rival.example", {"target": "a@b.example; x@rival.example"})
+    True
+    """
+    wanted = value.strip().lower()
+    if kind == "domain":
+        return normalise_domain(str(event.get("domain") or "")) == normalise_domain(wanted)
+    if kind == "host":
+        return str(event.get("host") or "").lower() == wanted
+    if kind == "recipient":
+        targets = str(event.get("target") or "").replace(",", ";").lower()
+        return wanted in {t.strip() for t in targets.split(";")}
+    if kind == "device":
+        return wanted in {str(event.get("object") or "").lower(),
+                          str(event.get("host") or "").lower()}
+    return False
 
 
 def _reason_text(text: str | None, label: str = "reason") -> str:
@@ -923,12 +949,8 @@ class Console:
         related = {str(u) for f in findings for u in (f["related_users"] or [])}
         events = self.results.events_by_id(ids, first - dt.timedelta(days=90), last,
                                            users={user_id} | related)
-        for event in events:
-            if kind == "domain":
-                if normalise_domain(str(event.get("domain") or "")) == normalise_domain(value):
-                    return None
-            elif evidence_matches(kind, value, event):
-                return None
+        if any(_in_evidence(kind, value, event) for event in events):
+            return None
         return f"not in the evidence of alert {alert_id}"
 
     def add_allowlist(self, principal: Principal, kind: str | None, value: str | None,
