@@ -155,10 +155,20 @@ def test_one_admin_alone_cannot_reveal_in_five_requests(app: Any, made: ConsoleW
     # the investigator now exists, and its reveal still needs the privacy officer
     shadow, status, shadow_csrf = _sign_in(app, "shadow")
     assert status == 200
+    case = _open_case(app)  # about the alert's person, who is `person`
     pending = shadow.post(f"/api/v1/people/{person}/reveal", json={
-        "reason": "interview planning for case 1"}, headers={"X-CSRF-Token": shadow_csrf})
+        "reason": "interview planning for the case", "case_id": case},
+        headers={"X-CSRF-Token": shadow_csrf})
     assert pending.json()["status"] == "pending"
     assert console.reveal_needs_approval()
+    asked = _audit(app, "reveal.request")[-1]
+    assert asked["case"] == case and asked["client"] == CLIENT
+    assert [r["case_id"] for r in officer.get("/api/v1/reveal-requests").json()] == [case]
+    someone_else = console.pseudonyms.of(next(u for u in made.user_ids if u != made.target))
+    wrong = shadow.post(f"/api/v1/people/{someone_else}/reveal", json={
+        "reason": "interview planning for the case", "case_id": case},
+        headers={"X-CSRF-Token": shadow_csrf})
+    assert wrong.status_code == 400 and "is not about" in wrong.json()["error"]
     decisions = _audit(app, "approval.approve") + _audit(app, "approval.deny")
     assert {d["actor"] for d in decisions} == {"officer"}
     assert all(d["client"] == CLIENT and d["requested_by"] == "admin" for d in decisions)

@@ -187,6 +187,9 @@ class RevealRequest(Base):
     approver_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: the case the reveal serves (from migration 0003; a plain column, no foreign key, so
+    #: that SQLite adds it without rebuilding the table)
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class AllowlistEntry(Base):

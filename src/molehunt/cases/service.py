@@ -805,32 +805,39 @@ class Console:
             value = session.get(ConsoleSetting, "reveal_requires_approval")
             return bool(value and json.loads(value.value))
 
-    def reveal(self, principal: Principal, alias: str, reason: str | None) -> dict[str, Any]:
+    def reveal(self, principal: Principal, alias: str, reason: str | None,
+               case_id: int | None = None) -> dict[str, Any]:
         """Who a pseudonym is, for an investigator with a stated reason (audited).
 
         When approval is required, the first call files a request and the identity is given
-        only once a privacy officer (not the requester) has approved it.
+        only once a privacy officer (not the requester) has approved it. ``case_id`` names
+        the case the reveal serves (its subject must be this person); it is audited with the
+        client address and shown to the approver.
         """
         self.require(principal, "reveal")
         text = _reason_text(reason)
         user_id = self.person_of(alias)
         approval = self.reveal_needs_approval()
         with self.store.transaction() as session:
+            if case_id is not None and self._get_case(session, case_id).subject_user_id != (
+                    user_id):
+                raise InputError(f"case {case_id} is not about {alias}")
             if approval:
                 approved = session.scalar(sa.select(RevealRequest).where(
                     RevealRequest.requester_id == principal.account_id,
                     RevealRequest.user_id == user_id, RevealRequest.status == "approved"))
                 if approved is None:
                     request = RevealRequest(requester_id=principal.account_id, user_id=user_id,
-                                            reason=text, status="pending")
+                                            reason=text, status="pending", case_id=case_id)
                     session.add(request)
                     session.flush()
                     self._audit(session, principal, "reveal.request", alias, text,
-                                request=request.id, client=principal.client or None)
+                                request=request.id, client=principal.client or None,
+                                case=case_id)
                     return {"person": alias, "status": "pending", "request": request.id}
                 approved.status = "used"
             self._audit(session, principal, "reveal", alias, text,
-                        client=principal.client or None)
+                        client=principal.client or None, case=case_id)
         person = self.pseudonyms.people.get(user_id) or Person(user_id)
         return {"person": alias, "status": "revealed", "user_id": user_id,
                 "name": person.name, "email": person.email, "role": person.role,
@@ -845,7 +852,7 @@ class Console:
                 RevealRequest.status == "pending").order_by(RevealRequest.id)).all()
             return [{"id": r.id, "person": self.pseudonyms.of(r.user_id),
                      "requester": accounts.get(r.requester_id), "reason": r.reason,
-                     "at": _iso(r.created_at)} for r in rows]
+                     "case_id": r.case_id, "at": _iso(r.created_at)} for r in rows]
 
     def decide_reveal(self, principal: Principal, request_id: int, approve: bool) -> None:
         """Approve or deny a pending reveal request (never one's own)."""
@@ -860,7 +867,7 @@ class Console:
             request.approver_id, request.decided_at = principal.account_id, utcnow()
             self._audit(session, principal, "reveal.approve" if approve else "reveal.deny",
                         self.pseudonyms.of(request.user_id), request=request_id,
-                        client=principal.client or None)
+                        client=principal.client or None, case=request.case_id)
 
     # -- audit ---------------------------------------------------------------------------
     def audit_log(self, principal: Principal, limit: int = 200, before: int | None = None

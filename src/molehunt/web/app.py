@@ -133,6 +133,12 @@ class ReasonBody(BaseModel):
     reason: str = Field(max_length=4000)
 
 
+class RevealBody(ReasonBody):
+    """A reveal's stated reason and, optionally, the case it serves."""
+
+    case_id: int | None = Field(default=None, ge=1, le=2**62)
+
+
 class DismissBody(ReasonBody):
     """A dismissal, optionally allowlisting what caused the alert."""
 
@@ -411,10 +417,11 @@ def _api(app: FastAPI, console: Console) -> None:
         return console.person(principal, person, channel, first, last, page, page_size)
 
     @app.post(f"{p}/people/{{person}}/reveal", tags=["privacy"])
-    def api_reveal(person: str, body: ReasonBody,
+    def api_reveal(person: str, body: RevealBody,
                    principal: Annotated[Principal, need("reveal")]) -> dict[str, Any]:
-        """Reveal who a pseudonym is (investigators, with a reason; audited)."""
-        return console.reveal(principal, person, body.reason)
+        """Reveal who a pseudonym is (investigators, with a reason and optionally the case it
+        serves; audited with the client address)."""
+        return console.reveal(principal, person, body.reason, body.case_id)
 
     @app.get(f"{p}/reveal-requests", tags=["privacy"])
     def api_reveal_requests(principal: Annotated[Principal, need("approve_reveal")]
@@ -685,8 +692,9 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
 
     @app.post("/people/{person}/reveal", include_in_schema=False)
     def reveal_submit(request: Request, person: str, reason: Text,
-                      principal: Annotated[Principal, need("reveal")]) -> HTMLResponse:
-        revealed = console.reveal(principal, person, reason)
+                      principal: Annotated[Principal, need("reveal")],
+                      case: CaseField = None) -> HTMLResponse:
+        revealed = console.reveal(principal, person, reason, _case_id(case))
         return page(request, "reveal.html", principal, revealed=revealed)
 
     @app.get("/alerts", include_in_schema=False)

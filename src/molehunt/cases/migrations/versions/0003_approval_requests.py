@@ -5,7 +5,8 @@ Revises: 0002
 
 One table, ``approval_requests``: allowlists beyond an alert's own evidence, switching the
 reveal approval off and privileged accounts are filed here and applied only when a second
-person approves (issue 19, item 4). No existing row changes.
+person approves (issue 19, item 4). A reveal request names the case it serves
+(``reveal_requests.case_id``, empty for older requests). No existing row changes.
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ def upgrade() -> None:
     )
     op.create_index('approval_requests_by_status', 'approval_requests', ['status', 'id'],
                     unique=False)
+    op.add_column('reveal_requests', sa.Column('case_id', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table('reveal_requests', schema=None) as batch_op:
+        batch_op.drop_column('case_id')
     op.drop_index('approval_requests_by_status', table_name='approval_requests')
     op.drop_table('approval_requests')
