@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -292,3 +296,84 @@ def test_admin_allowlists_wait_for_an_admin_or_officer_and_requests_expire(
     assert expired.status_code == 400 and "expired" in expired.json()["error"]
     mine = admin.get("/api/v1/approvals").json()["mine"]
     assert next(r for r in mine if r["id"] == late["approval"])["status"] == "expired"
+
+
+# -- the same in a real browser: the forms and the second person's pending list -------------
+CHROMIUM = "/usr/lib/chromium/chromium"
+
+
+@pytest.fixture
+def served(made: ConsoleWorkspace, tmp_path: Any) -> Iterator[str]:
+    """The console served by uvicorn on a free local port, with an admin and an officer."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: run `make test`, which installs chromium")
+    import uvicorn
+
+    application = create_app(made.root, f"sqlite:///{tmp_path / 'console.sqlite'}",
+                             index_activity=False)
+    with application.state.console.store.transaction() as session:
+        create_account(session, "boss", PASSWORD, "admin")
+        create_account(session, "olga", PASSWORD, "privacy_officer")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):  # wait until it listens (not a timing assertion)
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_the_second_person_approves_in_the_browser(served: str, tmp_path: Any) -> None:
+    from playwright.sync_api import sync_playwright
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu"])
+
+        def signed_in(username: str) -> Any:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(f"{served}/login")
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            page.goto(f"{served}/settings")
+            return page
+
+        boss = signed_in("boss")
+        form = boss.locator("form[action='/settings/accounts']")
+        form.locator("input[name=username]").fill("ivy2")
+        form.locator("input[name=password]").fill(PASSWORD)
+        form.locator("select[name=role]").select_option("investigator")
+        form.locator("input[name=reason]").fill("new investigator for the fraud team")
+        form.locator("button[type=submit]").click()
+        boss.wait_for_selector("#my-requests")
+        mine = boss.inner_text("#my-requests")
+        assert "create account ivy2 with role investigator" in mine and "pending" in mine
+        assert "ivy2" not in boss.inner_text("#to-decide")  # not one's own to approve
+        boss.screenshot(path=str(shots / "requester.png"), full_page=True)
+        olga = signed_in("olga")
+        waiting = olga.locator("#to-decide tbody tr", has_text="create account ivy2")
+        assert waiting.count() == 1
+        assert "new investigator for the fraud team" in waiting.inner_text()
+        olga.screenshot(path=str(shots / "approver.png"), full_page=True)
+        waiting.locator("input[name=reason]").fill("confirmed with HR")
+        waiting.locator("button[value=approve]").click()
+        olga.wait_for_selector("#to-decide")
+        assert "nothing waits for you" in olga.inner_text("#to-decide")
+        boss.reload()
+        assert "approved" in boss.inner_text("#my-requests")
+        assert "olga" in boss.inner_text("#my-requests")
+        ivy = signed_in("ivy2")  # the account exists now
+        assert ivy.url.endswith("/settings")
+        browser.close()
+    print(f"screenshots: {shots}")
