@@ -1084,7 +1084,7 @@ class Console:
             if text is None:
                 create_account(session, name, hashed, role)
                 self._audit(session, principal, "account.create", username, role=role,
-                            client=principal.client or None)
+                            client=principal.client or None, case=case)
                 return {"status": "done"}
             if find_account(session, name) is not None:
                 raise InputError(f"user name {name!r} is taken")
