@@ -33,10 +33,11 @@ from molehunt.cases.store import CaseStore, open_store
 
 def test_migrations_reach_head_and_are_idempotent(database_url: str, tmp_path: Path) -> None:
     store = _open(database_url, tmp_path)
-    assert store.revision() == store.head_revision() == "0003"
+    assert store.revision() == store.head_revision() == "0004"
     store.migrate()  # a second run changes nothing and does not fail
     names = set(sa.inspect(store.engine).get_table_names())
-    assert {"accounts", "alerts", "cases", "audit_log", "alembic_version"} <= names
+    assert {"accounts", "alerts", "cases", "audit_log", "approval_requests",
+            "alembic_version"} <= names
     store.close()
 
 

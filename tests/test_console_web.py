@@ -60,6 +60,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/settings/allowlist"): {A},
     ("POST", "/api/v1/settings/weights"): {A},
     ("POST", "/api/v1/accounts"): {A},
+    ("GET", "/api/v1/approvals"): {A, P, N, I},
+    ("POST", "/api/v1/approvals/{request_id}"): {A, P, N, I},
     ("GET", "/api/v1/exports/alerts.json"): {A},
     ("GET", "/api/v1/exports/alerts.cef"): {A},
     ("GET", "/login"): None,
@@ -92,6 +94,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/settings/tokens"): EVERYONE,
     ("POST", "/settings/tokens/{token_id}/revoke"): EVERYONE,
     ("POST", "/settings/reveals/{request_id}"): {P},
+    ("POST", "/settings/approvals/{request_id}"): {A, P, N, I},
 }
 #: routes a person must be signed in for: an API token is refused (tokens cannot mint tokens)
 SESSION_ONLY = {("POST", "/api/v1/tokens"), ("POST", "/settings/tokens")}
@@ -328,6 +331,11 @@ def test_dismissal_feeds_allowlist_and_tuning_files(
         "reason": "project team sharing", "allowlist_kind": "domain",
         "allowlist_value": "partner.example"}, headers=analyst)
     assert response.status_code == 200
+    # not in the alert's evidence: it waits for a second person (here an investigator)
+    assert response.json()["allowlist"] == "pending"
+    approved = client.post(f"/api/v1/approvals/{response.json()['approval']}", json={
+        "approve": True}, headers={"Authorization": f"Bearer {tokens['investigator']}"})
+    assert approved.status_code == 200, approved.text
     folder = made.root / "console"
     allow = json.loads((folder / "allowlists.json").read_text())
     assert {"kind": "domain", "value": "partner.example"}.items() <= allow[-1].items()
@@ -350,7 +358,8 @@ def test_reveal_needs_reason_and_optional_second_approver(
     assert client.post(url, json={"reason": "why"}, headers=inv).status_code == 400
     shown = client.post(url, json={"reason": "case 1 interview planning"}, headers=inv).json()
     assert shown["status"] == "revealed" and shown["user_id"] == made.target
-    app.state.console.set_reveal_approval(_principal(app, "admin"), True)
+    console = app.state.console
+    console.set_reveal_approval(_principal(app, "admin"), True)
     try:
         pending = client.post(url, json={"reason": "case 1 follow-up"}, headers=inv).json()
         assert pending["status"] == "pending" and "user_id" not in pending
@@ -359,8 +368,10 @@ def test_reveal_needs_reason_and_optional_second_approver(
                            json={"approve": True}, headers=officer).status_code == 200
         shown = client.post(url, json={"reason": "case 1 follow-up"}, headers=inv).json()
         assert shown["status"] == "revealed"
-    finally:
-        app.state.console.set_reveal_approval(_principal(app, "admin"), False)
+    finally:  # switching it off takes a second person (see test_console_duties.py)
+        pending = console.set_reveal_approval(_principal(app, "admin"), False,
+                                              "end of the approval test")
+        console.decide(_principal(app, "privacy_officer"), pending["approval"], True)
     audit = client.get("/api/v1/audit", headers={
         "Authorization": f"Bearer {tokens['auditor']}"}).json()["entries"]
     reveals = [e for e in audit if e["action"] == "reveal"]
@@ -564,6 +575,9 @@ def test_a_computer_is_allowlisted_by_the_pseudonym_the_console_showed(
         "reason": "shared kiosk in the lobby", "allowlist_kind": "host",
         "allowlist_value": shown}, headers=analyst)
     assert response.status_code == 200, response.text
+    if response.json()["allowlist"] == "pending":  # a computer beyond the alert's evidence
+        app.state.console.decide(_principal(app, "investigator"),
+                                 response.json()["approval"], True)
     allow = json.loads((made.root / "console" / "allowlists.json").read_text())
     assert allow[-1]["kind"] == "host" and allow[-1]["value"] in _hosts(made)
     with pytest.raises(InputError, match="no computer"):

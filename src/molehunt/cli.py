@@ -925,16 +925,25 @@ def accounts_create(
                                       " privacy_officer.")] = "analyst",
     database_url: DatabaseOption = None,
 ) -> None:
-    """Create an account with a random password (printed once)."""
+    """Create an account with a random password (printed once).
+
+    This is the server operator's path (it opens the database, as the console does) and the
+    way to make the first privacy officer: in the console, an investigator, privacy officer
+    or admin account waits for a second admin's or a privacy officer's approval.
+    """
     from molehunt.cases.accounts import create_account, generate_password
     from molehunt.cases.audit import record
+    from molehunt.cases.models import PRIVILEGED_ROLES
 
     def action() -> int:
         password = generate_password()
         with _case_store(database_url).transaction() as session:
             account = create_account(session, username, password, role)
             record(session, actor="cli", role="admin", action="account.create",
-                   target=account.username, details={"role": role})
+                   target=account.username, details={
+                       "role": role, "client": "cli",
+                       "privileged": role in PRIVILEGED_ROLES,
+                       "approval": "none: the server's command line"})
         out.print(f"created {account.username} ({role}); password: {password}",
                   highlight=False)
         return 0
@@ -963,7 +972,8 @@ def accounts_reset_password(
                 raise ConfigError(f"no account {username!r}")
             store_password(session, account, hashed)
             record(session, actor="cli", role="admin", action="account.password_reset",
-                   target=account.username)
+                   target=account.username, details={
+                       "client": "cli", "approval": "none: the server's command line"})
         out.print(f"new password for {account.username}: {password}  (its sessions and API"
                   " tokens are ended)", highlight=False)
         return 0

@@ -45,11 +45,17 @@ from molehunt.errors import MolehuntError
 #: permission → roles that hold it. Analysts triage pseudonymous leads; investigators also
 #: reveal identities and export evidence; auditors and privacy officers read the audit log;
 #: privacy officers approve reveals; admins run accounts and settings but read no leads.
+#: Separation of duties: an allowlist beyond an alert's own evidence waits for a second
+#: analyst, investigator or admin (``approve_allowlist``); switching the reveal approval off
+#: and privileged accounts wait for a second admin or a privacy officer
+#: (``approve_privileged``). Nobody approves their own request.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "view": frozenset({"analyst", "investigator"}),
     "triage": frozenset({"analyst", "investigator"}),
     "reveal": frozenset({"investigator"}),
     "approve_reveal": frozenset({"privacy_officer"}),
+    "approve_allowlist": frozenset({"analyst", "investigator", "admin"}),
+    "approve_privileged": frozenset({"admin", "privacy_officer"}),
     "export_evidence": frozenset({"investigator"}),
     "audit": frozenset({"auditor", "privacy_officer", "admin"}),
     "settings_read": frozenset({"admin", "privacy_officer", "analyst", "investigator"}),
@@ -107,6 +113,9 @@ class Principal:
     via: str = "session"
     #: what an API token may do (``read``: GET and HEAD only); sessions hold both
     scopes: frozenset[str] = field(default_factory=lambda: frozenset(TOKEN_SCOPES))
+    #: where the request came from (the client address; ``cli`` on the command line), for
+    #: the audit entries of approvals
+    client: str = ""
 
     def can(self, permission: str) -> bool:
         """Whether this principal's role holds ``permission``."""

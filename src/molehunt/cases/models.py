@@ -28,6 +28,9 @@ ROLES = ("admin", "analyst", "investigator", "auditor", "privacy_officer")
 ALERT_STATES = ("new", "assigned", "confirmed", "dismissed")
 #: States of a case.
 CASE_STATES = ("open", "investigating", "closed_confirmed", "closed_unfounded")
+#: Roles whose accounts can reveal, approve reveals or run accounts: creating one, giving a
+#: role to one or bringing one back needs a second person (see ApprovalRequest).
+PRIVILEGED_ROLES = ("admin", "investigator", "privacy_officer")
 
 
 def utcnow() -> dt.datetime:
@@ -184,6 +187,9 @@ class RevealRequest(Base):
     approver_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: the case the reveal serves (from migration 0003; a plain column, no foreign key, so
+    #: that SQLite adds it without rebuilding the table)
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class AllowlistEntry(Base):
@@ -196,6 +202,39 @@ class AllowlistEntry(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApprovalRequest(Base):
+    """A change one person asked for that takes effect only once a second person approves it.
+
+    Separation of duties (issue 19, item 4): allowlists beyond an alert's own evidence,
+    switching the reveal approval off and giving someone a privileged role wait here.
+    ``change`` is what approval applies, exactly (JSON); ``summary`` is the sentence the
+    approver reads. Requests expire at ``expires_at``.
+    """
+
+    __tablename__ = "approval_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: ``allowlist.add``, ``setting.reveal_approval``, ``account.create``, ``account.update``
+    action: Mapped[str] = mapped_column(String(32))
+    change: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    #: the alert (its public id) the request came from, if any
+    alert_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    requester_client: Mapped[str] = mapped_column(String(64))
+    #: pending, approved, denied (an expired request stays pending past ``expires_at``)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    approver_client: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (Index("approval_requests_by_status", "status", "id"),)
 
 
 class DetectorWeight(Base):

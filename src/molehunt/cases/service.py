@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 
 from molehunt.cases import audit
 from molehunt.cases.accounts import (
+    PERMISSIONS,
     TOKEN_DAYS,
     AccessError,
+    HashedPassword,
     InputError,
     NotFoundError,
     Principal,
@@ -43,11 +45,13 @@ from molehunt.cases.bundle import build_bundle
 from molehunt.cases.models import (
     ALERT_STATES,
     CASE_STATES,
+    PRIVILEGED_ROLES,
     Account,
     Alert,
     AlertDecision,
     AllowlistEntry,
     ApiToken,
+    ApprovalRequest,
     AuditEntry,
     Case,
     CaseEvidence,
@@ -61,6 +65,7 @@ from molehunt.cases.pseudonyms import Person, Pseudonyms, load_or_create_key, ps
 from molehunt.cases.results import WorkspaceResults
 from molehunt.cases.store import CONSOLE_DIR, CaseStore
 from molehunt.cases.summary import summary as alert_summary
+from molehunt.domains import load_domain_categories, normalise_domain
 from molehunt.store.workspace import Workspace
 
 BANDS = ("none", "low", "medium", "high", "critical")
@@ -74,12 +79,66 @@ VIEW_SECONDS = 5.0
 VIEW_ENTRIES = 2000
 #: events per page of a person's activity timeline
 ACTIVITY_PAGE = 100
+#: how long a request for a second person's approval stays open
+APPROVAL_DAYS = 7
+#: the permission a second person needs to approve each kind of request
+APPROVER_PERMISSION = {
+    "allowlist.add": "approve_allowlist",
+    "setting.reveal_approval": "approve_privileged",
+    "account.create": "approve_privileged",
+    "account.update": "approve_privileged",
+    "account.password_reset": "approve_privileged",
+}
 
 
 def _iso(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
+
+
+def approver_permission(action: str, requester_role: str) -> str:
+    """The permission the second person needs to approve a request of kind ``action`` filed
+    by someone with ``requester_role``.
+
+    An allowlist that an admin asks for needs a second admin or a privacy officer: admins
+    make analyst accounts alone, so an analyst's approval could be their own in disguise.
+
+    >>> approver_permission("allowlist.add", "analyst"), approver_permission(
+    ...     "allowlist.add", "admin")
+    ('approve_allowlist', 'approve_privileged')
+    """
+    needed = APPROVER_PERMISSION[action]
+    if action == "allowlist.add" and requester_role in PERMISSIONS["accounts"]:
+        return "approve_privileged"
+    return needed
+
+
+def _in_evidence(kind: str, value: str, event: dict[str, Any]) -> bool:
+    """Whether an evidence event shows exactly the value an allowlist entry would name.
+
+    Stricter than the scoring's match (which lets a domain cover its subdomains): here it
+    decides whether one person may allowlist alone, so a parent domain does not count.
+
+    >>> _in_evidence("domain", "Drop.example", {"domain": "drop.example"})
+    True
+    >>> _in_evidence("domain", "example", {"domain": "drop.example"})
+    False
+    >>> _in_evidence("recipient", "x@rival.example", {"target": "a@b.example; x@rival.example"})
+    True
+    """
+    wanted = value.strip().lower()
+    if kind == "domain":
+        return normalise_domain(str(event.get("domain") or "")) == normalise_domain(wanted)
+    if kind == "host":
+        return str(event.get("host") or "").lower() == wanted
+    if kind == "recipient":
+        targets = str(event.get("target") or "").replace(",", ";").lower()
+        return wanted in {t.strip() for t in targets.split(";")}
+    if kind == "device":
+        return wanted in {str(event.get("object") or "").lower(),
+                          str(event.get("host") or "").lower()}
+    return False
 
 
 def _reason_text(text: str | None, label: str = "reason") -> str:
@@ -543,23 +602,50 @@ class Console:
             self._decide(session, principal, alert, "confirm", text)
 
     def dismiss(self, principal: Principal, alert_id: str, reason: str | None,
-                allowlist_kind: str | None = None, allowlist_value: str | None = None) -> None:
+                allowlist_kind: str | None = None, allowlist_value: str | None = None
+                ) -> dict[str, Any]:
         """Dismiss an alert with a reason; optionally allowlist what caused it.
 
         Dismissals are the tuning feedback: ``console/feedback.json`` counts them per
         detector, and allowlist entries go to ``console/allowlists.json``, both read by the
-        detection core on its next run.
+        detection core on its next run. An allowlist entry holds for everyone, so one person
+        adds it alone only when it names what this alert's own evidence shows (see
+        :meth:`_beyond_evidence`); anything else is filed for a second person's approval
+        and the answer says ``"allowlist": "pending"`` with the request's id.
         """
         self.require(principal, "triage")
         text = _reason_text(reason)
+        wanted: tuple[str, str, str] | None = None
+        beyond: str | None = None
+        if allowlist_kind or allowlist_value:
+            wanted = (str(allowlist_kind), *self._allowlist_value(allowlist_kind,
+                                                                   allowlist_value))
+            with self.store.sessions() as session:
+                alert = self._get_alert(session, alert_id)
+                about = (alert.public_id, alert.user_id, alert.opened_day, alert.last_day)
+            beyond = self._beyond_evidence(wanted[0], wanted[1], wanted[2], *about)
+        answer: dict[str, Any] = {"state": "dismissed", "allowlist": None}
         with self._alerts_changing() as session:
             alert = self._get_alert(session, alert_id)
             alert.state, alert.decision_reason = "dismissed", text
             self._decide(session, principal, alert, "dismiss", text)
-            if allowlist_kind or allowlist_value:
-                self._add_allowlist(session, principal, allowlist_kind, allowlist_value,
-                                    f"dismissed {alert.public_id}: {text}")
+            if wanted is not None:
+                kind, value, shown = wanted
+                entry_reason = f"dismissed {alert.public_id}: {text}"
+                if beyond is None:
+                    self._insert_allowlist(session, principal, kind, value, entry_reason,
+                                           alert=alert.public_id, case=alert.case_id,
+                                           client=principal.client or None)
+                    answer["allowlist"] = "added"
+                else:
+                    request = self._file_request(
+                        session, principal, "allowlist.add",
+                        {"kind": kind, "value": value, "reason": entry_reason},
+                        f"add to the allowlist, for everyone: {kind} {shown} ({beyond})",
+                        text, alert.case_id, alert.public_id)
+                    answer.update(allowlist="pending", approval=request.id)
         self.write_tuning_files()
+        return answer
 
     # -- cases ---------------------------------------------------------------------------
     def open_case(self, principal: Principal, alert_ids: Iterable[str], title: str | None
@@ -721,31 +807,39 @@ class Console:
             value = session.get(ConsoleSetting, "reveal_requires_approval")
             return bool(value and json.loads(value.value))
 
-    def reveal(self, principal: Principal, alias: str, reason: str | None) -> dict[str, Any]:
+    def reveal(self, principal: Principal, alias: str, reason: str | None,
+               case_id: int | None = None) -> dict[str, Any]:
         """Who a pseudonym is, for an investigator with a stated reason (audited).
 
         When approval is required, the first call files a request and the identity is given
-        only once a privacy officer (not the requester) has approved it.
+        only once a privacy officer (not the requester) has approved it. ``case_id`` names
+        the case the reveal serves (its subject must be this person); it is audited with the
+        client address and shown to the approver.
         """
         self.require(principal, "reveal")
         text = _reason_text(reason)
         user_id = self.person_of(alias)
         approval = self.reveal_needs_approval()
         with self.store.transaction() as session:
+            if case_id is not None and self._get_case(session, case_id).subject_user_id != (
+                    user_id):
+                raise InputError(f"case {case_id} is not about {alias}")
             if approval:
                 approved = session.scalar(sa.select(RevealRequest).where(
                     RevealRequest.requester_id == principal.account_id,
                     RevealRequest.user_id == user_id, RevealRequest.status == "approved"))
                 if approved is None:
                     request = RevealRequest(requester_id=principal.account_id, user_id=user_id,
-                                            reason=text, status="pending")
+                                            reason=text, status="pending", case_id=case_id)
                     session.add(request)
                     session.flush()
                     self._audit(session, principal, "reveal.request", alias, text,
-                                request=request.id)
+                                request=request.id, client=principal.client or None,
+                                case=case_id)
                     return {"person": alias, "status": "pending", "request": request.id}
                 approved.status = "used"
-            self._audit(session, principal, "reveal", alias, text)
+            self._audit(session, principal, "reveal", alias, text,
+                        client=principal.client or None, case=case_id)
         person = self.pseudonyms.people.get(user_id) or Person(user_id)
         return {"person": alias, "status": "revealed", "user_id": user_id,
                 "name": person.name, "email": person.email, "role": person.role,
@@ -760,7 +854,7 @@ class Console:
                 RevealRequest.status == "pending").order_by(RevealRequest.id)).all()
             return [{"id": r.id, "person": self.pseudonyms.of(r.user_id),
                      "requester": accounts.get(r.requester_id), "reason": r.reason,
-                     "at": _iso(r.created_at)} for r in rows]
+                     "case_id": r.case_id, "at": _iso(r.created_at)} for r in rows]
 
     def decide_reveal(self, principal: Principal, request_id: int, approve: bool) -> None:
         """Approve or deny a pending reveal request (never one's own)."""
@@ -774,7 +868,8 @@ class Console:
             request.status = "approved" if approve else "denied"
             request.approver_id, request.decided_at = principal.account_id, utcnow()
             self._audit(session, principal, "reveal.approve" if approve else "reveal.deny",
-                        self.pseudonyms.of(request.user_id), request=request_id)
+                        self.pseudonyms.of(request.user_id), request=request_id,
+                        client=principal.client or None, case=request.case_id)
 
     # -- audit ---------------------------------------------------------------------------
     def audit_log(self, principal: Principal, limit: int = 200, before: int | None = None
@@ -815,32 +910,72 @@ class Console:
                                                               .order_by(Account.id)).all()]
         return shown
 
-    def _add_allowlist(self, session: Session, principal: Principal, kind: str | None,
-                       value: str | None, reason: str) -> None:
+    def _allowlist_value(self, kind: str | None, value: str | None) -> tuple[str, str]:
+        """The value an allowlist entry stores (a user id, a computer's name) and the form an
+        analyst may see (the pseudonym), from what was typed; one-line errors."""
         if kind not in ALLOWLIST_KINDS:
             raise InputError(f"allowlist kind must be one of {', '.join(ALLOWLIST_KINDS)}")
         cleaned = (value or "").strip()
         if not cleaned or len(cleaned) > 512:
             raise InputError("an allowlist value has 1 to 512 characters")
-        if kind == "person" and cleaned.startswith("P-"):
-            cleaned = self.person_of(cleaned)
+        if kind == "person":
+            user_id = self.person_of(cleaned) if cleaned.startswith("P-") else cleaned
+            return user_id, self.pseudonyms.of(user_id)
         if kind == "host" and cleaned.startswith("H-"):
             host = self.pseudonyms.host_of(cleaned)
             if host is None:
                 raise InputError(f"no computer {cleaned!r} has been shown in this console")
-            cleaned = host
-        session.add(AllowlistEntry(kind=kind, value=cleaned, reason=reason,
-                                   created_by=principal.account_id))
-        self._audit(session, principal, "allowlist.add", f"{kind}", reason)
+            return host, cleaned
+        return cleaned, str(self._redact(cleaned))
+
+    def _insert_allowlist(self, session: Session, principal: Principal, kind: str, value: str,
+                          reason: str, created_by: int | None = None, **details: Any) -> None:
+        session.add(AllowlistEntry(kind=kind, value=value, reason=reason,
+                                   created_by=created_by or principal.account_id))
+        self._audit(session, principal, "allowlist.add", f"{kind}", reason, **details)
+
+    def _beyond_evidence(self, kind: str, value: str, shown: str, alert_id: str,
+                         user_id: str, first: dt.date, last: dt.date) -> str | None:
+        """Why allowlisting ``value`` needs a second person, or ``None`` when it names only
+        what the alert's own evidence shows (the one case one person may allowlist alone).
+
+        A person entry lowers every finding about that person, so it always needs a second
+        person. A domain must be exactly an evidence event's domain (``com`` would match
+        every ``.com`` domain) and not a categorised one (webmail, cloud storage, job boards,
+        competitors, ...): ``gmail.com`` in one alert's evidence is still everyone's channel.
+        """
+        if kind == "person":
+            return "a person allowlist lowers every finding about that person"
+        if kind == "domain":
+            settings = self.workspace_settings
+            category = load_domain_categories(settings.domain_category_files,
+                                              settings.competitors).category(value)
+            if category is not None:
+                return (f"{shown} is a {category.replace('_', ' ')} domain, a channel"
+                        " everyone uses")
+        findings = self.results.findings(user_id, first, last)
+        ids = [e for f in findings for e in (f["evidence"] or [])][:500]
+        related = {str(u) for f in findings for u in (f["related_users"] or [])}
+        events = self.results.events_by_id(ids, first - dt.timedelta(days=90), last,
+                                           users={user_id} | related)
+        if any(_in_evidence(kind, value, event) for event in events):
+            return None
+        return f"not in the evidence of alert {alert_id}"
 
     def add_allowlist(self, principal: Principal, kind: str | None, value: str | None,
-                      reason: str | None) -> None:
-        """Add an allowlist entry (admins; analysts do it by dismissing an alert)."""
+                      reason: str | None, case_id: int | None = None) -> dict[str, Any]:
+        """Ask for an allowlist entry from the settings (admins): not tied to any alert's
+        evidence, it always waits for a second person's approval (see :meth:`decide`)."""
         self.require(principal, "settings_write")
         text = _reason_text(reason)
+        value_kept, shown = self._allowlist_value(kind, value)
         with self.store.transaction() as session:
-            self._add_allowlist(session, principal, kind, value, text)
-        self.write_tuning_files()
+            request = self._file_request(
+                session, principal, "allowlist.add",
+                {"kind": str(kind), "value": value_kept, "reason": text},
+                f"add to the allowlist, for everyone: {kind} {shown} (from the settings, not"
+                " from an alert's evidence)", text, self._case_ref(session, case_id))
+        return {"status": "pending", "approval": request.id}
 
     def remove_allowlist(self, principal: Principal, entry_id: int) -> None:
         """Remove an allowlist entry."""
@@ -871,17 +1006,41 @@ class Console:
             self._audit(session, principal, "weight.set", name, weight=weight)
         self.write_tuning_files()
 
-    def set_reveal_approval(self, principal: Principal, required: bool) -> None:
-        """Require (or not) a privacy officer's approval for every reveal."""
+    def set_reveal_approval(self, principal: Principal, required: bool,
+                            reason: str | None = None, case_id: int | None = None
+                            ) -> dict[str, Any]:
+        """Require (or not) a privacy officer's approval for every reveal.
+
+        Requiring it takes effect at once. Switching it off is filed for a second admin's or
+        a privacy officer's approval (with a stated reason): otherwise one admin could switch
+        it off, reveal through an investigator account and switch it back.
+        """
         self.require(principal, "settings_write")
+        if not required and self.reveal_needs_approval():
+            text = _reason_text(reason)
+            with self.store.transaction() as session:
+                request = self._file_request(
+                    session, principal, "setting.reveal_approval", {"required": False},
+                    "reveal approval: required → not required (investigators would then see"
+                    " identities without a privacy officer's approval)", text,
+                    self._case_ref(session, case_id))
+            return {"status": "pending", "approval": request.id}
         with self.store.transaction() as session:
-            row = session.get(ConsoleSetting, "reveal_requires_approval")
-            if row is None:
-                session.add(ConsoleSetting(key="reveal_requires_approval",
-                                           value=json.dumps(required)))
-            else:
-                row.value = json.dumps(required)
-            self._audit(session, principal, "setting.reveal_approval", "", required=required)
+            self._set_reveal_approval(session, principal, required,
+                                      case=self._case_ref(session, case_id),
+                                      client=principal.client or None)
+        return {"status": "done"}
+
+    def _set_reveal_approval(self, session: Session, principal: Principal, required: bool,
+                             **details: Any) -> None:
+        row = session.get(ConsoleSetting, "reveal_requires_approval")
+        if row is None:
+            session.add(ConsoleSetting(key="reveal_requires_approval",
+                                       value=json.dumps(required)))
+        else:
+            row.value = json.dumps(required)
+        self._audit(session, principal, "setting.reveal_approval", "", required=required,
+                    **details)
 
     def write_tuning_files(self) -> None:
         """Write allowlists, weights and dismissal counts where the detection core reads them."""
@@ -906,56 +1065,282 @@ class Console:
             temporary.replace(folder / name)
 
     # -- accounts ------------------------------------------------------------------------
-    def create_account(self, principal: Principal, username: str, password: str, role: str
-                       ) -> None:
-        """Add an account (admins)."""
+    def create_account(self, principal: Principal, username: str, password: str, role: str,
+                       reason: str | None = None, case_id: int | None = None
+                       ) -> dict[str, Any]:
+        """Add an account (admins).
+
+        An account with a privileged role (:data:`~molehunt.cases.models.PRIVILEGED_ROLES`:
+        investigator, privacy officer, admin) is filed, with a stated reason, for a second
+        admin's or a privacy officer's approval and created only then; its password is kept
+        as a hash in the request.
+        """
         self.require(principal, "accounts")
         name = canonical_username(username)
+        check_role(role)
+        text = _reason_text(reason) if role in PRIVILEGED_ROLES else None
         # before the write lock: argon2 is slow on purpose
         hashed = hash_password(password, name)
         with self.store.transaction() as session:
-            create_account(session, name, hashed, role)
-            self._audit(session, principal, "account.create", username, role=role)
+            case = self._case_ref(session, case_id)
+            if text is None:
+                create_account(session, name, hashed, role)
+                self._audit(session, principal, "account.create", username, role=role,
+                            client=principal.client or None, case=case)
+                return {"status": "done"}
+            if find_account(session, name) is not None:
+                raise InputError(f"user name {name!r} is taken")
+            request = self._file_request(
+                session, principal, "account.create",
+                {"username": name, "role": role, "password_hash": hashed.value},
+                f"create account {name} with role {role}", text, case)
+        return {"status": "pending", "approval": request.id}
 
     def update_account(self, principal: Principal, username: str, role: str | None,
-                       active: bool | None) -> None:
+                       active: bool | None, reason: str | None = None,
+                       case_id: int | None = None) -> dict[str, Any]:
         """Change an account's role or deactivate it (admins; never one's own).
 
         Deactivating ends the account's sessions and revokes its API tokens: reactivating it
-        later does not bring them back.
+        later does not bring them back. Giving an account a privileged role, or reactivating
+        an account that has one, waits for a second admin's or a privacy officer's approval.
         """
         self.require(principal, "accounts")
+        if role is not None:
+            check_role(role)
         with self.store.transaction() as session:
             account = find_account(session, username)
             if account is None:
                 raise NotFoundError(f"no account {username!r}")
             if account.id == principal.account_id:
                 raise InputError("you cannot change your own role or deactivate yourself")
-            if role is not None:
-                account.role = check_role(role)
-            revoked = 0
-            if active is not None:
-                account.active = active
-                if not active:
-                    revoked = end_access(session, account)
-            self._audit(session, principal, "account.update", account.username, role=role,
-                        active=active, tokens_revoked=revoked)
+            new_role = role if role is not None else account.role
+            promoted = role is not None and role != account.role and role in PRIVILEGED_ROLES
+            revived = active is True and not account.active and new_role in PRIVILEGED_ROLES
+            case = self._case_ref(session, case_id)
+            if promoted or revived:
+                text = _reason_text(reason)
+                what = [f"role {account.role} → {role}"] if promoted else []
+                what += ["reactivate (an inactive account)"] if revived else []
+                if active is False:
+                    what.append("deactivate")
+                request = self._file_request(
+                    session, principal, "account.update",
+                    {"username": account.username, "role": role, "active": active},
+                    f"change account {account.username}: {', '.join(what)}", text, case)
+                return {"status": "pending", "approval": request.id}
+            self._update_account(session, principal, account, role, active, case=case,
+                                 client=principal.client or None)
         self.principals.clear()
+        return {"status": "done"}
 
-    def reset_password(self, principal: Principal, username: str) -> str:
-        """Give an account a new random password (returned once); ends its sessions and
-        revokes its API tokens (admins; audited)."""
+    def _update_account(self, session: Session, principal: Principal, account: Account,
+                        role: str | None, active: bool | None, **details: Any) -> None:
+        if role is not None:
+            account.role = check_role(role)
+        revoked = 0
+        if active is not None:
+            account.active = active
+            if not active:
+                revoked = end_access(session, account)
+        self._audit(session, principal, "account.update", account.username, role=role,
+                    active=active, tokens_revoked=revoked, **details)
+
+    def reset_password(self, principal: Principal, username: str, reason: str | None = None,
+                       case_id: int | None = None) -> dict[str, Any]:
+        """Give an account a new random password; ends its sessions and revokes its API
+        tokens (admins; audited). Answers ``{"status": "done", "password": ...}`` (shown
+        once).
+
+        Whoever knows a password can act as its account, so an account with a privileged
+        role gets a new password only when a second admin or a privacy officer approves; the
+        password is then shown to that approver, never to the requester.
+        """
         self.require(principal, "accounts")
-        password = generate_password()
-        hashed = hash_password(password)  # before the write lock
-        with self.store.transaction() as session:
+        with self.store.sessions() as session:
             account = find_account(session, username)
             if account is None:
                 raise NotFoundError(f"no account {username!r}")
-            set_password(session, account, hashed)
-            self._audit(session, principal, "account.password_reset", account.username)
+            privileged = account.role in PRIVILEGED_ROLES
+        if privileged and account.id != principal.account_id:
+            text = _reason_text(reason)
+            with self.store.transaction() as session:
+                request = self._file_request(
+                    session, principal, "account.password_reset",
+                    {"username": account.username},
+                    f"new password for {account.username} ({account.role}); shown to the"
+                    " approver", text, self._case_ref(session, case_id))
+            return {"status": "pending", "approval": request.id}
+        password = generate_password()
+        hashed = hash_password(password)  # before the write lock
+        with self.store.transaction() as session:
+            self._reset_password(session, principal, username, hashed,
+                                 client=principal.client or None)
         self.principals.clear()
-        return password
+        return {"status": "done", "password": password}
+
+    def _reset_password(self, session: Session, principal: Principal, username: str,
+                        hashed: HashedPassword, **details: Any) -> None:
+        account = find_account(session, username)
+        if account is None:
+            raise NotFoundError(f"no account {username!r}")
+        set_password(session, account, hashed)
+        self._audit(session, principal, "account.password_reset", account.username,
+                    **details)
+
+    # -- separation of duties: requests that wait for a second person ---------------------
+    def _case_ref(self, session: Session, case_id: int | None) -> int | None:
+        """``case_id`` when it names a case (the one a request serves), else a 404."""
+        if case_id is None:
+            return None
+        self._get_case(session, case_id)
+        return case_id
+
+    def _file_request(self, session: Session, principal: Principal, action: str,
+                      change: dict[str, Any], summary: str, reason: str,
+                      case_id: int | None = None, alert_id: str | None = None
+                      ) -> ApprovalRequest:
+        """File a change for a second person's approval; audited as ``approval.request``."""
+        now = utcnow()
+        request = ApprovalRequest(
+            action=action, change=json.dumps(change), summary=summary, reason=reason,
+            case_id=case_id, alert_id=alert_id, requester_id=principal.account_id,
+            requester_client=(principal.client or "unknown")[:64], status="pending",
+            created_at=now, expires_at=now + dt.timedelta(days=APPROVAL_DAYS))
+        session.add(request)
+        session.flush()
+        self._audit(session, principal, "approval.request", f"approval:{request.id}", reason,
+                    kind=action, summary=summary, client=request.requester_client,
+                    case=case_id, alert=alert_id, expires_at=_iso(request.expires_at))
+        return request
+
+    def _approval_json(self, request: ApprovalRequest, accounts: dict[int, tuple[str, str]],
+                       principal: Principal, now: dt.datetime) -> dict[str, Any]:
+        status = ("expired" if request.status == "pending" and request.expires_at <= now
+                  else request.status)
+        return {"id": request.id, "action": request.action,
+                "summary": self._redact(request.summary), "reason": self._redact(request.reason),
+                "case_id": request.case_id, "alert_id": request.alert_id,
+                "requester": accounts.get(request.requester_id, ("", ""))[0],
+                "requested_at": _iso(request.created_at),
+                "expires_at": _iso(request.expires_at), "status": status,
+                "approver": accounts.get(request.approver_id, ("", ""))[0]
+                if request.approver_id else None,
+                "decided_at": _iso(request.decided_at),
+                "decision_reason": self._redact(request.decision_reason),
+                "can_decide": status == "pending"
+                and request.requester_id != principal.account_id
+                and principal.can(approver_permission(
+                    request.action, accounts.get(request.requester_id, ("", "admin"))[1]))}
+
+    def approvals(self, principal: Principal, limit: int = 50) -> dict[str, Any]:
+        """Requests waiting for a second person: those this principal may decide
+        (``to_decide``, oldest first) and this principal's own recent ones (``mine``)."""
+        self.require(principal, "settings_read")
+        now = utcnow()
+        with self.store.sessions() as session:
+            accounts = {i: (n, r) for i, n, r in session.execute(
+                sa.select(Account.id, Account.username, Account.role))}
+            pending = session.scalars(sa.select(ApprovalRequest).where(
+                ApprovalRequest.status == "pending", ApprovalRequest.expires_at > now)
+                .order_by(ApprovalRequest.id)).all()
+            mine = session.scalars(sa.select(ApprovalRequest).where(
+                ApprovalRequest.requester_id == principal.account_id)
+                .order_by(ApprovalRequest.id.desc()).limit(limit)).all()
+            shown = [self._approval_json(r, accounts, principal, now) for r in pending]
+            return {"to_decide": [r for r in shown if r["can_decide"]][:limit],
+                    "mine": [self._approval_json(r, accounts, principal, now) for r in mine]}
+
+    def decide(self, principal: Principal, request_id: int, approve: bool,
+               reason: str | None = None) -> dict[str, Any]:
+        """Approve (and so apply) or deny a request filed by someone else.
+
+        Refused, and audited as ``approval.refused``: one's own request, one about one's own
+        account, a role that may not decide this kind of request. Every decision is audited
+        with the approver's client address and the case and alert the request serves. An
+        approved new password is answered here, once, to the approver.
+        """
+        self.require(principal, "settings_read")
+        note = (reason or "").strip() or None
+        if note is not None and len(note) > 4000:
+            raise InputError("the reason is longer than 4,000 characters")
+        with self.store.sessions() as session:
+            request = session.get(ApprovalRequest, request_id)
+            if request is None:
+                raise NotFoundError(f"no approval request {request_id}")
+            action, change = request.action, json.loads(request.change)
+            requester = session.get(Account, request.requester_id)
+            needed = approver_permission(action, requester.role if requester else "admin")
+            refusal = None
+            if request.requester_id == principal.account_id:
+                refusal = "a request needs a second person: nobody approves their own"
+            elif change.get("username") == principal.username:
+                refusal = "nobody approves a change of their own account"
+            elif not principal.can(needed):
+                refusal = f"the {principal.role} role may not decide this request ({needed})"
+            about = {"kind": action, "case": request.case_id, "alert": request.alert_id}
+        if refusal is not None:
+            self.record(principal, "approval.refused", f"approval:{request_id}", refusal,
+                        client=principal.client or None, approve=approve, **about)
+            raise AccessError(refusal)
+        password = generate_password() if approve and action == "account.password_reset" else (
+            None)
+        hashed = hash_password(password) if password else None  # outside the write lock
+        client = (principal.client or "unknown")[:64]
+        with self.store.transaction() as session:
+            request = session.get(ApprovalRequest, request_id)
+            if request is None or request.status != "pending":
+                raise NotFoundError(f"no pending approval request {request_id}")
+            if request.expires_at <= utcnow():
+                raise InputError(f"approval request {request_id} expired on"
+                                 f" {request.expires_at:%Y-%m-%d %H:%M} UTC; file it again")
+            request.status = "approved" if approve else "denied"
+            request.approver_id, request.approver_client = principal.account_id, client
+            request.decision_reason, request.decided_at = note, utcnow()
+            requester = session.get(Account, request.requester_id)
+            self._audit(session, principal, "approval.approve" if approve else "approval.deny",
+                        f"approval:{request_id}", note, summary=request.summary,
+                        requested_by=requester.username if requester else None,
+                        client=client, **about)
+            if approve:
+                self._apply(session, principal, request, change, hashed,
+                            approval=request_id, requested_by=requester.username
+                            if requester else None, client=client, case=request.case_id,
+                            alert=request.alert_id)
+        if approve and action == "allowlist.add":
+            self.write_tuning_files()
+        if approve and action.startswith("account."):
+            self.principals.clear()
+        answer: dict[str, Any] = {"status": "approved" if approve else "denied",
+                                  "summary": self._redact(request.summary)}
+        if password is not None:
+            answer["password"] = password
+        return answer
+
+    def _apply(self, session: Session, principal: Principal, request: ApprovalRequest,
+               change: dict[str, Any], hashed: HashedPassword | None, **details: Any) -> None:
+        """Make an approved request's change, audited as the change itself."""
+        if request.action == "allowlist.add":
+            self._insert_allowlist(session, principal, change["kind"], change["value"],
+                                   change["reason"], created_by=request.requester_id,
+                                   **details)
+        elif request.action == "setting.reveal_approval":
+            self._set_reveal_approval(session, principal, bool(change["required"]), **details)
+        elif request.action == "account.create":
+            create_account(session, change["username"], HashedPassword(change["password_hash"]),
+                           change["role"])
+            self._audit(session, principal, "account.create", change["username"],
+                        role=change["role"], **details)
+        elif request.action == "account.update":
+            account = find_account(session, change["username"])
+            if account is None:
+                raise NotFoundError(f"no account {change['username']!r}")
+            self._update_account(session, principal, account, change["role"], change["active"],
+                                 **details)
+        elif request.action == "account.password_reset" and hashed is not None:
+            self._reset_password(session, principal, change["username"], hashed, **details)
+        else:
+            raise InputError(f"unknown kind of request {request.action!r}")
 
     def create_token(self, principal: Principal, name: str,
                      scopes: Iterable[str] = ("read",), days: int = TOKEN_DAYS) -> str:

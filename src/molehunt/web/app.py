@@ -10,6 +10,7 @@ never a traceback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ from molehunt.cases.accounts import (
     PERMISSIONS,
     TOKEN_DAYS,
     AccessError,
+    InputError,
     NotFoundError,
     Principal,
     RateLimitError,
@@ -103,7 +105,13 @@ class Need:
         if self.session_only and principal.via == "token":
             raise AccessError("an API token cannot do this (e.g. create API tokens); sign in")
         console.require(principal, self.permission)
-        return principal
+        # the address is per request, the cached principal per credential: audit entries of
+        # approvals name the address each step came from
+        return dataclasses.replace(principal, client=_client(request))
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def need(permission: str, session_only: bool = False) -> Any:
@@ -123,6 +131,8 @@ Text = Annotated[str, Form(max_length=20000)]
 #: as malformed (422) before it reaches a query (which would fail with an overflow)
 RowId = Annotated[int, FastPath(ge=1, le=2**62)]
 OptionalText = Annotated[str | None, Form(max_length=20000)]
+#: the case a request for approval serves (optional; empty in a form means none)
+CaseField = Annotated[str | None, Form(max_length=20)]
 
 
 # -- API bodies ----------------------------------------------------------------------------
@@ -130,6 +140,12 @@ class ReasonBody(BaseModel):
     """A decision's stated reason."""
 
     reason: str = Field(max_length=4000)
+
+
+class RevealBody(ReasonBody):
+    """A reveal's stated reason and, optionally, the case it serves."""
+
+    case_id: int | None = Field(default=None, ge=1, le=2**62)
 
 
 class DismissBody(ReasonBody):
@@ -173,11 +189,12 @@ class StatusBody(BaseModel):
 
 
 class AllowlistBody(BaseModel):
-    """A new allowlist entry."""
+    """A new allowlist entry (filed for a second person's approval), optionally for a case."""
 
     kind: str = Field(max_length=32)
     value: str = Field(max_length=512)
     reason: str = Field(max_length=4000)
+    case_id: int | None = Field(default=None, ge=1, le=2**62)
 
 
 class WeightBody(BaseModel):
@@ -188,11 +205,21 @@ class WeightBody(BaseModel):
 
 
 class AccountBody(BaseModel):
-    """A new account."""
+    """A new account; a privileged role (investigator, privacy officer, admin) needs a
+    ``reason`` and waits for a second admin's or a privacy officer's approval."""
 
     username: str = Field(max_length=64)
     password: str = Field(max_length=256)
     role: str = Field(max_length=32)
+    reason: str | None = Field(default=None, max_length=4000)
+    case_id: int | None = Field(default=None, ge=1, le=2**62)
+
+
+class ApprovalBody(BaseModel):
+    """A second person's decision on a request, with an optional reason."""
+
+    approve: bool
+    reason: str | None = Field(default=None, max_length=4000)
 
 
 class TokenBody(BaseModel):
@@ -428,10 +455,11 @@ def _api(app: FastAPI, console: Console) -> None:
         return person_chart(console, principal, person, window=window)
 
     @app.post(f"{p}/people/{{person}}/reveal", tags=["privacy"])
-    def api_reveal(person: str, body: ReasonBody,
+    def api_reveal(person: str, body: RevealBody,
                    principal: Annotated[Principal, need("reveal")]) -> dict[str, Any]:
-        """Reveal who a pseudonym is (investigators, with a reason; audited)."""
-        return console.reveal(principal, person, body.reason)
+        """Reveal who a pseudonym is (investigators, with a reason and optionally the case it
+        serves; audited with the client address)."""
+        return console.reveal(principal, person, body.reason, body.case_id)
 
     @app.get(f"{p}/reveal-requests", tags=["privacy"])
     def api_reveal_requests(principal: Annotated[Principal, need("approve_reveal")]
@@ -484,11 +512,14 @@ def _api(app: FastAPI, console: Console) -> None:
         return {"state": "confirmed"}
 
     @app.post(f"{p}/alerts/{{alert_id}}/dismiss", tags=["alerts"])
-    def api_dismiss(alert_id: str, body: DismissBody, principal: Triage) -> dict[str, str]:
-        """Dismiss an alert with a reason (optionally allowlisting its cause)."""
-        console.dismiss(principal, alert_id, body.reason, body.allowlist_kind,
-                        body.allowlist_value)
-        return {"state": "dismissed"}
+    def api_dismiss(alert_id: str, body: DismissBody, principal: Triage) -> dict[str, Any]:
+        """Dismiss an alert with a reason (optionally allowlisting its cause).
+
+        ``allowlist`` says ``added``, or ``pending`` with the ``approval`` request's id when
+        the value is beyond the alert's own evidence and waits for a second person.
+        """
+        return console.dismiss(principal, alert_id, body.reason, body.allowlist_kind,
+                               body.allowlist_value)
 
     @app.get(f"{p}/cases", tags=["cases"])
     def api_cases(principal: View) -> list[dict[str, Any]]:
@@ -575,10 +606,10 @@ def _api(app: FastAPI, console: Console) -> None:
 
     @app.post(f"{p}/settings/allowlist", tags=["settings"])
     def api_allowlist(body: AllowlistBody,
-                      principal: Annotated[Principal, need("settings_write")]) -> dict[str, str]:
-        """Add an allowlist entry."""
-        console.add_allowlist(principal, body.kind, body.value, body.reason)
-        return {"status": "ok"}
+                      principal: Annotated[Principal, need("settings_write")]) -> dict[str, Any]:
+        """Ask for an allowlist entry: ``pending`` until a second person approves it."""
+        return console.add_allowlist(principal, body.kind, body.value, body.reason,
+                                     body.case_id)
 
     @app.post(f"{p}/settings/weights", tags=["settings"])
     def api_weight(body: WeightBody,
@@ -589,10 +620,24 @@ def _api(app: FastAPI, console: Console) -> None:
 
     @app.post(f"{p}/accounts", tags=["settings"])
     def api_account(body: AccountBody,
-                    principal: Annotated[Principal, need("accounts")]) -> dict[str, str]:
-        """Create an account."""
-        console.create_account(principal, body.username, body.password, body.role)
-        return {"status": "ok"}
+                    principal: Annotated[Principal, need("accounts")]) -> dict[str, Any]:
+        """Create an account: ``done``, or ``pending`` with the ``approval`` request's id for
+        a privileged role."""
+        return console.create_account(principal, body.username, body.password, body.role,
+                                      body.reason, body.case_id)
+
+    @app.get(f"{p}/approvals", tags=["settings"])
+    def api_approvals(principal: Annotated[Principal, need("settings_read")]
+                      ) -> dict[str, Any]:
+        """Requests waiting for a second person: those the caller may decide, and the
+        caller's own."""
+        return console.approvals(principal)
+
+    @app.post(f"{p}/approvals/{{request_id}}", tags=["settings"])
+    def api_decide(request_id: RowId, body: ApprovalBody,
+                   principal: Annotated[Principal, need("settings_read")]) -> dict[str, Any]:
+        """Approve (which applies the change) or deny a request someone else filed."""
+        return console.decide(principal, request_id, body.approve, body.reason)
 
     @app.get(f"{p}/exports/alerts.json", tags=["exports"])
     def api_export_json(principal: Annotated[Principal, need("siem")],
@@ -606,6 +651,20 @@ def _api(app: FastAPI, console: Console) -> None:
                        since: Annotated[str | None, Query(max_length=10)] = None) -> str:
         """Alerts for a SIEM, one CEF record per line."""
         return "".join(cef_line(a) + "\n" for a in console.siem_alerts(principal, since))
+
+
+def _case_id(text: str | None) -> int | None:
+    """The case a form names (empty: none); one-line error for anything but a number.
+
+    >>> _case_id(""), _case_id(" 12 ")
+    (None, 12)
+    """
+    cleaned = (text or "").strip().removeprefix("#")
+    if not cleaned:
+        return None
+    if not (cleaned.isascii() and cleaned.isdigit()) or not 1 <= int(cleaned) <= 2**62:
+        raise InputError("case must be a case number")
+    return int(cleaned)
 
 
 def _zip(case_id: int, data: bytes, head: str) -> FastResponse:
@@ -631,6 +690,16 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
 
     def back(url: str) -> FastResponse:
         return RedirectResponse(url, status_code=303)
+
+    def settings_view(request: Request, principal: Principal, **notices: Any) -> HTMLResponse:
+        requests = console.reveal_requests(principal) if principal.can(
+            "approve_reveal") else []
+        data = console.settings(principal) if principal.can("settings_read") else {}
+        approvals = console.approvals(principal) if principal.can("settings_read") else {}
+        return page(request, "settings.html", principal, data=data,
+                    reveal_requests=requests, approvals=approvals,
+                    tokens=console.tokens(principal),
+                    **{"new_token": None, "new_password": None, **notices})
 
 
     @app.get("/login", include_in_schema=False)
@@ -700,8 +769,9 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
 
     @app.post("/people/{person}/reveal", include_in_schema=False)
     def reveal_submit(request: Request, person: str, reason: Text,
-                      principal: Annotated[Principal, need("reveal")]) -> HTMLResponse:
-        revealed = console.reveal(principal, person, reason)
+                      principal: Annotated[Principal, need("reveal")],
+                      case: CaseField = None) -> HTMLResponse:
+        revealed = console.reveal(principal, person, reason, _case_id(case))
         return page(request, "reveal.html", principal, revealed=revealed)
 
     @app.get("/alerts", include_in_schema=False)
@@ -738,9 +808,11 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
     def dismiss_submit(alert_id: str, reason: Text, principal: Triage,
                        allowlist_kind: OptionalText = None,
                        allowlist_value: OptionalText = None) -> FastResponse:
-        console.dismiss(principal, alert_id, reason, allowlist_kind or None,
-                        allowlist_value or None)
-        return back(f"/alerts/{alert_id}")
+        answer = console.dismiss(principal, alert_id, reason, allowlist_kind or None,
+                                 allowlist_value or None)
+        # an allowlist waiting for a second person is shown under "your requests"
+        return back("/settings#approvals" if answer.get("allowlist") == "pending"
+                    else f"/alerts/{alert_id}")
 
     @app.post("/alerts/{alert_id}/case", include_in_schema=False)
     def case_from_alert(alert_id: str, principal: Triage,
@@ -818,17 +890,14 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
     @app.get("/settings", include_in_schema=False)
     def settings_page(request: Request, principal: Annotated[Principal, need("settings_read")]
                       ) -> HTMLResponse:
-        requests = console.reveal_requests(principal) if principal.can(
-            "approve_reveal") else []
-        return page(request, "settings.html", principal, data=console.settings(principal),
-                    reveal_requests=requests, new_token=None, tokens=console.tokens(principal))
+        return settings_view(request, principal)
 
     @app.post("/settings/allowlist", include_in_schema=False)
     def allowlist_submit(principal: Admin, kind: Annotated[str, Form(max_length=32)],
                          value: Annotated[str, Form(max_length=512)],
-                         reason: Text) -> FastResponse:
-        console.add_allowlist(principal, kind, value, reason)
-        return back("/settings")
+                         reason: Text, case: CaseField = None) -> FastResponse:
+        console.add_allowlist(principal, kind, value, reason, _case_id(case))
+        return back("/settings#approvals")
 
     @app.post("/settings/allowlist/{entry_id}/delete", include_in_schema=False)
     def allowlist_delete(entry_id: RowId, principal: Admin) -> FastResponse:
@@ -843,26 +912,42 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
 
     @app.post("/settings/reveal-approval", include_in_schema=False)
     def approval_submit(principal: Admin,
-                        required: Annotated[str, Form(max_length=8)] = "") -> FastResponse:
-        console.set_reveal_approval(principal, required == "on")
-        return back("/settings")
+                        required: Annotated[str, Form(max_length=8)] = "",
+                        reason: OptionalText = None, case: CaseField = None) -> FastResponse:
+        answer = console.set_reveal_approval(principal, required == "on", reason,
+                                             _case_id(case))
+        return back("/settings#approvals" if answer["status"] == "pending" else "/settings")
 
     @app.post("/settings/accounts", include_in_schema=False)
     def account_submit(principal: Annotated[Principal, need("accounts")],
                        username: Annotated[str, Form(max_length=64)],
                        password: Annotated[str, Form(max_length=256)],
-                       role: Annotated[str, Form(max_length=32)]) -> FastResponse:
-        console.create_account(principal, username, password, role)
-        return back("/settings")
+                       role: Annotated[str, Form(max_length=32)],
+                       reason: OptionalText = None, case: CaseField = None) -> FastResponse:
+        answer = console.create_account(principal, username, password, role, reason,
+                                        _case_id(case))
+        return back("/settings#approvals" if answer["status"] == "pending" else "/settings")
 
     @app.post("/settings/accounts/{username}", include_in_schema=False)
     def account_update(username: str, principal: Annotated[Principal, need("accounts")],
                        role: Annotated[str | None, Form(max_length=32)] = None,
-                       active: Annotated[str | None, Form(max_length=8)] = None
+                       active: Annotated[str | None, Form(max_length=8)] = None,
+                       reason: OptionalText = None, case: CaseField = None
                        ) -> FastResponse:
-        console.update_account(principal, username, role or None,
-                               None if active is None else active == "yes")
-        return back("/settings")
+        answer = console.update_account(principal, username, role or None,
+                                        None if active is None else active == "yes",
+                                        reason, _case_id(case))
+        return back("/settings#approvals" if answer["status"] == "pending" else "/settings")
+
+    @app.post("/settings/approvals/{request_id}", include_in_schema=False)
+    def approval_decision(request: Request, request_id: RowId,
+                          principal: Annotated[Principal, need("settings_read")],
+                          decision: Annotated[str, Form(max_length=8)],
+                          reason: OptionalText = None) -> FastResponse:
+        answer = console.decide(principal, request_id, decision == "approve", reason)
+        if "password" in answer:  # an approved password reset: shown once, to the approver
+            return settings_view(request, principal, new_password=answer["password"])
+        return back("/settings#approvals")
 
     @app.post("/settings/tokens", include_in_schema=False)
     def token_submit(request: Request, principal: Person,
@@ -872,11 +957,7 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
                      ) -> HTMLResponse:
         token = console.create_token(principal, name,
                                      ("read", "write") if write == "on" else ("read",), days)
-        requests = console.reveal_requests(principal) if principal.can(
-            "approve_reveal") else []
-        data = console.settings(principal) if principal.can("settings_read") else {}
-        return page(request, "settings.html", principal, data=data,
-                    reveal_requests=requests, new_token=token, tokens=console.tokens(principal))
+        return settings_view(request, principal, new_token=token)
 
     @app.post("/settings/tokens/{token_id}/revoke", include_in_schema=False)
     def token_revoke(token_id: RowId, principal: Annotated[Principal, need("self")]
