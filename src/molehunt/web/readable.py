@@ -92,10 +92,35 @@ def list_link(current: Mapping[str, Any], **changes: Any) -> str:
     return "?" + urlencode([(k, v) for k, v in merged.items() if v not in (None, "")])
 
 
+def details(value: Any) -> str:
+    """An audit entry's details as ``key: value`` pairs, times and numbers readable.
+
+    >>> details({"expires_at": "2026-12-12T14:58:01", "ids": [1, 2], "note": None, "w": 0.125})
+    'expires_at: 2026-12-12 14:58; ids: 1, 2; note: ; w: 0.12'
+    >>> details({}), details(None), details("text")
+    ('', '', 'text')
+    """
+    if not value:
+        return ""
+    if not isinstance(value, Mapping):
+        return str(value)
+
+    def shown(item: Any) -> str:
+        if isinstance(item, Mapping):
+            return "{" + details(item) + "}"
+        if isinstance(item, list | tuple):
+            return ", ".join(shown(x) for x in item)
+        if isinstance(item, float):
+            return number(item)
+        return when(item) if isinstance(item, str) else ("" if item is None else str(item))
+
+    return "; ".join(f"{key}: {shown(item)}" for key, item in value.items())
+
+
 def register(templates: Jinja2Templates) -> None:
     """Make the filters and :func:`list_link` available to every template, and render an
     empty value (``None``) as an empty cell rather than the word "None", on every page."""
-    templates.env.filters.update(when=when, number=number, size=size)
+    templates.env.filters.update(when=when, number=number, size=size, details=details)
     previous = templates.env.finalize
 
     def finalize(value: Any) -> Any:
