@@ -224,6 +224,13 @@ class Writer:
 
     def write_day(self, buffer: DayBuffer) -> None:
         """Write one day's events, each file in time order."""
+        for rows in (buffer.logon, buffer.device, buffer.file, buffer.email, buffer.http,
+                     buffer.other):
+            late = next((row for row in rows if not 0 <= row[SEC] < 86400), None)
+            if late is not None:
+                # a generator bug, said plainly rather than as an IndexError in the clock
+                raise ValueError(f"simulation day {buffer.day}: an event at second {late[SEC]}"
+                                 f" of the day (0-86399): {late[:4]}")
         day = self.org.day_date(buffer.day)
         prefix = day.strftime("%m/%d/%Y ")
         iso = self._iso = day.isoformat() + "T"

@@ -98,6 +98,17 @@ class Scenario(ABC):
         return rng.randrange(session.start, max(session.start + 1, session.end))
 
     @staticmethod
+    def before_midnight(at: int, lasting: int) -> int:
+        """``at``, moved earlier if an act of ``lasting`` seconds starting then would run past
+        the day's last second (a session ending near midnight; the day's files hold times of
+        that day only).
+
+        >>> Scenario.before_midnight(36000, 1000), Scenario.before_midnight(86300, 1000)
+        (36000, 85399)
+        """
+        return min(at, 86399 - lasting)
+
+    @staticmethod
     def web(buffer: DayBuffer, person: Person, at: int, domain: str, category: str,
             activity: str, content: str, label: Label, rng: random.Random) -> None:
         """A web event of the scenario."""

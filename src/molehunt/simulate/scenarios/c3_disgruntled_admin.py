@@ -69,7 +69,7 @@ class DisgruntledAdmin(Scenario):
                               "attrs": {"note": "written warning"}})
         if day == instance.start:
             session = self.session(buffer, person)
-            at = self.during(session, rng) if session else 10 * 3600
+            at = self.before_midnight(self.during(session, rng) if session else 10 * 3600, 600)
             site = pick_domain("hacking_tools", rng)
             self.web(buffer, person, at, site, "hacking_tools", "WWW Download",
                      "keylogger download free remote access stealth", label, rng)
@@ -78,7 +78,7 @@ class DisgruntledAdmin(Scenario):
                                         "File Copy", rng, to_media=True, label=label))
             buffer.device.append([at + 600, person.user_id, person.pc, "Disconnect", None,
                                   label])
-            visit = at + rng.randrange(1800, 7200)
+            visit = self.before_midnight(at + rng.randrange(1800, 7200), 300)
             buffer.logon.append([visit, person.user_id, boss.pc, "Logon", label])
             buffer.device.append([visit + 60, person.user_id, boss.pc, "Connect", "R:\\", label])
             buffer.file.append(file_row(visit + 120, person, boss.pc, None,

@@ -56,7 +56,7 @@ class Snooper(Scenario):
         if rng.random() >= min(0.95, (0.1 + 0.7 * progress) * instance.params["volume"]):
             return
         victim = rng.choice(instance.state["victims"])
-        at = self.during(session, rng)
+        at = self.before_midnight(self.during(session, rng), 1000)
         buffer.logon.append([at, person.user_id, victim.pc, "Logon", label])
         found = [d for d in world.state(victim).own if d.created <= day]
         taken = []

@@ -81,7 +81,8 @@ class JobHopper(Scenario):
         foreign: list[Document] = instance.state["foreign"]
         if foreign and not instance.state.get("arrived"):
             instance.state["arrived"] = day
-            at = self.during(session, rng)
+            at = self.before_midnight(self.during(session, rng),
+                                      max(600 + len(foreign), 60 + 20 * len(foreign)))
             buffer.device.append([at, person.user_id, person.pc, "Connect", "R:\\;R:\\old_job",
                                   label])
             for number, document in enumerate(foreign):
