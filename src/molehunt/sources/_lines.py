@@ -107,7 +107,7 @@ def open_quote_at_end(line: bytes) -> bool:
     try:
         next(csv.reader(lines), None)
     except csv.Error:
-        return False  # a field beyond the size limit: the line is no quoted field's start
+        return False  # a field over the csv module's size limit: left to the record reader
     # the reader asks for the next line only while a quoted field is open
     return lines.count > 1
 
