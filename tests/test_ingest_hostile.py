@@ -49,6 +49,22 @@ def test_a_stray_quote_costs_its_own_line_only(workspace: Workspace, tmp_path: P
     assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (60_000, 59_999, 1)
 
 
+def test_a_quote_closed_mid_field_then_one_left_open_costs_its_own_line(
+        workspace: Workspace, tmp_path: Path) -> None:
+    """A line that closes a quote before its field ends and then opens one that never closes
+    was counted as a whole record, while the reader took the next line into the open field:
+    the file failed with records unaccounted. Now the line is quarantined alone."""
+    folder = _folder(tmp_path)
+    lines = _http_lines(5)
+    lines[2] = '"{H2}"x' + lines[2].removeprefix("{H2}").replace(",words", ',"')
+    (folder / "http.csv").write_text("\n".join(lines) + "\n")
+    (result,) = ingest_cert(workspace, folder).files
+    assert result.status == "ingested", result.note
+    assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [
+        (3, "malformed quoting")]
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (5, 4, 1)
+
+
 def test_rows_read_is_counted_not_summed(workspace: Workspace, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """When what was stored, found duplicate and quarantined does not add up to the records

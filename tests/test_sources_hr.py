@@ -164,6 +164,25 @@ def test_bad_rows_are_quarantined_with_their_line_and_reason(tmp_path: Path) -> 
     assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (9, 1, 8)
 
 
+def test_a_quote_closed_mid_field_then_one_left_open_costs_its_own_line(tmp_path: Path) -> None:
+    """Found by the property test below: a row whose first field's quote closes before the
+    field ends and whose last field opens a quote that never closes. The line counter took
+    it for one record, the CSV reader took the next row into its open field: one record
+    unaccounted and the whole file failed. Now the line is quarantined alone."""
+    path = tmp_path / "hr.csv"
+    path.write_bytes(
+        b"EmailAddress,ResignationDate,LastWorkingDate,Remarks\n"
+        b'"farah.abadi@fabrikam.example,2024-04-23T15:18:02Z,2024-04-23T15:18:02Z,"0,"\n'
+        b"farah.abadi@fabrikam.example,2024-04-23T15:18:02Z,2024-04-23T15:18:02Z,\n")
+    workspace = _workspace(tmp_path / "ws")
+    (result,) = _ingest(workspace, [path]).files
+    assert result.status == "ingested", result.note
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (2, 1, 1)
+    assert [(q["line"], q["reason"]) for q in quarantine(workspace)] == [
+        (2, "malformed quoting")]
+    assert _facts(workspace) == [("FAB0101", "2024-04-23", "resignation_notice")]
+
+
 def test_an_address_passed_on_resolves_to_whoever_had_it_that_day(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     _ingest(workspace, [HR / "hr_system_export.csv"])

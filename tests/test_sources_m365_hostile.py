@@ -364,6 +364,27 @@ def test_a_stray_quote_in_a_csv_export_costs_its_own_line(tmp_path: Path) -> Non
     assert result.rows_stored == records - 1
 
 
+def test_a_quote_closed_mid_field_then_one_left_open_costs_its_own_line(
+        tmp_path: Path) -> None:
+    """As above, but the row first closes a quote before its field ends (``"5d1e"7a0c-…``):
+    the line counter stopped reading the row there and took it for a whole record, while the
+    CSV reader read on into the quote left open at its end and took the next row with it,
+    so the file failed with a record unaccounted. Now the line is quarantined alone."""
+    lines = (M365 / "purview_export.csv").read_text(encoding="utf-8-sig").splitlines()
+    records = len(lines) - 1
+    assert lines[5].endswith(",")
+    lines[5] = '"' + lines[5][:4] + '"' + lines[5][4:] + '"'
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    (result,) = _ingest(workspace, [path]).files
+    assert result.status == "ingested", result.note
+    assert [(q["line"], q["reason"]) for q in quarantine(workspace)] == [
+        (6, "malformed quoting")]
+    assert result.rows_read == records
+    assert result.rows_stored == records - 1
+
+
 class _LosesOne(M365Audit):
     """The real audit-log reader with a fault put in: it loses the file's third record."""
 

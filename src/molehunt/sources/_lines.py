@@ -89,19 +89,27 @@ def open_quote_at_end(line: bytes) -> bool:
     """Whether a line (without its break) ends inside a quoted field, by the CSV rule that a
     quote opens a field only at its start.
 
+    The line is read as the readers of the records read it (:mod:`csv` without ``strict``,
+    which keeps going past a quote closed before the end of its field): a line that breaks
+    the quoting rules early and then opens a quote at its end takes the next lines into that
+    field there, so it must be told apart here too.
+
     >>> open_quote_at_end(b'{B},01/04/2010 07:10:00,U1,PC-1,"Logon')
     True
     >>> open_quote_at_end(b'a,Lo"gon'), open_quote_at_end(b'a,"b,c",d')
     (False, False)
+    >>> open_quote_at_end(b'"a,b"0,"')  # a quote closed mid-field, then one left open
+    True
     """
     if b'"' not in line:
         return False
+    lines = LineCounter(iter([line.decode("utf-8", "replace"), ""]))
     try:
-        for _ in csv.reader([line.decode("utf-8", "replace")], strict=True):
-            pass
-    except csv.Error as error:
-        return "unexpected end of data" in str(error)
-    return False
+        next(csv.reader(lines), None)
+    except csv.Error:
+        return False  # a field over the csv module's size limit: left to the record reader
+    # the reader asks for the next line only while a quoted field is open
+    return lines.count > 1
 
 
 class Counter:
