@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import orjson
 
 from molehunt.sources._files import open_utf8
-from molehunt.sources._lines import count_json_records
+from molehunt.sources._lines import BadJsonLine, count_json_records, json_lines
 from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable, utc_naive
 from molehunt.sql import sql_string
 
@@ -175,24 +175,12 @@ def document_shape(path: Path) -> str:
 
 
 def _ndjson_documents(path: Path) -> Iterator[tuple[int, int, str, object] | Unreadable]:
-    number = 0
-    with open_utf8(path) as handle:
-        for line_no, line in enumerate(handle, start=1):
-            raw = line.rstrip(b"\r\n")
-            if line_no == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            if not raw.strip():
-                continue
-            number += 1
-            text = raw.decode("utf-8", "backslashreplace")
-            try:
-                value = orjson.loads(raw)
-            except orjson.JSONDecodeError as error:
-                reason = ("truncated last line (invalid JSON)" if not line.endswith(b"\n")
-                          else "invalid JSON")
-                yield Unreadable(line_no, number, reason, str(error), text)
-                continue
-            yield line_no, number, text, value
+    for number, line in enumerate(json_lines(path), start=1):
+        if isinstance(line, BadJsonLine):
+            yield line.unreadable(number)
+            continue
+        line_no, text, value = line
+        yield line_no, number, text, value
 
 
 def _whole_documents(path: Path) -> Iterator[tuple[int | None, int, str, object] | Unreadable]:
