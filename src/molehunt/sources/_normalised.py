@@ -186,19 +186,39 @@ def _ndjson_documents(path: Path) -> Iterator[tuple[int, int, str, object] | Unr
 def _whole_documents(path: Path) -> Iterator[tuple[int | None, int, str, object] | Unreadable]:
     """A JSON array, one object, or a search response's ``hits.hits`` (read whole: exports
     of this shape are search pages; large ones are NDJSON, which streams)."""
+    items = whole_document_items(path)
+    if isinstance(items, Unreadable):
+        yield items
+        return
+    for number, item in enumerate(items, start=1):
+        yield None, number, orjson.dumps(item).decode(), item
+
+
+def whole_document_items(path: Path, *, strip_bom: bool = True) -> list[Any] | Unreadable:
+    """The items of a JSON document read whole: a JSON array's, a search response's
+    ``hits.hits``, or the one value. A document that does not parse is one unreadable record
+    (line 1, record 1) showing its first 2,000 bytes. A UTF-8 byte order mark is dropped
+    first unless not ``strip_bom`` (the JSON parser then refuses the document).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "a.json")
+    ...     _ = path.write_bytes(b'{"hits": {"hits": [{"_source": {}}, 2]}}')
+    ...     whole_document_items(path)
+    [{'_source': {}}, 2]
+    """
     with open_utf8(path) as handle:
-        data = handle.read().removeprefix(codecs.BOM_UTF8)
+        data = handle.read()
+    if strip_bom:
+        data = data.removeprefix(codecs.BOM_UTF8)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        yield Unreadable(1, 1, "invalid JSON", f"{error}; nothing of the document can be read",
-                         data[:2000].decode("utf-8", "backslashreplace"))
-        return
+        return Unreadable(1, 1, "invalid JSON", f"{error}; nothing of the document can be read",
+                          data[:2000].decode("utf-8", "backslashreplace"))
     if isinstance(value, dict) and isinstance(value.get("hits"), dict):
         value = value["hits"].get("hits", [])
-    items = value if isinstance(value, list) else [value]
-    for number, item in enumerate(items, start=1):
-        yield None, number, orjson.dumps(item).decode(), item
+    return value if isinstance(value, list) else [value]
 
 
 def timestamp(text: object) -> datetime | None:
