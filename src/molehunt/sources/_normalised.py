@@ -311,6 +311,22 @@ def first_text(value: object) -> str | None:
     return None
 
 
+def file_fields(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A file event's object (``file.path``, else ``file.name``), its channel (a share for a
+    UNC path, else the local disk) and its size (``file.size``): ECS and OCSF name these
+    fields alike.
+
+    >>> file_fields({"file": {"path": "//srv/share/x.doc", "size": "12"}})
+    {'channel': 'network_share', 'object': '//srv/share/x.doc', 'bytes': 12}
+    >>> file_fields({"file.name": "x.doc"})
+    {'channel': 'local', 'object': 'x.doc', 'bytes': None}
+    """
+    path = text(get(document, "file.path")) or text(get(document, "file.name"))
+    unc = path is not None and path.startswith(("\\\\", "//"))
+    return {"channel": "network_share" if unc else "local", "object": path,
+            "bytes": integer(get(document, "file.size"))}
+
+
 def record_key(*parts: object) -> str:
     """A stable event id from the fields that identify a document."""
     return hashlib.sha256("\x00".join(str(p) for p in parts).encode()).hexdigest()[:32]
