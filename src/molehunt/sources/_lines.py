@@ -37,9 +37,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
+import orjson
 
 from molehunt.sources._files import is_gzip, open_binary, open_utf8, utf16_encoding
 from molehunt.sources._locate import BadRow
+from molehunt.sources.base import Unreadable
 from molehunt.sql import sql_string
 
 
@@ -510,3 +512,80 @@ def count_ndjson_records(path: Path) -> int:
             items = value.get("value") if isinstance(value, dict) else value
             count += len(items) if isinstance(items, list) else 1
     return count
+
+
+def content_lines(path: Path, *, bom_on_every_line: bool = False
+                  ) -> Iterator[tuple[int, bytes, bool]]:
+    """The file's lines (broken at LF) that hold anything but white space: each line's number,
+    its bytes without the line end, and whether it ended in LF (only a cut last line does
+    not). A UTF-8 byte order mark is dropped from the first line, or from every line where
+    ``bom_on_every_line`` (readers that have always done so keep doing so).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "a.ndjson")
+    ...     _ = path.write_bytes(b'\\xef\\xbb\\xbf{}\\r\\n  \\n[1]')
+    ...     list(content_lines(path))
+    [(1, b'{}', True), (3, b'[1]', False)]
+    """
+    with open_utf8(path) as handle:
+        for line_no, line in enumerate(handle, start=1):
+            raw = line.rstrip(b"\r\n")
+            if line_no == 1 or bom_on_every_line:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            if raw.strip():
+                yield line_no, raw, line.endswith(b"\n")
+
+
+@dataclass(frozen=True)
+class BadJsonLine:
+    """A line of NDJSON that holds no value: where it is, why, and its text (bytes that are
+    not UTF-8 shown as ``\\xNN``). The reader that numbers the records makes it
+    :class:`~molehunt.sources.base.Unreadable` with :meth:`unreadable`."""
+
+    line: int
+    reason: str
+    detail: str
+    text: str
+
+    def unreadable(self, record: int) -> Unreadable:
+        """This line as the quarantined record numbered ``record``."""
+        return Unreadable(self.line, record, self.reason, self.detail, self.text)
+
+
+def json_lines(path: Path, *, strict_utf8: bool = False, name_truncation: bool = True,
+               bom_on_every_line: bool = False
+               ) -> Iterator[tuple[int, str, object] | BadJsonLine]:
+    """Each line of NDJSON that holds anything (:func:`content_lines`), parsed: its number,
+    its text and its value, or a :class:`BadJsonLine` where the line does not parse.
+
+    Where ``strict_utf8``, a line that is not UTF-8 is bad as ``invalid UTF-8`` (else it is
+    left to the JSON parser, which refuses it as ``invalid JSON``). Where
+    ``name_truncation``, a last line cut before its LF that does not parse is
+    ``truncated last line (invalid JSON)``.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "a.ndjson")
+    ...     _ = path.write_bytes(b'{"a": 1}\\n\\n{"b":')
+    ...     [(line if isinstance(line, tuple) else line.reason) for line in json_lines(path)]
+    [(1, '{"a": 1}', {'a': 1}), 'truncated last line (invalid JSON)']
+    """
+    for line_no, raw, ended in content_lines(path, bom_on_every_line=bom_on_every_line):
+        if strict_utf8:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                yield BadJsonLine(line_no, "invalid UTF-8", f"byte {error.start}: {error.reason}",
+                                  raw.decode("utf-8", "backslashreplace"))
+                continue
+        else:
+            text = raw.decode("utf-8", "backslashreplace")
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            reason = ("truncated last line (invalid JSON)" if name_truncation and not ended
+                      else "invalid JSON")
+            yield BadJsonLine(line_no, reason, str(error), text)
+            continue
+        yield line_no, text, value

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import orjson
 
 from molehunt.sources._files import open_utf8
-from molehunt.sources._lines import count_json_records
+from molehunt.sources._lines import BadJsonLine, count_json_records, json_lines
 from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable, utc_naive
 from molehunt.sql import sql_string
 
@@ -175,42 +175,50 @@ def document_shape(path: Path) -> str:
 
 
 def _ndjson_documents(path: Path) -> Iterator[tuple[int, int, str, object] | Unreadable]:
-    number = 0
-    with open_utf8(path) as handle:
-        for line_no, line in enumerate(handle, start=1):
-            raw = line.rstrip(b"\r\n")
-            if line_no == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            if not raw.strip():
-                continue
-            number += 1
-            text = raw.decode("utf-8", "backslashreplace")
-            try:
-                value = orjson.loads(raw)
-            except orjson.JSONDecodeError as error:
-                reason = ("truncated last line (invalid JSON)" if not line.endswith(b"\n")
-                          else "invalid JSON")
-                yield Unreadable(line_no, number, reason, str(error), text)
-                continue
-            yield line_no, number, text, value
+    for number, line in enumerate(json_lines(path), start=1):
+        if isinstance(line, BadJsonLine):
+            yield line.unreadable(number)
+            continue
+        line_no, text, value = line
+        yield line_no, number, text, value
 
 
 def _whole_documents(path: Path) -> Iterator[tuple[int | None, int, str, object] | Unreadable]:
     """A JSON array, one object, or a search response's ``hits.hits`` (read whole: exports
     of this shape are search pages; large ones are NDJSON, which streams)."""
+    items = whole_document_items(path)
+    if isinstance(items, Unreadable):
+        yield items
+        return
+    for number, item in enumerate(items, start=1):
+        yield None, number, orjson.dumps(item).decode(), item
+
+
+def whole_document_items(path: Path, *, strip_bom: bool = True) -> list[Any] | Unreadable:
+    """The items of a JSON document read whole: a JSON array's, a search response's
+    ``hits.hits``, or the one value. A document that does not parse is one unreadable record
+    (line 1, record 1) showing its first 2,000 bytes. A UTF-8 byte order mark is dropped
+    first unless not ``strip_bom`` (the JSON parser then refuses the document).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "a.json")
+    ...     _ = path.write_bytes(b'{"hits": {"hits": [{"_source": {}}, 2]}}')
+    ...     whole_document_items(path)
+    [{'_source': {}}, 2]
+    """
     with open_utf8(path) as handle:
-        data = handle.read().removeprefix(codecs.BOM_UTF8)
+        data = handle.read()
+    if strip_bom:
+        data = data.removeprefix(codecs.BOM_UTF8)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        yield Unreadable(1, 1, "invalid JSON", f"{error}; nothing of the document can be read",
-                         data[:2000].decode("utf-8", "backslashreplace"))
-        return
+        return Unreadable(1, 1, "invalid JSON", f"{error}; nothing of the document can be read",
+                          data[:2000].decode("utf-8", "backslashreplace"))
     if isinstance(value, dict) and isinstance(value.get("hits"), dict):
         value = value["hits"].get("hits", [])
-    items = value if isinstance(value, list) else [value]
-    for number, item in enumerate(items, start=1):
-        yield None, number, orjson.dumps(item).decode(), item
+    return value if isinstance(value, list) else [value]
 
 
 def timestamp(text: object) -> datetime | None:
@@ -301,6 +309,22 @@ def first_text(value: object) -> str | None:
         if found is not None:
             return found
     return None
+
+
+def file_fields(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A file event's object (``file.path``, else ``file.name``), its channel (a share for a
+    UNC path, else the local disk) and its size (``file.size``): ECS and OCSF name these
+    fields alike.
+
+    >>> file_fields({"file": {"path": "//srv/share/x.doc", "size": "12"}})
+    {'channel': 'network_share', 'object': '//srv/share/x.doc', 'bytes': 12}
+    >>> file_fields({"file.name": "x.doc"})
+    {'channel': 'local', 'object': 'x.doc', 'bytes': None}
+    """
+    path = text(get(document, "file.path")) or text(get(document, "file.name"))
+    unc = path is not None and path.startswith(("\\\\", "//"))
+    return {"channel": "network_share" if unc else "local", "object": path,
+            "bytes": integer(get(document, "file.size"))}
 
 
 def record_key(*parts: object) -> str:

@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 from molehunt.sources._normalised import (
     NormalisedLayout,
     dump,
+    file_fields,
     first_text,
     get,
     integer,
@@ -149,10 +150,7 @@ def _file(document: Mapping[str, Any], types: list[str], flat: dict[str, Any]
         action = "file_open"
     else:
         return Skipped(f"file event of type {','.join(types) or 'none'} not read")
-    path = text(get(document, "file.path")) or text(get(document, "file.name"))
-    unc = path is not None and path.startswith(("\\\\", "//"))
-    flat.update(action=action, channel="network_share" if unc else "local", object=path,
-                bytes=integer(get(document, "file.size")))
+    flat.update(action=action, **file_fields(document))
     return None
 
 

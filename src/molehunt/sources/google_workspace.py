@@ -84,14 +84,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import orjson
-
 from molehunt.sources._files import open_utf8
-from molehunt.sources._lines import count_json_records
+from molehunt.sources._lines import BadJsonLine, count_json_records, json_lines
 from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable
 from molehunt.sources.m365_audit import (
     _EXTERNAL,
     _INSIDE,
+    _MAIL_CHANNEL,
     _WEBMAIL,
     _dump,
     _has_bad_bytes,
@@ -239,35 +238,18 @@ class GoogleWorkspace(RecordLayout):
 
     def _ndjson(self, path: Path, counter: list[int]
                 ) -> Iterator[dict[str, Any] | Unreadable | Skipped]:
-        with open_utf8(path) as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if line_no == 1:
-                    line = line.removeprefix(b"\xef\xbb\xbf")
-                raw = line.rstrip(b"\r\n")
-                if not raw.strip():
-                    continue  # a blank line holds no record
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    counter[0] += 1
-                    yield Unreadable(line_no, counter[0], "invalid UTF-8",
-                                     f"byte {error.start}: {error.reason}",
-                                     raw.decode("utf-8", "backslashreplace"))
-                    continue
-                try:
-                    value = orjson.loads(raw)
-                except orjson.JSONDecodeError as error:
-                    counter[0] += 1
-                    reason = ("truncated last line (invalid JSON)"
-                              if not line.endswith(b"\n") else "invalid JSON")
-                    yield Unreadable(line_no, counter[0], reason, str(error), text)
-                    continue
-                activities = activities_of(value)
-                single = len(activities) == 1 and activities[0] is value
-                for activity in activities:
-                    yield from _activity_records(activity, line_no, counter,
-                                                 text if single else _raw_text(activity),
-                                                 "reports_ndjson")
+        for line in json_lines(path, strict_utf8=True):
+            if isinstance(line, BadJsonLine):
+                counter[0] += 1
+                yield line.unreadable(counter[0])
+                continue
+            line_no, text, value = line
+            activities = activities_of(value)
+            single = len(activities) == 1 and activities[0] is value
+            for activity in activities:
+                yield from _activity_records(activity, line_no, counter,
+                                             text if single else _raw_text(activity),
+                                             "reports_ndjson")
 
     def _document(self, path: Path, counter: list[int]
                   ) -> Iterator[dict[str, Any] | Unreadable | Skipped]:
@@ -669,11 +651,8 @@ def _action_and_channel() -> tuple[str, str]:
               " THEN 'web_upload' ELSE 'file_share' END"
               " WHEN share = 'internal' THEN 'file_share'"
               f" ELSE CASE op_key {action_cases} ELSE '{_OTHER_ACTION}' END END")
-    mail = (f"CASE WHEN len(_counterparts) = 0 THEN NULL WHEN len({_WEBMAIL}) > 0 THEN"
-            f" 'webmail' WHEN len({_EXTERNAL}) > 0 THEN 'email_external'"
-            " ELSE 'email_internal' END")
     channel = ("CASE WHEN share IS NOT NULL THEN 'cloud_storage'"
-               f" WHEN op_key IN ('gmail:sent', 'gmail:autoforwarded') THEN {mail}"
+               f" WHEN op_key IN ('gmail:sent', 'gmail:autoforwarded') THEN {_MAIL_CHANNEL}"
                f" ELSE CASE op_key {channel_cases} ELSE NULL END END")
     return action, channel
 

@@ -112,9 +112,11 @@ import orjson
 
 from molehunt.sources._files import open_utf8
 from molehunt.sources._lines import (
+    BadJsonLine,
     LineCounter,
     count_json_records,
     count_ndjson_records,
+    json_lines,
     normalise,
     utf8_lines,
 )
@@ -342,39 +344,22 @@ class M365Audit(RecordLayout):
 
     def _ndjson(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
         number = 0
-        with open_utf8(path) as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
-                    line = line[3:]
-                raw = line.rstrip(b"\r\n")
-                if not raw.strip():
-                    continue  # a blank line holds no record
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    number += 1
-                    yield Unreadable(line_no, number, "invalid UTF-8",
-                                     f"byte {error.start}: {error.reason}",
-                                     raw.decode("utf-8", "backslashreplace"))
-                    continue
-                try:
-                    value = orjson.loads(raw)
-                except orjson.JSONDecodeError as error:
-                    number += 1
-                    truncated = not line.endswith(b"\n")
-                    reason = "truncated last line (invalid JSON)" if truncated else "invalid JSON"
-                    yield Unreadable(line_no, number, reason, str(error), text)
-                    continue
-                items = value.get("value") if isinstance(value, dict) else value
-                if isinstance(items, list):
-                    # a Graph response page, or a content blob's array, stored as one line:
-                    # each of its records counts
-                    for item in items:
-                        number += 1
-                        yield self._flat(item, line_no, number, _raw_text(item))
-                    continue
+        for line in json_lines(path, strict_utf8=True):
+            if isinstance(line, BadJsonLine):
                 number += 1
-                yield self._flat(value, line_no, number, text)
+                yield line.unreadable(number)
+                continue
+            line_no, text, value = line
+            items = value.get("value") if isinstance(value, dict) else value
+            if isinstance(items, list):
+                # a Graph response page, or a content blob's array, stored as one line:
+                # each of its records counts
+                for item in items:
+                    number += 1
+                    yield self._flat(item, line_no, number, _raw_text(item))
+                continue
+            number += 1
+            yield self._flat(value, line_no, number, text)
 
     def _document(self, path: Path) -> Iterator[dict[str, Any] | Unreadable]:
         """Records of a JSON document: JSON values written one after another, each an array
@@ -831,6 +816,10 @@ _INSIDE = ("(mh_is_company({d}) OR (_own_domain <> ''"
 _SHARE_DOMAIN = "coalesce(domain, '')"
 _WEBMAIL = "list_filter(_counterparts, lambda d: mh_is_webmail(d))"
 _EXTERNAL = f"list_filter(_counterparts, lambda d: NOT {_INSIDE.format(d='d')})"
+#: A mail's channel from its counterparts' domains (Microsoft 365's and Google's alike).
+_MAIL_CHANNEL = (f"CASE WHEN len(_counterparts) = 0 THEN NULL WHEN len({_WEBMAIL}) > 0 THEN"
+                 f" 'webmail' WHEN len({_EXTERNAL}) > 0 THEN 'email_external'"
+                 " ELSE 'email_internal' END")
 
 
 def _action_and_channel() -> tuple[str, str]:
@@ -847,13 +836,10 @@ def _action_and_channel() -> tuple[str, str]:
     action = (f"CASE WHEN op_key IN ({sharing}) THEN CASE WHEN {outward} THEN 'web_upload'"
               f" ELSE 'file_share' END WHEN op_key LIKE 'badge:%' THEN 'badge'"
               f" ELSE CASE op_key {action_cases} ELSE '{_OTHER_ACTION}' END END")
-    mail = (f"CASE WHEN len(_counterparts) = 0 THEN NULL WHEN len({_WEBMAIL}) > 0 THEN"
-            f" 'webmail' WHEN len({_EXTERNAL}) > 0 THEN 'email_external'"
-            " ELSE 'email_internal' END")
     channel = (f"CASE WHEN op_key IN ({sharing}) THEN 'cloud_storage'"
                " WHEN op_key LIKE 'badge:%' THEN 'physical'"
                f" WHEN op_key IN ('exchange:send', 'exchange:sendas', 'exchange:sendonbehalf')"
-               f" THEN {mail} ELSE CASE op_key {channel_cases} ELSE NULL END END")
+               f" THEN {_MAIL_CHANNEL} ELSE CASE op_key {channel_cases} ELSE NULL END END")
     return action, channel
 
 

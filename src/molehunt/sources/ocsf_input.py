@@ -57,6 +57,7 @@ from typing import Any, ClassVar
 from molehunt.sources._normalised import (
     NormalisedLayout,
     dump,
+    file_fields,
     first_text,
     get,
     integer,
@@ -169,10 +170,7 @@ def _file(document: Mapping[str, Any], activity: int | None, details: dict[str, 
     if action is None:
         return Skipped(f"file activity {_FILE_ACTIVITIES.get(activity or -1, activity)}"
                        " not read")
-    path = text(get(document, "file.path")) or text(get(document, "file.name"))
-    unc = path is not None and path.startswith(("\\\\", "//"))
-    flat.update(action=action, channel="network_share" if unc else "local", object=path,
-                bytes=integer(get(document, "file.size")))
+    flat.update(action=action, **file_fields(document))
     details["process"] = text(get(document, "actor.process.name"))
     return None
 

@@ -56,7 +56,7 @@ from typing import Any, ClassVar
 import orjson
 
 from molehunt.sources._files import open_utf8
-from molehunt.sources._lines import count_json_records
+from molehunt.sources._lines import BadJsonLine, count_json_records, json_lines
 from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable
 from molehunt.sources.windows_security import _timestamp
 from molehunt.sql import sql_string
@@ -273,25 +273,18 @@ _Value = tuple[int | None, int, str, object]
 
 def _ndjson_values(path: Path) -> Iterator[_Value | Unreadable]:
     number = 0
-    with open_utf8(path) as handle:
-        for line_no, line in enumerate(handle, start=1):
-            raw = line.rstrip(b"\r\n")
-            if line_no == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            if not raw.strip():
-                continue
-            number += 1
-            text = raw.decode("utf-8", "backslashreplace")
-            try:
-                value = orjson.loads(raw)
-            except orjson.JSONDecodeError as error:
-                yield Unreadable(line_no, number, "invalid JSON", str(error), text)
-                continue
-            items = _items(value)
-            number += len(items) - 1
-            for offset, item in enumerate(items):
-                shown = text if len(items) == 1 and items[0] is value else _dump(item)
-                yield line_no, number - len(items) + 1 + offset, shown, item
+    # a cut last line has always been plain "invalid JSON" here
+    for line in json_lines(path, name_truncation=False):
+        number += 1
+        if isinstance(line, BadJsonLine):
+            yield line.unreadable(number)
+            continue
+        line_no, text, value = line
+        items = _items(value)
+        number += len(items) - 1
+        for offset, item in enumerate(items):
+            shown = text if len(items) == 1 and items[0] is value else _dump(item)
+            yield line_no, number - len(items) + 1 + offset, shown, item
 
 
 def _document_values(path: Path) -> Iterator[_Value | Unreadable]:

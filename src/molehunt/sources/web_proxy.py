@@ -71,6 +71,7 @@ from urllib.parse import unquote
 import orjson
 
 from molehunt.sources._files import open_utf8
+from molehunt.sources._lines import content_lines
 from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable
 from molehunt.sources.windows_security import _dump, _text, _timestamp
 from molehunt.sql import sql_string
@@ -479,13 +480,8 @@ def _integer(value: object) -> int | None:
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """The file's lines (broken at LF, as :meth:`_WebProxy.count_records` counts them) that
     hold anything, with their numbers; bytes that are not UTF-8 shown as ``\\xNN``."""
-    with open_utf8(path) as handle:
-        for line_no, line in enumerate(handle, start=1):
-            raw = line.rstrip(b"\r\n")
-            if line_no == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            if raw.strip():
-                yield line_no, raw.decode("utf-8", "backslashreplace")
+    for line_no, raw, _ in content_lines(path):
+        yield line_no, raw.decode("utf-8", "backslashreplace")
 
 
 __all__ = ["BODY_METHODS", "UPLOAD_MIN_BYTES", "ZSCALER_FIELDS", "ZSCALER_FIELD_MEANINGS",

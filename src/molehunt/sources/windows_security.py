@@ -80,6 +80,8 @@ from typing import Any, ClassVar
 import orjson
 
 from molehunt.sources._files import open_binary, open_utf8
+from molehunt.sources._lines import BadJsonLine, json_lines
+from molehunt.sources._normalised import whole_document_items
 from molehunt.sources.base import (
     Check,
     RecordLayout,
@@ -564,35 +566,24 @@ def _xml_events(path: Path) -> Iterator[_Event | Unreadable]:
 
 
 def _ndjson_events(path: Path) -> Iterator[_Event | Unreadable]:
-    number = 0
-    with open_utf8(path) as handle:
-        for line_no, line in enumerate(handle, start=1):
-            raw = line.rstrip(b"\r\n").removeprefix(b"\xef\xbb\xbf")
-            if not raw.strip():
-                continue
-            number += 1
-            text = raw.decode("utf-8", "backslashreplace")
-            try:
-                value = orjson.loads(raw)
-            except orjson.JSONDecodeError as error:
-                yield Unreadable(line_no, number, "invalid JSON", str(error), text)
-                continue
-            yield _json_event(value, line_no, number, text)
+    # this reader has always dropped a byte order mark from every line, and called a cut
+    # last line plain "invalid JSON"
+    lines = json_lines(path, name_truncation=False, bom_on_every_line=True)
+    for number, line in enumerate(lines, start=1):
+        if isinstance(line, BadJsonLine):
+            yield line.unreadable(number)
+            continue
+        line_no, text, value = line
+        yield _json_event(value, line_no, number, text)
 
 
 def _json_document_events(path: Path) -> Iterator[_Event | Unreadable]:
     """A JSON array (or one pretty-printed object, or Elasticsearch's ``hits.hits``)."""
-    with open_utf8(path) as handle:
-        data = handle.read()
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        yield Unreadable(1, 1, "invalid JSON", f"{error}; nothing of the document can be read",
-                         data[:2000].decode("utf-8", "backslashreplace"))
+    # a byte order mark has always made the whole document unreadable here
+    items = whole_document_items(path, strip_bom=False)
+    if isinstance(items, Unreadable):
+        yield items
         return
-    if isinstance(value, dict) and isinstance(value.get("hits"), dict):
-        value = value["hits"].get("hits", [])
-    items = value if isinstance(value, list) else [value]
     for number, item in enumerate(items, start=1):
         yield _json_event(item, None, number, _dump(item))
 
