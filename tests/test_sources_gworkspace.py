@@ -172,6 +172,25 @@ def test_an_outside_collaborator_sharing_onwards_shares_outside(tmp_path: Path) 
         ("pat@partner.example", "web_upload", "partner.example")]
 
 
+def test_an_int_value_padded_with_separator_characters_does_not_stop_the_read(
+        tmp_path: Path) -> None:
+    """``intValue`` "\\x1c3\\x1f": the reader's pattern took the separators for white space
+    and ``int()`` raised, which ended the ingest with an internal error; now it reads as
+    the M365 reader reads it, and the download is stored."""
+    activity = {"kind": "admin#reports#activity",
+                "id": {"time": "2026-01-01T00:00:00Z", "applicationName": "drive",
+                       "uniqueQualifier": "1"},
+                "actor": {"email": "a@corp.example"},
+                "events": [{"type": "access", "name": "download",
+                            "parameters": [{"name": "size", "intValue": "\x1c3\x1f"}]}]}
+    path = tmp_path / "padded.ndjson"
+    path.write_text(json.dumps(activity) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    result = _ingest(workspace, [path]).files[0]
+    assert (result.status, result.rows_read, result.rows_stored) == ("ingested", 1, 1)
+    assert [e["action"] for e in events(workspace)] == ["file_copy"]
+
+
 def test_bad_records_are_quarantined_with_line_and_reason(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     result = _ingest(workspace, [GW / "bad.ndjson"]).files[0]

@@ -94,6 +94,7 @@ from molehunt.sources.m365_audit import (
     _WEBMAIL,
     _dump,
     _has_bad_bytes,
+    _integer,
     _raw_text,
     _skip_space,
     _text,
@@ -658,17 +659,6 @@ def _action_and_channel() -> tuple[str, str]:
 
 
 # -- small helpers ------------------------------------------------------------------------
-def _integer(value: object) -> int | None:
-    """A number the API writes as text (``intValue``) or as a number, or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if -2**63 <= value < 2**63 else None
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
-        return int(value)
-    return None
-
-
 def _mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
