@@ -118,8 +118,10 @@ class FeatureInputs:
     activity: ibis.Table | None = None
 
 
-#: Days of activity before the first computed day that families can read (``activity``).
-ACTIVITY_LOOKBACK_DAYS = 60
+#: Days of activity before the first computed day that families can read (``activity``):
+#: waves seen in the logs count for 90 days and each needs 51 days of activity before it
+#: (``families.hr``), so a daily run finds every wave a rebuild finds.
+ACTIVITY_LOOKBACK_DAYS = 150
 
 
 @dataclass

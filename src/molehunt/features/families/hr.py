@@ -8,6 +8,7 @@ the sequence detectors and investigations to look back on.)
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import ibis
@@ -45,16 +46,23 @@ def _derive(inputs: Any) -> Any:
     )
     layoffs = hr.filter(hr.kind == "layoff", hr.group.notnull()).group_by(
         l_group=hr.group, l_at=hr.at).aggregate()
+    layoffs = layoffs.mutate(l_until=ibis.null("int64"))
     if int(layoffs.count().execute()) == 0:
         # no HR layoff records (a deployment without an HR feed): a wave of leavers in one
         # department, as the directory snapshots show it, stands for one; so does one seen in
         # the logs, where regular workers stop appearing (weeks before the next snapshot)
-        layoffs = departure_waves(inputs.directory)
+        layoffs = departure_waves(inputs.directory).mutate(l_until=ibis.null("int64"))
         if inputs.activity is not None:
-            layoffs = layoffs.union(activity_waves(inputs.activity, inputs.directory,
-                                                   keys.select(keys.day).distinct()))
+            a = inputs.activity
+            # the days a wave seen then still counts on the days computed now
+            since = inputs.start - dt.timedelta(days=ACTIVITY_WAVE_MEMORY_DAYS)
+            days = a.filter(a.day >= since).select("day").distinct()
+            waves = activity_waves(a, inputs.directory, days)
+            layoffs = layoffs.union(waves.mutate(
+                l_until=waves.l_at + ACTIVITY_WAVE_MEMORY_DAYS))
     groups = keys.mutate(today=today).join(
-        layoffs, [keys.department == layoffs.l_group, layoffs.l_at <= today])
+        layoffs, [keys.department == layoffs.l_group, layoffs.l_at <= today,
+                  layoffs.l_until.isnull() | (layoffs.l_until >= today)])
     groups = groups.group_by(g_user=groups.user_id, g_day=groups.day).aggregate(
         days_since_layoff_in_group_1d=groups.today.max() - groups.l_at.max())
     joined = own.left_join(groups, [own.user_id == groups.g_user, own.day == groups.g_day])
@@ -134,6 +142,11 @@ GONE_SPAN_DAYS = 21
 #: share of its people had a wave. Higher than the directory's share: an absence is not yet a
 #: departure (holidays), so only a wave that visibly thins the department counts.
 ACTIVITY_WAVE_SHARE = 0.15
+#: Days a wave seen in the logs counts as a layoff in the department (HR's and the
+#: directory's count for good): bounded, so a daily run needs only this many days of waves,
+#: found from :data:`~molehunt.features.build.ACTIVITY_LOOKBACK_DAYS` of activity, to equal
+#: a rebuild.
+ACTIVITY_WAVE_MEMORY_DAYS = 90
 
 
 def activity_waves(activity: Any, directory: Any, days: Any) -> Any:
@@ -196,7 +209,7 @@ FAMILY = Family(
                 " HR layoff records, a wave of leavers in the department as the directory"
                 " snapshots show it (at least 3 people and 10 % of it at one snapshot) or as"
                 " the logs show it (at least 3 people and 15 % of it, regular workers not"
-                " seen for a week).",
+                " seen for a week; such a wave counts for 90 days).",
                 weekly="last", observes=("directory",)),
         Feature("days_since_travel_1d", "hr", "days",
                 "Days since the person's last business trip ended (0 while travelling); "
