@@ -44,6 +44,21 @@ CASE_SORTS = {"id": "desc", "status": "asc", "opened": "desc", "updated": "desc"
 AUDIT_PAGE = 200
 
 
+
+def alert_query(state: str | None, band: str | None) -> Any:
+    """The alerts in ``state`` and ``band`` (either may be empty: any); a value outside the
+    vocabulary is an :class:`InputError`."""
+    if state and state not in ALERT_STATES:
+        raise InputError(f"state must be one of {', '.join(ALERT_STATES)}")
+    if band and band not in BANDS:
+        raise InputError(f"band must be one of {', '.join(BANDS)}")
+    query = sa.select(Alert)
+    if state:
+        query = query.where(Alert.state == state)
+    if band:
+        query = query.where(Alert.band == band)
+    return query
+
 def order_of(sort: str | None, order: str | None, allowed: Mapping[str, str], default: str
              ) -> tuple[str, bool]:
     """The column to sort by and whether descending, from a request's ``sort`` and ``order``.
@@ -204,15 +219,7 @@ def alert_rows(console: Console, principal: Principal, state: str | None = None,
     how many match, the column and whether descending."""
     console.require(principal, "view")
     column, descending = order_of(sort, order, ALERT_SORTS, "peak")
-    if state and state not in ALERT_STATES:
-        raise InputError(f"state must be one of {', '.join(ALERT_STATES)}")
-    if band and band not in BANDS:
-        raise InputError(f"band must be one of {', '.join(BANDS)}")
-    query = sa.select(Alert)
-    if state:
-        query = query.where(Alert.state == state)
-    if band:
-        query = query.where(Alert.band == band)
+    query = alert_query(state, band)
     with console.store.sessions() as session:
         total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(query.order_by(*_alert_order(column, descending))

@@ -41,9 +41,9 @@ from molehunt.cases.accounts import (
     hash_password,
     set_password,
 )
+from molehunt.cases.browse import alert_query
 from molehunt.cases.bundle import build_bundle
 from molehunt.cases.models import (
-    ALERT_STATES,
     CASE_STATES,
     PRIVILEGED_ROLES,
     Account,
@@ -517,15 +517,7 @@ class Console:
                limit: int = 100, offset: int = 0) -> dict[str, Any]:
         """The alert queue, highest risk first."""
         self.require(principal, "view")
-        if state and state not in ALERT_STATES:
-            raise InputError(f"state must be one of {', '.join(ALERT_STATES)}")
-        if band and band not in BANDS:
-            raise InputError(f"band must be one of {', '.join(BANDS)}")
-        query = sa.select(Alert)
-        if state:
-            query = query.where(Alert.state == state)
-        if band:
-            query = query.where(Alert.band == band)
+        query = alert_query(state, band)
         with self.store.sessions() as session:
             total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(query.order_by(Alert.peak_risk.desc(), Alert.alert_id)
