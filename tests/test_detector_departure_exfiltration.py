@@ -88,7 +88,7 @@ def _taker(job_search: bool, drive_days: int) -> dict[str, float]:
                         files_to_removable_z_self_90d=2.2)
     window = synthetic_window(days, columns=DepartureExfiltration.requires)
     found = DepartureExfiltration().fit(window).score(window).to_pandas()
-    found = found[found.day == found.day.max()]
+    found = found[found.day.dt.date == days[-1]["day"]]
     if not len(found):
         return {"score": 0.0}
     row = found.iloc[0]
@@ -104,3 +104,35 @@ def test_a_drive_used_on_far_more_days_than_usual_after_a_job_search_is_a_surge(
     assert _taker(job_search=False, drive_days=4)["score"] < 0.4
     # two drive days in a fortnight for a monthly user is not a change of rate
     assert _taker(job_search=True, drive_days=2)["score"] == 0.0
+
+
+def _searcher(before: int, during: int, search_days: int = 3) -> list[tuple[Any, float, str]]:
+    """(day, score, reason features) of every finding for someone with ``before`` job-board
+    visits on every fourth of 80 active days, then ``during`` a day for ``search_days``
+    days and nothing else: no drive, no competitor, no departure."""
+    start = dt.date(2024, 1, 1)
+    days = [{"user_id": "s", "day": start + dt.timedelta(days=n), "files_to_removable_1d": 0,
+             "device_connects_1d": 0, "files_to_removable_median_self_90d": 0,
+             "visits_job_board_1d": before if n % 4 == 0 else 0} for n in range(80)]
+    days += [{"user_id": "s", "day": start + dt.timedelta(days=80 + n),
+              "files_to_removable_1d": 0, "device_connects_1d": 0,
+              "files_to_removable_median_self_90d": 0, "visits_job_board_1d": during}
+             for n in range(search_days)]
+    window = synthetic_window(days, columns=DepartureExfiltration.requires)
+    found = DepartureExfiltration().fit(window).score(window).to_pandas()
+    return [(row.day, float(row.score), ",".join(r["feature"] for r in row.reasons))
+            for row in found.sort_values("day").itertuples()]
+
+
+def test_a_job_search_new_to_the_person_is_a_lead_on_its_first_days_only() -> None:
+    # the first stage where no competitor contact can be seen: a lead to read, never alone
+    # an alert, and only on the search's first days (then it is known)
+    found = _searcher(before=0, during=6, search_days=5)
+    assert [d.date() for d, _, _ in found] == [dt.date(2024, 3, 22), dt.date(2024, 3, 23)]
+    assert all(0.3 <= score < 0.55 and "job_search_onset" in features
+               for _, score, features in found)
+    # a habitual browser's search is an onset only when far beyond their usual ...
+    assert _searcher(before=2, during=3) == []
+    assert len(_searcher(before=2, during=10)) == 2
+    # ... and one day of job boards is a link someone sent
+    assert _searcher(before=0, during=9, search_days=1) == []

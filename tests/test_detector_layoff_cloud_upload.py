@@ -74,16 +74,17 @@ def test_lookalike_occasional_uploader_after_a_layoff_is_not_new_to_uploads() ->
     assert after.empty, after[["day", "score"]]
 
 
-def _first_upload_after_layoff(outbound: list[dict[str, object]]) -> float:
-    """Score of a first-ever single upload to cloud storage three weeks after a layoff, on a
-    day whose items leaving the company are ``outbound``."""
+def _first_upload_after_layoff(outbound: list[dict[str, object]], uploads: int = 1,
+                               layoff: bool = True) -> float:
+    """Score of a first-ever day of ``uploads`` to cloud storage three weeks after a layoff
+    (or with none), on a day whose items leaving the company are ``outbound``."""
     start = dt.date(2024, 1, 1)
     day = start + dt.timedelta(days=140)
     days = [{"user_id": "n", "day": start + dt.timedelta(days=n),
-             "uploads_cloud_storage_1d": int(n == 140),
+             "uploads_cloud_storage_1d": uploads if n == 140 else 0,
              # the day's feature counts every channel, as the feature store does
              "events_out_sensitive_1d": len(outbound) if n == 140 else 0,
-             "days_since_layoff_in_group_1d": n - 119 if n >= 119 else None}
+             "days_since_layoff_in_group_1d": n - 119 if n >= 119 and layoff else None}
             for n in range(141)]
     window = synthetic_window(days, columns=LayoffCloudUpload.requires)
     window.tables["outbound"] = outbound_table([r | {"user_id": "n", "day": day}
@@ -139,3 +140,12 @@ def test_a_cloud_service_new_to_a_habitual_uploader_after_a_layoff() -> None:
     # a link someone sent, opened once or twice, is not a new service of theirs: what is left
     # is a habitual uploader's busier spell (see above)
     assert _new_service(days_used=2) < 0.45
+
+
+def test_several_first_uploads_after_a_layoff_are_the_whole_story() -> None:
+    # one upload with a layoff behind it may be a shared link; several to a service new to
+    # the person after the layoff is the scenario itself and scores as a lead from day one
+    single, several = _first_upload_after_layoff([]), _first_upload_after_layoff([], uploads=3)
+    assert single < 0.6 <= several - 0.1
+    # the same day with no layoff is half the scenario: it stays below a single-upload lead
+    assert _first_upload_after_layoff([], uploads=3, layoff=False) < single

@@ -11,6 +11,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    domain_pattern,
     findings,
     noisy_or,
     number_text,
@@ -27,24 +28,31 @@ class DepartureExfiltration(Detector):
     Scenario: someone browses job sites and writes to a competitor, then copies many times
     their usual amount to removable media, resigns and leaves.
 
-    Signals: files copied to removable media well above the person's own 90-day usual
-    (``files_to_removable_z_self_90d``) and in absolute numbers, or a drive used on far more
-    days than the person's earlier rate predicts (at least ``rate_days`` of the last
-    ``campaign_rows`` active days and ``rate_ratio`` times the rate of the ``history_rows``
-    before: the copies of a day can be few when the taking goes on for weeks); on days
-    without a surge,
-    e-mail to a competitor during a job search (the first stage); context over the last
+    Signals: a job search that is new to the person or far more intense than their usual
+    browsing (job-board visits on ``onset_days`` or more of the last ``onset_rows`` active
+    days, at least ``onset_ratio`` times and ``onset_excess`` visits above what the person's
+    rate over the ``history_rows`` before predicts; scored on the search's first
+    ``onset_span`` such days only, as a lead to read, never alone an alert: the first stage,
+    seen where no competitor contact is); files copied to removable media well above the
+    person's own 90-day usual (``files_to_removable_z_self_90d``) and in absolute numbers,
+    or a drive used on far more days than the person's earlier rate predicts (at least
+    ``rate_days`` of the last ``campaign_rows`` active days and ``rate_ratio`` times the rate
+    of the ``history_rows`` before: the copies of a day can be few when the taking goes on
+    for weeks); on days without a surge, e-mail to a competitor during a job search (the
+    first stage where competitors are configured); context over the last
     ``context_days`` active days: job-board visits, mail to competitors, a known departure
     (``days_to_departure_1d``); sensitive files among the copies.
 
     False positives: IT staff with daily removable media (a surge is measured against their
     own usual); honest leavers who copy their own files home (a departure without competitor
     contact is not the scenario's context: their surge counts ``no_context_factor``); people
-    who browse job boards and stay (no surge).
+    who browse job boards and stay (no surge; their search's first days are a lead of
+    band medium at most, the same as an insider's, and nothing follows). A habitual job-board
+    browser's search has no onset to see.
     """
 
     name: ClassVar[str] = "departure_exfiltration"
-    version: ClassVar[int] = 4
+    version: ClassVar[int] = 5
     kind: ClassVar[str] = "rule"
     observes: ClassVar[frozenset[str]] = frozenset({
         "removable_files", "removable_connect", "hr_departure"})
@@ -91,6 +99,22 @@ class DepartureExfiltration(Detector):
     #: ``min_history_rows`` must exist (the first weeks of a person's log have no rate).
     history_rows: int = 120
     min_history_rows: int = 40
+    #: A job search new to the person or far more intense than their usual browsing: job
+    #: boards visited on at least ``onset_days`` of the last ``onset_rows`` active days (one
+    #: visit is a link someone sent) ...
+    onset_days: int = 2
+    onset_rows: int = 10
+    #: ... with at least this many times the visits the person's rate over the
+    #: ``history_rows`` active days before predicts (at least ``min_history_rows`` of them;
+    #: a rate under one visit per period counts as one) ...
+    onset_ratio: float = 3.0
+    #: ... and at least this many visits above it (a habitual browser's busy fortnight is
+    #: not a new search) ...
+    onset_excess: float = 8.0
+    #: ... on the first ``onset_span`` such days within ``onset_rows``: what follows is known
+    onset_span: int = 2
+    #: Score of an onset day (more for more visits): below what one day needs for band high
+    onset_score: float = 0.35
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -140,9 +164,27 @@ class DepartureExfiltration(Detector):
         contact = (t.emails_to_competitor_1d > 0) & (t._jobs > 0)
         campaign = ibis.window(group_by=t.user_id, order_by=t.day,
                                preceding=self.campaign_rows - 1, following=0)
-        t = t.mutate(_surge=surge, _contact=contact,
+        visits = t.visits_job_board_1d.fill_null(0)
+        searching = ibis.window(group_by=t.user_id, order_by=t.day,
+                                preceding=self.onset_rows - 1, following=0)
+        before = ibis.window(group_by=t.user_id, order_by=t.day,
+                             rows=(-self.history_rows - self.onset_rows, -self.onset_rows))
+        t = t.mutate(_job_recent=(visits > 0).cast("int32").sum().over(searching),
+                     _job_visits=visits.sum().over(searching),
+                     _job_older=visits.sum().over(before).fill_null(0),
+                     _job_older_rows=t.day.count().over(before).fill_null(0))
+        t = t.mutate(_job_expected=t._job_older * self.onset_rows
+                     / ibis.greatest(t._job_older_rows, 1))
+        intense = (visits > 0) & (t._job_older_rows >= self.min_history_rows) & (
+            t._job_recent >= self.onset_days) & (
+            t._job_visits >= self.onset_ratio * ibis.greatest(t._job_expected, 1.0)) & (
+            t._job_visits - t._job_expected >= self.onset_excess)
+        t = t.mutate(_intense=intense.cast("int32"))
+        t = t.mutate(_intense_days=t._intense.sum().over(searching))
+        onset = (t._intense > 0) & (t._intense_days <= self.onset_span)
+        t = t.mutate(_surge=surge, _contact=contact, _onset=onset & ~surge & ~contact,
                      _surge_days=surge.cast("int32").sum().over(campaign))
-        t = t.filter(t._surge | t._contact)
+        t = t.filter(t._surge | t._contact | t._onset)
         rate_s = 0.35 + 0.25 * saturate(
             t._drive_recent - self.rate_ratio * ibis.greatest(t._drive_expected, 0.5), 4.0)
         surge_s = ibis.cases(
@@ -173,6 +215,9 @@ class DepartureExfiltration(Detector):
         if blind_rivals:
             context = context | strong
         score = ibis.ifelse(context, combined, combined * self.no_context_factor)
+        onset_s = self.onset_score + 0.15 * saturate(
+            t._job_visits - t._job_expected - self.onset_excess, 10.0)
+        score = ibis.ifelse(t._onset, onset_s, score)
         reasons = [
             reason("files_to_removable_1d", t.files_to_removable_1d,
                    t.files_to_removable_median_self_90d,
@@ -192,7 +237,14 @@ class DepartureExfiltration(Detector):
                        number_text(t._drive_recent), " of the last ",
                        ibis.literal(str(self.campaign_rows)), " active days; the person's"
                        " earlier rate predicts ", number_text(t._drive_expected, 1))),
-            reason("visits_job_board_1d", t._jobs, 0.0, jobs_s,
+            reason("job_search_onset", t._job_visits, t._job_expected,
+                   ibis.ifelse(t._onset, onset_s, 0.0),
+                   ibis.literal("a job search new to the person or far beyond their usual: ")
+                   .concat(number_text(t._job_visits), " job-board visits on ",
+                           number_text(t._job_recent), " of the last ",
+                           ibis.literal(str(self.onset_rows)), " active days; the person's"
+                           " earlier rate predicts ", number_text(t._job_expected, 1))),
+            reason("visits_job_board_1d", t._jobs, 0.0, ibis.ifelse(t._onset, 0.0, jobs_s),
                    number_text(t._jobs).concat(" job-board visits in the last ",
                                                ibis.literal(str(self.context_days)),
                                                " active days")),
@@ -221,6 +273,12 @@ class DepartureExfiltration(Detector):
                 " with a competitor cannot be seen, so a strong or repeated surge after a job"
                 " search counts in full"))
         found = findings(t, detector=self, score=score, reasons=reasons)
-        return with_evidence(found, window.events, lambda e: (
+        # an onset day's evidence is the job-board visits; any other day's is what was taken
+        by_onset = found.reasons.map(lambda r: r.feature).contains("job_search_onset")
+        jobs = domain_pattern(window, "job_board")
+        searched = with_evidence(found.filter(by_onset), window.events, lambda e: (
+            e.action == "web_visit") & e.domain.notnull() & e.domain.re_search(jobs))
+        taken = with_evidence(found.filter(~by_onset), window.events, lambda e: (
             e.channel == "removable_media") & e.action.isin(
                 ("file_copy", "file_write", "device_connect")))
+        return searched.union(taken)

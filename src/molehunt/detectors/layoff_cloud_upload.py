@@ -36,10 +36,12 @@ class LayoffCloudUpload(Detector):
     uploaded on at least ``min_excess_days`` more (and ``min_rate_ratio`` times as many) of the
     last ``recent_rows`` active days than their earlier rate predicts; several uploads in a
     day weigh more; within ``window_days`` of a layoff in the department
-    (``days_since_layoff_in_group_1d``); confidential or higher items among the day's uploads
-    to cloud storage (``outbound``; what else left that day, e.g. printed, is not what this
-    scenario moves). Without a layoff the score is halved; for someone who uploaded before, a
-    day with no more uploads than their earlier busiest day counts ``routine_volume_factor``.
+    (``days_since_layoff_in_group_1d``; more with ``story_uploads`` or more uploads that day,
+    the whole story rather than one upload with a layoff behind it); confidential or higher
+    items among the day's uploads to cloud storage (``outbound``; what else left that day,
+    e.g. printed, is not what this scenario moves). Without a layoff the score is halved;
+    for someone who uploaded before, a day with no more uploads than their earlier busiest
+    day counts ``routine_volume_factor``.
     A cloud-storage service new to the person (first used within ``new_service_days``, after
     ``min_history_rows`` active days of history) and used on at least ``new_service_uses``
     days counts as new to uploads even for a habitual user of another service: moving files
@@ -51,7 +53,7 @@ class LayoffCloudUpload(Detector):
     """
 
     name: ClassVar[str] = "layoff_cloud_upload"
-    version: ClassVar[int] = 7
+    version: ClassVar[int] = 8
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({"web_direction", "hr_layoff"})
@@ -87,6 +89,9 @@ class LayoffCloudUpload(Detector):
     #: Multiplier for a habitual uploader whose day holds no more uploads than their
     #: earlier busiest day (only the rate of upload days rose).
     routine_volume_factor: float = 0.5
+    #: Uploads in a day (requests where uploads cannot be seen) after a layoff that make the
+    #: whole story: the layoff then weighs more than as context for a single upload.
+    story_uploads: int = 2
     #: Days after its first use during which a cloud-storage service is new to the person ...
     new_service_days: int = 45
     #: ... once used on at least this many days (one visit is a link someone sent).
@@ -148,7 +153,11 @@ class LayoffCloudUpload(Detector):
         upload_s = 0.3 + 0.4 * saturate(t.uploads_cloud_storage_1d - 1, 3.0)
         rate_s = ibis.ifelse(t._excess >= self.min_excess_days,
                              0.25 + 0.25 * saturate(t._excess - self.min_excess_days, 2.0), 0.0)
-        layoff_s = ibis.ifelse(t._after > 0, 0.35, 0.0)
+        # several uploads in a day to a service new to the person (or far beyond their rate)
+        # after the layoff is the scenario itself, not one of its parts
+        layoff_s = ibis.cases(
+            ((t._after > 0) & (t.uploads_cloud_storage_1d >= self.story_uploads), 0.55),
+            (t._after > 0, 0.35), else_=0.0)
         sensitive_s = 0.3 * saturate(t._sensitive, 3.0)
         score = ibis.ifelse(t._after > 0, noisy_or(upload_s, rate_s, layoff_s, sensitive_s),
                             0.5 * noisy_or(upload_s, rate_s, sensitive_s))
