@@ -409,3 +409,34 @@ def test_a_damaged_first_ndjson_line_costs_that_record_alone(tmp_path: Path) -> 
     assert result.status == "ingested" and _adds_up(result) and result.rows_read == 22
     assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [
         (1, "invalid JSON"), (22, "implausible time")]
+
+
+def _nxlog_through_logstash(tmp_path: Path, shipped_utc: str) -> Path:
+    """The local-time NXLog event as a Logstash pipeline ships it: NXLog's own local
+    ``EventReceivedTime`` two seconds after the event, and Logstash's ``@timestamp`` in UTC
+    (the shape of every Windows recording of the public Security-Datasets/Mordor project)."""
+    record = json.loads((WINDOWS / "nxlog_local_time.ndjson").read_text())
+    record.update({"EventReceivedTime": "2024-03-04 09:01:14", "@timestamp": shipped_utc,
+                   "@version": "1"})
+    path = tmp_path / "nxlog_logstash.ndjson"
+    path.write_text(json.dumps(record) + "\n")
+    return path
+
+
+def test_nxlog_local_time_takes_the_zone_a_shipper_stamped_in_utc(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [_nxlog_through_logstash(tmp_path,
+                                                           "2024-03-04T14:01:14.341Z")]).files
+    assert result.rows_stored == 1 and result.rows_quarantined == 0
+    [stored] = events(workspace)
+    assert str(stored["ts"]) == "2024-03-04 14:01:12"  # 09:01:12 at UTC-05:00
+    assert json.loads(stored["attrs"])["utc_offset"] == "-05:00"
+
+
+def test_nxlog_local_time_stays_quarantined_when_the_shipper_stamp_is_late(tmp_path: Path
+                                                                           ) -> None:
+    # 4 h 52 min: five hours less eight minutes' delay, or a zone of -04:52? Not guessed.
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [_nxlog_through_logstash(tmp_path,
+                                                           "2024-03-04T13:53:14Z")]).files
+    assert result.quarantined_by_reason == {"time without zone": 1}

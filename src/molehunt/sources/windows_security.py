@@ -17,8 +17,13 @@ Shapes, told apart by the file's first bytes:
 * **NXLog** (``im_msvistalog`` + ``to_json()``): the event's fields at the top level
   (``EventID``, ``Hostname``, ``RecordNumber``, ``Channel``, ``EventTime``, ``TargetUserName``,
   ...). NXLog writes ``EventTime`` in the collector's local time without a zone unless its
-  ``DateFormat`` says otherwise: a time without a zone is quarantined (``time without zone``),
-  since read as UTC every after-hours feature would move by the offset.
+  ``DateFormat`` says otherwise. When NXLog's JSON went through a shipper that stamped it
+  in UTC (Logstash or Elastic ``@timestamp``, as in the public Security-Datasets/Mordor
+  recordings), the collector's offset is ``@timestamp`` less NXLog's own ``EventReceivedTime``
+  (the same local clock as ``EventTime``) rounded to a quarter hour, and is used if the rest
+  (the shipping delay) is under five minutes; ``attrs.utc_offset`` keeps it. Otherwise a time
+  without a zone is quarantined (``time without zone``), since read as UTC every after-hours
+  feature would move by the offset.
 
 Mapping (event id → store):
 
@@ -73,7 +78,7 @@ import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -271,6 +276,9 @@ class _Event:
     task: int | None
     data: dict[str, str]
     location: str = ""
+    #: The NXLog collector's offset from UTC (local = UTC + offset), when a shipper's UTC
+    #: stamp tells it.
+    utc_offset: timedelta | None = None
 
 
 class _Marker:
@@ -316,16 +324,22 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
     ts: datetime | None = None
     if ts_text is not None:
         if e.shape == "nxlog" and not _ZONE.search(ts_text.strip()):
-            return Unreadable(e.line, e.number, "time without zone",
-                              f"{e.location}EventTime {ts_text!r} has no zone: set NXLog's"
-                              " DateFormat to one with a zone (YYYY-MM-DDThh:mm:ss.sTZ)",
-                              e.raw)
-        ts = _timestamp(ts_text)
+            if e.utc_offset is None:
+                return Unreadable(e.line, e.number, "time without zone",
+                                  f"{e.location}EventTime {ts_text!r} has no zone: set NXLog's"
+                                  " DateFormat to one with a zone (YYYY-MM-DDThh:mm:ss.sTZ)",
+                                  e.raw)
+            local = _timestamp(ts_text)
+            ts = None if local is None else local - e.utc_offset
+        else:
+            ts = _timestamp(ts_text)
     d = {k.lower(): v for k, v in e.data.items()}
     host_full = (e.computer or "").strip()
     host = host_full.split(".", 1)[0].upper() if host_full else None
     details: dict[str, Any] = {"event_code": code, "computer": host_full or None,
                                "channel_name": e.channel, "shape": e.shape}
+    if e.utc_offset is not None and ts is not None:
+        details["utc_offset"] = _offset_text(e.utc_offset)
     action: str | None = None
     channel: str | None = None
     obj = host
@@ -615,7 +629,9 @@ def _json_event(value: object, line: int | None, number: int, raw: str) -> _Even
         return _Event("nxlog", line, number, raw, _integer(value.get("EventID")),
                       _text(value.get("EventTime")), _text(value.get("Hostname")),
                       _text(value.get("Channel")), _text(value.get("RecordNumber")),
-                      _integer(value.get("Task")), data)
+                      _integer(value.get("Task")), data,
+                      utc_offset=_collector_offset(_text(value.get("@timestamp")),
+                                                   _text(value.get("EventReceivedTime"))))
     return Unreadable(line, number, "not a Windows event",
                       "no winlog object (Winlogbeat) and no EventID (NXLog)", raw)
 
@@ -838,6 +854,44 @@ def _integer(value: object) -> int | None:
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,9}\s*", value):
         return int(value)
     return None
+
+
+_QUARTER_HOUR = timedelta(minutes=15)
+_MAX_SHIPPING_DELAY = timedelta(minutes=5)
+
+
+def _collector_offset(shipped_utc: str | None, received_local: str | None) -> timedelta | None:
+    """NXLog's local offset from UTC (local = UTC + offset): its local receipt time less a
+    shipper's UTC stamp, rounded to a quarter hour; None unless both are there, the stamp has a
+    zone, the receipt time has none, and the rest (the shipping delay) is under five minutes.
+
+    >>> _offset_text(_collector_offset("2020-09-22T18:53:32.341Z", "2020-09-22 14:53:32"))
+    '-04:00'
+    >>> _collector_offset("2020-09-22T18:53:32Z", "2020-09-22 14:45:00") is None
+    True
+    """
+    if (shipped_utc is None or received_local is None or not _ZONE.search(shipped_utc.strip())
+            or _ZONE.search(received_local.strip())):
+        return None
+    utc, local = _timestamp(shipped_utc), _timestamp(received_local)
+    if utc is None or local is None:
+        return None
+    gap = local - utc
+    offset = round(gap / _QUARTER_HOUR) * _QUARTER_HOUR
+    if abs(gap - offset) >= _MAX_SHIPPING_DELAY or abs(offset) > timedelta(hours=14):
+        return None
+    return offset
+
+
+def _offset_text(offset: timedelta) -> str:
+    """``+HH:MM`` of an offset from UTC.
+
+    >>> _offset_text(timedelta(hours=-4)), _offset_text(timedelta(hours=5, minutes=30))
+    ('-04:00', '+05:30')
+    """
+    minutes = round(offset.total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _timestamp(value: str) -> datetime | None:
