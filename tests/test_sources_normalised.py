@@ -335,3 +335,22 @@ def test_ecs_proxy_body_bytes_count_as_the_upload() -> None:
     assert isinstance(flat, dict)
     assert (flat["action"], flat["bytes"], flat["domain"]) == ("web_upload", 7_000_000,
                                                               "box.com")
+
+
+def test_ocsf_time_in_epoch_seconds_is_read_as_seconds(tmp_path: Path) -> None:
+    # OCSF's time is milliseconds, but producers write seconds too (the OCSF project's own
+    # examples of an Okta sign-in and of an HTTP request do): read as milliseconds it is a
+    # moment of January 1970, and the event was quarantined as implausible.
+    document = {"class_uid": 3002, "category_uid": 3, "activity_id": 1, "status_id": 1,
+                "time": 1723564700, "time_dt": "2024-08-13T15:58:20.000Z",
+                "metadata": {"uid": "okta-seconds-1", "version": "1.3.0",
+                             "product": {"name": "Okta System Log", "vendor_name": "Okta"}},
+                "user": {"email_addr": "dana@corp.example", "name": "Dana", "type_id": 1}}
+    path = tmp_path / "seconds.ndjson"
+    path.write_text(json.dumps(document) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path], "ocsf").files
+    assert result.rows_stored == 1 and not result.quarantined_by_reason
+    [stored] = events(workspace)
+    assert str(stored["ts"]) == "2024-08-13 15:58:20"
+    assert (stored["user_id"], stored["action"]) == ("dana@corp.example", "cloud_sign_in")

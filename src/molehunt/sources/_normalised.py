@@ -221,12 +221,24 @@ def whole_document_items(path: Path, *, strip_bom: bool = True) -> list[Any] | U
     return value if isinstance(value, list) else [value]
 
 
+#: Epoch numbers below this are seconds, not milliseconds (1973-03-03 in milliseconds,
+#: 5138 in seconds).
+SECONDS_BELOW = 100_000_000_000
+
+
 def timestamp(text: object) -> datetime | None:
     """An ISO 8601 time (with a zone: converted to UTC; without: taken as UTC) or epoch
     milliseconds (OCSF's ``timestamp_t``), as the store's naive UTC; None if neither.
 
+    A number below :data:`SECONDS_BELOW` is epoch *seconds*: some producers write OCSF's
+    ``time`` so (two of the OCSF project's own example events, an Okta sign-in and an HTTP
+    request, do), and read as milliseconds it would be a moment of 1970-1973, which no log
+    of a person at work can have.
+
     >>> timestamp("2024-03-01T09:00:00.123456789+01:00"), timestamp(1709283600000)
     (datetime.datetime(2024, 3, 1, 8, 0, 0, 123456), datetime.datetime(2024, 3, 1, 9, 0))
+    >>> timestamp(1709283600), timestamp("1709283600")
+    (datetime.datetime(2024, 3, 1, 9, 0), datetime.datetime(2024, 3, 1, 9, 0))
     >>> timestamp("yesterday") is None, timestamp(True) is None
     (True, True)
     """
@@ -234,7 +246,9 @@ def timestamp(text: object) -> datetime | None:
         return None
     if isinstance(text, int | float) or (isinstance(text, str) and text.strip().isdigit()):
         try:
-            return datetime.fromtimestamp(int(text) / 1000, UTC).replace(tzinfo=None)
+            number = int(text)
+            scale = 1 if abs(number) < SECONDS_BELOW else 1000
+            return datetime.fromtimestamp(number / scale, UTC).replace(tzinfo=None)
         except (OverflowError, OSError, ValueError):
             return None
     value = _FRACTION.sub(r"\1", str(text).strip()).replace(" ", "T", 1)

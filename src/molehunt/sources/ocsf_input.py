@@ -44,8 +44,9 @@ type System or Service (``type_id`` 3, 4) and machine accounts (``NAME$``) are s
 person. The event id is ``metadata.uid`` when the event has one (so an event read twice is
 stored once), else a hash of the document.
 
-``time`` is epoch milliseconds (``timestamp_t``) or, in some exports, an ISO 8601 text
-(``time_dt``); a document with neither is quarantined (``unparseable time``).
+``time`` is epoch milliseconds (``timestamp_t``; a number too small for that is epoch
+seconds, as some producers write it) or, in some exports, an ISO 8601 text (``time_dt``); a
+document with neither is quarantined (``unparseable time``).
 """
 
 from __future__ import annotations
