@@ -354,3 +354,20 @@ def test_ocsf_time_in_epoch_seconds_is_read_as_seconds(tmp_path: Path) -> None:
     [stored] = events(workspace)
     assert str(stored["ts"]) == "2024-08-13 15:58:20"
     assert (stored["user_id"], stored["action"]) == ("dana@corp.example", "cloud_sign_in")
+
+
+def test_ocsf_http_request_without_a_user_is_skipped_not_quarantined(tmp_path: Path) -> None:
+    # OCSF HTTP Activity has no required user (the OCSF project's own proxy example has
+    # none): like a proxy log's unauthenticated request it is skipped with a reason, not
+    # quarantined as malformed.
+    document = {"class_uid": 4002, "category_uid": 4, "activity_id": 3, "time": 1729092237000,
+                "metadata": {"uid": "http-no-user-1", "version": "1.3.0",
+                             "product": {"name": "Proxy", "vendor_name": "Example"}},
+                "http_request": {"http_method": "GET",
+                                 "url": {"url_string": "https://example.org/a"}}}
+    path = tmp_path / "http.ndjson"
+    path.write_text(json.dumps(document) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path], "ocsf").files
+    assert not result.quarantined_by_reason
+    assert result.skipped_by_reason == {"HTTP request without a user (unauthenticated)": 1}

@@ -33,7 +33,8 @@ Classes read (``class_uid``), by ``activity_id``:
 * **HTTP Activity** (4002): Get (3) and Connect (1) → ``web_visit``; Post (6), Put (7) and
   Patch (9) → ``web_upload``; ``bytes`` from ``traffic.bytes_out`` for uploads and
   ``traffic.bytes_in`` for visits; the URL is ``http_request.url.url_string`` (else built
-  from its hostname and path). Delete, Head, Options and Trace are skipped.
+  from its hostname and path). Delete, Head, Options and Trace are skipped, and so is a
+  request without ``actor.user`` (unauthenticated, as the proxy layouts skip theirs).
 
 The web channel comes from the domain's category (cloud storage, webmail, else ``web``), as
 for the CERT web logs. Every other class is skipped with its ``class_uid``.
@@ -145,6 +146,10 @@ class OcsfEvents(NormalisedLayout):
             found = _authentication(document, activity, details, flat)
         else:
             user = get(document, "actor.user")
+            if class_uid == HTTP_ACTIVITY and user is None:
+                # A proxy's request that no sign-in stood behind, as the proxy layouts skip
+                # theirs: valid OCSF (actor is optional there), and no person to store it for.
+                return Skipped("HTTP request without a user (unauthenticated)")
             skipped = _not_a_person(user)
             if skipped is not None:
                 return skipped
