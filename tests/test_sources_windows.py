@@ -31,6 +31,7 @@ from molehunt.sources.ingest import (
     recognise_records,
 )
 from molehunt.sources.windows_security import (
+    SPLIT_TOKEN_TWIN,
     WindowsSecurity,
     _count_start_tags,
     _xml_segments,
@@ -216,8 +217,9 @@ def test_ingest_auto_recognises_every_shape(tmp_path: Path) -> None:
         summary = Ingestor(workspace).ingest_auto(folder)
     assert {f.layout for f in summary.files} == {"windows.security"}
     assert all(f.status == "ingested" and _adds_up(f) for f in summary.files)
-    # the same records through three shapes: stored once
-    assert sum(f.rows_stored for f in summary.files) == 12 + 16
+    # the same records through three shapes: stored once; the EVTX's six logons (each two
+    # split-token 4624s) and four logoffs
+    assert sum(f.rows_stored for f in summary.files) == 12 + 10
 
 
 # -- property tests -----------------------------------------------------------------------
@@ -440,3 +442,16 @@ def test_nxlog_local_time_stays_quarantined_when_the_shipper_stamp_is_late(tmp_p
     [result] = _ingest(workspace, [_nxlog_through_logstash(tmp_path,
                                                            "2024-03-04T13:53:14Z")]).files
     assert result.quarantined_by_reason == {"time without zone": 1}
+
+
+def test_a_split_token_logon_is_one_logon_not_two(tmp_path: Path) -> None:
+    # The real Security log (security_4_chunks.evtx) has each of fsir's six interactive logons
+    # as two 4624 records at the same instant (User Account Control's filtered and elevated
+    # tokens, logon ids 0x2610b and 0x26159 for the first): one logon each is stored.
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [EVTX]).files
+    assert _adds_up(result)
+    logons = sorted(str(e["ts"]) for e in events(workspace) if e["action"] == "logon")
+    assert len(logons) == len(set(logons)) == 6
+    assert logons[0] == "2016-07-08 18:15:51.672433"
+    assert result.skipped_by_reason[SPLIT_TOKEN_TWIN] == 6

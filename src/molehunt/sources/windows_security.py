@@ -37,6 +37,10 @@ Mapping (event id → store):
   and batch, service and new-credentials logons (4, 5, 9) are skipped with a reason, and so is
   the 4634 that ends an unlock's own short logon session (types 7, 13: the desktop session
   goes on).
+  With User Account Control an administrator's interactive logon is two 4624 records at the
+  same instant (the filtered and the elevated token, two logon ids; real Security logs show
+  every such logon so): the second of a person's logons of one type on one computer at one
+  instant is skipped (:data:`SPLIT_TOKEN_TWIN`), so one logon is one ``logon`` event.
 * 4663 object access on a file: ``file_open`` (read), ``file_write`` (write/append) or
   ``file_delete``; on ``removable_media`` (write → ``file_copy``) when it was audited by the
   "Removable Storage" subcategory (task 12812), else on ``local``. Other object types skipped.
@@ -135,6 +139,9 @@ _ACCESS_WORDS = {"readdata": _READ, "writedata": _WRITE, "appenddata": _APPEND,
 
 _EVENT_START = re.compile(r"<Event[\s>/]")
 _EVENT_END = "</Event>"
+#: Why the second 4624 of a User Account Control split-token logon is skipped.
+SPLIT_TOKEN_TWIN = ("second token of a split-token logon (same person, computer, logon"
+                    " type and instant as a logon already read)")
 _ZONE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.I)
 _FRACTION = re.compile(r"(\.\d{1,6})\d*")
 _EVTX_MAGIC = b"ElfFile\x00"
@@ -295,6 +302,8 @@ class _Sessions:
     def __init__(self) -> None:
         self.logons: dict[str, list[tuple[datetime, str, str, str]]] = {}  # host → starts
         self.ends: dict[tuple[str, str], datetime] = {}  # (host, logon id) → end
+        #: (host, user, logon type, instant) of every logon read, to know a split token's twin
+        self.logon_instants: set[tuple[str, str, int | None, datetime]] = set()
 
     def start(self, host: str, ts: datetime, logon_id: str, user: str, account: str) -> None:
         self.logons.setdefault(host, []).append((ts, logon_id, user, account))
@@ -436,6 +445,11 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         user_id = name.lower()
         details["account"] = f"{domain}\\{name}" if domain and "@" not in name else name
         details["sid"] = sid or None
+    if action == "logon" and ts is not None:
+        instant = (host or "", user_id, details.get("logon_type"), ts)
+        if instant in sessions.logon_instants:
+            return Skipped(SPLIT_TOKEN_TWIN)
+        sessions.logon_instants.add(instant)
     logon_id = (d.get("targetlogonid") or "").strip().lower()
     if ts is not None and host is not None and logon_id:
         if action == "logon":
@@ -912,5 +926,5 @@ def _timestamp(value: str) -> datetime | None:
     return utc_naive(parsed)
 
 
-__all__ = ["LOGON_TYPES", "REMOVABLE_STORAGE_TASK", "STORAGE_CLASSES", "WindowsSecurity",
-           "evtx_record_locations"]
+__all__ = ["LOGON_TYPES", "REMOVABLE_STORAGE_TASK", "SPLIT_TOKEN_TWIN", "STORAGE_CLASSES",
+           "WindowsSecurity", "evtx_record_locations"]
