@@ -357,3 +357,23 @@ def test_purview_csv_never_crashes_and_accounts_for_every_row(cells: list[str]) 
         workspace = _workspace(Path(tmp) / "ws")
         summary = _ingest(workspace, [path])
         _accounted(summary, len(cells), workspace)
+
+
+def test_record_type_9_password_logon_is_a_sign_in_with_its_outcome(tmp_path: Path) -> None:
+    # Microsoft's own example records of the Management Activity API (its API reference)
+    # are OrgId sign-ins of record type 9, one failed and one not: both were stored as
+    # anonymous m365_activity, with nothing telling the failed one apart.
+    records = [{"CreationTime": f"2024-03-04T08:0{i}:00", "Id": f"5a1e0000-0000-4000-8000-00{i}",
+                "Operation": "PasswordLogonInitialAuthUsingPassword", "RecordType": 9,
+                "ResultStatus": status, "UserType": 0, "Workload": "AzureActiveDirectory",
+                "ClientIP": "203.0.113.9", "ObjectId": "al.ali@contoso.com",
+                "UserId": "al.ali@contoso.com", "AzureActiveDirectoryEventType": 0}
+               for i, status in enumerate(["failed", "success"])]
+    path = tmp_path / "orgid_logons.json"
+    path.write_text(json.dumps(records))
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path]).files
+    assert result.rows_stored == 2
+    stored = sorted(events(workspace), key=lambda e: e["ts"])
+    assert [e["action"] for e in stored] == ["cloud_sign_in", "cloud_sign_in"]
+    assert [json.loads(e["attrs"])["outcome"] for e in stored] == ["failed", "success"]

@@ -61,9 +61,12 @@ Mapping (the operation, within its workload):
   a resignation's last working date is its ``attrs.leave_date``). ``hr_events`` has no id:
   each HR row carries a key derived from its content (``attrs.key``, :func:`hr_key`), and a
   key already stored is a duplicate, so a re-uploaded HR file is not stored twice.
-* Entra sign-ins (``UserLoggedIn``, ``UserLoginFailed``) → ``cloud_sign_in``: token
-  refreshes from phones arrive at every hour, so they are not ``logon`` (a logon to a
-  computer). Any other operation is kept as ``m365_activity`` with its name in ``attrs``.
+* Entra sign-ins (``UserLoggedIn``, ``UserLoginFailed``, and record type 9's
+  ``PasswordLogonInitialAuthUsingPassword``) → ``cloud_sign_in``: token refreshes from phones
+  arrive at every hour, so they are not ``logon`` (a logon to a computer). ``attrs.outcome``
+  keeps the record's ``ResultStatus`` (a failed sign-in is a record of the same operation
+  with ``failed``) and ``attrs.logon_error`` its ``LogonError``. Any other operation is kept
+  as ``m365_activity`` with its name in ``attrs``.
 
 Sensitivity: a record's label id (``SensitivityLabelId``, ``SensitivityLabelEventData``,
 ``DestinationLabel``) becomes 0-4 through ``[sensitivity_labels]`` in ``molehunt.toml``; a
@@ -191,6 +194,9 @@ OPERATIONS: Mapping[tuple[str, str], tuple[str, str | None]] = {
     ("endpoint", "filedeleted"): ("file_delete", "local"),
     ("entra", "userloggedin"): ("cloud_sign_in", None),
     ("entra", "userloginfailed"): ("cloud_sign_in", None),
+    # the OrgId sign-in of record type 9 (AzureActiveDirectoryAccountLogon), as Microsoft's
+    # own example records of the Management Activity API have it
+    ("entra", "passwordlogoninitialauthusingpassword"): ("cloud_sign_in", None),
 }
 #: SharePoint sharing operations; see :meth:`M365Audit.mapping` for when one is outbound.
 SHARING_OPERATIONS = frozenset({
@@ -626,6 +632,9 @@ def _flatten(r: dict[str, Any], shape: str, line: int, number: int,
                                "client_ip": _text(r.get("clientip") or r.get("actoripaddress")
                                                   or r.get("clientipaddress")),
                                "shape": shape}
+    if family == "entra" and OPERATIONS.get((family, op), ("", None))[0] == "cloud_sign_in":
+        details["outcome"] = _text(r.get("resultstatus"))
+        details["logon_error"] = _text(r.get("logonerror"))
     object_ = _text(r.get("objectid"))
     host = None
     target = target_type = recipients = domain = subject = label = None
