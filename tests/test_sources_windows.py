@@ -455,3 +455,25 @@ def test_a_split_token_logon_is_one_logon_not_two(tmp_path: Path) -> None:
     assert len(logons) == len(set(logons)) == 6
     assert logons[0] == "2016-07-08 18:15:51.672433"
     assert result.skipped_by_reason[SPLIT_TOKEN_TWIN] == 6
+
+
+def test_an_evtx_file_cut_inside_a_record_counts_that_record(tmp_path: Path) -> None:
+    # plaso's public test file System2.evtx is a Security log cut off 704 bytes before the end
+    # of its last chunk, inside record 284: the header walk stopped before it, so the file
+    # read one record fewer than its chunk headers say it has, and that record was lost
+    # without a word. Cut the same way here: 400 bytes into the last record of the sample.
+    data = EVTX.read_bytes()
+    last_chunk = 4096 + 3 * 65536
+    first, last = struct.unpack_from("<QQ", data, last_chunk + 8)
+    cut = data.rfind(b"**\x00\x00", last_chunk, len(data)) + 400
+    path = tmp_path / "cut.evtx"
+    path.write_bytes(data[:cut])
+    in_headers = sum(struct.unpack_from("<QQ", data, 4096 + c * 65536 + 16)[0]
+                     - struct.unpack_from("<QQ", data, 4096 + c * 65536 + 8)[0] + 1
+                     for c in range(4))
+    assert (first, last, in_headers) == (261, 349, 349)
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path]).files
+    assert result.status == "ingested" and _adds_up(result)
+    assert result.rows_read == in_headers
+    assert result.rows_quarantined >= 1

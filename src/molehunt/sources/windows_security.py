@@ -687,9 +687,11 @@ def _walk_records(chunk: bytes, start: int, end: int) -> list[tuple[int, int]]:
     at = start
     while at + 24 <= end and chunk[at:at + 4] == _RECORD_MAGIC:
         size, record_id = struct.unpack_from("<IQ", chunk, at + 4)
-        if size < 28 or at + size > len(chunk):
+        if size < 28:
             break
         records.append((record_id, at))
+        if at + size > len(chunk):
+            break  # cut off by the end of the file: still a record, counted (and unreadable)
         at += size
     return records
 
