@@ -266,3 +266,30 @@ def test_any_lines_are_accounted_for(tmp_path_factory: pytest.TempPathFactory,
     assert result.rows_read == expected and _adds_up(result)
     assert len(events(workspace)) == result.rows_stored
     assert len(quarantine(workspace)) == result.rows_quarantined
+
+
+def test_identical_elff_lines_of_one_second_are_each_a_request(tmp_path: Path) -> None:
+    # ELFF times are whole seconds: GCHQ's public Blue Coat sample has twenty identical lines
+    # of one fetch, and 18 of them were stored as duplicates of the first (an upload sent in
+    # equal chunks would lose its bytes the same way). Read again, the file is stored once.
+    header = ("#Software: SGOS 6.7.5.3\n#Fields: date time time-taken c-ip sc-status s-action"
+              " sc-bytes cs-bytes cs-method cs-uri-scheme cs-host cs-uri-path cs-uri-query"
+              " cs-username\n")
+    chunk = ("2024-03-04 10:00:01 40 10.0.0.7 200 TCP_NC_MISS 120 4194304 POST https"
+             " upload.box.com /api/2.0/files/content - dana\n")
+    other = ("2024-03-04 10:00:02 40 10.0.0.7 200 TCP_NC_MISS 120 4194304 POST https"
+             " upload.box.com /api/2.0/files/content - dana\n")
+    path = tmp_path / "main.log"
+    path.write_text(header + chunk * 3 + other + chunk)
+    workspace = _workspace(tmp_path / "ws")
+    [first] = _ingest(workspace, [path]).files
+    # the fifth line, back at 10:00:01 after another time, is taken for the first again
+    assert (first.rows_read, first.rows_stored, first.rows_duplicate) == (5, 4, 1)
+    stored = events(workspace)
+    assert [e["action"] for e in stored] == ["web_upload"] * 4
+    assert sum(e["bytes"] for e in stored) == 4 * 4194304
+    copy = tmp_path / "again" / "main.log"
+    copy.parent.mkdir()
+    copy.write_text(path.read_text() + other.replace("10:00:02", "10:00:03"))
+    [again] = _ingest(workspace, [copy]).files
+    assert (again.rows_read, again.rows_stored, again.rows_duplicate) == (6, 1, 5)

@@ -55,12 +55,17 @@ try that the proxy answers with 407) is skipped with that reason, and so is a ma
 Every line is stored, a duplicate, quarantined with its line and reason, or skipped with a
 reason; the lines are counted apart from the parser (non-blank lines, ELFF's ``#`` directives
 aside). Squid and ELFF lines have no id: the event id is a hash of the line, so a file read
-twice is stored once.
+twice is stored once. The same line again at the same time within a file is another request
+(ELFF times are whole seconds: a page's repeated fetches, an upload sent in equal chunks, as
+in GCHQ's public Blue Coat sample, twenty identical lines), so its second and later copies
+have their count added to the id: read again, the file gives the same ids and is still stored
+once. Identical lines apart in the file (another time between them) are taken for one.
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -189,12 +194,23 @@ class _WebProxy(RecordLayout):
                 ) -> Iterator[dict[str, Any] | Unreadable | Skipped]:
         """Every line of the file as a request, skipped or unreadable, in file order."""
         number = 0
+        # copies of a line among the lines of one time, to tell repeated requests apart
+        copies: dict[str, int] = {}
+        moment: object = None
         for line_no, text in _lines(path):
             if self.comments and text.lstrip(_ASCII_SPACE).startswith("#"):
                 self.directive(text)
                 continue
             number += 1
-            yield self.line(text, line_no, number, ctx)
+            row = self.line(text, line_no, number, ctx)
+            if isinstance(row, dict) and row.get("record_id") is None:
+                if row.get("ts_text") != moment:
+                    moment, copies = row.get("ts_text"), {}
+                seen = copies[text] = copies.get(text, 0) + 1
+                if seen > 1:
+                    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+                    row["record_id"] = f"{digest[:32]}.{seen}"
+            yield row
 
     def directive(self, text: str) -> None:
         """A ``#`` line of a layout that has them."""
