@@ -168,3 +168,20 @@ def test_truncated_security_evtx_of_plaso(tmp_path: Path) -> None:
     assert logons == ["2015-08-08 16:58:39.317734", "2015-08-09 09:14:56.035687"]
     assert {e["user_id"] for e in stored} == {"gold_administrator"}
     assert result.skipped_by_reason["well-known service account (not a person)"] == 43
+
+
+def test_bluecoat_elff_of_stroom_docs(tmp_path: Path) -> None:
+    path = _sample("proxy", "stroom_sampleBluecoat.log")
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    result, workspace = _ingest(tmp_path, "proxy", path)
+    _accounted(result, len(lines))
+    # twenty identical lines of one second are twenty requests, not one and 19 duplicates
+    assert result.rows_duplicate == 0
+    assert result.skipped_by_reason == {
+        "no user name (unauthenticated request or 407 challenge)": 1}
+    stored = events(workspace)
+    assert len([e for e in stored if e["user_id"] == "george"]) == 21
+    post = _by(stored, user_id="carol")
+    assert (post["object"], str(post["ts"]), post["bytes"]) == (
+        "http://home.silverstar.com/cgi-bin/mailman.cgi", "2005-05-04 17:16:13", 1921)
