@@ -68,8 +68,9 @@ class DepartureExfiltration(Detector):
         "files_to_removable_median_self_90d", "files_to_removable_sensitive_1d",
         "visits_job_board_1d", "emails_to_competitor_1d", "visits_competitor_1d",
         "days_to_departure_1d"})
-    #: Rows (active days) of look-back for the context.
-    lookback_days: ClassVar[int] = 60
+    #: Rows (active days) of look-back: the longest rolling window, ``history_rows`` before
+    #: the last ``campaign_rows`` (a daily run must see what a full run sees).
+    lookback_days: ClassVar[int] = 135
 
     #: A surge is at least this many robust SDs above the person's usual ...
     min_surge_z: float = 3.0
