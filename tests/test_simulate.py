@@ -547,3 +547,16 @@ def test_declared_consultants_talk_to_the_intermediary_they_declared(
     assert contacted
     for user, address in contacted:
         assert address == f"experts@{declared[user]}"
+
+
+def test_ten_thousand_people_get_a_computer_each() -> None:
+    # CERT's four-digit computer numbers allow 9,000 names: drawing an unused one for the
+    # 9,001st person never ended (the scale benchmark's 10,000 people hung before day one)
+    from molehunt.simulate.organisation import build_organisation
+
+    org = build_organisation(10000, 60, date(2010, 1, 4), seed=SEED)
+    computers = [p.pc for p in org.people] + org.shared_pcs
+    assert len(org.people) == 10000 and len(set(computers)) == len(computers)
+    # an organisation of the sizes developed on keeps CERT's names (and its seeds' bytes)
+    small = build_organisation(1000, 60, date(2010, 1, 4), seed=SEED)
+    assert {len(p.pc) for p in small.people} == {len("PC-1234")}

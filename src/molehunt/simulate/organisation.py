@@ -351,12 +351,14 @@ def _vacation_days(rng: random.Random, days: int) -> set[int]:
     return {d for d in vacation if 0 <= d < days}
 
 
-def _unused(taken: set[str], draw: Callable[[], str]) -> str:
-    """Draw until the value is not taken yet; take it."""
-    while (candidate := draw()) in taken:
-        pass
-    taken.add(candidate)
-    return candidate
+def _unused(taken: set[str], draw: Callable[[], str], attempts: int = 100_000) -> str:
+    """Draw until the value is not taken yet; take it (a space that has run out is an
+    error, not a loop without end)."""
+    for _ in range(attempts):
+        if (candidate := draw()) not in taken:
+            taken.add(candidate)
+            return candidate
+    raise ValueError(f"no unused value in {attempts:,} draws ({len(taken):,} taken)")
 
 
 def _user_id(name: str, taken: set[str], rng: random.Random) -> str:
@@ -379,8 +381,19 @@ def _personal_email(name: str, rng: random.Random) -> str:
     return f"{first.lower()}.{last.lower()}{number}@{rng.choice(PERSONAL_MAIL_DOMAINS)}"
 
 
-def _pc(rng: random.Random, taken: set[str]) -> str:
-    return _unused(taken, lambda: f"PC-{rng.randrange(1000, 10000)}")
+def pc_digits(people: int) -> int:
+    """Digits of a computer's number for an organisation of ``people``: four (CERT's
+    ``PC-1234``) while they leave ample room, more for a larger one (four allow 9,000 names,
+    and drawing an unused one slows and then never ends as they run out).
+
+    >>> pc_digits(1000), pc_digits(10000), pc_digits(100000)
+    (4, 6, 7)
+    """
+    return 4 if people <= 3000 else max(5, len(str(people * 20)))
+
+
+def _pc(rng: random.Random, taken: set[str], digits: int) -> str:
+    return _unused(taken, lambda: f"PC-{rng.randrange(10 ** (digits - 1), 10 ** digits)}")
 
 
 def build_organisation(users: int, days: int, start: date, seed: int,
@@ -399,6 +412,7 @@ def build_organisation(users: int, days: int, start: date, seed: int,
     taken_ids: set[str] = set()
     taken_names: set[str] = set()
     taken_pcs: set[str] = set()
+    digits = pc_digits(users)
     people: list[Person] = []
     projects: dict[str, Project] = {}
 
@@ -412,7 +426,7 @@ def build_organisation(users: int, days: int, start: date, seed: int,
             email=_email(name, domain), role=role, profile=profile,
             business_unit="1 - Battery and Power Systems", functional_unit=unit,
             department=department, team=team, projects=team_projects, supervisor=supervisor,
-            pc=_pc(rng, taken_pcs), hire_day=-rng.randrange(30, 3000), leave_day=None,
+            pc=_pc(rng, taken_pcs, digits), hire_day=-rng.randrange(30, 3000), leave_day=None,
             habits=_person_habits(profile, rng, days, style, seed, user_id),
             personal_email=_personal_email(name, rng),
         )
@@ -464,7 +478,8 @@ def build_organisation(users: int, days: int, start: date, seed: int,
         if person.supervisor is not None:
             person.supervisor = new_index[person.supervisor]
     org = Organisation("DTAA", domain, start, days, people, projects,
-                       shared_pcs=[_pc(rng, taken_pcs) for _ in range(max(3, users // 50))],
+                       shared_pcs=[_pc(rng, taken_pcs, digits)
+                                   for _ in range(max(3, users // 50))],
                        style=style)
     _joiners_and_leavers(org, rng)
     org.shared_pcs += _style_shared_pcs(style, seed, len(people), taken_pcs)
@@ -476,7 +491,8 @@ def _style_shared_pcs(style: OrganisationStyle, seed: int, people: int,
                       taken: set[str]) -> list[str]:
     """The shared machines a style adds (line and lab stations), from a stream of their own."""
     rng = random.Random(f"shared-pcs/{seed}")
-    return [_pc(rng, taken) for _ in range(round(people * style.shared_machines_per_100 / 100))]
+    return [_pc(rng, taken, pc_digits(people))
+            for _ in range(round(people * style.shared_machines_per_100 / 100))]
 
 
 def _joiners_and_leavers(org: Organisation, rng: random.Random) -> None:
@@ -534,6 +550,7 @@ def organisation_from_ldap(folder: Path, days: int, start: date, seed: int,
     by_name = {row["employee_name"]: user for user, row in rows_by_user.items()}
     people: list[Person] = []
     taken_pcs: set[str] = set()
+    digits = pc_digits(len(rows_by_user))
     projects: dict[str, Project] = {}
     for user in sorted(rows_by_user, key=lambda u: (present[u][0], u)):
         row = rows_by_user[user]
@@ -557,7 +574,7 @@ def organisation_from_ldap(folder: Path, days: int, start: date, seed: int,
             role=role, profile=profile, business_unit=row.get("business_unit", ""),
             functional_unit=row.get("functional_unit", ""),
             department=row.get("department", ""), team=team, projects=member_of,
-            supervisor=None, pc=_pc(rng, taken_pcs), hire_day=hire, leave_day=leave,
+            supervisor=None, pc=_pc(rng, taken_pcs, digits), hire_day=hire, leave_day=leave,
             habits=_person_habits(profile, rng, days, style, seed, user),
             personal_email=_personal_email(row["employee_name"], rng),
         ))
@@ -568,7 +585,8 @@ def organisation_from_ldap(folder: Path, days: int, start: date, seed: int,
     _give_teams_projects(people, projects, rng)
     domain = people[0].email.rpartition("@")[2].lower() if people else "dtaa.com"
     org = Organisation("DTAA", domain, start, days, people, projects,
-                       shared_pcs=[_pc(rng, taken_pcs) for _ in range(max(3, len(people) // 50))],
+                       shared_pcs=[_pc(rng, taken_pcs, digits)
+                                   for _ in range(max(3, len(people) // 50))],
                        ldap_files=files, style=style)
     org.shared_pcs += _style_shared_pcs(style, seed, len(people), taken_pcs)
     org.index()
