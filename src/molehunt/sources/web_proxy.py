@@ -65,7 +65,6 @@ once. Identical lines apart in the file (another time between them) are taken fo
 from __future__ import annotations
 
 import codecs
-import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -77,6 +76,7 @@ import orjson
 
 from molehunt.sources._files import open_utf8
 from molehunt.sources._lines import content_lines
+from molehunt.sources._normalised import record_key
 from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable
 from molehunt.sources.windows_security import _dump, _text, _timestamp
 from molehunt.sql import sql_string
@@ -208,8 +208,7 @@ class _WebProxy(RecordLayout):
                     moment, copies = row.get("ts_text"), {}
                 seen = copies[text] = copies.get(text, 0) + 1
                 if seen > 1:
-                    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-                    row["record_id"] = f"{digest[:32]}.{seen}"
+                    row["record_id"] = record_key(self.source, text, seen)
             yield row
 
     def directive(self, text: str) -> None:

@@ -302,8 +302,9 @@ class _Sessions:
     def __init__(self) -> None:
         self.logons: dict[str, list[tuple[datetime, str, str, str]]] = {}  # host → starts
         self.ends: dict[tuple[str, str], datetime] = {}  # (host, logon id) → end
-        #: (host, user, logon type, instant) of every logon read, to know a split token's twin
-        self.logon_instants: set[tuple[str, str, int | None, datetime]] = set()
+        #: (host, user, logon type) → instant of its last logon read: a split token's twin
+        #: has the same instant (one entry per key, not one per logon of a large file)
+        self.last_logon: dict[tuple[str, str, int | None], datetime] = {}
 
     def start(self, host: str, ts: datetime, logon_id: str, user: str, account: str) -> None:
         self.logons.setdefault(host, []).append((ts, logon_id, user, account))
@@ -446,10 +447,10 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         details["account"] = f"{domain}\\{name}" if domain and "@" not in name else name
         details["sid"] = sid or None
     if action == "logon" and ts is not None:
-        instant = (host or "", user_id, details.get("logon_type"), ts)
-        if instant in sessions.logon_instants:
+        logon_key = (host or "", user_id, details.get("logon_type"))
+        if sessions.last_logon.get(logon_key) == ts:
             return Skipped(SPLIT_TOKEN_TWIN)
-        sessions.logon_instants.add(instant)
+        sessions.last_logon[logon_key] = ts
     logon_id = (d.get("targetlogonid") or "").strip().lower()
     if ts is not None and host is not None and logon_id:
         if action == "logon":
