@@ -49,6 +49,21 @@ def test_a_stray_quote_costs_its_own_line_only(workspace: Workspace, tmp_path: P
     assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (60_000, 59_999, 1)
 
 
+def test_a_row_failing_a_check_is_not_named_by_a_rejected_line_like_it(
+        workspace: Workspace, tmp_path: Path) -> None:
+    """Found by Hypothesis: a line whose date DuckDB could not read and a later line alike but
+    for a readable date, both without a URL host, were both quarantined as line 2 (locating
+    the second compares a date only as present or not)."""
+    folder = _folder(tmp_path)
+    (folder / "http.csv").write_text(
+        "id,date,user,pc,url,activity,content\n"
+        "{1},soon,ACM2278,PC-1,not a url,WWW Visit,x\n"
+        "{1},01/02/2010 07:00:00,ACM2278,PC-1,not a url,WWW Visit,x\n")
+    ingest_cert(workspace, folder)
+    assert [(r["line"], r["reason"]) for r in quarantine(workspace)] == [
+        (2, "unparseable date"), (3, "URL without host")]
+
+
 def test_a_quote_closed_mid_field_then_one_left_open_costs_its_own_line(
         workspace: Workspace, tmp_path: Path) -> None:
     """A line that closes a quote before its field ends and then opens one that never closes

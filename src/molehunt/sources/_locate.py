@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +31,12 @@ class BadRow:
 
 
 def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
-           has_header: bool) -> None:
+           has_header: bool, rejected: Collection[int] = ()) -> None:
     """Fill in ``line`` and ``raw`` of ``rows`` by scanning ``path`` once.
 
     ``typed_positions`` are field indexes parsed as non-text types; their key parts only say
-    whether the field is empty.
+    whether the field is empty, so a line the CSV reader ``rejected`` (an unparseable date) can
+    have the key of a row that parsed: such lines hold no row and are never a row's line.
     """
     pending: dict[str, list[tuple[list[str], BadRow]]] = defaultdict(list)
     for row in rows:
@@ -44,7 +45,7 @@ def locate(path: Path, rows: Sequence[BadRow], typed_positions: set[int],
     remaining = len(rows)
     with open_binary(path) as handle:
         for number, line in enumerate(handle, start=1):
-            if number == 1 and has_header:
+            if (number == 1 and has_header) or number in rejected:
                 continue
             first = line.split(b",", 1)[0].rstrip(b"\r\n")
             if first.startswith(b'"'):

@@ -1304,7 +1304,10 @@ class Ingestor:
             bad_rows = _rejected_rows(session.con, source)
         if result.checked:
             self.progress(f"locating {len(result.checked)} bad rows in {path.name}", None)
-            locate(source, result.checked, type(layout).typed_positions(), has_header)
+            rejected = {r.line + extra for r in bad_rows if r.line is not None
+                        for extra in range((r.raw or "").count("\n") + 1)}
+            locate(source, result.checked, type(layout).typed_positions(), has_header,
+                   rejected)
             bad_rows.extend(result.checked)
         if bad_rows:
             _mark_truncated_last_line(source, bad_rows)
