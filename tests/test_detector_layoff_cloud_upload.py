@@ -149,3 +149,36 @@ def test_several_first_uploads_after_a_layoff_are_the_whole_story() -> None:
     assert single < 0.6 <= several - 0.1
     # the same day with no layoff is half the scenario: it stays below a single-upload lead
     assert _first_upload_after_layoff([], uploads=3, layoff=False) < single
+
+
+def _first_uploads_among(colleague_heavy_days: int) -> float:
+    """Best score of a person whose first-ever upload day (4 items, no layoff seen) comes in
+    an organisation of 40 people over 100 days where colleagues had ``colleague_heavy_days``
+    days of 5 uploads (the rest upload single items now and then)."""
+    start = dt.date(2024, 1, 1)
+    days = []
+    for person in range(40):
+        for n in range(100):
+            uploads = 1 if (n + person) % 9 == 0 and person else 0
+            if person and (person * 100 + n) % (4000 // max(colleague_heavy_days, 1)) == 0 \
+                    and colleague_heavy_days:
+                uploads = 5
+            if person == 0 and n == 95:
+                uploads = 4
+            days.append({"user_id": f"p{person:02d}", "day": start + dt.timedelta(days=n),
+                         "uploads_cloud_storage_1d": uploads,
+                         "days_since_layoff_in_group_1d": None})
+    window = synthetic_window(days, columns=LayoffCloudUpload.requires)
+    window.tables["outbound"] = outbound_table()
+    found = LayoffCloudUpload().fit(window).score(window).to_pandas()
+    mine = found[found.user_id == "p00"]
+    return float(mine.score.max()) if len(mine) else 0.0
+
+
+def test_a_volume_rare_in_the_organisation_counts_without_a_layoff() -> None:
+    # without HR records a layoff shows only days after the survivors' first uploads: a day's
+    # volume that almost no person-day of the organisation reaches is not halved for lacking
+    # one; where colleagues often upload as much, the same day is ordinary and stays halved
+    rare, ordinary = _first_uploads_among(0), _first_uploads_among(80)
+    assert rare >= 0.65
+    assert ordinary <= 0.35

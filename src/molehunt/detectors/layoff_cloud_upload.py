@@ -46,6 +46,12 @@ class LayoffCloudUpload(Detector):
     ``min_history_rows`` active days of history) and used on at least ``new_service_uses``
     days counts as new to uploads even for a habitual user of another service: moving files
     to an account of one's own shows as a new service, not as more of the usual one.
+    A day's uploads that few of the organisation's person-days reached in the last
+    ``population_days`` (a share of at most ``rare_share`` of the active person-days, counted
+    on the monitored population itself) are the volume of the scenario whether or not a
+    layoff can be seen: such a day is not halved. Without HR records a layoff shows in the
+    logs only once its people have been gone for days, after the survivors' first uploads;
+    the threshold follows the organisation (where many people upload a lot, more is needed).
 
     False positives: habitual and occasional cloud-storage users (their rate does not jump,
     and when it does by chance their days hold the usual single upload: a reduced score that
@@ -53,14 +59,15 @@ class LayoffCloudUpload(Detector):
     """
 
     name: ClassVar[str] = "layoff_cloud_upload"
-    version: ClassVar[int] = 8
+    version: ClassVar[int] = 9
     kind: ClassVar[str] = "rule"
     lookback_days: ClassVar[int] = 150
     observes: ClassVar[frozenset[str]] = frozenset({"web_direction", "hr_layoff"})
     fallbacks: ClassVar[Mapping[str, str]] = {
         "web_direction": "days with requests to cloud-storage sites, new to the person or far"
                          " more frequent than their earlier rate",
-        "hr_layoff": "no layoff context: the score counts half, as for uploads with no layoff",
+        "hr_layoff": "no layoff context: the score counts half, as for uploads with no layoff,"
+                     " unless the day's volume is rare in the whole organisation",
     }
     requires: ClassVar[frozenset[str]] = frozenset({
         "user_day", "events", "outbound", "uploads_cloud_storage_1d", "visits_cloud_storage_1d",
@@ -96,6 +103,13 @@ class LayoffCloudUpload(Detector):
     new_service_days: int = 45
     #: ... once used on at least this many days (one visit is a link someone sent).
     new_service_uses: int = 3
+    #: Days of the organisation's person-days a day's upload volume is compared with ...
+    population_days: int = 90
+    #: ... the share of active person-days that may reach it for the volume to be rare ...
+    rare_share: float = 0.001
+    #: ... once the window holds this many active person-days (a new deployment's first
+    #: days are no population to compare with).
+    min_population_days: int = 3000
 
     @classmethod
     def example_params(cls) -> list[dict[str, Any]]:
@@ -146,6 +160,7 @@ class LayoffCloudUpload(Detector):
             s_events=o.events.sum())
         t = t.left_join(sensitive, [t.user_id == sensitive.s_user, t.day == sensitive.s_day])
         t = t.mutate(_sensitive=t.s_events.fill_null(0))
+        t = self._population_share(t, u)
         t = t.mutate(_after=ibis.ifelse(
             t.days_since_layoff_in_group_1d.notnull()
             & (t.days_since_layoff_in_group_1d <= self.window_days), 1, 0))
@@ -159,8 +174,13 @@ class LayoffCloudUpload(Detector):
             ((t._after > 0) & (t.uploads_cloud_storage_1d >= self.story_uploads), 0.55),
             (t._after > 0, 0.35), else_=0.0)
         sensitive_s = 0.3 * saturate(t._sensitive, 3.0)
-        score = ibis.ifelse(t._after > 0, noisy_or(upload_s, rate_s, layoff_s, sensitive_s),
-                            0.5 * noisy_or(upload_s, rate_s, sensitive_s))
+        # a volume few person-days of the organisation reach is the story's own, layoff or not
+        rare = t._share <= self.rare_share
+        rare_s = ibis.ifelse(rare, 0.4, 0.0)
+        score = ibis.ifelse(
+            t._after > 0, noisy_or(upload_s, rate_s, layoff_s, sensitive_s, rare_s),
+            ibis.ifelse(rare, noisy_or(upload_s, rate_s, sensitive_s, rare_s),
+                        0.5 * noisy_or(upload_s, rate_s, sensitive_s)))
         # someone who uploaded before, uploading no more in a day than they used to: a busier
         # period of their own routine, unless the days keep coming (risk accumulates)
         habitual = (t._older > self.max_older_days) & ~t._new_service
@@ -188,6 +208,10 @@ class LayoffCloudUpload(Detector):
                    layoff_s, ibis.literal("layoff in the department ").concat(
                        number_text(t.days_since_layoff_in_group_1d.fill_null(0)),
                        " days ago")),
+            reason("uploads_cloud_storage_rare", t._share, self.rare_share, rare_s,
+                   ibis.literal("as many in a day on ").concat(
+                       number_text(t._share * 1000, 2), " of every 1,000 person-days of the"
+                       f" organisation in the last {self.population_days} days")),
             reason("uploads_cloud_storage_sensitive", t._sensitive, 0.0, sensitive_s,
                    number_text(t._sensitive).concat(
                        " confidential or higher items among the uploads")),
@@ -197,6 +221,31 @@ class LayoffCloudUpload(Detector):
         actions = ("web_upload", "web_visit") if blind else ("web_upload",)
         return with_evidence(found, window.events, lambda e: e.action.isin(actions) & (
             e.domain.notnull()) & e.domain.re_search(pattern))
+
+    def _population_share(self, t: ibis.Table, u: ibis.Table) -> ibis.Table:
+        """``t`` with ``_share``: of the active person-days of everyone in the
+        ``population_days`` up to the day, the share with at least as many uploads as the
+        row's (1 where the window holds too few person-days to tell)."""
+        volume = u.filter(u.uploads_cloud_storage_1d > 0)
+        volume = volume.group_by(v_day=volume.day, v_count=volume.uploads_cloud_storage_1d
+                                 ).aggregate(v_n=volume.count())
+        active = u.group_by(a_day=u.day).aggregate(a_n=u.count())
+        rows = t.select(r_user=t.user_id, r_day=t.day, r_count=t.uploads_cloud_storage_1d)
+        since = rows.r_day - ibis.interval(days=self.population_days - 1)
+        reached = rows.join(volume, (volume.v_day >= since) & (volume.v_day <= rows.r_day)
+                            & (volume.v_count >= rows.r_count)).group_by(
+            "r_user", "r_day").aggregate(_reached=lambda x: x.v_n.sum())
+        since = rows.r_day - ibis.interval(days=self.population_days - 1)
+        people = rows.join(active, (active.a_day >= since) & (active.a_day <= rows.r_day)
+                           ).group_by("r_user", "r_day").aggregate(
+            _person_days=lambda x: x.a_n.sum())
+        t = t.left_join(reached, [t.user_id == reached.r_user, t.day == reached.r_day])
+        t = t.drop("r_user", "r_day").left_join(
+            people, [t.user_id == people.r_user, t.day == people.r_day]).drop("r_user", "r_day")
+        person_days = t._person_days.fill_null(0)
+        return t.mutate(_share=ibis.ifelse(
+            person_days >= self.min_population_days,
+            t._reached.fill_null(0).cast("float64") / ibis.greatest(person_days, 1), 1.0))
 
     def _new_services(self, window: Window, blind: bool) -> ibis.Table:
         """Per person and day: a cloud-storage service the person first used lately
