@@ -560,3 +560,23 @@ def test_ten_thousand_people_get_a_computer_each() -> None:
     # an organisation of the sizes developed on keeps CERT's names (and its seeds' bytes)
     small = build_organisation(1000, 60, date(2010, 1, 4), seed=SEED)
     assert {len(p.pc) for p in small.people} == {len("PC-1234")}
+
+
+def test_a_team_shares_one_reading_list() -> None:
+    """The documents a person reads are one list per department and projects, not one per
+    person: per person they grew as people × documents (8 GiB before 10,000 people)."""
+    from molehunt.simulate.background import World
+    from molehunt.simulate.documents import build_corpus
+    from molehunt.simulate.organisation import build_organisation
+    from molehunt.simulate.styles import resolve_style
+
+    org = build_organisation(120, 60, date(2010, 1, 4), SEED,
+                             style=resolve_style("baseline", SEED))
+    world = World(org, build_corpus(org, SEED), SEED, set(), bursts={}, travel={}, meetings={})
+    teams: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+    for person in org.people:
+        teams.setdefault((person.department, tuple(person.projects)), []).append(person)
+    first, second = next(members for members in teams.values() if len(members) >= 2)[:2]
+    assert world.state(first).readable is world.state(second).readable
+    assert world.state(first).read_weights is world.state(second).read_weights
+    assert len(world.reading_lists) <= len(teams) < len(org.people)

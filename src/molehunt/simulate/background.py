@@ -105,6 +105,12 @@ class World:
     web_content: dict[str, list[str]] = field(default_factory=dict)
     topic_content: dict[str, list[str]] = field(default_factory=dict)
     site_pages: dict[str, list[str]] = field(default_factory=dict)
+    #: (department, projects, corpus size) → (readable, cumulative read weights, own): the
+    #: same lists for everyone with the same key (a team), which would otherwise grow as
+    #: people × documents (a 10,000-person organisation did not fit in 8 GiB)
+    reading_lists: dict[tuple[str, tuple[str, ...], int],
+                        tuple[list[Document], list[float], list[Document]]] = field(
+        default_factory=dict)
 
     def state(self, person: Person) -> PersonState:
         """The person's favourites, made once on first use."""
@@ -173,6 +179,20 @@ def _person_state(world: World, person: Person) -> PersonState:
                 f"{rng.randrange(1, 99)}@{domain}" for domain in partners for _ in range(2)]
     friends = [f"friend{rng.randrange(100, 999)}@{choice(rng, sorted(PERSONAL_MAIL_DOMAINS))}"
                for _ in range(3)] + [person.personal_email]
+    readable, read_weights, own = _reading_list(world, person)
+    return PersonState(domains, list(accumulate(weights)), contacts, friends, readable,
+                       read_weights, own)
+
+
+def _reading_list(world: World, person: Person
+                  ) -> tuple[list[Document], list[float], list[Document]]:
+    """The documents the person reads at work, their cumulative weights and the person's own
+    projects' documents; shared (not copied) by everyone of the same department and
+    projects. Callers only read them."""
+    key = (person.department, tuple(person.projects), len(world.documents))
+    found = world.reading_lists.get(key)
+    if found is not None:
+        return found
     own_projects = set(person.projects)
     # where everybody works on everything, people read beyond their own department
     reach = world.org.style.cross_reading
@@ -193,8 +213,8 @@ def _person_state(world: World, person: Person) -> PersonState:
             continue
         readable.append(document)
         read_weights.append(weight)
-    return PersonState(domains, list(accumulate(weights)), contacts, friends, readable,
-                       list(accumulate(read_weights)), own)
+    found = world.reading_lists[key] = (readable, list(accumulate(read_weights)), own)
+    return found
 
 
 def person_rng(seed: int, day: int, person: Person, purpose: str = "day") -> random.Random:
