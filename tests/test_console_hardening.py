@@ -62,8 +62,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> ConsoleWorkspace:
               "object": f"C:\\secret\\{BIDI_NAME}", "target": "E:\\"},
              {"event_id": "bidi-mail", "ts": f"{day}T11:01:00", "user_id": made.target,
               "host": "PC-X", "action": "email_send", "channel": "email_external",
-              "object": "me@corp", "target": "x@rival.example", "domain": "rival.example",
-              "content": f"Subject: all of them {BIDI_ALL} here"}]
+              "object": f"me {BIDI_ALL}@corp", "target": "x@rival.example",
+              "domain": "rival.example", "content": f"Subject: all of them {BIDI_ALL} here"}]
     planted = made.root.parent / "bidi.jsonl"
     planted.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
     ingest_jsonl(Workspace(made.root), [planted])
@@ -107,6 +107,12 @@ def test_bidi_controls_in_log_strings_are_shown_not_obeyed(
     # the planted strings reached the pages, each control character as a visible mark
     assert "invoice_[U+202E]xcod.exe" in pages["removable_media"]
     assert all(f"[U+{ord(c):04X}]" in pages["email_external"] for c in BIDI_CONTROLS)
+    # the mail's body is withheld by default; an investigator reading it sees marks too
+    csrf_headers = _bearer(tokens["investigator"])
+    text = client.post(f"/api/v1/people/{person}/events/bidi-mail/text", headers=csrf_headers,
+                       json={"day": day, "reason": "reading the mail of the alert"})
+    assert text.status_code == 200, text.text
+    assert text.json()["content"].startswith("Subject: all of them")
     for html in pages.values():
         assert not any(c in html for c in BIDI_CONTROLS)
 

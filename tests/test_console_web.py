@@ -40,6 +40,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/api/v1/people"): VIEW,
     ("GET", "/api/v1/people/{person}/chart"): VIEW,
     ("POST", "/api/v1/people/{person}/reveal"): {I},
+    ("POST", "/api/v1/people/{person}/events/{event_id}/text"): {I},
     ("GET", "/api/v1/reveal-requests"): {P},
     ("POST", "/api/v1/reveal-requests/{request_id}"): {P},
     ("GET", "/api/v1/alerts"): VIEW,
@@ -71,6 +72,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/people/{person}"): VIEW,
     ("GET", "/people"): VIEW,
     ("POST", "/people/{person}/reveal"): {I},
+    ("POST", "/people/{person}/events/{event_id}/text"): {I},
     ("GET", "/alerts"): VIEW,
     ("GET", "/alerts/{alert_id}"): VIEW,
     ("POST", "/alerts/{alert_id}/assign"): VIEW,
@@ -157,7 +159,7 @@ def test_route_role_matrix(app_and_tokens: tuple[Any, dict[str, str]]) -> None:
     client = TestClient(app)
     fill = {"person": "P-AAAAAAAAAA", "request_id": "999999", "alert_id": "no-such-alert",
             "case_id": "999999", "entry_id": "999999", "username": "nobody",
-            "token_id": "999999"}
+            "token_id": "999999", "event_id": "no-such-event"}
     checked = 0
     for (method, path), allowed in EXPECTED.items():
         url = path.format(**fill)
@@ -377,6 +379,46 @@ def test_reveal_needs_reason_and_optional_second_approver(
     reveals = [e for e in audit if e["action"] == "reveal"]
     assert len(reveals) == 2 and all(e["target"] == person for e in reveals)
     assert reveals[-1]["reason"] == "case 1 interview planning"
+
+
+def test_free_text_is_withheld_until_an_investigator_reads_it_with_a_reason(
+        app_and_tokens: tuple[Any, dict[str, str]], made: ConsoleWorkspace,
+        alert_ids: list[str]) -> None:
+    """Issue 19 item 1: only known-safe fields of free text are shown by default (a mail body
+    holds what no directory lists); reading the rest is an investigator's audited act."""
+    app, tokens = app_and_tokens
+    client = TestClient(app)
+    analyst = {"Authorization": f"Bearer {tokens['analyst']}"}
+    shown = client.get(f"/api/v1/alerts/{alert_ids[0]}", headers=analyst).json()
+    person = shown["person"]
+    mail = next(e for e in shown["evidence"] if e["event_id"] == "xss-mail-0")
+    assert mail["content"] is None and mail["withheld"] == {"content": len(
+        f"Subject: {PLANTED[0]}")}
+    web = next(e for e in shown["evidence"] if e["event_id"] == "xss-web-0")
+    assert web["object"].startswith("https://drop.example/")  # no query string to withhold
+    page = client.get(f"/alerts/{alert_ids[0]}", headers=analyst).text
+    assert "withheld: content" in page and "an investigator can read it" in page
+    day = mail["day"]
+    url = f"/api/v1/people/{person}/events/xss-mail-0/text"
+    assert client.post(url, json={"day": day, "reason": "x"}, headers=analyst
+                       ).status_code == 403
+    inv, csrf = _signed_in(app, "investigator")
+    assert 'action="/people/' in inv.get(f"/alerts/{alert_ids[0]}").text
+    assert inv.post(f"/people/{person}/events/xss-mail-0/text",
+                    data={"day": day, "reason": "  ", "csrf_token": csrf}).status_code == 400
+    read = inv.post(f"/people/{person}/events/xss-mail-0/text",
+                    data={"day": day, "reason": "what was mailed to the rival",
+                          "csrf_token": csrf})
+    assert read.status_code == 200, read.text
+    assert "Subject: &lt;script&gt;window.__xss = 1&lt;/script&gt;" in read.text
+    assert inv.post(f"/people/{person}/events/no-such-event/text",
+                    data={"day": day, "reason": "an event the alert names", "csrf_token": csrf}
+                    ).status_code == 404
+    audit = client.get("/api/v1/audit", headers={
+        "Authorization": f"Bearer {tokens['auditor']}"}).json()["entries"]
+    readings = [e for e in audit if e["action"] == "event.text"]
+    assert [(e["target"], e["reason"]) for e in readings] == [
+        (person, "what was mailed to the rival")]
 
 
 def _principal(app: Any, username: str) -> Any:

@@ -43,6 +43,7 @@ from molehunt.cases.accounts import (
 )
 from molehunt.cases.browse import alert_query
 from molehunt.cases.bundle import build_bundle
+from molehunt.cases.display import apply_policy
 from molehunt.cases.models import (
     CASE_STATES,
     PRIVILEGED_ROLES,
@@ -324,9 +325,7 @@ class Console:
         # the computer is learned before the row is redacted, so its name gives way to its
         # pseudonym in the host column and wherever else the row writes it (paths, targets)
         self.pseudonyms.add_hosts([row.get("host")])
-        shown = {k: v for k, v in row.items() if k != "user_id"}
-        if shown.get("content") and len(str(shown["content"])) > 500:
-            shown["content"] = str(shown["content"])[:500] + "…"
+        shown = apply_policy({k: v for k, v in row.items() if k != "user_id"})
         redacted: dict[str, Any] = self._redact(shown)
         redacted["person"] = self.pseudonyms.of(row["user_id"])
         return redacted
@@ -791,6 +790,36 @@ class Console:
         self.record(principal, "case.export", f"case:{case_id}", chain_head=head,
                     bytes=len(data))
         return data, head
+
+    def event_text(self, principal: Principal, alias: str, event_id: str | None,
+                   day: str | None, reason: str | None, case_id: int | None = None
+                   ) -> dict[str, Any]:
+        """The free text the console withholds from one of the person's events (its content,
+        full object and attributes), pseudonymised, for an investigator with a stated reason;
+        audited with the client address and the case it serves."""
+        self.require(principal, "reveal")
+        text = _reason_text(reason)
+        user_id = self.person_of(alias)
+        when = _parse_day(day, "day")
+        if not event_id or when is None:
+            raise InputError("reading an event's text needs its event_id and day")
+        with self.store.transaction() as session:
+            if case_id is not None and self._get_case(session, case_id).subject_user_id != (
+                    user_id):
+                raise InputError(f"case {case_id} is not about {alias}")
+            found = self.results.events_by_id([event_id], when, when, users=[user_id])
+            if not found or found[0]["user_id"] != user_id:
+                raise NotFoundError(f"no event {event_id!r} of {alias} on {when}")
+            self._audit(session, principal, "event.text", alias, text, event_id=event_id,
+                        client=principal.client or None, case=case_id)
+        row = found[0]
+        self.pseudonyms.add_hosts([row.get("host")])
+        attrs = row.get("attrs")
+        return {"person": alias, "event_id": event_id, "day": when.isoformat(),
+                "object": self._redact(row.get("object")),
+                "content": self._redact(row.get("content")),
+                "attrs": self._redact(json.loads(attrs) if isinstance(attrs, str) and attrs
+                                      else attrs)}
 
     # -- reveal --------------------------------------------------------------------------
     def reveal_needs_approval(self) -> bool:

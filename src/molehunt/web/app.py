@@ -148,6 +148,12 @@ class RevealBody(ReasonBody):
     case_id: int | None = Field(default=None, ge=1, le=2**62)
 
 
+class EventTextBody(RevealBody):
+    """Reading an event's withheld text: its day, the reason and optionally the case."""
+
+    day: str = Field(max_length=10)
+
+
 class DismissBody(ReasonBody):
     """A dismissal, optionally allowlisting what caused the alert."""
 
@@ -461,6 +467,14 @@ def _api(app: FastAPI, console: Console) -> None:
         serves; audited with the client address)."""
         return console.reveal(principal, person, body.reason, body.case_id)
 
+    @app.post(f"{p}/people/{{person}}/events/{{event_id}}/text", tags=["privacy"])
+    def api_event_text(person: str, event_id: str, body: EventTextBody,
+                       principal: Annotated[Principal, need("reveal")]) -> dict[str, Any]:
+        """The free text the console withholds from one of a person's events (investigators,
+        with a reason and optionally the case it serves; audited with the client address)."""
+        return console.event_text(principal, person, event_id, body.day, body.reason,
+                                  body.case_id)
+
     @app.get(f"{p}/reveal-requests", tags=["privacy"])
     def api_reveal_requests(principal: Annotated[Principal, need("approve_reveal")]
                             ) -> list[dict[str, Any]]:
@@ -773,6 +787,13 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
                       case: CaseField = None) -> HTMLResponse:
         revealed = console.reveal(principal, person, reason, _case_id(case))
         return page(request, "reveal.html", principal, revealed=revealed)
+
+    @app.post("/people/{person}/events/{event_id}/text", include_in_schema=False)
+    def event_text_submit(request: Request, person: str, event_id: str, day: Text,
+                          reason: Text, principal: Annotated[Principal, need("reveal")],
+                          case: CaseField = None) -> HTMLResponse:
+        text = console.event_text(principal, person, event_id, day, reason, _case_id(case))
+        return page(request, "event_text.html", principal, text=text)
 
     @app.get("/alerts", include_in_schema=False)
     def alerts_page(request: Request, principal: View,
