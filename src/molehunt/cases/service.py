@@ -142,6 +142,17 @@ def _in_evidence(kind: str, value: str, event: dict[str, Any]) -> bool:
     return False
 
 
+#: Characters of an event's text one reading shows (a page holds it; the store keeps all).
+TEXT_SHOWN = 100_000
+
+
+def _capped(text: Any) -> Any:
+    """``text`` cut to :data:`TEXT_SHOWN` characters, saying so."""
+    if isinstance(text, str) and len(text) > TEXT_SHOWN:
+        return text[:TEXT_SHOWN] + f"… ({len(text) - TEXT_SHOWN:,} more characters)"
+    return text
+
+
 def _reason_text(text: str | None, label: str = "reason") -> str:
     cleaned = (text or "").strip()
     if len(cleaned) < MIN_REASON:
@@ -817,7 +828,7 @@ class Console:
         attrs = row.get("attrs")
         return {"person": alias, "event_id": event_id, "day": when.isoformat(),
                 "object": self._redact(row.get("object")),
-                "content": self._redact(row.get("content")),
+                "content": self._redact(_capped(row.get("content"))),
                 "attrs": self._redact(json.loads(attrs) if isinstance(attrs, str) and attrs
                                       else attrs)}
 
