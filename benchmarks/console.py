@@ -17,7 +17,12 @@ of 30 other people (first looks, nothing cached for them). The concurrent run is
 ``--rounds`` times (later rounds revisit the same people), after a reference round in which
 the same clients call ``/api/v1/me`` (the HTTP stack alone); p95s are also given as ratios to
 the reference's p95. Every person call is audited (a
-write), so this also measures the audit chain's group commit. Prints JSON.
+write), so this also measures the audit chain's group commit. Then the last round is run
+again while ``--flood-threads`` threads post wrong passwords to ``/api/v1/login`` from
+loopback, at most ``--flood-rate`` attempts a second in all (a bounded guessing attack: each
+attempt is hashed, audited and counted towards the address's lockout); its p95s are given as
+ratios to the same round without the flood (``flood_over_quiet``: 1.0 is no slower).
+Prints JSON.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -48,7 +54,9 @@ def _p(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
 
 
-def _summary(values: list[float]) -> dict[str, float]:
+def _summary(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
     return {"p50": _p(values, 0.5), "p95": _p(values, 0.95), "max": _p(values, 1.0),
             "mean": round(statistics.mean(values) * 1000, 1)}
 
@@ -61,6 +69,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--flood-rate", type=float, default=20.0,
+                        help="wrong-password logins a second during the flood round (0: none)")
+    parser.add_argument("--flood-threads", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2,
                         help="repeat the concurrent run: the first looks at the 100 people for"
                              " the first time, the next ones come back to them")
@@ -77,8 +88,8 @@ def main() -> None:
         indexed_days = console.results.activity.build()
         index_seconds = time.perf_counter() - started
         with console.store.transaction() as session:
-            token = create_token(session, create_account(session, "bench", "benchmark password",
-                                                         "analyst"), "bench")
+            bench = create_account(session, "bench", "load test pass phrase 7", "analyst")
+            token = create_token(session, bench, "bench")
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
@@ -122,10 +133,41 @@ def main() -> None:
                         if response.status_code != 200:
                             errors.append(response.status_code)
 
-        rounds = []
+        flood_done = threading.Event()
+        #: (when it was answered, seconds it took, status) of every flood attempt
+        flood: list[tuple[float, float, int]] = []
+
+        def flooder(index: int) -> None:
+            # each thread keeps its share of the rate; an attempt that takes longer than its
+            # slot (delayed answers, hashing) is not made up for: the flood stays bounded
+            interval = args.flood_threads / args.flood_rate
+            with httpx.Client(base_url=base, timeout=120) as http:
+                while not flood_done.is_set():
+                    started = time.perf_counter()
+                    response = http.post("/api/v1/login", json={
+                        "username": f"guess{index % 2}", "password": f"wrong {started}"})
+                    elapsed = time.perf_counter() - started
+                    with lock:
+                        flood.append((time.perf_counter(), elapsed, response.status_code))
+                    flood_done.wait(max(0.0, interval - elapsed))
+
+        rounds: list[dict[str, Any]] = []
         # the reference, measured in the same run: the same clients asking only who they are
         # (authentication, routing, JSON: the cost of the HTTP stack itself)
-        for kinds in [("me",)] + [("overview", "person")] * args.rounds:
+        plan: list[tuple[str, ...]] = [("me",)] + [("overview", "person")] * args.rounds
+        if args.flood_rate > 0:
+            plan.append(("overview", "person", "flood"))
+        for planned in plan:
+            flooding = "flood" in planned
+            flood_done.clear()
+            kinds = tuple(k for k in planned if k != "flood")
+            flooders = [threading.Thread(target=flooder, args=(i,), daemon=True)
+                        for i in range(args.flood_threads)] if flooding else []
+            for thread in flooders:
+                thread.start()
+            warmed = time.perf_counter() + 10
+            while flooders and len(flood) < args.flood_threads and time.perf_counter() < warmed:
+                time.sleep(0.05)  # the flood is under way before the clients start
             timings: dict[str, list[float]] = {kind: [] for kind in kinds}
             started = time.perf_counter()
             threads = [threading.Thread(target=client, args=(i, timings))
@@ -134,9 +176,15 @@ def main() -> None:
                 thread.start()
             for thread in threads:
                 thread.join()
-            wall = time.perf_counter() - started
+            ended = time.perf_counter()
+            wall = ended - started
+            during = [f for f in flood if started <= f[0] <= ended]
+            flood_done.set()  # (set before any flood: a flood round is the last)
+            for thread in flooders:
+                thread.join()
             count = sum(len(v) for v in timings.values())
-            rounds.append({"round": "reference" if kinds == ("me",) else len(rounds),
+            rounds.append({"round": "reference" if kinds == ("me",) else
+                           "flood" if flooding else len(rounds),
                            "requests": count, "seconds": round(wall, 1),
                            "requests_per_second": round(count / wall, 1),
                            **{f"{k}_ms": _summary(v) for k, v in timings.items()}})
@@ -156,6 +204,18 @@ def main() -> None:
             "person_first_look_one_client_ms": _summary(first_looks),
             "clients": args.clients, "requests_per_client": args.requests,
             "distinct_people": len(people), "errors": len(errors), "rounds": rounds,
+            "flood": {"rate_limit_per_second": args.flood_rate,
+                      "threads": args.flood_threads,
+                      "answered_during_round": len(during) if flooding else None,
+                      "answered_per_second_during_round": round(len(during) / wall, 1)
+                      if flooding else None,
+                      "attempts": len(flood),
+                      "status": {str(code): sum(1 for f in flood if f[2] == code)
+                                 for code in sorted({f[2] for f in flood})},
+                      "login_ms": _summary([f[1] for f in flood])},
+            "flood_over_quiet": {k: round(rounds[-1][f"{k}_ms"]["p95"]
+                                          / rounds[-2][f"{k}_ms"]["p95"], 2)
+                                 for k in ("overview", "person")} if flooding else None,
             "p95_over_reference": [
                 {"round": r["round"], **{k: round(r[f"{k}_ms"]["p95"] / rounds[0]["me_ms"]["p95"],
                                                   1) for k in ("overview", "person")}}
