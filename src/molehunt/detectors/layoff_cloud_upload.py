@@ -235,7 +235,6 @@ class LayoffCloudUpload(Detector):
         reached = rows.join(volume, (volume.v_day >= since) & (volume.v_day <= rows.r_day)
                             & (volume.v_count >= rows.r_count)).group_by(
             "r_user", "r_day").aggregate(_reached=lambda x: x.v_n.sum())
-        since = rows.r_day - ibis.interval(days=self.population_days - 1)
         people = rows.join(active, (active.a_day >= since) & (active.a_day <= rows.r_day)
                            ).group_by("r_user", "r_day").aggregate(
             _person_days=lambda x: x.a_n.sum())
