@@ -109,8 +109,9 @@ def test_bidi_controls_in_log_strings_are_shown_not_obeyed(
     assert all(f"[U+{ord(c):04X}]" in pages["email_external"] for c in BIDI_CONTROLS)
     # the mail's body is withheld by default; an investigator reading it sees marks too
     csrf_headers = _bearer(tokens["investigator"])
-    text = client.post(f"/api/v1/people/{person}/events/bidi-mail/text", headers=csrf_headers,
-                       json={"day": day, "reason": "reading the mail of the alert"})
+    text = client.post(f"/api/v1/people/{person}/event-text", headers=csrf_headers,
+                       json={"event_id": "bidi-mail", "day": day,
+                             "reason": "reading the mail of the alert"})
     assert text.status_code == 200, text.text
     assert text.json()["content"].startswith("Subject: all of them")
     for html in pages.values():

@@ -40,7 +40,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/api/v1/people"): VIEW,
     ("GET", "/api/v1/people/{person}/chart"): VIEW,
     ("POST", "/api/v1/people/{person}/reveal"): {I},
-    ("POST", "/api/v1/people/{person}/events/{event_id}/text"): {I},
+    ("POST", "/api/v1/people/{person}/event-text"): {I},
     ("GET", "/api/v1/reveal-requests"): {P},
     ("POST", "/api/v1/reveal-requests/{request_id}"): {P},
     ("GET", "/api/v1/alerts"): VIEW,
@@ -72,7 +72,7 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/people/{person}"): VIEW,
     ("GET", "/people"): VIEW,
     ("POST", "/people/{person}/reveal"): {I},
-    ("POST", "/people/{person}/events/{event_id}/text"): {I},
+    ("POST", "/people/{person}/event-text"): {I},
     ("GET", "/alerts"): VIEW,
     ("GET", "/alerts/{alert_id}"): VIEW,
     ("POST", "/alerts/{alert_id}/assign"): VIEW,
@@ -159,7 +159,7 @@ def test_route_role_matrix(app_and_tokens: tuple[Any, dict[str, str]]) -> None:
     client = TestClient(app)
     fill = {"person": "P-AAAAAAAAAA", "request_id": "999999", "alert_id": "no-such-alert",
             "case_id": "999999", "entry_id": "999999", "username": "nobody",
-            "token_id": "999999", "event_id": "no-such-event"}
+            "token_id": "999999"}
     checked = 0
     for (method, path), allowed in EXPECTED.items():
         url = path.format(**fill)
@@ -399,21 +399,20 @@ def test_free_text_is_withheld_until_an_investigator_reads_it_with_a_reason(
     page = client.get(f"/alerts/{alert_ids[0]}", headers=analyst).text
     assert "withheld: content" in page and "an investigator can read it" in page
     day = mail["day"]
-    url = f"/api/v1/people/{person}/events/xss-mail-0/text"
-    assert client.post(url, json={"day": day, "reason": "x"}, headers=analyst
-                       ).status_code == 403
+    url = f"/api/v1/people/{person}/event-text"
+    assert client.post(url, json={"event_id": "xss-mail-0", "day": day, "reason": "x"},
+                       headers=analyst).status_code == 403
     inv, csrf = _signed_in(app, "investigator")
     assert 'action="/people/' in inv.get(f"/alerts/{alert_ids[0]}").text
-    assert inv.post(f"/people/{person}/events/xss-mail-0/text",
-                    data={"day": day, "reason": "  ", "csrf_token": csrf}).status_code == 400
-    read = inv.post(f"/people/{person}/events/xss-mail-0/text",
-                    data={"day": day, "reason": "what was mailed to the rival",
-                          "csrf_token": csrf})
+    form = {"event_id": "xss-mail-0", "day": day, "csrf_token": csrf}
+    assert inv.post(f"/people/{person}/event-text", data=form | {"reason": "  "}
+                    ).status_code == 400
+    read = inv.post(f"/people/{person}/event-text",
+                    data=form | {"reason": "what was mailed to the rival"})
     assert read.status_code == 200, read.text
     assert "Subject: &lt;script&gt;window.__xss = 1&lt;/script&gt;" in read.text
-    assert inv.post(f"/people/{person}/events/no-such-event/text",
-                    data={"day": day, "reason": "an event the alert names", "csrf_token": csrf}
-                    ).status_code == 404
+    assert inv.post(f"/people/{person}/event-text", data=form | {
+        "event_id": "no/such event", "reason": "an event the alert names"}).status_code == 404
     audit = client.get("/api/v1/audit", headers={
         "Authorization": f"Bearer {tokens['auditor']}"}).json()["entries"]
     readings = [e for e in audit if e["action"] == "event.text"]

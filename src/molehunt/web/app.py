@@ -149,8 +149,10 @@ class RevealBody(ReasonBody):
 
 
 class EventTextBody(RevealBody):
-    """Reading an event's withheld text: its day, the reason and optionally the case."""
+    """Reading an event's withheld text: the event id (in the body: ids may hold any
+    character), its day, the reason and optionally the case."""
 
+    event_id: str = Field(max_length=512)
     day: str = Field(max_length=10)
 
 
@@ -467,12 +469,12 @@ def _api(app: FastAPI, console: Console) -> None:
         serves; audited with the client address)."""
         return console.reveal(principal, person, body.reason, body.case_id)
 
-    @app.post(f"{p}/people/{{person}}/events/{{event_id}}/text", tags=["privacy"])
-    def api_event_text(person: str, event_id: str, body: EventTextBody,
+    @app.post(f"{p}/people/{{person}}/event-text", tags=["privacy"])
+    def api_event_text(person: str, body: EventTextBody,
                        principal: Annotated[Principal, need("reveal")]) -> dict[str, Any]:
         """The free text the console withholds from one of a person's events (investigators,
         with a reason and optionally the case it serves; audited with the client address)."""
-        return console.event_text(principal, person, event_id, body.day, body.reason,
+        return console.event_text(principal, person, body.event_id, body.day, body.reason,
                                   body.case_id)
 
     @app.get(f"{p}/reveal-requests", tags=["privacy"])
@@ -788,8 +790,8 @@ def _pages(app: FastAPI, console: Console, templates: Jinja2Templates) -> None:
         revealed = console.reveal(principal, person, reason, _case_id(case))
         return page(request, "reveal.html", principal, revealed=revealed)
 
-    @app.post("/people/{person}/events/{event_id}/text", include_in_schema=False)
-    def event_text_submit(request: Request, person: str, event_id: str, day: Text,
+    @app.post("/people/{person}/event-text", include_in_schema=False)
+    def event_text_submit(request: Request, person: str, event_id: Text, day: Text,
                           reason: Text, principal: Annotated[Principal, need("reveal")],
                           case: CaseField = None) -> HTMLResponse:
         text = console.event_text(principal, person, event_id, day, reason, _case_id(case))
