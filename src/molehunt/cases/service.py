@@ -814,11 +814,12 @@ class Console:
         when = _parse_day(day, "day")
         if not event_id or when is None:
             raise InputError("reading an event's text needs its event_id and day")
+        # read before the transaction: its lock serialises every write of the process
+        found = self.results.events_by_id([event_id], when, when, users=[user_id])
         with self.store.transaction() as session:
             if case_id is not None and self._get_case(session, case_id).subject_user_id != (
                     user_id):
                 raise InputError(f"case {case_id} is not about {alias}")
-            found = self.results.events_by_id([event_id], when, when, users=[user_id])
             if not found or found[0]["user_id"] != user_id:
                 raise NotFoundError(f"no event {event_id!r} of {alias} on {when}")
             self._audit(session, principal, "event.text", alias, text, event_id=event_id,
