@@ -166,3 +166,32 @@ def test_one_findings_layout_in_ibis_and_arrow() -> None:
 
     assert FINDINGS_SCHEMA.names == tuple(FINDINGS_ARROW.names)
     assert tuple(REASON_TYPE.names) == tuple(f.name for f in REASON_ARROW)
+
+
+def test_scores_built_of_scores_compile_to_sql_that_grows_linearly() -> None:
+    """A score made of clipped scores once compiled to SQL of a megabyte (Ibis's ``clip``
+    repeats its argument per bound), seconds of compiling on every run of every detector."""
+    import ibis
+
+    from molehunt.detectors.base import noisy_or, saturate, unit_interval
+
+    t = ibis.table({"x": "float64"}, name="t")
+
+    def sql_size(depth: int) -> int:
+        score = t.x
+        for _ in range(depth):
+            score = noisy_or(score, saturate(t.x, 1.0))
+        return len(ibis.to_sql(t.select(s=unit_interval(score)), dialect="duckdb", pretty=False))
+
+    assert sql_size(4) < 3 * sql_size(2)
+
+
+def test_bounded_limits_and_reads_null_as_the_lower_bound() -> None:
+    import ibis
+
+    from molehunt.detectors.base import bounded
+
+    t = ibis.memtable({"x": [None, -1.0, 0.5, 2.0]}, schema={"x": "float64"})
+    con = ibis.duckdb.connect()
+    limited = con.execute(t.select(y=bounded(t.x, 0.0, 1.0)))["y"].tolist()
+    assert limited == [0.0, 0.0, 0.5, 1.0]

@@ -11,6 +11,7 @@ from molehunt.detectors.base import (
     EVIDENCE_LIMIT,
     Detector,
     Window,
+    bounded,
     exact_round,
     findings,
     noisy_or,
@@ -84,7 +85,7 @@ class InboundContamination(Detector):
         arrival_s = ibis.ifelse(
             is_private, 0.6 + 0.2 * saturate(t.private_documents - 1, 3.0),
             0.25 * saturate(t.documents, 3.0))
-        sensitive_s = 0.3 * ((t.top_sensitivity - 2).clip(0, 2) / 2.0)
+        sensitive_s = 0.3 * (bounded(t.top_sensitivity - 2, 0, 2) / 2.0)
         joiner = t.hired.notnull() & (t.hired <= self.joiner_days)
         joiner_s = ibis.ifelse(joiner, 0.35, 0.0)
         combined = noisy_or(arrival_s, sensitive_s, joiner_s)

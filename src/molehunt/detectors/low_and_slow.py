@@ -10,6 +10,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    bounded,
     exact_round,
     findings,
     noisy_or,
@@ -123,7 +124,7 @@ class LowAndSlow(Detector):
         unusual = (t.k >= self.min_days) & (t._z >= self.min_z)
         rate_s = ibis.ifelse(unusual, 0.45 + 0.4 * saturate(t._z - self.min_z, 3.0), 0.0)
         days_s = ibis.ifelse(unusual, 0.25 * saturate(t.k - self.min_days, 6.0), 0.0)
-        level_s = ibis.ifelse(unusual, 0.3 * ((t._mean_level - 1.0).clip(0.0, 3.0) / 3.0),
+        level_s = ibis.ifelse(unusual, 0.3 * (bounded(t._mean_level - 1.0, 0.0, 3.0) / 3.0),
                               0.0)
         # a count that only began recently (a change point) is what an approach looks like
         onset_s = ibis.ifelse(unusual & (t._earlier * 4 <= t.k), 0.15, 0.0)

@@ -11,6 +11,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    bounded,
     domain_pattern,
     exact_round,
     findings,
@@ -198,7 +199,7 @@ class OutsideWork(Detector):
 
         def rate(others_k: Any) -> Any:
             share = ibis.ifelse(others_n > 0, others_k.cast("float64") / others_n, 0.0)
-            return ibis.greatest(share, self.min_rate).clip(0.0, 0.95)
+            return bounded(ibis.greatest(share, self.min_rate), 0.0, 0.95)
 
         # each step is its own projection: an expression used in several places is then a
         # column, not a copy (inlined copies make a plan too large for Spark's analyser)
@@ -235,7 +236,7 @@ class OutsideWork(Detector):
             # what went out on contact days is not covered by any declaration
             _level_s=ibis.ifelse(
                 t.span_labelled > 0,
-                0.3 * ((t.span_level.fill_null(1.0) - 1.0).clip(0.0, 3.0) / 3.0)
+                0.3 * (bounded(t.span_level.fill_null(1.0) - 1.0, 0.0, 3.0) / 3.0)
                 + 0.1 * saturate(t.span_labelled - 1, 4.0), 0.0),
             _attach_s=0.1 * saturate(t.span_attachments, 5.0))
         # browsing alone is weaker than writing: reading and a profile, no exchange seen;

@@ -11,7 +11,15 @@ from typing import Any, ClassVar
 import ibis
 import numpy as np
 
-from molehunt.detectors.base import Detector, Window, findings, number_text, reason
+from molehunt.detectors.base import (
+    Detector,
+    Window,
+    bounded,
+    findings,
+    number_text,
+    reason,
+    unit_interval,
+)
 from molehunt.errors import DetectorError
 from molehunt.portable import rounded
 
@@ -242,7 +250,7 @@ class PeerAnomaly(Detector):
             mean, spread, n = x.mean().over(before), x.std().over(before), x.count().over(before)
             z = (x - mean) / ibis.greatest(spread.fill_null(0.0), self.scale_floor)
             columns[f"_z_{m}"] = ibis.ifelse(n >= self.min_history,
-                                             rounded(z.clip(0.0, 50.0), 4), 0.0)
+                                             rounded(bounded(z, 0.0, 50.0), 4), 0.0)
             columns[f"_mu_{m}"] = mean
         return u.mutate(**columns)
 
@@ -331,13 +339,13 @@ class PeerAnomaly(Detector):
         u = window.user_day
         t = self._totals(self._deviations(u, measures), measures)
         level = surprise(t._total, self.total_knots_, beyond=0.5)
-        ensemble = (level / self.full_level).clip(0.0, 1.0)
+        ensemble = unit_interval(level / self.full_level)
         if self.forest_:
             values = [t[f"_s_{m}"] for m in measures]
             depth = balanced_sum([self._path(tree, values) for tree in self.forest_]) / len(
                 self.forest_)
-            isolation = (2.0 ** (-depth / _average_path(self.samples_)) - 0.5).clip(
-                0.0, 0.5) * 2.0
+            isolation = bounded(2.0 ** (-depth / _average_path(self.samples_)) - 0.5, 0.0,
+                                0.5) * 2.0
             t = t.mutate(_isolation=isolation)
             t = t.mutate(_score=0.8 * ensemble + 0.2 * t._isolation)
         else:

@@ -11,6 +11,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    bounded,
     damp_repeats,
     exact_round,
     findings,
@@ -18,6 +19,7 @@ from molehunt.detectors.base import (
     number_text,
     reason,
     saturate,
+    unit_interval,
     with_evidence,
 )
 
@@ -215,9 +217,9 @@ class SensitivityEscalation(Detector):
         contact_up = ((t.contact_recent >= 3)
                       & (contact_now >= 2.0 * contact_before / days_before + 0.02))
         trend_s = ibis.ifelse(rising, 0.45 + 0.35 * saturate(t_stat - self.min_t, 3.0), 0.0)
-        climb_s = ibis.ifelse(rising, 0.25 * ((climb - self.min_climb) / 2.0).clip(0.0, 1.0),
+        climb_s = ibis.ifelse(rising, 0.25 * unit_interval((climb - self.min_climb) / 2.0),
                               0.0)
-        level_s = ibis.ifelse(rising, 0.1 * (t.level - self.min_level).clip(0, 2), 0.0)
+        level_s = ibis.ifelse(rising, 0.1 * bounded(t.level - self.min_level, 0, 2), 0.0)
         reads_s = ibis.ifelse(rising & reads_up, 0.2, 0.0)
         contact_s = ibis.ifelse(rising & contact_up, 0.2, 0.0)
         t = t.mutate(_trend_s=trend_s, _climb_s=climb_s, _level_s=level_s, _reads_s=reads_s,

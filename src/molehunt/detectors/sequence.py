@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import ibis
 
-from molehunt.detectors.base import Detector, Window, findings, number_text, reason
+from molehunt.detectors.base import Detector, Window, findings, number_text, reason, unit_interval
 from molehunt.errors import DetectorError
 
 #: The default sequences: name → (weight, steps); a step is a feature column that must be > 0
@@ -113,7 +113,7 @@ class Sequence(Detector):
                     ordered = ordered & (t[f"_f{i - 1}"] <= t[f"_f{i}"])
             t = t.filter(ordered)
             novel = sum(1 - t[f"_h{i}"] for i in range(len(steps))) / len(steps)
-            history = (t._known / self.min_history).clip(0.0, 1.0)
+            history = unit_interval(t._known / self.min_history)
             score = float(weight) * (0.2 + 0.8 * novel * history)
             reasons = [reason(f"sequence:{name}", len(steps), None, score,
                               ibis.literal(f"{name.replace('_', ' ')}: "

@@ -10,6 +10,7 @@ import ibis
 from molehunt.detectors.base import (
     Detector,
     Window,
+    bounded,
     exact_round,
     findings,
     noisy_or,
@@ -144,7 +145,7 @@ class TenureHoarding(Detector):
             _haul_s=0.4 + 0.3 * saturate(t.haul - self.min_haul, 30.0),
             _leaving_s=ibis.ifelse(
                 t.leaving.notnull(),
-                0.35 + 0.2 * (1.0 - t.leaving.clip(0, 30).cast("float64") / 30.0), 0.0),
+                0.35 + 0.2 * (1.0 - bounded(t.leaving, 0, 30).cast("float64") / 30.0), 0.0),
             _tenure_s=ibis.ifelse(
                 short, 0.3 * (1.0 - t.tenure.cast("float64") / self.short_tenure_days), 0.0),
             _reach_s=ibis.ifelse(ratio > 2.0, 0.4 * saturate(ratio - 2.0, 4.0), 0.0))
