@@ -8,20 +8,23 @@
     python benchmarks/console.py --workspace /work/data/console-ws --clients 50 --requests 20
 
 Without ``--workspace`` it builds a small simulated workspace (``--users``, ``--days``) with
-the test fixture's stand-in results (tests/console_fixture). The console is served by uvicorn
-with a fresh SQLite store in a temporary folder; the activity index is brought up to date
-first (its build time is reported). ``--clients`` threads each make ``--requests`` calls,
-alternating ``/api/v1/overview`` and ``/api/v1/people/<pseudonym>`` over the 20 highest-risk
-people and 80 others drawn at random (seeded); before that, one client looks once at each
-of 30 other people (first looks, nothing cached for them). The concurrent run is repeated
-``--rounds`` times (later rounds revisit the same people), after a reference round in which
-the same clients call ``/api/v1/me`` (the HTTP stack alone); p95s are also given as ratios to
-the reference's p95. Every person call is audited (a
-write), so this also measures the audit chain's group commit. Then the last round is run
-again while ``--flood-threads`` threads post wrong passwords to ``/api/v1/login`` from
-loopback, at most ``--flood-rate`` attempts a second in all (a bounded guessing attack: each
-attempt is hashed, audited and counted towards the address's lockout); its p95s are given as
-ratios to the same round without the flood (``flood_over_quiet``: 1.0 is no slower).
+the test fixture's stand-in results (tests/console_fixture). The console is served by
+uvicorn with a fresh SQLite store in a temporary folder; the activity index is brought up to
+date first (its build time is reported). The server runs in a process of its own, as
+``molehunt serve`` does (``--server thread`` runs it in the benchmark's own process, where
+the clients' threads share its interpreter lock: slower than a deployment). ``--clients``
+threads each make ``--requests`` calls, alternating ``/api/v1/overview`` and
+``/api/v1/people/<pseudonym>`` over the 20 highest-risk people and 80 others drawn at random
+(seeded); before that, one client looks once at each of 30 other people (first looks,
+nothing cached for them). The concurrent run is repeated ``--rounds`` times (later rounds
+revisit the same people), after a reference round in which the same clients call
+``/api/v1/me`` (the HTTP stack alone); p95s are also given as ratios to the reference's p95.
+Every person call is audited (a write), so this also measures the audit chain's group
+commit. Then the last round is run again while ``--flood-threads`` threads post wrong
+passwords to ``/api/v1/login`` from loopback, at most ``--flood-rate`` attempts a second in
+all (a bounded guessing attack: each attempt is hashed, audited and counted towards the
+address's lockout); its p95s are given as ratios to the same round without the flood
+(``flood_over_quiet``: 1.0 is no slower).
 Prints JSON.
 """
 
@@ -33,6 +36,7 @@ import os
 import random
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -61,6 +65,45 @@ def _summary(values: list[float]) -> dict[str, float] | None:
             "mean": round(statistics.mean(values) * 1000, 1)}
 
 
+#: The console as ``molehunt serve`` runs it: one uvicorn process.
+_SERVER = """
+import sys
+import uvicorn
+from molehunt.web.app import create_app
+uvicorn.run(create_app(sys.argv[1], sys.argv[2]), host="127.0.0.1", port=int(sys.argv[3]),
+            log_level="warning")
+"""
+
+
+def _serve(app: Any, root: Path, database: str, port: int, how: str) -> Any:
+    """Start the console on ``port``; returns what stops it once it answers."""
+    if how == "thread":
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        threading.Thread(target=server.run, daemon=True).start()
+        while not server.started:
+            time.sleep(0.05)
+
+        def stop_thread() -> None:
+            server.should_exit = True
+        return stop_thread
+    child = subprocess.Popen([sys.executable, "-c", _SERVER, str(root), database, str(port)])
+    deadline = time.perf_counter() + 120
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+            break
+        except httpx.TransportError:
+            if child.poll() is not None or time.perf_counter() > deadline:
+                raise SystemExit("the console did not start") from None
+            time.sleep(0.1)
+
+    def stop_process() -> None:
+        child.terminate()
+        child.wait(timeout=60)
+    return stop_process
+
+
 def main() -> None:
     """Run the benchmark and print its JSON."""
     parser = argparse.ArgumentParser()
@@ -72,6 +115,8 @@ def main() -> None:
     parser.add_argument("--flood-rate", type=float, default=20.0,
                         help="wrong-password logins a second during the flood round (0: none)")
     parser.add_argument("--flood-threads", type=int, default=4)
+    parser.add_argument("--server", choices=("process", "thread"), default="process",
+                        help="serve from a process of its own (as deployed) or from a thread")
     parser.add_argument("--rounds", type=int, default=2,
                         help="repeat the concurrent run: the first looks at the 100 people for"
                              " the first time, the next ones come back to them")
@@ -82,7 +127,8 @@ def main() -> None:
             root = build(Path(folder), users=args.users, days=args.days).root
         else:
             root = args.workspace
-        app = create_app(root, f"sqlite:///{Path(folder) / 'console.sqlite'}")
+        database = f"sqlite:///{Path(folder) / 'console.sqlite'}"
+        app = create_app(root, database)
         console = app.state.console
         started = time.perf_counter()
         indexed_days = console.results.activity.build()
@@ -93,12 +139,8 @@ def main() -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning"))
-        threading.Thread(target=server.run, daemon=True).start()
-        while not server.started:
-            time.sleep(0.05)
         base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+        stop = _serve(app, root, database, port, args.server)
         started = time.perf_counter()
         overview = httpx.get(f"{base}/api/v1/overview", headers=headers, timeout=120)
         first_overview = time.perf_counter() - started  # builds the read models
@@ -191,13 +233,14 @@ def main() -> None:
         events = console.results.query(
             "SELECT count(*) AS n FROM read_parquet(?, hive_partitioning=true)",
             [str(root / "events" / "*" / "*.parquet")])[0]["n"]
-        server.should_exit = True
+        stop()
         print(json.dumps({
             "benchmark": "console",
             "command": "python benchmarks/console.py " + " ".join(sys.argv[1:]),
             "workspace": {"people": len(console.results.directory()),
                           "days": len(console.results.activity.days()), "events": events},
             "machine": {"cores": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)},
+            "server": args.server,
             "activity_index": {"weeks_written": indexed_days,
                                "seconds": round(index_seconds, 1)},
             "first_overview_ms": round(first_overview * 1000, 1),
