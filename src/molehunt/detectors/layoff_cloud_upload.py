@@ -124,6 +124,9 @@ class LayoffCloudUpload(Detector):
         blind = not window.sees("web_direction")
         u = u.mutate(uploads_cloud_storage_1d=(
             u.visits_cloud_storage_1d if blind else u.uploads_cloud_storage_1d).fill_null(0))
+        # the population's volumes come from here, not from ``u`` after its window columns:
+        # an engine would compute those again for each use
+        population = u.select("user_id", "day", "uploads_cloud_storage_1d")
         uploaded = (u.uploads_cloud_storage_1d > 0).cast("int32")
         older = ibis.window(group_by=u.user_id, order_by=u.day,
                             rows=(-self.history_rows, -self.episode_rows))
@@ -160,7 +163,7 @@ class LayoffCloudUpload(Detector):
             s_events=o.events.sum())
         t = t.left_join(sensitive, [t.user_id == sensitive.s_user, t.day == sensitive.s_day])
         t = t.mutate(_sensitive=t.s_events.fill_null(0))
-        t = self._population_share(t, u)
+        t = self._population_share(t, population)
         t = t.mutate(_after=ibis.ifelse(
             t.days_since_layoff_in_group_1d.notnull()
             & (t.days_since_layoff_in_group_1d <= self.window_days), 1, 0))
