@@ -325,7 +325,7 @@ def noisy_or(*scores: Any) -> Any:
     """1 - Π(1 - s): independent pieces of evidence add up without exceeding 1."""
     product: Any = ibis.literal(1.0)
     for s in scores:
-        product = product * (1.0 - unit_interval(ibis.coalesce(s, 0.0)))
+        product = product * (1.0 - unit_interval(s))  # null: no evidence
     return 1.0 - product
 
 

@@ -199,7 +199,7 @@ class OutsideWork(Detector):
 
         def rate(others_k: Any) -> Any:
             share = ibis.ifelse(others_n > 0, others_k.cast("float64") / others_n, 0.0)
-            return bounded(ibis.greatest(share, self.min_rate), 0.0, 0.95)
+            return bounded(share, self.min_rate, 0.95)
 
         # each step is its own projection: an expression used in several places is then a
         # column, not a copy (inlined copies make a plan too large for Spark's analyser)
