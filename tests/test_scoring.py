@@ -37,28 +37,6 @@ def test_weak_signals_accumulate_only_when_they_repeat() -> None:
     assert gain(0.2) < 0.05 < gain(0.6) < gain(0.9)
 
 
-def test_a_pattern_of_months_said_again_counts_by_its_increase() -> None:
-    # a long-horizon detector restates its pattern on every day it holds; counted in full
-    # each day a steady statement would pin the person at the cap
-    steady = [finding("u", DAY + dt.timedelta(days=i), 0.75, detector="months")
-              for i in range(20)]
-    restating = Context(restating=frozenset({"months"}))
-    counted = score_risk(steady, ScoringParams())
-    rows = score_risk(steady, ScoringParams(), restating)
-    assert max(r["risk"] for r in counted) > 95
-    assert max(r["risk"] for r in rows) == rows[0]["risk"] == counted[0]["risk"] < 85
-    assert rows[-1]["risk"] < rows[0]["risk"] - 20, "said again, it fades like anything else"
-    assert any(r["feature"] == "restated" and f"was said on {DAY}" in r["text"]
-               for r in rows[1]["reasons"])
-    # a stronger statement counts by what it adds; a per-day detector counts every day
-    weak = [finding("u", DAY + dt.timedelta(days=i), 0.3, detector="months") for i in range(5)]
-    grown = score_risk([*weak, finding("u", DAY + dt.timedelta(days=5), 0.95,
-                                       detector="months")], ScoringParams(), restating)
-    assert grown[5]["risk"] > grown[4]["risk"] + 30
-    daily = [finding("u", DAY + dt.timedelta(days=i), 0.75) for i in range(20)]
-    assert score_risk(daily, ScoringParams(), restating) == score_risk(daily, ScoringParams())
-
-
 def test_each_detector_counts_once_per_day() -> None:
     same = [finding("u", DAY, 0.7), finding("u", DAY, 0.7)]
     two = [finding("u", DAY, 0.7),

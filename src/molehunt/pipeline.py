@@ -593,7 +593,6 @@ def _context(workspace: Workspace, store: Store, findings: list[dict[str, Any]],
 
     baseline_free = frozenset(name for name, cls in registry().items()
                               if not cls.uses_baselines)
-    restating = frozenset(name for name, cls in registry().items() if cls.long_horizon)
     return Context(roles=roles, declared=declared, evidence_domains=domains,
                    evidence_events=events, first_seen=first_seen,
-                   baseline_free=baseline_free, population=population, restating=restating)
+                   baseline_free=baseline_free, population=population)

@@ -6,12 +6,6 @@ log scale with decay: ``E(d) = min(E_MAX, E(prev) × 2^(-gap / half_life) + g(D)
 ``g(D) = -ln(1 - D) × σ((D - 0.5) / 0.1)``, so one strong day is enough, weak days count
 little and add up only when they repeat, and everything fades. Risk is
 ``100 × (1 - exp(-E))``; the cap keeps a long episode from pinning risk at 100 for weeks.
-
-A long-horizon detector judges months at a time and says so again on each day its pattern
-holds ("mail to expert networks in 9 of the last 18 weeks"): its repetition is already in
-its own score, so of its statement only the increase over what it said recently about the
-person (decayed like risk) counts. Counted in full every day, a benign consultant's steady
-contact held the top of the day's ranking for weeks where HR declarations cannot be seen.
 Allowlists scale a finding down before it counts and say so in the reasons. Findings are
 few compared with events, so this runs in Python.
 """
@@ -121,9 +115,6 @@ class Context:
     #: People active on each day (the monitored population the alert budget is a share of);
     #: empty: no calibration.
     population: Mapping[dt.date, int] = field(default_factory=dict)
-    #: Detectors whose daily findings restate a pattern of months (long-horizon ones): only
-    #: their increase over what they said recently counts (see the module's note).
-    restating: frozenset[str] = frozenset()
 
 
 def _matches(kind: str, value: str, event: Mapping[str, str | None]) -> bool:
@@ -218,17 +209,15 @@ def score_risk(findings: Iterable[Mapping[str, Any]], params: ScoringParams,
         days = by_user[user]
         evidence = strength = 0.0
         carried: list[tuple[float, dict[str, Any]]] = []
-        said: dict[str, tuple[float, dt.date]] = {}
         day = min(days)
         end = last_day or max(days)
         while day <= end:
             evidence *= decay_per_day
             strength *= decay_per_day
             carried = [(w * decay_per_day, r) for w, r in carried]
-            said = {name: (value * decay_per_day, when) for name, (value, when) in said.items()}
             todays = days.get(day)
             if todays:
-                day_score, reasons = _day(todays, params, context, said)
+                day_score, reasons = _day(todays, params, context)
                 evidence = min(E_MAX, evidence + gain(day_score))
                 strength += gain(day_score)
                 carried = sorted(reasons + carried, key=lambda p: -p[0])[:params.top_reasons]
@@ -334,17 +323,14 @@ def calibrate(rows: list[dict[str, Any]], population: Mapping[dt.date, int],
                         f" day over {budget_days} days)"})
 
 
-def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Context,
-         said: dict[str, tuple[float, dt.date]]
+def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Context
          ) -> tuple[float, list[tuple[float, dict[str, Any]]]]:
     """The day score and the weighted reasons of one person's findings on one day.
 
     Detectors are combined as independent evidence, so the same evidence is counted once:
     taking findings from the strongest down, the share of a finding's reason weight on
     measures (reason features) a stronger finding of the day already gave is dropped (e.g.
-    the baseline's "after-hours activity unusual" when the after-hours rule said so). A
-    restating detector (:attr:`Context.restating`) counts by its increase over ``said``
-    (detector → its recent statement, decayed, and the day it was made; updated here).
+    the baseline's "after-hours activity unusual" when the after-hours rule said so).
     """
     best: dict[str, tuple[float, Mapping[str, Any], str | None]] = {}
     for finding in todays:
@@ -361,20 +347,14 @@ def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Contex
             continue
         total = sum(r["weight"] or 0.0 for r in finding["reasons"]) or 1.0
         tag = f"[{name} {finding['day']}] "
-        fresh = weighted
-        if name in context.restating:
-            recent, when = said.get(name, (0.0, finding["day"]))
-            fresh = max(0.0, weighted - recent)
-            if weighted >= recent:
-                said[name] = (weighted, finding["day"])
         repeated = [r for r in finding["reasons"] if (r["feature"] or "") in seen]
         overlap = sum(r["weight"] or 0.0 for r in repeated) / total
-        kept = fresh * (1.0 - overlap)
+        kept = weighted * (1.0 - overlap)
         product *= 1.0 - kept
         for r in finding["reasons"]:
-            if (r["feature"] or "") in seen or fresh <= 0.0:
+            if (r["feature"] or "") in seen:
                 continue
-            share = fresh * (r["weight"] or 0.0) / total
+            share = weighted * (r["weight"] or 0.0) / total
             reasons.append((share, {"feature": r["feature"], "observed": r["observed"],
                                     "expected": r["expected"], "text": tag + r["text"]}))
         if repeated:
@@ -383,13 +363,6 @@ def _day(todays: list[Mapping[str, Any]], params: ScoringParams, context: Contex
                 "feature": "same_evidence", "observed": round(overlap, 4), "expected": None,
                 "text": tag + f"{overlap:.0%} of this finding is evidence {', '.join(others)}"
                 " already counted"}))
-        if fresh < weighted:
-            reasons.append((weighted * 0.001, {
-                "feature": "restated", "observed": round(weighted, 4),
-                "expected": round(weighted - fresh, 4),
-                "text": tag + f"a pattern of months said again: {weighted - fresh:.2f} of"
-                f" today's {weighted:.2f} was said on {when} (decayed since), only"
-                f" {fresh:.2f} is new"}))
         if why:
             reasons.append((kept * 0.01, {"feature": "allowlist", "observed": None,
                                           "expected": None, "text": tag + why}))
