@@ -31,6 +31,7 @@ Prints JSON.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
@@ -88,6 +89,7 @@ def _serve(app: Any, root: Path, database: str, port: int, how: str) -> Any:
             server.should_exit = True
         return stop_thread
     child = subprocess.Popen([sys.executable, "-c", _SERVER, str(root), database, str(port)])
+    atexit.register(child.terminate)  # no server left behind when the benchmark fails
     deadline = time.perf_counter() + 120
     while True:
         try:
