@@ -106,6 +106,23 @@ def workspace(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path / "workspace")
 
 
+def only_detectors(root: Path, *keep: str) -> None:
+    """Write ``root/molehunt.toml`` switching every detector off but ``keep``.
+
+    For tests of a run's mechanics (publishing, day ranges, kills), not of what detectors
+    find: a run's fixed cost is mostly compiling each detector's SQL, about 20 s for all of
+    them on any organisation however small.
+    """
+    from molehunt.detectors import registry
+
+    unknown = set(keep) - set(registry())
+    assert not unknown, f"no such detectors: {sorted(unknown)}"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "molehunt.toml").write_text("".join(
+        f"[detectors.{name}]\nenabled = false\n" for name in sorted(registry())
+        if name not in keep), "utf-8")
+
+
 def ingest_cert(workspace: Workspace, folder: Path) -> IngestSummary:
     """Ingest a CERT folder with the writer lock held."""
     with workspace.locked():

@@ -9,7 +9,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from molehunt.content.fingerprint import fingerprints, normalise, shingles, winnow
+from molehunt.content.fingerprint import (
+    distinct_shingles_of_many,
+    fingerprints,
+    normalise,
+    shingles,
+    winnow,
+)
 from molehunt.content.foreign import find_foreign_markings
 from molehunt.content.index import ContainmentIndex, MatchParams, ProtectedDocument
 from molehunt.content.markings import (
@@ -37,6 +43,18 @@ def test_shingling_never_crashes_on_any_text(text: str) -> None:
     assert len(result.hashes) <= max(0, result.tokens)
     assert len(winnow(result.hashes)) <= len(result.hashes)
     assert np.array_equal(fingerprints(text), fingerprints(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=120) | st.sampled_from(
+    ["", "one two", "a b c d e f g h i", "正极浆料涂布厚度为四十五微米随后烘干", "x\ny z w v u t s"]),
+    max_size=8))
+def test_shingles_of_many_texts_are_each_texts_own(texts: list[str]) -> None:
+    """No shingle runs from one text into the next, and each text keeps all of its own."""
+    hashes, owners = distinct_shingles_of_many(texts)
+    for position, text in enumerate(texts):
+        assert np.array_equal(hashes[owners == position], shingles(text).distinct()), position
+    assert len(owners) == 0 or bool((np.diff(owners) >= 0).all())
 
 
 def test_reformatting_keeps_shingles() -> None:
@@ -100,6 +118,19 @@ def test_index_finds_excerpts_with_fraction(tmp_path: Path) -> None:
     whole = index.match_text(_doc(7, "zh"))
     assert whole[0].doc_id == "D7" and whole[0].matched_fraction == 1.0
     assert index.match_text("Completely unrelated words about gardening and tomatoes.") == []
+
+
+def test_matching_many_texts_at_once_finds_what_each_alone_finds(tmp_path: Path) -> None:
+    index = ContainmentIndex(tmp_path / "content")
+    index.add([_entry(f"D{i}", _doc(i, "zh" if i % 3 == 0 else "en"), i % 4) for i in range(12)])
+    texts = [_doc(4)[:300], "", "gardening and tomatoes", _doc(4), _doc(9, "zh")[100:900],
+             _doc(3, "zh") + _doc(5), "short", _doc(100)]
+    alone = [index.match_text(text) for text in texts]
+    assert index.match_many(texts) == alone
+    assert [bool(found) for found in alone] == [True, False, False, True, True, True, False,
+                                                False]
+    assert {m.doc_id for m in alone[5]} >= {"D3", "D5"}
+    assert index.match_many([]) == []
 
 
 def test_incremental_add_remove_replace(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from conftest import copy_fixture, ingest_cert
+from conftest import copy_fixture, ingest_cert, only_detectors
 from molehunt.errors import StoreError
 from molehunt.export import export_results
 from molehunt.simulate.quick import generate_cert
@@ -59,15 +59,18 @@ def _popen_run(workspace: Path, *args: str) -> subprocess.Popen[bytes]:
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with one published run."""
-    from molehunt.pipeline import run_detection
+    from molehunt.pipeline import read_results, results_dir, run_detection
     from molehunt.simulate import SimulationConfig, simulate
 
     root = tmp_path_factory.mktemp("scored")
     simulate(SimulationConfig(out=root / "org", scenarios=("C1",), **ORG))
     workspace = Workspace(root / "ws")
+    only_detectors(workspace.root, "after_hours_leaker")  # what is published, not found
     ingest_cert(workspace, root / "org")
     with workspace.locked():
         run_detection(workspace)
+    risk = read_results(results_dir(workspace) / "risk")
+    assert risk is not None and risk.num_rows > 0, "no risk: the tests would compare nothing"
     return workspace.root
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from molehunt.content.fingerprint import U64, shingles
+from molehunt.content.fingerprint import U64, distinct_shingles_of_many
 from molehunt.errors import ContentError
 from molehunt.sqlite import transaction
 
@@ -232,16 +232,23 @@ class ContainmentIndex:
         """Number of (fingerprint, document) pairs stored, dead ones included."""
         return sum(len(s.hashes) for s in self._segments)
 
-    def match_hashes(self, hashes: U64, params: MatchParams | None = None) -> list[Match]:
-        """Documents whose fingerprints are among ``hashes`` (distinct shingle hashes)."""
+    def match_text(self, text: str, params: MatchParams | None = None) -> list[Match]:
+        """Protected documents that ``text`` contains a part of, largest fraction first."""
+        return self.match_many([text], params)[0]
+
+    def match_many(self, texts: Sequence[str], params: MatchParams | None = None
+                   ) -> list[list[Match]]:
+        """:meth:`match_text` of each of ``texts``, computed in one pass over all of them."""
         params = params or MatchParams()
+        found: list[list[Match]] = [[] for _ in texts]
+        hashes, owners = distinct_shingles_of_many(texts)
         if len(hashes) == 0 or not self._segments:
-            return []
+            return found
         bounds = [(np.searchsorted(s.hashes, hashes, "left"),
                    np.searchsorted(s.hashes, hashes, "right")) for s in self._segments]
-        total = sum(right - left for left, right in bounds)
-        common = total > params.max_postings
-        found: list[npt.NDArray[np.uint32]] = []
+        common = sum(right - left for left, right in bounds) > params.max_postings
+        texts_hit: list[npt.NDArray[np.int64]] = []
+        keys_hit: list[npt.NDArray[np.uint32]] = []
         for segment, (left, right) in zip(self._segments, bounds, strict=True):
             lengths = np.where(common, 0, right - left)
             hit = lengths > 0
@@ -249,27 +256,30 @@ class ContainmentIndex:
                 continue
             starts, lengths = left[hit], lengths[hit]
             offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-            found.append(segment.keys[offsets + np.arange(int(lengths.sum()))])
-        if not found:
-            return []
-        keys = np.concatenate(found)
+            keys_hit.append(segment.keys[offsets + np.arange(int(lengths.sum()))])
+            texts_hit.append(np.repeat(owners[hit], lengths))
+        if not keys_hit:
+            return found
+        keys, text_of = np.concatenate(keys_hit), np.concatenate(texts_hit)
         catalog = self._catalog
-        keys = keys[keys < len(catalog.alive)]
-        keys = keys[catalog.alive[keys]]
-        unique, counts = np.unique(keys, return_counts=True)
-        matches = []
-        for key, count in zip(unique.tolist(), counts.tolist(), strict=True):
+        known = keys < len(catalog.alive)
+        keys, text_of = keys[known], text_of[known]
+        alive = catalog.alive[keys]
+        keys, text_of = keys[alive].astype(np.int64), text_of[alive]
+        # hits per (text, document): the text's distinct shingle hashes among the document's
+        width = int(keys.max(initial=0)) + 1
+        pairs, counts = np.unique(text_of * width + keys, return_counts=True)
+        for pair, count in zip(pairs.tolist(), counts.tolist(), strict=True):
             if count < params.min_hits:
                 continue
+            text, key = divmod(pair, width)
             doc_id = catalog.doc_ids[key]
             assert doc_id is not None
-            matches.append(Match(doc_id, min(1.0, count / max(1, int(catalog.fingerprints[key]))),
-                                 count, int(catalog.sensitivity[key])))
-        return sorted(matches, key=lambda m: (-m.matched_fraction, m.doc_id))
-
-    def match_text(self, text: str, params: MatchParams | None = None) -> list[Match]:
-        """Protected documents that ``text`` contains a part of, largest fraction first."""
-        return self.match_hashes(shingles(text).distinct(), params)
+            found[text].append(Match(doc_id, min(1.0, count / max(1, int(
+                catalog.fingerprints[key]))), count, int(catalog.sensitivity[key])))
+        for matches in found:
+            matches.sort(key=lambda m: (-m.matched_fraction, m.doc_id))
+        return found
 
     # -- writing -------------------------------------------------------------------------
     def add(self, entries: Sequence[tuple[ProtectedDocument, U64]]) -> list[ProtectedDocument]:

@@ -15,12 +15,14 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,7 +31,7 @@ from molehunt.config import Settings
 from molehunt.content.extract import SUPPORTED_EXTENSIONS, extract_text
 from molehunt.content.fingerprint import fingerprints
 from molehunt.content.foreign import find_foreign_markings
-from molehunt.content.index import ContainmentIndex, Match, MatchParams, ProtectedDocument
+from molehunt.content.index import ContainmentIndex, MatchParams, ProtectedDocument
 from molehunt.content.markings import ClassificationRules, classify_text
 from molehunt.errors import ContentError, MolehuntError
 from molehunt.schema import SENSITIVITY_LEVELS
@@ -261,13 +263,25 @@ def match_texts(index: ContainmentIndex, items: Iterable[tuple[str, str]],
     estimate of the share of the document that left.
     """
     rows: list[ContentMatch] = []
-    for event_id, text in items:
-        if not text:
-            continue
-        matches: list[Match] = index.match_text(text, params)
-        rows.extend(ContentMatch(event_id, m.doc_id, m.matched_fraction, m.sensitivity, m.hits)
-                    for m in matches)
+    for chunk in _chunks(((e, t) for e, t in items if t), _MATCH_CHUNK):
+        for (event_id, _), matches in zip(chunk, index.match_many([t for _, t in chunk], params),
+                                          strict=True):
+            rows.extend(ContentMatch(event_id, m.doc_id, m.matched_fraction, m.sensitivity,
+                                     m.hits) for m in matches)
     return rows
+
+
+#: Texts matched in one pass (bounded memory; large enough that numpy's per-call cost vanishes).
+_MATCH_CHUNK = 5000
+
+_T = TypeVar("_T")
+
+
+def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def _event_rows(workspace: Workspace, first: date, last: date, actions: Sequence[str],
@@ -336,18 +350,20 @@ def match_events(workspace: Workspace, first: date, last: date,
     params = MatchParams(min_hits=workspace.settings().content_min_hits)
     columns: dict[str, list[object]] = {name: [] for name in CONTENT_MATCH_SCHEMA.names[:-1]}
     scanned = 0
-    for event_id, day, user_id, action, channel, text in _event_rows(
-            workspace, first, last, OUTBOUND_ACTIONS, _TO_MEDIA):
-        scanned += 1
-        if scanned % 1000 == 0:
-            progress("matching outbound events", None)
-        for match in index.match_text(text, params) if len(index) else []:
-            for name, value in (("event_id", event_id), ("day", day), ("user_id", user_id),
-                                ("action", action), ("channel", channel),
-                                ("doc_id", match.doc_id),
-                                ("matched_fraction", match.matched_fraction),
-                                ("hits", match.hits), ("sensitivity", match.sensitivity)):
-                columns[name].append(value)
+    for chunk in _chunks(_event_rows(workspace, first, last, OUTBOUND_ACTIONS, _TO_MEDIA),
+                         _MATCH_CHUNK):
+        scanned += len(chunk)
+        progress("matching outbound events", None)
+        found = index.match_many([row[-1] for row in chunk], params) if len(index) else []
+        for (event_id, day, user_id, action, channel, _), matches in zip(chunk, found,
+                                                                         strict=True):
+            for match in matches:
+                for name, value in (("event_id", event_id), ("day", day),
+                                    ("user_id", user_id), ("action", action),
+                                    ("channel", channel), ("doc_id", match.doc_id),
+                                    ("matched_fraction", match.matched_fraction),
+                                    ("hits", match.hits), ("sensitivity", match.sensitivity)):
+                    columns[name].append(value)
     rows = pa.table(columns, schema=CONTENT_MATCH_SCHEMA.remove(len(CONTENT_MATCH_SCHEMA) - 1))
     state = f"{len(index)}:{','.join(index.segment_names())}"
     batch_id = _commit_table(workspace, "content_matches", rows, first, last, scanned,
