@@ -113,6 +113,9 @@ def test_match_events_and_foreign_markings_tables(tmp_path: Path) -> None:
     ingest_jsonl(workspace, [lines])
     from datetime import date
 
+    with workspace.locked():  # nothing protected yet: every outbound text scanned, no match
+        before = match_events(workspace, date(2024, 3, 1), date(2024, 3, 3))
+    assert (before.events_scanned, before.rows) == (2, 0)
     with workspace.locked():
         protect_add(workspace, [tmp_path / "secret.md"])
         first = match_events(workspace, date(2024, 3, 1), date(2024, 3, 3))

@@ -32,8 +32,9 @@ from molehunt.store.published import RESULTS, VERSIONS
 from molehunt.store.status import store_status
 from molehunt.store.workspace import Workspace
 
-#: The smallest organisation the simulator makes, over a few weeks: one run takes seconds
-#: of work (and about half a minute of fixed cost), and there is risk to export.
+#: The smallest organisation the simulator makes, over a few weeks, run with one detector
+#: (``scored``): a run takes seconds, long enough to be killed half way, and there is risk to
+#: export.
 ORG = {"users": 40, "days": 40, "seed": 3}
 
 
