@@ -177,14 +177,9 @@ def distinct_shingles_of_many(texts: Sequence[str]) -> tuple[U64, npt.NDArray[np
     token_owner = np.searchsorted(text_starts, starts, side="right") - 1
     tokens = _mix(_span_hashes(codes.astype(np.uint64), starts, ends, _CHAR_BASE))
     # a shingle stops at the end of its own text's tokens
-    tokens_per_text = np.bincount(token_owner, minlength=len(texts))
-    text_token_end = np.cumsum(tokens_per_text)[token_owner]
-    shingle_starts = np.arange(len(tokens), dtype=np.int64)
-    shingle_ends = shingle_starts + np.where(cjk, CJK_SHINGLE, WORD_SHINGLE)
-    keep = shingle_ends <= text_token_end
-    shingle_starts, shingle_ends = shingle_starts[keep], shingle_ends[keep]
+    text_token_end = np.cumsum(np.bincount(token_owner, minlength=len(texts)))[token_owner]
+    shingle_starts, hashes = _shingle_hashes(tokens, cjk, text_token_end)
     owners = token_owner[shingle_starts].astype(np.int64)
-    hashes = _mix(_span_hashes(tokens, shingle_starts, shingle_ends, _TOKEN_BASE))
     order = np.lexsort((hashes, owners))
     hashes, owners = hashes[order], owners[order]
     first = np.ones(len(hashes), dtype=bool)
@@ -200,14 +195,20 @@ def shingles(text: str) -> Shingles:
     (11, 5)
     """
     tokens, cjk = token_hashes(text)
-    n = len(tokens)
-    starts = np.arange(n, dtype=np.int64)
+    return Shingles(_shingle_hashes(tokens, cjk, len(tokens))[1], len(tokens))
+
+
+def _shingle_hashes(tokens: U64, cjk: npt.NDArray[np.bool_], limit: int | npt.NDArray[np.int64]
+                    ) -> tuple[npt.NDArray[np.int64], U64]:
+    """The first token and the hash of every shingle that ends by ``limit`` (a token count, or
+    one per token: the end of its own text), in token order."""
+    starts = np.arange(len(tokens), dtype=np.int64)
     ends = starts + np.where(cjk, CJK_SHINGLE, WORD_SHINGLE)
-    keep = ends <= n
+    keep = ends <= limit
     starts, ends = starts[keep], ends[keep]
     if len(starts) == 0:
-        return Shingles(np.zeros(0, dtype=np.uint64), n)
-    return Shingles(_mix(_span_hashes(tokens, starts, ends, _TOKEN_BASE)), n)
+        return starts, np.zeros(0, dtype=np.uint64)
+    return starts, _mix(_span_hashes(tokens, starts, ends, _TOKEN_BASE))
 
 
 def winnow(hashes: U64, window: int = WINDOW) -> U64:

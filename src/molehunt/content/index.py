@@ -241,8 +241,10 @@ class ContainmentIndex:
         """:meth:`match_text` of each of ``texts``, computed in one pass over all of them."""
         params = params or MatchParams()
         found: list[list[Match]] = [[] for _ in texts]
+        if not len(self):  # nothing protected: no text needs hashing
+            return found
         hashes, owners = distinct_shingles_of_many(texts)
-        if len(hashes) == 0 or not self._segments:
+        if len(hashes) == 0:
             return found
         bounds = [(np.searchsorted(s.hashes, hashes, "left"),
                    np.searchsorted(s.hashes, hashes, "right")) for s in self._segments]

@@ -354,8 +354,7 @@ def match_events(workspace: Workspace, first: date, last: date,
                          _MATCH_CHUNK):
         scanned += len(chunk)
         progress("matching outbound events", None)
-        texts = [row[-1] for row in chunk]
-        found = index.match_many(texts, params) if len(index) else [[] for _ in texts]
+        found = index.match_many([row[-1] for row in chunk], params)
         for (event_id, day, user_id, action, channel, _), matches in zip(chunk, found,
                                                                          strict=True):
             for match in matches:
