@@ -125,7 +125,7 @@ def spark_session() -> Any:
         raise ConfigError("the spark backend needs `pip install molehunt[spark]`") from None
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     master = os.environ.get("MOLEHUNT_SPARK_MASTER", "local[2]")
-    return (
+    session = (
         SparkSession.builder.master(master)
         .appName("molehunt")
         .config("spark.sql.session.timeZone", "UTC")
@@ -140,6 +140,11 @@ def spark_session() -> Any:
         .config("spark.ui.retainedStages", "1")
         .getOrCreate()
     )
+    if master.startswith("local"):
+        # a listing of more than 32 paths (a store's day files) is a Spark job of its own; on
+        # one machine, listing in the driver costs a fraction of scheduling that job
+        session.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000000")
+    return session
 
 
 def connect(workspace: Workspace, backend: str = "duckdb") -> Store:
