@@ -270,19 +270,16 @@ def _pull_time(value: str | None, option: str) -> Any:
 
 
 def _print_pull(result: Any) -> int:
-    from molehunt.collect._state import utc_text
-
     table = Table(title=f"pull {result.service} → {result.folder}", title_justify="left")
-    unit = "content blobs" if result.service == "m365" else "pages"
-    for heading in ("stream", "from", "to", "windows", unit, "records", "files",
-                    "checkpoint"):
-        table.add_column(heading, justify="right" if heading in (
-            "windows", unit, "records", "files") else "left", overflow="fold")
+    unit = "blobs" if result.service == "m365" else "pages"
+    table.add_column("stream", no_wrap=True)
+    for heading in (unit, "records", "files"):
+        table.add_column(heading, justify="right")
+    table.add_column("up to (UTC)", no_wrap=True)
     for stream in result.streams:
-        table.add_row(stream.name, utc_text(stream.start) if stream.start else "",
-                      utc_text(stream.end) if stream.end else "", f"{stream.windows:,}",
-                      f"{stream.fetched:,}", f"{stream.records:,}", f"{len(stream.files):,}",
-                      utc_text(stream.done_until) if stream.done_until else "")
+        table.add_row(stream.name, f"{stream.fetched:,}", f"{stream.records:,}",
+                      f"{len(stream.files):,}",
+                      f"{stream.done_until:%Y-%m-%d %H:%M}" if stream.done_until else "")
     out.print(table)
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False,
