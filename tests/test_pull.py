@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from conftest import FIXTURES, events
 from molehunt.cli import app as cli
-from molehunt.collect import _state
+from molehunt.collect import _state, gworkspace_settings, m365_settings
 from molehunt.collect.gworkspace import pull_gworkspace
 from molehunt.collect.m365 import pull_m365
 from molehunt.collect.settings import (
@@ -328,6 +328,24 @@ def test_m365_settings_never_hold_a_secret_and_name_the_wrong_key(tmp_path: Path
         'client_secret_file = "m365.secret"\ncontent_types = ["Audit.Sharepoint"]\n')
     with pytest.raises(ConfigError, match=r"did you mean 'Audit.SharePoint'"):
         Settings.load(tmp_path)
+    # a valid table survives `config check`'s round trip; relative paths are the workspace's
+    (tmp_path / "molehunt.toml").write_text(
+        f'[pull.m365]\ntenant_id = "{TENANT}"\nclient_id = "{CLIENT_ID}"\n'
+        'client_secret_file = "m365.secret"\napi_url = "https://manage.office365.us/"\n'
+        '[pull.gworkspace]\ncredentials_file = "keys/reader.json"\n'
+        f'delegated_admin = "{ADMIN}"\n')
+    loaded = Settings.load(tmp_path)
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / "molehunt.toml").write_text(loaded.to_toml())
+    assert Settings.load(tmp_path / "again").pull == loaded.pull
+    m365 = m365_settings(loaded, tmp_path)
+    assert (m365.secret.source, m365.api_url, m365.token_scope) == (
+        str(tmp_path / "m365.secret"), "https://manage.office365.us",
+        "https://manage.office365.us/.default")
+    assert gworkspace_settings(loaded, tmp_path).credentials_file == tmp_path / "keys" / \
+        "reader.json"
+    with pytest.raises(ConfigError, match=r"no \[pull.m365\] table: add one with tenant_id"):
+        m365_settings(Settings(), tmp_path)
 
 
 def _certificate_pem(folder: Path) -> Path:
