@@ -348,6 +348,19 @@ def test_m365_settings_never_hold_a_secret_and_name_the_wrong_key(tmp_path: Path
         m365_settings(Settings(), tmp_path)
 
 
+def test_a_window_file_is_never_replaced(tmp_path: Path) -> None:
+    # a window pulled again may lack blobs fetched before (known to the checkpoint): the
+    # earlier file must stay as it is
+    path = tmp_path / "Audit.Exchange" / "2024-03-06" / "Audit.Exchange_a_b.json"
+    for lines in ([b"[1]", b"[2]"], [b"[2]"], []):
+        with _state.WindowFile(path) as raw:
+            for line in lines:
+                raw.write_line(line)
+            raw.commit()
+    assert {p.name: p.read_bytes() for p in path.parent.iterdir()} == {
+        "Audit.Exchange_a_b.json": b"[1]\n[2]\n", "Audit.Exchange_a_b-2.json": b"[2]\n"}
+
+
 def _certificate_pem(folder: Path) -> Path:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "molehunt-pull")])

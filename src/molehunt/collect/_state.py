@@ -104,17 +104,28 @@ class WindowFile:
         self.lines += 1
 
     def commit(self) -> Path | None:
-        """Make the file durable under its name; its path, or None when nothing was
-        written."""
+        """Make the file durable under its name (or, when a file of that name is there
+        already, the first free ``<stem>-2.json``, ``-3``, ...); its path, or None when
+        nothing was written.
+
+        A file is never replaced: a window pulled again (``--from`` over a span already in
+        the folder, or after a crash before the checkpoint) may leave out blobs fetched
+        before, and replacing the earlier file would lose them from the folder.
+        """
         if self._handle is None:
             return None
         handle, self._handle = self._handle, None
         handle.flush()
         os.fsync(handle.fileno())
         handle.close()
-        os.replace(self.partial, self.path)
-        fsync_folder(self.path.parent)
-        return self.path
+        # the folder lock keeps other pulls out between the check and the rename
+        target, number = self.path, 1
+        while target.exists():
+            number += 1
+            target = self.path.with_name(f"{self.path.stem}-{number}{self.path.suffix}")
+        os.replace(self.partial, target)
+        fsync_folder(target.parent)
+        return target
 
     def discard(self) -> None:
         """Drop what was written (the window is fetched again next time)."""
