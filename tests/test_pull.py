@@ -501,7 +501,7 @@ def test_gworkspace_interrupted_pull_resumes_and_errors_are_clear(
     clock = Clock(GW_NOW)
     with pytest.raises(PullError, match=r"listing drive activities 2024-03-04T00:00:00Z to"
                                         r" 2024-03-05T00:00:00Z: HTTP 500: Internal error"
-                                        r" encountered.; gave up after 1 retries"):
+                                        r" encountered.; gave up after 1 retry"):
         pull_gworkspace(settings, folder, start=GW_FROM, now=clock, sleep=clock.sleep)
     assert not list(folder.rglob("*.json")) and not list(folder.rglob("*.partial"))
     pull_gworkspace(settings, folder, start=GW_FROM, now=clock, sleep=clock.sleep)

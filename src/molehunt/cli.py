@@ -300,13 +300,13 @@ def pull_m365_command(
     end: Annotated[str | None, typer.Option("--to", metavar="TIME", help=_TO_HELP)] = None,
     content_types: Annotated[list[str] | None, typer.Option(
         "--content-type", help="Only this content type (repeatable; default: content_types"
-        " of [pull.m365]).")] = None,
+        " of pull.m365 in molehunt.toml).")] = None,
 ) -> None:
-    """Pull the Microsoft 365 unified audit log (Office 365 Management Activity API) into
-    FOLDER, going on from the last pull; then `molehunt ingest m365 FOLDER`.
+    """Pull the Microsoft 365 audit log (Management Activity API) into FOLDER.
 
-    Settings: [pull.m365] in the workspace's molehunt.toml (tenant_id, client_id and the
-    secret's environment variable or file). The API lists the last 7 days only.
+    Goes on from where the last pull into FOLDER ended; then `molehunt ingest m365 FOLDER`.
+    Settings: the pull.m365 table of the workspace's molehunt.toml (tenant_id, client_id
+    and the secret's environment variable or file). The API lists the last 7 days only.
     """
     from molehunt.collect import m365_settings
     from molehunt.collect.m365 import pull_m365
@@ -340,13 +340,13 @@ def pull_gworkspace_command(
     end: Annotated[str | None, typer.Option("--to", metavar="TIME", help=_TO_HELP)] = None,
     applications: Annotated[list[str] | None, typer.Option(
         "--application", help="Only this application (repeatable; default: applications of"
-        " [pull.gworkspace]).")] = None,
+        " pull.gworkspace in molehunt.toml).")] = None,
 ) -> None:
-    """Pull Google Workspace activities (Admin SDK Reports API: drive, login, token, gmail)
-    into FOLDER, going on from the last pull; then `molehunt ingest gworkspace FOLDER`.
+    """Pull Google Workspace activities (Admin SDK Reports API) into FOLDER.
 
-    Settings: [pull.gworkspace] in the workspace's molehunt.toml (the service account's key
-    file and the admin it acts as). The API keeps 180 days.
+    Goes on from where the last pull into FOLDER ended; then `molehunt ingest gworkspace
+    FOLDER`. Settings: the pull.gworkspace table of the workspace's molehunt.toml (the
+    service account's key file and the admin it acts as). The API keeps 180 days.
     """
     from molehunt.collect import gworkspace_settings
     from molehunt.collect.gworkspace import pull_gworkspace

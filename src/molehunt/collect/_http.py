@@ -162,16 +162,18 @@ class ApiClient:
                 continue
             if status == 401:
                 message = f"even a new access token is refused: {message}"
-            raise ApiRefusedError(f"{what}: HTTP {status}{f' ({code})' if code else ''}: {message}",
-                             status=status, code=code)
+            said = f" ({code})" if code else ""
+            raise ApiRefusedError(f"{what}: HTTP {status}{said}: {message}", status=status,
+                                  code=code)
 
     def _wait(self, retries: int, what: str, reason: str, retry_after: float | None) -> int:
         """Sleep before the next try (or give up); the number of retries made so far."""
         if retries >= self.connection.max_retries:
-            raise PullError(f"{what}: {reason}; gave up after {retries} retries")
+            raise PullError(f"{what}: {reason}; gave up after {retries}"
+                            f" {'retry' if retries == 1 else 'retries'}")
         delay = retry_after if retry_after is not None else min(
             BACKOFF_CAP, BACKOFF_BASE * 2 ** retries)
-        if delay > self.connection.max_retry_after:
+        if retry_after is not None and delay > self.connection.max_retry_after:
             raise PullError(f"{what}: {reason}; the service asks to wait {delay:.0f} s, more"
                             f" than max_retry_after_seconds ({self.connection.max_retry_after:.0f}"
                             " s): run the pull again later")

@@ -189,11 +189,14 @@ class Checkpoint:
             raise PullError(f"not a {service} pull checkpoint this version can read ({error});"
                             " move it away and run the pull with --from to say where to"
                             " start", where=str(checkpoint.path)) from None
-        if theirs != account:
-            differs = ", ".join(f"{k} {theirs.get(k)!r} here, {v!r} configured"
-                                for k, v in account.items() if theirs.get(k) != v)
+        # a value one side leaves empty (a customer id first left to the API) is no conflict
+        differs = ", ".join(f"{k} {theirs[k]!r} here, {v!r} configured"
+                            for k, v in account.items() if theirs.get(k) and v
+                            and theirs[k] != v)
+        if differs:
             raise PullError(f"this folder holds the pull of another account ({differs}): pull"
                             " each account into a folder of its own", where=str(folder))
+        checkpoint.account = {k: v or theirs.get(k, "") for k, v in account.items()}
         return checkpoint
 
     def stream(self, name: str) -> Stream:

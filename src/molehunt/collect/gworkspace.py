@@ -126,8 +126,9 @@ def pull_gworkspace(settings: GWorkspacePullSettings, folder: Path, *,
     chosen = tuple(applications or settings.applications)
     result = PullResult("gworkspace", folder)
     with folder_lock(folder, "gworkspace"):
+        # the customer is the account (the admin it acts as may change); unset, the API
+        # takes the admin's own
         checkpoint = Checkpoint.load(folder, "gworkspace", {
-            "delegated_admin": settings.delegated_admin,
             "customer_id": settings.customer_id or "", "api_url": settings.api_url})
         session = session_for(settings.connection)
         try:
