@@ -283,6 +283,16 @@ def test_m365_errors_are_one_clear_line(m365: FakeM365, tls: Tls, tmp_path: Path
                                         r" service keeps"):
         _pull(_m365_settings(m365, tls), folder, clock,
               start=dt.datetime(2024, 2, 28, tzinfo=dt.UTC))
+    # a blob that expired before it was fetched: said and counted
+    gone = next(b for b in m365.blobs if b.content_type == "Audit.Exchange")
+    m365.fail("GET", f"/audit/{gone.content_id}", 400, {"error": {
+        "code": "AF20051", "message": f"Content requested with the key {gone.content_id} has"
+        " already expired. Content older than 7 days cannot be retrieved."}})
+    expired = _pull(_m365_settings(m365, tls), tmp_path / "expired", clock,
+                    content_types=["Audit.Exchange"])
+    assert (expired.streams[0].expired, expired.records) == (1, 1)
+    assert any("Audit.Exchange: 1 content blob expired before it could be fetched" in note
+               for note in expired.notes)
     # a Retry-After longer than the pull will wait
     m365.fail("GET", "subscriptions/list", 429, {"error": {"code": "AF429", "message":
                                                            "Too many requests."}},

@@ -168,8 +168,10 @@ def pull_m365(settings: M365PullSettings, folder: Path, *, start: dt.datetime | 
                     done.windows += 1
                 done.done_until = stream.done_until
                 if done.expired:
-                    result.notes.append(f"{content_type}: {done.expired} content blobs expired"
-                                        " before they could be fetched; their records are"
+                    one = done.expired == 1
+                    result.notes.append(f"{content_type}: {_count(done.expired, 'content blob')}"
+                                        f" expired before {'it' if one else 'they'} could be"
+                                        f" fetched; {'its' if one else 'their'} records are"
                                         " lost to this pull (a Purview audit search export"
                                         " of the time can fill the gap)")
         finally:
