@@ -11,6 +11,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -257,7 +258,7 @@ _FROM_HELP = ("Start here (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], UTC unless an of
 _TO_HELP = "End here instead of now (the time format of --from)."
 
 
-def _pull_time(value: str | None, option: str) -> Any:
+def _pull_time(value: str | None, option: str) -> datetime | None:
     from molehunt.collect._state import parse_utc
 
     if value is None:
