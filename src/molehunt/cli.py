@@ -11,6 +11,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -246,6 +247,124 @@ def ingest_jsonl(
         return _print_summary(summary, strict)
 
     _run(action)
+
+
+# -- pull: collect audit logs from a service's API into files ------------------------------
+pull_app = typer.Typer(no_args_is_help=True, help="Collect audit logs from a service's API"
+                       " into a folder of raw files that `molehunt ingest` reads.")
+app.add_typer(pull_app, name="pull")
+_FROM_HELP = ("Start here (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], UTC unless an offset is given)"
+              " instead of where the folder's checkpoint ends.")
+_TO_HELP = "End here instead of now (the time format of --from)."
+
+
+def _pull_time(value: str | None, option: str) -> datetime | None:
+    from molehunt.collect._state import parse_utc
+
+    if value is None:
+        return None
+    try:
+        return parse_utc(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a time such as 2024-03-05 or"
+                                 " 2024-03-05T10:30", param_hint=option) from None
+
+
+def _print_pull(result: Any) -> int:
+    table = Table(title=f"pull {result.service} → {result.folder}", title_justify="left")
+    unit = "blobs" if result.service == "m365" else "pages"
+    table.add_column("stream", no_wrap=True)
+    for heading in (unit, "records", "files"):
+        table.add_column(heading, justify="right")
+    table.add_column("up to (UTC)", no_wrap=True)
+    for stream in result.streams:
+        table.add_row(stream.name, f"{stream.fetched:,}", f"{stream.records:,}",
+                      f"{len(stream.files):,}",
+                      f"{stream.done_until:%Y-%m-%d %H:%M}" if stream.done_until else "")
+    out.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False,
+                      soft_wrap=True)
+    return 0
+
+
+def _pull_report(line: str) -> None:
+    console.print(escape(line), highlight=False, soft_wrap=True)
+
+
+@pull_app.command("m365")
+def pull_m365_command(
+    folder: Annotated[Path, typer.Argument(
+        help="Folder of the raw files (and of the checkpoint that says how far they go).")],
+    start: Annotated[str | None, typer.Option("--from", metavar="TIME", help=_FROM_HELP)
+                     ] = None,
+    end: Annotated[str | None, typer.Option("--to", metavar="TIME", help=_TO_HELP)] = None,
+    content_types: Annotated[list[str] | None, typer.Option(
+        "--content-type", help="Only this content type (repeatable; default: content_types"
+        " of pull.m365 in molehunt.toml).")] = None,
+) -> None:
+    """Pull the Microsoft 365 audit log (Management Activity API) into FOLDER.
+
+    Goes on from where the last pull into FOLDER ended; then `molehunt ingest m365 FOLDER`.
+    Settings: the pull.m365 table of the workspace's molehunt.toml (tenant_id, client_id
+    and the secret's environment variable or file). The API lists the last 7 days only.
+    """
+    from molehunt.collect import m365_settings
+    from molehunt.collect.m365 import pull_m365
+    from molehunt.collect.settings import M365_CONTENT_TYPES
+    from molehunt.config import Settings
+
+    first, last = _pull_time(start, "--from"), _pull_time(end, "--to")
+    for content_type in content_types or ():
+        if content_type not in M365_CONTENT_TYPES:
+            raise typer.BadParameter(f"{content_type!r} is not one of"
+                                     f" {', '.join(M365_CONTENT_TYPES)}",
+                                     param_hint="--content-type")
+
+    def action() -> int:
+        settings = m365_settings(Settings.load(state.workspace), state.workspace)
+        with _progress() as progress:
+            result = pull_m365(settings, folder, start=first, end=last,
+                               content_types=content_types, report=_pull_report,
+                               progress=progress)
+        return _print_pull(result)
+
+    _run(action)
+
+
+@pull_app.command("gworkspace")
+def pull_gworkspace_command(
+    folder: Annotated[Path, typer.Argument(
+        help="Folder of the raw files (and of the checkpoint that says how far they go).")],
+    start: Annotated[str | None, typer.Option("--from", metavar="TIME", help=_FROM_HELP)
+                     ] = None,
+    end: Annotated[str | None, typer.Option("--to", metavar="TIME", help=_TO_HELP)] = None,
+    applications: Annotated[list[str] | None, typer.Option(
+        "--application", help="Only this application (repeatable; default: applications of"
+        " pull.gworkspace in molehunt.toml).")] = None,
+) -> None:
+    """Pull Google Workspace activities (Admin SDK Reports API) into FOLDER.
+
+    Goes on from where the last pull into FOLDER ended; then `molehunt ingest gworkspace
+    FOLDER`. Settings: the pull.gworkspace table of the workspace's molehunt.toml (the
+    service account's key file and the admin it acts as). The API keeps 180 days.
+    """
+    from molehunt.collect import gworkspace_settings
+    from molehunt.collect.gworkspace import pull_gworkspace
+    from molehunt.config import Settings
+
+    first, last = _pull_time(start, "--from"), _pull_time(end, "--to")
+
+    def action() -> int:
+        settings = gworkspace_settings(Settings.load(state.workspace), state.workspace)
+        with _progress() as progress:
+            result = pull_gworkspace(settings, folder, start=first, end=last,
+                                     applications=applications, report=_pull_report,
+                                     progress=progress)
+        return _print_pull(result)
+
+    _run(action)
+# -- end of pull ------------------------------------------------------------------------------
 
 
 @app.command()

@@ -59,6 +59,14 @@ keys (with a "did you mean"), ``threads`` from 1 to :func:`max_threads`, boolean
     console_min_group = 5                        # role, department shown only for groups this big
     [detectors.after_hours_leaker]               # per-detector parameters; enabled = false
     min_after_hours_z = 4.0
+    # collection (molehunt pull; see molehunt.collect.settings): never a secret itself here
+    [pull.m365]
+    tenant_id = "4b2f7c1e-0d5a-4f3e-9a61-3c8e2b7d9f10"
+    client_id = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    client_secret_env = "MOLEHUNT_M365_SECRET"
+    [pull.gworkspace]
+    credentials_file = "/etc/molehunt/reports-reader.json"
+    delegated_admin = "audit-reader@corp.example"
 """
 
 from __future__ import annotations
@@ -189,6 +197,9 @@ class Settings:
     #: The Zscaler NSS web feed (``proxy.zscaler``): field → the key of the feed's JSON
     #: holding it, over the default map of the feed Zscaler documents.
     proxy_zscaler: tuple[tuple[str, str], ...] = ()
+    #: ``[pull.<service>]`` tables of ``molehunt pull`` as written (checked at load; read
+    #: through :func:`molehunt.collect.m365_settings` and ``gworkspace_settings``).
+    pull: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
 
     def encoding_for(self, path: Path, layout: str) -> str:
         """The encoding of one input file: the first ``[encodings]`` key that is its layout's
@@ -220,9 +231,9 @@ class Settings:
             if name in pair_tables:
                 tables.append(f"\n[{name}]")
                 tables += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value]
-            elif name == "detectors":
-                for detector, params in sorted(value.items()):
-                    tables.append(f"\n[detectors.{_toml_key(detector)}]")
+            elif name in ("detectors", "pull"):
+                for item, params in sorted(value.items()):
+                    tables.append(f"\n[{name}.{_toml_key(item)}]")
                     tables += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in params.items()]
             else:
                 plain.append(f"{name} = {_toml_value(value)}")
@@ -375,6 +386,7 @@ class Settings:
             hr_csv=hr_csv,
             hr_csv_kinds=hr_csv_kinds,
             proxy_zscaler=_proxy_zscaler(raw, path),
+            pull=_pull(raw, workspace, path),
         )
 
 
@@ -433,6 +445,14 @@ def _proxy_zscaler(raw: dict[str, Any], path: Path) -> tuple[tuple[str, str], ..
         listed = ", ".join(_suggest(key, sorted(ZSCALER_FIELD_MEANINGS)) for key in unknown)
         raise ConfigError(f"proxy_zscaler: unknown field {listed}", where=str(path))
     return tuple((str(k), str(v).strip()) for k, v in table.items())
+
+
+def _pull(raw: dict[str, Any], workspace: Path, path: Path) -> dict[str, dict[str, Any]]:
+    """``[pull.m365]`` and ``[pull.gworkspace]``, checked (each key's type and bounds, no
+    secret written in the file)."""
+    from molehunt.collect.settings import check_pull_tables
+
+    return check_pull_tables(raw.get("pull", {}), workspace, str(path))
 
 
 def _toml_key(key: str) -> str:

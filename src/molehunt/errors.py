@@ -47,6 +47,11 @@ class DetectorError(MolehuntError):
     """A detector was configured wrongly or lacks the tables it requires."""
 
 
+class PullError(MolehuntError):
+    """Collecting logs from a service's API failed: credentials, permissions, the service's
+    limits or the network (``molehunt pull``)."""
+
+
 class ContentError(MolehuntError):
     """A document cannot be read or classified, or the protected corpus is unusable."""
 
