@@ -89,6 +89,7 @@ from typing import Any, ClassVar
 import orjson
 
 from molehunt.sources._files import open_binary, open_utf8
+from molehunt.sources._keys import lower_keys
 from molehunt.sources._lines import BadJsonLine, json_lines
 from molehunt.sources._normalised import whole_document_items
 from molehunt.sources.base import (
@@ -343,7 +344,7 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
             ts = None if local is None else local - e.utc_offset
         else:
             ts = _timestamp(ts_text)
-    d = {k.lower(): v for k, v in e.data.items()}
+    d = lower_keys(e.data)
     host_full = (e.computer or "").strip()
     host = host_full.split(".", 1)[0].upper() if host_full else None
     details: dict[str, Any] = {"event_code": code, "computer": host_full or None,
