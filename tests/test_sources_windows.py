@@ -84,7 +84,7 @@ def test_every_shape_gives_the_same_events(shape: str, tmp_path: Path) -> None:
         "well-known service account (not a person)": 2, "machine account (not a person)": 1,
         "external device of class HIDClass (not storage)": 1,
         "process start (4688): the store has no process action": 1,
-        "logoff of a network logon (4634 type 3 or 8)": 1, "event 4672 not read": 1,
+        "logoff of a network logon (4634 type 3 or 8)": 1, "Security event 4672 not read": 1,
         "named pipe on IPC$ (not a file)": 1,
         "end of an unlock's logon session (4634 type 7 or 13)": 1}
     actual = _jsonable(events(workspace))
@@ -131,6 +131,57 @@ def test_one_record_read_through_two_shapes_is_stored_once(tmp_path: Path) -> No
                                                                           (0, 12)]
 
 
+OTHER_LOGS = ["other_logs.xml", "other_logs_winlogbeat.ndjson", "other_logs_nxlog.ndjson"]
+
+
+@pytest.mark.parametrize("shape", OTHER_LOGS)
+def test_security_log_cleared_is_stored_and_other_logs_are_named(shape: str,
+                                                                  tmp_path: Path) -> None:
+    # 1102 (the Security log cleared) used to be skipped as "event 1102 not read", and a
+    # Sysmon event as "event 13 not read", as though it were a Security event of that number
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [WINDOWS / shape]).files
+    assert result.status == "ingested" and _adds_up(result)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (3, 1, 0)
+    assert result.skipped_by_reason == {
+        "Microsoft-Windows-Sysmon/Operational event 13 not read": 1,
+        "System event 104 not read": 1}
+    [cleared] = events(workspace)
+    assert (cleared["user_id"], cleared["host"], cleared["action"], cleared["channel"],
+            cleared["object"], str(cleared["ts"])) == (
+        "carol", "JUMP-01", "audit_log_cleared", "local", "Security", "2024-03-04 22:40:00")
+    attrs = json.loads(cleared["attrs"])
+    assert attrs["account"] == "CORP\\carol" and attrs["sid"].endswith("-1106")
+    assert attrs["logon_id"] == "0x7d00" and attrs["event_code"] == 1102
+
+
+def test_a_cleared_log_read_through_three_shapes_is_stored_once(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [WINDOWS / shape for shape in OTHER_LOGS])
+    assert [(f.rows_stored, f.rows_duplicate) for f in summary.files] == [(1, 0), (0, 1), (0, 1)]
+
+
+def test_event_1102_of_another_log_is_not_the_security_log_cleared(tmp_path: Path) -> None:
+    # an application may number an event of its own 1102: only the Security log's is read
+    record = json.loads((WINDOWS / "other_logs_winlogbeat.ndjson").read_text().splitlines()[0])
+    record["winlog"].update(channel="Application", provider_name="ExampleApp")
+    path = tmp_path / "application.ndjson"
+    path.write_text(json.dumps(record) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path]).files
+    assert result.skipped_by_reason == {"Application event 1102 not read": 1}
+
+
+def test_a_skipped_event_of_no_named_log_says_so(tmp_path: Path) -> None:
+    record = json.loads((WINDOWS / "other_logs_nxlog.ndjson").read_text().splitlines()[1])
+    del record["Channel"], record["SourceName"]
+    path = tmp_path / "nameless.ndjson"
+    path.write_text(json.dumps(record) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path]).files
+    assert result.skipped_by_reason == {"unnamed log event 13 not read": 1}
+
+
 def test_malformed_events_are_quarantined_with_their_line(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     [result] = _ingest(workspace, [WINDOWS / "bad_events.xml"]).files
@@ -156,7 +207,7 @@ def test_evtx_sample_every_record_accounted_for(tmp_path: Path) -> None:
     stored = events(workspace)
     assert {e["action"] for e in stored} == {"logon", "logoff"}
     assert {e["user_id"] for e in stored} == {"fsir"}
-    assert result.skipped_by_reason["event 4672 not read"] == 90
+    assert result.skipped_by_reason["Security event 4672 not read"] == 90
 
 
 def _corrupt_second_chunk(target: Path) -> Path:
