@@ -14,6 +14,7 @@ import os
 import shutil
 import struct
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from molehunt.sources.windows_security import (
     SPLIT_TOKEN_TWIN,
     WindowsSecurity,
     _count_start_tags,
+    _Sessions,
     _xml_segments,
     evtx_record_locations,
 )
@@ -524,3 +526,26 @@ def test_an_evtx_file_cut_inside_a_record_counts_that_record(tmp_path: Path) -> 
     assert result.status == "ingested" and _adds_up(result)
     assert result.rows_read == in_headers
     assert result.rows_quarantined >= 1
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from("abc"), st.sampled_from("xy"),
+                          st.sampled_from(["0x1", "0x2", "0x3", "0x4"]),
+                          st.none() | st.integers(0, 30)), max_size=25),
+       st.lists(st.integers(0, 30), min_size=1, max_size=5))
+@settings(max_examples=100, deadline=None)
+def test_the_person_at_a_computer_is_the_latest_open_logon(
+        logons: list[tuple[int, str, str, str, int | None]], moments: list[int]) -> None:
+    # the lookup walks back from the moment instead of scanning every logon (which made a
+    # large file's devices cost the square of its logons): it must name the same person as
+    # the scan, logon ids repeated and ties of start included
+    sessions, base = _Sessions(), datetime(2024, 3, 4)
+    for start, user, account, logon_id, end in logons:
+        sessions.start("WS", base + timedelta(minutes=start), logon_id, user, account)
+        if end is not None:
+            sessions.end("WS", base + timedelta(minutes=end), logon_id)
+    for minute in moments:
+        at = base + timedelta(minutes=minute)
+        open_ = [(start, user, account) for start, logon_id, user, account
+                 in sessions.logons.get("WS", [])
+                 if start <= at and sessions.ends.get(("WS", logon_id), datetime.max) >= at]
+        assert sessions.person_at("WS", at) == (max(open_)[1:] if open_ else None)

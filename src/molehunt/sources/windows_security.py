@@ -85,6 +85,7 @@ a reason (counted in the file's result). The event id is derived from computer, 
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import hashlib
 import re
@@ -319,23 +320,40 @@ class _Sessions:
         #: (host, user, logon type) → instant of its last logon read: a split token's twin
         #: has the same instant (one entry per key, not one per logon of a large file)
         self.last_logon: dict[tuple[str, str, int | None], datetime] = {}
+        #: host → its logons ordered by (start, user, account) and their starts, built when a
+        #: person is first looked up there (devices are resolved after every logon is read)
+        self._ordered: dict[str, tuple[list[tuple[datetime, str, str, str]],
+                                       list[datetime]]] = {}
 
     def start(self, host: str, ts: datetime, logon_id: str, user: str, account: str) -> None:
         self.logons.setdefault(host, []).append((ts, logon_id, user, account))
+        self._ordered.pop(host, None)
 
     def end(self, host: str, ts: datetime, logon_id: str) -> None:
         key = (host, logon_id)
         self.ends[key] = min(ts, self.ends.get(key, ts))
 
     def person_at(self, host: str, ts: datetime) -> tuple[str, str] | None:
-        """The person whose interactive logon on ``host`` was open at ``ts`` (the latest)."""
-        open_ = [(start, user, account) for start, logon_id, user, account
-                 in self.logons.get(host, [])
-                 if start <= ts and self.ends.get((host, logon_id), datetime.max) >= ts]
-        if not open_:
-            return None
-        _, user, account = max(open_)
-        return user, account
+        """The person whose interactive logon on ``host`` was open at ``ts``: of the open
+        logons, the one that started last (ties: the greatest user, then account).
+
+        Looked up from the logons before ``ts`` backwards, so that the first open one ends the
+        search (scanning every logon of the computer for each device made a large file's
+        devices cost the square of its logons).
+        """
+        if host not in self._ordered:
+            ordered = sorted((start, user, account, logon_id)
+                             for start, logon_id, user, account in self.logons.get(host, []))
+            self._ordered[host] = ordered, [entry[0] for entry in ordered]
+        ordered, starts = self._ordered[host]
+        found: tuple[datetime, str, str] | None = None
+        for index in range(bisect.bisect_right(starts, ts) - 1, -1, -1):
+            start, user, account, logon_id = ordered[index]
+            if found is not None and start < found[0]:
+                break  # every open logon that started at the latest instant is seen
+            if self.ends.get((host, logon_id), datetime.max) >= ts:
+                found = max(found, (start, user, account)) if found else (start, user, account)
+        return None if found is None else (found[1], found[2])
 
 
 def _flatten(e: _Event, sessions: _Sessions, final: bool = False
