@@ -98,6 +98,33 @@ def test_every_shape_gives_the_same_events(shape: str, tmp_path: Path) -> None:
         ("al.ali@contoso.com", "2024-03-01 00:00:00", "resignation_notice")]
 
 
+def _lower_keys(value: Any) -> Any:
+    """A value with the keys of every object in it lower-cased, as a data lake copies them."""
+    if isinstance(value, dict):
+        return {str(k).lower(): _lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower_keys(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("name", ["management_api.ndjson", "graph_records.json"])
+def test_lower_cased_keys_give_the_same_events(name: str, tmp_path: Path) -> None:
+    # copies in a data lake (Panther, Athena, Snowflake) lower-case every key: such a file
+    # used to be refused as not an audit log, and a MailItemsAccessed record lost its
+    # OperationProperties' MailAccessType
+    text = (M365 / name).read_text()
+    lowered = tmp_path / name
+    lowered.write_text("".join(json.dumps(_lower_keys(json.loads(line))) + "\n"
+                               for line in text.splitlines()) if name.endswith(".ndjson")
+                       else json.dumps(_lower_keys(json.loads(text)), indent=1))
+    assert "CreationTime" not in lowered.read_text()
+    assert recognise_records(lowered) is M365Audit
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [lowered]).files
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (20, 20, 0)
+    assert _jsonable(events(workspace)) == json.loads(EXPECTED.read_text())
+
+
 def test_mapping_of_the_documented_operations(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     _ingest(workspace, [M365 / "management_api.ndjson"])

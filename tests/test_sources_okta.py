@@ -151,6 +151,34 @@ def test_event_hook_deliveries_give_their_events(per_line: bool, tmp_path: Path)
     assert (result.rows_read, result.rows_stored, result.rows_skipped) == (9, 7, 2)
 
 
+def _lower_keys(value: Any) -> Any:
+    """A value with the keys of every object in it lower-cased, as a data lake copies them."""
+    if isinstance(value, dict):
+        return {str(k).lower(): _lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower_keys(v) for v in value]
+    return value
+
+
+def test_lower_cased_keys_give_the_same_events(tmp_path: Path) -> None:
+    # Panther's, Athena's and Snowflake's copies of the System Log lower-case every key
+    # (eventtype, actor.alternateid, client.geographicalcontext, ...), as the Microsoft 365
+    # layout already accepted; these used to be refused as "not an Okta event"
+    lines = NDJSON.read_text().splitlines()
+    lowered = tmp_path / "panther_okta.ndjson"
+    lowered.write_text("".join(json.dumps(_lower_keys(json.loads(line))) + "\n"
+                               for line in lines[:-1]) + lines[-1] + "\n")
+    assert '"eventtype"' in lowered.read_text() and "eventType" not in lowered.read_text()
+    assert recognise_records(lowered) is OktaSystemLog
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [lowered]).files
+    assert result.status == "ingested" and _adds_up(result)
+    assert (result.rows_read, result.rows_stored) == (13, 7)
+    assert result.skipped_by_reason == {"event policy.evaluate_sign_on not read": 1,
+                                        "actor of type SystemPrincipal (not a person)": 1}
+    assert _jsonable(events(workspace)) == json.loads(EXPECTED.read_text())
+
+
 def test_ingest_auto_recognises_okta_and_nothing_else_claims_it(tmp_path: Path) -> None:
     folder = tmp_path / "logs"
     folder.mkdir()

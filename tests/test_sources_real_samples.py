@@ -88,8 +88,9 @@ def test_okta_panther_rule_test_events(tmp_path: Path) -> None:
     # the same uuid twice in the file: stored once
     assert result.rows_duplicate >= 1
     assert result.skipped_by_reason["event system.api_token.create not read"] == 1
-    # Panther's case-folded test copies (eventtype, ...) are no Okta events: quarantined
-    # with a reason and their line, not dropped
+    # Panther's case-folded test copies (eventtype, ...) are read like the others; what is
+    # quarantined (scheduled-query rows among the rule tests, which are no LogEvents) has a
+    # reason and its line, not dropped
     assert {r["reason"] for r in quarantine(workspace)} <= {"not an Okta event",
                                                             "unparseable time"}
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import struct
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from molehunt.sources.windows_security import (
     SPLIT_TOKEN_TWIN,
     WindowsSecurity,
     _count_start_tags,
+    _Sessions,
     _xml_segments,
     evtx_record_locations,
 )
@@ -84,7 +86,7 @@ def test_every_shape_gives_the_same_events(shape: str, tmp_path: Path) -> None:
         "well-known service account (not a person)": 2, "machine account (not a person)": 1,
         "external device of class HIDClass (not storage)": 1,
         "process start (4688): the store has no process action": 1,
-        "logoff of a network logon (4634 type 3 or 8)": 1, "event 4672 not read": 1,
+        "logoff of a network logon (4634 type 3 or 8)": 1, "Security event 4672 not read": 1,
         "named pipe on IPC$ (not a file)": 1,
         "end of an unlock's logon session (4634 type 7 or 13)": 1}
     actual = _jsonable(events(workspace))
@@ -131,6 +133,53 @@ def test_one_record_read_through_two_shapes_is_stored_once(tmp_path: Path) -> No
                                                                           (0, 12)]
 
 
+OTHER_LOGS = ["other_logs.xml", "other_logs_winlogbeat.ndjson", "other_logs_nxlog.ndjson"]
+
+
+def test_security_log_cleared_is_stored_and_other_logs_are_named(tmp_path: Path) -> None:
+    # 1102 (the Security log cleared) used to be skipped as "event 1102 not read", and a
+    # Sysmon event as "event 13 not read", as though it were a Security event of that number.
+    # The same three events in three shapes: the first stores the 1102, the others repeat
+    # it (the same event: same time, person, action and object, else it would conflict)
+    workspace = _workspace(tmp_path / "ws")
+    summary = _ingest(workspace, [WINDOWS / shape for shape in OTHER_LOGS])
+    for result in summary.files:
+        assert result.status == "ingested" and _adds_up(result), result.path
+        assert (result.rows_read, result.rows_quarantined, result.rows_conflicting) == (3, 0, 0)
+        assert result.skipped_by_reason == {
+            "Microsoft-Windows-Sysmon/Operational event 13 not read": 1,
+            "System event 104 not read": 1}, result.path
+    assert [(f.rows_stored, f.rows_duplicate) for f in summary.files] == [(1, 0), (0, 1), (0, 1)]
+    [cleared] = events(workspace)
+    assert (cleared["user_id"], cleared["host"], cleared["action"], cleared["channel"],
+            cleared["object"], str(cleared["ts"])) == (
+        "carol", "JUMP-01", "audit_log_cleared", "local", "Security", "2024-03-04 22:40:00")
+    attrs = json.loads(cleared["attrs"])
+    assert attrs["account"] == "CORP\\carol" and attrs["sid"].endswith("-1106")
+    assert attrs["logon_id"] == "0x7d00" and attrs["event_code"] == 1102
+
+
+def test_event_1102_of_another_log_is_not_the_security_log_cleared(tmp_path: Path) -> None:
+    # an application may number an event of its own 1102: only the Security log's is read
+    record = json.loads((WINDOWS / "other_logs_winlogbeat.ndjson").read_text().splitlines()[0])
+    record["winlog"].update(channel="Application", provider_name="ExampleApp")
+    path = tmp_path / "application.ndjson"
+    path.write_text(json.dumps(record) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path]).files
+    assert result.skipped_by_reason == {"Application event 1102 not read": 1}
+
+
+def test_a_skipped_event_of_no_named_log_says_so(tmp_path: Path) -> None:
+    record = json.loads((WINDOWS / "other_logs_nxlog.ndjson").read_text().splitlines()[1])
+    del record["Channel"], record["SourceName"]
+    path = tmp_path / "nameless.ndjson"
+    path.write_text(json.dumps(record) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    [result] = _ingest(workspace, [path]).files
+    assert result.skipped_by_reason == {"unnamed log event 13 not read": 1}
+
+
 def test_malformed_events_are_quarantined_with_their_line(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     [result] = _ingest(workspace, [WINDOWS / "bad_events.xml"]).files
@@ -156,7 +205,7 @@ def test_evtx_sample_every_record_accounted_for(tmp_path: Path) -> None:
     stored = events(workspace)
     assert {e["action"] for e in stored} == {"logon", "logoff"}
     assert {e["user_id"] for e in stored} == {"fsir"}
-    assert result.skipped_by_reason["event 4672 not read"] == 90
+    assert result.skipped_by_reason["Security event 4672 not read"] == 90
 
 
 def _corrupt_second_chunk(target: Path) -> Path:
@@ -477,3 +526,26 @@ def test_an_evtx_file_cut_inside_a_record_counts_that_record(tmp_path: Path) -> 
     assert result.status == "ingested" and _adds_up(result)
     assert result.rows_read == in_headers
     assert result.rows_quarantined >= 1
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from("abc"), st.sampled_from("xy"),
+                          st.sampled_from(["0x1", "0x2", "0x3", "0x4"]),
+                          st.none() | st.integers(0, 30)), max_size=25),
+       st.lists(st.integers(0, 30), min_size=1, max_size=5))
+@settings(max_examples=100, deadline=None)
+def test_the_person_at_a_computer_is_the_latest_open_logon(
+        logons: list[tuple[int, str, str, str, int | None]], moments: list[int]) -> None:
+    # the lookup walks back from the moment instead of scanning every logon (which made a
+    # large file's devices cost the square of its logons): it must name the same person as
+    # the scan, logon ids repeated and ties of start included
+    sessions, base = _Sessions(), datetime(2024, 3, 4)
+    for start, user, account, logon_id, end in logons:
+        sessions.start("WS", base + timedelta(minutes=start), logon_id, user, account)
+        if end is not None:
+            sessions.end("WS", base + timedelta(minutes=end), logon_id)
+    for minute in moments:
+        at = base + timedelta(minutes=minute)
+        open_ = [(start, user, account) for start, logon_id, user, account
+                 in sessions.logons.get("WS", [])
+                 if start <= at and sessions.ends.get(("WS", logon_id), datetime.max) >= at]
+        assert sessions.person_at("WS", at) == (max(open_)[1:] if open_ else None)

@@ -114,6 +114,7 @@ from typing import Any, ClassVar
 import orjson
 
 from molehunt.sources._files import open_utf8
+from molehunt.sources._keys import lower_keys
 from molehunt.sources._lines import (
     BadJsonLine,
     LineCounter,
@@ -253,8 +254,9 @@ class M365Audit(RecordLayout):
         """JSON whose keys are the audit log's, or CSV with the export's or Sentinel's header."""
         text = head.lstrip("\ufeff \t\r\n")
         if text.startswith(("[", "{")):
+            # in any case: the records are read by lower-cased key (data lakes' copies)
             return bool(re.search(r'"(CreationTime|createdDateTime|auditLogRecordType|'
-                                  r'OfficeWorkload|AuditData)"\s*:', text))
+                                  r'OfficeWorkload|AuditData)"\s*:', text, re.IGNORECASE))
         lines = text.splitlines()
         if lines and lines[0].startswith("#TYPE"):
             lines = lines[1:]
@@ -574,7 +576,7 @@ class M365Audit(RecordLayout):
         if not isinstance(value, dict):
             return Unreadable(line, number, "not a JSON object", f"got {type(value).__name__}",
                               raw)
-        keys = {str(k).lower(): v for k, v in value.items()}
+        keys = lower_keys(value)
         if shape is None and "auditdata" in keys and not _GRAPH_KEYS & keys.keys():
             # the Purview export as JSON: its columns, with the record in AuditData
             return self._purview(keys, line, number, raw, "purview_json")
@@ -593,7 +595,7 @@ class M365Audit(RecordLayout):
                 return Unreadable(line, number, "not an audit record",
                                   "no CreationTime/Operation, auditData or OfficeWorkload", raw)
         if shape == "graph":
-            inner = {str(k).lower(): v for k, v in keys["auditdata"].items()}
+            inner = lower_keys(keys["auditdata"])
             # the envelope's userId is the Entra object id, its userPrincipalName the UPN:
             # the UPN is the person, whichever of the two keys the file lists first
             envelope = {k: v for k, v in keys.items() if k != "auditdata"
@@ -900,8 +902,7 @@ def _number(value: object) -> object:
 
 def _object(value: object) -> dict[str, Any]:
     """A nested object with lower-cased keys."""
-    value = _parsed(value)
-    return {str(k).lower(): v for k, v in value.items()} if isinstance(value, dict) else {}
+    return lower_keys(_parsed(value))
 
 
 def _integer(value: object) -> int | None:
@@ -967,9 +968,9 @@ def _is_service(user_type: str | None, user_id: str) -> bool:
 def _operation_property(r: Mapping[str, Any], name: str) -> str | None:
     properties = _parsed(r.get("operationproperties"))
     if isinstance(properties, list):
-        for item in properties:
-            if isinstance(item, dict) and item.get("Name") == name:
-                return _text(item.get("Value"))
+        for item in map(lower_keys, properties):
+            if item.get("name") == name:
+                return _text(item.get("value"))
     return None
 
 

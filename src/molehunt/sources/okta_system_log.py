@@ -13,6 +13,11 @@ Shapes, told apart by the file's first characters:
 * **Event hook deliveries** saved as they arrived: ``{"eventType": "com.okta.event_hook",
   ..., "data": {"events": [...]}}``, one per file or one per line; their events are read.
 
+Field names are read in any case: copies of the System Log kept in a data lake or SIEM
+(Panther, Athena/Glue, Snowflake) lower-case them (``eventtype``, ``alternateid``,
+``displayname``), as the Microsoft 365 layout already allows (both look fields up through
+:func:`~molehunt.sources._keys.lower_keys`).
+
 Mapping (``eventType`` → store):
 
 * ``user.session.start`` → ``cloud_sign_in`` (a sign-in to the identity provider, as the
@@ -56,6 +61,7 @@ from typing import Any, ClassVar
 import orjson
 
 from molehunt.sources._files import open_utf8
+from molehunt.sources._keys import lower_keys
 from molehunt.sources._lines import BadJsonLine, count_json_records, json_lines
 from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable
 from molehunt.sources.windows_security import _timestamp
@@ -77,8 +83,9 @@ RECORDS_OF_VALUE = (
     " WHEN json_type(json, '$.data.events') = 'ARRAY'"
     " THEN json_array_length(json, '$.data.events') ELSE 1 END ELSE 1 END"
 )
-_OKTA_KEYS = re.compile(r'"eventType"\s*:')
-_LOG_EVENT_KEYS = re.compile(r'"(actor|published|uuid|displayMessage)"\s*:')
+# in any case: data lakes' copies lower-case the keys (see _flatten)
+_OKTA_KEYS = re.compile(r'"eventType"\s*:', re.IGNORECASE)
+_LOG_EVENT_KEYS = re.compile(r'"(actor|published|uuid|displayMessage)"\s*:', re.IGNORECASE)
 _HEAD = 256 * 1024
 
 
@@ -100,10 +107,11 @@ class OktaSystemLog(RecordLayout):
 
     @classmethod
     def sniff(cls, head: str) -> bool:
-        """JSON whose first record has Okta's ``eventType`` and a LogEvent's other keys."""
+        """JSON whose first record has Okta's ``eventType`` and a LogEvent's other keys (in
+        any case)."""
         text = head.lstrip("\ufeff \t\r\n")
         return (text.startswith(("[", "{")) and bool(_OKTA_KEYS.search(text[:65536]))
-                and len(set(_LOG_EVENT_KEYS.findall(text[:65536]))) >= 2)
+                and len({key.lower() for key in _LOG_EVENT_KEYS.findall(text[:65536])}) >= 2)
 
     def mapping(self, ctx: SqlContext) -> Mapping[str, str]:
         """Everything is decided while flattening; the id is Okta's ``uuid``."""
@@ -148,45 +156,51 @@ class OktaSystemLog(RecordLayout):
 
 def _flatten(value: object, line: int | None, number: int, raw: str
              ) -> dict[str, Any] | Unreadable | Skipped:
-    """The store columns of one LogEvent, or why it is skipped or unreadable."""
+    """The store columns of one LogEvent, or why it is skipped or unreadable.
+
+    Fields are looked up by lower-cased name (:func:`~molehunt.sources._keys.lower_keys`):
+    copies of the System Log in a data lake (Panther, Athena, Snowflake) lower-case Okta's
+    ``eventType``, ``alternateId`` and the rest.
+    """
     if not isinstance(value, dict):
         return Unreadable(line, number, "not a JSON object", f"got {type(value).__name__}", raw)
-    event_type = _text(value.get("eventType"))
+    event = lower_keys(value)
+    event_type = _text(event.get("eventtype"))
     if event_type is None:
         return Unreadable(line, number, "not an Okta event", "no eventType", raw)
     action = EVENT_TYPES.get(event_type)
     if action is None:
         return Skipped(f"event {event_type} not read")
-    actor = _object(value.get("actor"))
+    actor = lower_keys(event.get("actor"))
     actor_type = _text(actor.get("type")) or "unknown"
     if actor_type.lower() != "user":
         return Skipped(f"actor of type {actor_type} (not a person)")
-    login = (_text(actor.get("alternateId")) or "").strip()
-    client = _object(value.get("client"))
-    agent = _object(client.get("userAgent"))
-    where = _object(client.get("geographicalContext"))
-    outcome = _object(value.get("outcome"))
-    session = _object(value.get("authenticationContext"))
+    login = (_text(actor.get("alternateid")) or "").strip()
+    client = lower_keys(event.get("client"))
+    agent = lower_keys(client.get("useragent"))
+    where = lower_keys(client.get("geographicalcontext"))
+    outcome = lower_keys(event.get("outcome"))
+    session = lower_keys(event.get("authenticationcontext"))
     details: dict[str, Any] = {
         "event_type": event_type, "outcome": _text(outcome.get("result")),
-        "reason": _text(outcome.get("reason")), "ip": _text(client.get("ipAddress")),
+        "reason": _text(outcome.get("reason")), "ip": _text(client.get("ipaddress")),
         "country": _text(where.get("country")), "city": _text(where.get("city")),
-        "device": _text(client.get("device")), "user_agent": _text(agent.get("rawUserAgent")),
-        "session": _text(session.get("externalSessionId")),
-        "display_name": _text(actor.get("displayName")), "actor_id": _text(actor.get("id")),
+        "device": _text(client.get("device")), "user_agent": _text(agent.get("rawuseragent")),
+        "session": _text(session.get("externalsessionid")),
+        "display_name": _text(actor.get("displayname")), "actor_id": _text(actor.get("id")),
     }
     obj = target = None
     if action == "app_access":
-        app = _app_target(value.get("target"))
+        app = _app_target(event.get("target"))
         if app is not None:
-            obj = _text(app.get("displayName")) or _text(app.get("alternateId"))
+            obj = _text(app.get("displayname")) or _text(app.get("alternateid"))
             target = _text(app.get("id"))
-            details["app"] = _text(app.get("alternateId"))
+            details["app"] = _text(app.get("alternateid"))
         elif event_type == "user.session.access_admin_app":
             obj = "Okta Admin Console"
-    ts_text = _text(value.get("published"))
+    ts_text = _text(event.get("published"))
     return {
-        "record_id": _text(value.get("uuid")), "ts": _timestamp(ts_text) if ts_text else None,
+        "record_id": _text(event.get("uuid")), "ts": _timestamp(ts_text) if ts_text else None,
         "ts_text": ts_text, "shape": "okta", "action": action, "user_id": login.lower(),
         "object": obj, "target": target,
         "details": _dump({k: v for k, v in details.items() if v is not None}),
@@ -214,15 +228,12 @@ def _text(value: object) -> str | None:
     return _dump(value)
 
 
-def _object(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _app_target(targets: object) -> dict[str, Any] | None:
-    """The app an SSO event signed into: its ``AppInstance`` target (else the first one)."""
+    """The app an SSO event signed into: its ``AppInstance`` target (else the first one),
+    keys lower-cased."""
     if not isinstance(targets, list):
         return None
-    found = [t for t in targets if isinstance(t, dict)]
+    found = [lower_keys(t) for t in targets if isinstance(t, dict)]
     apps = [t for t in found if str(t.get("type", "")).lower() == "appinstance"]
     chosen = apps or found
     return chosen[0] if chosen else None

@@ -75,6 +75,7 @@ from urllib.parse import unquote
 import orjson
 
 from molehunt.sources._files import open_utf8
+from molehunt.sources._keys import lower_keys
 from molehunt.sources._lines import content_lines
 from molehunt.sources._normalised import record_key
 from molehunt.sources.base import Check, RecordLayout, Skipped, SqlContext, Unreadable
@@ -332,7 +333,7 @@ class ZscalerNss(_WebProxy):
         if not isinstance(value, dict):
             return Unreadable(line, number, "not a JSON object",
                               f"got {type(value).__name__}", text)
-        event = {str(k).lower(): v for k, v in _event(value).items()}
+        event = lower_keys(_event(value))
         fields = zscaler_fields(ctx)
 
         def get(field: str) -> str | None:

@@ -53,8 +53,18 @@ Mapping (event id → store):
   Windows names the computer account as the subject of a 6416; the person is whoever was
   logged on interactively at that computer then, from the same file's 4624/4634/4647 (paired
   by logon id); with nobody logged on the record is skipped with that reason.
+* 1102 the Security log cleared (written by the event log service, its fields in
+  ``UserData/LogFileCleared``): ``audit_log_cleared`` on ``local`` by the subject, the computer
+  as ``host`` and the log (``Security``) as ``object``, ``attrs.logon_id`` the subject's logon
+  session. The events schema has no action for tampering with evidence (``schema.events
+  .ACTIONS``; sources may add their own, as ``network_logon`` here), and wiping the record of
+  what one did is the cover-up of an administrator's sabotage (scenario C3), so it is stored
+  under an action of its own rather than skipped. A 1102 of another log is not this event.
 * 4688 process start: the store has no process action (``schema.events.ACTIONS``), so it is
-  skipped with that reason. Any other event id is skipped as ``event N not read``.
+  skipped with that reason. Any other event is skipped as ``<log> event N not read``, the log
+  being its channel (else its provider): a Security collection picks up events of other logs
+  too (``Microsoft-Windows-Sysmon/Operational event 13 not read``, ``System event 104 not
+  read``), and an id means something else in each log.
 
 Accounts that are not a person are skipped with a reason: machine accounts (``NAME$``) and the
 well-known service identities (SYSTEM, LOCAL SERVICE, NETWORK SERVICE, ANONYMOUS LOGON,
@@ -75,6 +85,7 @@ a reason (counted in the file's result). The event id is derived from computer, 
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import hashlib
 import re
@@ -89,6 +100,7 @@ from typing import Any, ClassVar
 import orjson
 
 from molehunt.sources._files import open_binary, open_utf8
+from molehunt.sources._keys import lower_keys
 from molehunt.sources._lines import BadJsonLine, json_lines
 from molehunt.sources._normalised import whole_document_items
 from molehunt.sources.base import (
@@ -286,6 +298,9 @@ class _Event:
     #: The NXLog collector's offset from UTC (local = UTC + offset), when a shipper's UTC
     #: stamp tells it.
     utc_offset: timedelta | None = None
+    #: The provider that wrote the event (``Microsoft-Windows-Security-Auditing``,
+    #: ``Microsoft-Windows-Sysmon``), where the shape names it.
+    provider: str | None = None
 
 
 class _Marker:
@@ -305,23 +320,40 @@ class _Sessions:
         #: (host, user, logon type) → instant of its last logon read: a split token's twin
         #: has the same instant (one entry per key, not one per logon of a large file)
         self.last_logon: dict[tuple[str, str, int | None], datetime] = {}
+        #: host → its logons ordered by (start, user, account) and their starts, built when a
+        #: person is first looked up there (devices are resolved after every logon is read)
+        self._ordered: dict[str, tuple[list[tuple[datetime, str, str, str]],
+                                       list[datetime]]] = {}
 
     def start(self, host: str, ts: datetime, logon_id: str, user: str, account: str) -> None:
         self.logons.setdefault(host, []).append((ts, logon_id, user, account))
+        self._ordered.pop(host, None)
 
     def end(self, host: str, ts: datetime, logon_id: str) -> None:
         key = (host, logon_id)
         self.ends[key] = min(ts, self.ends.get(key, ts))
 
     def person_at(self, host: str, ts: datetime) -> tuple[str, str] | None:
-        """The person whose interactive logon on ``host`` was open at ``ts`` (the latest)."""
-        open_ = [(start, user, account) for start, logon_id, user, account
-                 in self.logons.get(host, [])
-                 if start <= ts and self.ends.get((host, logon_id), datetime.max) >= ts]
-        if not open_:
-            return None
-        _, user, account = max(open_)
-        return user, account
+        """The person whose interactive logon on ``host`` was open at ``ts``: of the open
+        logons, the one that started last (ties: the greatest user, then account).
+
+        Looked up from the logons before ``ts`` backwards, so that the first open one ends the
+        search (scanning every logon of the computer for each device made a large file's
+        devices cost the square of its logons).
+        """
+        if host not in self._ordered:
+            ordered = sorted((start, user, account, logon_id)
+                             for start, logon_id, user, account in self.logons.get(host, []))
+            self._ordered[host] = ordered, [entry[0] for entry in ordered]
+        ordered, starts = self._ordered[host]
+        found: tuple[datetime, str, str] | None = None
+        for index in range(bisect.bisect_right(starts, ts) - 1, -1, -1):
+            start, user, account, logon_id = ordered[index]
+            if found is not None and start < found[0]:
+                break  # every open logon that started at the latest instant is seen
+            if self.ends.get((host, logon_id), datetime.max) >= ts:
+                found = max(found, (start, user, account)) if found else (start, user, account)
+        return None if found is None else (found[1], found[2])
 
 
 def _flatten(e: _Event, sessions: _Sessions, final: bool = False
@@ -343,7 +375,7 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
             ts = None if local is None else local - e.utc_offset
         else:
             ts = _timestamp(ts_text)
-    d = {k.lower(): v for k, v in e.data.items()}
+    d = lower_keys(e.data)
     host_full = (e.computer or "").strip()
     host = host_full.split(".", 1)[0].upper() if host_full else None
     details: dict[str, Any] = {"event_code": code, "computer": host_full or None,
@@ -423,10 +455,17 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         target = description or _dash(d.get("deviceid"))
         details["device_id"] = _dash(d.get("deviceid"))
         details["device_class"] = device_class or None
+    elif code == 1102 and (e.channel or "Security").lower() == "security":
+        # the Security log cleared: whoever did it wiped the record of what they did
+        # before, the cover-up of an administrator's sabotage (C3)
+        action, channel, obj = "audit_log_cleared", "local", e.channel or "Security"
+        details["logon_id"] = _dash(d.get("subjectlogonid"))
     elif code == 4688:
         return Skipped("process start (4688): the store has no process action")
     else:
-        return Skipped(f"event {code} not read")
+        # named by its log: a Sysmon or System event id means something else than the
+        # Security event of the same number
+        return Skipped(f"{_log_name(e)} event {code} not read")
     if code == 6416 and _is_service(name, sid):
         # Windows names the computer account here; the person is the one logged on
         if not final:
@@ -470,6 +509,16 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         "_line": e.line, "_record": e.number, "_raw": e.raw, "_dest": "events",
         "hr_kind": None, "hr_ts": None, "hr_attrs": None,
     }
+
+
+def _log_name(e: _Event) -> str:
+    """The log an event was written to (its channel), else the provider that wrote it.
+
+    >>> _log_name(_Event("nxlog", 1, 1, "", 13, None, None, None, None, None, {},
+    ...                  provider="Microsoft-Windows-Sysmon"))
+    'Microsoft-Windows-Sysmon'
+    """
+    return (e.channel or "").strip() or (e.provider or "").strip() or "unnamed log"
 
 
 def _is_service(name: str, sid: str) -> bool:
@@ -527,6 +576,7 @@ def _xml_event(element: ET.Element, shape: str, line: int | None, number: int, r
         return found.text.strip() if found is not None and found.text else None
 
     time = system.find(f"{ns}TimeCreated") if system is not None else None
+    provider = system.find(f"{ns}Provider") if system is not None else None
     data: dict[str, str] = {}
     for block in ("EventData", "UserData"):
         holder = element.find(f"{ns}{block}")
@@ -540,7 +590,7 @@ def _xml_event(element: ET.Element, shape: str, line: int | None, number: int, r
     return _Event(shape, line, number, raw, _integer(text("EventID")),
                   time.get("SystemTime") if time is not None else None, text("Computer"),
                   text("Channel"), text("EventRecordID"), _integer(text("Task")), data,
-                  location)
+                  location, provider=provider.get("Name") if provider is not None else None)
 
 
 def _xml_segments(path: Path, block_size: int = 8 * 1024 * 1024
@@ -636,7 +686,9 @@ def _json_event(value: object, line: int | None, number: int, raw: str) -> _Even
         return _Event("winlogbeat", line, number, raw, code, _text(value.get("@timestamp")),
                       _text(winlog.get("computer_name")), _text(winlog.get("channel")),
                       _text(winlog.get("record_id")), _integer(winlog.get("task")),
-                      {str(k): _text(v) or "" for k, v in data.items()})
+                      {str(k): _text(v) or "" for k, v in data.items()},
+                      provider=(_text(winlog.get("provider_name"))
+                                or _text(event.get("provider"))))
     if "EventID" in value:
         reserved = {"eventid", "eventtime", "hostname", "recordnumber", "channel", "task"}
         data = {str(k): _text(v) or "" for k, v in value.items()
@@ -646,7 +698,8 @@ def _json_event(value: object, line: int | None, number: int, raw: str) -> _Even
                       _text(value.get("Channel")), _text(value.get("RecordNumber")),
                       _integer(value.get("Task")), data,
                       utc_offset=_collector_offset(_text(value.get("@timestamp")),
-                                                   _text(value.get("EventReceivedTime"))))
+                                                   _text(value.get("EventReceivedTime"))),
+                      provider=_text(value.get("SourceName")))
     return Unreadable(line, number, "not a Windows event",
                       "no winlog object (Winlogbeat) and no EventID (NXLog)", raw)
 
