@@ -123,6 +123,27 @@ def test_what_each_event_becomes(tmp_path: Path) -> None:
     assert [e["action"] for e in events(workspace)].count("logoff") == 2  # 4647 and its 4634
 
 
+def test_winlogbeat_task_names_are_read(tmp_path: Path) -> None:
+    """Winlogbeat writes ``winlog.task`` as the subcategory's name ("Removable Storage"), not
+    its number: a copy to a drive is still one to removable media."""
+    lines = []
+    for record, task in ((1, "Removable Storage"), (2, "File System")):
+        lines.append(json.dumps({
+            "@timestamp": "2024-03-04T09:20:00.000Z",
+            "winlog": {"channel": "Security", "computer_name": "WS-7.corp.example",
+                       "event_id": "4663", "record_id": record, "task": task,
+                       "event_data": {"SubjectUserName": "alice", "SubjectDomainName": "CORP",
+                                      "SubjectUserSid": "S-1-5-21-1-2-3-1104",
+                                      "ObjectType": "File", "AccessList": "%%4417",
+                                      "ObjectName": f"\\Device\\HarddiskVolume{record}\\a.docx"}}}))
+    path = tmp_path / "winlogbeat.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [path])
+    assert sorted((e["action"], e["channel"]) for e in events(workspace)) == [
+        ("file_copy", "removable_media"), ("file_write", "local")]
+
+
 def test_one_record_read_through_two_shapes_is_stored_once(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     summary = _ingest(workspace, [WINDOWS / "security_wevtutil.xml", WINDOWS / "winlogbeat.ndjson",

@@ -121,6 +121,14 @@ LOGON_TYPES: Mapping[int, tuple[str, str | None]] = {
 }
 #: Task number of the "Removable Storage" audit subcategory (4663 events it writes).
 REMOVABLE_STORAGE_TASK = 12812
+#: Task names of the Security log's audit subcategories (the events' ``Task`` numbers, which
+#: Event XML and NXLog write) as Winlogbeat and Elastic Agent write them: their ``winlog.task``
+#: is the task's display name ("Removable Storage"), not its number.
+TASK_NUMBERS: Mapping[str, int] = {
+    "logon": 12544, "logoff": 12545, "special logon": 12548, "file system": 12800,
+    "file share": 12808, "detailed file share": 12811, "removable storage": 12812,
+    "process creation": 13312, "plug and play events": 13316,
+}
 #: 6416 device classes that hold files.
 STORAGE_CLASSES = frozenset({"diskdrive", "wpd", "cdrom", "volume", "usb", "floppydisk",
                              "tapedrive"})
@@ -459,8 +467,7 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
             sessions.end(host, ts, logon_id)
     record_id = None
     if e.record_number:
-        key = f"{host_full.lower()}\x00{(e.channel or 'security').lower()}\x00{e.record_number}"
-        record_id = "win:" + hashlib.sha256(key.encode()).hexdigest()[:28]
+        record_id = record_event_id(host_full, e.channel, e.record_number)
         details["record_number"] = e.record_number
     return {
         "record_id": record_id, "ts": ts, "ts_text": ts_text, "shape": e.shape,
@@ -470,6 +477,30 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         "_line": e.line, "_record": e.number, "_raw": e.raw, "_dest": "events",
         "hr_kind": None, "hr_ts": None, "hr_attrs": None,
     }
+
+
+def record_event_id(computer: str, channel: str | None, record_number: str) -> str:
+    """The event id of a record: from its computer, channel and ``EventRecordID``, so that the
+    same record read from an EVTX file and from Winlogbeat is stored once.
+
+    >>> record_event_id("WS-1.corp.example", "Security", "7") == record_event_id(
+    ...     "ws-1.CORP.example", None, "7")
+    True
+    """
+    key = f"{computer.strip().lower()}\x00{(channel or 'security').lower()}\x00{record_number}"
+    return "win:" + hashlib.sha256(key.encode()).hexdigest()[:28]
+
+
+def _task(value: object) -> int | None:
+    """A task as its number: Event XML and NXLog write the number, Winlogbeat the name.
+
+    >>> _task("12812"), _task("Removable Storage"), _task("Something else")
+    (12812, 12812, None)
+    """
+    number = _integer(value)
+    if number is not None:
+        return number
+    return TASK_NUMBERS.get(value.strip().lower()) if isinstance(value, str) else None
 
 
 def _is_service(name: str, sid: str) -> bool:
@@ -635,7 +666,7 @@ def _json_event(value: object, line: int | None, number: int, raw: str) -> _Even
         code = _integer(winlog.get("event_id")) or _integer(event.get("code"))
         return _Event("winlogbeat", line, number, raw, code, _text(value.get("@timestamp")),
                       _text(winlog.get("computer_name")), _text(winlog.get("channel")),
-                      _text(winlog.get("record_id")), _integer(winlog.get("task")),
+                      _text(winlog.get("record_id")), _task(winlog.get("task")),
                       {str(k): _text(v) or "" for k, v in data.items()})
     if "EventID" in value:
         reserved = {"eventid", "eventtime", "hostname", "recordnumber", "channel", "task"}
@@ -930,4 +961,4 @@ def _timestamp(value: str) -> datetime | None:
 
 
 __all__ = ["LOGON_TYPES", "REMOVABLE_STORAGE_TASK", "SPLIT_TOKEN_TWIN", "STORAGE_CLASSES",
-           "WindowsSecurity", "evtx_record_locations"]
+           "TASK_NUMBERS", "WindowsSecurity", "evtx_record_locations", "record_event_id"]
