@@ -144,6 +144,40 @@ def test_winlogbeat_task_names_are_read(tmp_path: Path) -> None:
         ("file_copy", "removable_media"), ("file_write", "local")]
 
 
+def _winlogbeat(record: int, at: str, code: int, task: str, data: dict[str, str]) -> str:
+    return json.dumps({"@timestamp": f"2024-03-04T{at}.000Z", "winlog": {
+        "channel": "Security", "computer_name": "WS-9.corp.example", "event_id": str(code),
+        "record_id": record, "task": task, "event_data": data}})
+
+
+def test_a_drive_on_a_shared_computer_is_its_users(tmp_path: Path) -> None:
+    """Two people logged on at one computer: the drive is the one whose account then wrote
+    to removable storage there, not the later logon's."""
+    def logon(record: int, at: str, user: str, logon_id: str) -> str:
+        return _winlogbeat(record, at, 4624, "Logon", {
+            "TargetUserName": user, "TargetDomainName": "CORP", "TargetLogonId": logon_id,
+            "TargetUserSid": f"S-1-5-21-1-2-3-{record}", "LogonType": "2"})
+
+    machine = {"SubjectUserName": "WS-9$", "SubjectDomainName": "CORP",
+               "SubjectUserSid": "S-1-5-18", "ClassName": "DiskDrive",
+               "DeviceDescription": "USB Mass Storage Device"}
+    path = tmp_path / "winlogbeat.ndjson"
+    path.write_text("\n".join([
+        logon(1, "08:00:00", "alice", "0x11"), logon(2, "09:00:00", "bob", "0x22"),
+        _winlogbeat(3, "10:00:00", 6416, "Plug and Play Events", machine),
+        _winlogbeat(4, "10:05:00", 4663, "Removable Storage", {
+            "SubjectUserName": "alice", "SubjectDomainName": "CORP", "ObjectType": "File",
+            "AccessList": "%%4417", "ObjectName": "\\Device\\HarddiskVolume5\\a.docx"}),
+        _winlogbeat(5, "11:00:00", 6416, "Plug and Play Events", machine)]) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [path])
+    drives = sorted((str(e["ts"]), e["user_id"], json.loads(e["attrs"])["person_from"])
+                    for e in events(workspace) if e["action"] == "device_connect")
+    # the second drive has no file access after it: the latest logon, as before
+    assert drives == [("2024-03-04 10:00:00", "alice", "removable storage access"),
+                      ("2024-03-04 11:00:00", "bob", "interactive logon")]
+
+
 def test_one_record_read_through_two_shapes_is_stored_once(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "ws")
     summary = _ingest(workspace, [WINDOWS / "security_wevtutil.xml", WINDOWS / "winlogbeat.ndjson",

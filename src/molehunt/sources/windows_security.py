@@ -52,7 +52,10 @@ Mapping (event id → store):
   → ``device_connect`` on ``removable_media``; other classes (keyboards, mice, network) skipped.
   Windows names the computer account as the subject of a 6416; the person is whoever was
   logged on interactively at that computer then, from the same file's 4624/4634/4647 (paired
-  by logon id); with nobody logged on the record is skipped with that reason.
+  by logon id); where several people were (a shared computer, a session left open), the one
+  whose account accessed removable storage there first within the hour after (4663,
+  "Removable Storage"); with nobody logged on, that account, else the record is skipped with
+  that reason. ``attrs.person_from`` says which.
 * 4688 process start: the store has no process action (``schema.events.ACTIONS``), so it is
   skipped with that reason. Any other event id is skipped as ``event N not read``.
 
@@ -147,6 +150,9 @@ _ACCESS_WORDS = {"readdata": _READ, "writedata": _WRITE, "appenddata": _APPEND,
 
 _EVENT_START = re.compile(r"<Event[\s>/]")
 _EVENT_END = "</Event>"
+#: A device connected names the person who accessed removable storage on that computer
+#: within this long after it (6416 names the computer account, not the person).
+REMOVABLE_USE_WINDOW = timedelta(hours=1)
 #: Why the second 4624 of a User Account Control split-token logon is skipped.
 SPLIT_TOKEN_TWIN = ("second token of a split-token logon (same person, computer, logon"
                     " type and instant as a logon already read)")
@@ -304,8 +310,9 @@ _NEEDS_SESSION = _Marker()
 
 
 class _Sessions:
-    """Interactive logons per computer (from 4624 and 4634/4647, paired by logon id), to name
-    the person at a computer when a device was connected there."""
+    """Interactive logons per computer (from 4624 and 4634/4647, paired by logon id), and
+    files written on or read from removable storage there (4663), to name the person at a
+    computer when a device was connected there."""
 
     def __init__(self) -> None:
         self.logons: dict[str, list[tuple[datetime, str, str, str]]] = {}  # host → starts
@@ -313,6 +320,8 @@ class _Sessions:
         #: (host, user, logon type) → instant of its last logon read: a split token's twin
         #: has the same instant (one entry per key, not one per logon of a large file)
         self.last_logon: dict[tuple[str, str, int | None], datetime] = {}
+        #: host → (instant, user, account) of each access to removable storage
+        self.removable: dict[str, list[tuple[datetime, str, str]]] = {}
 
     def start(self, host: str, ts: datetime, logon_id: str, user: str, account: str) -> None:
         self.logons.setdefault(host, []).append((ts, logon_id, user, account))
@@ -321,15 +330,32 @@ class _Sessions:
         key = (host, logon_id)
         self.ends[key] = min(ts, self.ends.get(key, ts))
 
-    def person_at(self, host: str, ts: datetime) -> tuple[str, str] | None:
-        """The person whose interactive logon on ``host`` was open at ``ts`` (the latest)."""
+    def used_removable(self, host: str, ts: datetime, user: str, account: str) -> None:
+        self.removable.setdefault(host, []).append((ts, user, account))
+
+    def person_at(self, host: str, ts: datetime) -> tuple[str, str, str] | None:
+        """Who connected a device on ``host`` at ``ts``, and from what that is known.
+
+        The person whose interactive logon there was open then (the latest); where several
+        people's were (a shared computer, fast user switching, a session left open), the one
+        of them whose account used removable storage there first within
+        :data:`REMOVABLE_USE_WINDOW` after: the drive's own file accesses name its user.
+        With nobody logged on, that user alone.
+        """
         open_ = [(start, user, account) for start, logon_id, user, account
                  in self.logons.get(host, [])
                  if start <= ts and self.ends.get((host, logon_id), datetime.max) >= ts]
+        candidates = {user for _, user, _ in open_}
+        if len(candidates) != 1:
+            used = sorted(entry for entry in self.removable.get(host, [])
+                          if ts <= entry[0] <= ts + REMOVABLE_USE_WINDOW)
+            for _, user, account in used:
+                if user in candidates or not candidates:
+                    return user, account, "removable storage access"
         if not open_:
             return None
         _, user, account = max(open_)
-        return user, account
+        return user, account, "interactive logon"
 
 
 def _flatten(e: _Event, sessions: _Sessions, final: bool = False
@@ -445,9 +471,9 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         person = sessions.person_at(host or "", ts)
         if person is None:
             return Skipped("external device connected with nobody logged on (in this file)")
-        user_id, account = person
+        user_id, account, known_from = person
         details["account"] = account
-        details["person_from"] = "interactive logon"
+        details["person_from"] = known_from
     else:
         if _is_service(name, sid):
             return Skipped(_service_reason(name))
@@ -459,6 +485,8 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         if sessions.last_logon.get(logon_key) == ts:
             return Skipped(SPLIT_TOKEN_TWIN)
         sessions.last_logon[logon_key] = ts
+    if code == 4663 and channel == "removable_media" and ts is not None and host is not None:
+        sessions.used_removable(host, ts, user_id, str(details["account"]))
     logon_id = (d.get("targetlogonid") or "").strip().lower()
     if ts is not None and host is not None and logon_id:
         if action == "logon":
