@@ -68,7 +68,7 @@ from molehunt.features.families.hosts import host_usage
 from molehunt.features.io import read, read_days, replace_days, segment_path, write
 from molehunt.store.connect import Store, connect
 from molehunt.store.coverage import OBSERVATIONS, Span, coverage
-from molehunt.store.directory import infer_company_domains
+from molehunt.store.directory import directory_is_stale, infer_company_domains, rebuild_directory
 from molehunt.store.people import changed_alias_day, read_aliases
 from molehunt.store.workspace import Workspace
 
@@ -642,6 +642,10 @@ def build_features(workspace: Workspace, backend: str = "duckdb", *, rebuild: bo
     """Compute the features of the days not yet computed (all days with ``rebuild``)."""
     started = time.perf_counter()
     report = progress or (lambda _step, _fraction: None)
+    if directory_is_stale(workspace):
+        # e.g. a workspace from before the alias table: the events' people are read through
+        # it (the caller holds the workspace's lock, as ingest does)
+        rebuild_directory(workspace)
     features = FeatureStore(workspace)
     store = connect(workspace, backend)
     try:
