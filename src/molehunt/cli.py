@@ -547,7 +547,7 @@ def simulate(
         if profile.formats == "enterprise":
             out.print(f"read it with `molehunt ingest auto {out_dir}`; its sensitivity label ids"
                       f" ([sensitivity_labels] in molehunt.toml) are in"
-                      f" {out_dir / 'company.json'}", highlight=False)
+                      f" {out_dir / 'company.json'}", highlight=False, markup=False)
         if style != "baseline":  # says which style "auto" drew, and where "random"'s knobs are
             out.print(f"organisation style: {result.organisation.style.name} (its knobs:"
                       f" style_knobs in {out_dir / 'company.json'})", highlight=False)
