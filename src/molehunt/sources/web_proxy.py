@@ -324,6 +324,10 @@ class ZscalerNss(_WebProxy):
     name = "proxy.zscaler"
     observes = frozenset({"web_visit", "web_direction"})
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._fields: dict[str, str] | None = None
+
     @classmethod
     def sniff(cls, head: str) -> bool:
         """JSON lines of the ``zscalernss-web`` source type, or with the default map's keys."""
@@ -359,14 +363,18 @@ class ZscalerNss(_WebProxy):
             return Unreadable(line, number, "not a JSON object",
                               f"got {type(value).__name__}", text)
         event = {str(k).lower(): v for k, v in _event(value).items()}
-        fields = zscaler_fields(ctx)
+        # the map, its keys lower-cased, made once per file (the feed's lines are millions)
+        if self._fields is None:
+            self._fields = {f: key.lower() for f, key in zscaler_fields(ctx).items()}
+        fields = self._fields
 
         def get(field: str) -> str | None:
-            return _none(_text(event.get(fields[field].lower())))
+            return _none(_text(event.get(fields[field])))
 
-        missing = [f for f in ZSCALER_REQUIRED if fields[f].lower() not in event]
+        missing = [f for f in ZSCALER_REQUIRED if fields[f] not in event]
         if missing:
-            listed = ", ".join(f"{f} ({fields[f]})" for f in missing)
+            named = zscaler_fields(ctx)
+            listed = ", ".join(f"{f} ({named[f]})" for f in missing)
             return Unreadable(line, number, "field missing",
                               f"no {listed}: check [proxy_zscaler] in molehunt.toml", text)
         url = get("url")
@@ -492,6 +500,8 @@ def _zscaler_time(text: str | None) -> datetime | None:
     if text is None:
         return None
     value = " ".join(text.split())
+    if value[:1].isdigit():  # the usual form first: a failed strptime costs an exception
+        return _timestamp(value)
     try:
         return datetime.strptime(value, "%a %b %d %H:%M:%S %Y")
     except ValueError:
