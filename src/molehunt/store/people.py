@@ -157,8 +157,10 @@ def read_aliases(path: Path) -> list[_Row]:
 
 def changed_alias_day(event_files: Sequence[Path], before: Sequence[_Row],
                       now: Sequence[_Row]) -> dt.date | None:
-    """The first day of an event whose resolution differs between two alias tables (``None``:
-    none differs), so that features and findings of those days are computed again.
+    """The first day of an event whose person differs between two alias tables (``None``:
+    none does), so that features and findings of those days are computed again. A name
+    whose alias changed but that still resolves to the same person (a new hire's own id,
+    ``acm2278`` → ``ACM2278`` for events written ``ACM2278``) changes nothing.
 
     >>> changed_alias_day([], [], [("a@x", "A", None, None)]) is None
     True
@@ -168,11 +170,25 @@ def changed_alias_day(event_files: Sequence[Path], before: Sequence[_Row],
         return None
     con = duckdb.connect()
     try:
+        for name, rows in (("_before", before), ("_now", now)):
+            table = pa.Table.from_pylist(
+                [dict(zip(ALIAS_COLUMNS, row, strict=True)) for row in rows],
+                schema=_ALIAS_SCHEMA)
+            con.register(name, table)
         names = ", ".join(sql_string(name) for name in changed)
+
+        def joined(alias: str, table: str) -> str:
+            return (f" LEFT JOIN {table} {alias} ON lower(e.user_id) = {alias}.alias"
+                    f" AND ({alias}.valid_from IS NULL OR e.day >= {alias}.valid_from)"
+                    f" AND ({alias}.valid_to IS NULL OR e.day < {alias}.valid_to)")
+
         row = con.execute(
-            f"SELECT min(day) FROM read_parquet({sql_paths([str(p) for p in event_files])},"
-            f" hive_partitioning=true, union_by_name=true) WHERE lower(user_id) IN ({names})"
-        ).fetchone()
+            f"SELECT min(e.day) FROM (SELECT user_id, day FROM read_parquet("
+            f"{sql_paths([str(p) for p in event_files])}, hive_partitioning=true,"
+            f" union_by_name=true) WHERE lower(user_id) IN ({names})) e"
+            + joined("b", "_before") + joined("n", "_now")
+            + " WHERE coalesce(b.person, e.user_id) IS DISTINCT FROM"
+            " coalesce(n.person, e.user_id)").fetchone()
     finally:
         con.close()
     return row[0] if row and row[0] is not None else None
