@@ -6,6 +6,7 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -224,8 +225,10 @@ def enterprise_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-#: Small, and with one resignation (the HR feed's days are those of its rows)
-TINY = {"users": 40, "days": 40, "seed": 5, "scenarios": ()}
+#: Small, and with one resignation (the HR feed's days are those of its rows); a factory
+#: (night_shift) browses less than an office, which keeps the proxy feed to read short
+TINY: dict[str, Any] = {"users": 40, "days": 40, "seed": 5, "scenarios": (),
+                        "style": "night_shift"}
 #: What the enterprise profile's logs show (molehunt.store.coverage): no file access on
 #: computers (SharePoint's is cloud_files), no meetings, badges, travel, layoffs or
 #: declarations (the Purview HR layout has none of those); performance concerns where one
@@ -244,6 +247,7 @@ def test_enterprise_logs_ingest_whole_and_say_what_they_see(
     from conftest import quarantine, query
     from molehunt.sources.base import load_sources
     from molehunt.sources.ingest import Ingestor
+    from molehunt.sources.windows_security import SPLIT_TOKEN_TWIN
     from molehunt.sql import sql_path
     from molehunt.store.connect import connect
     from molehunt.store.coverage import coverage
@@ -264,20 +268,26 @@ def test_enterprise_logs_ingest_whole_and_say_what_they_see(
     lines = {name: len((enterprise_org / name).read_text("utf-8").splitlines())
              - name.endswith(".csv") for name in FILES}
     for name, result in by_file.items():
-        assert result.status == "ingested" and not result.skipped_by_reason, name
-        assert lines[name] == result.rows_stored + result.rows_duplicate, name
+        assert result.status == "ingested", name
+        # nothing quarantined (above) and nothing skipped, but for a person's two logons on
+        # one computer in the same second, which Windows' own split-token twin looks like
+        assert set(result.skipped_by_reason) <= {SPLIT_TOKEN_TWIN}, name
+        assert lines[name] == (result.rows_stored + result.rows_duplicate
+                               + result.rows_skipped), name
     events = {row["source"]: row["n"] for row in query(
         f"SELECT source, count(*) AS n FROM read_parquet("
         f"{sql_path(workspace.events_dir, '/*/*.parquet')}, hive_partitioning=true)"
         " GROUP BY source")}
+    twins = by_file["windows/security.ndjson"].rows_skipped
     assert events == {
         "m365": sum(lines[n] for n in FILES if n.startswith("m365/")),
-        "windows.security": lines["windows/security.ndjson"],
+        "windows.security": lines["windows/security.ndjson"] - twins,
         "proxy.zscaler": lines["proxy/zscaler_web.ndjson"]}
     stored = {row["event_id"] for row in query(
         f"SELECT event_id FROM read_parquet({sql_path(workspace.events_dir, '/*/*.parquet')},"
         " hive_partitioning=true)")}
-    assert stored == set(_enterprise_ids(enterprise_org))
+    written = _enterprise_ids(enterprise_org)
+    assert stored <= set(written) and len(written) - len(stored) == twins
     hr_rows = lines["hr/resignations.csv"] + lines["hr/performance_improvement.csv"]
     store = connect(workspace)
     try:
