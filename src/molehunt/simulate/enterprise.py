@@ -196,8 +196,8 @@ class EnterpriseWriter:
         self._proxy = 0
         self._records: dict[str, int] = {}  # computer → last EventRecordID
         self._logon_ids: dict[str, int] = {}  # computer → last logon id
-        #: (user, computer) → (logon id, logon type) of the open session
-        self._sessions: dict[tuple[str, str], tuple[str, int]] = {}
+        #: (user, computer) → logon id of the open session
+        self._sessions: dict[tuple[str, str], str] = {}
         self._hr: list[dict[str, Any]] = []
         self._ips: dict[str, str] = {}
         self._json_parts: dict[tuple[str, ...], str] = {}
@@ -222,9 +222,6 @@ class EnterpriseWriter:
 
     def _count(self, file: str, n: int = 1) -> None:
         self.rows[file] = self.rows.get(file, 0) + n
-
-    def _upn(self, user_id: str) -> str:
-        return self.people[user_id].email
 
     def _sid(self, person: Person) -> str:
         return f"{self._domain_sid}-{1100 + person.index}"
@@ -328,7 +325,7 @@ class EnterpriseWriter:
                 # at the keyboard, whoever's computer it is: the simulation does not say
                 # whether someone at another's computer sat down or connected remotely
                 logon_type = 2
-                self._sessions[key] = (logon_id, logon_type)
+                self._sessions[key] = logon_id
             data = {**machine, **target, "TargetLogonId": logon_id,
                     "LogonType": str(logon_type),
                     "LogonProcessName": "User32",
@@ -338,8 +335,7 @@ class EnterpriseWriter:
                     "ElevatedToken": "%%1843", "ImpersonationLevel": "%%1833"}
             self._windows_record(records, sec, pc, 4624, data, label)
             return
-        session = self._sessions.pop(key, None)
-        logon_id = session[0] if session else self._next_logon_id(pc)
+        logon_id = self._sessions.pop(key, "") or self._next_logon_id(pc)
         # the user's own logoff (4647); the 4634 Windows writes as the session ends names the
         # same logoff again, so it is left out, as a forwarder that keeps 4647 alone does
         self._windows_record(records, sec, pc, 4647, {**target, "TargetLogonId": logon_id},
@@ -351,8 +347,7 @@ class EnterpriseWriter:
         return hashlib.sha256(f"drive/{user}".encode()).hexdigest()[:12].upper()
 
     def _logon_id_of(self, user: str, pc: str) -> str:
-        session = self._sessions.get((user, pc))
-        return session[0] if session else self._next_logon_id(pc)
+        return self._sessions.get((user, pc)) or self._next_logon_id(pc)
 
     def _device(self, row: list[Any], records: list[_Record]) -> None:
         sec, user, pc, label = row[SEC], row[USER], row[PC], row[DEVICE_LABEL]
