@@ -521,10 +521,12 @@ class EnterpriseWriter:
         lines: list[str] = []
         # the bulk of all records (three in four): one f-string each, the JSON of the values
         # that could need escaping made once per person, computer and site
+        parts = self._json_parts
         for row in buffer.http:
             sec, user, pc, label = row[SEC], row[USER], row[PC], row[HTTP_LABEL]
-            self._act(label, sec)
-            domain, category = row[HTTP_DOMAIN][0], row[HTTP_DOMAIN][1]
+            if label is not None:
+                self._act(label, sec)
+            site = row[HTTP_DOMAIN]
             activity = row[HTTP_ACTIVITY]
             document: Document | None = row[HTTP_DOC] if len(row) > HTTP_DOC else None
             headers = 420 + int(random_() * 900)
@@ -541,51 +543,48 @@ class EnterpriseWriter:
                 method, sent, received = "GET", headers, 2_000 + int(random_() * 120_000)
                 content_type = "text/html"
             number += 1
-            url = row[HTTP_URL].split("://", 1)[-1]
+            # a site's pages, a person at a computer: few, so their JSON is made once each
+            where = parts.get((row[HTTP_URL], site[1])) or self._site_json(
+                row[HTTP_URL], site[0], site[1])
+            who = parts.get((user, pc)) or self._who_json(user, pc)
             lines.append(
                 f'{{"sourcetype":"zscalernss-web","event":{{"datetime":"{stamp}{_CLOCK[sec]}",'
                 f'"event_id":"{number}","transactionsize":"{sent + received}",'
                 f'"responsesize":"{received}","requestsize":"{sent}",'
                 f'"requestmethod":"{method}","contenttype":"{content_type}",'
-                f'"url":{_json(url)},{self._site_json(domain, category)},'
-                f'{self._device_json(pc)},{self._person_json(user)},{_PROXY_FIXED}}}}}')
-            self._label(f"proxy.zscaler:{number}", label, _PROXY)
+                f'{where},{who},{_PROXY_FIXED}}}}}')
+            if label is not None:
+                self._label(f"proxy.zscaler:{number}", label, _PROXY)
             if activity == "WWW Upload" and document is not None:
                 self._dlp(records, sec, self.people[user], pc, "FileUploadedToCloud",
                           (document.path, document.size, document.sensitivity), label,
-                          {"Application": "Microsoft Edge", "TargetDomain": domain,
-                           "TargetUrl": "https://" + url})
+                          {"Application": "Microsoft Edge", "TargetDomain": site[0],
+                           "TargetUrl": "https://" + row[HTTP_URL].split("://", 1)[-1]})
         if lines:
             self._handles[_PROXY].write(("\n".join(lines) + "\n").encode())
         self._count(_PROXY, number - self._proxy)
         self._proxy = number
 
-    def _site_json(self, domain: str, category: str) -> str:
-        found = self._json_parts.get(("site", domain, category))
-        if found is None:
-            zscaler = _ZSCALER_CATEGORIES.get(category, "Miscellaneous or Unknown")
-            found = self._json_parts[("site", domain, category)] = (
-                f'"hostname":{_json(domain)},"urlcategory":{_json(zscaler)}')
+    def _site_json(self, url: str, domain: str, category: str) -> str:
+        """The URL, host and category of a page as JSON members (kept for its next visit)."""
+        zscaler = _ZSCALER_CATEGORIES.get(category, "Miscellaneous or Unknown")
+        found = self._json_parts[(url, category)] = (
+            f'"url":{_json(url.split("://", 1)[-1])},"hostname":{_json(domain)},'
+            f'"urlcategory":{_json(zscaler)}')
         return found
 
-    def _device_json(self, pc: str) -> str:
-        found = self._json_parts.get(("device", pc))
-        if found is None:
-            found = self._json_parts[("device", pc)] = (
-                f'"ClientIP":"{self._ip(pc)}","devicehostname":{_json(pc)}')
-        return found
-
-    def _person_json(self, user: str) -> str:
-        found = self._json_parts.get(("person", user))
-        if found is None:
-            person = self.people[user]
-            found = self._json_parts[("person", user)] = (
-                f'"user":{_json(person.email)},"department":{_json(person.department)}')
+    def _who_json(self, user: str, pc: str) -> str:
+        """The user and computer of a request as JSON members (kept for the next)."""
+        person = self.people[user]
+        found = self._json_parts[(user, pc)] = (
+            f'"ClientIP":"{self._ip(pc)}","devicehostname":{_json(pc)},'
+            f'"user":{_json(person.email)},"department":{_json(person.department)}')
         return found
 
     def _flush(self, records: list[_Record]) -> None:
         """Give the day's records their ids in time order and write them."""
         records.sort(key=lambda r: (r.sec, r.seq))
+        out: dict[str, list[bytes]] = {}
         for record in records:
             if record.file == _WINDOWS:
                 number = self._records.get(record.computer, 0) + 1
@@ -597,9 +596,11 @@ class EnterpriseWriter:
                 self._m365 += 1
                 identifier = _guid(self.run, self._m365)
                 value = record.make(identifier)
-            self._handles[record.file].write(orjson.dumps(value) + b"\n")
-            self._count(record.file)
+            out.setdefault(record.file, []).append(orjson.dumps(value))
             self._label(identifier, record.label, record.file)
+        for file, lines in out.items():  # one write per file and day
+            self._handles[file].write(b"\n".join(lines) + b"\n")
+            self._count(file, len(lines))
 
     def close(self) -> None:
         """Write the HR feed and the directory, flush and close every file."""
