@@ -26,6 +26,7 @@ from molehunt.sources.web_proxy import (
     BlueCoatElff,
     SquidNative,
     ZscalerNss,
+    is_file_response,
 )
 from molehunt.store.workspace import Workspace
 
@@ -134,6 +135,46 @@ def test_the_upload_threshold(method: str, sent: int, action: str, tmp_path: Pat
     workspace = _workspace(tmp_path / "ws")
     _ingest(workspace, [path])
     assert [e["action"] for e in events(workspace)] == [action]
+
+
+@pytest.mark.parametrize(("method", "content_type", "action"), [
+    ("GET", "application/octet-stream", "web_download"), ("GET", "application/zip", "web_download"),
+    ("GET", "text/html;%20charset=utf-8", "web_visit"), ("GET", "application/json", "web_visit"),
+    ("GET", "application/vnd.api+json", "web_visit"), ("POST", "application/octet-stream",
+                                                       "web_visit")])
+def test_a_file_fetched_is_a_download(method: str, content_type: str, action: str,
+                                      tmp_path: Path) -> None:
+    """A GET answered with a file (not a page or its assets) is a download: a tool fetched
+    from a hacking site is seen as that, not as one more visit."""
+    path = tmp_path / "proxy.log"
+    path.write_text("#Software: SGOS 7.3\n#Fields: date time c-ip cs-username cs-method cs-uri"
+                    " sc-status sc-bytes cs-bytes rs(Content-Type) sc-filter-result\n"
+                    f"2024-03-04 08:00:00 10.0.0.1 alice {method} https://tools.example/k"
+                    f" 200 900000 700 {content_type} OBSERVED\n")
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [path])
+    assert [e["action"] for e in events(workspace)] == [action]
+
+
+def test_zscaler_file_type_and_squid_downloads(tmp_path: Path) -> None:
+    """Zscaler's ``filetype`` names a file in the response; Squid, which cannot tell
+    uploads, keeps every request a visit whatever came back."""
+    feed = tmp_path / "nss.ndjson"
+    record = {"datetime": "2024-03-04 08:06:30", "user": "alice@corp.example",
+              "url": "tools.example/keylogger", "hostname": "tools.example",
+              "requestmethod": "GET", "requestsize": "600", "responsesize": "800000",
+              "contenttype": "text/plain", "filetype": "Windows Executable",
+              "action": "Allowed", "event_id": "1"}
+    feed.write_text(json.dumps({"sourcetype": "zscalernss-web", "event": record}) + "\n")
+    squid = tmp_path / "access.log"
+    squid.write_text("1709539590.000    120 10.0.0.1 TCP_MISS/200 800000 GET"
+                     " http://tools.example/keylogger alice HIER_DIRECT/203.0.113.9"
+                     " application/octet-stream\n")
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [feed, squid])
+    actions = {e["source"]: e["action"] for e in events(workspace)}
+    assert actions == {"proxy.zscaler": "web_download", "proxy.squid": "web_visit"}
+    assert is_file_response(None, "None") is False
 
 
 def test_a_customer_field_map_reads_a_custom_zscaler_feed(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from molehunt.sources.ingest import (
     recognise_records,
 )
 from molehunt.sources.windows_security import (
+    REMOVABLE_USE_WINDOW,
     SPLIT_TOKEN_TWIN,
     WindowsSecurity,
     _count_start_tags,
@@ -123,6 +124,61 @@ def test_what_each_event_becomes(tmp_path: Path) -> None:
     assert logon["account"] == "CORP\\carol" and logon["sid"].endswith("-1106")
     assert logon["source_ip"] == "10.0.0.7"
     assert [e["action"] for e in events(workspace)].count("logoff") == 2  # 4647 and its 4634
+
+
+def test_winlogbeat_task_names_are_read(tmp_path: Path) -> None:
+    """Winlogbeat writes ``winlog.task`` as the subcategory's name ("Removable Storage"), not
+    its number: a copy to a drive is still one to removable media."""
+    lines = []
+    for record, task in ((1, "Removable Storage"), (2, "File System")):
+        lines.append(json.dumps({
+            "@timestamp": "2024-03-04T09:20:00.000Z",
+            "winlog": {"channel": "Security", "computer_name": "WS-7.corp.example",
+                       "event_id": "4663", "record_id": record, "task": task,
+                       "event_data": {"SubjectUserName": "alice", "SubjectDomainName": "CORP",
+                                      "SubjectUserSid": "S-1-5-21-1-2-3-1104",
+                                      "ObjectType": "File", "AccessList": "%%4417",
+                                      "ObjectName": f"\\Device\\HarddiskVolume{record}\\a.docx"}}}))
+    path = tmp_path / "winlogbeat.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [path])
+    assert sorted((e["action"], e["channel"]) for e in events(workspace)) == [
+        ("file_copy", "removable_media"), ("file_write", "local")]
+
+
+def _winlogbeat(record: int, at: str, code: int, task: str, data: dict[str, str]) -> str:
+    return json.dumps({"@timestamp": f"2024-03-04T{at}.000Z", "winlog": {
+        "channel": "Security", "computer_name": "WS-9.corp.example", "event_id": str(code),
+        "record_id": record, "task": task, "event_data": data}})
+
+
+def test_a_drive_on_a_shared_computer_is_its_users(tmp_path: Path) -> None:
+    """Two people logged on at one computer: the drive is the one whose account then wrote
+    to removable storage there, not the later logon's."""
+    def logon(record: int, at: str, user: str, logon_id: str) -> str:
+        return _winlogbeat(record, at, 4624, "Logon", {
+            "TargetUserName": user, "TargetDomainName": "CORP", "TargetLogonId": logon_id,
+            "TargetUserSid": f"S-1-5-21-1-2-3-{record}", "LogonType": "2"})
+
+    machine = {"SubjectUserName": "WS-9$", "SubjectDomainName": "CORP",
+               "SubjectUserSid": "S-1-5-18", "ClassName": "DiskDrive",
+               "DeviceDescription": "USB Mass Storage Device"}
+    path = tmp_path / "winlogbeat.ndjson"
+    path.write_text("\n".join([
+        logon(1, "08:00:00", "alice", "0x11"), logon(2, "09:00:00", "bob", "0x22"),
+        _winlogbeat(3, "10:00:00", 6416, "Plug and Play Events", machine),
+        _winlogbeat(4, "10:05:00", 4663, "Removable Storage", {
+            "SubjectUserName": "alice", "SubjectDomainName": "CORP", "ObjectType": "File",
+            "AccessList": "%%4417", "ObjectName": "\\Device\\HarddiskVolume5\\a.docx"}),
+        _winlogbeat(5, "11:00:00", 6416, "Plug and Play Events", machine)]) + "\n")
+    workspace = _workspace(tmp_path / "ws")
+    _ingest(workspace, [path])
+    drives = sorted((str(e["ts"]), e["user_id"], json.loads(e["attrs"])["person_from"])
+                    for e in events(workspace) if e["action"] == "device_connect")
+    # the second drive has no file access after it: the latest logon, as before
+    assert drives == [("2024-03-04 10:00:00", "alice", "removable storage access"),
+                      ("2024-03-04 11:00:00", "bob", "interactive logon")]
 
 
 def test_one_record_read_through_two_shapes_is_stored_once(tmp_path: Path) -> None:
@@ -531,21 +587,36 @@ def test_an_evtx_file_cut_inside_a_record_counts_that_record(tmp_path: Path) -> 
 @given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from("abc"), st.sampled_from("xy"),
                           st.sampled_from(["0x1", "0x2", "0x3", "0x4"]),
                           st.none() | st.integers(0, 30)), max_size=25),
+       st.lists(st.tuples(st.integers(0, 120), st.sampled_from("abcd"), st.sampled_from("xy")),
+                max_size=6),
        st.lists(st.integers(0, 30), min_size=1, max_size=5))
 @settings(max_examples=100, deadline=None)
-def test_the_person_at_a_computer_is_the_latest_open_logon(
-        logons: list[tuple[int, str, str, str, int | None]], moments: list[int]) -> None:
-    # the lookup walks back from the moment instead of scanning every logon (which made a
-    # large file's devices cost the square of its logons): it must name the same person as
-    # the scan, logon ids repeated and ties of start included
+def test_the_person_at_a_computer_is_found_as_a_scan_of_every_logon_finds_them(
+        logons: list[tuple[int, str, str, str, int | None]],
+        drive_uses: list[tuple[int, str, str]], moments: list[int]) -> None:
+    # the lookup walks back from the moment and bisects each person's logons instead of
+    # scanning every logon of the computer (which made a large file's devices cost the square
+    # of its logons): it must name the same person, for the same reason, as the scan -
+    # logon ids repeated, ties of start, shared computers and drives used by nobody logged on
     sessions, base = _Sessions(), datetime(2024, 3, 4)
     for start, user, account, logon_id, end in logons:
         sessions.start("WS", base + timedelta(minutes=start), logon_id, user, account)
         if end is not None:
             sessions.end("WS", base + timedelta(minutes=end), logon_id)
+    for minute, user, account in drive_uses:
+        sessions.used_removable("WS", base + timedelta(minutes=minute), user, account)
     for minute in moments:
         at = base + timedelta(minutes=minute)
         open_ = [(start, user, account) for start, logon_id, user, account
                  in sessions.logons.get("WS", [])
                  if start <= at and sessions.ends.get(("WS", logon_id), datetime.max) >= at]
-        assert sessions.person_at("WS", at) == (max(open_)[1:] if open_ else None)
+        candidates = {user for _, user, _ in open_}
+        want: tuple[str, str, str] | None = None
+        if len(candidates) != 1:
+            used = sorted(entry for entry in sessions.removable.get("WS", [])
+                          if at <= entry[0] <= at + REMOVABLE_USE_WINDOW)
+            want = next(((user, account, "removable storage access") for _, user, account
+                         in used if user in candidates or not candidates), None)
+        if want is None and open_:
+            want = (*max(open_)[1:], "interactive logon")
+        assert sessions.person_at("WS", at) == want

@@ -622,10 +622,13 @@ def simulate(
     intensity: Annotated[list[str] | None, typer.Option(
         help="Scenario parameter, e.g. C2.volume=4 or S2.accomplices=5 (repeatable).")] = None,
     telemetry: Annotated[str, typer.Option(
-        help="What gets logged: full, cert-r6.2, cert-r5.2, cert-r4.2 or sparse (same people,"
-             " same acts; only the logs differ).")] = "full",
+        help="What gets logged: full, cert-r6.2, cert-r5.2, cert-r4.2, sparse, or enterprise"
+             " (Microsoft 365 audit log, Windows Security events via Winlogbeat, a Zscaler"
+             " proxy, the Purview HR CSV and the directory: read it with `ingest auto`). The"
+             " same people and acts; only the logs differ.")] = "full",
 ) -> None:
-    """Simulate an organisation with labelled insiders, in CERT layout plus JSONL."""
+    """Simulate an organisation with labelled insiders, in CERT layout plus JSONL (or, with
+    ``--telemetry enterprise``, in the vendors' formats)."""
     from datetime import date
 
     from molehunt.errors import ConfigError
@@ -655,11 +658,15 @@ def simulate(
             intensity=_parse_intensity(intensity or []), telemetry=telemetry)
         with _progress() as progress:
             result = run_simulation(config, progress)
+        written = (f"{config.effective_layout}, " if profile.formats == "cert" else "")
         out.print(f"wrote {result.events:,} events of {len(result.organisation.people):,} people"
-                  f" over {days} days to {out_dir} ({config.effective_layout},"
-                  f" telemetry {telemetry});"
+                  f" over {days} days to {out_dir} ({written}telemetry {telemetry});"
                   f" {len(result.instances)} scenario instances; truth in {out_dir / 'answers'}",
                   highlight=False)
+        if profile.formats == "enterprise":
+            out.print(f"read it with `molehunt ingest auto {out_dir}`; its sensitivity label ids"
+                      f" ([sensitivity_labels] in molehunt.toml) are in"
+                      f" {out_dir / 'company.json'}", highlight=False, markup=False)
         if style != "baseline":  # says which style "auto" drew, and where "random"'s knobs are
             out.print(f"organisation style: {result.organisation.style.name} (its knobs:"
                       f" style_knobs in {out_dir / 'company.json'})", highlight=False)

@@ -46,6 +46,7 @@ from molehunt.scoring.tuning import apply_console
 from molehunt.store import published
 from molehunt.store.connect import Store, connect, unique_view_name
 from molehunt.store.coverage import Span, coverage, describe
+from molehunt.store.people import changed_alias_day, read_aliases
 from molehunt.store.workspace import FileRecord, Workspace
 
 Progress = Callable[[str, float | None], None]
@@ -96,6 +97,8 @@ class RunSummary:
 
 #: The coverage of the run's data (:func:`molehunt.store.coverage.describe`) in the results.
 COVERAGE_FILE = "coverage.json"
+#: The alias table the published results' people were resolved through (a copy).
+ALIASES_FILE = "people_aliases.parquet"
 
 
 def results_dir(workspace: Workspace) -> Path:
@@ -249,6 +252,16 @@ def _late_rescore(workspace: Workspace, state: Mapping[str, Any], first_day: dt.
             day = earliest_changed_day(workspace, everything - {record.batch_id}, first_day)
         if day is not None and day <= scored_until:
             late.append((day, record))
+    # a directory that resolves a name (a UPN, an account) otherwise changes whose its events
+    # are: the days from the first such event are scored again
+    renamed = changed_alias_day(workspace.event_files(),
+                                read_aliases(results_dir(workspace) / ALIASES_FILE),
+                                read_aliases(workspace.aliases_file))
+    if renamed is not None and renamed <= scored_until:
+        renamed = max(renamed, first_day)
+        if not late or renamed < min(day for day, _ in late):
+            return _Rescore(renamed, "the directory resolves some people's other names"
+                                     f" (UPNs, account names) otherwise from {renamed} on")
     if not late:
         return _Rescore(None, "")
     changed = min(day for day, _ in late)
@@ -398,6 +411,8 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
     finally:
         store.close()
     (results / "state.json").write_text(json.dumps(state, indent=1), "utf-8")
+    if workspace.aliases_file.exists():  # whose the events were, for the next run to compare
+        shutil.copyfile(workspace.aliases_file, results / ALIASES_FILE)
     published.publish(workspace, results)
     return RunSummary(start=start if counts else None, end=full.end if counts else None,
                       findings=counts, risk_rows=risk_rows, alerts=alerts,

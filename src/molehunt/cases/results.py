@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from molehunt.features.io import segment_files
 from molehunt.sql import sql_path, sql_paths, sql_string
+from molehunt.store.people import resolved_events_sql
 
 EVENT_COLUMNS = ("event_id", "ts", "day", "user_id", "host", "source", "action", "channel",
                  "object", "target", "domain", "bytes", "n_attachments", "content", "doc_id",
@@ -161,8 +162,11 @@ class ActivityIndex:
     store itself: slower, never stale. Costs the disk space of a second copy of the events.
     """
 
-    def __init__(self, events_dir: Path, index_dir: Path) -> None:
+    def __init__(self, events_dir: Path, index_dir: Path, aliases: Path | None = None) -> None:
         self.events_dir, self.index_dir = events_dir, index_dir
+        #: the alias table people's other names resolve through (molehunt.store.people): an
+        #: index week is built with it, so it is one of the week's sources
+        self.aliases = aliases
 
     def days(self) -> list[str]:
         """The days the event store holds (``YYYY-MM-DD``)."""
@@ -189,9 +193,10 @@ class ActivityIndex:
             day += dt.timedelta(days=1)
         return found
 
-    @staticmethod
-    def _tag(files: list[Path]) -> str:
+    def _tag(self, files: list[Path]) -> str:
         digest = hashlib.sha256()
+        if self.aliases is not None and self.aliases.exists():
+            files = [*files, self.aliases]
         for path in files:
             stat = path.stat()
             digest.update(f"{path.parent.name}/{path.name}:{stat.st_size}:"
@@ -229,6 +234,8 @@ class ActivityIndex:
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         raw = f"read_parquet({sql_paths(sources)}, hive_partitioning=true, union_by_name=true)"
+        if self.aliases is not None:
+            raw = resolved_events_sql(raw, self.aliases)
         have = {d[0] for d in con.execute(f"SELECT * FROM {raw} LIMIT 0").description or []}
         columns = ", ".join(c if c in have else f"NULL AS {c}" for c in EVENT_COLUMNS)
         temporary = target.parent / f".{target.name}.tmp"
@@ -275,7 +282,8 @@ class WorkspaceResults:
         self._con.execute("SET parquet_metadata_cache = true")
         self._cursors = _Cursors()
         self._cursor_lock = threading.Lock()
-        self.activity = ActivityIndex(self.root / "events", self.root / "console" / "activity")
+        self.activity = ActivityIndex(self.root / "events", self.root / "console" / "activity",
+                                      self.root / "people_aliases.parquet")
         # the results folder is looked up each time: ``molehunt run`` publishes a new one
         self._risk = Cached(lambda: _signature(self.results_dir / "risk"), self._build_risk,
                             recheck_seconds)
@@ -482,8 +490,9 @@ class WorkspaceResults:
         if indexed:  # index files hold every column, ``day`` included
             return (f"(SELECT * FROM read_parquet({sql_paths(files)}) WHERE {days})",
                     ", ".join(EVENT_COLUMNS))
-        source = (f"(SELECT * FROM read_parquet({sql_paths(files)}, hive_partitioning=true,"
-                  f" union_by_name=true) WHERE {days})")
+        raw = resolved_events_sql(f"read_parquet({sql_paths(files)}, hive_partitioning=true,"
+                                  " union_by_name=true)", self.root / "people_aliases.parquet")
+        source = f"(SELECT * FROM {raw} WHERE {days})"
         # raw event files hold only the columns their sources had
         have = {d[0] for d in self._cursor().execute(
             f"SELECT * FROM {source} LIMIT 0").description or []}

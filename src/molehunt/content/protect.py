@@ -36,6 +36,7 @@ from molehunt.content.markings import ClassificationRules, classify_text
 from molehunt.errors import ContentError, MolehuntError
 from molehunt.schema import SENSITIVITY_LEVELS
 from molehunt.sql import sql_list, sql_paths, sql_string
+from molehunt.store.people import resolved_events_sql
 from molehunt.store.workspace import Batch, FileRecord, Workspace
 
 #: Actions whose content leaves the person's hands (the channel tells where it went); copies
@@ -293,9 +294,12 @@ def _event_rows(workspace: Workspace, first: date, last: date, actions: Sequence
     if not files:
         return
     con = duckdb.connect()
+    # the person as the store names them (a UPN or account name resolved to the directory's
+    # user id): the matches' user_id is read beside the features'
+    events = resolved_events_sql(f"read_parquet({sql_paths(files)}, hive_partitioning=true,"
+                                 " union_by_name=true)", workspace.aliases_file)
     try:
-        sql = (f"SELECT event_id, day, user_id, action, channel, content FROM read_parquet("
-               f"{sql_paths(files)}, hive_partitioning=true, union_by_name=true)"
+        sql = (f"SELECT event_id, day, user_id, action, channel, content FROM {events}"
                f" WHERE day BETWEEN {sql_string(first.isoformat())}::DATE"
                f" AND {sql_string(last.isoformat())}::DATE"
                f" AND content IS NOT NULL AND length(content) > 0"

@@ -68,7 +68,8 @@ from molehunt.features.families.hosts import host_usage
 from molehunt.features.io import read, read_days, replace_days, segment_path, write
 from molehunt.store.connect import Store, connect
 from molehunt.store.coverage import OBSERVATIONS, Span, coverage
-from molehunt.store.directory import infer_company_domains
+from molehunt.store.directory import directory_is_stale, infer_company_domains, rebuild_directory
+from molehunt.store.people import changed_alias_day, read_aliases
 from molehunt.store.workspace import Workspace
 
 #: Bumped when a stored table changes meaning (6: layoffs from the directory without HR; 7: a
@@ -157,6 +158,11 @@ class FeatureStore:
     def state_path(self) -> Path:
         """The JSON file recording what has been computed."""
         return self.root / "state.json"
+
+    @property
+    def aliases(self) -> Path:
+        """The alias table the computed features were resolved through (a copy)."""
+        return self.root / "people_aliases.parquet"
 
     def state(self) -> dict[str, Any]:
         """The recorded state (empty when nothing has been computed)."""
@@ -636,6 +642,10 @@ def build_features(workspace: Workspace, backend: str = "duckdb", *, rebuild: bo
     """Compute the features of the days not yet computed (all days with ``rebuild``)."""
     started = time.perf_counter()
     report = progress or (lambda _step, _fraction: None)
+    if directory_is_stale(workspace):
+        # e.g. a workspace from before the alias table: the events' people are read through
+        # it (the caller holds the workspace's lock, as ingest does)
+        rebuild_directory(workspace)
     features = FeatureStore(workspace)
     store = connect(workspace, backend)
     try:
@@ -687,6 +697,14 @@ def _build(workspace: Workspace, store: Store, features: FeatureStore, rebuild: 
     included = set(state.get("batches", []))
     full = not state
     start = first_day if full else earliest_changed_day(workspace, included, first_day)
+    if not full:
+        # a directory that now resolves a name (a UPN, an account) otherwise, or no longer,
+        # changes whose those names' events are, from their first day
+        renamed = changed_alias_day(workspace.event_files(), read_aliases(features.aliases),
+                                    read_aliases(workspace.aliases_file))
+        if renamed is not None:
+            renamed = max(renamed, first_day)
+            start = renamed if start is None else min(start, renamed)
     batches = [b.batch_id for b in _batches(workspace)]
     if start is None:
         return BuildSummary(None, None, 0, 0, time.perf_counter() - started, False,
@@ -868,6 +886,12 @@ def _storing(features: FeatureStore, full: bool) -> None:
 
 def _write_state(features: FeatureStore, batches: list[str], last_day: dt.date,
                  labels_seen: bool) -> None:
+    aliases = features.workspace.aliases_file
+    if aliases.exists():  # what the computed features' people were resolved through
+        shutil.copyfile(aliases, features.aliases.with_suffix(".tmp"))
+        os.replace(features.aliases.with_suffix(".tmp"), features.aliases)
+    else:
+        features.aliases.unlink(missing_ok=True)
     state = {"version": STATE_VERSION, "catalogue": catalogue_signature(),
              "batches": sorted(batches), "last_day": last_day.isoformat(),
              "labels_seen": labels_seen,

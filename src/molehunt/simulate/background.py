@@ -505,7 +505,8 @@ def _web(world: World, person: Person, state: PersonState, rng: random.Random,
             domain, category = choice(rng, clouds)
             buffer.http.append([_time_in(session, rng), user, pc,
                                 url_for(domain, category, rng, upload=True), "WWW Upload",
-                                excerpt(document, rng, 300), None, (domain, category)])
+                                excerpt(document, rng, 300), None, (domain, category),
+                                document])
 
 
 def excerpt(document: Document, rng: random.Random, length: int) -> str:

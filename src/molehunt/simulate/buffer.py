@@ -47,8 +47,9 @@ FILE_PATH, FILE_ACTIVITY, FILE_TO_MEDIA, FILE_FROM_MEDIA, FILE_CONTENT, FILE_LAB
 # email: [sec, user, pc, to, cc, bcc, from, activity, size, attachments, content, label, docs]
 EMAIL_TO, EMAIL_CC, EMAIL_BCC, EMAIL_FROM, EMAIL_ACTIVITY, EMAIL_SIZE = 3, 4, 5, 6, 7, 8
 EMAIL_ATTACHMENTS, EMAIL_CONTENT, EMAIL_LABEL, EMAIL_DOCS = 9, 10, 11, 12
-# http: [sec, user, pc, url, activity, content, label, domain]
-HTTP_URL, HTTP_ACTIVITY, HTTP_CONTENT, HTTP_LABEL, HTTP_DOMAIN = 3, 4, 5, 6, 7
+# http: [sec, user, pc, url, activity, content, label, domain] and, on an upload of a file,
+# [..., document]: what a log that sees the bytes sent (a proxy) or the file (Endpoint DLP) needs
+HTTP_URL, HTTP_ACTIVITY, HTTP_CONTENT, HTTP_LABEL, HTTP_DOMAIN, HTTP_DOC = 3, 4, 5, 6, 7, 8
 # other events (print, meeting), JSON-ready: [sec, user, record, label]
 OTHER_RECORD, OTHER_LABEL = 2, 3
 

@@ -25,6 +25,7 @@ from molehunt.simulate.background import (
 )
 from molehunt.simulate.buffer import DayBuffer
 from molehunt.simulate.documents import build_corpus
+from molehunt.simulate.enterprise import EnterpriseWriter
 from molehunt.simulate.organisation import (
     WEB_CATEGORIES,
     Organisation,
@@ -91,7 +92,8 @@ class SimulationResult:
     @property
     def events(self) -> int:
         """Event rows written (CERT event files and ``events.jsonl``)."""
-        return sum(n for name, n in self.rows.items() if name != "hr_events.jsonl")
+        return sum(n for name, n in self.rows.items()
+                   if name != "hr_events.jsonl" and not name.startswith(("hr/", "directory")))
 
 
 def _no_progress(description: str, fraction: float | None) -> None:
@@ -137,8 +139,10 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
     _mark_lookalikes(world, instances)
     out = config.out
     _prepare_output(out)
-    layout, logged = config.effective_layout, TELEMETRY[config.telemetry].files
-    write_ldap(out, org, layout)
+    profile = TELEMETRY[config.telemetry]
+    layout, logged = config.effective_layout, profile.files
+    if profile.formats == "cert":  # the enterprise profile writes its own directory
+        write_ldap(out, org, layout)
     if "documents" in logged:
         write_documents(out, org, documents)
     if "psychometric" in logged:
@@ -152,7 +156,9 @@ def simulate(config: SimulationConfig, progress: ProgressFn = _no_progress) -> S
         settings.append(config.telemetry)
     if style.name != "baseline":  # baseline ids stay those of simulations before styles
         settings.append(f"style={style.name}")
-    writer = Writer(out, layout, org, run_tag(*settings), logged)
+    writer: Writer | EnterpriseWriter = (
+        EnterpriseWriter(out, org, run_tag(*settings)) if profile.formats == "enterprise"
+        else Writer(out, layout, org, run_tag(*settings), logged))
     registry = load_scenarios()
     acting = [(registry[instance.code](), instance) for instance in instances]
     try:
@@ -183,7 +189,10 @@ def _prepare_output(out: Path) -> None:
             raise ConfigError("the output folder is not empty and holds no earlier simulation;"
                               " choose an empty or new folder", where=str(out))
         for path in out.iterdir():
-            if path.is_dir() and path.name in {"LDAP", "answers"}:
+            # the enterprise profile's folders too: one profile's logs must not be ingested
+            # with another's
+            if path.is_dir() and path.name in {"LDAP", "answers", "m365", "windows", "proxy",
+                                               "hr"}:
                 shutil.rmtree(path)
             elif path.is_file() and path.name.endswith((".csv", ".jsonl", ".json")):
                 path.unlink()
@@ -430,7 +439,8 @@ def _mark_lookalikes(world: World, instances: list[Instance]) -> None:
 
 
 def _write_answers(out: Path, config: SimulationConfig, world: World,
-                   instances: list[Instance], writer: Writer, notes: list[str]) -> None:
+                   instances: list[Instance], writer: Writer | EnterpriseWriter,
+                   notes: list[str]) -> None:
     org = world.org
     index_of = org.people_by_id()
     dataset = f"sim-{config.effective_layout}"
@@ -477,6 +487,8 @@ def _write_answers(out: Path, config: SimulationConfig, world: World,
     }
     if org.style.name != "baseline":  # what organisation an evaluation ran on ("random" above all)
         company["style_knobs"] = style_knobs(org.style)
+    if isinstance(writer, EnterpriseWriter):
+        company.update(writer.company_facts())
     write_json(out / "company.json", company)
 
 

@@ -79,6 +79,9 @@ class Telemetry:
     layout: str | None
     files: frozenset[str]
     description: str
+    #: ``cert``: CERT files plus JSONL (:class:`Writer`); ``enterprise``: vendor formats
+    #: (:class:`molehunt.simulate.enterprise.EnterpriseWriter`; ``files`` and ``layout`` unused)
+    formats: str = "cert"
 
 
 #: The telemetry profiles of ``molehunt simulate --telemetry`` (DESIGN.md §6b).
@@ -100,6 +103,11 @@ TELEMETRY: dict[str, Telemetry] = {t.name: t for t in (
     Telemetry("sparse", "r6.2", frozenset({"logon", "email", "http", "ldap"}),
               "a deployment with only logons, a web proxy and the mail gateway (plus the"
               " directory): no endpoint agent, no removable media, no file activity"),
+    Telemetry("enterprise", None, frozenset(),
+              "what a security team at a technology company has, in the vendors' formats:"
+              " the Microsoft 365 audit log (SharePoint, Exchange, Endpoint DLP), Windows"
+              " Security events (Winlogbeat), a Zscaler web proxy, the Purview HR connector's"
+              " CSV and the directory", formats="enterprise"),
 )}
 
 _HEADERS_R4 = {

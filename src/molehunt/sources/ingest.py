@@ -899,6 +899,10 @@ class Ingestor:
             if truth is not None:
                 answers.add(truth)
                 continue
+            if _simulation_description(path):
+                summary.notes.append(f"skipped {path}: a simulated organisation's description"
+                                     " (beside its answers/), not a log")
+                continue
             if not has_content(path):
                 summary.skip(path, "empty file (no line holds anything)")
                 continue
@@ -1587,6 +1591,17 @@ def _answers_folder(folder: Path, path: Path) -> Path | None:
         if part.lower() == "answers":
             return folder.joinpath(*parents[:index + 1])
     return None
+
+
+def _simulation_description(path: Path) -> bool:
+    """Whether ``path`` is ``molehunt simulate``'s ``company.json``, which sits beside the
+    simulation's ``answers/`` and is no input (a JSON file ``ingest auto`` would otherwise
+    try to read as a log).
+
+    >>> _simulation_description(Path("/nowhere/company.json"))
+    False
+    """
+    return path.name == "company.json" and (path.parent / "answers").is_dir()
 
 
 @dataclass

@@ -31,10 +31,16 @@
 What a row becomes. Every request is a ``web_visit``, except that a request that carries a
 body out of the company — method ``POST`` or ``PUT`` with at least :data:`UPLOAD_MIN_BYTES`
 bytes sent by the client — is a ``web_upload``: a form or an API call sends a few hundred
-bytes, a file to personal cloud storage or a webmail attachment sends more than that. Whether
-a layout can tell the two apart is the observation it declares: Zscaler and ELFF log the
-bytes the client sent (``requestsize``, ``cs-bytes``), Squid's native format logs only the
-bytes sent back, so its rows are all visits and ``proxy.squid`` declares ``web_visit`` alone.
+bytes, a file to personal cloud storage or a webmail attachment sends more than that; and a
+``GET`` answered with a file — a response whose content type is no web page or page asset
+(:func:`is_file_response`: ``application/octet-stream``, an executable, an archive, ...), or
+to which Zscaler's ``filetype`` names a file type — is a ``web_download`` (a tool fetched
+from a hacking site). Whether a layout can tell these apart is the observation it declares:
+Zscaler and ELFF log the bytes the client sent (``requestsize``, ``cs-bytes``) and the
+response's type (``contenttype``/``filetype``, ``rs(Content-Type)``), so they declare
+``web_direction``; Squid's native format logs only the bytes sent back, so its rows are all
+visits and ``proxy.squid`` declares ``web_visit`` alone (an upload cannot be told from a
+visit there, and one observation covers both directions).
 A request the proxy blocked sent nothing: a visit with ``attrs.blocked``. An HTTPS tunnel
 (``CONNECT``) that the proxy does not inspect is a visit whatever its size: the proxy cannot
 see what went through it.
@@ -87,6 +93,15 @@ from molehunt.sql import sql_string
 UPLOAD_MIN_BYTES = 16 * 1024
 #: Methods whose request carries a body that leaves the company.
 BODY_METHODS = frozenset({"POST", "PUT"})
+#: ``application/*`` content types of web pages and their assets, not files (with any
+#: ``+json``/``+xml`` type): everything else ``application/*`` is a file a browser saves.
+WEB_APPLICATION_TYPES = frozenset({
+    "json", "javascript", "x-javascript", "ecmascript", "x-ecmascript", "xml", "xhtml+xml",
+    "x-www-form-urlencoded", "ocsp-response", "pkix-crl", "dns-message", "grpc", "grpc-web",
+    "x-protobuf", "protobuf", "wasm", "font-woff", "font-woff2", "x-font-woff", "x-font-ttf",
+    "x-font-otf", "vnd.ms-fontobject", "csp-report", "reports+json", "x-shockwave-flash",
+    "x-amz-json-1.0", "x-amz-json-1.1"})
+_NO_FILE_TYPES = frozenset({"", "none", "-", "n/a", "na", "null", "unknown"})
 
 #: The fields of the Zscaler NSS map and the key each has in the JSON web log feed that
 #: Zscaler documents for SIEMs (NSS feed output type JSON); ``[proxy_zscaler]`` overrides.
@@ -95,7 +110,8 @@ ZSCALER_FIELDS: Mapping[str, str] = {
     "method": "requestmethod", "bytes_sent": "requestsize", "bytes_received": "responsesize",
     "client_ip": "ClientIP", "action": "action", "status": "status",
     "category": "urlcategory", "app": "appname", "record_id": "event_id",
-    "device": "devicehostname", "user_agent": "useragent",
+    "device": "devicehostname", "user_agent": "useragent", "content_type": "contenttype",
+    "file_type": "filetype",
 }
 #: What each field of the map is, for ``molehunt.toml``'s checks and the docs.
 ZSCALER_FIELD_MEANINGS: Mapping[str, str] = {
@@ -114,6 +130,8 @@ ZSCALER_FIELD_MEANINGS: Mapping[str, str] = {
     "record_id": "the record's id",
     "device": "the client's host name",
     "user_agent": "the user agent",
+    "content_type": "the response's content type (a file's tells a download)",
+    "file_type": "the type of file Zscaler found in the response (any: a download)",
 }
 #: Fields a ``[proxy_zscaler]`` map cannot do without.
 ZSCALER_REQUIRED = ("time", "user", "url", "method", "bytes_sent")
@@ -224,7 +242,8 @@ class _WebProxy(RecordLayout):
                 ts: datetime | None, user: str | None, url: str | None, method: str | None,
                 bytes_sent: int | None, bytes_received: int | None, blocked: bool,
                 record_id: str | None = None, host: str | None = None,
-                details: Mapping[str, Any] | None = None
+                details: Mapping[str, Any] | None = None, content_type: str | None = None,
+                file_type: str | None = None
                 ) -> dict[str, Any] | Skipped:
         """The row of one request (``where``: its line, record number and text)."""
         line, number, raw = where
@@ -239,17 +258,24 @@ class _WebProxy(RecordLayout):
         verb = (method or "").strip().upper()
         upload = (self.sees_bytes_sent and not blocked and verb in BODY_METHODS
                   and bytes_sent is not None and bytes_sent >= UPLOAD_MIN_BYTES)
+        # a layout that tells directions apart tells downloads too (one observation covers
+        # both); Squid's, which cannot tell uploads, stays all visits
+        download = (self.sees_bytes_sent and not blocked and verb == "GET"
+                    and is_file_response(content_type, file_type))
         attrs: dict[str, Any] = {"method": verb or None, "bytes_received": bytes_received,
                                  "blocked": True if blocked else None,
                                  "account": account if account != name else None,
                                  "shape": self.name}
+        if download:  # what made it one
+            attrs.update(content_type=content_type, file_type=file_type)
         attrs.update(details or {})
         category = str(attrs.get("category") or "").lower()
         vendor_channel = ("webmail" if "mail" in category else "cloud_storage"
                           if "storage" in category or "file shar" in category else None)
         return {
             "record_id": record_id, "ts": ts, "ts_text": ts_text, "shape": self.name,
-            "action": "web_upload" if upload else "web_visit", "user_id": name.lower(),
+            "action": "web_upload" if upload else "web_download" if download else "web_visit",
+            "user_id": name.lower(),
             "host": host, "url": url, "bytes_sent": bytes_sent,
             "vendor_channel": vendor_channel,
             "details": _dump({k: v for k, v in attrs.items() if v is not None}),
@@ -299,6 +325,10 @@ class ZscalerNss(_WebProxy):
     name = "proxy.zscaler"
     observes = frozenset({"web_visit", "web_direction"})
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._fields: dict[str, str] | None = None
+
     @classmethod
     def sniff(cls, head: str) -> bool:
         """JSON lines of the ``zscalernss-web`` source type, or with the default map's keys."""
@@ -334,14 +364,18 @@ class ZscalerNss(_WebProxy):
             return Unreadable(line, number, "not a JSON object",
                               f"got {type(value).__name__}", text)
         event = lower_keys(_event(value))
-        fields = zscaler_fields(ctx)
+        # the map, its keys lower-cased, made once per file (the feed's lines are millions)
+        if self._fields is None:
+            self._fields = {f: key.lower() for f, key in zscaler_fields(ctx).items()}
+        fields = self._fields
 
         def get(field: str) -> str | None:
-            return _none(_text(event.get(fields[field].lower())))
+            return _none(_text(event.get(fields[field])))
 
-        missing = [f for f in ZSCALER_REQUIRED if fields[f].lower() not in event]
+        missing = [f for f in ZSCALER_REQUIRED if fields[f] not in event]
         if missing:
-            listed = ", ".join(f"{f} ({fields[f]})" for f in missing)
+            named = zscaler_fields(ctx)
+            listed = ", ".join(f"{f} ({named[f]})" for f in missing)
             return Unreadable(line, number, "field missing",
                               f"no {listed}: check [proxy_zscaler] in molehunt.toml", text)
         url = get("url")
@@ -356,7 +390,7 @@ class ZscalerNss(_WebProxy):
             bytes_sent=_integer(get("bytes_sent")),
             bytes_received=_integer(get("bytes_received")),
             blocked=action.startswith("block"), record_id=get("record_id"),
-            host=get("device"),
+            host=get("device"), content_type=get("content_type"), file_type=get("file_type"),
             details={"status": _integer(get("status")), "client_ip": get("client_ip"),
                      "category": get("category"), "app": get("app"),
                      "user_agent": get("user_agent"), "proxy_action": get("action")})
@@ -415,11 +449,31 @@ class BlueCoatElff(_WebProxy):
             bytes_sent=_integer(row.get("cs-bytes")),
             bytes_received=_integer(row.get("sc-bytes")),
             blocked=filter_result == "DENIED" or "DENIED" in s_action,
+            content_type=row.get("rs(content-type)"),
             details={"status": _integer(row.get("sc-status")), "client_ip": row.get("c-ip"),
                      "category": row.get("cs-categories"),
                      "user_agent": row.get("cs(user-agent)"),
                      "group": row.get("cs-auth-group"), "proxy_action": row.get("s-action"),
                      "filter_result": row.get("sc-filter-result")})
+
+
+def is_file_response(content_type: str | None, file_type: str | None = None) -> bool:
+    """Whether a response is a file (a download), not a web page or one of its assets.
+
+    >>> is_file_response("application/octet-stream"), is_file_response("text/html")
+    (True, False)
+    >>> is_file_response("application/json; charset=utf-8"), is_file_response(None, "ZIP")
+    (False, True)
+    >>> is_file_response("application/vnd.api+json"), is_file_response("application/zip")
+    (False, True)
+    """
+    if file_type is not None and file_type.strip().lower() not in _NO_FILE_TYPES:
+        return True
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    main, _, sub = kind.partition("/")
+    if main != "application" or not sub:
+        return False
+    return sub not in WEB_APPLICATION_TYPES and not sub.endswith(("+json", "+xml"))
 
 
 def zscaler_fields(ctx: SqlContext) -> dict[str, str]:
@@ -447,6 +501,8 @@ def _zscaler_time(text: str | None) -> datetime | None:
     if text is None:
         return None
     value = " ".join(text.split())
+    if value[:1].isdigit():  # the usual form first: a failed strptime costs an exception
+        return _timestamp(value)
     try:
         return datetime.strptime(value, "%a %b %d %H:%M:%S %Y")
     except ValueError:
@@ -500,6 +556,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         yield line_no, raw.decode("utf-8", "backslashreplace")
 
 
-__all__ = ["BODY_METHODS", "UPLOAD_MIN_BYTES", "ZSCALER_FIELDS", "ZSCALER_FIELD_MEANINGS",
-           "ZSCALER_REQUIRED", "BlueCoatElff", "SquidNative", "ZscalerNss", "zscaler_fields"]
+__all__ = ["BODY_METHODS", "UPLOAD_MIN_BYTES", "WEB_APPLICATION_TYPES", "ZSCALER_FIELDS",
+           "ZSCALER_FIELD_MEANINGS", "ZSCALER_REQUIRED", "BlueCoatElff", "SquidNative",
+           "ZscalerNss", "is_file_response", "zscaler_fields"]
 

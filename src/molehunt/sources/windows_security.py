@@ -52,7 +52,10 @@ Mapping (event id → store):
   → ``device_connect`` on ``removable_media``; other classes (keyboards, mice, network) skipped.
   Windows names the computer account as the subject of a 6416; the person is whoever was
   logged on interactively at that computer then, from the same file's 4624/4634/4647 (paired
-  by logon id); with nobody logged on the record is skipped with that reason.
+  by logon id); where several people were (a shared computer, a session left open), the one
+  whose account accessed removable storage there first within the hour after (4663,
+  "Removable Storage"); with nobody logged on, that account, else the record is skipped with
+  that reason. ``attrs.person_from`` says which.
 * 1102 the Security log cleared (written by the event log service, its fields in
   ``UserData/LogFileCleared``): ``audit_log_cleared`` on ``local`` by the subject, the computer
   as ``host`` and the log (``Security``) as ``object``, ``attrs.logon_id`` the subject's logon
@@ -133,6 +136,14 @@ LOGON_TYPES: Mapping[int, tuple[str, str | None]] = {
 }
 #: Task number of the "Removable Storage" audit subcategory (4663 events it writes).
 REMOVABLE_STORAGE_TASK = 12812
+#: Task names of the Security log's audit subcategories (the events' ``Task`` numbers, which
+#: Event XML and NXLog write) as Winlogbeat and Elastic Agent write them: their ``winlog.task``
+#: is the task's display name ("Removable Storage"), not its number.
+TASK_NUMBERS: Mapping[str, int] = {
+    "logon": 12544, "logoff": 12545, "special logon": 12548, "file system": 12800,
+    "file share": 12808, "detailed file share": 12811, "removable storage": 12812,
+    "process creation": 13312, "plug and play events": 13316,
+}
 #: 6416 device classes that hold files.
 STORAGE_CLASSES = frozenset({"diskdrive", "wpd", "cdrom", "volume", "usb", "floppydisk",
                              "tapedrive"})
@@ -151,6 +162,9 @@ _ACCESS_WORDS = {"readdata": _READ, "writedata": _WRITE, "appenddata": _APPEND,
 
 _EVENT_START = re.compile(r"<Event[\s>/]")
 _EVENT_END = "</Event>"
+#: A device connected names the person who accessed removable storage on that computer
+#: within this long after it (6416 names the computer account, not the person).
+REMOVABLE_USE_WINDOW = timedelta(hours=1)
 #: Why the second 4624 of a User Account Control split-token logon is skipped.
 SPLIT_TOKEN_TWIN = ("second token of a split-token logon (same person, computer, logon"
                     " type and instant as a logon already read)")
@@ -311,8 +325,9 @@ _NEEDS_SESSION = _Marker()
 
 
 class _Sessions:
-    """Interactive logons per computer (from 4624 and 4634/4647, paired by logon id), to name
-    the person at a computer when a device was connected there."""
+    """Interactive logons per computer (from 4624 and 4634/4647, paired by logon id), and
+    files written on or read from removable storage there (4663), to name the person at a
+    computer when a device was connected there."""
 
     def __init__(self) -> None:
         self.logons: dict[str, list[tuple[datetime, str, str, str]]] = {}  # host → starts
@@ -324,16 +339,37 @@ class _Sessions:
         #: person is first looked up there (devices are resolved after every logon is read)
         self._ordered: dict[str, tuple[list[tuple[datetime, str, str, str]],
                                        list[datetime]]] = {}
+        #: host → (instant, user, account) of each access to removable storage
+        self.removable: dict[str, list[tuple[datetime, str, str]]] = {}
+        self._removable_sorted: dict[str, list[tuple[datetime, str, str]]] = {}
+        #: (host, user) → starts of their logons there and the latest end reached by each
+        self._user_spans: dict[tuple[str, str], tuple[list[datetime], list[datetime]]] = {}
 
     def start(self, host: str, ts: datetime, logon_id: str, user: str, account: str) -> None:
         self.logons.setdefault(host, []).append((ts, logon_id, user, account))
         self._ordered.pop(host, None)
+        self._user_spans.pop((host, user), None)
 
     def end(self, host: str, ts: datetime, logon_id: str) -> None:
         key = (host, logon_id)
         self.ends[key] = min(ts, self.ends.get(key, ts))
 
-    def person_at(self, host: str, ts: datetime) -> tuple[str, str] | None:
+    def used_removable(self, host: str, ts: datetime, user: str, account: str) -> None:
+        """Record that ``user`` (``account``) accessed removable storage on ``host`` at ``ts``."""
+        self.removable.setdefault(host, []).append((ts, user, account))
+        self._removable_sorted.pop(host, None)
+
+    def _by_start(self, host: str) -> tuple[list[tuple[datetime, str, str, str]],
+                                            list[datetime]]:
+        """``host``'s logons ordered by (start, user, account) and their starts, built when a
+        person is first looked up there (devices are resolved after every logon is read)."""
+        if host not in self._ordered:
+            ordered = sorted((start, user, account, logon_id)
+                             for start, logon_id, user, account in self.logons.get(host, []))
+            self._ordered[host] = ordered, [entry[0] for entry in ordered]
+        return self._ordered[host]
+
+    def _latest_open(self, host: str, ts: datetime) -> tuple[str, str] | None:
         """The person whose interactive logon on ``host`` was open at ``ts``: of the open
         logons, the one that started last (ties: the greatest user, then account).
 
@@ -341,11 +377,7 @@ class _Sessions:
         search (scanning every logon of the computer for each device made a large file's
         devices cost the square of its logons).
         """
-        if host not in self._ordered:
-            ordered = sorted((start, user, account, logon_id)
-                             for start, logon_id, user, account in self.logons.get(host, []))
-            self._ordered[host] = ordered, [entry[0] for entry in ordered]
-        ordered, starts = self._ordered[host]
+        ordered, starts = self._by_start(host)
         found: tuple[datetime, str, str] | None = None
         for index in range(bisect.bisect_right(starts, ts) - 1, -1, -1):
             start, user, account, logon_id = ordered[index]
@@ -354,6 +386,57 @@ class _Sessions:
             if self.ends.get((host, logon_id), datetime.max) >= ts:
                 found = max(found, (start, user, account)) if found else (start, user, account)
         return None if found is None else (found[1], found[2])
+
+    def _open_for(self, host: str, user: str, ts: datetime) -> bool:
+        """Whether one of ``user``'s interactive logons on ``host`` was open at ``ts``: the
+        latest end among their logons started by then reaches ``ts`` (a running maximum, so a
+        lookup costs a bisection, not a scan of their logons)."""
+        key = (host, user)
+        if key not in self._user_spans:
+            spans = sorted((start, self.ends.get((host, logon_id), datetime.max))
+                           for start, logon_id, who, _ in self.logons.get(host, [])
+                           if who == user)
+            reach: list[datetime] = []
+            for _, end in spans:
+                reach.append(max(end, reach[-1]) if reach else end)
+            self._user_spans[key] = [start for start, _ in spans], reach
+        starts, reach = self._user_spans[key]
+        index = bisect.bisect_right(starts, ts) - 1
+        return index >= 0 and reach[index] >= ts
+
+    def _users_on(self, host: str) -> set[str]:
+        """Everyone with a logon on ``host``."""
+        return {user for _, _, user, _ in self.logons.get(host, [])}
+
+    def person_at(self, host: str, ts: datetime) -> tuple[str, str, str] | None:
+        """Who connected a device on ``host`` at ``ts``, and from what that is known.
+
+        The person whose interactive logon there was open then (the latest); where several
+        people's were (a shared computer, fast user switching, a session left open), the one
+        of them whose account used removable storage there first within
+        :data:`REMOVABLE_USE_WINDOW` after: the drive's own file accesses name its user.
+        With nobody logged on, that user alone.
+        """
+        if host not in self._removable_sorted:
+            self._removable_sorted[host] = sorted(self.removable.get(host, []))
+        used = self._removable_sorted[host]
+        latest = self._latest_open(host, ts)
+        first = bisect.bisect_left(used, (ts,))
+        for when, user, account in used[first:]:
+            if when > ts + REMOVABLE_USE_WINDOW:
+                break
+            if latest is None:
+                return user, account, "removable storage access"
+            if not self._open_for(host, user, ts):
+                continue
+            # the drive's user decides only between several people logged on
+            if user != latest[0] or any(self._open_for(host, other, ts)
+                                        for other in self._users_on(host) if other != user):
+                return user, account, "removable storage access"
+            break
+        if latest is None:
+            return None
+        return latest[0], latest[1], "interactive logon"
 
 
 def _flatten(e: _Event, sessions: _Sessions, final: bool = False
@@ -476,9 +559,9 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         person = sessions.person_at(host or "", ts)
         if person is None:
             return Skipped("external device connected with nobody logged on (in this file)")
-        user_id, account = person
+        user_id, account, known_from = person
         details["account"] = account
-        details["person_from"] = "interactive logon"
+        details["person_from"] = known_from
     else:
         if _is_service(name, sid):
             return Skipped(_service_reason(name))
@@ -490,6 +573,8 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         if sessions.last_logon.get(logon_key) == ts:
             return Skipped(SPLIT_TOKEN_TWIN)
         sessions.last_logon[logon_key] = ts
+    if code == 4663 and channel == "removable_media" and ts is not None and host is not None:
+        sessions.used_removable(host, ts, user_id, str(details["account"]))
     logon_id = (d.get("targetlogonid") or "").strip().lower()
     if ts is not None and host is not None and logon_id:
         if action == "logon":
@@ -498,8 +583,7 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
             sessions.end(host, ts, logon_id)
     record_id = None
     if e.record_number:
-        key = f"{host_full.lower()}\x00{(e.channel or 'security').lower()}\x00{e.record_number}"
-        record_id = "win:" + hashlib.sha256(key.encode()).hexdigest()[:28]
+        record_id = record_event_id(host_full, e.channel, e.record_number)
         details["record_number"] = e.record_number
     return {
         "record_id": record_id, "ts": ts, "ts_text": ts_text, "shape": e.shape,
@@ -519,6 +603,30 @@ def _log_name(e: _Event) -> str:
     'Microsoft-Windows-Sysmon'
     """
     return (e.channel or "").strip() or (e.provider or "").strip() or "unnamed log"
+
+
+def record_event_id(computer: str, channel: str | None, record_number: str) -> str:
+    """The event id of a record: from its computer, channel and ``EventRecordID``, so that the
+    same record read from an EVTX file and from Winlogbeat is stored once.
+
+    >>> record_event_id("WS-1.corp.example", "Security", "7") == record_event_id(
+    ...     "ws-1.CORP.example", None, "7")
+    True
+    """
+    key = f"{computer.strip().lower()}\x00{(channel or 'security').lower()}\x00{record_number}"
+    return "win:" + hashlib.sha256(key.encode()).hexdigest()[:28]
+
+
+def _task(value: object) -> int | None:
+    """A task as its number: Event XML and NXLog write the number, Winlogbeat the name.
+
+    >>> _task("12812"), _task("Removable Storage"), _task("Something else")
+    (12812, 12812, None)
+    """
+    number = _integer(value)
+    if number is not None:
+        return number
+    return TASK_NUMBERS.get(value.strip().lower()) if isinstance(value, str) else None
 
 
 def _is_service(name: str, sid: str) -> bool:
@@ -685,7 +793,7 @@ def _json_event(value: object, line: int | None, number: int, raw: str) -> _Even
         code = _integer(winlog.get("event_id")) or _integer(event.get("code"))
         return _Event("winlogbeat", line, number, raw, code, _text(value.get("@timestamp")),
                       _text(winlog.get("computer_name")), _text(winlog.get("channel")),
-                      _text(winlog.get("record_id")), _integer(winlog.get("task")),
+                      _text(winlog.get("record_id")), _task(winlog.get("task")),
                       {str(k): _text(v) or "" for k, v in data.items()},
                       provider=(_text(winlog.get("provider_name"))
                                 or _text(event.get("provider"))))
@@ -983,4 +1091,4 @@ def _timestamp(value: str) -> datetime | None:
 
 
 __all__ = ["LOGON_TYPES", "REMOVABLE_STORAGE_TASK", "SPLIT_TOKEN_TWIN", "STORAGE_CLASSES",
-           "WindowsSecurity", "evtx_record_locations"]
+           "TASK_NUMBERS", "WindowsSecurity", "evtx_record_locations", "record_event_id"]

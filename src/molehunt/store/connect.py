@@ -3,6 +3,9 @@
 Everything between the store and the findings is an Ibis expression over these tables, so the
 same code runs embedded on a laptop and on a Spark cluster.
 
+``events.user_id`` is the directory's ``user_id`` wherever the alias table knows the name a
+log wrote (a UPN, an account name: :mod:`molehunt.store.people`).
+
 ``documents`` holds one row per ``doc_id``: when several batches hold a document, the row of the
 batch committed last wins (a re-exported corpus replaces the earlier export's rows; the
 earlier files stay on disk, untouched).
@@ -31,6 +34,7 @@ from molehunt.schema import (
     QUARANTINE_COLUMNS,
 )
 from molehunt.sql import empty_select, sql_path
+from molehunt.store.people import ALIAS_COLUMNS, has_aliases, resolve_people
 from molehunt.store.workspace import Workspace
 
 # Ibis merges every chain of projections into one SELECT, measuring the merged expression's
@@ -185,17 +189,20 @@ def _connect_duckdb(workspace: Workspace) -> Store:
         return _latest_documents(con.table("documents_batches"))
 
     all_event_files = workspace.event_files()
+    aliases = (table("people_aliases", [sql_path(workspace.aliases_file)], dict(ALIAS_COLUMNS))
+               if has_aliases(workspace.aliases_file) else None)
+
+    def events(name: str, files: list[Path]) -> ibis.Table:
+        read = table(name, [sql_path(p) for p in files], dict(EVENT_COLUMNS), hive=True)
+        return read if aliases is None else resolve_people(read, aliases)
 
     def events_of(start: dt.date, end: dt.date) -> ibis.Table:
-        return table(unique_view_name("events"),
-                     [sql_path(p) for p in _files_between(all_event_files, start, end)],
-                     dict(EVENT_COLUMNS), hive=True)
+        return events(unique_view_name("events"), _files_between(all_event_files, start, end))
 
     return Store(
         backend="duckdb",
         con=con,
-        open_events=lambda: table("events", [sql_path(p) for p in all_event_files],
-                                  dict(EVENT_COLUMNS), hive=True),
+        open_events=lambda: events("events", all_event_files),
         events_of=events_of,
         directory=table("directory", [sql_path(p) for p in _existing(workspace.directory_file)],
                         dict(DIRECTORY_COLUMNS)),
@@ -242,17 +249,21 @@ def _connect_spark(workspace: Workspace) -> Store:
         return _latest_documents(con.table(view))
 
     all_event_files = workspace.event_files()
+    aliases = (table("people_aliases", [hadoop_literal(workspace.aliases_file)],
+                     dict(ALIAS_COLUMNS)) if has_aliases(workspace.aliases_file) else None)
+
+    def events(files: list[Path]) -> ibis.Table:
+        read = table("events", [hadoop_literal(p) for p in files], dict(EVENT_COLUMNS),
+                     base=str(workspace.events_dir))
+        return read if aliases is None else resolve_people(read, aliases)
 
     def events_of(start: dt.date, end: dt.date) -> ibis.Table:
-        return table("events",
-                     [hadoop_literal(p) for p in _files_between(all_event_files, start, end)],
-                     dict(EVENT_COLUMNS), base=str(workspace.events_dir))
+        return events(_files_between(all_event_files, start, end))
 
     return Store(
         backend="spark",
         con=con,
-        open_events=lambda: table("events", [hadoop_literal(p) for p in all_event_files],
-                                  dict(EVENT_COLUMNS), base=str(workspace.events_dir)),
+        open_events=lambda: events(all_event_files),
         events_of=events_of,
         directory=table("directory", [hadoop_literal(p) for p in
                                       _existing(workspace.directory_file)],

@@ -14,6 +14,7 @@ import duckdb
 
 from molehunt.schema import DIRECTORY_COLUMNS
 from molehunt.sql import empty_select, sql_path, sql_paths, sql_string
+from molehunt.store.people import write_aliases
 from molehunt.store.workspace import Workspace
 
 _HISTORY_SQL = """
@@ -81,6 +82,7 @@ def rebuild_directory(workspace: Workspace) -> int:
     finally:
         con.close()
     os.replace(temporary, workspace.directory_file)
+    write_aliases(workspace.directory_file, workspace.aliases_file)
     return int(count[0]) if count else 0
 
 
@@ -93,8 +95,8 @@ def directory_is_stale(workspace: Workspace) -> bool:
     sources = workspace.table_files("ldap") + workspace.table_files("directory_rows")
     if not sources:
         return False
-    if not workspace.directory_file.exists():
-        return True
+    if not workspace.directory_file.exists() or not workspace.aliases_file.exists():
+        return True  # (a workspace from before the alias table has none yet)
     built = workspace.directory_file.stat().st_mtime_ns
     return any(path.stat().st_mtime_ns > built for path in sources)
 

@@ -139,6 +139,12 @@ class Workspace:
         return self.root / "directory.parquet"
 
     @property
+    def aliases_file(self) -> Path:
+        """The people's other names (UPNs, account names) derived with the directory
+        (:mod:`molehunt.store.people`)."""
+        return self.root / "people_aliases.parquet"
+
+    @property
     def manifest_path(self) -> Path:
         """The SQLite manifest of ingested files."""
         return self.root / "manifest.sqlite"

@@ -110,11 +110,15 @@ class Scenario(ABC):
 
     @staticmethod
     def web(buffer: DayBuffer, person: Person, at: int, domain: str, category: str,
-            activity: str, content: str, label: Label, rng: random.Random) -> None:
-        """A web event of the scenario."""
-        buffer.http.append([at, person.user_id, person.pc,
-                            url_for(domain, category, rng, activity == "WWW Upload"), activity,
-                            content, label, (domain, category)])
+            activity: str, content: str, label: Label, rng: random.Random,
+            document: Document | None = None) -> None:
+        """A web event of the scenario (``document``: the file an upload carries)."""
+        row = [at, person.user_id, person.pc,
+               url_for(domain, category, rng, activity == "WWW Upload"), activity, content,
+               label, (domain, category)]
+        if document is not None:
+            row.append(document)
+        buffer.http.append(row)
 
 
 def load_scenarios() -> dict[str, type[Scenario]]:

@@ -84,5 +84,5 @@ class AfterHoursLeaker(Scenario):
         if day == instance.end or rng.random() < 0.35:
             document = rng.choice(pool)
             self.web(buffer, person, leave - 120, rng.choice(LEAK_DOMAINS), "paste_leak",
-                     "WWW Upload", excerpt(document, rng, 800), label, rng)
+                     "WWW Upload", excerpt(document, rng, 800), label, rng, document)
         buffer.logon.append([leave, person.user_id, person.pc, "Logoff", label])

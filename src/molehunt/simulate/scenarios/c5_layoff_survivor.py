@@ -54,4 +54,4 @@ class LayoffSurvivor(Scenario):
         for _ in range(max(1, round(rng.randrange(1, 5) * instance.params["volume"]))):
             document = rng.choice(pool)
             self.web(buffer, person, self.during(session, rng), site, "cloud_storage",
-                     "WWW Upload", excerpt(document, rng, 600), label, rng)
+                     "WWW Upload", excerpt(document, rng, 600), label, rng, document)
