@@ -148,6 +148,8 @@ RECORD_TYPES: Mapping[int, str] = {
     84: "SensitivityLabeledFileAction", 91: "PhysicalBadgingSignal",
 }
 _RECORD_TYPE_NAMES = {name.lower(): name for name in RECORD_TYPES.values()}
+#: One file of Exchange's ``Item.Attachments``: its name and ``(<bytes>b)``.
+_SIZED_ATTACHMENT = re.compile(r"(.*\S)\s*\((\d+)b\)")
 
 #: Microsoft's UserType numbers ("Enum: User Type").
 USER_TYPES: Mapping[int, str] = {
@@ -668,7 +670,11 @@ def _flatten(r: dict[str, Any], shape: str, line: int, number: int,
         size = _integer(item.get("sizeinbytes"))
         attachments = _text(item.get("attachments"))
         if attachments is not None:
-            n_attachments = len([a for a in attachments.split(";") if a.strip()])
+            listed_files = attachment_files(attachments)
+            n_attachments = len(listed_files)
+            # the files themselves, as the CERT and Google layouts keep them: a file passed
+            # from colleague to colleague and then out is followed by its name
+            details["attachments"] = listed_files or None
         listed = _parsed(r.get("recipientlist"))
         if isinstance(listed, list):
             recipients = ";".join(
@@ -1130,6 +1136,23 @@ def _strip_bom(handle: Any) -> Iterator[bytes]:
         yield line
 
 
+
+def attachment_files(listed: str) -> list[str]:
+    """The files of Exchange's ``Item.Attachments`` (``"name (size b); ..."``), each as
+    ``name(size)``, the form CERT's e-mail log gives them.
+
+    >>> attachment_files("Atlas cell recipe.xlsx (40211b); notes.txt (200b); ; plain.pdf")
+    ['Atlas cell recipe.xlsx(40211)', 'notes.txt(200)', 'plain.pdf']
+    """
+    files = []
+    for part in listed.split(";"):
+        name = part.strip()
+        if not name:
+            continue
+        sized = _SIZED_ATTACHMENT.fullmatch(name)
+        files.append(f"{sized.group(1).rstrip()}({sized.group(2)})" if sized else name)
+    return files
+
 __all__ = [
     "NON_PERSON_USER_TYPES",
     "OPERATIONS",
@@ -1137,4 +1160,5 @@ __all__ = [
     "SHARING_OPERATIONS",
     "USER_TYPES",
     "M365Audit",
+    "attachment_files",
 ]
