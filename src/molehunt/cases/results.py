@@ -145,6 +145,14 @@ class RiskModel:
         return self.days[-1] if self.days else None
 
 
+class _RelistError(Exception):
+    """An event file listed a moment ago was replaced before it was read."""
+
+    def __init__(self, error: duckdb.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Cursors(threading.local):
     cursor: duckdb.DuckDBPyConnection | None = None
 
@@ -295,6 +303,11 @@ class WorkspaceResults:
         self._pages: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], int]] = (
             OrderedDict())
         self._pages_lock = threading.Lock()
+        self._recheck = recheck_seconds
+        #: (first, last) -> (when looked, files, indexed): listing a range's day folders and
+        #: hashing their files' stats is a few milliseconds of Python (under the interpreter
+        #: lock) per call, and each look at a person made two or more
+        self._listed: dict[tuple[dt.date, dt.date], tuple[float, list[Path], bool]] = {}
         self._index_stop = threading.Event()
         self._index_thread: threading.Thread | None = None
 
@@ -472,9 +485,44 @@ class WorkspaceResults:
         return self.query(f"SELECT * FROM {source}")
 
     # -- events --------------------------------------------------------------------------
+    def _files(self, first: dt.date, last: dt.date) -> tuple[list[Path], bool]:
+        """:meth:`ActivityIndex.files`, looked up again at most every ``recheck_seconds``."""
+        now = time.monotonic()
+        known = self._listed.get((first, last))
+        if known is not None and now - known[0] < self._recheck:
+            return known[1], known[2]
+        files, indexed = self.activity.files(first, last)
+        if len(self._listed) >= ACTIVITY_PAGES_KEPT:
+            self._listed = {}
+        self._listed[(first, last)] = (now, files, indexed)
+        return files, indexed
+
+    def _forget_files(self) -> None:
+        # a file listed a moment ago is gone (the index rewrote its week): list again
+        self._listed = {}
+
+    def _event_query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        """:meth:`query` over event files, listed again once if one has just been replaced."""
+        try:
+            return self.query(sql, params)
+        except duckdb.IOException as error:
+            self._forget_files()
+            raise _RelistError(error) from None
+
+    def _relisting(self, read: Callable[[], T]) -> T:
+        """``read()``, once more after listing the files again if one had just gone."""
+        try:
+            return read()
+        except _RelistError:
+            pass
+        try:
+            return read()
+        except _RelistError as again:
+            raise again.error from None
+
     def _event_source(self, first: dt.date, last: dt.date) -> tuple[str, str] | None:
         """The events of the days in range (a subquery) and the SELECT list of their columns."""
-        files, indexed = self.activity.files(first, last)
+        files, indexed = self._files(first, last)
         if not files:
             return None
         days = f"day BETWEEN DATE {sql_string(first.isoformat())} AND DATE" \
@@ -492,7 +540,7 @@ class WorkspaceResults:
     def events(self, user_id: str, first: dt.date, last: dt.date, channel: str | None = None,
                limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """One page of a person's events in a day range, newest first, and how many there are."""
-        files, _ = self.activity.files(first, last)
+        files, _ = self._files(first, last)
         # the key names the files read (an index file is named by its sources, raw event files
         # never change), so a page is never served from a day that has changed since
         key = (user_id, channel, first, last, int(limit), int(offset),
@@ -502,7 +550,8 @@ class WorkspaceResults:
             if hit is not None:
                 self._pages.move_to_end(key)
                 return [dict(row) for row in hit[0]], hit[1]
-        page = self._events_page(user_id, first, last, channel, limit, offset)
+        page = self._relisting(
+            lambda: self._events_page(user_id, first, last, channel, limit, offset))
         with self._pages_lock:
             self._pages[key] = page
             while len(self._pages) > ACTIVITY_PAGES_KEPT:
@@ -519,7 +568,7 @@ class WorkspaceResults:
         if channel:
             where.append("channel = ?")
             params.append(channel)
-        rows = self.query(
+        rows = self._event_query(
             f"SELECT {columns}, count(*) OVER () AS _total FROM {source}"
             f" WHERE {' AND '.join(where)} ORDER BY ts DESC, event_id"
             f" LIMIT {int(limit)} OFFSET {int(offset)}", params)
@@ -541,6 +590,11 @@ class WorkspaceResults:
         """
         if not event_ids:
             return []
+        return self._relisting(lambda: self._events_by_id(event_ids, first, last, users))
+
+    def _events_by_id(self, event_ids: list[str], first: dt.date | None,
+                      last: dt.date | None, users: Iterable[str] | None
+                      ) -> list[dict[str, Any]]:
         if first is None or last is None:
             days = self.activity.days()
             if not days:
@@ -554,8 +608,29 @@ class WorkspaceResults:
         people = sorted(set(users or []))
         if people:
             where.append(f"user_id IN ({', '.join(sql_string(u) for u in people)})")
-        return self.query(f"SELECT {columns} FROM {source}"
-                          f" WHERE {' AND '.join(where)} ORDER BY ts", [])
+        return self._event_query(f"SELECT {columns} FROM {source}"
+                                 f" WHERE {' AND '.join(where)} ORDER BY ts", [])
+
+    def hosts(self) -> list[str]:
+        """Every computer name in the events (one column read; the index's copy when current).
+        """
+        days = self.activity.days()
+        if not days:
+            return []
+        first, last = dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])
+
+        def read() -> list[str]:
+            files, indexed = self._files(first, last)
+            if not files:
+                return []
+            options = "" if indexed else ", hive_partitioning=true, union_by_name=true"
+            try:
+                return [str(r["host"]) for r in self._event_query(
+                    f"SELECT DISTINCT host FROM read_parquet({sql_paths(files)}{options})"
+                    " WHERE host IS NOT NULL AND host <> '' ORDER BY host", [])]
+            except duckdb.BinderException:  # no source of this store records a computer
+                return []
+        return self._relisting(read)
 
     def channels(self) -> list[str]:
         """The channels the events use (for the timeline filter)."""
@@ -654,6 +729,11 @@ class WorkspaceResults:
         """Where things left to, from the events of ``first`` to ``last``: per channel and
         destination (recipient or web domain, device, printer), events and bytes, largest
         first. What counts as leaving is the feature build's rule (``features.enrich``)."""
+        return self._relisting(
+            lambda: self._outbound_destinations(user_id, first, last, limit))
+
+    def _outbound_destinations(self, user_id: str, first: dt.date, last: dt.date, limit: int
+                               ) -> list[dict[str, Any]]:
         found = self._event_source(first, last)
         if found is None:
             return []
@@ -661,7 +741,7 @@ class WorkspaceResults:
         channel = ("CASE WHEN action = 'email_send' THEN channel WHEN action = 'print'"
                    " THEN 'printer' WHEN action = 'web_upload' THEN coalesce(channel, 'web')"
                    " ELSE 'removable_media' END")
-        return self.query(
+        return self._event_query(
             f"SELECT {channel} AS channel,"
             " coalesce(nullif(domain, ''), nullif(target, ''), host, '') AS destination,"
             " count(*) AS events, CAST(sum(coalesce(bytes, 0)) AS BIGINT) AS bytes"
