@@ -81,7 +81,7 @@ TREND_DAYS = 30
 VIEW_SECONDS = 5.0
 VIEW_ENTRIES = 2000
 #: people's results parts kept (see Console._person_results)
-PERSON_VIEWS_KEPT = 512
+PERSON_VIEWS_KEPT = 256
 #: the highest-risk people whose default look is prepared when the console starts
 WARM_PEOPLE = 50
 #: events per page of a person's activity timeline
@@ -535,7 +535,7 @@ class Console:
         empty the redaction cache), and each person's results part of the page. Nothing is
         audited: no one has looked. Returns how many people were prepared.
         """
-        self._overview()
+        self._view(("overview",), self._overview)
         self.pseudonyms.add_hosts(self.results.hosts())
         done = 0
         for row in self.results.risk_on_last_day()[:people]:
