@@ -418,14 +418,14 @@ def _recent_failures(session: Session, key: str, now: dt.datetime) -> int:
         LoginFailure.key == key, LoginFailure.at > now - FAILURE_WINDOW)) or 0
 
 
-def _locked_until(session: Session, key: str, now: dt.datetime) -> dt.datetime:
+def _locked_until(session: Session, key: str, now: dt.datetime) -> dt.datetime | None:
     """When ``key``, locked now, unlocks at the earliest: when its :data:`MAX_FAILURES`-th
-    newest failure leaves the window. Failures are only added (and none while locked: a
-    refused attempt is not one), so it stays locked at least until then."""
+    newest failure leaves the window (``None``: not locked). Failures are only added (and
+    none while locked: a refused attempt is not one), so it stays locked at least until then."""
     at = session.scalar(sa.select(LoginFailure.at).where(
         LoginFailure.key == key, LoginFailure.at > now - FAILURE_WINDOW)
         .order_by(LoginFailure.at.desc()).offset(MAX_FAILURES - 1).limit(1))
-    return (at or now) + FAILURE_WINDOW
+    return None if at is None else at + FAILURE_WINDOW
 
 
 def _known_lockout(store: CaseStore, keys: tuple[str, ...], now: dt.datetime) -> bool:
@@ -434,8 +434,10 @@ def _known_lockout(store: CaseStore, keys: tuple[str, ...], now: dt.datetime) ->
         return known is not None and any(known.get(k, now) > now for k in keys)
 
 
-def _remember_lockout(store: CaseStore, key: str, until: dt.datetime, now: dt.datetime
+def _remember_lockout(store: CaseStore, key: str, until: dt.datetime | None, now: dt.datetime
                       ) -> None:
+    if until is None:
+        return
     with _lockouts_lock:
         known = _lockouts.setdefault(store, {})
         if len(known) >= 10_000:  # many addresses: keep only the ones still locked
@@ -486,18 +488,22 @@ def login(store: CaseStore, username: str, password: str, client: str
         raise refused
     if counts[anywhere] >= MAX_FAILURES:
         time.sleep(ACCOUNT_DELAY_SECONDS)
-    valid = False
-    if account is not None and account.active:
-        stored = account.password_hash
+    stored = account.password_hash if account is not None and account.active else None
 
-        def check() -> bool:
-            try:
-                return _hasher.verify(stored, password)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                return False
-        valid = _hashing_thread(check)
-    else:  # same work whether or not the name exists, so timing does not reveal names
-        _hashing_thread(lambda: _hasher.hash(password))
+    def check() -> bool | None:
+        # an attempt that queued while its address got locked out is refused unhashed
+        if _known_lockout(store, (pair, address), utcnow()):
+            return None
+        if stored is None:  # same work whether or not the name exists: timing tells nothing
+            _hasher.hash(password)
+            return False
+        try:
+            return _hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+    valid = _hashing_thread(check)
+    if valid is None:
+        raise refused
     if not valid or account is None:
         with store.transaction() as session:
             for k in (pair, address, anywhere):
@@ -512,6 +518,11 @@ def login(store: CaseStore, username: str, password: str, client: str
                              target=key, details={
                                  "client": client, "scope": starts[0],
                                  "until": (now + FAILURE_WINDOW).isoformat(timespec="seconds")})
+            # attempts waiting for the hashing thread are refused from now on
+            ends = {k: _locked_until(session, k, now) for k in (pair, address)
+                    if counts[k] + 1 >= MAX_FAILURES}
+        for k, until in ends.items():
+            _remember_lockout(store, k, until, now)
         raise AccessError("wrong user name or password", status=401)
     rehashed = (_hashing_thread(lambda: _hasher.hash(password))
                 if _hasher.check_needs_rehash(account.password_hash) else None)
