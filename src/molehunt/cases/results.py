@@ -33,6 +33,7 @@ from typing import Any, Generic, TypeVar
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from molehunt.features.io import segment_files
 from molehunt.sql import sql_path, sql_paths, sql_string
@@ -42,6 +43,8 @@ EVENT_COLUMNS = ("event_id", "ts", "day", "user_id", "host", "source", "action",
                  "sensitivity")
 #: rows per row group in the activity index: one person's day of events usually falls in one
 INDEX_ROW_GROUP = 2048
+#: index files whose footers are kept (a week of 1,000 people: ~200 row groups)
+INDEX_FOOTERS_KEPT = 64
 #: activity pages remembered (several analysts open the same people, and page back and forth)
 ACTIVITY_PAGES_KEPT = 256
 log = logging.getLogger("molehunt.console")
@@ -303,6 +306,7 @@ class WorkspaceResults:
         self._pages: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], int]] = (
             OrderedDict())
         self._pages_lock = threading.Lock()
+        self._footers: OrderedDict[Path, tuple[Any, list[str], list[str]]] = OrderedDict()
         self._recheck = recheck_seconds
         #: (first, last) -> (when looked, files, indexed): listing a range's day folders and
         #: hashing their files' stats is a few milliseconds of Python (under the interpreter
@@ -558,8 +562,58 @@ class WorkspaceResults:
                 self._pages.popitem(last=False)
         return [dict(row) for row in page[0]], page[1]
 
+    def _row_groups(self, path: Path) -> tuple[Any, list[str], list[str]]:
+        """An index file's footer and its row groups' lowest and highest ``user_id``."""
+        known = self._footers.get(path)
+        if known is not None:
+            return known
+        metadata = pq.read_metadata(path)
+        column = metadata.schema.to_arrow_schema().get_field_index("user_id")
+        lows, highs = [], []
+        for group in range(metadata.num_row_groups):
+            stats = metadata.row_group(group).column(column).statistics
+            lows.append(stats.min if stats is not None and stats.has_min_max else "")
+            highs.append(stats.max if stats is not None and stats.has_min_max else "\U0010ffff")
+        with self._pages_lock:
+            if len(self._footers) >= INDEX_FOOTERS_KEPT:
+                self._footers.popitem(last=False)
+            self._footers[path] = (metadata, lows, highs)
+        return metadata, lows, highs
+
+    def _indexed_page(self, files: list[Path], user_id: str, first: dt.date, last: dt.date,
+                      channel: str | None, limit: int, offset: int
+                      ) -> tuple[list[dict[str, Any]], int]:
+        """A page of one person's events read from the index with pyarrow: only the row groups
+        whose statistics can hold the person (DuckDB spent ~10 ms per file choosing 1 of 200
+        row groups on 1,000 people; the footers and their bounds are kept here)."""
+        parts = []
+        for path in files:
+            metadata, lows, highs = self._row_groups(path)
+            groups = [g for g in range(len(lows)) if lows[g] <= user_id <= highs[g]]
+            if not groups:
+                continue
+            try:
+                table = pq.ParquetFile(path, metadata=metadata).read_row_groups(
+                    groups, columns=list(EVENT_COLUMNS), use_threads=False)
+            except OSError as error:  # the index rewrote this week since it was listed
+                self._forget_files()
+                raise _RelistError(duckdb.IOException(str(error))) from None
+            keep = pc.and_(pc.equal(table["user_id"], user_id), pc.and_(
+                pc.greater_equal(table["day"], pa.scalar(first, pa.date32())),
+                pc.less_equal(table["day"], pa.scalar(last, pa.date32()))))
+            if channel:
+                keep = pc.and_(keep, pc.equal(table["channel"], channel))
+            parts.append(table.filter(pc.fill_null(keep, False)))
+        if not parts:
+            return [], 0
+        rows = pa.concat_tables(parts).sort_by([("ts", "descending"), ("event_id", "ascending")])
+        return rows.slice(int(offset), int(limit)).to_pylist(), int(rows.num_rows)
+
     def _events_page(self, user_id: str, first: dt.date, last: dt.date, channel: str | None,
                      limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        files, indexed = self._files(first, last)
+        if indexed and files:
+            return self._indexed_page(files, user_id, first, last, channel, limit, offset)
         found = self._event_source(first, last)
         if found is None:
             return [], 0
