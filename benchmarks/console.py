@@ -25,6 +25,9 @@ passwords to ``/api/v1/login`` from loopback, at most ``--flood-rate`` attempts 
 all (a bounded guessing attack: each attempt is hashed, audited and counted towards the
 address's lockout); its p95s are given as ratios to the same round without the flood
 (``flood_over_quiet``: 1.0 is no slower).
+The machine is shared, so wall latency alone says little: each round also gives the CPU
+seconds the server process used (user + system, all its threads, by psutil) per request, and
+the load average before and after it.
 Prints JSON.
 """
 
@@ -46,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -76,8 +80,15 @@ uvicorn.run(create_app(sys.argv[1], sys.argv[2]), host="127.0.0.1", port=int(sys
 """
 
 
-def _serve(app: Any, root: Path, database: str, port: int, how: str) -> Any:
-    """Start the console on ``port``; returns what stops it once it answers."""
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _serve(app: Any, root: Path, database: str, port: int, how: str
+           ) -> tuple[Any, psutil.Process]:
+    """Start the console on ``port``; returns what stops it once it answers, and the process
+    serving it (the benchmark's own with ``thread``: its CPU then includes the clients')."""
     if how == "thread":
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                                log_level="warning"))
@@ -87,7 +98,7 @@ def _serve(app: Any, root: Path, database: str, port: int, how: str) -> Any:
 
         def stop_thread() -> None:
             server.should_exit = True
-        return stop_thread
+        return stop_thread, psutil.Process()
     child = subprocess.Popen([sys.executable, "-c", _SERVER, str(root), database, str(port)])
     atexit.register(child.terminate)  # no server left behind when the benchmark fails
     deadline = time.perf_counter() + 120
@@ -103,7 +114,7 @@ def _serve(app: Any, root: Path, database: str, port: int, how: str) -> Any:
     def stop_process() -> None:
         child.terminate()
         child.wait(timeout=60)
-    return stop_process
+    return stop_process, psutil.Process(child.pid)
 
 
 def main() -> None:
@@ -142,10 +153,11 @@ def main() -> None:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
-        stop = _serve(app, root, database, port, args.server)
-        started = time.perf_counter()
+        stop, server = _serve(app, root, database, port, args.server)
+        started, cpu = time.perf_counter(), _cpu_seconds(server)
         overview = httpx.get(f"{base}/api/v1/overview", headers=headers, timeout=120)
         first_overview = time.perf_counter() - started  # builds the read models
+        first_overview_cpu = _cpu_seconds(server) - cpu
         people = [p["person"] for p in overview.json()["top"]]
         others = sorted(console.pseudonyms.of(r["user_id"]) for r in console.results.directory())
         people += random.Random(5).sample(sorted(set(others) - set(people)),
@@ -153,11 +165,13 @@ def main() -> None:
         # first looks, one at a time, at people nobody has opened (nothing cached for them)
         unseen = sorted(set(others) - set(people))[:30]
         first_looks = []
+        cpu = _cpu_seconds(server)
         with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
             for alias in unseen:
                 started = time.perf_counter()
                 http.get(f"/api/v1/people/{alias}").raise_for_status()
                 first_looks.append(time.perf_counter() - started)
+        first_looks_cpu = _cpu_seconds(server) - cpu
         errors: list[int] = []
         lock = threading.Lock()
 
@@ -213,14 +227,15 @@ def main() -> None:
             while flooders and len(flood) < args.flood_threads and time.perf_counter() < warmed:
                 time.sleep(0.05)  # the flood is under way before the clients start
             timings: dict[str, list[float]] = {kind: [] for kind in kinds}
-            started = time.perf_counter()
+            load_before = os.getloadavg()[0]
+            started, cpu = time.perf_counter(), _cpu_seconds(server)
             threads = [threading.Thread(target=client, args=(i, timings))
                        for i in range(args.clients)]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
-            ended = time.perf_counter()
+            ended, cpu = time.perf_counter(), _cpu_seconds(server) - cpu
             wall = ended - started
             during = [f for f in flood if started <= f[0] <= ended]
             flood_done.set()  # (set before any flood: a flood round is the last)
@@ -231,6 +246,11 @@ def main() -> None:
                            "flood" if flooding else len(rounds),
                            "requests": count, "seconds": round(wall, 1),
                            "requests_per_second": round(count / wall, 1),
+                           "server_cpu_seconds": round(cpu, 2),
+                           "server_cpu_ms_per_request": round(cpu * 1000 / count, 2),
+                           "server_cores_busy": round(cpu / wall, 2),
+                           "load_average_1m": [round(load_before, 2),
+                                               round(os.getloadavg()[0], 2)],
                            **{f"{k}_ms": _summary(v) for k, v in timings.items()}})
         events = console.results.query(
             "SELECT count(*) AS n FROM read_parquet(?, hive_partitioning=true)",
@@ -246,7 +266,10 @@ def main() -> None:
             "activity_index": {"weeks_written": indexed_days,
                                "seconds": round(index_seconds, 1)},
             "first_overview_ms": round(first_overview * 1000, 1),
+            "first_overview_server_cpu_ms": round(first_overview_cpu * 1000, 1),
             "person_first_look_one_client_ms": _summary(first_looks),
+            "person_first_look_server_cpu_ms_mean": round(
+                first_looks_cpu * 1000 / len(first_looks), 1) if first_looks else None,
             "clients": args.clients, "requests_per_client": args.requests,
             "distinct_people": len(people), "errors": len(errors), "rounds": rounds,
             "flood": {"rate_limit_per_second": args.flood_rate,

@@ -214,3 +214,37 @@ def test_a_value_the_database_refuses_is_bad_input(database_url: str, tmp_path: 
     else:
         assert response.status_code == 200, response.text
     application.state.console.close()
+
+
+def test_warm_up_prepares_the_top_people_and_audits_no_look(app: Any, monkeypatch: Any
+                                                            ) -> None:
+    console = app.state.console
+    analyst = Principal(1, "analyst", "analyst", None, via="token")
+
+    def looks() -> int:
+        with console.store.sessions() as session:
+            return session.scalar(sa.select(sa.func.count()).where(
+                AuditEntry.action == "person.view")) or 0
+
+    before = looks()
+    assert console.warm_up(2) == 2
+    assert looks() == before  # preparing a page is nobody's look
+    top = console.pseudonyms.of(console.results.risk_on_last_day()[0]["user_id"])
+    console._views = {}  # past the shared views' few seconds
+
+    def no_events(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a prepared person's events were read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(console.results, "events", no_events)
+        shown = console.person(analyst, top)
+    assert shown["activity"]["events"] and looks() == before + 1
+    # a name learned since may appear in the prepared text: the next look redacts again
+    console.pseudonyms.add_hosts(["WARM-UP-TEST-HOST"])
+    console._views = {}
+    read: list[str] = []
+    events = console.results.events
+    monkeypatch.setattr(console.results, "events",
+                        lambda *a, **k: read.append(a[0]) or events(*a, **k))
+    assert console.person(analyst, top)["activity"] == shown["activity"]
+    assert read

@@ -267,3 +267,23 @@ def test_utc_times_are_naive() -> None:
 
     assert utcnow().tzinfo is None
     assert abs((utcnow() - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()) < 60
+
+
+def test_a_locked_out_address_is_refused_before_any_read(database_url: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    store = _open(database_url, tmp_path)
+    with store.transaction() as session:
+        create_account(session, "ana", "correct horse battery", "analyst")
+    for _ in range(5):  # the fifth failure starts the lockout, and it is remembered
+        with pytest.raises(AccessError):
+            login(store, "ana", "wrong password!!", "10.0.0.7")
+
+    def unreadable() -> None:
+        raise AssertionError("the store was read for a known lockout")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "sessions", unreadable)
+        with pytest.raises(RateLimitError):
+            login(store, "ana", "correct horse battery", "10.0.0.7")
+    assert login(store, "ana", "correct horse battery", "10.0.0.8")[0].username == "ana"

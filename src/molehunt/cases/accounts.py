@@ -14,16 +14,23 @@ account and the client address.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import importlib.resources
+import os
 import re
 import secrets
 import string
+import threading
 import time
 import unicodedata
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -80,6 +87,37 @@ TOKEN_SCOPES = ("read", "write")
 TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 365
 _hasher = PasswordHasher()
+#: a niceness added to the thread that checks passwords at login (argon2's own threads
+#: inherit it): under a flood of guesses the machine's cores go to page views first
+HASHING_NICENESS = 10
+T = TypeVar("T")
+
+
+def _lower_priority() -> None:
+    # on Linux a thread id names one thread; elsewhere (or where it is not allowed) the one
+    # thread still bounds the hashing to a single check at a time
+    with contextlib.suppress(AttributeError, OSError):
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me,
+                       min(19, os.getpriority(os.PRIO_PROCESS, me) + HASHING_NICENESS))
+
+
+#: the one thread that checks passwords at login. argon2 takes ~0.2 CPU-seconds over several
+#: threads per check, on purpose; in the request threads a flood of guesses took every core
+#: and slowed everyone's pages. Here guesses queue behind each other, one at a time.
+_hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="molehunt-password",
+                              initializer=_lower_priority)
+
+
+def _hashing_thread(work: Callable[[], T]) -> T:
+    """``work()`` (argon2) on the password thread; the caller waits for its turn."""
+    return _hashing.submit(work).result()
+
+
+#: per store, lockout key → until when it is certainly locked (see :func:`_locked_until`)
+_lockouts: weakref.WeakKeyDictionary[CaseStore, dict[str, dt.datetime]] = (
+    weakref.WeakKeyDictionary())
+_lockouts_lock = threading.Lock()
 
 
 class AccessError(MolehuntError):
@@ -380,6 +418,34 @@ def _recent_failures(session: Session, key: str, now: dt.datetime) -> int:
         LoginFailure.key == key, LoginFailure.at > now - FAILURE_WINDOW)) or 0
 
 
+def _locked_until(session: Session, key: str, now: dt.datetime) -> dt.datetime | None:
+    """When ``key``, locked now, unlocks at the earliest: when its :data:`MAX_FAILURES`-th
+    newest failure leaves the window (``None``: not locked). Failures are only added (and
+    none while locked: a refused attempt is not one), so it stays locked at least until then."""
+    at = session.scalar(sa.select(LoginFailure.at).where(
+        LoginFailure.key == key, LoginFailure.at > now - FAILURE_WINDOW)
+        .order_by(LoginFailure.at.desc()).offset(MAX_FAILURES - 1).limit(1))
+    return None if at is None else at + FAILURE_WINDOW
+
+
+def _known_lockout(store: CaseStore, keys: tuple[str, ...], now: dt.datetime) -> bool:
+    with _lockouts_lock:
+        known = _lockouts.get(store)
+        return known is not None and any(known.get(k, now) > now for k in keys)
+
+
+def _remember_lockout(store: CaseStore, key: str, until: dt.datetime | None, now: dt.datetime
+                      ) -> None:
+    if until is None:
+        return
+    with _lockouts_lock:
+        known = _lockouts.setdefault(store, {})
+        if len(known) >= 10_000:  # many addresses: keep only the ones still locked
+            for old in [k for k, v in known.items() if v <= now]:
+                del known[old]
+        known[key] = until
+
+
 def login(store: CaseStore, username: str, password: str, client: str
           ) -> tuple[Account, str, str]:
     """Check a password; returns the account, a new session token and its CSRF token.
@@ -396,7 +462,10 @@ def login(store: CaseStore, username: str, password: str, client: str
     The argon2 work (tens of milliseconds of CPU, on purpose) and the delay run outside
     :meth:`CaseStore.transaction`: that lock serialises every write of the process (audit
     entries of page views among them), so a flood of logins must not hold it. Only the short
-    writes (the failure rows and audit entries, the new session) take it.
+    writes (the failure rows and audit entries, the new session) take it. The argon2 work
+    runs on one thread of low priority, so a flood of guesses queues behind itself instead
+    of taking every core; an address or account+address known to be locked out is refused
+    before any database read (the lockout's end is remembered in memory).
     """
     now = utcnow()
     try:
@@ -405,22 +474,36 @@ def login(store: CaseStore, username: str, password: str, client: str
         key = username.strip()[:64]
     pair, address, anywhere = f"pair:{key}|{client}"[:200], f"addr:{client}"[:200], (
         f"acct:{key}"[:200])
+    refused = RateLimitError("too many failed logins from this address; try again in 15"
+                             " minutes")
+    if _known_lockout(store, (pair, address), now):
+        raise refused
     with store.sessions() as session:
         counts = {k: _recent_failures(session, k, now) for k in (pair, address, anywhere)}
         account = find_account(session, username)
-    if counts[pair] >= MAX_FAILURES or counts[address] >= MAX_FAILURES:
-        raise RateLimitError("too many failed logins from this address; try again in 15"
-                             " minutes")
+        locked = [k for k in (pair, address) if counts[k] >= MAX_FAILURES]
+        for k in locked:
+            _remember_lockout(store, k, _locked_until(session, k, now), now)
+    if locked:
+        raise refused
     if counts[anywhere] >= MAX_FAILURES:
         time.sleep(ACCOUNT_DELAY_SECONDS)
-    valid = False
-    if account is not None and account.active:
+    stored = account.password_hash if account is not None and account.active else None
+
+    def check() -> bool | None:
+        # an attempt that queued while its address got locked out is refused unhashed
+        if _known_lockout(store, (pair, address), utcnow()):
+            return None
+        if stored is None:  # same work whether or not the name exists: timing tells nothing
+            _hasher.hash(password)
+            return False
         try:
-            valid = _hasher.verify(account.password_hash, password)
+            return _hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
-            valid = False
-    else:  # same work whether or not the name exists, so timing does not reveal names
-        _hasher.hash(password)
+            return False
+    valid = _hashing_thread(check)
+    if valid is None:
+        raise refused
     if not valid or account is None:
         with store.transaction() as session:
             for k in (pair, address, anywhere):
@@ -428,16 +511,21 @@ def login(store: CaseStore, username: str, password: str, client: str
             known = account is not None
             audit.record(session, actor="anonymous", role="none", action="login.failed",
                          target=key, details={"client": client, "account_exists": known})
-            locked = [scope for scope, k in (("account+address", pair), ("address", address))
+            starts = [scope for scope, k in (("account+address", pair), ("address", address))
                       if counts[k] + 1 == MAX_FAILURES]
-            if locked:
+            if starts:
                 audit.record(session, actor="anonymous", role="none", action="login.lockout",
                              target=key, details={
-                                 "client": client, "scope": locked[0],
+                                 "client": client, "scope": starts[0],
                                  "until": (now + FAILURE_WINDOW).isoformat(timespec="seconds")})
+            # attempts waiting for the hashing thread are refused from now on
+            ends = {k: _locked_until(session, k, now) for k in (pair, address)
+                    if counts[k] + 1 >= MAX_FAILURES}
+        for k, until in ends.items():
+            _remember_lockout(store, k, until, now)
         raise AccessError("wrong user name or password", status=401)
-    rehashed = (_hasher.hash(password) if _hasher.check_needs_rehash(account.password_hash)
-                else None)
+    rehashed = (_hashing_thread(lambda: _hasher.hash(password))
+                if _hasher.check_needs_rehash(account.password_hash) else None)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with store.transaction() as session:
         current = session.get(Account, account.id)

@@ -164,6 +164,8 @@ class Pseudonyms:
         #: redactions already made: log strings repeat (hosts, domains, file names) and
         #: redaction is the person page's main cost; emptied when people are added
         self._redacted: dict[str, str] = {}
+        #: bumped whenever a name or host is learned: text redacted before may read otherwise
+        self.version = 0
         for person in self.people.values():
             self._index(person)
 
@@ -196,6 +198,7 @@ class Pseudonyms:
                 added = True
         if added:
             self._redacted = {}
+            self.version += 1
 
     def add_hosts(self, hosts: Iterable[str | None]) -> None:
         """Learn computer names, so that they are pseudonymised in free text too."""
@@ -213,6 +216,7 @@ class Pseudonyms:
             added = True
         if added:
             self._redacted = {}
+            self.version += 1
 
     def host(self, host: str | None) -> str | None:
         """The pseudonym of a computer name (learned from then on)."""

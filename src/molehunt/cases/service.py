@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,7 @@ from molehunt.cases.summary import summary as alert_summary
 from molehunt.domains import load_domain_categories, normalise_domain
 from molehunt.store.workspace import Workspace
 
+log = logging.getLogger("molehunt.console")
 BANDS = ("none", "low", "medium", "high", "critical")
 ALLOWLIST_KINDS = ("domain", "person", "device", "host", "recipient")
 MIN_REASON = 10
@@ -78,6 +80,10 @@ TREND_DAYS = 30
 #: how long one computed overview or person view is shared (see Console._view)
 VIEW_SECONDS = 5.0
 VIEW_ENTRIES = 2000
+#: people's results parts kept (see Console._person_results)
+PERSON_VIEWS_KEPT = 256
+#: the highest-risk people whose default look is prepared when the console starts
+WARM_PEOPLE = 50
 #: events per page of a person's activity timeline
 ACTIVITY_PAGE = 100
 #: how long a request for a second person's approval stays open
@@ -200,6 +206,10 @@ class Console:
         self._generation = 0
         self._building: dict[tuple[Any, ...], threading.Lock] = {}
         self._building_lock = threading.Lock()
+        self._looks: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._looks_lock = threading.Lock()
+        self._warm_stop = threading.Event()
+        self._warm_thread: threading.Thread | None = None
         self.pseudonyms = Pseudonyms(load_or_create_key(self.workspace / CONSOLE_DIR))
         self.workspace_settings = Workspace(self.workspace).settings()
         self._load_people()
@@ -302,6 +312,9 @@ class Console:
 
     def close(self) -> None:
         """Finish pending audit writes, stop background work, release the store."""
+        self._warm_stop.set()
+        if self._warm_thread is not None:
+            self._warm_thread.join(timeout=30)
         self.audit_writer.close()
         self.results.close()
         self.store.close()
@@ -455,6 +468,19 @@ class Console:
         if not 1 <= page_size <= 1000:
             raise InputError("page_size must be between 1 and 1,000")
         risk = self.results.person_risk(user_id)
+        start, end = self._window(risk, first, last)
+        shown = self._view(("person", user_id, channel, start, end, page, page_size),
+                           lambda: {**self._person_results(user_id, alias, risk, channel, start,
+                                                           end, page, page_size),
+                                    "alerts": self._person_alerts(user_id)})
+        # written (group-committed) before anything is returned: no look goes unrecorded
+        self.record(principal, "person.view", alias,
+                    window=[start.isoformat(), end.isoformat()], channel=channel, page=page)
+        return shown
+
+    def _window(self, risk: list[dict[str, Any]], first: str | None, last: str | None
+                ) -> tuple[dt.date, dt.date]:
+        """The activity window asked for: by default the 14 days up to the person's last."""
         end = _parse_day(last, "to") or (risk[-1]["day"] if risk else self.results.last_day()
                                           ) or dt.date.today()
         if isinstance(end, dt.datetime):
@@ -464,17 +490,83 @@ class Console:
             raise InputError("from must not be after to")
         if (end - start).days > 366:
             raise InputError("the activity window is at most 366 days")
-        shown = self._view(("person", user_id, channel, start, end, page, page_size),
-                           lambda: self._person(user_id, alias, risk, channel, start, end, page,
-                                                page_size))
-        # written (group-committed) before anything is returned: no look goes unrecorded
-        self.record(principal, "person.view", alias,
-                    window=[start.isoformat(), end.isoformat()], channel=channel, page=page)
-        return shown
+        return start, end
+
+    def _person_alerts(self, user_id: str) -> list[dict[str, Any]]:
+        with self.store.sessions() as session:
+            accounts = self._accounts(session)
+            alerts = session.scalars(sa.select(Alert).where(Alert.user_id == user_id)
+                                     .order_by(Alert.opened_day.desc())).all()
+            return [self._alert_json(a, accounts) for a in alerts]
+
+    def _person_results(self, user_id: str, alias: str, risk: list[dict[str, Any]],
+                        channel: str | None, start: dt.date, end: dt.date, page: int,
+                        page_size: int) -> dict[str, Any]:
+        """What the workspace's results say about one person (everything but the alerts).
+
+        Kept until the results or the redaction change (the read models in use and the
+        pseudonyms' version are in the key), not for :data:`VIEW_SECONDS` only: reading a
+        person's events and redacting them is most of a look's cost, and a person an analyst
+        comes back to an hour later has the same events. At most :data:`PERSON_VIEWS_KEPT`.
+        """
+        key = (user_id, channel, start, end, page, page_size, *self.results.versions())
+        with self._looks_lock:
+            hit = self._looks.get((*key, self.pseudonyms.version))
+            if hit is not None:
+                self._looks.move_to_end((*key, self.pseudonyms.version))
+                return hit
+        version, value = self._person(user_id, alias, risk, channel, start, end, page,
+                                      page_size)
+        # kept under the redaction it was made with: if another thread has learned a name
+        # since, this entry is never served and the next look redacts again
+        with self._looks_lock:
+            self._looks[(*key, version)] = value
+            while len(self._looks) > PERSON_VIEWS_KEPT:
+                self._looks.popitem(last=False)
+        return value
+
+    def warm_up(self, people: int = WARM_PEOPLE, stop: threading.Event | None = None
+                ) -> int:
+        """Prepare the overview and the default look at the ``people`` highest-risk people.
+
+        Analysts open the overview and then its top people first, so a console that has just
+        started (or whose results have just changed) builds those before anyone asks: the read
+        models, the computer names of the events (learned once, so that a first look does not
+        empty the redaction cache), and each person's results part of the page. Nothing is
+        audited: no one has looked. Returns how many people were prepared.
+        """
+        self._view(("overview",), self._overview)
+        self.pseudonyms.add_hosts(self.results.hosts())
+        done = 0
+        for row in self.results.risk_on_last_day()[:people]:
+            if stop is not None and stop.is_set():
+                break
+            user_id = str(row["user_id"])
+            risk = self.results.person_risk(user_id)
+            start, end = self._window(risk, None, None)
+            self._person_results(user_id, self.pseudonyms.of(user_id), risk, None, start, end,
+                                 1, ACTIVITY_PAGE)
+            done += 1
+        return done
+
+    def start_warm_up(self, people: int = WARM_PEOPLE) -> None:
+        """Run :meth:`warm_up` in a background thread (stopped by :meth:`close`)."""
+
+        def run() -> None:
+            # only a head start: whatever goes wrong here, requests build the same on demand
+            try:
+                self.warm_up(people, self._warm_stop)
+            except Exception as error:
+                log.warning("warm-up: %s", error)
+
+        self._warm_thread = threading.Thread(target=run, name="molehunt-warm-up", daemon=True)
+        self._warm_thread.start()
 
     def _person(self, user_id: str, alias: str, risk: list[dict[str, Any]],
                 channel: str | None, start: dt.date, end: dt.date, page: int, page_size: int
-                ) -> dict[str, Any]:
+                ) -> tuple[int, dict[str, Any]]:
+        """The results part of a person's page, and the pseudonyms' version it was redacted
+        with."""
         findings = self.results.findings(user_id)
         evidence_ids = [e for f in findings[:20] for e in (f["evidence"] or [])][:500]
         days = [f["day"] for f in findings[:20]]
@@ -491,12 +583,11 @@ class Console:
                     alias_other = self.pseudonyms.of(str(other))
                     neighbours[alias_other] = neighbours.get(alias_other, 0) + 1
         person = self.pseudonyms.people.get(user_id)
-        with self.store.sessions() as session:
-            accounts = self._accounts(session)
-            alerts = session.scalars(sa.select(Alert).where(Alert.user_id == user_id)
-                                     .order_by(Alert.opened_day.desc())).all()
-            alert_rows = [self._alert_json(a, accounts) for a in alerts]
-        return {
+        # every computer of these rows is learned before any text is redacted, so that a
+        # name learned from a later row cannot have been missed in an earlier one
+        self.pseudonyms.add_hosts([e.get("host") for e in evidence] +
+                                  [e.get("host") for e in events])
+        return self.pseudonyms.version, {
             "person": alias, "ready": self.results.ready,
             "cannot_see": self.results.cannot_see(),
             **self._context(person),
@@ -519,7 +610,6 @@ class Console:
             "documents_out": [self._redact(r) for r in self.results.documents_out(user_id)],
             "neighbours": [{"person": p, "findings": n} for p, n in
                            sorted(neighbours.items(), key=lambda item: -item[1])],
-            "alerts": alert_rows,
         }
 
     # -- alert queue ---------------------------------------------------------------------

@@ -45,7 +45,7 @@ from molehunt.cases.accounts import (
     logout,
 )
 from molehunt.cases.person_chart import person_chart
-from molehunt.cases.service import ACTIVITY_PAGE, ALLOWLIST_KINDS, BANDS, Console
+from molehunt.cases.service import ACTIVITY_PAGE, ALLOWLIST_KINDS, BANDS, WARM_PEOPLE, Console
 from molehunt.cases.siem import cef_line
 from molehunt.cases.store import CaseStore, default_database_url, open_store
 from molehunt.errors import MolehuntError
@@ -255,11 +255,13 @@ class LoginBody(BaseModel):
 # -- the application -----------------------------------------------------------------------
 def create_app(workspace: Path, database_url: str | None = None, *,
                store: CaseStore | None = None, secure_cookies: bool = False,
-               index_activity: bool = True) -> FastAPI:
+               index_activity: bool = True, warm_people: int = WARM_PEOPLE) -> FastAPI:
     """The console for ``workspace`` (store at ``database_url`` or the workspace default).
 
     With ``index_activity`` a background thread keeps the per-person copy of the events
-    (:class:`~molehunt.cases.results.ActivityIndex`) current while the console runs.
+    (:class:`~molehunt.cases.results.ActivityIndex`) current while the console runs. At
+    start another prepares the overview and the ``warm_people`` highest-risk people's pages
+    (:meth:`~molehunt.cases.service.Console.warm_up`; 0: none).
     """
     store = store or open_store(database_url or default_database_url(Path(workspace)))
     console = Console(Path(workspace), store)
@@ -273,6 +275,8 @@ def create_app(workspace: Path, database_url: str | None = None, *,
         # as a cached overview, should not queue behind forty slow ones for a thread; the
         # slow part (DuckDB) is limited separately, to a few queries at a time
         to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        if warm_people > 0:
+            console.start_warm_up(warm_people)
         yield
         await run_in_threadpool(console.close)
 
