@@ -10,7 +10,12 @@ from pathlib import Path
 from conftest import ingest_jsonl, query
 from molehunt.sql import sql_path
 from molehunt.store.connect import connect
-from molehunt.store.people import changed_alias_day, read_aliases, resolved_events_sql
+from molehunt.store.people import (
+    aliases_rename,
+    changed_alias_day,
+    read_aliases,
+    resolved_events_sql,
+)
 from molehunt.store.workspace import Workspace
 
 DIRECTORY = [
@@ -66,9 +71,35 @@ def test_the_store_reads_every_name_as_its_person(tmp_path: Path) -> None:
     # the readers that go to the files directly resolve the same way
     raw = (f"read_parquet({sql_path(workspace.events_dir, '/*/*.parquet')},"
            " hive_partitioning=true, hive_types={'day': DATE})")
-    resolved = resolved_events_sql(raw, workspace.aliases_file)
+    resolved = resolved_events_sql(raw, workspace.aliases_file, workspace.event_files())
     direct = query(f"SELECT event_id, user_id FROM {resolved}")
     assert {r["event_id"]: r["user_id"] for r in direct} == _expected()
+
+
+def test_the_join_is_left_out_only_where_it_renames_no_event(tmp_path: Path) -> None:
+    # logs that write the directory's own ids (CERT, canonical JSONL): the table names people
+    # (e-mails, lower-cased ids) but renames none of the events
+    workspace = Workspace(tmp_path / "ws")
+    ingest_jsonl(workspace, [_jsonl(tmp_path / "directory.jsonl", DIRECTORY)], "directory")
+    ingest_jsonl(workspace, [_jsonl(tmp_path / "events.jsonl", [
+        {"event_id": "e1", "user_id": "ACM2278", "ts": "2024-01-15T10:00:00", "action": "logon",
+         "source": "test"}])])
+    assert read_aliases(workspace.aliases_file)
+    assert not aliases_rename(workspace.event_files(), workspace.aliases_file)
+    raw = f"read_parquet({sql_path(workspace.events_dir, '/*/*.parquet')})"
+    assert resolved_events_sql(raw, workspace.aliases_file, workspace.event_files()) == raw
+    # one event under an account name: the same files with it are read through the table
+    ingest_jsonl(workspace, [_jsonl(tmp_path / "more.jsonl", [
+        {"event_id": "e2", "user_id": "acm2278", "ts": "2024-01-16T10:00:00", "action": "logon",
+         "source": "test"}])])
+    assert aliases_rename(workspace.event_files(), workspace.aliases_file)
+    store = connect(workspace)
+    try:
+        rows = store.events.select("event_id", "user_id").to_pyarrow().to_pylist()
+    finally:
+        store.close()
+    assert sorted((r["event_id"], r["user_id"]) for r in rows) == [("e1", "ACM2278"),
+                                                                   ("e2", "ACM2278")]
 
 
 def test_a_directory_change_names_the_days_to_compute_again(tmp_path: Path) -> None:

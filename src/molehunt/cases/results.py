@@ -246,7 +246,7 @@ class ActivityIndex:
         target.parent.mkdir(parents=True, exist_ok=True)
         raw = f"read_parquet({sql_paths(sources)}, hive_partitioning=true, union_by_name=true)"
         if self.aliases is not None:
-            raw = resolved_events_sql(raw, self.aliases)
+            raw = resolved_events_sql(raw, self.aliases, sources)
         have = {d[0] for d in con.execute(f"SELECT * FROM {raw} LIMIT 0").description or []}
         columns = ", ".join(c if c in have else f"NULL AS {c}" for c in EVENT_COLUMNS)
         temporary = target.parent / f".{target.name}.tmp"
@@ -543,7 +543,8 @@ class WorkspaceResults:
             return (f"(SELECT * FROM read_parquet({sql_paths(files)}) WHERE {days})",
                     ", ".join(EVENT_COLUMNS))
         raw = resolved_events_sql(f"read_parquet({sql_paths(files)}, hive_partitioning=true,"
-                                  " union_by_name=true)", self.root / "people_aliases.parquet")
+                                  " union_by_name=true)", self.root / "people_aliases.parquet",
+                                  files)
         source = f"(SELECT * FROM {raw} WHERE {days})"
         # raw event files hold only the columns their sources had
         have = {d[0] for d in self._cursor().execute(

@@ -297,7 +297,7 @@ def _event_rows(workspace: Workspace, first: date, last: date, actions: Sequence
     # the person as the store names them (a UPN or account name resolved to the directory's
     # user id): the matches' user_id is read beside the features'
     events = resolved_events_sql(f"read_parquet({sql_paths(files)}, hive_partitioning=true,"
-                                 " union_by_name=true)", workspace.aliases_file)
+                                 " union_by_name=true)", workspace.aliases_file, files)
     try:
         sql = (f"SELECT event_id, day, user_id, action, channel, content FROM {events}"
                f" WHERE day BETWEEN {sql_string(first.isoformat())}::DATE"

@@ -34,7 +34,7 @@ from molehunt.schema import (
     QUARANTINE_COLUMNS,
 )
 from molehunt.sql import empty_select, sql_path
-from molehunt.store.people import ALIAS_COLUMNS, has_aliases, resolve_people
+from molehunt.store.people import ALIAS_COLUMNS, aliases_rename, resolve_people
 from molehunt.store.workspace import Workspace
 
 # Ibis merges every chain of projections into one SELECT, measuring the merged expression's
@@ -190,7 +190,7 @@ def _connect_duckdb(workspace: Workspace) -> Store:
 
     all_event_files = workspace.event_files()
     aliases = (table("people_aliases", [sql_path(workspace.aliases_file)], dict(ALIAS_COLUMNS))
-               if has_aliases(workspace.aliases_file) else None)
+               if aliases_rename(all_event_files, workspace.aliases_file) else None)
 
     def events(name: str, files: list[Path]) -> ibis.Table:
         read = table(name, [sql_path(p) for p in files], dict(EVENT_COLUMNS), hive=True)
@@ -250,7 +250,8 @@ def _connect_spark(workspace: Workspace) -> Store:
 
     all_event_files = workspace.event_files()
     aliases = (table("people_aliases", [hadoop_literal(workspace.aliases_file)],
-                     dict(ALIAS_COLUMNS)) if has_aliases(workspace.aliases_file) else None)
+                     dict(ALIAS_COLUMNS))
+               if aliases_rename(all_event_files, workspace.aliases_file) else None)
 
     def events(files: list[Path]) -> ibis.Table:
         read = table("events", [hadoop_literal(p) for p in files], dict(EVENT_COLUMNS),
