@@ -382,7 +382,7 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
                 if detector.name in blind:
                     counts[detector.name] = 0
                     continue
-                fitted = _fit(detector, full)
+                fitted = _fit(detector, full.for_detector(detector))
                 fingerprint = _learned(fitted)
                 first = start
                 if scored_until is not None and learned.get(detector.name) != fingerprint:
@@ -392,7 +392,8 @@ def run_detection(workspace: Workspace, backend: str = "duckdb", *, rebuild: boo
                     if first < start:
                         relearned.append(detector.name)
                 learned[detector.name] = fingerprint
-                counts[detector.name] = _run_one(fitted, full, first, results)
+                counts[detector.name] = _run_one(fitted, full.for_detector(detector), first,
+                                                 results)
             report("detectors", 1.0)
         rescored = _rescored_line(late, relearned, start, full)
         state = {"signature": signature, "scored_until": full.end.isoformat(),

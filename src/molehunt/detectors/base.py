@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Self
 
 import ibis
@@ -38,6 +38,9 @@ FINDINGS_SCHEMA = ibis.schema({
 
 #: The kinds a detector may declare.
 KINDS = frozenset({"rule", "baseline", "sequence", "content", "graph"})
+
+#: Columns of ``user_day`` every detector may read without naming them in ``requires``.
+USER_DAY_KEYS = ("user_id", "day", "role", "department", "business_unit", "team")
 
 #: At most this many event ids are kept as a finding's evidence (the rest are in the store).
 EVIDENCE_LIMIT = 50
@@ -89,6 +92,20 @@ class Window:
             raise DetectorError(f"the window has no {name} table; known: "
                                 f"{', '.join(sorted(self.tables)) or 'none'}")
         return self.tables[name]
+
+    def for_detector(self, detector: Detector) -> Window:
+        """The window as the runner hands it to ``detector``: ``user_day`` cut to the person,
+        the day, where they sit (:data:`USER_DAY_KEYS`) and the feature columns the detector
+        names in ``requires`` (whole for a detector that names none and reads what it finds).
+
+        Every projection of the 200-column table restates each column, and compiling a
+        detector's SQL took most of a small run's time, three in four of its nodes column
+        references."""
+        named = detector.requires & set(self.user_day.columns)
+        if not named:
+            return self
+        kept = [c for c in self.user_day.columns if c in named or c in USER_DAY_KEYS]
+        return replace(self, user_day=self.user_day.select(*kept))
 
     def cut(self, start: dt.date, end: dt.date) -> Window:
         """The same tables restricted to ``[start, end]``."""

@@ -242,6 +242,8 @@ class PeerAnomaly(Detector):
     def _deviations(self, u: ibis.Table, measures: list[str]) -> ibis.Table:
         """``u`` with ``_z_<m>`` (the day against the person's last active days, >= 0) and
         ``_mu_<m>`` (their usual level, log scale) per measure."""
+        # only the measures' columns: every later projection restates each column it carries
+        u = u.select("user_id", "day", *[f"{m}_1d" for m in measures])
         before = ibis.window(group_by=u.user_id, order_by=u.day,
                              rows=(-self.history_days, -1))
         columns: dict[str, Any] = {}

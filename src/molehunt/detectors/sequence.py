@@ -85,7 +85,8 @@ class Sequence(Detector):
     def score(self, window: Window) -> ibis.Table:
         """One finding per sequence completed on a day (the best one per person-day kept)."""
         self.check(window)
-        u = window.user_day
+        used = sorted({s for _, steps in self.sequences.values() for s in steps})
+        u = window.user_day.select("user_id", "day", *used)
         trailing = ibis.window(group_by=u.user_id, order_by=u.day,
                                preceding=self.within_days - 1, following=0)
         before = ibis.window(group_by=u.user_id, order_by=u.day,
