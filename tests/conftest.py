@@ -34,10 +34,11 @@ SHARED_ORGANISATIONS = ("slow_org", "detect_org")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start with the tests of the shared organisations, alternating between them.
 
-    ``make test`` runs two pytest-xdist workers, and xdist deals out the first tests one by
-    one in turn: alternating puts one organisation's tests on one worker and the other's on
-    the other, so each organisation is built once (see :func:`built_once`), both at the same
-    time, instead of one worker waiting for the other. (Only the speed depends on this order.)
+    Each organisation is built once (see :func:`built_once`) by the first worker that needs
+    it. xdist's load scheduler first sends each worker a chunk of consecutive tests, so the
+    first worker usually builds both while the second runs the rest; starting with them
+    still builds them early, before the tests that wait for them. (Only the speed depends on
+    this order.)
     """
     queues: list[list[pytest.Item]] = [[] for _ in SHARED_ORGANISATIONS]
     rest: list[pytest.Item] = []
@@ -163,6 +164,15 @@ def quarantine(workspace: Workspace) -> list[dict[str, Any]]:
     if not files:
         return []
     return query(f"SELECT * FROM read_parquet({sql_paths(files)}) ORDER BY file, line")
+
+
+def lower_keys(value: Any) -> Any:
+    """A value with the keys of every object in it lower-cased, as a data lake copies them."""
+    if isinstance(value, dict):
+        return {str(k).lower(): lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lower_keys(v) for v in value]
+    return value
 
 
 def copy_fixture(name: str, target: Path) -> Path:

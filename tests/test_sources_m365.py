@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, events, quarantine, query
+from conftest import FIXTURES, events, lower_keys, quarantine, query
 from molehunt.sources.ingest import Ingestor, IngestSummary, recognise_records
 from molehunt.sources.m365_audit import M365Audit
 from molehunt.sql import sql_paths
@@ -98,15 +98,6 @@ def test_every_shape_gives_the_same_events(shape: str, tmp_path: Path) -> None:
         ("al.ali@contoso.com", "2024-03-01 00:00:00", "resignation_notice")]
 
 
-def _lower_keys(value: Any) -> Any:
-    """A value with the keys of every object in it lower-cased, as a data lake copies them."""
-    if isinstance(value, dict):
-        return {str(k).lower(): _lower_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_lower_keys(v) for v in value]
-    return value
-
-
 @pytest.mark.parametrize("name", ["management_api.ndjson", "graph_records.json"])
 def test_lower_cased_keys_give_the_same_events(name: str, tmp_path: Path) -> None:
     # copies in a data lake (Panther, Athena, Snowflake) lower-case every key: such a file
@@ -114,9 +105,9 @@ def test_lower_cased_keys_give_the_same_events(name: str, tmp_path: Path) -> Non
     # OperationProperties' MailAccessType
     text = (M365 / name).read_text()
     lowered = tmp_path / name
-    lowered.write_text("".join(json.dumps(_lower_keys(json.loads(line))) + "\n"
+    lowered.write_text("".join(json.dumps(lower_keys(json.loads(line))) + "\n"
                                for line in text.splitlines()) if name.endswith(".ndjson")
-                       else json.dumps(_lower_keys(json.loads(text)), indent=1))
+                       else json.dumps(lower_keys(json.loads(text)), indent=1))
     assert "CreationTime" not in lowered.read_text()
     assert recognise_records(lowered) is M365Audit
     workspace = _workspace(tmp_path / "ws")

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, events, quarantine
+from conftest import FIXTURES, events, lower_keys, quarantine
 from molehunt.sources.ingest import FileResult, Ingestor, IngestSummary, recognise_records
 from molehunt.sources.m365_audit import M365Audit
 from molehunt.sources.okta_system_log import OktaSystemLog
@@ -151,22 +151,13 @@ def test_event_hook_deliveries_give_their_events(per_line: bool, tmp_path: Path)
     assert (result.rows_read, result.rows_stored, result.rows_skipped) == (9, 7, 2)
 
 
-def _lower_keys(value: Any) -> Any:
-    """A value with the keys of every object in it lower-cased, as a data lake copies them."""
-    if isinstance(value, dict):
-        return {str(k).lower(): _lower_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_lower_keys(v) for v in value]
-    return value
-
-
 def test_lower_cased_keys_give_the_same_events(tmp_path: Path) -> None:
     # Panther's, Athena's and Snowflake's copies of the System Log lower-case every key
     # (eventtype, actor.alternateid, client.geographicalcontext, ...), as the Microsoft 365
     # layout already accepted; these used to be refused as "not an Okta event"
     lines = NDJSON.read_text().splitlines()
     lowered = tmp_path / "panther_okta.ndjson"
-    lowered.write_text("".join(json.dumps(_lower_keys(json.loads(line))) + "\n"
+    lowered.write_text("".join(json.dumps(lower_keys(json.loads(line))) + "\n"
                                for line in lines[:-1]) + lines[-1] + "\n")
     assert '"eventtype"' in lowered.read_text() and "eventType" not in lowered.read_text()
     assert recognise_records(lowered) is OktaSystemLog
