@@ -63,10 +63,15 @@ Mapping (event id → store):
   .ACTIONS``; sources may add their own, as ``network_logon`` here), and wiping the record of
   what one did is the cover-up of an administrator's sabotage (scenario C3), so it is stored
   under an action of its own rather than skipped. A 1102 of another log is not this event.
+* System 104 (provider ``Microsoft-Windows-Eventlog``): any other log cleared, the same
+  ``audit_log_cleared`` with the cleared log (``UserData/LogFileCleared/Channel``) as
+  ``object``; the record names the subject's account but no SID or logon session. NXLog
+  flattens that ``Channel`` onto the event's own (``System``), so from NXLog the object may
+  read ``System`` whichever log was cleared.
 * 4688 process start: the store has no process action (``schema.events.ACTIONS``), so it is
   skipped with that reason. Any other event is skipped as ``<log> event N not read``, the log
   being its channel (else its provider): a Security collection picks up events of other logs
-  too (``Microsoft-Windows-Sysmon/Operational event 13 not read``, ``System event 104 not
+  too (``Microsoft-Windows-Sysmon/Operational event 13 not read``, ``System event 7045 not
   read``), and an id means something else in each log.
 
 Accounts that are not a person are skipped with a reason: machine accounts (``NAME$``) and the
@@ -543,6 +548,12 @@ def _flatten(e: _Event, sessions: _Sessions, final: bool = False
         # before, the cover-up of an administrator's sabotage (C3)
         action, channel, obj = "audit_log_cleared", "local", e.channel or "Security"
         details["logon_id"] = _dash(d.get("subjectlogonid"))
+    elif (code == 104 and (e.channel or "").lower() == "system"
+          and (e.provider or "Microsoft-Windows-Eventlog").lower().endswith("eventlog")):
+        # any other log cleared (System, Application, Sysmon's...), written to the System
+        # log: the same cover-up as a 1102; the cleared log is LogFileCleared's Channel
+        action, channel = "audit_log_cleared", "local"
+        obj = _dash(d.get("channel")) or "System"
     elif code == 4688:
         return Skipped("process start (4688): the store has no process action")
     else:
